@@ -1,0 +1,245 @@
+"""Functional LSTM: one layer, one direction, a whole sequence per call.
+
+This is the checked entry to the CPU kernels in ``numlstm.kernels``: it turns
+whatever the user passed into the arrays the kernels expect, or raises a
+``TypeError``/``ValueError`` that names the argument and what was expected.
+
+Weights use the Keras layout: ``kernel`` (F, G*H), ``recurrent_kernel``
+(H, G*H), ``bias`` (G*H,), gate order ``i, f, c, o`` (G = 4); with
+``cifg=True`` the input gate is coupled to the forget gate (i = 1 - f) and
+the gates are ``f, c, o`` (G = 3). ``peephole`` holds the diagonal peephole
+weights, ``p_i, p_f, p_o`` (3H,) or, with CIFG, ``p_f, p_o`` (2H,).
+
+NaN and infinity: by default (``check_finite=True``) any non-finite value in
+an input, weight, state or gradient raises ``ValueError`` naming the argument
+and the first bad index, because the LSTM would otherwise spread it silently
+over every later timestep. With ``check_finite=False`` the scan is skipped
+and non-finite values propagate through the affected batch rows; the
+activations never turn finite input into NaN (they saturate).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .kernels import config
+from .kernels import lstm as _cpu
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class LSTMGradients(NamedTuple):
+    """Gradients returned by :func:`lstm_backward`."""
+
+    dx: np.ndarray
+    d_kernel: np.ndarray
+    d_recurrent_kernel: np.ndarray
+    d_bias: np.ndarray
+    d_peephole: np.ndarray | None
+    dh0: np.ndarray
+    dc0: np.ndarray
+
+
+class LSTMWorkspace:
+    """What :func:`lstm_backward` needs from one :func:`lstm_forward` call.
+
+    Like cuDNN's reserve space it is consumed by the backward pass, which
+    overwrites the saved gate activations with their gradients; a second
+    backward pass over the same workspace raises ``ValueError``.
+    """
+
+    __slots__ = ("_saved", "_options", "consumed")
+
+    def __init__(self, saved, options):
+        self._saved = saved
+        self._options = options
+        self.consumed = False
+
+    @property
+    def nbytes(self):
+        """Bytes held for the backward pass."""
+        return sum(a.nbytes for a in self._saved.values())
+
+
+def _float_array(value, name, dtype=None):
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if array.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {array.dtype}")
+    if dtype is not None and array.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {array.dtype} but x has dtype {dtype}; "
+            f"pass {name}.astype(np.{dtype}) (every array of one call shares x's dtype)"
+        )
+    return array
+
+
+def _check_shape(array, name, expected, meaning):
+    if array.shape != expected:
+        raise ValueError(f"{name} must have shape {meaning} = {expected}, got {array.shape}")
+
+
+def _check_finite(array, name):
+    finite = np.isfinite(array)
+    if not finite.all():
+        index = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at index {index}); "
+            "clean the data or pass check_finite=False to let it propagate"
+        )
+
+
+def _prepare(value, name, dtype, expected, meaning, check_finite, default_zeros=False):
+    if value is None:
+        return np.zeros(expected, dtype) if default_zeros else None
+    array = _float_array(value, name, dtype)
+    _check_shape(array, name, expected, meaning)
+    if check_finite:
+        _check_finite(array, name)
+    return np.ascontiguousarray(array)
+
+
+def _use_blas(batch, hidden, gate_width):
+    return batch * hidden * gate_width > config.SMALL_RECURRENT_GEMM_MAX_FLOPS
+
+
+def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
+                 peephole=None, cifg=False, reverse=False, zero_output_for_mask=False,
+                 check_finite=True):
+    """Run one LSTM layer in one direction over a batch of sequences.
+
+    Parameters
+    ----------
+    x : array (batch, timesteps, features), float32 or float64
+        Every other array of the call must have the same dtype.
+    kernel : array (features, G * units)
+    recurrent_kernel : array (units, G * units)
+        G is 4, or 3 with ``cifg=True``.
+    bias : array (G * units,), optional
+        Zeros when omitted (Keras ``use_bias=False``).
+    h0, c0 : array (batch, units), optional
+        Initial states; zeros when omitted.
+    mask : bool array (batch, timesteps), optional
+        Keras semantics: a masked step leaves h and c unchanged, and its
+        output repeats the previous output (zeros before the first unmasked
+        step, and always zeros with ``zero_output_for_mask``).
+    peephole : array (3 * units,) or, with ``cifg``, (2 * units,), optional
+        Diagonal peephole weights; no peepholes when omitted.
+    cifg : bool
+        Coupled input-forget gate: i = 1 - f, no input-gate weights.
+    reverse : bool
+        Process timestep T-1 first. ``outputs[:, t]`` is still the output
+        of the step that read ``x[:, t]`` (torch's layout; Keras'
+        ``go_backwards`` flips it).
+    zero_output_for_mask : bool
+    check_finite : bool
+        Raise ``ValueError`` on NaN or infinity in any argument.
+
+    Returns
+    -------
+    outputs : array (batch, timesteps, units)
+    h_n, c_n : arrays (batch, units)
+        The states after the last processed step.
+    workspace : LSTMWorkspace
+        Input to :func:`lstm_backward`.
+    """
+    x = _float_array(x, "x")
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (batch, timesteps, features), got {x.ndim}-D shape {x.shape}")
+    B, T, F = x.shape
+    if min(B, T, F) < 1:
+        raise ValueError(f"x must have at least one batch row, timestep and feature, got shape {x.shape}")
+    dtype = x.dtype
+    gates = 3 if cifg else 4
+    gate_names = "f, c, o" if cifg else "i, f, c, o"
+    recurrent_kernel = _float_array(recurrent_kernel, "recurrent_kernel", dtype)
+    if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != gates * recurrent_kernel.shape[0]:
+        raise ValueError(
+            f"recurrent_kernel must have shape (units, {gates} * units) for gates {gate_names}, "
+            f"got {recurrent_kernel.shape}"
+        )
+    H = recurrent_kernel.shape[0]
+    if H < 1:
+        raise ValueError("recurrent_kernel must have at least one unit, got shape (0, 0)")
+    GH = gates * H
+    kernel = _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {gates} * units)", check_finite)
+    recurrent_kernel = _prepare(recurrent_kernel, "recurrent_kernel", dtype, (H, GH),
+                                f"(units, {gates} * units)", check_finite)
+    bias = _prepare(bias, "bias", dtype, (GH,), f"({gates} * units,)", check_finite, default_zeros=True)
+    use_peephole = peephole is not None
+    peephole = _prepare(peephole, "peephole", dtype, ((gates - 1) * H,),
+                        f"({gates - 1} * units,)", check_finite, default_zeros=True)
+    h0 = _prepare(h0, "h0", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
+    c0 = _prepare(c0, "c0", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
+    use_mask = mask is not None
+    if use_mask:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"mask must be a bool array, got dtype {mask.dtype}")
+        _check_shape(mask, "mask", (B, T), "(batch, timesteps)")
+        mask = np.ascontiguousarray(mask)
+    else:
+        mask = np.ones((0, 0), np.bool_)
+    if check_finite:
+        _check_finite(x, "x")
+    x = np.ascontiguousarray(x)
+
+    use_blas = _use_blas(B, H, GH)
+    outputs, h_n, c_n, xs, gate_acts, hs, cs = _cpu.lstm_forward(
+        x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
+        reverse, zero_output_for_mask, cifg, use_blas)
+    saved = {"xs": xs, "gates": gate_acts, "hs": hs, "cs": cs, "kernel": kernel,
+             "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask}
+    options = {"use_mask": use_mask, "reverse": reverse, "zero_output": zero_output_for_mask,
+               "cifg": cifg, "use_blas": use_blas, "use_peephole": use_peephole,
+               "check_finite": check_finite}
+    return outputs, h_n, c_n, LSTMWorkspace(saved, options)
+
+
+def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
+    """Backpropagation through time for one :func:`lstm_forward` call.
+
+    Parameters
+    ----------
+    workspace : LSTMWorkspace
+        From the forward pass; consumed.
+    d_outputs : array (batch, timesteps, units), optional
+        Gradient of the loss with respect to ``outputs``; zeros if omitted.
+    d_h_n, d_c_n : arrays (batch, units), optional
+        Gradients flowing in from the final states (stateful use,
+        encoder-decoder models); zeros if omitted.
+
+    Returns
+    -------
+    LSTMGradients
+        ``dx``, ``d_kernel``, ``d_recurrent_kernel``, ``d_bias``,
+        ``d_peephole`` (None without peepholes), ``dh0``, ``dc0``, each
+        shaped like its forward argument.
+    """
+    if not isinstance(workspace, LSTMWorkspace):
+        raise TypeError(f"workspace must be the LSTMWorkspace returned by lstm_forward, got {type(workspace).__name__}")
+    if workspace.consumed:
+        raise ValueError("workspace was already used by lstm_backward; run lstm_forward again")
+    saved, options = workspace._saved, workspace._options
+    T, B, _ = saved["xs"].shape
+    H = saved["recurrent_kernel"].shape[0]
+    dtype = saved["xs"].dtype
+    check_finite = options["check_finite"]
+    use_d_outputs = d_outputs is not None
+    d_outputs = _prepare(d_outputs, "d_outputs", dtype, (B, T, H), "(batch, timesteps, units)", check_finite)
+    if d_outputs is None:
+        d_outputs = np.zeros((0, 0, 0), dtype)
+    d_h_n = _prepare(d_h_n, "d_h_n", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
+    d_c_n = _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
+
+    workspace.consumed = True
+    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = _cpu.lstm_backward(
+        saved["xs"], saved["gates"], saved["hs"], saved["cs"], saved["kernel"],
+        saved["recurrent_kernel"], saved["peephole"], saved["mask"], options["use_mask"],
+        options["reverse"], options["zero_output"], options["cifg"], options["use_blas"],
+        d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"])
+    workspace._saved = None
+    return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias,
+                         d_peephole if options["use_peephole"] else None, dh0, dc0)

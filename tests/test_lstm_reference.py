@@ -1,0 +1,95 @@
+"""The Numba kernels against the plain-numpy reference, every variant and option."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import numlstm
+from cases import random_lstm_args
+from reference import reference_backward, reference_forward
+
+OPTIONS = list(itertools.product([False, True], repeat=5))
+
+
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
+def test_kernels_match_numpy_reference(rng, cifg, peephole, mask, reverse, zero_output):
+    args = random_lstm_args(rng, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
+    ref_args = {k: v for k, v in args.items()}
+    ref_out, ref_h, ref_c, cache = reference_forward(**ref_args, reverse=reverse, zero_output_for_mask=zero_output)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(h_n, ref_h, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c_n, ref_c, rtol=1e-12, atol=1e-13)
+
+    d_out = rng.standard_normal(out.shape)
+    d_h_n = rng.standard_normal(h_n.shape)
+    d_c_n = rng.standard_normal(c_n.shape)
+    grads = numlstm.lstm_backward(ws, d_out, d_h_n, d_c_n)
+    expected = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"],
+                                  args.get("peephole"), cifg, zero_output, d_out, d_h_n, d_c_n)
+    for name, got, want in zip(grads._fields, grads, expected):
+        if want is None:
+            assert got is None, name
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_masked_steps_follow_keras_semantics(rng):
+    args = random_lstm_args(rng, B=2, T=4, mask=True, initial_state=True)
+    args["mask"] = np.array([[False, True, False, True], [True, True, True, True]])
+    out, h_n, _, _ = numlstm.lstm_forward(**args)
+    full, _, _, _ = numlstm.lstm_forward(**{**args, "mask": None})
+    assert np.all(out[0, 0] == 0), "a masked step before any real step outputs zeros"
+    np.testing.assert_array_equal(out[0, 2], out[0, 1])
+    np.testing.assert_array_equal(out[1], full[1])
+    zeroed, _, _, _ = numlstm.lstm_forward(**args, zero_output_for_mask=True)
+    assert np.all(zeroed[0, 2] == 0)
+    np.testing.assert_array_equal(zeroed[0, 3], out[0, 3])
+    np.testing.assert_array_equal(h_n[0], out[0, 3])
+
+
+def test_reverse_equals_forward_on_flipped_sequence(rng):
+    args = random_lstm_args(rng, peephole=True, initial_state=True)
+    out_r, h_r, c_r, _ = numlstm.lstm_forward(**args, reverse=True)
+    out_f, h_f, c_f, _ = numlstm.lstm_forward(**{**args, "x": args["x"][:, ::-1]})
+    np.testing.assert_allclose(out_r, out_f[:, ::-1], rtol=1e-14, atol=0)
+    np.testing.assert_allclose(h_r, h_f, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(c_r, c_f, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("use_blas", [False, True])
+def test_blas_and_row_kernel_paths_agree(rng, monkeypatch, use_blas):
+    monkeypatch.setattr(numlstm.functional, "_use_blas", lambda *shape: use_blas)
+    args = random_lstm_args(rng, B=4, T=6, F=3, H=5, mask=True, peephole=True, initial_state=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args)
+    ref_out, ref_h, _, cache = reference_forward(**args)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
+    d_out = rng.standard_normal(out.shape)
+    grads = numlstm.lstm_backward(ws, d_out, h_n, c_n)
+    want = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"],
+                              args["peephole"], False, False, d_out, h_n, c_n)
+    for name, got, expected in zip(grads._fields, grads, want):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_float32_close_to_float64(rng):
+    args = random_lstm_args(rng, B=4, T=30, F=3, H=8, peephole=True, initial_state=True)
+    out64, _, _, ws64 = numlstm.lstm_forward(**args)
+    args32 = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v)
+              for k, v in args.items()}
+    out32, _, _, ws32 = numlstm.lstm_forward(**args32)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, atol=2e-6)
+    g64 = numlstm.lstm_backward(ws64, np.ones_like(out64))
+    g32 = numlstm.lstm_backward(ws32, np.ones_like(out32))
+    for name, a, b in zip(g32._fields, g32, g64):
+        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_workspace_is_consumed_once(rng):
+    out, _, _, ws = numlstm.lstm_forward(**random_lstm_args(rng))
+    numlstm.lstm_backward(ws, np.ones_like(out))
+    with pytest.raises(ValueError, match="already used"):
+        numlstm.lstm_backward(ws, np.ones_like(out))
