@@ -10,7 +10,7 @@ still vectorises. The clamp sits at 9, where float32 tanh has rounded to 1
 (tanh(9) = 1 - 3e-8), so no input, however large, overflows.
 
 float64 kernels are the precision path (gradient checks, reference runs): they
-use libm's tanh, exact to the last bit, so that the derivatives computed from
+use libm's tanh (within an ulp), so that the derivatives computed from
 the stored activations match finite differences to 1e-10.
 
 sigmoid(x) = 0.5 * tanh(x / 2) + 0.5 inherits both properties.

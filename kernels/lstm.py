@@ -104,8 +104,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_
                 continue
             if not use_blas:
                 _row_times_matrix(hs[s, b], recurrent_kernel, rec[b])
-            cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], gates[s, b],
-                         hs[s + 1, b], cs[s + 1, b], cifg)
+            cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
 
     outputs = np.empty((B, T, H), dtype)
     first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)

@@ -20,34 +20,40 @@ from .config import JIT_OPTIONS
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def cell_forward(x_proj, rec_proj, bias, peephole, c_prev, gates, h_out, c_out, cifg):
-    """Forward step of one row; ``gates`` receives the activations for BPTT."""
+def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
+    """Forward step of one row.
+
+    On entry ``gates`` holds the input projection; on exit, the gate
+    activations that BPTT needs. The work is split into three loops so that
+    each writes at most two arrays: with more, LLVM gives up proving that
+    the arrays do not overlap and leaves the loop scalar.
+    """
     H = c_prev.shape[0]
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
+    for n in range(gates.shape[0]):
+        gates[n] += rec_proj[n] + bias[n]
     if cifg:
         for j in range(H):
-            f = sigmoid(x_proj[j] + rec_proj[j] + bias[j] + peephole[j] * c_prev[j])
-            g = tanh(x_proj[H + j] + rec_proj[H + j] + bias[H + j])
-            c = f * c_prev[j] + (one - f) * g
-            o = sigmoid(x_proj[2 * H + j] + rec_proj[2 * H + j] + bias[2 * H + j] + peephole[H + j] * c)
+            f = sigmoid(gates[j] + peephole[j] * c_prev[j])
+            g = tanh(gates[H + j])
             gates[j] = f
             gates[H + j] = g
-            gates[2 * H + j] = o
-            c_out[j] = c
-            h_out[j] = o * tanh(c)
+            c_out[j] = f * c_prev[j] + (one - f) * g
+        o_gate, o_peephole = 2 * H, H
     else:
         for j in range(H):
-            i = sigmoid(x_proj[j] + rec_proj[j] + bias[j] + peephole[j] * c_prev[j])
-            f = sigmoid(x_proj[H + j] + rec_proj[H + j] + bias[H + j] + peephole[H + j] * c_prev[j])
-            g = tanh(x_proj[2 * H + j] + rec_proj[2 * H + j] + bias[2 * H + j])
-            c = f * c_prev[j] + i * g
-            o = sigmoid(x_proj[3 * H + j] + rec_proj[3 * H + j] + bias[3 * H + j] + peephole[2 * H + j] * c)
+            i = sigmoid(gates[j] + peephole[j] * c_prev[j])
+            f = sigmoid(gates[H + j] + peephole[H + j] * c_prev[j])
+            g = tanh(gates[2 * H + j])
             gates[j] = i
             gates[H + j] = f
             gates[2 * H + j] = g
-            gates[3 * H + j] = o
-            c_out[j] = c
-            h_out[j] = o * tanh(c)
+            c_out[j] = f * c_prev[j] + i * g
+        o_gate, o_peephole = 3 * H, 2 * H
+    for j in range(H):
+        o = sigmoid(gates[o_gate + j] + peephole[o_peephole + j] * c_out[j])
+        gates[o_gate + j] = o
+        h_out[j] = o * tanh(c_out[j])
 
 
 @njit(inline="always", **JIT_OPTIONS)
