@@ -20,40 +20,46 @@ from .config import JIT_OPTIONS
 
 
 @njit(inline="always", **JIT_OPTIONS)
+def _sigmoid_gate(gates, gate, peephole, weights, state):
+    """gates[gate:gate+H] = sigmoid(gates[...] + peephole[weights:weights+H] * state), in place."""
+    for j in range(state.shape[0]):
+        gates[gate + j] = sigmoid(gates[gate + j] + peephole[weights + j] * state[j])
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
     """Forward step of one row.
 
     On entry ``gates`` holds the input projection; on exit, the gate
-    activations that BPTT needs. The work is split into three loops so that
-    each writes at most two arrays: with more, LLVM gives up proving that
-    the arrays do not overlap and leaves the loop scalar.
+    activations that BPTT needs. Each loop writes one array, in place or
+    elementwise: with several written arrays LLVM must check at run time
+    that they do not overlap, and when those checks fail or grow too many it
+    runs the scalar loop.
     """
     H = c_prev.shape[0]
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
     for n in range(gates.shape[0]):
         gates[n] += rec_proj[n] + bias[n]
     if cifg:
+        f, g, o = 0, H, 2 * H
+        _sigmoid_gate(gates, f, peephole, 0, c_prev)
+        o_peephole = H
+    else:
+        i, f, g, o = 0, H, 2 * H, 3 * H
+        _sigmoid_gate(gates, i, peephole, 0, c_prev)
+        _sigmoid_gate(gates, f, peephole, H, c_prev)
+        o_peephole = 2 * H
+    for j in range(H):
+        gates[g + j] = tanh(gates[g + j])
+    if cifg:
         for j in range(H):
-            f = sigmoid(gates[j] + peephole[j] * c_prev[j])
-            g = tanh(gates[H + j])
-            gates[j] = f
-            gates[H + j] = g
-            c_out[j] = f * c_prev[j] + (one - f) * g
-        o_gate, o_peephole = 2 * H, H
+            c_out[j] = gates[f + j] * c_prev[j] + (one - gates[f + j]) * gates[g + j]
     else:
         for j in range(H):
-            i = sigmoid(gates[j] + peephole[j] * c_prev[j])
-            f = sigmoid(gates[H + j] + peephole[H + j] * c_prev[j])
-            g = tanh(gates[2 * H + j])
-            gates[j] = i
-            gates[H + j] = f
-            gates[2 * H + j] = g
-            c_out[j] = f * c_prev[j] + i * g
-        o_gate, o_peephole = 3 * H, 2 * H
+            c_out[j] = gates[f + j] * c_prev[j] + gates[i + j] * gates[g + j]
+    _sigmoid_gate(gates, o, peephole, o_peephole, c_out)
     for j in range(H):
-        o = sigmoid(gates[o_gate + j] + peephole[o_peephole + j] * c_out[j])
-        gates[o_gate + j] = o
-        h_out[j] = o * tanh(c_out[j])
+        h_out[j] = gates[o + j] * tanh(c_out[j])
 
 
 @njit(inline="always", **JIT_OPTIONS)

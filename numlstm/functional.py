@@ -22,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels import config
 from .kernels import lstm as _cpu
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -99,10 +98,6 @@ def _prepare(value, name, dtype, expected, meaning, check_finite, default_zeros=
     if check_finite:
         _check_finite(array, name)
     return np.ascontiguousarray(array)
-
-
-def _use_blas(batch, hidden, gate_width):
-    return batch * hidden * gate_width > config.SMALL_RECURRENT_GEMM_MAX_FLOPS
 
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
@@ -186,14 +181,13 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         _check_finite(x, "x")
     x = np.ascontiguousarray(x)
 
-    use_blas = _use_blas(B, H, GH)
-    outputs, h_n, c_n, xs, gate_acts, hs, cs = _cpu.lstm_forward(
+    outputs, h_n, c_n, xs, gate_acts, hs, cs = _cpu.FORWARD[bool(cifg)](
         x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-        reverse, zero_output_for_mask, cifg, use_blas)
+        bool(reverse), bool(zero_output_for_mask))
     saved = {"xs": xs, "gates": gate_acts, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask}
-    options = {"use_mask": use_mask, "reverse": reverse, "zero_output": zero_output_for_mask,
-               "cifg": cifg, "use_blas": use_blas, "use_peephole": use_peephole,
+    options = {"use_mask": use_mask, "reverse": bool(reverse), "zero_output": bool(zero_output_for_mask),
+               "cifg": bool(cifg), "use_peephole": use_peephole,
                "check_finite": check_finite}
     return outputs, h_n, c_n, LSTMWorkspace(saved, options)
 
@@ -235,10 +229,10 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
     d_c_n = _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
 
     workspace.consumed = True
-    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = _cpu.lstm_backward(
+    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = _cpu.BACKWARD[options["cifg"]](
         saved["xs"], saved["gates"], saved["hs"], saved["cs"], saved["kernel"],
         saved["recurrent_kernel"], saved["peephole"], saved["mask"], options["use_mask"],
-        options["reverse"], options["zero_output"], options["cifg"], options["use_blas"],
+        options["reverse"], options["zero_output"],
         d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"])
     workspace._saved = None
     return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias,

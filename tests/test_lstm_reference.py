@@ -58,21 +58,6 @@ def test_reverse_equals_forward_on_flipped_sequence(rng):
     np.testing.assert_allclose(c_r, c_f, rtol=1e-14, atol=0)
 
 
-@pytest.mark.parametrize("use_blas", [False, True])
-def test_blas_and_row_kernel_paths_agree(rng, monkeypatch, use_blas):
-    monkeypatch.setattr(numlstm.functional, "_use_blas", lambda *shape: use_blas)
-    args = random_lstm_args(rng, B=4, T=6, F=3, H=5, mask=True, peephole=True, initial_state=True)
-    out, h_n, c_n, ws = numlstm.lstm_forward(**args)
-    ref_out, ref_h, _, cache = reference_forward(**args)
-    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
-    d_out = rng.standard_normal(out.shape)
-    grads = numlstm.lstm_backward(ws, d_out, h_n, c_n)
-    want = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"],
-                              args["peephole"], False, False, d_out, h_n, c_n)
-    for name, got, expected in zip(grads._fields, grads, want):
-        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, err_msg=name)
-
-
 def test_float32_close_to_float64(rng):
     args = random_lstm_args(rng, B=4, T=30, F=3, H=8, peephole=True, initial_state=True)
     out64, _, _, ws64 = numlstm.lstm_forward(**args)
