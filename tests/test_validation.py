@@ -1,0 +1,107 @@
+"""Bad input reaches the user as a clear TypeError/ValueError, never a Numba error."""
+
+import numpy as np
+import pytest
+
+import numlstm
+from cases import random_lstm_args
+
+
+@pytest.fixture
+def args(rng):
+    return random_lstm_args(rng, B=2, T=3, F=2, H=4, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name,value,error,match", [
+    ("x", np.zeros((2, 3)), ValueError, r"x must have shape \(batch, timesteps, features\), got 2-D"),
+    ("x", np.zeros((2, 3, 2, 1), np.float32), ValueError, "x must have shape"),
+    ("x", np.zeros((0, 3, 2), np.float32), ValueError, "at least one batch row"),
+    ("x", np.zeros((2, 3, 2), np.int64), TypeError, "x must be a float32 or float64 array, got dtype int64"),
+    ("x", np.zeros((2, 3, 2), object), TypeError, "x must be a float32 or float64 array, got dtype object"),
+    ("x", [[["a", "b"]]], TypeError, "x must be a float32 or float64 array"),
+    ("x", np.zeros((2, 3, 2), np.float16), TypeError, "float16"),
+    ("kernel", np.zeros((3, 16), np.float32), ValueError, r"kernel must have shape \(features, 4 \* units\) = \(2, 16\), got \(3, 16\)"),
+    ("kernel", np.zeros((2, 16), np.float64), TypeError, "kernel has dtype float64 but x has dtype float32"),
+    ("recurrent_kernel", np.zeros((4, 12), np.float32), ValueError, r"recurrent_kernel must have shape \(units, 4 \* units\)"),
+    ("recurrent_kernel", np.zeros(16, np.float32), ValueError, "recurrent_kernel must have shape"),
+    ("bias", np.zeros(15, np.float32), ValueError, r"bias must have shape \(4 \* units,\) = \(16,\), got \(15,\)"),
+    ("h0", np.zeros((3, 4), np.float32), ValueError, r"h0 must have shape \(batch, units\) = \(2, 4\)"),
+    ("c0", np.zeros((2, 4), np.int32), TypeError, "c0 must be a float32 or float64 array"),
+    ("peephole", np.zeros(8, np.float32), ValueError, r"peephole must have shape \(3 \* units,\) = \(12,\)"),
+    ("mask", np.ones((2, 4), bool), ValueError, r"mask must have shape \(batch, timesteps\) = \(2, 3\)"),
+    ("mask", np.ones((2, 3), np.int64), TypeError, "mask must be a bool array, got dtype int64"),
+])
+def test_bad_forward_arguments(args, name, value, error, match):
+    args[name] = value
+    with pytest.raises(error, match=match):
+        numlstm.lstm_forward(**args)
+
+
+def test_cifg_expects_three_gates(args):
+    with pytest.raises(ValueError, match=r"recurrent_kernel must have shape \(units, 3 \* units\) for gates f, c, o"):
+        numlstm.lstm_forward(**{**args, "cifg": True})
+
+
+@pytest.mark.parametrize("name", ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0"])
+def test_nan_is_reported_with_its_index(args, name):
+    args.setdefault("h0", np.zeros((2, 4), np.float32))
+    args.setdefault("c0", np.zeros((2, 4), np.float32))
+    bad = args[name].copy()
+    index = (0,) * (bad.ndim - 1) + (1,)
+    bad[index] = np.nan
+    args[name] = bad
+    with pytest.raises(ValueError, match=rf"{name} contains NaN or infinity \(first at index \({', '.join(map(str, index))},?\)\)"):
+        numlstm.lstm_forward(**args)
+
+
+def test_nan_propagates_when_checks_are_off(args):
+    args["x"][1, 1, 0] = np.nan
+    out, h_n, _, _ = numlstm.lstm_forward(**args, check_finite=False)
+    assert np.isnan(out[1, 1:]).all() and np.isnan(h_n[1]).all()
+    assert np.isfinite(out[0]).all() and np.isfinite(out[1, 0]).all(), "other rows and earlier steps stay clean"
+
+
+def test_infinite_gradient_is_rejected(args):
+    out, _, _, ws = numlstm.lstm_forward(**args)
+    d_out = np.ones_like(out)
+    d_out[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="d_outputs contains NaN or infinity"):
+        numlstm.lstm_backward(ws, d_out)
+
+
+@pytest.mark.parametrize("name,value,error,match", [
+    ("d_outputs", np.zeros((2, 3, 5), np.float32), ValueError, r"d_outputs must have shape \(batch, timesteps, units\) = \(2, 3, 4\)"),
+    ("d_outputs", np.zeros((2, 3, 4), np.float64), TypeError, "d_outputs has dtype float64 but x has dtype float32"),
+    ("d_h_n", np.zeros((2, 3), np.float32), ValueError, r"d_h_n must have shape \(batch, units\)"),
+    ("d_c_n", np.zeros((2, 4), np.int8), TypeError, "d_c_n must be a float32 or float64 array"),
+])
+def test_bad_backward_arguments(args, name, value, error, match):
+    _, _, _, ws = numlstm.lstm_forward(**args)
+    with pytest.raises(error, match=match):
+        numlstm.lstm_backward(ws, **{name: value})
+    assert not ws.consumed, "a rejected call leaves the workspace usable"
+
+
+def test_backward_needs_a_workspace():
+    with pytest.raises(TypeError, match="workspace must be the LSTMWorkspace returned by lstm_forward"):
+        numlstm.lstm_backward({"gates": None})
+
+
+def test_non_contiguous_arrays_are_accepted(args):
+    expected, _, _, _ = numlstm.lstm_forward(**args)
+    strided = {
+        **args,
+        "x": np.asfortranarray(args["x"]),
+        "kernel": np.ascontiguousarray(args["kernel"].T).T,
+        "recurrent_kernel": np.repeat(args["recurrent_kernel"], 2, axis=1)[:, ::2],
+    }
+    assert not strided["x"].flags.c_contiguous and not strided["recurrent_kernel"].flags.c_contiguous
+    got, _, _, ws = numlstm.lstm_forward(**strided)
+    np.testing.assert_array_equal(got, expected)
+    grads = numlstm.lstm_backward(ws, np.ones_like(got)[:, ::-1])
+    assert np.isfinite(grads.dx).all()
+
+
+def test_lists_of_floats_are_not_silently_cast(args):
+    with pytest.raises(TypeError, match="x must be a float32 or float64 array, got dtype int64"):
+        numlstm.lstm_forward(**{**args, "x": [[[1, 2]] * 3] * 2})
