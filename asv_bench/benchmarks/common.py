@@ -1,0 +1,32 @@
+"""Problem sizes and inputs shared by the benchmarks of numlstm and its peers."""
+
+import numpy as np
+
+# name: (batch, timesteps, features, units)
+SIZES = {
+    "tiny": (1, 100, 1, 32),
+    "small": (16, 100, 8, 64),
+    "medium": (32, 100, 32, 128),
+    "large": (64, 50, 128, 256),
+    "xlarge": (64, 25, 512, 512),
+}
+
+
+def lstm_inputs(size, dtype=np.float32, seed=0):
+    """Input, Keras-layout weights and an upstream gradient for one size."""
+    B, T, F, H = SIZES[size]
+    rng = np.random.default_rng(seed)
+    scale = 1.0 / np.sqrt(H)
+    return {
+        "x": rng.standard_normal((B, T, F)).astype(dtype),
+        "kernel": rng.uniform(-scale, scale, (F, 4 * H)).astype(dtype),
+        "recurrent_kernel": rng.uniform(-scale, scale, (H, 4 * H)).astype(dtype),
+        "bias": rng.uniform(-scale, scale, 4 * H).astype(dtype),
+        "d_outputs": rng.standard_normal((B, T, H)).astype(dtype) / (B * T),
+    }
+
+
+def train_step_flops(size):
+    """Multiply-adds x 2 of one forward + backward pass: three GEMM passes of the forward's size."""
+    B, T, F, H = SIZES[size]
+    return 3 * 2 * B * T * 4 * H * (F + H)

@@ -1,0 +1,196 @@
+"""One LSTM layer on the CPU, float32: numlstm beside torch.nn.LSTM and Keras 3 on JAX.
+
+Every class times the same sizes and the same work, so that one
+``asv run --python=same`` shows the three side by side. A peer that is not
+installed is skipped (NotImplementedError in setup). ``time_train_step`` is
+a forward pass plus the backward pass for an upstream gradient of the whole
+output sequence (no optimizer update).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+
+from .common import SIZES, lstm_inputs, train_step_flops
+
+PARAMS = list(SIZES)
+
+
+class NumlstmLSTM:
+    params = PARAMS
+    param_names = ["size"]
+
+    def setup(self, size):
+        import numlstm
+
+        self.lstm = numlstm
+        self.inputs = lstm_inputs(size)
+        self.weights = {k: self.inputs[k] for k in ("x", "kernel", "recurrent_kernel", "bias")}
+        self.time_train_step(size)  # JIT warm-up
+
+    def time_forward(self, size):
+        self.lstm.lstm_forward(**self.weights)
+
+    def time_train_step(self, size):
+        _, _, _, workspace = self.lstm.lstm_forward(**self.weights)
+        self.lstm.lstm_backward(workspace, self.inputs["d_outputs"])
+
+    def peakmem_train_step(self, size):
+        self.time_train_step(size)
+
+    def track_train_step_gflops(self, size):
+        start = time.perf_counter()
+        repeats = 5
+        for _ in range(repeats):
+            self.time_train_step(size)
+        return train_step_flops(size) * repeats / (time.perf_counter() - start) / 1e9
+
+    track_train_step_gflops.unit = "GFLOP/s"
+
+
+class TorchLSTM:
+    params = PARAMS
+    param_names = ["size"]
+
+    def setup(self, size):
+        try:
+            import torch
+        except ImportError:
+            raise NotImplementedError("torch is not installed")
+        self.torch = torch
+        B, T, F, H = SIZES[size]
+        inputs = lstm_inputs(size)
+        self.module = torch.nn.LSTM(F, H, batch_first=True)
+        with torch.no_grad():
+            self.module.weight_ih_l0.copy_(torch.from_numpy(inputs["kernel"].T))
+            self.module.weight_hh_l0.copy_(torch.from_numpy(inputs["recurrent_kernel"].T))
+            self.module.bias_ih_l0.copy_(torch.from_numpy(inputs["bias"]))
+            self.module.bias_hh_l0.zero_()
+        self.x = torch.from_numpy(inputs["x"])
+        self.d_outputs = torch.from_numpy(inputs["d_outputs"])
+        self.time_train_step(size)
+
+    def time_forward(self, size):
+        with self.torch.no_grad():
+            self.module(self.x)
+
+    def time_train_step(self, size):
+        self.module.zero_grad(set_to_none=True)
+        output, _ = self.module(self.x)
+        output.backward(self.d_outputs)
+
+    def peakmem_train_step(self, size):
+        self.time_train_step(size)
+
+
+class KerasJaxLSTM:
+    params = PARAMS
+    param_names = ["size"]
+
+    def setup(self, size):
+        os.environ["KERAS_BACKEND"] = "jax"
+        try:
+            import jax
+            import keras
+        except ImportError:
+            raise NotImplementedError("keras or jax is not installed")
+        if keras.backend.backend() != "jax":
+            raise NotImplementedError("keras was imported with another backend")
+        import jax.numpy as jnp
+
+        B, T, F, H = SIZES[size]
+        inputs = lstm_inputs(size)
+        model = keras.Sequential([keras.Input((T, F), batch_size=B),
+                                  keras.layers.LSTM(H, return_sequences=True)])
+        model.set_weights([inputs["kernel"], inputs["recurrent_kernel"], inputs["bias"]])
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        x = jnp.asarray(inputs["x"])
+        d_outputs = jnp.asarray(inputs["d_outputs"])
+
+        def forward(trainable, x):
+            return model.stateless_call(trainable, non_trainable, x)[0]
+
+        def loss(trainable, x):
+            return jnp.sum(forward(trainable, x) * d_outputs)
+
+        forward_jit = jax.jit(forward)
+        grad_jit = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        self.forward = lambda: forward_jit(trainable, x).block_until_ready()
+        self.train_step = lambda: jax.block_until_ready(grad_jit(trainable, x))
+        self.forward()
+        self.train_step()
+
+    def time_forward(self, size):
+        self.forward()
+
+    def time_train_step(self, size):
+        self.train_step()
+
+    def peakmem_train_step(self, size):
+        self.train_step()
+
+
+class NumlstmCompileTime:
+    """Seconds from a fresh interpreter to the end of the first forward + backward pass.
+
+    ``cold``: an empty Numba cache, so everything compiles; ``warm``: the
+    cache filled by an earlier process. Includes importing numlstm.
+    """
+
+    params = ["cold", "warm"]
+    param_names = ["cache"]
+    timeout = 600
+    number = 1
+    repeat = 1
+    SCRIPT = textwrap.dedent("""
+        import time
+        start = time.perf_counter()
+        import numpy as np
+        import numlstm
+        x = np.zeros((2, 3, 4), np.float32)
+        out, _, _, ws = numlstm.lstm_forward(x, np.zeros((4, 8), np.float32), np.zeros((2, 8), np.float32))
+        numlstm.lstm_backward(ws, out)
+        print(time.perf_counter() - start)
+    """)
+
+    def setup(self, cache):
+        self.cache_dir = tempfile.mkdtemp(prefix="numlstm-cache-")
+        if cache == "warm":
+            self._first_call()
+
+    def _first_call(self):
+        env = {**os.environ, "NUMBA_CACHE_DIR": self.cache_dir}
+        result = subprocess.run([sys.executable, "-c", self.SCRIPT], env=env, check=True,
+                                capture_output=True, text=True)
+        return float(result.stdout.strip())
+
+    def track_first_call_seconds(self, cache):
+        return self._first_call()
+
+    track_first_call_seconds.unit = "seconds"
+
+
+class GemmRate:
+    """The machine's float32 GEMM rate (numpy, 1024^3), the yardstick for train-step GFLOP/s."""
+
+    def setup(self):
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((1024, 1024)).astype(np.float32)
+        self.b = rng.standard_normal((1024, 1024)).astype(np.float32)
+        self.a @ self.b
+
+    def track_sgemm_gflops(self):
+        timings = []
+        for _ in range(20):
+            start = time.perf_counter()
+            self.a @ self.b
+            timings.append(time.perf_counter() - start)
+        return 2 * 1024**3 / np.median(timings) / 1e9
+
+    track_sgemm_gflops.unit = "GFLOP/s"
