@@ -9,14 +9,23 @@ Internally everything is time-major and in processing order: step ``s``
 reads timestep ``t = T-1-s`` when ``reverse`` is set. Inputs and outputs are
 batch-major (B, T, ...) in the caller's time order.
 
+A forward pass is two calls, ``input_projection`` then ``forward_loop`` (the
+time loop, and the outputs); BPTT is ``backward_loop`` then
+``weight_gradients``.
+
+Batch rows never interact, so a time loop runs on ``chunks`` blocks of rows,
+each block through all timesteps on its own: in the ``*_parallel`` entry
+points the blocks run on Numba's threads with no synchronisation between
+steps.
+
 Every product goes to BLAS through ``np.dot``. A row kernel of our own for
 the per-step recurrent product (to dodge BLAS's fixed call cost at small
 batch and hidden size) was measured 1.1x to 2.2x slower than BLAS at every
-size from (B=1, H=32) to (B=32, H=128), so it is gone.
+size from (B=1, H=32) to (B=32, H=128), so there is none.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .config import JIT_OPTIONS
 from .lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
@@ -25,6 +34,11 @@ from .lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 @njit(inline="always", **JIT_OPTIONS)
 def _timestep(s, T, reverse):
     return T - 1 - s if reverse else s
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _chunk_rows(chunk, chunks, B):
+    return chunk * B // chunks, (chunk + 1) * B // chunks
 
 
 @njit(**JIT_OPTIONS)
@@ -41,48 +55,61 @@ def first_active_steps(mask, T, reverse):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                 reverse, zero_output, cifg):
-    """Run one LSTM layer in one direction over a whole sequence.
-
-    Parameters are validated by ``numlstm.functional.lstm_forward``; all
-    arrays share one float dtype and are C-contiguous. ``mask`` is (B, T)
-    bool, read only when ``use_mask``.
-
-    Returns
-    -------
-    outputs : (B, T, H), in the caller's time order
-    h_n, c_n : (B, H)
-    xs : (T, B, F) the input in processing order, kept for the weight gradient
-    gates : (T, B, G*H) the gate activations of every step
-    hs, cs : (T+1, B, H) the states before and after every step
-    """
-    B, T, F = x.shape
-    H = recurrent_kernel.shape[0]
-    GH = recurrent_kernel.shape[1]
-    dtype = x.dtype
-
-    xs = np.empty((T, B, F), dtype)
+def _forward_rows(lo, hi, gates, hs, cs, recurrent_kernel, bias, peephole, rec, mask, use_mask,
+                  reverse, cifg):
+    """The time loop for batch rows lo:hi."""
+    T = gates.shape[0]
     for s in range(T):
         t = _timestep(s, T, reverse)
-        for b in range(B):
-            xs[s, b] = x[b, t]
-    gates = np.dot(xs.reshape(T * B, F), kernel).reshape(T, B, GH)
-
-    hs = np.empty((T + 1, B, H), dtype)
-    cs = np.empty((T + 1, B, H), dtype)
-    hs[0] = h0
-    cs[0] = c0
-    rec = np.empty((B, GH), dtype)
-    for s in range(T):
-        t = _timestep(s, T, reverse)
-        np.dot(hs[s], recurrent_kernel, rec)
-        for b in range(B):
+        np.dot(hs[s, lo:hi], recurrent_kernel, rec[lo:hi])
+        for b in range(lo, hi):
             if use_mask and not mask[b, t]:
                 hs[s + 1, b] = hs[s, b]
                 cs[s + 1, b] = cs[s, b]
                 continue
             cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
+
+
+@njit(**JIT_OPTIONS)
+def input_projection(x, kernel, reverse):
+    """x (B, T, F) -> its time-major copy xs (T, B, F) in processing order, and xs @ kernel."""
+    B, T, F = x.shape
+    xs = np.empty((T, B, F), x.dtype)
+    for s in range(T):
+        t = _timestep(s, T, reverse)
+        for b in range(B):
+            xs[s, b] = x[b, t]
+    gates = np.dot(xs.reshape(T * B, F), kernel).reshape(T, B, kernel.shape[1])
+    return xs, gates
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                  zero_output, cifg, chunks):
+    """The time loop over the input projection ``gates`` (T, B, G*H), in place.
+
+    Arrays are validated by ``numlstm.functional.lstm_forward``: one float
+    dtype, C-contiguous. ``mask`` is (B, T) bool, read only when
+    ``use_mask``.
+
+    Returns
+    -------
+    outputs : (B, T, H), in the caller's time order
+    hs, cs : (T+1, B, H) the states before and after every step; ``gates``
+        now holds the gate activations of every step
+    """
+    T, B, GH = gates.shape
+    H = recurrent_kernel.shape[0]
+    dtype = gates.dtype
+    hs = np.empty((T + 1, B, H), dtype)
+    cs = np.empty((T + 1, B, H), dtype)
+    hs[0] = h0
+    cs[0] = c0
+    rec = np.empty((B, GH), dtype)
+    for chunk in prange(chunks):
+        lo, hi = _chunk_rows(chunk, chunks, B)
+        _forward_rows(lo, hi, gates, hs, cs, recurrent_kernel, bias, peephole, rec, mask, use_mask,
+                      reverse, cifg)
 
     outputs = np.empty((B, T, H), dtype)
     first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
@@ -93,41 +120,19 @@ def _forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask
                 outputs[b, t] = 0
             else:
                 outputs[b, t] = hs[s + 1, b]
-    return outputs, hs[T].copy(), cs[T].copy(), xs, gates, hs, cs
+    return outputs, hs, cs
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _backward(xs, gates, hs, cs, kernel, recurrent_kernel, peephole, mask, use_mask,
-                  reverse, zero_output, cifg, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                  use_peephole):
-    """Backpropagation through time for ``_forward``.
-
-    ``gates`` is overwritten with the pre-activation gradients. ``d_outputs``
-    is (B, T, H) and read only when ``use_d_outputs``.
-
-    Returns
-    -------
-    dx : (B, T, F)
-    d_kernel : (F, G*H)
-    d_recurrent_kernel : (H, G*H)
-    d_bias : (G*H,)
-    d_peephole : like ``peephole`` (zeros unless ``use_peephole``)
-    dh0, dc0 : (B, H)
-    """
-    T, B, F = xs.shape
-    H = recurrent_kernel.shape[0]
-    GH = recurrent_kernel.shape[1]
-    dtype = xs.dtype
-
-    first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
-    recurrent_kernel_t = np.ascontiguousarray(recurrent_kernel.T)
-    dh = d_h_n.copy()
-    dc = d_c_n.copy()
-    dh_total = np.empty((B, H), dtype)
-    d_peephole = np.zeros_like(peephole)
+def _backward_rows(lo, hi, gates, cs, recurrent_kernel_t, peephole, mask, use_mask, reverse,
+                   zero_output, cifg, d_outputs, use_d_outputs, use_peephole, first, dh, dc,
+                   dh_total, d_peephole):
+    """The reverse time loop for batch rows lo:hi; ``d_peephole`` is this block's own sum."""
+    T = gates.shape[0]
+    H = dh.shape[1]
     for s in range(T - 1, -1, -1):
         t = _timestep(s, T, reverse)
-        for b in range(B):
+        for b in range(lo, hi):
             active = not use_mask or mask[b, t]
             # A masked step's output is the previous output (zero before the
             # first active step, or always with zero_output), so its gradient
@@ -145,61 +150,168 @@ def _backward(xs, gates, hs, cs, kernel, recurrent_kernel, peephole, mask, use_m
             cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
             if use_peephole:
                 accumulate_peephole_grad(gates[s, b], cs[s, b], cs[s + 1, b], d_peephole, cifg)
-        np.dot(gates[s], recurrent_kernel_t, dh_total)
-        for b in range(B):
+        np.dot(gates[s, lo:hi], recurrent_kernel_t, dh_total[lo:hi])
+        for b in range(lo, hi):
             if not use_mask or mask[b, t]:
                 dh[b] = dh_total[b]
 
-    dz = gates.reshape(T * B, GH)
-    d_kernel = np.dot(xs.reshape(T * B, F).T, dz)
-    d_recurrent_kernel = np.dot(hs[:T].reshape(T * B, H).T, dz)
-    d_bias = np.zeros(GH, dtype)
-    for r in range(T * B):
-        d_bias += dz[r]
-    dx_steps = np.dot(dz, kernel.T).reshape(T, B, F)
-    dx = np.empty((B, T, F), dtype)
+
+@njit(inline="always", **JIT_OPTIONS)
+def _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+                   cifg, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
+    """The reverse time loop: ``gates`` becomes the pre-activation gradients, in place.
+
+    ``d_outputs`` is (B, T, H) and read only when ``use_d_outputs``.
+
+    Returns
+    -------
+    dh0, dc0 : (B, H)
+    d_peephole : like ``peephole`` (zeros unless ``use_peephole``)
+    """
+    T, B, _ = gates.shape
+    H = recurrent_kernel.shape[0]
+    first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
+    recurrent_kernel_t = np.ascontiguousarray(recurrent_kernel.T)
+    dh = d_h_n.copy()
+    dc = d_c_n.copy()
+    dh_total = np.empty((B, H), gates.dtype)
+    d_peephole_chunks = np.zeros((chunks, peephole.shape[0]), gates.dtype)
+    for chunk in prange(chunks):
+        lo, hi = _chunk_rows(chunk, chunks, B)
+        _backward_rows(lo, hi, gates, cs, recurrent_kernel_t, peephole, mask, use_mask, reverse,
+                       zero_output, cifg, d_outputs, use_d_outputs, use_peephole, first, dh, dc,
+                       dh_total, d_peephole_chunks[chunk])
+    d_peephole = np.zeros_like(peephole)
+    for chunk in range(chunks):
+        d_peephole += d_peephole_chunks[chunk]
+    return dh, dc, d_peephole
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _weight_gradients(xs, dz, hs, kernel, reverse, chunks):
+    """The GEMMs after BPTT, over the pre-activation gradients ``dz`` (T, B, G*H).
+
+    The T*B rows are split into ``chunks`` blocks whose partial weight
+    gradients are summed, so that the parallel entry point keeps both cores
+    busy with single-threaded BLAS.
+
+    Returns dx (B, T, F), d_kernel (F, G*H), d_recurrent_kernel (H, G*H), d_bias (G*H,).
+    """
+    T, B, F = xs.shape
+    H = hs.shape[2]
+    GH = dz.shape[2]
+    rows = T * B
+    dz_rows = dz.reshape(rows, GH)
+    xs_rows = xs.reshape(rows, F)
+    hs_rows = hs[:T].reshape(rows, H)
+    dx_rows = np.empty((rows, F), dz.dtype)
+    d_kernel_chunks = np.empty((chunks, F, GH), dz.dtype)
+    d_recurrent_chunks = np.empty((chunks, H, GH), dz.dtype)
+    d_bias_chunks = np.zeros((chunks, GH), dz.dtype)
+    for chunk in prange(chunks):
+        lo, hi = _chunk_rows(chunk, chunks, rows)
+        np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], d_kernel_chunks[chunk])
+        np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], d_recurrent_chunks[chunk])
+        np.dot(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
+        for r in range(lo, hi):
+            d_bias_chunks[chunk] += dz_rows[r]
+    d_kernel = d_kernel_chunks[0].copy()
+    d_recurrent_kernel = d_recurrent_chunks[0].copy()
+    d_bias = d_bias_chunks[0].copy()
+    for chunk in range(1, chunks):
+        d_kernel += d_kernel_chunks[chunk]
+        d_recurrent_kernel += d_recurrent_chunks[chunk]
+        d_bias += d_bias_chunks[chunk]
+    dx_steps = dx_rows.reshape(T, B, F)
+    dx = np.empty((B, T, F), dz.dtype)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
             dx[b, t] = dx_steps[s, b]
-    return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc
-
-
-# The variant is a compile-time constant of each entry point, inlined into it:
-# LLVM then knows the gate offsets and vectorises the gate loops, which a
-# run-time ``cifg`` flag made 3x slower. (numba.literally would do the same
-# but re-dispatches through Python on every call.)
-@njit(**JIT_OPTIONS)
-def forward_standard(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                     reverse, zero_output):
-    return _forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                    reverse, zero_output, False)
+    return dx, d_kernel, d_recurrent_kernel, d_bias
 
 
 @njit(**JIT_OPTIONS)
-def forward_cifg(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                 reverse, zero_output):
-    return _forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                    reverse, zero_output, True)
+def weight_gradients(xs, dz, hs, kernel, reverse, chunks):
+    return _weight_gradients(xs, dz, hs, kernel, reverse, chunks)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks):
+    return _weight_gradients(xs, dz, hs, kernel, reverse, chunks)
+
+
+# Time-loop entry points. The variant is a compile-time constant of each,
+# inlined into it: LLVM then knows the gate offsets and vectorises the gate
+# loops, which a run-time ``cifg`` flag made 3x slower (numba.literally would
+# do the same but re-dispatches through Python on every call). Each is its
+# own named function so that Numba's on-disk cache keeps them apart.
+
+@njit(**JIT_OPTIONS)
+def forward_loop_standard(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                          zero_output, chunks):
+    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                         zero_output, False, chunks)
 
 
 @njit(**JIT_OPTIONS)
-def backward_standard(xs, gates, hs, cs, kernel, recurrent_kernel, peephole, mask, use_mask,
-                      reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                      use_peephole):
-    return _backward(xs, gates, hs, cs, kernel, recurrent_kernel, peephole, mask, use_mask,
-                     reverse, zero_output, False, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                     use_peephole)
+def forward_loop_cifg(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                      zero_output, chunks):
+    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                         zero_output, True, chunks)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def forward_loop_standard_parallel(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
+                                   reverse, zero_output, chunks):
+    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                         zero_output, False, chunks)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def forward_loop_cifg_parallel(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
+                               reverse, zero_output, chunks):
+    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+                         zero_output, True, chunks)
 
 
 @njit(**JIT_OPTIONS)
-def backward_cifg(xs, gates, hs, cs, kernel, recurrent_kernel, peephole, mask, use_mask,
-                  reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                  use_peephole):
-    return _backward(xs, gates, hs, cs, kernel, recurrent_kernel, peephole, mask, use_mask,
-                     reverse, zero_output, True, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                     use_peephole)
+def backward_loop_standard(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+                           zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
+    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+                          False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
-FORWARD = {False: forward_standard, True: forward_cifg}
-BACKWARD = {False: backward_standard, True: backward_cifg}
+@njit(**JIT_OPTIONS)
+def backward_loop_cifg(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+                       zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
+    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+                          True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def backward_loop_standard_parallel(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+                                    zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
+                                    use_peephole, chunks):
+    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+                          False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def backward_loop_cifg_parallel(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+                                zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
+                                use_peephole, chunks):
+    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+                          True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+
+
+# (cifg, parallel) -> entry point
+FORWARD_LOOP = {
+    (False, False): forward_loop_standard, (True, False): forward_loop_cifg,
+    (False, True): forward_loop_standard_parallel, (True, True): forward_loop_cifg_parallel,
+}
+BACKWARD_LOOP = {
+    (False, False): backward_loop_standard, (True, False): backward_loop_cifg,
+    (False, True): backward_loop_standard_parallel, (True, True): backward_loop_cifg_parallel,
+}
+WEIGHT_GRADIENTS = {False: weight_gradients, True: weight_gradients_parallel}

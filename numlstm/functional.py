@@ -18,10 +18,14 @@ and non-finite values propagate through the affected batch rows; the
 activations never turn finite input into NaN (they saturate).
 """
 
+import contextlib
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
+from .blas_threads import single_threaded_blas
+from .kernels import config
 from .kernels import lstm as _cpu
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -98,6 +102,20 @@ def _prepare(value, name, dtype, expected, meaning, check_finite, default_zeros=
     if check_finite:
         _check_finite(array, name)
     return np.ascontiguousarray(array)
+
+
+def _time_loop_chunks(batch, units, gate_width):
+    """How many batch blocks the time loop runs in parallel (1: serial)."""
+    if batch * units * gate_width > config.PARALLEL_MAX_STEP_MULTIPLY_ADDS:
+        return 1
+    return max(1, min(batch, numba.get_num_threads()))
+
+
+def _blas_threads_for(chunks):
+    # The parallel regime keeps BLAS on one thread for the whole pass, GEMMs
+    # around the loop included: after a multi-threaded call OpenBLAS's threads
+    # spin for a while and slowed the parallel loop that followed 8x.
+    return single_threaded_blas() if chunks > 1 else contextlib.nullcontext()
 
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
@@ -181,15 +199,20 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         _check_finite(x, "x")
     x = np.ascontiguousarray(x)
 
-    outputs, h_n, c_n, xs, gate_acts, hs, cs = _cpu.FORWARD[bool(cifg)](
-        x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-        bool(reverse), bool(zero_output_for_mask))
-    saved = {"xs": xs, "gates": gate_acts, "hs": hs, "cs": cs, "kernel": kernel,
+    cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
+    chunks = _time_loop_chunks(B, H, GH)
+    with _blas_threads_for(chunks):
+        xs, gates = _cpu.input_projection(x, kernel, reverse)
+        outputs, hs, cs = _cpu.FORWARD_LOOP[(cifg, chunks > 1)](
+            gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
+            zero_output_for_mask, chunks)
+    saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask}
-    options = {"use_mask": use_mask, "reverse": bool(reverse), "zero_output": bool(zero_output_for_mask),
-               "cifg": bool(cifg), "use_peephole": use_peephole,
-               "check_finite": check_finite}
-    return outputs, h_n, c_n, LSTMWorkspace(saved, options)
+    options = {"use_mask": use_mask, "reverse": reverse, "zero_output": zero_output_for_mask,
+               "cifg": cifg, "use_peephole": use_peephole, "check_finite": check_finite,
+               "chunks": chunks}
+    # Copies: the workspace's own final states must survive what the caller does with these.
+    return outputs, hs[T].copy(), cs[T].copy(), LSTMWorkspace(saved, options)
 
 
 def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
@@ -229,11 +252,14 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
     d_c_n = _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
 
     workspace.consumed = True
-    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = _cpu.BACKWARD[options["cifg"]](
-        saved["xs"], saved["gates"], saved["hs"], saved["cs"], saved["kernel"],
-        saved["recurrent_kernel"], saved["peephole"], saved["mask"], options["use_mask"],
-        options["reverse"], options["zero_output"],
-        d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"])
+    chunks = options["chunks"]
+    with _blas_threads_for(chunks):
+        dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], chunks > 1)](
+            saved["gates"], saved["cs"], saved["recurrent_kernel"], saved["peephole"], saved["mask"],
+            options["use_mask"], options["reverse"], options["zero_output"], d_outputs, use_d_outputs,
+            d_h_n, d_c_n, options["use_peephole"], chunks)
+        dx, d_kernel, d_recurrent_kernel, d_bias = _cpu.WEIGHT_GRADIENTS[chunks > 1](
+            saved["xs"], saved["gates"], saved["hs"], saved["kernel"], options["reverse"], chunks)
     workspace._saved = None
     return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias,
                          d_peephole if options["use_peephole"] else None, dh0, dc0)

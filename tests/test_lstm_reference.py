@@ -12,9 +12,16 @@ from reference import reference_backward, reference_forward
 OPTIONS = list(itertools.product([False, True], repeat=5))
 
 
+@pytest.fixture(params=[1, 2, 3], ids=["serial", "2-threads", "3-threads"])
+def time_loop_chunks(request, monkeypatch):
+    """Run the time loop serially or in parallel blocks of batch rows (B = 3 below)."""
+    monkeypatch.setattr(numlstm.functional, "_time_loop_chunks", lambda *shape: request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
-def test_kernels_match_numpy_reference(rng, cifg, peephole, mask, reverse, zero_output):
-    args = random_lstm_args(rng, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
+def test_kernels_match_numpy_reference(rng, time_loop_chunks, cifg, peephole, mask, reverse, zero_output):
+    args = random_lstm_args(rng, B=3, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
     out, h_n, c_n, ws = numlstm.lstm_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
     ref_args = {k: v for k, v in args.items()}
     ref_out, ref_h, ref_c, cache = reference_forward(**ref_args, reverse=reverse, zero_output_for_mask=zero_output)

@@ -1,0 +1,30 @@
+"""Keep BLAS single-threaded while Numba's threads run the time loop.
+
+Numba's np.dot calls scipy's BLAS. Called from several Numba threads at
+once, a multi-threaded OpenBLAS wakes its own thread pool in each call and
+the two pools fight over the cores (measured 8x slower on 2 cores). While a
+parallel time loop runs, BLAS gets one thread per caller; the large GEMMs
+before and after it keep every thread.
+
+The limit is process-wide for its duration (BLAS offers no per-thread
+switch that every build has), so BLAS work in other Python threads during
+a parallel time loop also runs on one thread.
+"""
+
+import contextlib
+import functools
+
+
+@functools.cache
+def _controller():
+    # Import the BLAS that Numba's np.dot uses before looking for it.
+    import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    with _controller().limit(limits=1, user_api="blas"):
+        yield
