@@ -27,6 +27,7 @@ import numpy as np
 from .blas_threads import single_threaded_blas
 from .kernels import config
 from .kernels import lstm as _cpu
+from .kernels.checks import first_non_finite
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -85,9 +86,9 @@ def _check_shape(array, name, expected, meaning):
 
 
 def _check_finite(array, name):
-    finite = np.isfinite(array)
-    if not finite.all():
-        index = tuple(int(i) for i in np.argwhere(~finite)[0])
+    flat_index = first_non_finite(array.reshape(-1))
+    if flat_index >= 0:
+        index = tuple(int(i) for i in np.unravel_index(flat_index, array.shape))
         raise ValueError(
             f"{name} contains NaN or infinity (first at index {index}); "
             "clean the data or pass check_finite=False to let it propagate"
@@ -99,14 +100,15 @@ def _prepare(value, name, dtype, expected, meaning, check_finite, default_zeros=
         return np.zeros(expected, dtype) if default_zeros else None
     array = _float_array(value, name, dtype)
     _check_shape(array, name, expected, meaning)
+    array = np.ascontiguousarray(array)
     if check_finite:
         _check_finite(array, name)
-    return np.ascontiguousarray(array)
+    return array
 
 
 def _time_loop_chunks(batch, units, gate_width):
     """How many batch blocks the time loop runs in parallel (1: serial)."""
-    if batch * units * gate_width > config.PARALLEL_MAX_STEP_MULTIPLY_ADDS:
+    if batch == 1 or batch * units * gate_width > config.PARALLEL_MAX_STEP_MULTIPLY_ADDS:
         return 1
     return max(1, min(batch, numba.get_num_threads()))
 
@@ -195,9 +197,9 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         mask = np.ascontiguousarray(mask)
     else:
         mask = np.ones((0, 0), np.bool_)
+    x = np.ascontiguousarray(x)
     if check_finite:
         _check_finite(x, "x")
-    x = np.ascontiguousarray(x)
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
     chunks = _time_loop_chunks(B, H, GH)

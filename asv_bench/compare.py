@@ -1,0 +1,162 @@
+"""numlstm beside torch.nn.LSTM and Keras 3 on JAX: the side-by-side table.
+
+Runs the asv benchmark classes of ``benchmarks/lstm_cpu.py`` outside asv,
+each framework in its own process and in alternating rounds (numlstm, torch,
+keras, numlstm, ...), because on a 2-core machine the frameworks' spinning
+thread pools slow each other down inside one process. Prints a markdown
+table of medians and ratios (best peer's time / numlstm's: above 1 means
+numlstm is faster).
+
+    python asv_bench/compare.py --rounds 3 --seconds 2 > table.md
+
+Peak memory of a training step is the growth of the process's peak RSS over
+its RSS before one step (Linux: /proc/self/clear_refs resets the peak), so
+it leaves out what a framework had allocated before the step, and memory
+that a framework's own allocator keeps cached between steps.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+FRAMEWORKS = {"numlstm": "NumlstmLSTM", "torch": "TorchLSTM", "keras-jax": "KerasJaxLSTM"}
+
+
+def _memory_kib(field):
+    return int(re.search(rf"{field}:\s+(\d+)", pathlib.Path("/proc/self/status").read_text()).group(1))
+
+
+def _timings(function, seconds):
+    samples = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 5:
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def worker(framework, size, seconds):
+    if framework == "keras-jax":
+        os.environ["KERAS_BACKEND"] = "jax"
+    sys.path.insert(0, str(HERE))
+    from benchmarks import lstm_cpu
+
+    bench = getattr(lstm_cpu, FRAMEWORKS[framework])()
+    try:
+        bench.setup(size)
+    except NotImplementedError as exc:
+        return {"skipped": str(exc)}
+    result = {
+        "forward": _timings(lambda: bench.time_forward(size), seconds),
+        "train_step": _timings(lambda: bench.time_train_step(size), seconds),
+    }
+    pathlib.Path("/proc/self/clear_refs").write_text("5")
+    before = _memory_kib("VmRSS")
+    bench.time_train_step(size)
+    result["step_peak_mib"] = (_memory_kib("VmHWM") - before) / 1024
+    return result
+
+
+def sgemm_gflops():
+    sys.path.insert(0, str(HERE))
+    from benchmarks.lstm_cpu import GemmRate
+
+    bench = GemmRate()
+    bench.setup()
+    return bench.track_sgemm_gflops()
+
+
+def _run(*args):
+    # A fixed mmap threshold makes glibc return every large block to the OS
+    # when it is freed, so that peak RSS tracks the arrays a step allocates
+    # (by default glibc raises the threshold and reuses freed heap pages).
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "KERAS_BACKEND": "jax"}
+    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True,
+                            env=env)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main(rounds, seconds, sizes):
+    sys.path.insert(0, str(HERE))
+    from benchmarks.common import SIZES, train_step_flops
+
+    sizes = sizes or list(SIZES)
+    samples = {(fw, size): [] for fw in FRAMEWORKS for size in sizes}
+    gemm = []
+    for round_ in range(rounds):
+        gemm.append(_run("--sgemm"))
+        for size in sizes:
+            for framework in FRAMEWORKS:
+                print(f"round {round_ + 1}/{rounds}: {framework} {size}", file=sys.stderr, flush=True)
+                samples[(framework, size)].append(_run("--worker", framework, size, str(seconds)))
+
+    def median_ms(fw, size, key):
+        runs = [r for r in samples[(fw, size)] if "skipped" not in r]
+        return None if not runs else 1e3 * float(np.median([np.median(r[key]) for r in runs]))
+
+    def peak(fw, size):
+        runs = [r for r in samples[(fw, size)] if "skipped" not in r]
+        return None if not runs else float(np.median([r["step_peak_mib"] for r in runs]))
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    versions = {"python": platform.python_version()}
+    for module in ("numpy", "numba", "torch", "jax", "keras"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            versions[module] = "absent"
+    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    print(f"Machine: {cpu}, {os.cpu_count()} cores; " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"Medians over {rounds} alternating rounds of {seconds} s per measurement; float32.\n")
+
+    def fmt(value, digits=3):
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for key, title in (("train_step", "Training step (forward + backward), ms"), ("forward", "Forward, ms")):
+        print(f"| {title} | numlstm | torch | keras-jax | ratio (best peer / numlstm) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for size in sizes:
+            times = {fw: median_ms(fw, size, key) for fw in FRAMEWORKS}
+            peers = [t for fw, t in times.items() if fw != "numlstm" and t is not None]
+            ratio = min(peers) / times["numlstm"] if peers else None
+            print(f"| {size} {SIZES[size]} | " + " | ".join(fmt(times[fw]) for fw in FRAMEWORKS) + f" | {fmt(ratio, 2)} |")
+        print()
+    print("| Training-step peak memory over baseline, MiB | numlstm | torch | keras-jax |")
+    print("| --- | ---: | ---: | ---: |")
+    for size in sizes:
+        print(f"| {size} | " + " | ".join(fmt(peak(fw, size), 1) for fw in FRAMEWORKS) + " |")
+    gemm_rate = float(np.median(gemm))
+    print(f"\nnumpy sgemm 1024^3: {gemm_rate:.1f} GFLOP/s (median of {len(gemm)} runs).")
+    for size in sizes:
+        step = median_ms("numlstm", size, "train_step")
+        rate = train_step_flops(size) / (step / 1e3) / 1e9
+        torch_step = median_ms("torch", size, "train_step")
+        torch_rate = "-" if torch_step is None else f"{train_step_flops(size) / (torch_step / 1e3) / 1e9 / gemm_rate:.0%}"
+        print(f"- {size}: numlstm training step at {rate:.1f} GFLOP/s = {rate / gemm_rate:.0%} of sgemm (torch {torch_rate})")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--sizes", nargs="*")
+    parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "SIZE", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--sgemm", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], float(args.worker[2]))))
+    elif args.sgemm:
+        print(json.dumps(sgemm_gflops()))
+    else:
+        main(args.rounds, args.seconds, args.sizes)
