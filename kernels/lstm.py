@@ -18,10 +18,9 @@ each block through all timesteps on its own: in the ``*_parallel`` entry
 points the blocks run on Numba's threads with no synchronisation between
 steps.
 
-Every product goes to BLAS through ``np.dot``. A row kernel of our own for
-the per-step recurrent product (to dodge BLAS's fixed call cost at small
-batch and hidden size) was measured 1.1x to 2.2x slower than BLAS at every
-size from (B=1, H=32) to (B=32, H=128), so there is none.
+The large GEMMs (input projection, weight gradients) go to BLAS through
+``np.dot``; the per-step recurrent products go to ``packed_gemm``, with the
+recurrent weights packed once per pass.
 """
 
 import numpy as np
@@ -29,6 +28,7 @@ from numba import njit, prange
 
 from .config import JIT_OPTIONS
 from .lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
+from .packed_gemm import pack_panels, packed_matmul
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -55,13 +55,13 @@ def first_active_steps(mask, T, reverse):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _forward_rows(lo, hi, gates, hs, cs, recurrent_kernel, bias, peephole, rec, mask, use_mask,
+def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
                   reverse, cifg):
     """The time loop for batch rows lo:hi."""
     T = gates.shape[0]
     for s in range(T):
         t = _timestep(s, T, reverse)
-        np.dot(hs[s, lo:hi], recurrent_kernel, rec[lo:hi])
+        packed_matmul(hs[s], lo, hi, recurrent_panels, rec)
         for b in range(lo, hi):
             if use_mask and not mask[b, t]:
                 hs[s + 1, b] = hs[s, b]
@@ -70,17 +70,32 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_kernel, bias, peephole, rec, 
             cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
 
 
-@njit(**JIT_OPTIONS)
-def input_projection(x, kernel, reverse):
+@njit(inline="always", **JIT_OPTIONS)
+def _input_projection(x, kernel, reverse, chunks):
     """x (B, T, F) -> its time-major copy xs (T, B, F) in processing order, and xs @ kernel."""
     B, T, F = x.shape
+    GH = kernel.shape[1]
     xs = np.empty((T, B, F), x.dtype)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
             xs[s, b] = x[b, t]
-    gates = np.dot(xs.reshape(T * B, F), kernel).reshape(T, B, kernel.shape[1])
-    return xs, gates
+    xs_rows = xs.reshape(T * B, F)
+    gates_rows = np.empty((T * B, GH), x.dtype)
+    for chunk in prange(chunks):
+        lo, hi = _chunk_rows(chunk, chunks, T * B)
+        np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
+    return xs, gates_rows.reshape(T, B, GH)
+
+
+@njit(**JIT_OPTIONS)
+def input_projection(x, kernel, reverse, chunks):
+    return _input_projection(x, kernel, reverse, chunks)
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def input_projection_parallel(x, kernel, reverse, chunks):
+    return _input_projection(x, kernel, reverse, chunks)
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -105,10 +120,11 @@ def _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mas
     cs = np.empty((T + 1, B, H), dtype)
     hs[0] = h0
     cs[0] = c0
-    rec = np.empty((B, GH), dtype)
+    recurrent_panels = pack_panels(recurrent_kernel)
+    rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, B)
-        _forward_rows(lo, hi, gates, hs, cs, recurrent_kernel, bias, peephole, rec, mask, use_mask,
+        _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
                       reverse, cifg)
 
     outputs = np.empty((B, T, H), dtype)
@@ -124,9 +140,9 @@ def _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mas
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _backward_rows(lo, hi, gates, cs, recurrent_kernel_t, peephole, mask, use_mask, reverse,
+def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
                    zero_output, cifg, d_outputs, use_d_outputs, use_peephole, first, dh, dc,
-                   dh_total, d_peephole):
+                   dh_total, dh_rec, d_peephole):
     """The reverse time loop for batch rows lo:hi; ``d_peephole`` is this block's own sum."""
     T = gates.shape[0]
     H = dh.shape[1]
@@ -150,10 +166,10 @@ def _backward_rows(lo, hi, gates, cs, recurrent_kernel_t, peephole, mask, use_ma
             cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
             if use_peephole:
                 accumulate_peephole_grad(gates[s, b], cs[s, b], cs[s + 1, b], d_peephole, cifg)
-        np.dot(gates[s, lo:hi], recurrent_kernel_t, dh_total[lo:hi])
+        packed_matmul(gates[s], lo, hi, transposed_panels, dh_rec)
         for b in range(lo, hi):
             if not use_mask or mask[b, t]:
-                dh[b] = dh_total[b]
+                dh[b] = dh_rec[b, :H]
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -171,16 +187,17 @@ def _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, revers
     T, B, _ = gates.shape
     H = recurrent_kernel.shape[0]
     first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
-    recurrent_kernel_t = np.ascontiguousarray(recurrent_kernel.T)
+    transposed_panels = pack_panels(np.ascontiguousarray(recurrent_kernel.T))
     dh = d_h_n.copy()
     dc = d_c_n.copy()
     dh_total = np.empty((B, H), gates.dtype)
+    dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
     d_peephole_chunks = np.zeros((chunks, peephole.shape[0]), gates.dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, B)
-        _backward_rows(lo, hi, gates, cs, recurrent_kernel_t, peephole, mask, use_mask, reverse,
+        _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
                        zero_output, cifg, d_outputs, use_d_outputs, use_peephole, first, dh, dc,
-                       dh_total, d_peephole_chunks[chunk])
+                       dh_total, dh_rec, d_peephole_chunks[chunk])
     d_peephole = np.zeros_like(peephole)
     for chunk in range(chunks):
         d_peephole += d_peephole_chunks[chunk]
@@ -315,3 +332,4 @@ BACKWARD_LOOP = {
     (False, True): backward_loop_standard_parallel, (True, True): backward_loop_cifg_parallel,
 }
 WEIGHT_GRADIENTS = {False: weight_gradients, True: weight_gradients_parallel}
+INPUT_PROJECTION = {False: input_projection, True: input_projection_parallel}

@@ -15,7 +15,7 @@ OPTIONS = list(itertools.product([False, True], repeat=5))
 @pytest.fixture(params=[1, 2, 3], ids=["serial", "2-threads", "3-threads"])
 def time_loop_chunks(request, monkeypatch):
     """Run the time loop serially or in parallel blocks of batch rows (B = 3 below)."""
-    monkeypatch.setattr(numlstm.functional, "_time_loop_chunks", lambda *shape: request.param)
+    monkeypatch.setattr(numlstm.functional, "_time_loop_chunks", lambda batch: request.param)
     return request.param
 
 

@@ -1,10 +1,9 @@
-"""Who runs the time loop: Numba's threads for small steps, one thread for large ones."""
+"""Who runs the time loop: Numba's threads over blocks of batch rows, or one thread."""
 
 import numba
 import pytest
 
 from numlstm.functional import _time_loop_chunks
-from numlstm.kernels import config
 
 
 @pytest.fixture
@@ -17,17 +16,15 @@ def two_threads():
     numba.set_num_threads(previous)
 
 
-def test_small_steps_split_the_batch_over_numba_threads(two_threads):
-    assert _time_loop_chunks(16, 64, 256) == 2
-    assert _time_loop_chunks(1, 64, 256) == 1, "a single sequence runs serially"
+def test_batches_split_over_numba_threads(two_threads):
+    assert _time_loop_chunks(16) == 2
+    assert _time_loop_chunks(2) == 2
 
 
-def test_large_steps_run_serially(two_threads):
-    units = 512
-    assert 64 * units * 4 * units > config.PARALLEL_MAX_STEP_MULTIPLY_ADDS
-    assert _time_loop_chunks(64, units, 4 * units) == 1
+def test_a_single_sequence_runs_on_one_thread(two_threads):
+    assert _time_loop_chunks(1) == 1
 
 
 def test_thread_count_is_honoured(two_threads):
     numba.set_num_threads(1)
-    assert _time_loop_chunks(16, 64, 256) == 1
+    assert _time_loop_chunks(16) == 1

@@ -1,0 +1,41 @@
+"""The packed recurrent-product kernel against numpy, edge shapes included."""
+
+import numpy as np
+import pytest
+from numba import njit
+
+from numlstm.kernels.packed_gemm import pack_panels, packed_matmul, panel_width
+
+
+@njit
+def _matmul_rows(a, first_row, end_row, panels, out):
+    packed_matmul(a, first_row, end_row, panels, out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M,K,N", [(1, 1, 1), (1, 32, 128), (2, 3, 5), (3, 7, 33), (5, 16, 64), (7, 9, 100),
+                                   (8, 64, 256), (9, 20, 47)])
+def test_matches_numpy(dtype, M, K, N):
+    rng = np.random.default_rng(M * 1000 + K * 10 + N)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    panels = pack_panels(b)
+    width = panel_width(np.dtype(dtype).itemsize)
+    assert panels.shape == (-(-N // width), K, width)
+    out = np.full((M, panels.shape[0] * width), np.nan, dtype)
+    _matmul_rows(a, 0, M, panels, out)
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(out[:, :N], expected, rtol=tol, atol=tol * np.sqrt(K))
+    np.testing.assert_array_equal(out[:, N:], 0, err_msg="padding columns hold zeros")
+
+
+def test_writes_only_the_requested_rows():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((9, 6))
+    b = rng.standard_normal((6, 10))
+    panels = pack_panels(b)
+    out = np.full((9, panels.shape[0] * panels.shape[2]), np.nan)
+    _matmul_rows(a, 2, 7, panels, out)
+    assert np.isnan(out[:2]).all() and np.isnan(out[7:]).all()
+    np.testing.assert_allclose(out[2:7, :10], a[2:7] @ b, rtol=1e-13)
