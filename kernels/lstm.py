@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from .config import JIT_OPTIONS
 from .lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
-from .packed_gemm import pack_panels, packed_matmul
+from .packed_gemm import packed_matmul
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -71,63 +71,53 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, 
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _input_projection(x, kernel, reverse, chunks):
-    """x (B, T, F) -> its time-major copy xs (T, B, F) in processing order, and xs @ kernel."""
+def _input_projection(x, kernel, reverse, chunks, xs, gates):
+    """Fill xs (T, B, F) with x (B, T, F) in processing order, and gates (T, B, G*H) with xs @ kernel."""
     B, T, F = x.shape
-    GH = kernel.shape[1]
-    xs = np.empty((T, B, F), x.dtype)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
             xs[s, b] = x[b, t]
     xs_rows = xs.reshape(T * B, F)
-    gates_rows = np.empty((T * B, GH), x.dtype)
+    gates_rows = gates.reshape(T * B, gates.shape[2])
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, T * B)
         np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
-    return xs, gates_rows.reshape(T, B, GH)
 
 
 @njit(**JIT_OPTIONS)
-def input_projection(x, kernel, reverse, chunks):
-    return _input_projection(x, kernel, reverse, chunks)
+def input_projection(x, kernel, reverse, chunks, xs, gates):
+    _input_projection(x, kernel, reverse, chunks, xs, gates)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def input_projection_parallel(x, kernel, reverse, chunks):
-    return _input_projection(x, kernel, reverse, chunks)
+def input_projection_parallel(x, kernel, reverse, chunks, xs, gates):
+    _input_projection(x, kernel, reverse, chunks, xs, gates)
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                  zero_output, cifg, chunks):
+def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                  zero_output, cifg, chunks, hs, cs, outputs):
     """The time loop over the input projection ``gates`` (T, B, G*H), in place.
 
     Arrays are validated by ``numlstm.functional.lstm_forward``: one float
-    dtype, C-contiguous. ``mask`` is (B, T) bool, read only when
-    ``use_mask``.
+    dtype, C-contiguous. ``recurrent_panels`` is ``pack_panels`` of the
+    recurrent kernel. ``mask`` is (B, T) bool, read only when ``use_mask``.
 
-    Returns
-    -------
-    outputs : (B, T, H), in the caller's time order
-    hs, cs : (T+1, B, H) the states before and after every step; ``gates``
-        now holds the gate activations of every step
+    Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``,
+    ``cs`` (T+1, B, H), the states before and after every step; ``gates``
+    then holds the gate activations of every step.
     """
     T, B, GH = gates.shape
-    H = recurrent_kernel.shape[0]
-    dtype = gates.dtype
-    hs = np.empty((T + 1, B, H), dtype)
-    cs = np.empty((T + 1, B, H), dtype)
+    H = hs.shape[2]
     hs[0] = h0
     cs[0] = c0
-    recurrent_panels = pack_panels(recurrent_kernel)
-    rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), dtype)
+    rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, B)
         _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
                       reverse, cifg)
 
-    outputs = np.empty((B, T, H), dtype)
     first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
     for s in range(T):
         t = _timestep(s, T, reverse)
@@ -136,7 +126,6 @@ def _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mas
                 outputs[b, t] = 0
             else:
                 outputs[b, t] = hs[s + 1, b]
-    return outputs, hs, cs
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -173,11 +162,12 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
                    cifg, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
     """The reverse time loop: ``gates`` becomes the pre-activation gradients, in place.
 
-    ``d_outputs`` is (B, T, H) and read only when ``use_d_outputs``.
+    ``transposed_panels`` is ``pack_panels`` of the transposed recurrent
+    kernel. ``d_outputs`` is (B, T, H) and read only when ``use_d_outputs``.
 
     Returns
     -------
@@ -185,9 +175,8 @@ def _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, revers
     d_peephole : like ``peephole`` (zeros unless ``use_peephole``)
     """
     T, B, _ = gates.shape
-    H = recurrent_kernel.shape[0]
+    H = cs.shape[2]
     first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
-    transposed_panels = pack_panels(np.ascontiguousarray(recurrent_kernel.T))
     dh = d_h_n.copy()
     dc = d_c_n.copy()
     dh_total = np.empty((B, H), gates.dtype)
@@ -205,14 +194,15 @@ def _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, revers
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _weight_gradients(xs, dz, hs, kernel, reverse, chunks):
+def _weight_gradients(xs, dz, hs, kernel, reverse, chunks, dx_rows, partial_kernel, partial_recurrent,
+                      dx, d_kernel, d_recurrent_kernel, d_bias):
     """The GEMMs after BPTT, over the pre-activation gradients ``dz`` (T, B, G*H).
 
-    The T*B rows are split into ``chunks`` blocks whose partial weight
-    gradients are summed, so that the parallel entry point keeps both cores
-    busy with single-threaded BLAS.
-
-    Returns dx (B, T, F), d_kernel (F, G*H), d_recurrent_kernel (H, G*H), d_bias (G*H,).
+    The T*B rows are split into ``chunks`` blocks: block 0 writes into
+    ``d_kernel`` and ``d_recurrent_kernel``, block c > 0 into
+    ``partial_*[c - 1]``, and the partial sums are added at the end, so that
+    the parallel entry point keeps every core busy with single-threaded BLAS.
+    Fills dx (B, T, F), d_kernel (F, G*H), d_recurrent_kernel (H, G*H), d_bias (G*H,).
     """
     T, B, F = xs.shape
     H = hs.shape[2]
@@ -221,41 +211,43 @@ def _weight_gradients(xs, dz, hs, kernel, reverse, chunks):
     dz_rows = dz.reshape(rows, GH)
     xs_rows = xs.reshape(rows, F)
     hs_rows = hs[:T].reshape(rows, H)
-    dx_rows = np.empty((rows, F), dz.dtype)
-    d_kernel_chunks = np.empty((chunks, F, GH), dz.dtype)
-    d_recurrent_chunks = np.empty((chunks, H, GH), dz.dtype)
     d_bias_chunks = np.zeros((chunks, GH), dz.dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, rows)
-        np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], d_kernel_chunks[chunk])
-        np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], d_recurrent_chunks[chunk])
+        if chunk == 0:
+            np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], d_kernel)
+            np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], d_recurrent_kernel)
+        else:
+            np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], partial_kernel[chunk - 1])
+            np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], partial_recurrent[chunk - 1])
         np.dot(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
         for r in range(lo, hi):
             d_bias_chunks[chunk] += dz_rows[r]
-    d_kernel = d_kernel_chunks[0].copy()
-    d_recurrent_kernel = d_recurrent_chunks[0].copy()
-    d_bias = d_bias_chunks[0].copy()
     for chunk in range(1, chunks):
-        d_kernel += d_kernel_chunks[chunk]
-        d_recurrent_kernel += d_recurrent_chunks[chunk]
+        d_kernel += partial_kernel[chunk - 1]
+        d_recurrent_kernel += partial_recurrent[chunk - 1]
+    d_bias[:] = d_bias_chunks[0]
+    for chunk in range(1, chunks):
         d_bias += d_bias_chunks[chunk]
     dx_steps = dx_rows.reshape(T, B, F)
-    dx = np.empty((B, T, F), dz.dtype)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
             dx[b, t] = dx_steps[s, b]
-    return dx, d_kernel, d_recurrent_kernel, d_bias
 
 
 @njit(**JIT_OPTIONS)
-def weight_gradients(xs, dz, hs, kernel, reverse, chunks):
-    return _weight_gradients(xs, dz, hs, kernel, reverse, chunks)
+def weight_gradients(xs, dz, hs, kernel, reverse, chunks, dx_rows, partial_kernel, partial_recurrent,
+                     dx, d_kernel, d_recurrent_kernel, d_bias):
+    _weight_gradients(xs, dz, hs, kernel, reverse, chunks, dx_rows, partial_kernel, partial_recurrent,
+                      dx, d_kernel, d_recurrent_kernel, d_bias)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks):
-    return _weight_gradients(xs, dz, hs, kernel, reverse, chunks)
+def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks, dx_rows, partial_kernel,
+                              partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
+    _weight_gradients(xs, dz, hs, kernel, reverse, chunks, dx_rows, partial_kernel, partial_recurrent,
+                      dx, d_kernel, d_recurrent_kernel, d_bias)
 
 
 # Time-loop entry points. The variant is a compile-time constant of each,
@@ -265,60 +257,60 @@ def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks):
 # own named function so that Numba's on-disk cache keeps them apart.
 
 @njit(**JIT_OPTIONS)
-def forward_loop_standard(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                          zero_output, chunks):
-    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                         zero_output, False, chunks)
+def forward_loop_standard(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                          zero_output, chunks, hs, cs, outputs):
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                  zero_output, False, chunks, hs, cs, outputs)
 
 
 @njit(**JIT_OPTIONS)
-def forward_loop_cifg(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                      zero_output, chunks):
-    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                         zero_output, True, chunks)
+def forward_loop_cifg(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                      zero_output, chunks, hs, cs, outputs):
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                  zero_output, True, chunks, hs, cs, outputs)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def forward_loop_standard_parallel(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                                   reverse, zero_output, chunks):
-    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                         zero_output, False, chunks)
+def forward_loop_standard_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                                   reverse, zero_output, chunks, hs, cs, outputs):
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                  zero_output, False, chunks, hs, cs, outputs)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def forward_loop_cifg_parallel(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                               reverse, zero_output, chunks):
-    return _forward_loop(gates, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, reverse,
-                         zero_output, True, chunks)
+def forward_loop_cifg_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                               reverse, zero_output, chunks, hs, cs, outputs):
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+                  zero_output, True, chunks, hs, cs, outputs)
 
 
 @njit(**JIT_OPTIONS)
-def backward_loop_standard(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+def backward_loop_standard(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
                            zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
                           False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
 @njit(**JIT_OPTIONS)
-def backward_loop_cifg(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+def backward_loop_cifg(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
                        zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
                           True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def backward_loop_standard_parallel(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+def backward_loop_standard_parallel(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
                                     zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
                                     use_peephole, chunks):
-    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
                           False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def backward_loop_cifg_parallel(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse,
+def backward_loop_cifg_parallel(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
                                 zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
                                 use_peephole, chunks):
-    return _backward_loop(gates, cs, recurrent_kernel, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
                           True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 

@@ -27,10 +27,10 @@ VECTOR_BYTES = 64
 MAX_ROWS = 4
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def panel_width(itemsize):
-    """Columns per packed panel: two vectors."""
-    return 2 * VECTOR_BYTES // itemsize
+def panels_shape(rows, columns, dtype):
+    """Shape (P, K, NR) of the packed panels of a (K, N) matrix: NR is two vectors' columns."""
+    width = 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
+    return (-(-columns // width), rows, width)
 
 
 def _make_block_kernel(rows):
@@ -115,22 +115,28 @@ _block_1, _block_2, _block_3, _block_4 = (_make_block_kernel(rows) for rows in r
 
 
 @njit(**JIT_OPTIONS)
-def pack_panels(b):
-    """(K, N) -> (P, K, NR) column panels, zero-padded to P * NR >= N columns."""
-    K, N = b.shape
-    width = panel_width(b.itemsize)
-    P = (N + width - 1) // width
-    panels = np.zeros((P, K, width), b.dtype)
+def pack_panels(b, transpose, panels):
+    """Pack B = b (K, N), or b.T when ``transpose``, into ``panels`` of ``panels_shape``.
+
+    Column panel p holds B[:, p*NR:(p+1)*NR] row by row, zero-padded past N.
+    """
+    P, K, width = panels.shape
+    N = b.shape[0] if transpose else b.shape[1]
     for p in range(P):
         for k in range(K):
-            for j in range(min(width, N - p * width)):
-                panels[p, k, j] = b[k, p * width + j]
-    return panels
+            for j in range(width):
+                n = p * width + j
+                if n >= N:
+                    panels[p, k, j] = 0
+                elif transpose:
+                    panels[p, k, j] = b[n, k]
+                else:
+                    panels[p, k, j] = b[k, n]
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def packed_matmul(a, first_row, end_row, panels, out):
-    """out[first_row:end_row, :P*NR] = a[first_row:end_row] @ B, B given as ``pack_panels(B)``.
+    """out[first_row:end_row, :P*NR] = a[first_row:end_row] @ B, with B packed by ``pack_panels``.
 
     ``a`` (M, K) and ``out`` (M, >= P*NR) are C-contiguous; K >= 1.
     """

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from numlstm.kernels.packed_gemm import pack_panels, packed_matmul, panel_width
+from numlstm.kernels.packed_gemm import pack_panels, packed_matmul, panels_shape
 
 
 @njit
@@ -19,9 +19,10 @@ def test_matches_numpy(dtype, M, K, N):
     rng = np.random.default_rng(M * 1000 + K * 10 + N)
     a = rng.standard_normal((M, K)).astype(dtype)
     b = rng.standard_normal((K, N)).astype(dtype)
-    panels = pack_panels(b)
-    width = panel_width(np.dtype(dtype).itemsize)
-    assert panels.shape == (-(-N // width), K, width)
+    panels = np.full(panels_shape(K, N, dtype), np.nan, dtype)
+    pack_panels(b, False, panels)
+    width = panels.shape[2]
+    assert width * np.dtype(dtype).itemsize == 128 and panels.shape[0] * width >= N > (panels.shape[0] - 1) * width
     out = np.full((M, panels.shape[0] * width), np.nan, dtype)
     _matmul_rows(a, 0, M, panels, out)
     expected = a.astype(np.float64) @ b.astype(np.float64)
@@ -34,7 +35,8 @@ def test_writes_only_the_requested_rows():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((9, 6))
     b = rng.standard_normal((6, 10))
-    panels = pack_panels(b)
+    panels = np.empty(panels_shape(6, 10, b.dtype))
+    pack_panels(np.ascontiguousarray(b.T), True, panels)
     out = np.full((9, panels.shape[0] * panels.shape[2]), np.nan)
     _matmul_rows(a, 2, 7, panels, out)
     assert np.isnan(out[:2]).all() and np.isnan(out[7:]).all()

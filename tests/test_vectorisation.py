@@ -13,6 +13,7 @@ from numba import njit
 from numlstm.kernels import lstm
 from numlstm.kernels.activations import sigmoid_array, tanh_array
 from numlstm.kernels.config import JIT_OPTIONS
+from numlstm.kernels.packed_gemm import panels_shape
 
 B, T, F, H = 2, 3, 2, 8
 
@@ -23,15 +24,19 @@ def _float32(*shape):
 
 def _forward_loop_args(cifg):
     G = 3 if cifg else 4
-    return (_float32(T, B, G * H), _float32(H, G * H), _float32(G * H), _float32((G - 1) * H),
-            _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, False, False, 1)
+    panels = _float32(*panels_shape(H, G * H, np.float32))
+    return (_float32(T, B, G * H), panels, _float32(G * H), _float32((G - 1) * H),
+            _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, False, False, 1,
+            _float32(T + 1, B, H), _float32(T + 1, B, H), _float32(B, T, H))
 
 
 def _backward_loop_args(cifg):
     forward = _forward_loop_args(cifg)
-    gates = forward[0]
-    _, _, cs = lstm.FORWARD_LOOP[(cifg, False)](*forward)
-    return (gates, cs, forward[1], forward[3], forward[6], False, False, False,
+    lstm.FORWARD_LOOP[(cifg, False)](*forward)
+    G = 3 if cifg else 4
+    gates, cs = forward[0], forward[12]
+    panels = _float32(*panels_shape(G * H, H, np.float32))
+    return (gates, cs, panels, forward[3], forward[6], False, False, False,
             _float32(B, T, H), True, _float32(B, H), _float32(B, H), True, 1)
 
 
