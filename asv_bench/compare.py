@@ -46,8 +46,7 @@ def _timings(function, seconds):
 
 
 def worker(framework, size, seconds):
-    if framework == "keras-jax":
-        os.environ["KERAS_BACKEND"] = "jax"
+    """Timings, or with ``seconds`` = 0 the peak memory of one training step."""
     sys.path.insert(0, str(HERE))
     from benchmarks import lstm_cpu
 
@@ -56,15 +55,15 @@ def worker(framework, size, seconds):
         bench.setup(size)
     except NotImplementedError as exc:
         return {"skipped": str(exc)}
-    result = {
+    if seconds == 0:
+        pathlib.Path("/proc/self/clear_refs").write_text("5")
+        before = _memory_kib("VmRSS")
+        bench.time_train_step(size)
+        return {"step_peak_mib": (_memory_kib("VmHWM") - before) / 1024}
+    return {
         "forward": _timings(lambda: bench.time_forward(size), seconds),
         "train_step": _timings(lambda: bench.time_train_step(size), seconds),
     }
-    pathlib.Path("/proc/self/clear_refs").write_text("5")
-    before = _memory_kib("VmRSS")
-    bench.time_train_step(size)
-    result["step_peak_mib"] = (_memory_kib("VmHWM") - before) / 1024
-    return result
 
 
 def sgemm_gflops():
@@ -76,11 +75,14 @@ def sgemm_gflops():
     return bench.track_sgemm_gflops()
 
 
-def _run(*args):
-    # A fixed mmap threshold makes glibc return every large block to the OS
-    # when it is freed, so that peak RSS tracks the arrays a step allocates
-    # (by default glibc raises the threshold and reuses freed heap pages).
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "KERAS_BACKEND": "jax"}
+def _run(*args, memory=False):
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    if memory:
+        # A fixed mmap threshold makes glibc return every large block to the
+        # OS when it is freed, so that peak RSS tracks the arrays a step
+        # allocates (by default glibc reuses freed heap pages). It slows every
+        # framework's allocations, so timings never run with it.
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
     output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True,
                             env=env)
     return json.loads(output.stdout.strip().splitlines()[-1])
@@ -99,14 +101,14 @@ def main(rounds, seconds, sizes):
             for framework in FRAMEWORKS:
                 print(f"round {round_ + 1}/{rounds}: {framework} {size}", file=sys.stderr, flush=True)
                 samples[(framework, size)].append(_run("--worker", framework, size, str(seconds)))
+    memory = {(fw, size): _run("--worker", fw, size, "0", memory=True) for fw in FRAMEWORKS for size in sizes}
 
     def median_ms(fw, size, key):
         runs = [r for r in samples[(fw, size)] if "skipped" not in r]
         return None if not runs else 1e3 * float(np.median([np.median(r[key]) for r in runs]))
 
     def peak(fw, size):
-        runs = [r for r in samples[(fw, size)] if "skipped" not in r]
-        return None if not runs else float(np.median([r["step_peak_mib"] for r in runs]))
+        return memory[(fw, size)].get("step_peak_mib")
 
     os.environ.setdefault("KERAS_BACKEND", "jax")
     versions = {"python": platform.python_version()}

@@ -11,7 +11,8 @@ batch-major (B, T, ...) in the caller's time order.
 
 A forward pass is two calls, ``input_projection`` then ``forward_loop`` (the
 time loop, and the outputs); BPTT is ``backward_loop`` then
-``weight_gradients``.
+``weight_gradients``. The caller allocates the large arrays they fill
+(``numlstm.functional`` cuts them from one allocation).
 
 Batch rows never interact, so a time loop runs on ``chunks`` blocks of rows,
 each block through all timesteps on its own: in the ``*_parallel`` entry
@@ -108,8 +109,7 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
     ``cs`` (T+1, B, H), the states before and after every step; ``gates``
     then holds the gate activations of every step.
     """
-    T, B, GH = gates.shape
-    H = hs.shape[2]
+    T, B, _ = gates.shape
     hs[0] = h0
     cs[0] = c0
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)

@@ -19,6 +19,7 @@ activations never turn finite input into NaN (they saturate).
 """
 
 import contextlib
+import math
 from typing import NamedTuple
 
 import numba
@@ -133,10 +134,10 @@ def _carve(dtype, *shapes):
     """
     itemsize = np.dtype(dtype).itemsize
     align = 64 // itemsize
-    sizes = [int(np.prod(shape)) for shape in shapes]
+    sizes = [math.prod(shape) for shape in shapes]
     padded = [-(-size // align) * align for size in sizes]
     buffer = np.empty(sum(padded) + align, dtype)
-    offset = (-buffer.ctypes.data // itemsize) % align
+    offset = (-buffer.__array_interface__["data"][0] // itemsize) % align
     arrays = []
     for shape, size, step in zip(shapes, sizes, padded):
         arrays.append(buffer[offset:offset + size].reshape(shape))
