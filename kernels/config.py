@@ -1,7 +1,7 @@
 """Compilation options and tuning thresholds shared by every CPU kernel."""
 
 # No 'nnan'/'ninf': a NaN must propagate, never be optimised into a finite value.
-# 'reassoc' lets the dot-product reductions vectorise; 'contract' allows FMA.
+# 'reassoc' lets reductions vectorise; 'contract' allows FMA.
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 # error_model="numpy" drops the division-by-zero checks that block vectorisation.

@@ -31,6 +31,7 @@ from .kernels.checks import first_non_finite
 from .kernels.packed_gemm import pack_panels, panels_shape
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_NO_MASK = np.ones((0, 0), np.bool_)
 
 
 class LSTMGradients(NamedTuple):
@@ -86,25 +87,30 @@ def _check_shape(array, name, expected, meaning):
         raise ValueError(f"{name} must have shape {meaning} = {expected}, got {array.shape}")
 
 
-def _check_finite(array, name):
-    flat_index = first_non_finite(array.reshape(-1))
-    if flat_index >= 0:
-        index = tuple(int(i) for i in np.unravel_index(flat_index, array.shape))
+def _check_finite(named_arrays):
+    """Raise ValueError naming the first argument with a NaN or infinity, and where."""
+    names = [name for name, array in named_arrays.items() if array is not None]
+    arrays = [named_arrays[name] for name in names]
+    which, flat_index = first_non_finite(tuple(array.reshape(-1) for array in arrays))
+    if which >= 0:
+        index = tuple(int(i) for i in np.unravel_index(flat_index, arrays[which].shape))
         raise ValueError(
-            f"{name} contains NaN or infinity (first at index {index}); "
+            f"{names[which]} contains NaN or infinity (first at index {index}); "
             "clean the data or pass check_finite=False to let it propagate"
         )
 
 
-def _prepare(value, name, dtype, expected, meaning, check_finite, default_zeros=False):
+def _prepare(value, name, dtype, expected, meaning):
+    """The caller's array as a C-contiguous array of ``dtype`` and shape ``expected``, or None."""
     if value is None:
-        return np.zeros(expected, dtype) if default_zeros else None
+        return None
     array = _float_array(value, name, dtype)
     _check_shape(array, name, expected, meaning)
-    array = np.ascontiguousarray(array)
-    if check_finite:
-        _check_finite(array, name)
-    return array
+    return np.ascontiguousarray(array)
+
+
+def _or_zeros(array, shape, dtype):
+    return np.zeros(shape, dtype) if array is None else array
 
 
 def _time_loop_chunks(batch):
@@ -126,22 +132,20 @@ def _blas_threads_for(chunks):
 
 
 def _carve(dtype, *shapes):
-    """C-contiguous arrays of the given shapes, cut from one 64-byte-aligned allocation.
+    """C-contiguous arrays of the given shapes, cut from one allocation at 64-byte steps.
 
     One large numpy allocation gets transparent huge pages (numpy advises
     the kernel to use them from 4 MiB on): fresh 4 KiB pages for every array
     of every pass cost 20% of the forward time at (B=64, H=512).
     """
-    itemsize = np.dtype(dtype).itemsize
-    align = 64 // itemsize
+    step = 64 // np.dtype(dtype).itemsize
     sizes = [math.prod(shape) for shape in shapes]
-    padded = [-(-size // align) * align for size in sizes]
-    buffer = np.empty(sum(padded) + align, dtype)
-    offset = (-buffer.__array_interface__["data"][0] // itemsize) % align
+    buffer = np.empty(sum(-(-size // step) * step for size in sizes), dtype)
     arrays = []
-    for shape, size, step in zip(shapes, sizes, padded):
+    offset = 0
+    for shape, size in zip(shapes, sizes):
         arrays.append(buffer[offset:offset + size].reshape(shape))
-        offset += step
+        offset += -(-size // step) * step
     return arrays
 
 
@@ -192,27 +196,27 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     if min(B, T, F) < 1:
         raise ValueError(f"x must have at least one batch row, timestep and feature, got shape {x.shape}")
     dtype = x.dtype
-    gates = 3 if cifg else 4
-    gate_names = "f, c, o" if cifg else "i, f, c, o"
+    n_gates = 3 if cifg else 4
     recurrent_kernel = _float_array(recurrent_kernel, "recurrent_kernel", dtype)
-    if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != gates * recurrent_kernel.shape[0]:
+    if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != n_gates * recurrent_kernel.shape[0]:
+        gate_names = "f, c, o" if cifg else "i, f, c, o"
         raise ValueError(
-            f"recurrent_kernel must have shape (units, {gates} * units) for gates {gate_names}, "
+            f"recurrent_kernel must have shape (units, {n_gates} * units) for gates {gate_names}, "
             f"got {recurrent_kernel.shape}"
         )
     H = recurrent_kernel.shape[0]
     if H < 1:
         raise ValueError("recurrent_kernel must have at least one unit, got shape (0, 0)")
-    GH = gates * H
-    kernel = _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {gates} * units)", check_finite)
-    recurrent_kernel = _prepare(recurrent_kernel, "recurrent_kernel", dtype, (H, GH),
-                                f"(units, {gates} * units)", check_finite)
-    bias = _prepare(bias, "bias", dtype, (GH,), f"({gates} * units,)", check_finite, default_zeros=True)
-    use_peephole = peephole is not None
-    peephole = _prepare(peephole, "peephole", dtype, ((gates - 1) * H,),
-                        f"({gates - 1} * units,)", check_finite, default_zeros=True)
-    h0 = _prepare(h0, "h0", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
-    c0 = _prepare(c0, "c0", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
+    GH = n_gates * H
+    given = {
+        "x": np.ascontiguousarray(x),
+        "kernel": _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {n_gates} * units)"),
+        "recurrent_kernel": np.ascontiguousarray(recurrent_kernel),
+        "bias": _prepare(bias, "bias", dtype, (GH,), f"({n_gates} * units,)"),
+        "peephole": _prepare(peephole, "peephole", dtype, ((n_gates - 1) * H,), f"({n_gates - 1} * units,)"),
+        "h0": _prepare(h0, "h0", dtype, (B, H), "(batch, units)"),
+        "c0": _prepare(c0, "c0", dtype, (B, H), "(batch, units)"),
+    }
     use_mask = mask is not None
     if use_mask:
         mask = np.asarray(mask)
@@ -221,10 +225,15 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         _check_shape(mask, "mask", (B, T), "(batch, timesteps)")
         mask = np.ascontiguousarray(mask)
     else:
-        mask = np.ones((0, 0), np.bool_)
-    x = np.ascontiguousarray(x)
+        mask = _NO_MASK
     if check_finite:
-        _check_finite(x, "x")
+        _check_finite(given)
+    x, kernel, recurrent_kernel = given["x"], given["kernel"], given["recurrent_kernel"]
+    use_peephole = peephole is not None
+    bias = _or_zeros(given["bias"], GH, dtype)
+    peephole = _or_zeros(given["peephole"], (n_gates - 1) * H, dtype)
+    h0 = _or_zeros(given["h0"], (B, H), dtype)
+    c0 = _or_zeros(given["c0"], (B, H), dtype)
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
     chunks = _time_loop_chunks(B)
@@ -273,13 +282,17 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
     T, B, _ = saved["xs"].shape
     H = saved["recurrent_kernel"].shape[0]
     dtype = saved["xs"].dtype
-    check_finite = options["check_finite"]
+    given = {
+        "d_outputs": _prepare(d_outputs, "d_outputs", dtype, (B, T, H), "(batch, timesteps, units)"),
+        "d_h_n": _prepare(d_h_n, "d_h_n", dtype, (B, H), "(batch, units)"),
+        "d_c_n": _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)"),
+    }
+    if options["check_finite"]:
+        _check_finite(given)
     use_d_outputs = d_outputs is not None
-    d_outputs = _prepare(d_outputs, "d_outputs", dtype, (B, T, H), "(batch, timesteps, units)", check_finite)
-    if d_outputs is None:
-        d_outputs = np.zeros((0, 0, 0), dtype)
-    d_h_n = _prepare(d_h_n, "d_h_n", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
-    d_c_n = _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)", check_finite, default_zeros=True)
+    d_outputs = _or_zeros(given["d_outputs"], (0, 0, 0), dtype)
+    d_h_n = _or_zeros(given["d_h_n"], (B, H), dtype)
+    d_c_n = _or_zeros(given["d_c_n"], (B, H), dtype)
 
     workspace.consumed = True
     chunks = options["chunks"]
