@@ -1,0 +1,110 @@
+"""The Layer base class: weights in Keras order, inference, and a forward/backward pair for training."""
+
+import itertools
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import config, initializers
+
+_counters = {}
+
+
+def _default_name(layer):
+    base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
+    count = _counters.setdefault(base, itertools.count())
+    index = next(count)
+    return base if index == 0 else f"{base}_{index}"
+
+
+class Backward(NamedTuple):
+    """What ``Layer.backward`` returns."""
+
+    d_input: np.ndarray
+    grads: list  # aligned one to one with ``get_weights()``
+    d_initial_state: list | None = None
+
+
+class Layer:
+    """A layer callable on numpy arrays, with Keras' weight layout and order.
+
+    ``layer(x)`` runs inference. Training code calls ``forward`` (returns the
+    output and a cache) and then ``backward`` with the gradient of the loss
+    with respect to that output.
+    """
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or _default_name(self)
+        self.dtype = np.dtype(dtype or config.floatx())
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{self.name}: dtype must be float32 or float64, got {self.dtype}")
+        self.built = False
+        self._weight_names = []
+        self._weights = []
+
+    # -- weights -------------------------------------------------------------
+    def add_weight(self, name, shape, initializer):
+        value = np.ascontiguousarray(initializers.get(initializer)(tuple(shape), self.dtype), self.dtype)
+        self._weight_names.append(name)
+        self._weights.append(value)
+        return value
+
+    @property
+    def weights(self):
+        """The layer's weight arrays themselves (not copies), in Keras order."""
+        return list(self._weights)
+
+    def get_weights(self):
+        return [w.copy() for w in self._weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        if not self.built:
+            raise ValueError(f"{self.name}: build the layer (call it or .build(input_shape)) before set_weights")
+        if len(weights) != len(self._weights):
+            raise ValueError(f"{self.name} expects {len(self._weights)} weight arrays "
+                             f"({', '.join(self._weight_names)}), got {len(weights)}")
+        for i, (name, current, new) in enumerate(zip(self._weight_names, self._weights, weights)):
+            new = np.asarray(new)
+            if new.shape != current.shape:
+                raise ValueError(f"{self.name}: weight {i} ({name}) must have shape {current.shape}, got {new.shape}")
+            if new.dtype.kind not in "fiu":
+                raise TypeError(f"{self.name}: weight {i} ({name}) must be numeric, got dtype {new.dtype}")
+        for current, new in zip(self._weights, weights):
+            current[...] = new
+
+    def count_params(self):
+        return sum(w.size for w in self._weights)
+
+    # -- calling ---------------------------------------------------------------
+    def build(self, input_shape):
+        self.built = True
+
+    def _as_input(self, x, name="x"):
+        try:
+            array = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{self.name}: {name} must be a numeric array: {exc}") from None
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"{self.name}: {name} must be a numeric array, got dtype {array.dtype}")
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def __call__(self, x, mask=None, training=False, initial_state=None):
+        output, _ = self.forward(x, mask=mask, training=training, initial_state=initial_state)
+        return output
+
+    def forward(self, x, mask=None, training=False, initial_state=None):
+        """Returns ``(output, cache)``; ``cache`` is what ``backward`` needs."""
+        raise NotImplementedError
+
+    def backward(self, cache, d_output):
+        """Gradients of the loss, given its gradient with respect to ``forward``'s output."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        raise NotImplementedError
+
+    def compute_mask(self, mask):
+        """The mask passed on to the next layer."""
+        return mask

@@ -1,0 +1,156 @@
+"""The LSTM layer: Keras 3's ``keras.layers.LSTM`` on numlstm's kernels.
+
+Differences from Keras, all deliberate:
+
+- ``activation`` must be ``"tanh"`` and ``recurrent_activation``
+  ``"sigmoid"``: the fused kernels implement those two.
+- ``peephole=True`` adds diagonal peepholes (Gers and Schmidhuber 2000),
+  one more weight array after the bias, initialised to zeros;
+  ``cifg=True`` couples the input gate to the forget gate (i = 1 - f), so
+  the weights hold three gates, ``f, c, o``. Keras has neither.
+- ``recurrent_dropout`` is not supported yet (it needs a mask inside the
+  time loop's kernel) and raises ``NotImplementedError`` when nonzero.
+"""
+
+import numpy as np
+
+from .. import initializers, utils
+from ..functional import lstm_backward, lstm_forward
+from .base import Backward, Layer
+
+
+class LSTM(Layer):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 zero_output_for_mask=False, peephole=False, cifg=False, seed=None, name=None,
+                 dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"{self.name}: units must be a positive int, got {units!r}")
+        if activation != "tanh" or recurrent_activation != "sigmoid":
+            raise ValueError(f"{self.name}: numlstm's kernels implement activation='tanh' and "
+                             f"recurrent_activation='sigmoid' only, got {activation!r} and {recurrent_activation!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{self.name}: dropout must be in [0, 1), got {dropout!r}")
+        if recurrent_dropout != 0.0:
+            raise NotImplementedError(f"{self.name}: recurrent_dropout is not supported yet; use dropout")
+        self.units = int(units)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.unit_forget_bias = unit_forget_bias
+        self.dropout = float(dropout)
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.zero_output_for_mask = zero_output_for_mask
+        self.peephole = peephole
+        self.cifg = cifg
+        self.seed = seed
+        self.states = None
+        self._stateful_batch = None
+
+    @property
+    def gates(self):
+        return 3 if self.cifg else 4
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        u, g = self.units, self.gates
+        self.kernel = self.add_weight("kernel", (features, g * u), self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, g * u), self.recurrent_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (g * u,), self._bias_initializer)
+        if self.peephole:
+            self.peephole_weights = self.add_weight("peephole", ((g - 1) * u,), "zeros")
+        self.built = True
+
+    def _bias_initializer(self, shape, dtype):
+        if not self.unit_forget_bias:
+            return self.bias_initializer(shape, dtype)
+        u = self.units
+        input_gate = [] if self.cifg else [self.bias_initializer((u,), dtype)]
+        return np.concatenate(input_gate + [np.ones(u, dtype), self.bias_initializer((2 * u,), dtype)])  # f, then c, o
+
+    def compute_output_shape(self, input_shape):
+        batch, timesteps = input_shape[0], input_shape[1]
+        output = (batch, timesteps, self.units) if self.return_sequences else (batch, self.units)
+        return [output, (batch, self.units), (batch, self.units)] if self.return_state else output
+
+    def compute_mask(self, mask):
+        return mask if self.return_sequences else None
+
+    def reset_state(self):
+        """Forget the state a stateful layer carries between calls."""
+        self.states = None
+
+    def _initial_states(self, initial_state, batch):
+        if initial_state is not None:
+            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
+                raise ValueError(f"{self.name}: initial_state must be [h, c], two arrays of shape (batch, {self.units})")
+            return [self._as_input(s, name) for s, name in zip(initial_state, ("initial_state[0]", "initial_state[1]"))]
+        if self.stateful:
+            if self._stateful_batch is None:
+                self._stateful_batch = batch
+            elif batch != self._stateful_batch:
+                raise ValueError(f"{self.name}: a stateful layer needs the same batch size on every call; "
+                                 f"it was built for {self._stateful_batch}, got {batch}")
+            if self.states is not None:
+                return list(self.states)
+        return [None, None]
+
+    def forward(self, x, mask=None, training=False, initial_state=None):
+        x = self._as_input(x)
+        if x.ndim != 3:
+            raise ValueError(f"{self.name}: x must have shape (batch, timesteps, features), got shape {x.shape}")
+        if not self.built:
+            self.build(x.shape)
+        if x.shape[2] != self.kernel.shape[0]:
+            raise ValueError(f"{self.name}: expected {self.kernel.shape[0]} features, got shape {x.shape}")
+        h0, c0 = self._initial_states(initial_state, x.shape[0])
+        dropout_mask = None
+        if training and self.dropout > 0:
+            generator = utils.global_generator() if self.seed is None else np.random.default_rng(self.seed)
+            keep = generator.random((x.shape[0], 1, x.shape[2])) >= self.dropout
+            dropout_mask = (keep / (1.0 - self.dropout)).astype(self.dtype)  # one mask per sequence
+            x = x * dropout_mask
+        outputs, h, c, workspace = lstm_forward(
+            x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, h0, c0, mask,
+            peephole=self.peephole_weights if self.peephole else None, cifg=self.cifg,
+            reverse=self.go_backwards,
+            # Keras: zero_output_for_mask only shapes returned sequences.
+            zero_output_for_mask=self.zero_output_for_mask and self.return_sequences)
+        sequence = outputs[:, ::-1] if self.go_backwards else outputs  # Keras: processing order
+        output = sequence if self.return_sequences else np.ascontiguousarray(sequence[:, -1])
+        if self.stateful:
+            self.states = (h, c)
+        result = [output, h.copy(), c.copy()] if self.return_state else output
+        cache = {"workspace": workspace, "timesteps": x.shape[1], "dropout_mask": dropout_mask,
+                 "initial_state": initial_state is not None}
+        return result, cache
+
+    def backward(self, cache, d_output):
+        d_h = d_c = None
+        if self.return_state:
+            d_output, d_h, d_c = d_output
+        d_outputs = None
+        if d_output is not None:
+            d_output = np.asarray(d_output, self.dtype)
+            if self.return_sequences:
+                d_outputs = np.ascontiguousarray(d_output[:, ::-1] if self.go_backwards else d_output)
+            else:
+                batch, timesteps = d_output.shape[0], cache["timesteps"]
+                d_outputs = np.zeros((batch, timesteps, self.units), self.dtype)
+                d_outputs[:, 0 if self.go_backwards else timesteps - 1] = d_output
+        g = lstm_backward(cache["workspace"], d_outputs, d_h, d_c)
+        dx = g.dx if cache["dropout_mask"] is None else g.dx * cache["dropout_mask"]
+        grads = [g.d_kernel, g.d_recurrent_kernel]
+        if self.use_bias:
+            grads.append(g.d_bias)
+        if self.peephole:
+            grads.append(g.d_peephole)
+        return Backward(dx, grads, [g.dh0, g.dc0] if cache["initial_state"] else None)

@@ -1,0 +1,201 @@
+"""Layers: Keras semantics pinned by the independent numpy reference, and their gradients."""
+
+import numpy as np
+import pytest
+
+from numlstm import config, layers
+from reference import reference_forward
+
+rng = np.random.default_rng(5)
+
+
+def _lstm(units=3, **options):
+    return layers.LSTM(units, dtype="float64", **options)
+
+
+def _built(layer, F=2, B=2, T=4):
+    layer(np.zeros((B, T, F)))
+    return layer
+
+
+def _reference(layer, x, **options):
+    weights = dict(zip(layer._weight_names, layer.get_weights()))
+    return reference_forward(x, weights["kernel"], weights["recurrent_kernel"], weights.get("bias"),
+                             peephole=weights.get("peephole"), cifg=layer.cifg, **options)
+
+
+def test_return_sequences_and_state_match_reference():
+    layer = _built(_lstm(return_sequences=True, return_state=True))
+    x = rng.standard_normal((2, 4, 2))
+    out, h, c = layer(x)
+    ref_out, ref_h, ref_c, _ = _reference(layer, x)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12)
+    np.testing.assert_allclose(h, ref_h, rtol=1e-12)
+    np.testing.assert_allclose(c, ref_c, rtol=1e-12)
+    last = _lstm()
+    _built(last).set_weights(layer.get_weights())
+    np.testing.assert_allclose(last(x), ref_out[:, -1], rtol=1e-12)
+
+
+def test_go_backwards_returns_the_sequence_in_processing_order():
+    layer = _built(_lstm(return_sequences=True, go_backwards=True))
+    x = rng.standard_normal((2, 4, 2))
+    ref_out, _, _, _ = _reference(layer, x, reverse=True)
+    np.testing.assert_allclose(layer(x), ref_out[:, ::-1], rtol=1e-12)
+    last = _built(_lstm(go_backwards=True))
+    last.set_weights(layer.get_weights())
+    np.testing.assert_allclose(last(x), ref_out[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_masks(zero_output):
+    layer = _built(_lstm(return_sequences=True, zero_output_for_mask=zero_output))
+    x = rng.standard_normal((2, 4, 2))
+    mask = np.array([[False, True, False, True], [True, True, True, False]])
+    ref_out, _, _, _ = _reference(layer, x, mask=mask, zero_output_for_mask=zero_output)
+    np.testing.assert_allclose(layer(x, mask=mask), ref_out, rtol=1e-12)
+    assert layer.compute_mask(mask) is mask
+
+
+def test_unit_forget_bias_and_use_bias_false():
+    layer = _built(_lstm(units=2))
+    np.testing.assert_array_equal(layer.get_weights()[2], [0, 0, 1, 1, 0, 0, 0, 0])
+    cifg = _built(_lstm(units=2, cifg=True, peephole=True))
+    assert [w.shape for w in cifg.get_weights()] == [(2, 6), (2, 6), (6,), (4,)]
+    np.testing.assert_array_equal(cifg.get_weights()[2], [1, 1, 0, 0, 0, 0])
+    no_bias = _built(_lstm(use_bias=False))
+    assert len(no_bias.get_weights()) == 2
+    x = rng.standard_normal((2, 4, 2))
+    np.testing.assert_allclose(no_bias(x), _reference(no_bias, x)[0][:, -1], rtol=1e-12)
+
+
+def test_initial_state():
+    layer = _built(_lstm(return_sequences=True))
+    x = rng.standard_normal((2, 4, 2))
+    h0, c0 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    expected = _reference(layer, x, h0=h0, c0=c0)[0]
+    np.testing.assert_allclose(layer(x, initial_state=[h0, c0]), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"initial_state must be \[h, c\]"):
+        layer(x, initial_state=[h0])
+
+
+def test_stateful_carries_state_and_resets():
+    whole = _built(_lstm(return_sequences=True), T=6)
+    stateful = _built(_lstm(return_sequences=True, stateful=True), T=3)
+    stateful.reset_state()
+    stateful.set_weights(whole.get_weights())
+    x = rng.standard_normal((2, 6, 2))
+    pieces = np.concatenate([stateful(x[:, :3]), stateful(x[:, 3:])], axis=1)
+    np.testing.assert_allclose(pieces, whole(x), rtol=1e-12)
+    stateful.reset_state()
+    np.testing.assert_allclose(stateful(x[:, :3]), whole(x[:, :3]), rtol=1e-12)
+    with pytest.raises(ValueError, match="same batch size on every call"):
+        stateful(x[:1, :3])
+
+
+def test_set_weights_checks_count_and_shapes():
+    layer = _built(_lstm())
+    with pytest.raises(ValueError, match=r"expects 3 weight arrays \(kernel, recurrent_kernel, bias\), got 2"):
+        layer.set_weights(layer.get_weights()[:2])
+    bad = layer.get_weights()
+    bad[1] = np.zeros((3, 3))
+    with pytest.raises(ValueError, match=r"weight 1 \(recurrent_kernel\) must have shape \(3, 12\)"):
+        layer.set_weights(bad)
+    with pytest.raises(ValueError, match="build the layer"):
+        _lstm().set_weights([])
+
+
+def test_bad_construction_and_input():
+    with pytest.raises(ValueError, match="activation='tanh' and recurrent_activation='sigmoid' only"):
+        layers.LSTM(3, activation="relu")
+    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
+        layers.LSTM(3, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match="units must be a positive int"):
+        layers.LSTM(0)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, timesteps, features\)"):
+        _lstm()(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="x must be a numeric array"):
+        _lstm()(np.array([[["a"]]]))
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        layers.Dense(2, activation="gelu")
+
+
+def test_default_dtype_follows_floatx():
+    assert layers.Dense(2).dtype == np.float32
+    config.set_floatx("float64")
+    try:
+        assert layers.LSTM(2).dtype == np.float64
+    finally:
+        config.set_floatx("float32")
+    with pytest.raises(ValueError, match="floatx must be one of 'float32', 'float64'"):
+        config.set_floatx("float16")
+
+
+def test_dense_on_3d_input_matches_numpy():
+    dense = layers.Dense(3, activation="tanh", dtype="float64")
+    x = rng.standard_normal((2, 4, 5))
+    y = dense(x)
+    kernel, bias = dense.get_weights()
+    np.testing.assert_allclose(y, np.tanh(x @ kernel + bias), rtol=1e-14)
+    assert dense.compute_output_shape((2, 4, 5)) == (2, 4, 3)
+
+
+def _finite_difference_check(layer, x, d_output_of, forward_kwargs=None, eps=1e-6):
+    """The layer's backward against central differences of sum(output * weights)."""
+    forward_kwargs = forward_kwargs or {}
+
+    def loss():
+        output, _ = layer.forward(x, **forward_kwargs)
+        outputs = output if isinstance(output, list) else [output]
+        return sum(np.sum(o * w) for o, w in zip(outputs, d_output_of))
+
+    output, cache = layer.forward(x, **forward_kwargs)
+    d_output = list(d_output_of) if isinstance(output, list) else d_output_of[0]
+    analytic = layer.backward(cache, d_output)
+    for param, grad in zip([x] + layer.weights, [analytic.d_input] + analytic.grads):
+        numeric = np.zeros_like(param)
+        for index in np.ndindex(param.shape):
+            original = param[index]
+            param[index] = original + eps
+            plus = loss()
+            param[index] = original - eps
+            minus = loss()
+            param[index] = original
+            numeric[index] = (plus - minus) / (2 * eps)
+        error = np.linalg.norm(grad - numeric) / (np.linalg.norm(grad) + np.linalg.norm(numeric))
+        assert error < 1e-6
+
+
+@pytest.mark.parametrize("options", [
+    {"return_sequences": True},
+    {"go_backwards": True, "return_state": True},
+    {"return_sequences": True, "go_backwards": True, "peephole": True, "cifg": True},
+    {"use_bias": False},
+])
+def test_lstm_layer_backward_matches_finite_differences(options):
+    layer = _built(_lstm(**options), B=2, T=3, F=2)
+    for w in layer.weights:
+        w[...] = rng.standard_normal(w.shape) * 0.5
+    x = rng.standard_normal((2, 3, 2))
+    output = layer(x)
+    outputs = output if isinstance(output, list) else [output]
+    _finite_difference_check(layer, x, [rng.standard_normal(o.shape) for o in outputs])
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "tanh", "sigmoid", "softmax"])
+def test_dense_backward_matches_finite_differences(activation):
+    dense = layers.Dense(3, activation=activation, dtype="float64")
+    x = rng.standard_normal((2, 4, 5))
+    dense(x)
+    _finite_difference_check(dense, x, [rng.standard_normal((2, 4, 3))])
+
+
+def test_input_dropout_uses_one_mask_per_sequence_in_training_only():
+    layer = _built(_lstm(return_sequences=True, dropout=0.5, seed=3), F=4)
+    x = rng.standard_normal((2, 4, 4))
+    np.testing.assert_array_equal(layer(x), layer(x, training=False))
+    _, cache = layer.forward(x, training=True)
+    mask = cache["dropout_mask"]
+    assert mask.shape == (2, 1, 4) and set(np.unique(mask)) <= {0.0, 2.0}
+    expected = _reference(layer, x * mask)[0]
+    np.testing.assert_allclose(layer.forward(x, training=True)[0], expected, rtol=1e-12)
