@@ -21,7 +21,7 @@ def _built(layer, F=2, B=2, T=4):
 def _reference(layer, x, **options):
     weights = dict(zip(layer._weight_names, layer.get_weights()))
     return reference_forward(x, weights["kernel"], weights["recurrent_kernel"], weights.get("bias"),
-                             peephole=weights.get("peephole"), cifg=layer.cifg, **options)
+                             peephole=weights.get("peephole_weights"), cifg=layer.cifg, **options)
 
 
 def test_return_sequences_and_state_match_reference():

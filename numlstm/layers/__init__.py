@@ -2,6 +2,7 @@
 
 from .base import Backward, Layer
 from .dense import Dense
+from .input_layer import Input
 from .lstm import LSTM
 
-__all__ = ["Backward", "Dense", "LSTM", "Layer"]
+__all__ = ["Backward", "Dense", "Input", "LSTM", "Layer"]

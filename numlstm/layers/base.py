@@ -45,10 +45,19 @@ class Layer:
 
     # -- weights -------------------------------------------------------------
     def add_weight(self, name, shape, initializer):
+        """Create a weight, kept in Keras order and as the attribute ``name``."""
         value = np.ascontiguousarray(initializers.get(initializer)(tuple(shape), self.dtype), self.dtype)
         self._weight_names.append(name)
         self._weights.append(value)
+        setattr(self, name, value)
         return value
+
+    def _use_weight_storage(self, views):
+        """Make the weights live in ``views`` (same shapes; e.g. slices of a model's flat buffer)."""
+        for i, (name, view) in enumerate(zip(self._weight_names, views)):
+            view[...] = self._weights[i]
+            self._weights[i] = view
+            setattr(self, name, view)
 
     @property
     def weights(self):

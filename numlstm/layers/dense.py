@@ -38,9 +38,9 @@ class Dense(Layer):
 
     def build(self, input_shape):
         features = input_shape[-1]
-        self.kernel = self.add_weight("kernel", (features, self.units), self.kernel_initializer)
+        self.add_weight("kernel", (features, self.units), self.kernel_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.add_weight("bias", (self.units,), self.bias_initializer)
         self.built = True
 
     def compute_output_shape(self, input_shape):

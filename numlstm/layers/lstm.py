@@ -61,12 +61,12 @@ class LSTM(Layer):
     def build(self, input_shape):
         features = input_shape[-1]
         u, g = self.units, self.gates
-        self.kernel = self.add_weight("kernel", (features, g * u), self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (u, g * u), self.recurrent_initializer)
+        self.add_weight("kernel", (features, g * u), self.kernel_initializer)
+        self.add_weight("recurrent_kernel", (u, g * u), self.recurrent_initializer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (g * u,), self._bias_initializer)
+            self.add_weight("bias", (g * u,), self._bias_initializer)
         if self.peephole:
-            self.peephole_weights = self.add_weight("peephole", ((g - 1) * u,), "zeros")
+            self.add_weight("peephole_weights", ((g - 1) * u,), "zeros")
         self.built = True
 
     def _bias_initializer(self, shape, dtype):

@@ -1,0 +1,3 @@
+from .sequential import History, Sequential
+
+__all__ = ["History", "Sequential"]

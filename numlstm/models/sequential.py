@@ -1,0 +1,269 @@
+"""Sequential: a stack of layers with Keras' compile / fit / evaluate / predict.
+
+The weights of all layers live in one flat buffer once the model is built,
+so that the optimizer updates them with one fused kernel.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from .. import losses, optimizers, utils
+from ..layers import LSTM, Layer
+from ..layers.input_layer import Input
+
+
+class History:
+    """Per-epoch logs of ``fit``: ``history.history["loss"]`` and so on."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def record(self, epoch, logs):
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+
+class Sequential:
+    def __init__(self, layers=None, name=None):
+        self.name = name or "sequential"
+        self.layers = []
+        self._input_shape = None
+        self.loss = None
+        self.optimizer = None
+        self._params = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure ---------------------------------------------------------------
+    def add(self, layer):
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError("Input must come first in a Sequential model")
+            self._input_shape = (layer.batch_size,) + layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add takes a numlstm layer, got {type(layer).__name__}")
+        if isinstance(layer, LSTM) and layer.return_state:
+            raise ValueError(f"{layer.name}: return_state=True returns three arrays, which a Sequential "
+                             "model cannot pass on; use the layer on its own")
+        self.layers.append(layer)
+        self._params = None
+        if self._input_shape is not None:
+            self.build()
+
+    @property
+    def built(self):
+        return bool(self.layers) and all(layer.built for layer in self.layers) and self._params is not None
+
+    def build(self, input_shape=None):
+        """Build every layer for samples of ``input_shape`` (batch axis first, may be None)."""
+        shape = tuple(input_shape) if input_shape is not None else self._input_shape
+        if shape is None:
+            raise ValueError(f"{self.name}: the input shape is unknown; start the model with "
+                             "numlstm.layers.Input(shape), call build(input_shape), or call it on data")
+        if not self.layers:
+            raise ValueError(f"{self.name} has no layers")
+        self._input_shape = shape
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self._output_shape = shape
+        self._gather_weights()
+
+    def _gather_weights(self):
+        weights = [w for layer in self.layers for w in layer.weights]
+        dtype = np.result_type(*weights) if weights else np.float32
+        self._params = np.empty(sum(w.size for w in weights), dtype)
+        offset = 0
+        for layer in self.layers:
+            views = []
+            for w in layer.weights:
+                views.append(self._params[offset:offset + w.size].reshape(w.shape))
+                offset += w.size
+            layer._use_weight_storage(views)
+        if self.optimizer is not None:
+            self.optimizer.build(self._params)
+
+    def _ensure_built(self, x):
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+
+    # -- weights -------------------------------------------------------------------
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if not self.built:
+            raise ValueError(f"{self.name}: build the model before set_weights")
+        if len(weights) != expected:
+            raise ValueError(f"{self.name} expects {expected} weight arrays, got {len(weights)}")
+        offset = 0
+        for layer in self.layers:
+            count = len(layer.weights)
+            layer.set_weights(weights[offset:offset + count])
+            offset += count
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    # -- running -------------------------------------------------------------------
+    def _as_array(self, data, name):
+        try:
+            array = np.asarray(data)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a numeric array: {exc}") from None
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+        if array.ndim == 0:
+            raise ValueError(f"{name} must have a batch axis, got a scalar")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            raise ValueError(f"{name} contains NaN or infinity at index {index}")
+        return array
+
+    def _forward(self, x, training):
+        mask = None
+        caches = []
+        for layer in self.layers:
+            x, cache = layer.forward(x, mask=mask, training=training)
+            mask = layer.compute_mask(mask)
+            caches.append(cache)
+        return x, caches
+
+    def __call__(self, x, training=False):
+        x = self._as_array(x, "x")
+        self._ensure_built(x)
+        return self._forward(x, training)[0]
+
+    def predict(self, x, batch_size=32, verbose=0):
+        x = self._as_array(x, "x")
+        self._ensure_built(x)
+        return np.concatenate([self._forward(x[i:i + batch_size], False)[0]
+                               for i in range(0, len(x), batch_size)])
+
+    def predict_on_batch(self, x):
+        return self(x)
+
+    # -- training ------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        if optimizer == "rmsprop":
+            raise ValueError("RMSprop is not implemented yet; pass optimizer='adam' or 'sgd'")
+        self.optimizer = optimizers.get(optimizer)
+        if loss is None:
+            raise ValueError(f"{self.name}.compile needs a loss")
+        self.loss = losses.get(loss)
+        if metrics:
+            raise NotImplementedError("metrics are not implemented yet")
+        if self._params is not None:
+            self.optimizer.build(self._params)
+
+    def _require_compiled(self, what):
+        if self.loss is None:
+            raise ValueError(f"{self.name}: call compile(optimizer, loss) before {what}")
+
+    def _check_pair(self, x, y):
+        x = self._as_array(x, "x")
+        y = self._as_array(y, "y")
+        if len(x) != len(y):
+            raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+        return x, y
+
+    def _loss_and_flat_grads(self, x, y):
+        output, caches = self._forward(x, training=True)
+        value, d_output = self.loss.value_and_gradient(y, output)
+        grads = []
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            result = layer.backward(cache, d_output)
+            d_output = result.d_input
+            grads = result.grads + grads
+        flat = np.concatenate([g.reshape(-1) for g in grads]).astype(self._params.dtype, copy=False)
+        return value, flat, grads
+
+    def compute_gradients(self, x, y):
+        """(loss, grads) for one batch, grads aligned one to one with ``get_weights()``."""
+        self._require_compiled("compute_gradients")
+        x, y = self._check_pair(x, y)
+        self._ensure_built(x)
+        value, _, grads = self._loss_and_flat_grads(x, y)
+        return value, grads
+
+    def train_on_batch(self, x, y):
+        self._require_compiled("train_on_batch")
+        x, y = self._check_pair(x, y)
+        self._ensure_built(x)
+        value, flat, _ = self._loss_and_flat_grads(x, y)
+        self.optimizer.apply(self._params, flat)
+        return value
+
+    def test_on_batch(self, x, y):
+        self._require_compiled("test_on_batch")
+        x, y = self._check_pair(x, y)
+        self._ensure_built(x)
+        return self.loss(y, self._forward(x, False)[0])
+
+    def evaluate(self, x, y, batch_size=32, verbose=0):
+        """Mean loss over the data, weighting each batch by its size."""
+        self._require_compiled("evaluate")
+        x, y = self._check_pair(x, y)
+        self._ensure_built(x)
+        total = 0.0
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            total += self.loss(yb, self._forward(xb, False)[0]) * len(xb)
+        return total / len(x)
+
+    def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0):
+        """Keras' fit: mini-batch training; returns a History. ``verbose``: 0 silent, 2 a line per epoch."""
+        self._require_compiled("fit")
+        x, y = self._check_pair(x, y)
+        if callbacks:
+            raise NotImplementedError("callbacks are not implemented yet")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if validation_data is None and validation_split > 0:
+            split = int(math.floor(len(x) * (1 - validation_split)))
+            x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+        self._ensure_built(x)
+        history = History()
+        generator = utils.global_generator()
+        for epoch in range(initial_epoch, epochs):
+            start = time.perf_counter()
+            order = generator.permutation(len(x)) if shuffle else np.arange(len(x))
+            seen, total = 0, 0.0
+            for i in range(0, len(x), batch_size):
+                batch = order[i:i + batch_size]
+                total += self.train_on_batch(x[batch], y[batch]) * len(batch)
+                seen += len(batch)
+            logs = {"loss": total / seen}
+            if validation_data is not None:
+                logs["val_loss"] = self.evaluate(*validation_data, batch_size=batch_size)
+            history.record(epoch, logs)
+            if verbose == 2:
+                values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start:.1f}s - {values}")
+        return history
+
+    def summary(self, print_fn=print):
+        if not self.built:
+            raise ValueError(f"{self.name} is not built yet: give it an Input, call build(input_shape) "
+                             "or call it on data first")
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        shape = self._input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            rows.append((f"{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}"))
+        widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]
+        line = "=" * sum(widths)
+        print_fn(f'Model: "{self.name}"')
+        for i, row in enumerate(rows):
+            print_fn("".join(cell.ljust(width) for cell, width in zip(row, widths)))
+            print_fn(line if i in (0, len(rows) - 1) else "_" * sum(widths))
+        print_fn(f"Total params: {self.count_params():,}")

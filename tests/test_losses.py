@@ -1,0 +1,64 @@
+"""Losses: values from their textbook formulas, gradients from finite differences."""
+
+import numpy as np
+import pytest
+
+from numlstm import losses
+
+rng = np.random.default_rng(9)
+
+
+def _probabilities(shape):
+    e = np.exp(rng.standard_normal(shape))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+CASES = {
+    "mse": (losses.MeanSquaredError(), lambda: rng.standard_normal((4, 3, 2)), lambda: rng.standard_normal((4, 3, 2))),
+    "mae": (losses.MeanAbsoluteError(), lambda: rng.standard_normal((4, 3)), lambda: rng.standard_normal((4, 3))),
+    "huber": (losses.Huber(0.7), lambda: rng.standard_normal((5, 2)), lambda: 2 * rng.standard_normal((5, 2))),
+    "bce": (losses.BinaryCrossentropy(), lambda: (rng.random((4, 3)) > 0.5) * 1.0, lambda: rng.uniform(0.05, 0.95, (4, 3))),
+    "bce_logits": (losses.BinaryCrossentropy(from_logits=True), lambda: (rng.random((4, 3)) > 0.5) * 1.0,
+                   lambda: 3 * rng.standard_normal((4, 3))),
+    "cce": (losses.CategoricalCrossentropy(), lambda: _probabilities((3, 2, 4)), lambda: _probabilities((3, 2, 4))),
+    "cce_logits": (losses.CategoricalCrossentropy(from_logits=True), lambda: np.eye(4)[rng.integers(0, 4, 5)],
+                   lambda: rng.standard_normal((5, 4))),
+    "sparse_logits": (losses.SparseCategoricalCrossentropy(from_logits=True), lambda: rng.integers(0, 4, (3, 2)),
+                      lambda: rng.standard_normal((3, 2, 4))),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_gradient_matches_finite_differences(name):
+    loss, make_true, make_pred = CASES[name]
+    y_true, y_pred = make_true(), make_pred()
+    _, grad = loss.value_and_gradient(y_true, y_pred)
+    numeric = np.zeros_like(y_pred)
+    for index in np.ndindex(y_pred.shape):
+        plus, minus = y_pred.copy(), y_pred.copy()
+        plus[index] += 1e-6
+        minus[index] -= 1e-6
+        numeric[index] = (loss(y_true, plus) - loss(y_true, minus)) / 2e-6
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_values_follow_the_keras_formulas():
+    y_true = np.array([[0.0, 1.0], [1.0, 0.0]])
+    y_pred = np.array([[0.2, 0.8], [0.6, 0.4]])
+    assert losses.get("mse")(y_true, y_pred) == pytest.approx(np.mean([0.04, 0.04, 0.16, 0.16]))
+    assert losses.get("mae")(y_true, y_pred) == pytest.approx(0.3)
+    assert losses.get("categorical_crossentropy")(y_true, y_pred) == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+    assert losses.get("sparse_categorical_crossentropy")(np.array([1, 0]), y_pred) == pytest.approx(
+        -(np.log(0.8) + np.log(0.6)) / 2)
+    bce = -np.mean([np.log(0.8), np.log(0.8), np.log(0.6), np.log(0.6)])
+    assert losses.get("binary_crossentropy")(y_true, y_pred) == pytest.approx(bce)
+    assert losses.Huber(1.0)(np.array([0.0, 0.0]), np.array([0.5, 3.0])) == pytest.approx((0.125 + 2.5) / 2)
+
+
+def test_bad_targets_and_names():
+    with pytest.raises(ValueError, match=r"y_true has shape \(2,\) but the model outputs \(3,\)"):
+        losses.get("mse")(np.zeros(2), np.zeros(3))
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        losses.get("sparse_categorical_crossentropy")(np.array([0, 3]), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; valid names: binary_crossentropy"):
+        losses.get("hinge")
