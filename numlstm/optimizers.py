@@ -1,31 +1,89 @@
-"""Optimizers with Keras 3's names, defaults and update rules.
+"""Optimizers and learning-rate schedules with Keras 3's names, defaults and update rules.
 
 Each works on the model's single flat parameter buffer with a fused Numba
 kernel (``numlstm.kernels.optimizer_updates``): one pass over all weights per
-step, not a Python loop per array.
+step, not a Python loop per array. Gradient clipping as in Keras:
+``clipvalue`` (elementwise), ``clipnorm`` (each weight array's norm),
+``global_clipnorm`` (the norm of all gradients together).
 """
+
+import math
 
 import numpy as np
 
-from .kernels.optimizer_updates import adam_update, sgd_update
+from .kernels.optimizer_updates import (adagrad_update, adam_update, clip_segment_norms, rmsprop_update,
+                                        sgd_update)
+
+
+class LearningRateSchedule:
+    def __call__(self, step):
+        raise NotImplementedError
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """initial_learning_rate * decay_rate ** (step / decay_steps), floored with ``staircase``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), int(decay_steps)
+        self.decay_rate, self.staircase = float(decay_rate), staircase
+
+    def __call__(self, step):
+        exponent = step / self.decay_steps
+        return self.initial_learning_rate * self.decay_rate ** (math.floor(exponent) if self.staircase else exponent)
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay from initial_learning_rate to alpha * initial_learning_rate over decay_steps."""
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
+        self.initial_learning_rate, self.decay_steps, self.alpha = float(initial_learning_rate), int(decay_steps), float(alpha)
+
+    def __call__(self, step):
+        cosine = 0.5 * (1 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))
+        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
 
 
 class Optimizer:
     name = None
 
-    def __init__(self, learning_rate):
-        if not learning_rate > 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be positive, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
+    def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        if not isinstance(learning_rate, LearningRateSchedule) and not learning_rate > 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be positive or a schedule, "
+                             f"got {learning_rate!r}")
+        if clipnorm is not None and global_clipnorm is not None:
+            raise ValueError(f"{type(self).__name__}: pass clipnorm or global_clipnorm, not both")
+        self.learning_rate = learning_rate if isinstance(learning_rate, LearningRateSchedule) else float(learning_rate)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.iterations = 0
+        self._boundaries = None
 
-    def build(self, params):
-        """Allocate the state for a flat parameter buffer."""
+    def current_learning_rate(self):
+        """The learning rate of the next step (Keras evaluates schedules at the step count)."""
+        if isinstance(self.learning_rate, LearningRateSchedule):
+            return float(self.learning_rate(self.iterations))
+        return self.learning_rate
+
+    def build(self, params, sizes=None):
+        """Allocate the state for a flat parameter buffer made of arrays of ``sizes``."""
+        self._boundaries = np.cumsum([0] + list(sizes if sizes is not None else [params.size]))
+        self._build(params)
+
+    def _build(self, params):
+        pass
 
     def apply(self, params, grads):
-        """Update ``params`` in place from ``grads`` (both flat, same dtype)."""
+        """Update ``params`` in place from ``grads`` (both flat, same dtype); clips ``grads`` in place."""
+        if self.clipvalue is not None:
+            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        if self.clipnorm is not None:
+            clip_segment_norms(grads, self._boundaries, float(self.clipnorm))
+        if self.global_clipnorm is not None:
+            norm = float(np.sqrt(np.dot(grads, grads)))
+            if norm > self.global_clipnorm:
+                grads *= self.global_clipnorm / norm
+        learning_rate = self.current_learning_rate()
         self.iterations += 1
-        self._update(params, grads)
+        self._update(params, grads, learning_rate)
 
     def variables(self):
         """The optimizer's state arrays, for saving."""
@@ -35,17 +93,17 @@ class Optimizer:
 class SGD(Optimizer):
     name = "sgd"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
+        super().__init__(learning_rate, **clipping)
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def build(self, params):
+    def _build(self, params):
         self.velocity = np.zeros_like(params)
 
-    def _update(self, params, grads):
-        sgd_update(params, grads, self.velocity, self.learning_rate, self.momentum, self.nesterov)
+    def _update(self, params, grads, learning_rate):
+        sgd_update(params, grads, self.velocity, learning_rate, self.momentum, self.nesterov)
 
     def variables(self):
         return [self.velocity]
@@ -54,17 +112,17 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     name = "adam"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, **clipping):
+        super().__init__(learning_rate, **clipping)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.weight_decay = float(weight_decay)
 
-    def build(self, params):
+    def _build(self, params):
         self.m = np.zeros_like(params)
         self.v = np.zeros_like(params)
 
-    def _update(self, params, grads):
-        adam_update(params, grads, self.m, self.v, self.learning_rate, self.beta_1, self.beta_2,
+    def _update(self, params, grads, learning_rate):
+        adam_update(params, grads, self.m, self.v, learning_rate, self.beta_1, self.beta_2,
                     self.epsilon, self.iterations, self.weight_decay)
 
     def variables(self):
@@ -74,11 +132,49 @@ class Adam(Optimizer):
 class AdamW(Adam):
     name = "adamw"
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay)
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 **clipping):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, **clipping)
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+class RMSprop(Optimizer):
+    name = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
+
+    def _build(self, params):
+        self.velocity = np.zeros_like(params)
+        self.average_grad = np.zeros_like(params)
+        self.momentum_buffer = np.zeros_like(params)
+
+    def _update(self, params, grads, learning_rate):
+        rmsprop_update(params, grads, self.velocity, self.average_grad, self.momentum_buffer, learning_rate,
+                       self.rho, self.momentum, self.epsilon, self.centered)
+
+    def variables(self):
+        return [self.velocity, self.average_grad, self.momentum_buffer]
+
+
+class Adagrad(Optimizer):
+    name = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **clipping):
+        super().__init__(learning_rate, **clipping)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def _build(self, params):
+        self.accumulator = np.full_like(params, self.initial_accumulator_value)
+
+    def _update(self, params, grads, learning_rate):
+        adagrad_update(params, grads, self.accumulator, learning_rate, self.epsilon)
+
+    def variables(self):
+        return [self.accumulator]
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
 def get(identifier):

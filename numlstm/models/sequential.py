@@ -87,7 +87,10 @@ class Sequential:
                 offset += w.size
             layer._use_weight_storage(views)
         if self.optimizer is not None:
-            self.optimizer.build(self._params)
+            self.optimizer.build(self._params, self._weight_sizes())
+
+    def _weight_sizes(self):
+        return [w.size for layer in self.layers for w in layer.weights]
 
     def _ensure_built(self, x):
         if not self.built:
@@ -153,8 +156,6 @@ class Sequential:
 
     # -- training ------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        if optimizer == "rmsprop":
-            raise ValueError("RMSprop is not implemented yet; pass optimizer='adam' or 'sgd'")
         self.optimizer = optimizers.get(optimizer)
         if loss is None:
             raise ValueError(f"{self.name}.compile needs a loss")
@@ -162,7 +163,7 @@ class Sequential:
         if metrics:
             raise NotImplementedError("metrics are not implemented yet")
         if self._params is not None:
-            self.optimizer.build(self._params)
+            self.optimizer.build(self._params, self._weight_sizes())
 
     def _require_compiled(self, what):
         if self.loss is None:
