@@ -54,7 +54,7 @@ def test_masks(zero_output):
     mask = np.array([[False, True, False, True], [True, True, True, False]])
     ref_out, _, _, _ = _reference(layer, x, mask=mask, zero_output_for_mask=zero_output)
     np.testing.assert_allclose(layer(x, mask=mask), ref_out, rtol=1e-12)
-    assert layer.compute_mask(mask) is mask
+    assert layer.compute_mask(x, mask) is mask
 
 
 def test_unit_forget_bias_and_use_bias_false():

@@ -96,7 +96,7 @@ def test_bad_input_is_reported_clearly():
         model.compile("adagrad2", "mse")
     with pytest.raises(ValueError, match="unknown loss 'l2'; valid names"):
         model.compile("adam", "l2")
-    with pytest.raises(ValueError, match="return_state=True"):
+    with pytest.raises(ValueError, match="return_state=True and merge_mode=None return several arrays"):
         numlstm.Sequential([layers.LSTM(2, return_state=True)])
     with pytest.raises(ValueError, match="is not built yet"):
         numlstm.Sequential([layers.Dense(2)]).summary()

@@ -114,6 +114,6 @@ class Layer:
     def compute_output_shape(self, input_shape):
         raise NotImplementedError
 
-    def compute_mask(self, mask):
-        """The mask passed on to the next layer."""
+    def compute_mask(self, inputs, mask=None):
+        """The (batch, timesteps) mask passed on to the next layer (Keras' signature)."""
         return mask

@@ -81,7 +81,7 @@ class LSTM(Layer):
         output = (batch, timesteps, self.units) if self.return_sequences else (batch, self.units)
         return [output, (batch, self.units), (batch, self.units)] if self.return_state else output
 
-    def compute_mask(self, mask):
+    def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
     def reset_state(self):

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from .. import losses, optimizers, utils
-from ..layers import LSTM, Layer
+from ..layers import Layer
 from ..layers.input_layer import Input
 
 
@@ -47,9 +47,9 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add takes a numlstm layer, got {type(layer).__name__}")
-        if isinstance(layer, LSTM) and layer.return_state:
-            raise ValueError(f"{layer.name}: return_state=True returns three arrays, which a Sequential "
-                             "model cannot pass on; use the layer on its own")
+        if getattr(layer, "return_state", False) or getattr(layer, "merge_mode", "concat") is None:
+            raise ValueError(f"{layer.name}: return_state=True and merge_mode=None return several arrays, "
+                             "which a Sequential model cannot pass on; use the layer on its own")
         self.layers.append(layer)
         self._params = None
         if self._input_shape is not None:
@@ -135,8 +135,9 @@ class Sequential:
         mask = None
         caches = []
         for layer in self.layers:
-            x, cache = layer.forward(x, mask=mask, training=training)
-            mask = layer.compute_mask(mask)
+            inputs = x
+            x, cache = layer.forward(inputs, mask=mask, training=training)
+            mask = layer.compute_mask(inputs, mask)
             caches.append(cache)
         return x, caches
 

@@ -1,0 +1,140 @@
+"""Bidirectional: an LSTM over the sequence and a copy over it reversed, merged."""
+
+import numpy as np
+
+from .base import Backward, Layer
+from .lstm import LSTM
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _backward_copy(layer):
+    """A fresh LSTM with the same options running the other way (Keras builds it from the config)."""
+    options = {key: getattr(layer, key) for key in (
+        "units", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+        "unit_forget_bias", "dropout", "return_sequences", "return_state", "stateful",
+        "zero_output_for_mask", "peephole", "cifg", "seed")}
+    return LSTM(**options, go_backwards=not layer.go_backwards, name=f"backward_{layer.name}", dtype=layer.dtype)
+
+
+class Bidirectional(Layer):
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
+        if not isinstance(layer, LSTM):
+            raise TypeError(f"Bidirectional wraps an LSTM layer, got {type(layer).__name__}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
+        super().__init__(name=name or f"bidirectional_{layer.name}", dtype=layer.dtype)
+        self.forward_layer = layer
+        self.backward_layer = backward_layer if backward_layer is not None else _backward_copy(layer)
+        if self.backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError("backward_layer must have the opposite go_backwards of layer")
+        for option in ("return_sequences", "return_state"):
+            if getattr(self.backward_layer, option) != getattr(layer, option):
+                raise ValueError(f"layer and backward_layer must agree on {option}")
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+
+    def build(self, input_shape):
+        for layer in (self.forward_layer, self.backward_layer):
+            if not layer.built:
+                layer.build(input_shape)
+        self.built = True
+
+    @property
+    def weights(self):
+        return self.forward_layer.weights + self.backward_layer.weights
+
+    def get_weights(self):
+        return self.forward_layer.get_weights() + self.backward_layer.get_weights()
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        count = len(self.forward_layer.weights)
+        if len(weights) != count + len(self.backward_layer.weights):
+            raise ValueError(f"{self.name} expects {count + len(self.backward_layer.weights)} weight arrays "
+                             f"(the forward layer's, then the backward layer's), got {len(weights)}")
+        self.forward_layer.set_weights(weights[:count])
+        self.backward_layer.set_weights(weights[count:])
+
+    def count_params(self):
+        return self.forward_layer.count_params() + self.backward_layer.count_params()
+
+    def _use_weight_storage(self, views):
+        count = len(self.forward_layer.weights)
+        self.forward_layer._use_weight_storage(views[:count])
+        self.backward_layer._use_weight_storage(views[count:])
+
+    def compute_output_shape(self, input_shape):
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        output, states = (shape[0], shape[1:]) if self.return_state else (shape, [])
+        if self.merge_mode == "concat":
+            output = tuple(output[:-1]) + (2 * output[-1],)
+        outputs = [output, output] if self.merge_mode is None else [output]
+        if self.return_state:
+            return outputs + states * 2
+        return outputs if self.merge_mode is None else output
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def forward(self, x, mask=None, training=False, initial_state=None):
+        if not self.built:
+            self.build(np.shape(x))
+        forward_state = backward_state = None
+        if initial_state is not None:
+            if len(initial_state) != 4:
+                raise ValueError(f"{self.name}: initial_state must be [h_forward, c_forward, h_backward, c_backward]")
+            forward_state, backward_state = list(initial_state[:2]), list(initial_state[2:])
+        y_f, cache_f = self.forward_layer.forward(x, mask=mask, training=training, initial_state=forward_state)
+        y_b, cache_b = self.backward_layer.forward(x, mask=mask, training=training, initial_state=backward_state)
+        states = []
+        if self.return_state:
+            y_f, states = y_f[0], y_f[1:] + y_b[1:]
+            y_b = y_b[0]
+        if self.return_sequences:
+            y_b = y_b[:, ::-1]  # back to the input's time order
+        if self.merge_mode == "concat":
+            output = np.concatenate([y_f, y_b], axis=-1)
+        elif self.merge_mode == "sum":
+            output = y_f + y_b
+        elif self.merge_mode == "mul":
+            output = y_f * y_b
+        elif self.merge_mode == "ave":
+            output = (y_f + y_b) / 2
+        else:
+            output = [y_f, y_b]
+        result = ([output] if self.merge_mode else output) + states if self.return_state else output
+        return result, (cache_f, cache_b, y_f, y_b)
+
+    def backward(self, cache, d_output):
+        cache_f, cache_b, y_f, y_b = cache
+        d_states = [None] * 4
+        if self.return_state:
+            if self.merge_mode is None:
+                d_f, d_b, *d_states = d_output
+            else:
+                d_merged, *d_states = d_output
+        elif self.merge_mode is None:
+            d_f, d_b = d_output
+        else:
+            d_merged = d_output
+        if self.merge_mode is not None:
+            d_merged = np.asarray(d_merged, self.dtype)
+            units = y_f.shape[-1]
+            d_f, d_b = {
+                "concat": lambda: (d_merged[..., :units], d_merged[..., units:]),
+                "sum": lambda: (d_merged, d_merged),
+                "mul": lambda: (d_merged * y_b, d_merged * y_f),
+                "ave": lambda: (d_merged / 2, d_merged / 2),
+            }[self.merge_mode]()
+        if self.return_sequences:
+            d_b = d_b[:, ::-1]
+        if self.return_state:
+            d_f, d_b = [d_f] + d_states[:2], [d_b] + d_states[2:]
+        result_f = self.forward_layer.backward(cache_f, d_f)
+        result_b = self.backward_layer.backward(cache_b, d_b)
+        d_initial = None
+        if result_f.d_initial_state is not None:
+            d_initial = result_f.d_initial_state + result_b.d_initial_state
+        return Backward(result_f.d_input + result_b.d_input, result_f.grads + result_b.grads, d_initial)

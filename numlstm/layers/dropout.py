@@ -1,0 +1,31 @@
+"""Dropout: zero a fraction of the inputs while training, scaling the rest by 1 / (1 - rate)."""
+
+import numpy as np
+
+from .. import utils
+from .base import Backward, Layer
+
+
+class Dropout(Layer):
+    def __init__(self, rate, seed=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"{self.name}: rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, mask=None, training=False, initial_state=None):
+        x = self._as_input(x)
+        self.built = True
+        if not training or self.rate == 0.0:
+            return x, None
+        generator = utils.global_generator() if self.seed is None else np.random.default_rng(self.seed)
+        scale = ((generator.random(x.shape) >= self.rate) / (1.0 - self.rate)).astype(self.dtype)
+        return x * scale, scale
+
+    def backward(self, cache, d_output):
+        d_output = np.asarray(d_output, self.dtype)
+        return Backward(d_output if cache is None else d_output * cache, [])

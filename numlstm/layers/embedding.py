@@ -1,0 +1,47 @@
+"""Embedding: integer token ids (batch, timesteps) -> vectors (batch, timesteps, output_dim)."""
+
+import numpy as np
+
+from .. import initializers
+from .base import Backward, Layer
+
+
+class Embedding(Layer):
+    def __init__(self, input_dim, output_dim, embeddings_initializer=None, mask_zero=False, name=None,
+                 dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{self.name}: {arg} must be a positive int, got {value!r}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        # Keras' default "uniform" is RandomUniform(-0.05, 0.05).
+        self.embeddings_initializer = embeddings_initializer or initializers.RandomUniform(-0.05, 0.05)
+        self.mask_zero = mask_zero
+
+    def build(self, input_shape):
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs, mask=None):
+        return np.asarray(inputs) != 0 if self.mask_zero else None
+
+    def forward(self, x, mask=None, training=False, initial_state=None):
+        ids = np.asarray(x)
+        if ids.dtype.kind == "f" and np.all(ids == np.round(ids)):
+            ids = ids.astype(np.int64)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"{self.name}: x must hold integer token ids, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            raise ValueError(f"{self.name}: token ids must be in [0, {self.input_dim}), "
+                             f"got values from {ids.min()} to {ids.max()}")
+        if not self.built:
+            self.build(ids.shape)
+        return self.embeddings[ids], ids
+
+    def backward(self, cache, d_output):
+        d_embeddings = np.zeros_like(self.embeddings)
+        np.add.at(d_embeddings, cache.reshape(-1), np.asarray(d_output, self.dtype).reshape(-1, self.output_dim))
+        return Backward(None, [d_embeddings])
