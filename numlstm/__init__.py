@@ -1,10 +1,10 @@
 """numlstm: a Numba-accelerated LSTM engine for Python."""
 
-from . import config, initializers, layers, losses, optimizers, utils
+from . import callbacks, config, initializers, layers, losses, metrics, optimizers, utils
 from .functional import LSTMGradients, LSTMWorkspace, lstm_backward, lstm_forward
 from .models import Sequential
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["LSTMGradients", "LSTMWorkspace", "Sequential", "config", "initializers", "layers", "losses",
-           "lstm_backward", "lstm_forward", "optimizers", "utils", "__version__"]
+__all__ = ["LSTMGradients", "LSTMWorkspace", "Sequential", "callbacks", "config", "initializers", "layers",
+           "losses", "lstm_backward", "lstm_forward", "metrics", "optimizers", "utils", "__version__"]

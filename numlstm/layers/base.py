@@ -18,6 +18,13 @@ def _default_name(layer):
     return base if index == 0 else f"{base}_{index}"
 
 
+def check_finite_data(array, name):
+    """Raise ValueError naming ``name`` and the first index of a NaN or infinity in user data."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{name} contains NaN or infinity at index {index}")
+
+
 class Backward(NamedTuple):
     """What ``Layer.backward`` returns."""
 
@@ -100,6 +107,7 @@ class Layer:
         return np.ascontiguousarray(array, dtype=self.dtype)
 
     def __call__(self, x, mask=None, training=False, initial_state=None):
+        check_finite_data(np.asarray(x), f"{self.name}: x")
         output, _ = self.forward(x, mask=mask, training=training, initial_state=initial_state)
         return output
 

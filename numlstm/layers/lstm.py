@@ -123,7 +123,10 @@ class LSTM(Layer):
             peephole=self.peephole_weights if self.peephole else None, cifg=self.cifg,
             reverse=self.go_backwards,
             # Keras: zero_output_for_mask only shapes returned sequences.
-            zero_output_for_mask=self.zero_output_for_mask and self.return_sequences)
+            zero_output_for_mask=self.zero_output_for_mask and self.return_sequences,
+            # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
+            # checked where it enters (Layer.__call__, the model's fit/predict).
+            check_finite=False)
         sequence = outputs[:, ::-1] if self.go_backwards else outputs  # Keras: processing order
         output = sequence if self.return_sequences else np.ascontiguousarray(sequence[:, -1])
         if self.stateful:

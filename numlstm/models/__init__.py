@@ -1,3 +1,4 @@
-from .sequential import History, Sequential
+from ..callbacks import History
+from .sequential import Sequential
 
 __all__ = ["History", "Sequential"]

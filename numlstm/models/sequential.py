@@ -5,26 +5,16 @@ so that the optimizer updates them with one fused kernel.
 """
 
 import math
-import time
+import sys
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .. import losses, optimizers, utils
+from .. import losses, metrics as metrics_module, optimizers, utils
+from ..callbacks import Callback, History
 from ..layers import Layer
+from ..layers.base import check_finite_data
 from ..layers.input_layer import Input
-
-
-class History:
-    """Per-epoch logs of ``fit``: ``history.history["loss"]`` and so on."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-
-    def record(self, epoch, logs):
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
 
 
 class Sequential:
@@ -34,6 +24,8 @@ class Sequential:
         self._input_shape = None
         self.loss = None
         self.optimizer = None
+        self.metrics = []
+        self.stop_training = False
         self._params = None
         for layer in layers or []:
             self.add(layer)
@@ -126,9 +118,7 @@ class Sequential:
             raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
         if array.ndim == 0:
             raise ValueError(f"{name} must have a batch axis, got a scalar")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-            raise ValueError(f"{name} contains NaN or infinity at index {index}")
+        check_finite_data(array, name)
         return array
 
     def _forward(self, x, training):
@@ -161,8 +151,7 @@ class Sequential:
         if loss is None:
             raise ValueError(f"{self.name}.compile needs a loss")
         self.loss = losses.get(loss)
-        if metrics:
-            raise NotImplementedError("metrics are not implemented yet")
+        self.metrics = [metrics_module.get(m, self.loss.name) for m in metrics or []]
         if self._params is not None:
             self.optimizer.build(self._params, self._weight_sizes())
 
@@ -177,9 +166,11 @@ class Sequential:
             raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
         return x, y
 
-    def _loss_and_flat_grads(self, x, y):
+    def _loss_and_flat_grads(self, x, y, metrics=()):
         output, caches = self._forward(x, training=True)
         value, d_output = self.loss.value_and_gradient(y, output)
+        for metric in metrics:
+            metric.update(y, output)
         grads = []
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
             result = layer.backward(cache, d_output)
@@ -210,47 +201,99 @@ class Sequential:
         self._ensure_built(x)
         return self.loss(y, self._forward(x, False)[0])
 
-    def evaluate(self, x, y, batch_size=32, verbose=0):
-        """Mean loss over the data, weighting each batch by its size."""
-        self._require_compiled("evaluate")
-        x, y = self._check_pair(x, y)
-        self._ensure_built(x)
+    def _evaluate_logs(self, x, y, batch_size):
+        for metric in self.metrics:
+            metric.reset()
         total = 0.0
         for i in range(0, len(x), batch_size):
             xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-            total += self.loss(yb, self._forward(xb, False)[0]) * len(xb)
-        return total / len(x)
+            output = self._forward(xb, False)[0]
+            total += self.loss(yb, output) * len(xb)
+            for metric in self.metrics:
+                metric.update(yb, output)
+        return {"loss": total / len(x), **{m.name: m.result() for m in self.metrics}}
+
+    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
+        """Mean loss (and metrics) over the data, each batch weighted by its size.
+
+        Returns the loss alone when no metrics were compiled, else [loss, *metrics] (or a dict).
+        """
+        self._require_compiled("evaluate")
+        x, y = self._check_pair(x, y)
+        self._ensure_built(x)
+        logs = self._evaluate_logs(x, y, batch_size)
+        if return_dict:
+            return logs
+        return logs["loss"] if not self.metrics else list(logs.values())
 
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0):
-        """Keras' fit: mini-batch training; returns a History. ``verbose``: 0 silent, 2 a line per epoch."""
+        """Keras' fit: mini-batch training; returns the History callback.
+
+        ``verbose``: "auto" or 1, a progress bar per epoch (steps, ETA, time
+        per step, loss and metrics); 2, one line per epoch; 0, silent.
+        """
         self._require_compiled("fit")
         x, y = self._check_pair(x, y)
-        if callbacks:
-            raise NotImplementedError("callbacks are not implemented yet")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if validation_data is None and validation_split > 0:
             split = int(math.floor(len(x) * (1 - validation_split)))
             x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+        if validation_data is not None:
+            validation_data = self._check_pair(*validation_data)
         self._ensure_built(x)
         history = History()
+        callbacks = list(callbacks or []) + [history]  # last, as in Keras: it records what the others logged
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
+            callback.set_model(self)
+        verbose = 1 if verbose == "auto" else verbose
+        steps = math.ceil(len(x) / batch_size)
         generator = utils.global_generator()
+        self.stop_training = False
+        for callback in callbacks:
+            callback.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            start = time.perf_counter()
+            for callback in callbacks:
+                callback.on_epoch_begin(epoch)
+            for metric in self.metrics:
+                metric.reset()
             order = generator.permutation(len(x)) if shuffle else np.arange(len(x))
             seen, total = 0, 0.0
-            for i in range(0, len(x), batch_size):
-                batch = order[i:i + batch_size]
-                total += self.train_on_batch(x[batch], y[batch]) * len(batch)
+            bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
+                       disable=verbose != 1, leave=True, dynamic_ncols=True)
+            for step in range(steps):
+                for callback in callbacks:
+                    callback.on_train_batch_begin(step)
+                batch = order[step * batch_size:(step + 1) * batch_size]
+                xb, yb = x[batch], y[batch]
+                value, flat, _ = self._loss_and_flat_grads(xb, yb, self.metrics)
+                self.optimizer.apply(self._params, flat)
+                total += value * len(batch)
                 seen += len(batch)
-            logs = {"loss": total / seen}
+                logs = {"loss": total / seen, **{m.name: m.result() for m in self.metrics}}
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+                bar.update(1)
+                for callback in callbacks:
+                    callback.on_train_batch_end(step, {**logs, "loss": value})
+                if self.stop_training:
+                    break
             if validation_data is not None:
-                logs["val_loss"] = self.evaluate(*validation_data, batch_size=batch_size)
-            history.record(epoch, logs)
+                logs.update({f"val_{k}": v for k, v in self._evaluate_logs(*validation_data, batch_size).items()})
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=True)
+            bar.close()
             if verbose == 2:
-                values = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start:.1f}s - {values}")
+                elapsed = bar.format_dict["elapsed"]
+                print(f"Epoch {epoch + 1}/{epochs} - {elapsed:.1f}s - "
+                      + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in callbacks:
+            callback.on_train_end()
         return history
 
     def summary(self, print_fn=print):

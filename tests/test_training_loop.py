@@ -1,0 +1,109 @@
+"""fit's metrics, callbacks and progress output."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import numlstm
+from numlstm import callbacks, layers, metrics
+
+rng = np.random.default_rng(8)
+
+
+def _regression(n=64, epochs_of_data=1):
+    x = rng.uniform(-1, 1, (n, 6, 2))
+    return x, x.sum(axis=(1, 2))[:, None] / 3
+
+
+def _model(loss="mse", metric_names=None, units=1, activation=None, lr=0.02):
+    numlstm.utils.set_random_seed(0)
+    model = numlstm.Sequential([layers.Input((6, 2)), layers.LSTM(6, dtype="float64"),
+                                layers.Dense(units, activation=activation, dtype="float64")])
+    model.compile(numlstm.optimizers.Adam(lr), loss, metrics=metric_names)
+    return model
+
+
+def test_metrics_match_their_definitions():
+    y_true = np.array([[1.0, 2.0], [3.0, 5.0]])
+    y_pred = np.array([[1.5, 2.0], [2.0, 5.0]])
+    for name, expected in (("mae", 0.375), ("mse", 0.3125), ("rmse", np.sqrt(0.3125))):
+        metric = metrics.get(name)
+        metric.update(y_true[:1], y_pred[:1])
+        metric.update(y_true[1:], y_pred[1:])
+        assert metric.result() == pytest.approx(expected)
+    accuracy = metrics.get("accuracy", "sparse_categorical_crossentropy")
+    accuracy.update(np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]))
+    assert accuracy.result() == pytest.approx(2 / 3)
+    categorical = metrics.get("accuracy", "categorical_crossentropy")
+    categorical.update(np.eye(2)[[0, 1]], np.array([[0.9, 0.1], [0.6, 0.4]]))
+    assert categorical.result() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="unknown metric 'f1'; valid names: accuracy"):
+        metrics.get("f1")
+
+
+def test_fit_and_evaluate_report_metrics():
+    x, y = _regression()
+    model = _model(metric_names=["mae", "rmse"])
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_data=(x, y))
+    assert set(history.history) == {"loss", "mae", "rmse", "val_loss", "val_mae", "val_rmse"}
+    loss, mae, rmse = model.evaluate(x, y)
+    prediction = model.predict(x)
+    assert mae == pytest.approx(np.abs(prediction - y).mean())
+    assert rmse == pytest.approx(np.sqrt(loss))
+
+
+def test_early_stopping_restores_the_best_weights():
+    x, y = _regression()
+    model = _model(lr=0.05)
+    seen = []
+    stopper = callbacks.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    spy = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((logs["loss"], model.get_weights())))
+    stopper_first = [stopper, spy]
+    # Make every epoch after the second worse: a learning rate that diverges.
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=stopper_first)
+    model.optimizer.learning_rate = 5.0
+    history = model.fit(x, y, epochs=30, batch_size=8, verbose=0, callbacks=stopper_first)
+    assert len(history.epoch) < 30, "training stopped early"
+    best_loss, best_weights = min(seen[2:], key=lambda item: item[0])
+    for got, want in zip(model.get_weights(), best_weights):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_reduce_lr_on_plateau_and_terminate_on_nan():
+    x, y = _regression()
+    model = _model(lr=0.01)
+    reduce = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=1e9)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[reduce])
+    assert history.history["learning_rate"] == [0.01, 0.005, 0.0025]
+    poison = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: model.layers[1].kernel.fill(np.nan))
+    history = model.fit(x, y, epochs=5, batch_size=4, verbose=0, callbacks=[poison, callbacks.TerminateOnNaN()])
+    assert len(history.epoch) == 1 and np.isnan(history.history["loss"][0])
+
+
+def test_csv_logger(tmp_path):
+    x, y = _regression()
+    path = tmp_path / "log.csv"
+    _model(metric_names=["mae"]).fit(x, y, epochs=3, verbose=0, callbacks=[callbacks.CSVLogger(path)])
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == ["epoch", "loss", "mae"] and [r[0] for r in rows[1:]] == ["0", "1", "2"]
+
+
+def test_progress_output(capsys):
+    x, y = _regression(32)
+    model = _model()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=1)
+    assert "Epoch 1/1" in capsys.readouterr().out.replace("\r", "\n")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - ") and "loss: " in lines[1]
+    model.fit(x, y, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_callbacks_must_be_callbacks():
+    x, y = _regression()
+    with pytest.raises(TypeError, match="callbacks must be numlstm.callbacks.Callback instances"):
+        _model().fit(x, y, callbacks=[print])
+    with pytest.raises(ValueError, match="monitors 'val_loss', which is not in the logs"):
+        _model().fit(x, y, verbose=0, callbacks=[callbacks.EarlyStopping()])
