@@ -1,6 +1,7 @@
 """Callbacks with Keras 3's names, defaults and semantics."""
 
 import csv
+import json
 import math
 import os
 
@@ -170,3 +171,77 @@ class LambdaCallback(Callback):
         for name, function in locals().items():
             if name.startswith("on_") and function is not None:
                 setattr(self, name, function)
+
+
+class ModelCheckpoint(_Monitor):
+    """Save the model (or its weights) after each epoch; ``filepath`` may use ``{epoch}`` and log keys."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto"):
+        super().__init__(monitor, mode, 0.0)
+        self.filepath, self.save_best_only, self.save_weights_only = os.fspath(filepath), save_best_only, save_weights_only
+
+    def on_train_begin(self, logs=None):
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            value = self._current(logs)
+            if not self._improved(value, self.best):
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+class BackupAndRestore(Callback):
+    """Back up the model, optimizer, epoch and random state every epoch; an interrupted fit resumes exactly.
+
+    When ``fit`` starts and a backup exists in ``backup_dir``, training
+    continues from the epoch after the backup, with its weights, optimizer
+    state and random-number state (so shuffling repeats exactly).
+    """
+
+    def __init__(self, backup_dir, delete_checkpoint=True):
+        super().__init__()
+        self.backup_dir, self.delete_checkpoint = os.fspath(backup_dir), delete_checkpoint
+
+    @property
+    def _path(self):
+        return os.path.join(self.backup_dir, "backup.numlstm")
+
+    @property
+    def _state_path(self):
+        return os.path.join(self.backup_dir, "backup_state.json")
+
+    def on_train_begin(self, logs=None):
+        from . import saving, utils
+
+        if not (os.path.exists(self._path) and os.path.exists(self._state_path)):
+            return
+        restored = saving.load_model(self._path)
+        self.model.set_weights(restored.get_weights())
+        self.model.optimizer.iterations = restored.optimizer.iterations
+        for variable, saved in zip(self.model.optimizer.variables(), restored.optimizer.variables()):
+            variable[...] = saved
+        with open(self._state_path) as file:
+            state = json.load(file)
+        utils.global_generator().bit_generator.state = state["random_state"]
+        self.model._resume_from_epoch = state["epoch"] + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        from . import saving, utils
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        self.model.save(self._path)
+        state = {"epoch": epoch, "random_state": utils.global_generator().bit_generator.state}
+        saving._write_atomically(self._state_path, lambda file: file.write(json.dumps(state).encode()))
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            for path in (self._path, self._state_path):
+                if os.path.exists(path):
+                    os.remove(path)

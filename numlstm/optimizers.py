@@ -21,6 +21,10 @@ class LearningRateSchedule:
 
 
 class ExponentialDecay(LearningRateSchedule):
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
+
     """initial_learning_rate * decay_rate ** (step / decay_steps), floored with ``staircase``."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
@@ -33,6 +37,10 @@ class ExponentialDecay(LearningRateSchedule):
 
 
 class CosineDecay(LearningRateSchedule):
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha}
+
     """Cosine decay from initial_learning_rate to alpha * initial_learning_rate over decay_steps."""
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
@@ -56,6 +64,13 @@ class Optimizer:
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.iterations = 0
         self._boundaries = None
+
+    def get_config(self):
+        """Constructor arguments (the learning rate may be a schedule object)."""
+        names = [n for n in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount]]
+        config = {name: getattr(self, name) for name in names}
+        config.update(clipnorm=self.clipnorm, clipvalue=self.clipvalue, global_clipnorm=self.global_clipnorm)
+        return config
 
     def current_learning_rate(self):
         """The learning rate of the next step (Keras evaluates schedules at the step count)."""

@@ -50,6 +50,14 @@ class Layer:
         self._weight_names = []
         self._weights = []
 
+    def get_config(self):
+        """The constructor arguments that rebuild this layer (initializers as objects)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     # -- weights -------------------------------------------------------------
     def add_weight(self, name, shape, initializer):
         """Create a weight, kept in Keras order and as the attribute ``name``."""

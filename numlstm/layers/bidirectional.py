@@ -10,11 +10,9 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 def _backward_copy(layer):
     """A fresh LSTM with the same options running the other way (Keras builds it from the config)."""
-    options = {key: getattr(layer, key) for key in (
-        "units", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
-        "unit_forget_bias", "dropout", "return_sequences", "return_state", "stateful",
-        "zero_output_for_mask", "peephole", "cifg", "seed")}
-    return LSTM(**options, go_backwards=not layer.go_backwards, name=f"backward_{layer.name}", dtype=layer.dtype)
+    options = layer.get_config()
+    options.update(go_backwards=not layer.go_backwards, name=f"backward_{layer.name}")
+    return LSTM(**options)
 
 
 class Bidirectional(Layer):
@@ -34,6 +32,15 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+
+    def get_config(self):
+        return {"layer": self.forward_layer.get_config(), "merge_mode": self.merge_mode,
+                "backward_layer": self.backward_layer.get_config(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(LSTM(**config["layer"]), merge_mode=config["merge_mode"],
+                   backward_layer=LSTM(**config["backward_layer"]), name=config["name"])
 
     def build(self, input_shape):
         for layer in (self.forward_layer, self.backward_layer):

@@ -36,6 +36,11 @@ class Dense(Layer):
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
 
+    def get_config(self):
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
+                "name": self.name, "dtype": self.dtype.name}
+
     def build(self, input_shape):
         features = input_shape[-1]
         self.add_weight("kernel", (features, self.units), self.kernel_initializer)

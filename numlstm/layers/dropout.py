@@ -14,6 +14,9 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.seed = seed
 
+    def get_config(self):
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype.name}
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

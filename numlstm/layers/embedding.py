@@ -22,6 +22,11 @@ class Embedding(Layer):
         self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
         self.built = True
 
+    def get_config(self):
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": self.embeddings_initializer, "mask_zero": self.mask_zero,
+                "name": self.name, "dtype": self.dtype.name}
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 

@@ -54,6 +54,15 @@ class LSTM(Layer):
         self.states = None
         self._stateful_batch = None
 
+    def get_config(self):
+        return {"units": self.units, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
+                "bias_initializer": self.bias_initializer, "unit_forget_bias": self.unit_forget_bias,
+                "dropout": self.dropout, "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "zero_output_for_mask": self.zero_output_for_mask, "peephole": self.peephole, "cifg": self.cifg,
+                "seed": self.seed, "name": self.name, "dtype": self.dtype.name}
+
     @property
     def gates(self):
         return 3 if self.cifg else 4

@@ -10,6 +10,9 @@ class Masking(Layer):
         super().__init__(name=name, dtype=dtype)
         self.mask_value = mask_value
 
+    def get_config(self):
+        return {"mask_value": self.mask_value, "name": self.name, "dtype": self.dtype.name}
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

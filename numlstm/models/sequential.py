@@ -253,8 +253,11 @@ class Sequential:
         steps = math.ceil(len(x) / batch_size)
         generator = utils.global_generator()
         self.stop_training = False
+        self._resume_from_epoch = None
         for callback in callbacks:
             callback.on_train_begin()
+        if self._resume_from_epoch is not None:  # set by BackupAndRestore
+            initial_epoch = self._resume_from_epoch
         for epoch in range(initial_epoch, epochs):
             for callback in callbacks:
                 callback.on_epoch_begin(epoch)
@@ -295,6 +298,23 @@ class Sequential:
         for callback in callbacks:
             callback.on_train_end()
         return history
+
+    # -- saving ----------------------------------------------------------------------
+    def save(self, path):
+        """One ``.numlstm`` zip file: structure, weights, compile settings and optimizer state."""
+        from ..saving import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path):
+        from ..saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        from ..saving import load_weights
+
+        load_weights(self, path)
 
     def summary(self, print_fn=print):
         if not self.built:

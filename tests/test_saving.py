@@ -1,0 +1,170 @@
+"""Saving: round trips for every layer, exact resume, and files that are not ours."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+import numlstm
+from numlstm import callbacks, layers, saving
+
+rng = np.random.default_rng(30)
+
+MODELS = {
+    "lstm_variants": lambda: [layers.Input((5, 3)),
+                              layers.LSTM(4, return_sequences=True, peephole=True, go_backwards=True),
+                              layers.LSTM(3, return_sequences=True, cifg=True, use_bias=False),
+                              layers.LSTM(2, unit_forget_bias=False, zero_output_for_mask=True),
+                              layers.Dense(2, activation="softmax")],
+    "bidirectional": lambda: [layers.Input((5, 3)),
+                              layers.Bidirectional(layers.LSTM(3, return_sequences=True), merge_mode="sum"),
+                              layers.Dropout(0.2, seed=1), layers.Bidirectional(layers.LSTM(2), merge_mode="ave"),
+                              layers.Dense(1)],
+    "text": lambda: [layers.Embedding(7, 4, mask_zero=True), layers.LSTM(3), layers.Dense(2, activation="relu")],
+    "masking": lambda: [layers.Input((5, 3)), layers.Masking(0.0), layers.LSTM(3), layers.Dense(1, activation="tanh")],
+}
+
+
+def _data(name):
+    if name == "text":
+        return rng.integers(0, 7, (6, 5))
+    x = rng.standard_normal((6, 5, 3))
+    x[0, 3:] = 0.0
+    return x
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_round_trip_keeps_structure_weights_and_outputs(tmp_path, name):
+    model = numlstm.Sequential(MODELS[name](), name=name)
+    x = _data(name)
+    model(x)
+    model.compile(numlstm.optimizers.RMSprop(0.01, clipnorm=1.0), "mse", metrics=["mae"])
+    path = tmp_path / "model.numlstm"
+    model.save(path)
+    loaded = numlstm.load_model(path)
+    assert saving.model_config(loaded) == saving.model_config(model)
+    for got, want in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_weights_only_round_trip(tmp_path):
+    model = numlstm.Sequential(MODELS["lstm_variants"]())
+    other = numlstm.Sequential(MODELS["lstm_variants"]())
+    model.save_weights(tmp_path / "w.npz")
+    other.load_weights(tmp_path / "w.npz")
+    for got, want in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="expects"):
+        numlstm.Sequential(MODELS["masking"]()).load_weights(tmp_path / "w.npz")
+
+
+def _training_setup(seed):
+    numlstm.utils.set_random_seed(seed)
+    model = numlstm.Sequential([layers.Input((6, 2)), layers.LSTM(4, dropout=0.1), layers.Dense(1)])
+    model.compile(numlstm.optimizers.Adam(0.01), "mse")
+    return model
+
+
+def test_resume_from_backup_equals_an_uninterrupted_run(tmp_path):
+    x = rng.standard_normal((40, 6, 2)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None]
+    uninterrupted = _training_setup(0)
+    uninterrupted.fit(x, y, epochs=4, batch_size=8, verbose=0)
+
+    class Crash(Exception):
+        pass
+
+    def crash(epoch, logs):
+        if epoch == 1:
+            raise Crash
+
+    interrupted = _training_setup(0)
+    with pytest.raises(Crash):
+        interrupted.fit(x, y, epochs=4, batch_size=8, verbose=0,
+                        callbacks=[callbacks.BackupAndRestore(tmp_path), callbacks.LambdaCallback(on_epoch_end=crash)])
+    resumed = _training_setup(99)  # a fresh process would start from other weights and random state
+    history = resumed.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=[callbacks.BackupAndRestore(tmp_path)])
+    assert history.epoch == [2, 3]
+    for got, want in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert not list(tmp_path.iterdir()), "the backup is deleted after a completed run"
+
+
+def test_model_checkpoint_saves_the_best(tmp_path):
+    x = rng.standard_normal((16, 6, 2))
+    y = x.sum(axis=(1, 2))[:, None]
+    model = _training_setup(1)
+    path = tmp_path / "best.numlstm"
+    model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y),
+              callbacks=[callbacks.ModelCheckpoint(path, save_best_only=True)])
+    assert numlstm.load_model(path).evaluate(x, y) <= model.evaluate(x, y) + 1e-6
+
+
+def _valid_file(tmp_path):
+    model = numlstm.Sequential(MODELS["masking"]())
+    model.compile("adam", "mse")
+    path = tmp_path / "good.numlstm"
+    model.save(path)
+    return model, path
+
+
+def test_damaged_and_foreign_files_raise_clear_errors(tmp_path):
+    _, good = _valid_file(tmp_path)
+    data = good.read_bytes()
+    cases = {
+        "random.numlstm": rng.bytes(500),
+        "truncated.numlstm": data[: len(data) // 2],
+        "empty.numlstm": b"",
+    }
+    foreign = io.BytesIO()
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    cases["foreign.numlstm"] = foreign.getvalue()
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(saving.FileFormatError, match="is not a numlstm model file"):
+            numlstm.load_model(path)
+
+
+def _rewrite(path, target, replace):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members.update(replace)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def test_pickled_arrays_and_unknown_classes_are_refused(tmp_path):
+    _, good = _valid_file(tmp_path)
+    pickled = io.BytesIO()
+    np.savez(pickled, array_0=np.array([{"code": "run me"}], dtype=object))
+    _rewrite(good, tmp_path / "pickle.numlstm", {"weights.npz": pickled.getvalue()})
+    with pytest.raises(saving.FileFormatError, match="weights in the file are unreadable"):
+        numlstm.load_model(tmp_path / "pickle.numlstm")
+    config = saving.model_config(numlstm.load_model(good))
+    config["layers"][0]["class_name"] = "os.system"
+    _rewrite(good, tmp_path / "class.numlstm", {"config.json": __import__("json").dumps(config)})
+    with pytest.raises(saving.FileFormatError, match="unknown layer 'os.system'"):
+        numlstm.load_model(tmp_path / "class.numlstm")
+    _rewrite(good, tmp_path / "version.numlstm",
+             {"metadata.json": '{"format": "numlstm", "format_version": 99}'})
+    with pytest.raises(saving.FileFormatError, match="format version 99"):
+        numlstm.load_model(tmp_path / "version.numlstm")
+
+
+def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    model, path = _valid_file(tmp_path)
+    before = path.read_bytes()
+
+    def broken(arrays):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(saving, "_npz_bytes", broken)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.numlstm"], "no temporary file is left"
