@@ -44,7 +44,7 @@ _INITIALIZERS = {cls.__name__: cls for cls in (
     initializers.Zeros, initializers.Ones, initializers.Constant, initializers.RandomNormal,
     initializers.RandomUniform, initializers.GlorotUniform, initializers.Orthogonal)}
 _OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW,
-                                             optimizers.RMSprop, optimizers.Adagrad)}
+                                             optimizers.RMSprop, optimizers.Adagrad, optimizers.LBFGS)}
 _SCHEDULES = {cls.__name__: cls for cls in (optimizers.ExponentialDecay, optimizers.CosineDecay)}
 _LOSSES = {cls.__name__: cls for cls in (losses.MeanSquaredError, losses.MeanAbsoluteError, losses.Huber,
                                          losses.BinaryCrossentropy, losses.CategoricalCrossentropy,

@@ -97,3 +97,22 @@ def test_schedules_drive_the_learning_rate():
     for _ in range(3):
         opt.apply(p, np.ones(1))
     assert p[0] == pytest.approx(-(decay(0) + decay(1) + decay(2)))
+
+
+def test_lbfgs_full_batch_fit():
+    import numlstm
+    from numlstm import layers
+
+    numlstm.utils.set_random_seed(0)
+    data = np.random.default_rng(0)
+    x = data.uniform(-1, 1, (64, 10, 1))
+    y = x.sum(axis=1) / 2
+    model = numlstm.Sequential([layers.Input((10, 1)), layers.LSTM(4, dtype="float64"),
+                                layers.Dense(1, dtype="float64")])
+    model.compile("lbfgs", "mse")
+    history = model.fit(x, y, epochs=60, verbose=0)
+    assert 1 <= len(history.epoch) <= 60 and model.optimizer.iterations == len(history.epoch)
+    assert history.history["loss"][-1] < 0.01 * np.var(y)
+    assert model.evaluate(x, y) == pytest.approx(history.history["loss"][-1])
+    with pytest.raises(ValueError, match="L-BFGS is full-batch"):
+        model.train_on_batch(x, y)

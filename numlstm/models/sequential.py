@@ -189,6 +189,8 @@ class Sequential:
 
     def train_on_batch(self, x, y):
         self._require_compiled("train_on_batch")
+        if isinstance(self.optimizer, optimizers.LBFGS):
+            raise ValueError("L-BFGS is full-batch: use fit, not train_on_batch")
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
         value, flat, _ = self._loss_and_flat_grads(x, y)
@@ -250,6 +252,8 @@ class Sequential:
                 raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
             callback.set_model(self)
         verbose = 1 if verbose == "auto" else verbose
+        if isinstance(self.optimizer, optimizers.LBFGS):
+            return self._fit_lbfgs(x, y, epochs, initial_epoch, verbose, callbacks, validation_data, history)
         steps = math.ceil(len(x) / batch_size)
         generator = utils.global_generator()
         self.stop_training = False
@@ -295,6 +299,43 @@ class Sequential:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        for callback in callbacks:
+            callback.on_train_end()
+        return history
+
+    def _fit_lbfgs(self, x, y, epochs, initial_epoch, verbose, callbacks, validation_data, history):
+        from scipy.optimize import minimize
+
+        def loss_and_gradient(flat):
+            self._params[...] = flat
+            value, grads, _ = self._loss_and_flat_grads(x, y)
+            return value, grads.astype(np.float64)
+
+        epoch = [initial_epoch]
+
+        def after_iteration(flat):
+            self._params[...] = flat
+            self.optimizer.iterations += 1
+            logs = self._evaluate_logs(x, y, len(x))
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate_logs(*validation_data, len(x)).items()})
+            if verbose:
+                print(f"L-BFGS iteration {epoch[0] + 1}/{epochs} - "
+                      + " - ".join(f"{k}: {v:.6g}" for k, v in logs.items()))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch[0], logs)
+            epoch[0] += 1
+            if self.stop_training:
+                raise StopIteration
+
+        for callback in callbacks:
+            callback.on_train_begin()
+        settings = self.optimizer
+        if epochs > initial_epoch:
+            minimize(loss_and_gradient, self._params.astype(np.float64), jac=True, method="L-BFGS-B",
+                     callback=after_iteration,
+                     options={"maxiter": epochs - initial_epoch, "maxcor": settings.maxcor, "gtol": settings.gtol,
+                              "ftol": settings.ftol})
         for callback in callbacks:
             callback.on_train_end()
         return history
