@@ -92,7 +92,7 @@ def test_bad_input_is_reported_clearly():
         model.fit(bad, y)
     with pytest.raises(TypeError, match="y must be a numeric array"):
         model.fit(x, np.array([["a", "b"]] * 3))
-    with pytest.raises(ValueError, match="unknown optimizer 'adagrad2'; valid names: adagrad, adam, adamw, rmsprop, sgd"):
+    with pytest.raises(ValueError, match="unknown optimizer 'adagrad2'; valid names: adagrad, adam, adamw, lbfgs, rmsprop, sgd"):
         model.compile("adagrad2", "mse")
     with pytest.raises(ValueError, match="unknown loss 'l2'; valid names"):
         model.compile("adam", "l2")
