@@ -1,0 +1,83 @@
+"""Streaming inference: feed a model one timestep at a time, its LSTM states kept between calls.
+
+    stream = numlstm.streaming.Stream(model, batch_size=1)
+    for sample in sensor:                     # sample: (batch, features)
+        y = stream.step(sample)
+
+A model of LSTM layers (forward direction) followed by any per-timestep
+layers (Dense, Dropout in inference) streams: ``step`` gives what the model
+would output at that timestep for the sequence so far (an LSTM with
+``return_sequences=False`` included: its output is its latest state).
+``reset()`` starts new sequences and takes the layers' current weights (the
+stream packs them once; after training, call ``reset()``).
+"""
+
+import numpy as np
+
+from .kernels.lstm_step import STEP
+from .kernels.packed_gemm import pack_panels, panels_shape
+from .layers import LSTM, Bidirectional, Dense, Dropout
+
+
+class Stream:
+    def __init__(self, model, batch_size=1):
+        if not model.built:
+            raise ValueError(f"{model.name}: build the model before streaming it")
+        self.model = model
+        self.batch_size = int(batch_size)
+        self._plan = []
+        for layer in model.layers:
+            if isinstance(layer, Bidirectional) or (isinstance(layer, LSTM) and layer.go_backwards):
+                raise ValueError(f"{layer.name}: a layer that reads the sequence backwards cannot stream")
+            if not isinstance(layer, (LSTM, Dense, Dropout)):
+                raise ValueError(f"{layer.name}: streaming supports LSTM, Dense and Dropout layers, "
+                                 f"not {type(layer).__name__}")
+            self._plan.append(layer)
+        first = model.layers[0]
+        self._shape = (self.batch_size, first.kernel.shape[0])
+        self._dtype = first.dtype
+        self.reset()
+
+    def reset(self):
+        """Zero every LSTM state (start new sequences) and take the layers' current weights."""
+        # A precomputed call list: per-step Python work decides the latency.
+        self._calls = []
+        for layer in self._plan:
+            if isinstance(layer, LSTM):
+                B, H = self.batch_size, layer.units
+                F, GH = layer.kernel.shape
+                kernel_panels = np.empty(panels_shape(F, GH, layer.dtype), layer.dtype)
+                recurrent_panels = np.empty(panels_shape(H, GH, layer.dtype), layer.dtype)
+                pack_panels(layer.kernel, False, kernel_panels)
+                pack_panels(layer.recurrent_kernel, False, recurrent_panels)
+                width = recurrent_panels.shape[0] * recurrent_panels.shape[2]
+                h, c = np.zeros((B, H), layer.dtype), np.zeros((B, H), layer.dtype)
+                gates, recurrent = np.zeros((B, width), layer.dtype), np.zeros((B, width), layer.dtype)
+                arguments = (kernel_panels, recurrent_panels, layer._bias_or_zeros, layer._peephole_or_zeros,
+                             h, c, gates, recurrent)
+                self._calls.append((STEP[layer.cifg], arguments, h))
+            elif isinstance(layer, Dense):
+                self._calls.append((layer, None, None))
+
+    def step(self, x):
+        """One timestep: x (batch, features) -> the model's output for this timestep (a new array)."""
+        if type(x) is not np.ndarray or x.shape != self._shape or x.dtype != self._dtype or not x.flags.c_contiguous:
+            x = self._checked(x)
+        for function, arguments, state in self._calls:
+            if arguments is None:
+                x = function.forward(x)[0]
+            else:
+                function(x, *arguments)
+                x = state
+        return x.copy()
+
+    def _checked(self, x):
+        array = np.asarray(x)
+        if array.dtype.kind not in "fiu":
+            raise TypeError(f"x must be a numeric array, got dtype {array.dtype}")
+        if array.shape != self._shape:
+            raise ValueError(f"x must have shape (batch_size, features) = {self._shape}, got {array.shape}")
+        array = np.ascontiguousarray(array, dtype=self._dtype)
+        if not np.isfinite(array).all():
+            raise ValueError("x contains NaN or infinity")
+        return array

@@ -1,0 +1,50 @@
+"""Streaming: one timestep at a time gives what the whole-sequence model gives."""
+
+import numpy as np
+import pytest
+
+import numlstm
+from numlstm import layers
+from numlstm.streaming import Stream
+
+rng = np.random.default_rng(12)
+
+
+def test_steps_match_the_sequence_run():
+    model = numlstm.Sequential([layers.Input((7, 3)),
+                                layers.LSTM(5, return_sequences=True, peephole=True, dtype="float64"),
+                                layers.LSTM(4, cifg=True, use_bias=False, dtype="float64"),
+                                layers.Dense(2, activation="tanh", dtype="float64")])
+    for layer in model.layers:
+        for w in layer.weights:
+            w[...] = 0.5 * rng.standard_normal(w.shape)
+    x = rng.standard_normal((2, 7, 3))
+    stream = Stream(model, batch_size=2)
+    for t in range(7):
+        output = stream.step(x[:, t])
+        np.testing.assert_allclose(output, model.predict(x[:, :t + 1]), rtol=1e-12, atol=1e-14)
+    stream.reset()
+    np.testing.assert_allclose(stream.step(x[:, 0]), model.predict(x[:, :1]), rtol=1e-12, atol=1e-14)
+
+
+def test_returned_outputs_are_not_overwritten_by_later_steps():
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64")])
+    stream = Stream(model)
+    first = stream.step(np.ones((1, 2)))
+    kept = first.copy()
+    stream.step(np.ones((1, 2)))
+    np.testing.assert_array_equal(first, kept)
+
+
+def test_what_cannot_stream_and_bad_steps():
+    with pytest.raises(ValueError, match="reads the sequence backwards"):
+        Stream(numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, go_backwards=True)]))
+    with pytest.raises(ValueError, match="reads the sequence backwards"):
+        Stream(numlstm.Sequential([layers.Input((3, 2)), layers.Bidirectional(layers.LSTM(3))]))
+    stream = Stream(numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3)]))
+    with pytest.raises(ValueError, match=r"x must have shape \(batch_size, features\) = \(1, 2\), got \(1, 3\)"):
+        stream.step(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        stream.step(np.array([[np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="build the model"):
+        Stream(numlstm.Sequential([layers.LSTM(3)]))
