@@ -42,19 +42,6 @@ def _chunk_rows(chunk, chunks, B):
     return chunk * B // chunks, (chunk + 1) * B // chunks
 
 
-@njit(**JIT_OPTIONS)
-def first_active_steps(mask, T, reverse):
-    """Per batch row, the first processing step whose mask is set (T if none)."""
-    B = mask.shape[0]
-    first = np.full(B, T, dtype=np.int64)
-    for b in range(B):
-        for s in range(T):
-            if mask[b, _timestep(s, T, reverse)]:
-                first[b] = s
-                break
-    return first
-
-
 @njit(inline="always", **JIT_OPTIONS)
 def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
                   reverse, cifg):
@@ -118,19 +105,18 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
         _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
                       reverse, cifg)
 
-    first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
-            if use_mask and not mask[b, t] and (zero_output or s < first[b]):
+            if zero_output and use_mask and not mask[b, t]:
                 outputs[b, t] = 0
             else:
-                outputs[b, t] = hs[s + 1, b]
+                outputs[b, t] = hs[s + 1, b]  # a masked step's output is the carried h, as in Keras 3
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
-                   zero_output, cifg, d_outputs, use_d_outputs, use_peephole, first, dh, dc,
+                   zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
                    dh_total, dh_rec, d_peephole):
     """The reverse time loop for batch rows lo:hi; ``d_peephole`` is this block's own sum."""
     T = gates.shape[0]
@@ -139,10 +125,9 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
         t = _timestep(s, T, reverse)
         for b in range(lo, hi):
             active = not use_mask or mask[b, t]
-            # A masked step's output is the previous output (zero before the
-            # first active step, or always with zero_output), so its gradient
-            # flows straight into h_{t-1}.
-            output_grad = use_d_outputs and (active or not (zero_output or s < first[b]))
+            # A masked step's output is the carried h_{t-1} (unless
+            # zero_output), so its gradient flows straight into h_{t-1}.
+            output_grad = use_d_outputs and (active or not zero_output)
             if output_grad:
                 for j in range(H):
                     dh_total[b, j] = dh[b, j] + d_outputs[b, t, j]
@@ -176,7 +161,6 @@ def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, rever
     """
     T, B, _ = gates.shape
     H = cs.shape[2]
-    first = first_active_steps(mask, T, reverse) if use_mask else np.zeros(B, np.int64)
     dh = d_h_n.copy()
     dc = d_c_n.copy()
     dh_total = np.empty((B, H), gates.dtype)
@@ -185,7 +169,7 @@ def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, rever
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, B)
         _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
-                       zero_output, cifg, d_outputs, use_d_outputs, use_peephole, first, dh, dc,
+                       zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
                        dh_total, dh_rec, d_peephole_chunks[chunk])
     d_peephole = np.zeros_like(peephole)
     for chunk in range(chunks):

@@ -166,9 +166,9 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     h0, c0 : array (batch, units), optional
         Initial states; zeros when omitted.
     mask : bool array (batch, timesteps), optional
-        Keras semantics: a masked step leaves h and c unchanged, and its
-        output repeats the previous output (zeros before the first unmasked
-        step, and always zeros with ``zero_output_for_mask``).
+        Keras 3 semantics: a masked step leaves h and c unchanged, and its
+        output is the carried h (``h0`` before the first unmasked step), or
+        zeros with ``zero_output_for_mask``.
     peephole : array (3 * units,) or, with ``cifg``, (2 * units,), optional
         Diagonal peephole weights; no peepholes when omitted.
     cifg : bool

@@ -7,8 +7,8 @@ def random_lstm_args(rng, B=3, T=5, F=2, H=4, *, dtype=np.float64, cifg=False, p
                      mask=False, initial_state=False, scale=0.6):
     """Random arguments for numlstm.lstm_forward (and tests.reference.reference_forward).
 
-    With ``mask``, row 0 starts masked (the "no output yet" case) and the
-    last row is masked throughout.
+    With ``mask``, row 0 starts and ends masked (its first output is h0) and
+    the last row is masked throughout.
     """
     G = 3 if cifg else 4
     args = {

@@ -29,8 +29,6 @@ def reference_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
     c = np.zeros((B, H), x.dtype) if c0 is None else c0.copy()
     mask = np.ones((B, T), bool) if mask is None else mask
     outputs = np.zeros((B, T, H), x.dtype)
-    previous_output = np.zeros((B, H), x.dtype)
-    seen_active = np.zeros(B, bool)  # has a row's output ever been a real step's output?
     cache = []
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         z = x[:, t] @ kernel + h @ recurrent_kernel + bias
@@ -50,16 +48,10 @@ def reference_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
         h_new = o * np.tanh(c_new)
 
         m = mask[:, t][:, None]
-        if zero_output_for_mask:
-            out = np.where(m, h_new, 0.0)
-        else:
-            out = np.where(m, h_new, previous_output)
-        cache.append(dict(t=t, m=m, seen=seen_active.copy(), h=h, c=c, i=i, f=f, g=g, o=o, c_new=c_new))
-        h = np.where(m, h_new, h)
+        cache.append(dict(t=t, m=m, h=h, c=c, i=i, f=f, g=g, o=o, c_new=c_new))
+        h = np.where(m, h_new, h)  # a masked step carries the state...
         c = np.where(m, c_new, c)
-        seen_active |= mask[:, t]
-        previous_output = out
-        outputs[:, t] = out
+        outputs[:, t] = np.where(m, h, 0.0) if zero_output_for_mask else h  # ...and outputs it (Keras 3)
     return outputs, h, c, cache
 
 
@@ -81,9 +73,8 @@ def reference_backward(cache, x, kernel, recurrent_kernel, peephole=None, cifg=F
     for step in reversed(cache):
         t, m = step["t"], step["m"]
         c_prev, c_new, i, f, g, o = (step[k] for k in ("c", "c_new", "i", "f", "g", "o"))
-        # The output of a masked step is the previous output: h_prev once a
-        # real step has produced one, else a constant zero.
-        output_is_state = m | (~zero_output_for_mask & step["seen"][:, None])
+        # The output of a masked step is the carried h_prev, or a constant zero.
+        output_is_state = m | (not zero_output_for_mask)
         dh_total = dh + np.where(output_is_state, d_outputs[:, t], 0.0)
 
         tc = np.tanh(c_new)
