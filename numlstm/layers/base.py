@@ -18,6 +18,17 @@ def _default_name(layer):
     return base if index == 0 else f"{base}_{index}"
 
 
+def numeric_array(value, name):
+    """``value`` as a numpy array, or TypeError naming ``name`` if it is not numeric."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    return array
+
+
 def check_finite_data(array, name):
     """Raise ValueError naming ``name`` and the first index of a NaN or infinity in user data."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
@@ -106,13 +117,7 @@ class Layer:
         self.built = True
 
     def _as_input(self, x, name="x"):
-        try:
-            array = np.asarray(x)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{self.name}: {name} must be a numeric array: {exc}") from None
-        if array.dtype.kind not in "fiub":
-            raise TypeError(f"{self.name}: {name} must be a numeric array, got dtype {array.dtype}")
-        return np.ascontiguousarray(array, dtype=self.dtype)
+        return np.ascontiguousarray(numeric_array(x, f"{self.name}: {name}"), dtype=self.dtype)
 
     def __call__(self, x, mask=None, training=False, initial_state=None):
         check_finite_data(np.asarray(x), f"{self.name}: x")

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from .. import losses, metrics as metrics_module, optimizers, utils
 from ..callbacks import Callback, History
 from ..layers import Layer
-from ..layers.base import check_finite_data
+from ..layers.base import check_finite_data, numeric_array
 from ..layers.input_layer import Input
 
 
@@ -110,12 +110,7 @@ class Sequential:
 
     # -- running -------------------------------------------------------------------
     def _as_array(self, data, name):
-        try:
-            array = np.asarray(data)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numeric array: {exc}") from None
-        if array.dtype.kind not in "fiub":
-            raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+        array = numeric_array(data, name)
         if array.ndim == 0:
             raise ValueError(f"{name} must have a batch axis, got a scalar")
         check_finite_data(array, name)
