@@ -51,11 +51,11 @@ class Stream:
                 pack_panels(layer.kernel, False, kernel_panels)
                 pack_panels(layer.recurrent_kernel, False, recurrent_panels)
                 width = recurrent_panels.shape[0] * recurrent_panels.shape[2]
-                h, c = np.zeros((B, H), layer.dtype), np.zeros((B, H), layer.dtype)
-                gates, recurrent = np.zeros((B, width), layer.dtype), np.zeros((B, width), layer.dtype)
-                arguments = (kernel_panels, recurrent_panels, layer._bias_or_zeros, layer._peephole_or_zeros,
-                             h, c, gates, recurrent)
-                self._calls.append((STEP[layer.cifg], arguments, h))
+                state = np.zeros((2, B, H), layer.dtype)
+                scratch = np.zeros((2, B, width), layer.dtype)
+                bias_and_peephole = np.concatenate([layer._bias_or_zeros, layer._peephole_or_zeros])
+                arguments = (kernel_panels, recurrent_panels, bias_and_peephole, state, scratch)
+                self._calls.append((STEP[layer.cifg], arguments, state[0]))
             elif isinstance(layer, Dense):
                 self._calls.append((layer, None, None))
 
