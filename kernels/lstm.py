@@ -43,13 +43,19 @@ def _chunk_rows(chunk, chunks, B):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
-                  reverse, cifg):
-    """The time loop for batch rows lo:hi."""
+def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse, cifg):
+    """The time loop for batch rows lo:hi; with a recurrent mask, rec = (h * mask) @ R."""
     T = gates.shape[0]
     for s in range(T):
         t = _timestep(s, T, reverse)
-        packed_matmul(hs[s], lo, hi, recurrent_panels, rec)
+        if use_recurrent_mask:
+            for b in range(lo, hi):
+                for j in range(hs.shape[2]):
+                    masked_h[b, j] = hs[s, b, j] * recurrent_mask[b, j]
+            packed_matmul(masked_h, lo, hi, recurrent_panels, rec)
+        else:
+            packed_matmul(hs[s], lo, hi, recurrent_panels, rec)
         for b in range(lo, hi):
             if use_mask and not mask[b, t]:
                 hs[s + 1, b] = hs[s, b]
@@ -84,13 +90,16 @@ def input_projection_parallel(x, kernel, reverse, chunks, xs, gates):
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse,
                   zero_output, cifg, chunks, hs, cs, outputs):
     """The time loop over the input projection ``gates`` (T, B, G*H), in place.
 
     Arrays are validated by ``numlstm.functional.lstm_forward``: one float
     dtype, C-contiguous. ``recurrent_panels`` is ``pack_panels`` of the
-    recurrent kernel. ``mask`` is (B, T) bool, read only when ``use_mask``.
+    recurrent kernel. ``mask`` is (B, T) bool, read only when ``use_mask``;
+    ``recurrent_mask`` (B, H) multiplies h before the recurrent product
+    (recurrent dropout), read only when ``use_recurrent_mask``.
 
     Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``,
     ``cs`` (T+1, B, H), the states before and after every step; ``gates``
@@ -100,10 +109,11 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
     hs[0] = h0
     cs[0] = c0
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
+    masked_h = np.empty((B, hs.shape[2]), gates.dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, B)
-        _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, mask, use_mask,
-                      reverse, cifg)
+        _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
+                      recurrent_mask, use_recurrent_mask, reverse, cifg)
 
     for s in range(T):
         t = _timestep(s, T, reverse)
@@ -115,7 +125,8 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
+def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask,
+                   recurrent_mask, use_recurrent_mask, reverse,
                    zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
                    dh_total, dh_rec, d_peephole):
     """The reverse time loop for batch rows lo:hi; ``d_peephole`` is this block's own sum."""
@@ -143,11 +154,16 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
         packed_matmul(gates[s], lo, hi, transposed_panels, dh_rec)
         for b in range(lo, hi):
             if not use_mask or mask[b, t]:
-                dh[b] = dh_rec[b, :H]
+                if use_recurrent_mask:
+                    for j in range(H):
+                        dh[b, j] = dh_rec[b, j] * recurrent_mask[b, j]
+                else:
+                    dh[b] = dh_rec[b, :H]
 
 
 @njit(inline="always", **JIT_OPTIONS)
-def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
+def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
+                   recurrent_mask, use_recurrent_mask, reverse, zero_output,
                    cifg, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
     """The reverse time loop: ``gates`` becomes the pre-activation gradients, in place.
 
@@ -168,7 +184,8 @@ def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, rever
     d_peephole_chunks = np.zeros((chunks, peephole.shape[0]), gates.dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, B)
-        _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
+        _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask,
+                       recurrent_mask, use_recurrent_mask, reverse,
                        zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
                        dh_total, dh_rec, d_peephole_chunks[chunk])
     d_peephole = np.zeros_like(peephole)
@@ -241,60 +258,76 @@ def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks, dx_rows, part
 # own named function so that Numba's on-disk cache keeps them apart.
 
 @njit(**JIT_OPTIONS)
-def forward_loop_standard(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+def forward_loop_standard(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse,
                           zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse,
                   zero_output, False, chunks, hs, cs, outputs)
 
 
 @njit(**JIT_OPTIONS)
-def forward_loop_cifg(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+def forward_loop_cifg(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                      recurrent_mask, use_recurrent_mask, reverse,
                       zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse,
                   zero_output, True, chunks, hs, cs, outputs)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def forward_loop_standard_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                                   recurrent_mask, use_recurrent_mask,
                                    reverse, zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse,
                   zero_output, False, chunks, hs, cs, outputs)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def forward_loop_cifg_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                               recurrent_mask, use_recurrent_mask,
                                reverse, zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, reverse,
+    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse,
                   zero_output, True, chunks, hs, cs, outputs)
 
 
 @njit(**JIT_OPTIONS)
-def backward_loop_standard(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
+def backward_loop_standard(gates, cs, transposed_panels, peephole, mask, use_mask,
+                           recurrent_mask, use_recurrent_mask, reverse,
                            zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
                           False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
 @njit(**JIT_OPTIONS)
-def backward_loop_cifg(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
+def backward_loop_cifg(gates, cs, transposed_panels, peephole, mask, use_mask,
+                       recurrent_mask, use_recurrent_mask, reverse,
                        zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
                           True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def backward_loop_standard_parallel(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
+def backward_loop_standard_parallel(gates, cs, transposed_panels, peephole, mask, use_mask,
+                                    recurrent_mask, use_recurrent_mask, reverse,
                                     zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
                                     use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
                           False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def backward_loop_cifg_parallel(gates, cs, transposed_panels, peephole, mask, use_mask, reverse,
+def backward_loop_cifg_parallel(gates, cs, transposed_panels, peephole, mask, use_mask,
+                                recurrent_mask, use_recurrent_mask, reverse,
                                 zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
                                 use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask, reverse, zero_output,
+    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
                           True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 

@@ -151,7 +151,7 @@ def _carve(dtype, *shapes):
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
                  peephole=None, cifg=False, reverse=False, zero_output_for_mask=False,
-                 check_finite=True):
+                 recurrent_mask=None, check_finite=True):
     """Run one LSTM layer in one direction over a batch of sequences.
 
     Parameters
@@ -178,6 +178,10 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         of the step that read ``x[:, t]`` (torch's layout; Keras'
         ``go_backwards`` flips it).
     zero_output_for_mask : bool
+    recurrent_mask : array (batch, units), optional
+        Multiplies h before the recurrent product at every step (Keras'
+        recurrent dropout: one mask per sequence, already scaled by
+        1 / (1 - rate)); gradients account for it.
     check_finite : bool
         Raise ``ValueError`` on NaN or infinity in any argument.
 
@@ -216,6 +220,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         "peephole": _prepare(peephole, "peephole", dtype, ((n_gates - 1) * H,), f"({n_gates - 1} * units,)"),
         "h0": _prepare(h0, "h0", dtype, (B, H), "(batch, units)"),
         "c0": _prepare(c0, "c0", dtype, (B, H), "(batch, units)"),
+        "recurrent_mask": _prepare(recurrent_mask, "recurrent_mask", dtype, (B, H), "(batch, units)"),
     }
     use_mask = mask is not None
     if use_mask:
@@ -234,6 +239,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     peephole = _or_zeros(given["peephole"], (n_gates - 1) * H, dtype)
     h0 = _or_zeros(given["h0"], (B, H), dtype)
     c0 = _or_zeros(given["c0"], (B, H), dtype)
+    use_recurrent_mask = recurrent_mask is not None
+    recurrent_mask = _or_zeros(given["recurrent_mask"], (0, 0), dtype)
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
     chunks = _time_loop_chunks(B)
@@ -244,10 +251,13 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     with _blas_threads_for(chunks):
         _cpu.INPUT_PROJECTION[chunks > 1](x, kernel, reverse, chunks, xs, gates)
         _cpu.FORWARD_LOOP[(cifg, chunks > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
-                                              reverse, zero_output_for_mask, chunks, hs, cs, outputs)
+                                              recurrent_mask, use_recurrent_mask, reverse,
+                                              zero_output_for_mask, chunks, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
-             "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask}
-    options = {"use_mask": use_mask, "reverse": reverse, "zero_output": zero_output_for_mask,
+             "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
+             "recurrent_mask": recurrent_mask}
+    options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,
+               "zero_output": zero_output_for_mask,
                "cifg": cifg, "use_peephole": use_peephole, "check_finite": check_finite,
                "chunks": chunks}
     # Copies: the workspace's own final states must survive what the caller does with these.
@@ -308,10 +318,13 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
     with _blas_threads_for(chunks):
         dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], chunks > 1)](
             saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
-            options["use_mask"], options["reverse"], options["zero_output"], d_outputs, use_d_outputs,
-            d_h_n, d_c_n, options["use_peephole"], chunks)
+            options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
+            options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], chunks)
+        hs = saved["hs"]
+        if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
+            hs = hs * saved["recurrent_mask"]
         _cpu.WEIGHT_GRADIENTS[chunks > 1](
-            saved["xs"], saved["gates"], saved["hs"], saved["kernel"], options["reverse"], chunks,
+            saved["xs"], saved["gates"], hs, saved["kernel"], options["reverse"], chunks,
             dx_rows, partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
     return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias,

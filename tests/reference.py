@@ -18,7 +18,8 @@ def _split(a, gates):
 
 
 def reference_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None,
-                      peephole=None, cifg=False, reverse=False, zero_output_for_mask=False):
+                      peephole=None, cifg=False, reverse=False, zero_output_for_mask=False,
+                      recurrent_mask=None):
     """Returns outputs, h_n, c_n and the per-step cache for reference_backward."""
     B, T, _ = x.shape
     H = recurrent_kernel.shape[0]
@@ -28,10 +29,11 @@ def reference_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
     h = np.zeros((B, H), x.dtype) if h0 is None else h0.copy()
     c = np.zeros((B, H), x.dtype) if c0 is None else c0.copy()
     mask = np.ones((B, T), bool) if mask is None else mask
+    recurrent_mask = np.ones((B, H), x.dtype) if recurrent_mask is None else recurrent_mask
     outputs = np.zeros((B, T, H), x.dtype)
     cache = []
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        z = x[:, t] @ kernel + h @ recurrent_kernel + bias
+        z = x[:, t] @ kernel + (h * recurrent_mask) @ recurrent_kernel + bias
         if cifg:
             z_f, z_g, z_o = _split(z, 3)
             p_f, p_o = _split(peep, 2)
@@ -48,7 +50,7 @@ def reference_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
         h_new = o * np.tanh(c_new)
 
         m = mask[:, t][:, None]
-        cache.append(dict(t=t, m=m, h=h, c=c, i=i, f=f, g=g, o=o, c_new=c_new))
+        cache.append(dict(t=t, m=m, h=h, c=c, i=i, f=f, g=g, o=o, c_new=c_new, recurrent_mask=recurrent_mask))
         h = np.where(m, h_new, h)  # a masked step carries the state...
         c = np.where(m, c_new, c)
         outputs[:, t] = np.where(m, h, 0.0) if zero_output_for_mask else h  # ...and outputs it (Keras 3)
@@ -100,9 +102,9 @@ def reference_backward(cache, x, kernel, recurrent_kernel, peephole=None, cifg=F
 
         dx[:, t] = dz @ kernel.T
         d_kernel += x[:, t].T @ dz
-        d_recurrent += step["h"].T @ dz
+        d_recurrent += (step["h"] * step["recurrent_mask"]).T @ dz
         d_bias += dz.sum(0)
-        dh = np.where(m, dz @ recurrent_kernel.T, dh_total)
+        dh = np.where(m, (dz @ recurrent_kernel.T) * step["recurrent_mask"], dh_total)
         dc = np.where(m, dc_prev, dc)
     return dx, d_kernel, d_recurrent, d_bias, (None if peephole is None else d_peep), dh, dc
 

@@ -30,6 +30,14 @@ GRAD_OF = {"x": "dx", "kernel": "d_kernel", "recurrent_kernel": "d_recurrent_ker
            "peephole": "d_peephole", "h0": "dh0", "c0": "dc0"}
 
 
+def test_finite_differences_with_recurrent_mask(rng):
+    args = random_lstm_args(rng, B=2, T=4, F=2, H=3, peephole=True, mask=True, initial_state=True,
+                            recurrent_mask=True)
+    _check_all_gradients(args, {"reverse": True}, {"out": rng.standard_normal((2, 4, 3)),
+                                                  "h_n": rng.standard_normal((2, 3)),
+                                                  "c_n": rng.standard_normal((2, 3))})
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("mask,reverse,initial_state,final_state_grads",
                          list(itertools.product([False, True], repeat=4)))
@@ -45,9 +53,12 @@ def test_finite_differences(rng, variant, mask, reverse, initial_state, final_st
     if final_state_grads:
         weights["h_n"] = rng.standard_normal((2, 3))
         weights["c_n"] = rng.standard_normal((2, 3))
+    _check_all_gradients(args, options, weights)
+
+
+def _check_all_gradients(args, options, weights):
     _, ws = _loss(args, options, weights)
     grads = numlstm.lstm_backward(ws, weights["out"], weights.get("h_n"), weights.get("c_n"))
-
     for name, grad_name in GRAD_OF.items():
         if name not in args:
             assert getattr(grads, grad_name) is None

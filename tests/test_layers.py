@@ -108,8 +108,8 @@ def test_set_weights_checks_count_and_shapes():
 def test_bad_construction_and_input():
     with pytest.raises(ValueError, match="activation='tanh' and recurrent_activation='sigmoid' only"):
         layers.LSTM(3, activation="relu")
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        layers.LSTM(3, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be in \[0, 1\)"):
+        layers.LSTM(3, recurrent_dropout=1.0)
     with pytest.raises(ValueError, match="units must be a positive int"):
         layers.LSTM(0)
     with pytest.raises(ValueError, match=r"x must have shape \(batch, timesteps, features\)"):
@@ -188,6 +188,16 @@ def test_dense_backward_matches_finite_differences(activation):
     x = rng.standard_normal((2, 4, 5))
     dense(x)
     _finite_difference_check(dense, x, [rng.standard_normal((2, 4, 3))])
+
+
+def test_recurrent_dropout_masks_h_before_the_recurrent_product_in_training_only():
+    layer = _built(_lstm(return_sequences=True, recurrent_dropout=0.4, seed=5))
+    x = rng.standard_normal((2, 4, 2))
+    np.testing.assert_array_equal(layer(x), layer(x, training=False))
+    out, cache = layer.forward(x, training=True)
+    mask = cache["recurrent_mask"]
+    assert mask.shape == (2, 3) and set(np.unique(mask)) <= {0.0, 1 / 0.6}
+    np.testing.assert_allclose(out, _reference(layer, x, recurrent_mask=mask)[0], rtol=1e-12)
 
 
 def test_input_dropout_uses_one_mask_per_sequence_in_training_only():

@@ -42,6 +42,20 @@ def test_kernels_match_numpy_reference(rng, time_loop_chunks, cifg, peephole, ma
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("cifg,mask", [(False, False), (True, True)])
+def test_recurrent_mask_matches_reference(rng, time_loop_chunks, cifg, mask):
+    args = random_lstm_args(rng, B=3, cifg=cifg, mask=mask, peephole=True, initial_state=True, recurrent_mask=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args)
+    ref_out, _, _, cache = reference_forward(**args)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
+    d_out = rng.standard_normal(out.shape)
+    grads = numlstm.lstm_backward(ws, d_out, h_n, c_n)
+    expected = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"], args["peephole"],
+                                  cifg, False, d_out, h_n, c_n)
+    for name, got, want in zip(grads._fields, grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_masked_steps_follow_keras_semantics(rng):
     args = random_lstm_args(rng, B=2, T=4, mask=True, initial_state=True)
     args["mask"] = np.array([[False, True, False, True], [True, True, True, True]])

@@ -26,17 +26,17 @@ def _forward_loop_args(cifg):
     G = 3 if cifg else 4
     panels = _float32(*panels_shape(H, G * H, np.float32))
     return (_float32(T, B, G * H), panels, _float32(G * H), _float32((G - 1) * H),
-            _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, False, False, 1,
-            _float32(T + 1, B, H), _float32(T + 1, B, H), _float32(B, T, H))
+            _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, _float32(0, 0), False,
+            False, False, 1, _float32(T + 1, B, H), _float32(T + 1, B, H), _float32(B, T, H))
 
 
 def _backward_loop_args(cifg):
     forward = _forward_loop_args(cifg)
     lstm.FORWARD_LOOP[(cifg, False)](*forward)
     G = 3 if cifg else 4
-    gates, cs = forward[0], forward[12]
+    gates, cs = forward[0], forward[14]
     panels = _float32(*panels_shape(G * H, H, np.float32))
-    return (gates, cs, panels, forward[3], forward[6], False, False, False,
+    return (gates, cs, panels, forward[3], forward[6], False, _float32(0, 0), False, False, False,
             _float32(B, T, H), True, _float32(B, H), _float32(B, H), True, 1)
 
 

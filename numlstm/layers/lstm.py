@@ -8,8 +8,6 @@ Differences from Keras, all deliberate:
   one more weight array after the bias, initialised to zeros;
   ``cifg=True`` couples the input gate to the forget gate (i = 1 - f), so
   the weights hold three gates, ``f, c, o``. Keras has neither.
-- ``recurrent_dropout`` is not supported yet (it needs a mask inside the
-  time loop's kernel) and raises ``NotImplementedError`` when nonzero.
 """
 
 import numpy as np
@@ -32,10 +30,9 @@ class LSTM(Layer):
         if activation != "tanh" or recurrent_activation != "sigmoid":
             raise ValueError(f"{self.name}: numlstm's kernels implement activation='tanh' and "
                              f"recurrent_activation='sigmoid' only, got {activation!r} and {recurrent_activation!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{self.name}: dropout must be in [0, 1), got {dropout!r}")
-        if recurrent_dropout != 0.0:
-            raise NotImplementedError(f"{self.name}: recurrent_dropout is not supported yet; use dropout")
+        for argument, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{self.name}: {argument} must be in [0, 1), got {rate!r}")
         self.units = int(units)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -43,6 +40,7 @@ class LSTM(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = unit_forget_bias
         self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
@@ -58,7 +56,8 @@ class LSTM(Layer):
         return {"units": self.units, "use_bias": self.use_bias,
                 "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
                 "bias_initializer": self.bias_initializer, "unit_forget_bias": self.unit_forget_bias,
-                "dropout": self.dropout, "return_sequences": self.return_sequences,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "zero_output_for_mask": self.zero_output_for_mask, "peephole": self.peephole, "cifg": self.cifg,
                 "seed": self.seed, "name": self.name, "dtype": self.dtype.name}
@@ -133,18 +132,23 @@ class LSTM(Layer):
         if x.shape[2] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected {self.kernel.shape[0]} features, got shape {x.shape}")
         h0, c0 = self._initial_states(initial_state, x.shape[0])
-        dropout_mask = None
-        if training and self.dropout > 0:
+        dropout_mask = recurrent_mask = None
+        if training and (self.dropout > 0 or self.recurrent_dropout > 0):
             generator = utils.global_generator() if self.seed is None else np.random.default_rng(self.seed)
-            keep = generator.random((x.shape[0], 1, x.shape[2])) >= self.dropout
-            dropout_mask = (keep / (1.0 - self.dropout)).astype(self.dtype)  # one mask per sequence
-            x = x * dropout_mask
+            if self.dropout > 0:  # one mask per sequence, as in Keras
+                keep = generator.random((x.shape[0], 1, x.shape[2])) >= self.dropout
+                dropout_mask = (keep / (1.0 - self.dropout)).astype(self.dtype)
+                x = x * dropout_mask
+            if self.recurrent_dropout > 0:
+                keep = generator.random((x.shape[0], self.units)) >= self.recurrent_dropout
+                recurrent_mask = (keep / (1.0 - self.recurrent_dropout)).astype(self.dtype)
         outputs, h, c, workspace = lstm_forward(
             x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, h0, c0, mask,
             peephole=self.peephole_weights if self.peephole else None, cifg=self.cifg,
             reverse=self.go_backwards,
             # Keras: zero_output_for_mask only shapes returned sequences.
             zero_output_for_mask=self.zero_output_for_mask and self.return_sequences,
+            recurrent_mask=recurrent_mask,
             # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
             # checked where it enters (Layer.__call__, the model's fit/predict).
             check_finite=False)
@@ -154,6 +158,7 @@ class LSTM(Layer):
             self.states = (h, c)
         result = [output, h.copy(), c.copy()] if self.return_state else output
         cache = {"workspace": workspace, "timesteps": x.shape[1], "dropout_mask": dropout_mask,
+                 "recurrent_mask": recurrent_mask,
                  "initial_state": initial_state is not None}
         return result, cache
 
