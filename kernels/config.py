@@ -1,4 +1,4 @@
-"""Compilation options and tuning thresholds shared by every CPU kernel."""
+"""Compilation options shared by every CPU kernel."""
 
 # No 'nnan'/'ninf': a NaN must propagate, never be optimised into a finite value.
 # 'reassoc' lets reductions vectorise; 'contract' allows FMA.
