@@ -31,15 +31,18 @@ class Loss:
     def get_config(self):
         return {}
 
+    def _targets_like(self, y_true, y_pred):
+        y_true = np.asarray(y_true, y_pred.dtype)
+        if y_true.shape != y_pred.shape:
+            raise ValueError(f"{self.name}: y_true has shape {y_true.shape} but the model outputs {y_pred.shape}")
+        return y_true
+
 
 class _Elementwise(Loss):
     """Losses that average an elementwise term over every position."""
 
     def value_and_gradient(self, y_true, y_pred):
-        y_true = np.asarray(y_true, y_pred.dtype)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"{self.name}: y_true has shape {y_true.shape} but the model outputs {y_pred.shape}")
-        error = y_pred - y_true
+        error = y_pred - self._targets_like(y_true, y_pred)
         value, derivative = self._term(error)
         return float(value.mean()), (derivative / error.size).astype(y_pred.dtype)
 
@@ -80,9 +83,7 @@ class BinaryCrossentropy(_Elementwise):
         self.from_logits = from_logits
 
     def value_and_gradient(self, y_true, y_pred):
-        y_true = np.asarray(y_true, y_pred.dtype)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"{self.name}: y_true has shape {y_true.shape} but the model outputs {y_pred.shape}")
+        y_true = self._targets_like(y_true, y_pred)
         if self.from_logits:
             z = y_pred
             value = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
@@ -105,10 +106,7 @@ class CategoricalCrossentropy(Loss):
         self.from_logits = from_logits
 
     def _one_hot(self, y_true, y_pred):
-        y_true = np.asarray(y_true, y_pred.dtype)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"{self.name}: y_true has shape {y_true.shape} but the model outputs {y_pred.shape}")
-        return y_true
+        return self._targets_like(y_true, y_pred)
 
     def value_and_gradient(self, y_true, y_pred):
         y_true = self._one_hot(y_true, y_pred)
