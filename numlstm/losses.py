@@ -42,22 +42,27 @@ class _Elementwise(Loss):
     """Losses that average an elementwise term over every position."""
 
     def value_and_gradient(self, y_true, y_pred):
-        error = y_pred - self._targets_like(y_true, y_pred)
-        value, derivative = self._term(error)
-        return float(value.mean()), (derivative / error.size).astype(y_pred.dtype)
+        value, derivative = self._term(self._targets_like(y_true, y_pred), y_pred)
+        return float(value.mean()), (derivative / value.size).astype(y_pred.dtype)
+
+    def _term(self, y_true, y_pred):
+        """The elementwise loss and its derivative with respect to y_pred."""
+        raise NotImplementedError
 
 
 class MeanSquaredError(_Elementwise):
     name = "mean_squared_error"
 
-    def _term(self, error):
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
         return error * error, 2 * error
 
 
 class MeanAbsoluteError(_Elementwise):
     name = "mean_absolute_error"
 
-    def _term(self, error):
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
         return np.abs(error), np.sign(error)
 
 
@@ -67,7 +72,8 @@ class Huber(_Elementwise):
     def __init__(self, delta=1.0):
         self.delta = float(delta)
 
-    def _term(self, error):
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
         small = np.abs(error) <= self.delta
         value = np.where(small, 0.5 * error * error, self.delta * (np.abs(error) - 0.5 * self.delta))
         return value, np.where(small, error, self.delta * np.sign(error))
@@ -82,18 +88,15 @@ class BinaryCrossentropy(_Elementwise):
     def __init__(self, from_logits=False):
         self.from_logits = from_logits
 
-    def value_and_gradient(self, y_true, y_pred):
-        y_true = self._targets_like(y_true, y_pred)
+    def _term(self, y_true, y_pred):
         if self.from_logits:
             z = y_pred
             value = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
-            derivative = 0.5 * np.tanh(0.5 * z) + 0.5 - y_true
-        else:
-            p = np.clip(y_pred, EPSILON, 1 - EPSILON)
-            value = -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))
-            inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
-            derivative = np.where(inside, (p - y_true) / (p * (1 - p)), 0.0)
-        return float(value.mean()), (derivative / value.size).astype(y_pred.dtype)
+            return value, 0.5 * np.tanh(0.5 * z) + 0.5 - y_true
+        p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+        value = -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))
+        inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
+        return value, np.where(inside, (p - y_true) / (p * (1 - p)), 0.0)
 
     def get_config(self):
         return {"from_logits": self.from_logits}
