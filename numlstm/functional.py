@@ -264,7 +264,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     return outputs, hs[T].copy(), cs[T].copy(), LSTMWorkspace(saved, options)
 
 
-def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
+def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gradient=True):
     """Backpropagation through time for one :func:`lstm_forward` call.
 
     Parameters
@@ -276,13 +276,16 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
     d_h_n, d_c_n : arrays (batch, units), optional
         Gradients flowing in from the final states (stateful use,
         encoder-decoder models); zeros if omitted.
+    input_gradient : bool, default True
+        Whether to compute ``dx``. A model's first layer does not need it,
+        and skipping it saves about a sixth of the backward pass's GEMM work.
 
     Returns
     -------
     LSTMGradients
-        ``dx``, ``d_kernel``, ``d_recurrent_kernel``, ``d_bias``,
-        ``d_peephole`` (None without peepholes), ``dh0``, ``dc0``, each
-        shaped like its forward argument.
+        ``dx`` (None when ``input_gradient`` is False), ``d_kernel``,
+        ``d_recurrent_kernel``, ``d_bias``, ``d_peephole`` (None without
+        peepholes), ``dh0``, ``dc0``, each shaped like its forward argument.
     """
     if not isinstance(workspace, LSTMWorkspace):
         raise TypeError(f"workspace must be the LSTMWorkspace returned by lstm_forward, got {type(workspace).__name__}")
@@ -308,9 +311,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
     chunks = options["chunks"]
     F = saved["xs"].shape[2]
     GH = saved["gates"].shape[2]
+    input_gradient = bool(input_gradient)
+    dx_shape = (B, T, F) if input_gradient else (0, 0, F)
     panels, dx_rows, partial_kernel, partial_recurrent = _carve(
-        dtype, panels_shape(GH, H, dtype), (T * B, F), (chunks - 1, F, GH), (chunks - 1, H, GH))
-    dx = np.empty((B, T, F), dtype)
+        dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (chunks - 1, F, GH), (chunks - 1, H, GH))
+    dx = np.empty(dx_shape, dtype)
     d_kernel = np.empty((F, GH), dtype)
     d_recurrent_kernel = np.empty((H, GH), dtype)
     d_bias = np.empty(GH, dtype)
@@ -324,8 +329,8 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None):
         if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
             hs = hs * saved["recurrent_mask"]
         _cpu.WEIGHT_GRADIENTS[chunks > 1](
-            saved["xs"], saved["gates"], hs, saved["kernel"], options["reverse"], chunks,
+            saved["xs"], saved["gates"], hs, saved["kernel"], options["reverse"], chunks, input_gradient,
             dx_rows, partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
-    return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias,
+    return LSTMGradients(dx if input_gradient else None, d_kernel, d_recurrent_kernel, d_bias,
                          d_peephole if options["use_peephole"] else None, dh0, dc0)

@@ -99,3 +99,13 @@ def test_workspace_is_consumed_once(rng):
     numlstm.lstm_backward(ws, np.ones_like(out))
     with pytest.raises(ValueError, match="already used"):
         numlstm.lstm_backward(ws, np.ones_like(out))
+
+
+def test_backward_without_input_gradient_gives_the_same_weight_gradients(rng, time_loop_chunks):
+    args = random_lstm_args(rng, B=3, peephole=True, mask=True, initial_state=True)
+    d_out = rng.standard_normal((3, args["x"].shape[1], args["recurrent_kernel"].shape[0]))
+    full = numlstm.lstm_backward(numlstm.lstm_forward(**args)[3], d_out)
+    weights_only = numlstm.lstm_backward(numlstm.lstm_forward(**args)[3], d_out, input_gradient=False)
+    assert weights_only.dx is None and full.dx is not None
+    for name, got, want in zip(full._fields[1:], weights_only[1:], full[1:]):
+        np.testing.assert_array_equal(got, want, err_msg=name)

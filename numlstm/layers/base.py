@@ -128,8 +128,11 @@ class Layer:
         """Returns ``(output, cache)``; ``cache`` is what ``backward`` needs."""
         raise NotImplementedError
 
-    def backward(self, cache, d_output):
-        """Gradients of the loss, given its gradient with respect to ``forward``'s output."""
+    def backward(self, cache, d_output, input_gradient=True):
+        """Gradients of the loss, given its gradient with respect to ``forward``'s output.
+
+        With ``input_gradient=False`` (nothing below needs it) ``d_input`` may be None.
+        """
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):

@@ -114,7 +114,7 @@ class Bidirectional(Layer):
         result = ([output] if self.merge_mode else output) + states if self.return_state else output
         return result, (cache_f, cache_b, y_f, y_b)
 
-    def backward(self, cache, d_output):
+    def backward(self, cache, d_output, input_gradient=True):
         cache_f, cache_b, y_f, y_b = cache
         d_states = [None] * 4
         if self.return_state:
@@ -139,9 +139,10 @@ class Bidirectional(Layer):
             d_b = d_b[:, ::-1]
         if self.return_state:
             d_f, d_b = [d_f] + d_states[:2], [d_b] + d_states[2:]
-        result_f = self.forward_layer.backward(cache_f, d_f)
-        result_b = self.backward_layer.backward(cache_b, d_b)
+        result_f = self.forward_layer.backward(cache_f, d_f, input_gradient)
+        result_b = self.backward_layer.backward(cache_b, d_b, input_gradient)
         d_initial = None
         if result_f.d_initial_state is not None:
             d_initial = result_f.d_initial_state + result_b.d_initial_state
-        return Backward(result_f.d_input + result_b.d_input, result_f.grads + result_b.grads, d_initial)
+        d_input = result_f.d_input + result_b.d_input if input_gradient else None
+        return Backward(d_input, result_f.grads + result_b.grads, d_initial)

@@ -65,7 +65,7 @@ class Dense(Layer):
         y = _ACTIVATIONS[self.activation][0](z)
         return y, (x, y)
 
-    def backward(self, cache, d_output):
+    def backward(self, cache, d_output, input_gradient=True):
         x, y = cache
         dz = _ACTIVATIONS[self.activation][1](y, np.asarray(d_output, self.dtype))
         x_rows = x.reshape(-1, x.shape[-1])
@@ -73,4 +73,4 @@ class Dense(Layer):
         grads = [x_rows.T @ dz_rows]
         if self.use_bias:
             grads.append(dz_rows.sum(axis=0))
-        return Backward(dz @ self.kernel.T, grads)
+        return Backward(dz @ self.kernel.T if input_gradient else None, grads)

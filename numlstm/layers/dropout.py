@@ -29,6 +29,8 @@ class Dropout(Layer):
         scale = ((generator.random(x.shape) >= self.rate) / (1.0 - self.rate)).astype(self.dtype)
         return x * scale, scale
 
-    def backward(self, cache, d_output):
+    def backward(self, cache, d_output, input_gradient=True):
+        if not input_gradient:
+            return Backward(None, [])
         d_output = np.asarray(d_output, self.dtype)
         return Backward(d_output if cache is None else d_output * cache, [])

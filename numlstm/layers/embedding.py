@@ -46,7 +46,7 @@ class Embedding(Layer):
             self.build(ids.shape)
         return self.embeddings[ids], ids
 
-    def backward(self, cache, d_output):
+    def backward(self, cache, d_output, input_gradient=True):
         d_embeddings = np.zeros_like(self.embeddings)
         np.add.at(d_embeddings, cache.reshape(-1), np.asarray(d_output, self.dtype).reshape(-1, self.output_dim))
         return Backward(None, [d_embeddings])

@@ -157,12 +157,12 @@ class LSTM(Layer):
         if self.stateful:
             self.states = (h, c)
         result = [output, h.copy(), c.copy()] if self.return_state else output
-        cache = {"workspace": workspace, "timesteps": x.shape[1], "dropout_mask": dropout_mask,
+        cache = {"workspace": workspace, "dropout_mask": dropout_mask,
                  "recurrent_mask": recurrent_mask,
                  "initial_state": initial_state is not None}
         return result, cache
 
-    def backward(self, cache, d_output):
+    def backward(self, cache, d_output, input_gradient=True):
         d_h = d_c = None
         if self.return_state:
             d_output, d_h, d_c = d_output
@@ -172,11 +172,10 @@ class LSTM(Layer):
             if self.return_sequences:
                 d_outputs = np.ascontiguousarray(d_output[:, ::-1] if self.go_backwards else d_output)
             else:
-                batch, timesteps = d_output.shape[0], cache["timesteps"]
-                d_outputs = np.zeros((batch, timesteps, self.units), self.dtype)
-                d_outputs[:, 0 if self.go_backwards else timesteps - 1] = d_output
-        g = lstm_backward(cache["workspace"], d_outputs, d_h, d_c)
-        dx = g.dx if cache["dropout_mask"] is None else g.dx * cache["dropout_mask"]
+                # The last output is the final state h: zero_output_for_mask only shapes sequences.
+                d_h = d_output if d_h is None else d_h + d_output
+        g = lstm_backward(cache["workspace"], d_outputs, d_h, d_c, input_gradient=input_gradient)
+        dx = g.dx if g.dx is None or cache["dropout_mask"] is None else g.dx * cache["dropout_mask"]
         grads = [g.d_kernel, g.d_recurrent_kernel]
         if self.use_bias:
             grads.append(g.d_bias)

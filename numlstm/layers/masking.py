@@ -27,5 +27,5 @@ class Masking(Layer):
         keep = self.compute_mask(x)[..., None].astype(self.dtype)
         return x * keep, keep
 
-    def backward(self, cache, d_output):
-        return Backward(np.asarray(d_output, self.dtype) * cache, [])
+    def backward(self, cache, d_output, input_gradient=True):
+        return Backward(np.asarray(d_output, self.dtype) * cache if input_gradient else None, [])

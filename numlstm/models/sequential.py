@@ -167,8 +167,10 @@ class Sequential:
         for metric in metrics:
             metric.update(y, output)
         grads = []
-        for layer, cache in zip(reversed(self.layers), reversed(caches)):
-            result = layer.backward(cache, d_output)
+        # Below the lowest layer with weights no input gradient is needed.
+        lowest = next((i for i, layer in enumerate(self.layers) if layer.count_params()), len(self.layers))
+        for index in reversed(range(len(self.layers))):
+            result = self.layers[index].backward(caches[index], d_output, input_gradient=index > lowest)
             d_output = result.d_input
             grads = result.grads + grads
         flat = np.concatenate([g.reshape(-1) for g in grads]).astype(self._params.dtype, copy=False)
