@@ -1,11 +1,13 @@
 """numlstm: a Numba-accelerated LSTM engine for Python."""
 
-from . import callbacks, config, initializers, interop, layers, losses, metrics, optimizers, streaming, utils
+from . import (callbacks, config, datasets, initializers, interop, layers, losses, metrics, optimizers, preprocessing,
+               streaming, utils)
 from .functional import LSTMGradients, LSTMWorkspace, lstm_backward, lstm_forward
 from .models import Sequential
 from .saving import load_model
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["LSTMGradients", "LSTMWorkspace", "Sequential", "load_model", "callbacks", "config", "initializers", "interop", "layers",
-           "losses", "lstm_backward", "lstm_forward", "metrics", "optimizers", "streaming", "utils", "__version__"]
+__all__ = ["LSTMGradients", "LSTMWorkspace", "Sequential", "load_model", "callbacks", "config", "datasets",
+           "initializers", "interop", "layers", "losses", "lstm_backward", "lstm_forward", "metrics", "optimizers",
+           "preprocessing", "streaming", "utils", "__version__"]

@@ -1,7 +1,8 @@
 """Saving and loading: one zip file, no pickle, written atomically.
 
 A ``.numlstm`` file is a zip archive of
-- ``metadata.json``: the format name and version and the numlstm version;
+- ``metadata.json``: the format name and version, the numlstm version and
+  the model's own ``metadata`` dict (JSON values only);
 - ``config.json``: the model's layers and compile settings, as JSON;
 - ``weights.npz``: the weights in ``get_weights()`` order;
 - ``optimizer.npz``: the optimizer's state and step count, so that training
@@ -71,6 +72,21 @@ def _encode(value, where):
         return value.item()
     raise ValueError(f"cannot save {where}: {value!r} is not a built-in numlstm object "
                      "(custom initializers and schedules cannot be saved)")
+
+
+def _json_only(value, where):
+    """``value`` if it survives a JSON round trip unchanged in meaning, else a ValueError naming ``where``."""
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError(f"cannot save {where}: its keys must be strings")
+        return {key: _json_only(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_only(item, where) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    raise ValueError(f"cannot save {where}: {type(value).__name__} is not a JSON value (use lists, not arrays)")
 
 
 def _decode(value):
@@ -156,7 +172,8 @@ def save_model(model, path):
     """Write ``model`` (structure, weights, compile settings, optimizer state) to ``path``."""
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving it")
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "numlstm_version": _version()}
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "numlstm_version": _version(),
+                "user": _json_only(model.metadata, "model.metadata")}
     config = model_config(model)
     optimizer_state = []
     if model.optimizer is not None:
@@ -199,6 +216,10 @@ def load_model(path):
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise FileFormatError(f"{path}: the model description does not match its weights ({exc})") from None
+    user = metadata.get("user", {})
+    if not isinstance(user, dict):
+        raise FileFormatError(f"{path}: its metadata is damaged")
+    model.metadata = user
     state = _npz_arrays(optimizer_data, "optimizer state", path)
     if state and model.optimizer is not None:
         variables = model.optimizer.variables()

@@ -49,6 +49,18 @@ def test_round_trip_keeps_structure_weights_and_outputs(tmp_path, name):
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
 
+def test_model_metadata_travels_with_the_file(tmp_path):
+    model = numlstm.Sequential(MODELS["masking"]())
+    model.metadata = {"lookback": 5, "scaler": {"mean": [1.5], "scale": [np.float64(2.0)]}, "note": None}
+    model.save(tmp_path / "m.numlstm")
+    loaded = numlstm.load_model(tmp_path / "m.numlstm")
+    assert loaded.metadata == {"lookback": 5, "scaler": {"mean": [1.5], "scale": [2.0]}, "note": None}
+    model.metadata = {"scale": np.ones(2)}
+    with pytest.raises(ValueError, match=r"model\.metadata\.scale.*ndarray"):
+        model.save(tmp_path / "m.numlstm")
+    assert numlstm.load_model(tmp_path / "m.numlstm").metadata["lookback"] == 5, "the failed save kept the file"
+
+
 def test_weights_only_round_trip(tmp_path):
     model = numlstm.Sequential(MODELS["lstm_variants"]())
     other = numlstm.Sequential(MODELS["lstm_variants"]())

@@ -27,6 +27,10 @@ def lstm_inputs(size, dtype=np.float32, seed=0):
 
 
 def train_step_flops(size):
-    """Multiply-adds x 2 of one forward + backward pass: three GEMM passes of the forward's size."""
+    """Multiply-adds x 2 of one forward + backward pass to the weights.
+
+    Forward: x and h times the weights (F + H); backward: dh through the
+    recurrent weights (H) and both weight gradients (F + H); no dx.
+    """
     B, T, F, H = SIZES[size]
-    return 3 * 2 * B * T * 4 * H * (F + H)
+    return 2 * B * T * 4 * H * (2 * F + 3 * H)

@@ -27,6 +27,9 @@ class Sequential:
         self.metrics = []
         self.stop_training = False
         self._params = None
+        # JSON-compatible facts saved with the model (the numlstm command keeps its
+        # window sizes and scaler here, so that a model file is self-contained).
+        self.metadata = {}
         for layer in layers or []:
             self.add(layer)
 

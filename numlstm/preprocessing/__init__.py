@@ -1,0 +1,21 @@
+"""Preparing data for an LSTM: forecasting windows, leak-free splits, scalers and text encoding.
+
+Time series (see :mod:`numlstm.datasets` for real ones)::
+
+    data = ForecastData(series.values, lookback=104, horizon=52, relative=True)
+    model.fit(data.train.x, data.train.y, validation_data=(data.validation.x, data.validation.y))
+    forecast = data.to_units(data.test, model.predict(data.test.x))
+    rmse(forecast, data.test.y_units), rmse(data.naive_forecast(data.test), data.test.y_units)
+
+Text::
+
+    vocabulary = CharVocabulary(text)
+    x, y = char_windows(vocabulary.encode(text), lookback=64)
+"""
+
+from .scalers import MinMaxScaler, StandardScaler, scaler_from_config
+from .text import CharVocabulary, char_windows
+from .windows import ForecastData, Split, rmse, sliding_windows, time_split, window_starts
+
+__all__ = ["ForecastData", "Split", "sliding_windows", "time_split", "window_starts", "rmse",
+           "StandardScaler", "MinMaxScaler", "scaler_from_config", "CharVocabulary", "char_windows"]

@@ -1,0 +1,186 @@
+"""Sliding windows for forecasting, time-ordered splits without leakage, and baseline forecasts."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scalers import MinMaxScaler, StandardScaler
+
+
+def _series_2d(series):
+    array = np.asarray(series, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"series must be 1-D (steps,) or 2-D (steps, features), got shape {np.shape(series)}")
+    if not np.isfinite(array).all():
+        raise ValueError("series contains NaN or infinity: fill missing values first")
+    return array
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def window_starts(steps, lookback, horizon=1, stride=1, first_target=None, end=None):
+    """Start indices of the windows whose forecast steps all lie in [first_target, end).
+
+    A window starting at ``s`` reads steps ``s .. s+lookback-1`` and forecasts
+    ``s+lookback .. s+lookback+horizon-1``. ``first_target`` defaults to
+    ``lookback`` (the first step with a full history), ``end`` to ``steps``.
+    """
+    lookback, horizon, stride = (_positive(n, v) for n, v in
+                                 (("lookback", lookback), ("horizon", horizon), ("stride", stride)))
+    first_target = lookback if first_target is None else max(int(first_target), lookback)
+    end = steps if end is None else min(int(end), steps)
+    return np.arange(first_target - lookback, end - lookback - horizon + 1, stride)
+
+
+def sliding_windows(series, lookback, horizon=1, stride=1, target=0):
+    """Forecasting pairs from one series.
+
+    Parameters
+    ----------
+    series : array (steps,) or (steps, features)
+    lookback : int
+        Steps each input window holds.
+    horizon : int
+        Steps forecast after each window.
+    stride : int
+        Steps between the starts of consecutive windows.
+    target : int
+        The feature forecast, for a 2-D series.
+
+    Returns
+    -------
+    x : array (windows, lookback, features), float64
+    y : array (windows, horizon), float64
+    """
+    values = _series_2d(series)
+    starts = window_starts(len(values), lookback, horizon, stride)
+    if len(starts) == 0:
+        raise ValueError(f"a series of {len(values)} steps holds no window of lookback {lookback} "
+                         f"and horizon {horizon}: it needs at least {lookback + horizon} steps")
+    return _gather(values, starts, lookback, horizon, target)
+
+
+def _gather(values, starts, lookback, horizon, target):
+    x = values[starts[:, None] + np.arange(lookback)]
+    y = values[starts[:, None] + lookback + np.arange(horizon), target]
+    return x, y
+
+
+def time_split(steps, validation_fraction=0.15, test_fraction=0.15):
+    """Boundaries ``(train_end, validation_end)`` of a time-ordered three-way split of ``steps`` steps."""
+    for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    if validation_fraction + test_fraction >= 1:
+        raise ValueError("validation_fraction + test_fraction must leave some training data")
+    validation_end = steps - int(round(steps * test_fraction))
+    train_end = validation_end - int(round(steps * validation_fraction))
+    return train_end, validation_end
+
+
+@dataclass
+class Split:
+    """One part of a :class:`ForecastData`: model arrays and what maps them back to units."""
+
+    x: np.ndarray             # (windows, lookback, features), scaled
+    y: np.ndarray             # (windows, horizon), scaled
+    y_units: np.ndarray       # (windows, horizon), in the series' units
+    target_starts: np.ndarray  # (windows,): index of each window's first forecast step
+    anchors: np.ndarray       # (windows, features): subtracted before scaling (zeros unless relative)
+
+    def __len__(self):
+        return len(self.x)
+
+
+class ForecastData:
+    """A series cut into scaled forecasting windows for training, validation and test, without leakage.
+
+    The series is split in time at ``time_split``'s boundaries; a window
+    belongs to the part that holds its forecast steps (its inputs may reach
+    back into the part before, as a forecaster's history does). The scaler
+    is fitted on training data only.
+
+    With ``relative=True`` each window is expressed relative to its last
+    observed value (inputs and targets minus that value), so the network
+    learns changes, not levels: a trending series (CO2) then stays inside
+    the range the scaler saw in training.
+
+    Parameters
+    ----------
+    series : array (steps,) or (steps, features)
+    lookback, horizon, stride : int
+        As in :func:`sliding_windows`.
+    validation_fraction, test_fraction : float
+        Shares of the steps forecast in validation and in test.
+    scaler : {"standard", "minmax"}
+    relative : bool
+    target : int
+        The feature forecast, for a 2-D series.
+    """
+
+    def __init__(self, series, lookback, horizon=1, stride=1, validation_fraction=0.15, test_fraction=0.15,
+                 scaler="standard", relative=False, target=0):
+        values = _series_2d(series)
+        if not 0 <= target < values.shape[1]:
+            raise ValueError(f"target must index one of the series' {values.shape[1]} features, got {target}")
+        scalers = {"standard": StandardScaler, "minmax": MinMaxScaler}
+        if scaler not in scalers:
+            raise ValueError(f"scaler must be one of {', '.join(scalers)}, got {scaler!r}")
+        self.values, self.lookback, self.horizon = values, lookback, horizon
+        self.relative, self.target = bool(relative), target
+        self.train_end, self.validation_end = time_split(len(values), validation_fraction, test_fraction)
+        bounds = {"train": (0, self.train_end), "validation": (self.train_end, self.validation_end),
+                  "test": (self.validation_end, len(values))}
+        starts = {part: window_starts(len(values), lookback, horizon, stride, first, end)
+                  for part, (first, end) in bounds.items()}
+        if len(starts["train"]) == 0:
+            raise ValueError(f"the training part ({self.train_end} of {len(values)} steps) holds no window of "
+                             f"lookback {lookback} and horizon {horizon}: shorten them or train on more")
+        for part in ("validation", "test"):
+            if len(starts[part]) == 0 and bounds[part][1] > bounds[part][0]:
+                raise ValueError(f"the {part} part ({bounds[part][1] - bounds[part][0]} steps) is shorter than "
+                                 f"the horizon {horizon}: lower the horizon or raise the {part} fraction")
+        raw = {part: _gather(values, s, lookback, horizon, target) for part, s in starts.items()}
+        anchors = {part: (x[:, -1] if self.relative else np.zeros((len(x), values.shape[1])))
+                   for part, (x, _) in raw.items()}
+        train_inputs = (raw["train"][0] - anchors["train"][:, None]) if self.relative else values[:self.train_end]
+        self.scaler = scalers[scaler]().fit(train_inputs.reshape(-1, values.shape[1]))
+        self.train, self.validation, self.test = (self._split(raw[p], anchors[p], starts[p]) for p in bounds)
+
+    def _split(self, raw, anchors, starts):
+        x, y = raw
+        x_scaled = self.scaler.transform(x - anchors[:, None])
+        y_scaled = (y - anchors[:, self.target, None] - self.scaler.offset[self.target]) / self.scaler.scale[self.target]
+        return Split(x_scaled, y_scaled, y, starts + self.lookback, anchors)
+
+    def to_units(self, split, y_scaled):
+        """Forecasts of the model for ``split``'s windows, in the series' units."""
+        y_scaled = np.asarray(y_scaled, np.float64).reshape(len(split), self.horizon)
+        return (y_scaled * self.scaler.scale[self.target] + self.scaler.offset[self.target]
+                + split.anchors[:, self.target, None])
+
+    def naive_forecast(self, split):
+        """Every forecast step equals the last observed value."""
+        last = self.values[split.target_starts - 1, self.target]
+        return np.repeat(last[:, None], self.horizon, axis=1)
+
+    def seasonal_naive_forecast(self, split, season):
+        """Each forecast step equals the value one season earlier (the latest observed one)."""
+        season = _positive("season", season)
+        steps = split.target_starts[:, None] + np.arange(self.horizon)
+        back = season * ((np.arange(self.horizon) // season) + 1)
+        earlier = steps - back
+        if earlier.min(initial=0) < 0:
+            raise ValueError(f"the season {season} reaches before the start of the series")
+        return self.values[earlier, self.target]
+
+
+def rmse(forecast, actual):
+    """Root mean squared error over all windows and steps."""
+    return float(np.sqrt(np.mean((np.asarray(forecast) - np.asarray(actual)) ** 2)))
