@@ -4,8 +4,8 @@
     for sample in sensor:                     # sample: (batch, features)
         y = stream.step(sample)
 
-A model of LSTM layers (forward direction) followed by any per-timestep
-layers (Dense, Dropout in inference) streams: ``step`` gives what the model
+A model of LSTM layers (forward direction) with per-timestep layers around
+them (Dense, Dropout in inference, an Embedding first) streams: ``step`` gives what the model
 would output at that timestep for the sequence so far (an LSTM with
 ``return_sequences=False`` included: its output is its latest state).
 ``reset()`` starts new sequences and takes the layers' current weights (the
@@ -16,7 +16,7 @@ import numpy as np
 
 from .kernels.lstm_step import STEP
 from .kernels.packed_gemm import pack_panels, panels_shape
-from .layers import LSTM, Bidirectional, Dense, Dropout
+from .layers import LSTM, Bidirectional, Dense, Dropout, Embedding
 
 
 class Stream:
@@ -29,13 +29,21 @@ class Stream:
         for layer in model.layers:
             if isinstance(layer, Bidirectional) or (isinstance(layer, LSTM) and layer.go_backwards):
                 raise ValueError(f"{layer.name}: a layer that reads the sequence backwards cannot stream")
-            if not isinstance(layer, (LSTM, Dense, Dropout)):
-                raise ValueError(f"{layer.name}: streaming supports LSTM, Dense and Dropout layers, "
+            if isinstance(layer, Embedding) and (layer is not model.layers[0] or layer.mask_zero):
+                raise ValueError(f"{layer.name}: streaming takes an Embedding only as the first layer "
+                                 "and without mask_zero")
+            if not isinstance(layer, (LSTM, Dense, Dropout, Embedding)):
+                raise ValueError(f"{layer.name}: streaming supports LSTM, Dense, Dropout and Embedding layers, "
                                  f"not {type(layer).__name__}")
             self._plan.append(layer)
         first = model.layers[0]
-        self._shape = (self.batch_size, first.kernel.shape[0])
-        self._dtype = first.dtype
+        self._embeddings = first.embeddings if isinstance(first, Embedding) else None
+        if self._embeddings is None:
+            self._shape = (self.batch_size, first.kernel.shape[0])
+            self._dtype = first.dtype
+        else:  # one token index per sequence
+            self._shape = (self.batch_size,)
+            self._dtype = np.dtype(np.int64)
         self.reset()
 
     def reset(self):
@@ -60,8 +68,11 @@ class Stream:
                 self._calls.append((layer, None, None))
 
     def step(self, x):
-        """One timestep: x (batch, features) -> the model's output for this timestep (a new array)."""
-        if type(x) is not np.ndarray or x.shape != self._shape or x.dtype != self._dtype or not x.flags.c_contiguous:
+        """One timestep: x (batch, features), or (batch,) token indices for an Embedding model,
+        -> the model's output for this timestep (a new array)."""
+        if self._embeddings is not None:  # indices are checked every time: numpy would wrap negative ones
+            x = self._embeddings[self._checked(x)]
+        elif type(x) is not np.ndarray or x.shape != self._shape or x.dtype != self._dtype or not x.flags.c_contiguous:
             x = self._checked(x)
         for function, arguments, state in self._calls:
             if arguments is None:
@@ -73,6 +84,15 @@ class Stream:
 
     def _checked(self, x):
         array = np.asarray(x)
+        if self._embeddings is not None:
+            if array.dtype.kind not in "iu":
+                raise TypeError(f"x must hold integer token indices, got dtype {array.dtype}")
+            if array.shape != self._shape:
+                raise ValueError(f"x must have shape (batch_size,) = {self._shape}, got {array.shape}")
+            if array.size and (array.min() < 0 or array.max() >= len(self._embeddings)):
+                raise ValueError(f"x must hold indices in [0, {len(self._embeddings)}), "
+                                 f"got {array.min()}..{array.max()}")
+            return np.ascontiguousarray(array, dtype=np.int64)
         if array.dtype.kind not in "fiu":
             raise TypeError(f"x must be a numeric array, got dtype {array.dtype}")
         if array.shape != self._shape:

@@ -48,3 +48,21 @@ def test_what_cannot_stream_and_bad_steps():
         stream.step(np.array([[np.nan, 0.0]]))
     with pytest.raises(ValueError, match="build the model"):
         Stream(numlstm.Sequential([layers.LSTM(3)]))
+
+
+def test_a_text_model_streams_token_by_token():
+    model = numlstm.Sequential([layers.Embedding(6, 3, dtype="float64"), layers.LSTM(4, dtype="float64"),
+                                layers.Dense(6, dtype="float64")])
+    tokens = rng.integers(0, 6, (2, 5))
+    model.build(tokens.shape)
+    stream = Stream(model, batch_size=2)
+    for t in range(5):
+        np.testing.assert_allclose(stream.step(tokens[:, t]), model.predict(tokens[:, :t + 1]), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"indices in \[0, 6\)"):
+        stream.step(np.array([0, 6]))
+    with pytest.raises(TypeError, match="integer token indices"):
+        stream.step(np.zeros(2))
+    masked = numlstm.Sequential([layers.Embedding(6, 3, mask_zero=True), layers.LSTM(4)])
+    masked.build((1, 5))
+    with pytest.raises(ValueError, match="without mask_zero"):
+        Stream(masked)

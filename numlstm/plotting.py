@@ -1,0 +1,83 @@
+"""Plots of training curves and forecasts (the optional ``plot`` extra: matplotlib).
+
+matplotlib is imported inside the functions, with its file-only Agg
+backend, so that numlstm imports and runs without it and without a display.
+"""
+
+import numpy as np
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError('plotting needs matplotlib: pip install "numlstm[plot]"') from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def matplotlib_available():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def plot_history(history, path, title="Training"):
+    """Loss and validation loss per epoch (log scale) from ``fit``'s History, saved as an image at ``path``."""
+    plt = _pyplot()
+    curves = history.history if hasattr(history, "history") else history
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for key, label in (("loss", "training loss"), ("val_loss", "validation loss")):
+        if key in curves:
+            epochs = np.arange(1, len(curves[key]) + 1)
+            ax.plot(epochs, curves[key], marker="o", markersize=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (scaled units)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast", units="",
+                  context_start=None):
+    """A series against forecasts of it, with the train/validation/test boundaries marked.
+
+    Parameters
+    ----------
+    time : array (steps,)
+        Time stamps (datetime64 or numbers) of ``actual``.
+    actual : array (steps,)
+    forecasts : dict of label -> (time array, values array)
+        Each forecast drawn over its own time stamps.
+    path : str or path
+        Where the image is written (the format follows the extension).
+    boundaries : sequence of (label, time)
+        Vertical lines, for example where validation and test begin.
+    context_start : time, optional
+        First time shown (the default shows the whole series).
+    """
+    plt = _pyplot()
+    time = np.asarray(time)
+    fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    shown = slice(None) if context_start is None else time >= context_start
+    ax.plot(time[shown], np.asarray(actual)[shown], color="0.25", linewidth=1.0, label="actual")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for colour, (label, (stamps, values)) in zip(colours, forecasts.items()):
+        ax.plot(stamps, values, color=colour, linewidth=1.4, label=label)
+    for label, stamp in boundaries:
+        ax.axvline(stamp, color="0.5", linestyle="--", linewidth=0.9)
+        ax.annotate(label, (stamp, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=9, color="0.35")
+    ax.set_ylabel(units)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
