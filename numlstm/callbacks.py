@@ -238,7 +238,7 @@ class BackupAndRestore(Callback):
         os.makedirs(self.backup_dir, exist_ok=True)
         self.model.save(self._path)
         state = {"epoch": epoch, "random_state": utils.global_generator().bit_generator.state}
-        saving._write_atomically(self._state_path, lambda file: file.write(json.dumps(state).encode()))
+        saving.write_atomically(self._state_path, lambda file: file.write(json.dumps(state).encode()))
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:

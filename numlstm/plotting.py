@@ -35,9 +35,14 @@ def plot_history(history, path, title="Training"):
         if key in curves:
             epochs = np.arange(1, len(curves[key]) + 1)
             ax.plot(epochs, curves[key], marker="o", markersize=3, label=label)
+    if curves.get("val_loss"):
+        best = int(np.argmin(curves["val_loss"]))
+        ax.plot(best + 1, curves["val_loss"][best], "o", markersize=9, markerfacecolor="none", color="0.2",
+                label=f"best validation (epoch {best + 1})")
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (scaled units)")
+    ax.set_ylabel("loss")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -139,7 +139,8 @@ def model_from_config(config):
 
 
 # -- files -------------------------------------------------------------------------
-def _write_atomically(path, write):
+def write_atomically(path, write):
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it over ``path``."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".numlstm-", suffix=".tmp", dir=folder)
@@ -186,7 +187,7 @@ def save_model(model, path):
             archive.writestr("weights.npz", _npz_bytes(model.get_weights()))
             archive.writestr("optimizer.npz", _npz_bytes(optimizer_state))
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def load_model(path):
@@ -235,7 +236,7 @@ def save_weights(model, path):
     """Write only the weights (``.npz``), atomically."""
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving its weights")
-    _write_atomically(path, lambda file: file.write(_npz_bytes(model.get_weights())))
+    write_atomically(path, lambda file: file.write(_npz_bytes(model.get_weights())))
 
 
 def load_weights(model, path):

@@ -96,7 +96,9 @@ def test_progress_output(capsys):
     assert "Epoch 1/1" in capsys.readouterr().out.replace("\r", "\n")
     model.fit(x, y, epochs=2, batch_size=8, verbose=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line]
-    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - ") and "loss: " in lines[1]
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - 4/4 - ") and "loss: " in lines[1]
+    seconds = float(lines[1].split(" - ")[2].rstrip("s"))
+    assert seconds > 0, "the epoch's time is measured even without a progress bar"
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
 

@@ -6,6 +6,7 @@ so that the optimizer updates them with one fused kernel.
 
 import math
 import sys
+import time
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -269,6 +270,7 @@ class Sequential:
                 metric.reset()
             order = generator.permutation(len(x)) if shuffle else np.arange(len(x))
             seen, total = 0, 0.0
+            started = time.perf_counter()
             bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for step in range(steps):
@@ -291,10 +293,10 @@ class Sequential:
                 logs.update({f"val_{k}": v for k, v in self._evaluate_logs(*validation_data, batch_size).items()})
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=True)
             bar.close()
-            if verbose == 2:
-                elapsed = bar.format_dict["elapsed"]
-                print(f"Epoch {epoch + 1}/{epochs} - {elapsed:.1f}s - "
-                      + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            if verbose == 2:  # Keras' one line per epoch
+                elapsed = time.perf_counter() - started
+                print(f"Epoch {epoch + 1}/{epochs} - {steps}/{steps} - {elapsed:.3g}s - "
+                      f"{1e3 * elapsed / steps:.3g}ms/step - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
             if self.stop_training:

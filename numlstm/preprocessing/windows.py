@@ -159,11 +159,11 @@ class ForecastData:
         y_scaled = (y - anchors[:, self.target, None] - self.scaler.offset[self.target]) / self.scaler.scale[self.target]
         return Split(x_scaled, y_scaled, y, starts + self.lookback, anchors)
 
-    def to_units(self, split, y_scaled):
-        """Forecasts of the model for ``split``'s windows, in the series' units."""
-        y_scaled = np.asarray(y_scaled, np.float64).reshape(len(split), self.horizon)
-        return (y_scaled * self.scaler.scale[self.target] + self.scaler.offset[self.target]
-                + split.anchors[:, self.target, None])
+    def to_units(self, split, y_scaled, windows=slice(None)):
+        """The model's forecasts for ``split``'s windows (or the ``windows`` selected from them), in the series' units."""
+        anchors = split.anchors[windows, self.target]
+        y_scaled = np.asarray(y_scaled, np.float64).reshape(len(anchors), self.horizon)
+        return y_scaled * self.scaler.scale[self.target] + self.scaler.offset[self.target] + anchors[:, None]
 
     def naive_forecast(self, split):
         """Every forecast step equals the last observed value."""

@@ -1,0 +1,189 @@
+"""The ``numlstm`` command: ``demo``, ``train``, ``forecast``, ``textgen`` and ``info``.
+
+Each sub-command is a thin layer over the library (``numlstm.datasets``,
+``numlstm.preprocessing``, ``Sequential``); errors in what the user gave
+(files, columns, numbers, window sizes) print one line and exit with 1,
+usage errors exit with 2 (argparse's convention).
+"""
+
+import argparse
+import pathlib
+import sys
+
+from .errors import CommandError
+
+DEMO_DATA = "co2"
+
+
+def _units(text):
+    try:
+        units = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 64,32, got {text!r}") from None
+    if not units or min(units) < 1:
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return units
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
+    return value
+
+
+def _check_device(device):
+    if device == "cuda":
+        raise CommandError("numlstm's CUDA backend is not released yet; use --device cpu (or auto, which picks the "
+                           "CPU until then)")
+
+
+def _training_options(parser, epochs, layers, lookback, horizon):
+    group = parser.add_argument_group("model and training")
+    group.add_argument("--lookback", type=_positive_int, default=lookback, help="steps each window reads (%(default)s)")
+    group.add_argument("--horizon", type=_positive_int, default=horizon, help="steps forecast (%(default)s)")
+    group.add_argument("--layers", type=_units, default=layers, metavar="N,N,...",
+                       help="LSTM sizes from the input up (default %(default)s)")
+    group.add_argument("--cell", choices=("lstm", "peephole", "cifg"), default="lstm",
+                       help="LSTM cell variant (%(default)s)")
+    group.add_argument("--epochs", type=_positive_int, default=epochs, help="at most this many (%(default)s)")
+    group.add_argument("--patience", type=_positive_int, default=5,
+                       help="stop after this many epochs without a better validation loss (%(default)s)")
+    group.add_argument("--batch-size", type=_positive_int, default=32, help="(%(default)s)")
+    group.add_argument("--learning-rate", type=_positive_float, default=3e-3, help="Adam's (%(default)s)")
+    group.add_argument("--validation", type=_fraction, default=0.15, help="share of steps for validation (%(default)s)")
+    group.add_argument("--test", type=_fraction, default=0.15, help="share of steps for the test (%(default)s)")
+    group.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
+    group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(%(default)s)")
+    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="0 silent, 1 progress bar, 2 one line per epoch (%(default)s)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="numlstm", description="Numba-accelerated LSTMs: train, forecast, generate.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo", help="train a stacked bidirectional LSTM on the packaged Mauna Loa CO2 series",
+        description="Forecast the next 52 weeks of atmospheric CO2 from the past 104 with a stacked bidirectional "
+                    "LSTM, report test RMSE beside the naive and seasonal-naive forecasts, save the model, and "
+                    "plot the forecasts when matplotlib is installed.")
+    _training_options(demo, epochs=30, layers=[32, 16], lookback=104, horizon=52)
+    demo.add_argument("--out-dir", default="numlstm-demo", help="where the model and plots go (%(default)s)")
+
+    train = commands.add_parser("train", help="train a forecaster on a packaged series or a CSV column",
+                                description="Train an LSTM forecaster and save it with its window sizes and scaler.")
+    train.add_argument("--data", required=True, metavar="{co2,sunspots,elnino,nile,PATH.csv}")
+    train.add_argument("--column", help="the CSV column to forecast (needed when it has several numeric columns)")
+    train.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.numlstm)")
+    train.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
+    train.add_argument("--plots", action="store_true", help="write training and forecast PNGs beside the model")
+    _training_options(train, epochs=50, layers=[64, 32], lookback=24, horizon=1)
+
+    forecast = commands.add_parser("forecast", help="forecast the steps after the end of a series with a saved model",
+                                   description="Forecast the horizon after the last step of the data.")
+    forecast.add_argument("model", metavar="MODEL", help="a model written by `numlstm train` or `numlstm demo`")
+    forecast.add_argument("--data", help="series to continue (default: the one the model was trained on)")
+    forecast.add_argument("--column", help="the CSV column, as in training")
+    forecast.add_argument("--out", metavar="CSV", help="write the forecast here instead of printing it")
+
+    textgen = commands.add_parser("textgen", help="train a character-level LSTM on Shakespeare and sample from it",
+                                  description="Train a character-level language model on the packaged Shakespeare "
+                                              "text (or load one with --model) and print text sampled from it.")
+    textgen.add_argument("--model", help="sample from this saved model instead of training")
+    textgen.add_argument("--out", metavar="MODEL", help="save the trained model here")
+    textgen.add_argument("--chars", type=_positive_int, default=100_000, help="training characters (%(default)s)")
+    textgen.add_argument("--lookback", type=_positive_int, default=48, help="characters per window (%(default)s)")
+    textgen.add_argument("--stride", type=_positive_int, default=3, help="characters between windows (%(default)s)")
+    textgen.add_argument("--units", type=_positive_int, default=128, help="LSTM size (%(default)s)")
+    textgen.add_argument("--embedding", type=_positive_int, default=32, help="embedding size (%(default)s)")
+    textgen.add_argument("--epochs", type=_positive_int, default=6, help="(%(default)s)")
+    textgen.add_argument("--batch-size", type=_positive_int, default=64, help="(%(default)s)")
+    textgen.add_argument("--learning-rate", type=_positive_float, default=4e-3, help="Adam's (%(default)s)")
+    textgen.add_argument("--length", type=_positive_int, default=400, help="characters to sample (%(default)s)")
+    textgen.add_argument("--temperature", type=float, default=0.7, help="below 1: safer text (%(default)s)")
+    textgen.add_argument("--prime", default="ROMEO:\n", help="text the sample continues (%(default)r)")
+    textgen.add_argument("--seed", type=int, default=0, help="(%(default)s)")
+    textgen.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(%(default)s)")
+    textgen.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="(%(default)s)")
+
+    commands.add_parser("info", help="versions, threads, BLAS, CUDA status and the JIT cache",
+                        description="Print what numlstm runs on.")
+    return parser
+
+
+def _demo(options):
+    from .. import datasets
+    from .forecasting import train_and_report, write_plots
+
+    series = datasets.load_co2()
+    print("numlstm demo: forecast a year of weekly Mauna Loa CO2 (Keeling & Whorf; public domain) from the two "
+          "years before it\n")
+    options.data, options.bidirectional = DEMO_DATA, True
+    out_dir = pathlib.Path(options.out_dir)
+    model, data, history, _ = train_and_report(series.values, series.time, series.season,
+                                               f"{series.name} ({series.units}, weekly, {len(series)} steps, "
+                                               f"{series.filled.sum()} missing weeks interpolated)",
+                                               options, out_dir / "co2.numlstm")
+    write_plots(data, model, history, series.time, series.season, "Mauna Loa CO2", "CO2 (ppmv)", out_dir / "co2")
+
+
+def _train(options):
+    from .data import load_series
+    from .forecasting import train_and_report, write_plots
+
+    values, stamps, season, description = load_series(options.data, options.column)
+    model, data, history, _ = train_and_report(values, stamps, season, description, options, options.out)
+    if options.plots:
+        out = pathlib.Path(options.out)
+        write_plots(data, model, history, stamps, season, options.data, "", out.with_suffix(""))
+
+
+def main(argv=None):
+    options = build_parser().parse_args(argv)
+    try:
+        if hasattr(options, "device"):
+            _check_device(options.device)
+        if options.command == "demo":
+            _demo(options)
+        elif options.command == "train":
+            _train(options)
+        elif options.command == "forecast":
+            from .forecasting import forecast
+
+            forecast(options.model, options.data, options.column, options.out)
+        elif options.command == "textgen":
+            from .textgen import textgen
+
+            textgen(options)
+        else:
+            from .info import info
+
+            info()
+    except CommandError as exc:
+        print(f"numlstm {options.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"numlstm {options.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,56 @@
+"""``numlstm info``: versions, threads, BLAS, CUDA status and where compiled kernels are cached."""
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+
+def _version(distribution):
+    """Installed version, read from package metadata (importing torch just to ask would take seconds)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cuda_status():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return "Numba's CUDA simulator is on (NUMBA_ENABLE_CUDASIM=1): no real GPU is used"
+    try:
+        from numba import cuda
+    except ImportError as exc:  # numba without its CUDA part
+        return f"numba.cuda cannot be imported ({exc})"
+    try:
+        if cuda.is_available():
+            names = ", ".join(device.name.decode() if isinstance(device.name, bytes) else str(device.name)
+                              for device in cuda.list_devices())
+            return f"GPU found: {names}"
+    except Exception as exc:  # a broken driver must not stop `info`
+        return f"no usable GPU ({type(exc).__name__}: {exc})"
+    return 'no GPU found (for a GPU: pip install "numlstm[cuda]"; check with `numba -s`)'
+
+
+def info():
+    import numba
+    import threadpoolctl
+
+    import numlstm
+
+    from ..kernels import config as kernel_config
+
+    print(f"numlstm {numlstm.__version__} at {os.path.dirname(numlstm.__file__)}")
+    print(f"python {platform.python_version()} ({sys.executable}) on {platform.machine()} {platform.system()}")
+    for module in ("numpy", "numba", "llvmlite", "scipy", "tqdm", "matplotlib", "torch"):
+        print(f"  {module:<11} {_version(module)}")
+    print(f"CPU cores: {os.cpu_count()}; Numba threads: {numba.get_num_threads()} "
+          f"(NUMBA_NUM_THREADS to change), threading layer: {numba.config.THREADING_LAYER}")
+    for pool in threadpoolctl.threadpool_info():
+        if pool.get("user_api") == "blas":
+            print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} ({pool.get('architecture')}, "
+                  f"{pool.get('num_threads')} threads) from {pool.get('filepath')}")
+    print(f"CUDA: {_cuda_status()}; numlstm's CUDA backend is not released yet, every model runs on the CPU")
+    kernels = os.path.dirname(kernel_config.__file__)
+    cache = numba.config.CACHE_DIR or (os.path.join(kernels, "__pycache__") if os.access(kernels, os.W_OK)
+                                       else "the user cache folder Numba picks (set NUMBA_CACHE_DIR to choose)")
+    print(f"JIT cache: {cache} (cache={kernel_config.JIT_OPTIONS.get('cache')})")
