@@ -83,6 +83,6 @@ def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast"
     ax.set_ylabel(units)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", framealpha=0.9)
     fig.savefig(path, dpi=120)
     plt.close(fig)
