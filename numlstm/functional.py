@@ -1,8 +1,11 @@
 """Functional LSTM: one layer, one direction, a whole sequence per call.
 
-This is the checked entry to the CPU kernels in ``numlstm.kernels``: it turns
+This is the checked entry to the kernels in ``numlstm.kernels``: it turns
 whatever the user passed into the arrays the kernels expect, or raises a
-``TypeError``/``ValueError`` that names the argument and what was expected.
+``TypeError``/``ValueError`` that names the argument and what was expected,
+then runs the CPU kernels (``lstm.py``) or, when ``numlstm.dispatch`` says
+so, their CUDA twins (``gpu_lstm.py``), whose workspace stays on the GPU
+until the backward pass.
 
 Weights use the Keras layout: ``kernel`` (F, G*H), ``recurrent_kernel``
 (H, G*H), ``bias`` (G*H,), gate order ``i, f, c, o`` (G = 4); with
@@ -25,6 +28,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from . import dispatch as _dispatch
 from .blas_threads import single_threaded_blas
 from .kernels import lstm as _cpu
 from .kernels.checks import first_non_finite
@@ -243,7 +247,13 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     recurrent_mask = _or_zeros(given["recurrent_mask"], (0, 0), dtype)
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
-    chunks = _time_loop_chunks(B)
+    options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,
+               "zero_output": zero_output_for_mask, "cifg": cifg, "use_peephole": use_peephole,
+               "check_finite": check_finite, "x_shape": (B, T, F), "units": H, "dtype": dtype,
+               "device": _dispatch.current_device()}
+    if options["device"] == "cuda":
+        return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options)
+    chunks = options["chunks"] = _time_loop_chunks(B)
     xs, gates, hs, cs, panels = _carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
                                        panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
@@ -256,10 +266,6 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
-    options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,
-               "zero_output": zero_output_for_mask,
-               "cifg": cifg, "use_peephole": use_peephole, "check_finite": check_finite,
-               "chunks": chunks}
     # Copies: the workspace's own final states must survive what the caller does with these.
     return outputs, hs[T].copy(), cs[T].copy(), LSTMWorkspace(saved, options)
 
@@ -292,9 +298,8 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     if workspace.consumed:
         raise ValueError("workspace was already used by lstm_backward; run lstm_forward again")
     saved, options = workspace._saved, workspace._options
-    T, B, _ = saved["xs"].shape
-    H = saved["recurrent_kernel"].shape[0]
-    dtype = saved["xs"].dtype
+    B, T, F = options["x_shape"]
+    H, dtype = options["units"], options["dtype"]
     given = {
         "d_outputs": _prepare(d_outputs, "d_outputs", dtype, (B, T, H), "(batch, timesteps, units)"),
         "d_h_n": _prepare(d_h_n, "d_h_n", dtype, (B, H), "(batch, units)"),
@@ -308,10 +313,12 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     d_c_n = _or_zeros(given["d_c_n"], (B, H), dtype)
 
     workspace.consumed = True
-    chunks = options["chunks"]
-    F = saved["xs"].shape[2]
-    GH = saved["gates"].shape[2]
     input_gradient = bool(input_gradient)
+    if options["device"] == "cuda":
+        workspace._saved = None
+        return _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient)
+    chunks = options["chunks"]
+    GH = saved["gates"].shape[2]
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
     panels, dx_rows, partial_kernel, partial_recurrent = _carve(
         dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (chunks - 1, F, GH), (chunks - 1, H, GH))
@@ -334,3 +341,46 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     workspace._saved = None
     return LSTMGradients(dx if input_gradient else None, d_kernel, d_recurrent_kernel, d_bias,
                          d_peephole if options["use_peephole"] else None, dh0, dc0)
+
+
+def _gpu_options():
+    from .kernels import config
+
+    return config.GPU_SIMULATOR_OPTIONS if _dispatch.simulator_enabled() else config.GPU_OPTIONS
+
+
+def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options):
+    """``lstm_forward`` on the CUDA device: the workspace stays there until ``lstm_backward``."""
+    from numba import cuda
+
+    from .kernels import gpu_lstm
+
+    on_device = {name: cuda.to_device(array) for name, array in (
+        ("x", x), ("kernel", kernel), ("recurrent_kernel", recurrent_kernel), ("bias", bias),
+        ("peephole", peephole), ("h0", h0), ("c0", c0), ("mask", mask), ("recurrent_mask", recurrent_mask))}
+    outputs, saved = gpu_lstm.forward(
+        on_device["x"], on_device["kernel"], on_device["recurrent_kernel"], on_device["bias"], on_device["peephole"],
+        on_device["h0"], on_device["c0"], on_device["mask"], options["use_mask"], on_device["recurrent_mask"],
+        options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], _gpu_options())
+    saved.update((name, on_device[name]) for name in
+                 ("kernel", "recurrent_kernel", "peephole", "mask", "recurrent_mask"))
+    B, T, _ = options["x_shape"]
+    hs_last = saved["hs"][T * B:].copy_to_host()
+    cs_last = saved["cs"][T * B:].copy_to_host()
+    return outputs.copy_to_host(), hs_last, cs_last, LSTMWorkspace(saved, options)
+
+
+def _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient):
+    from numba import cuda
+
+    from .kernels import gpu_lstm
+
+    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = gpu_lstm.backward(
+        saved, options["x_shape"], saved["kernel"], saved["recurrent_kernel"], saved["peephole"], saved["mask"],
+        options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
+        options["zero_output"], options["cifg"], cuda.to_device(d_outputs), use_d_outputs, cuda.to_device(d_h_n),
+        cuda.to_device(d_c_n), options["use_peephole"], input_gradient, _gpu_options())
+    return LSTMGradients(dx.copy_to_host() if input_gradient else None, d_kernel.copy_to_host(),
+                         d_recurrent_kernel.copy_to_host(), d_bias.copy_to_host(),
+                         d_peephole.copy_to_host() if options["use_peephole"] else None,
+                         dh0.copy_to_host(), dc0.copy_to_host())

@@ -75,7 +75,7 @@ def test_train_on_a_csv_column_then_forecast_to_a_file(capsys, tmp_path, series_
     (["train", "--data", "{csv}", "--column", "region"], "line 2, column 'region': 'north' is not a number"),
     (["train", "--data", "{csv}", "--lookback", "150"], "holds no window of lookback 150"),
     (["train", "--data", "nile", "--column", "flow"], "--column applies to CSV files"),
-    (["train", "--data", "nile", "--device", "cuda"], "CUDA backend is not released yet"),
+    (["train", "--data", "nile", "--device", "cuda"], "no usable CUDA GPU was found"),
     (["forecast", "nothing.numlstm"], "no such model file"),
     (["forecast", "{csv}"], "not a numlstm model file"),
     (["textgen", "--temperature", "0"], "--temperature must be positive"),

@@ -52,10 +52,13 @@ def _fraction(text):
     return value
 
 
-def _check_device(device):
-    if device == "cuda":
-        raise CommandError("numlstm's CUDA backend is not released yet; use --device cpu (or auto, which picks the "
-                           "CPU until then)")
+def _use_device(name):
+    from ..dispatch import DeviceError, set_device
+
+    try:
+        set_device(name)
+    except DeviceError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _training_options(parser, epochs, layers, lookback, horizon):
@@ -163,7 +166,7 @@ def main(argv=None):
     options = build_parser().parse_args(argv)
     try:
         if hasattr(options, "device"):
-            _check_device(options.device)
+            _use_device(options.device)
         if options.command == "demo":
             _demo(options)
         elif options.command == "train":

@@ -49,7 +49,13 @@ def info():
         if pool.get("user_api") == "blas":
             print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} ({pool.get('architecture')}, "
                   f"{pool.get('num_threads')} threads) from {pool.get('filepath')}")
-    print(f"CUDA: {_cuda_status()}; numlstm's CUDA backend is not released yet, every model runs on the CPU")
+    from ..dispatch import current_device
+
+    try:
+        chosen = current_device()
+    except Exception as exc:  # a bad NUMLSTM_DEVICE must not stop `info`
+        chosen = f"none ({exc})"
+    print(f"CUDA: {_cuda_status()}; LSTM passes run on: {chosen} (NUMLSTM_DEVICE or numlstm.set_device to change)")
     kernels = os.path.dirname(kernel_config.__file__)
     cache = numba.config.CACHE_DIR or (os.path.join(kernels, "__pycache__") if os.access(kernels, os.W_OK)
                                        else "the user cache folder Numba picks (set NUMBA_CACHE_DIR to choose)")

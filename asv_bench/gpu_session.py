@@ -1,0 +1,92 @@
+"""Everything a GPU session should run, in one call: the GPU tests on hardware, then the cuDNN comparison.
+
+    python asv_bench/gpu_session.py [--rounds 3] [--seconds 1.0] > gpu.md
+
+1. ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
+   reference and finite differences, the API on device("cuda"), PTX).
+2. The DeepBench sizes of ``benchmarks/lstm_gpu.py``: numlstm's kernels and
+   torch.nn.LSTM on cuDNN, alternating rounds in one process, medians of
+   synchronised timings. Prints a markdown table (GPU, driver, versions,
+   medians, ratio = cuDNN's time / numlstm's) for asv_bench/README.md.
+"""
+
+import argparse
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from benchmarks import lstm_gpu  # noqa: E402
+
+
+def _median_seconds(function, seconds):
+    samples = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 5:
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return float(np.median(samples))
+
+
+def _environment():
+    import numba
+    import torch
+    from numba import cuda
+
+    device = cuda.get_current_device()
+    driver = cuda.cudadrv.driver.driver.get_version()
+    name = device.name.decode() if isinstance(device.name, bytes) else device.name
+    return (f"{name} (compute capability {device.compute_capability[0]}.{device.compute_capability[1]}), "
+            f"CUDA driver {driver[0]}.{driver[1]}; python {platform.python_version()}, numba {numba.__version__}, "
+            f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}")
+
+
+def compare(rounds, seconds):
+    rows = []
+    for kind, sizes, ours, theirs, method in (
+            ("training step", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining, lstm_gpu.TorchCudnnTraining,
+             "train_once"),
+            ("inference", lstm_gpu.INFERENCE, lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference,
+             "forward_once")):
+        for size in sizes:
+            benches = {"numlstm": ours(), "cudnn": theirs()}
+            for bench in benches.values():
+                bench.setup(size)
+            times = {name: [] for name in benches}
+            for _ in range(rounds):
+                for name, bench in benches.items():
+                    times[name].append(_median_seconds(getattr(bench, method), seconds))
+            medians = {name: float(np.median(values)) for name, values in times.items()}
+            rows.append((kind, size, medians["numlstm"], medians["cudnn"], medians["cudnn"] / medians["numlstm"]))
+            print(f"{kind} {size}: numlstm {medians['numlstm'] * 1e3:.3f} ms, cuDNN {medians['cudnn'] * 1e3:.3f} ms",
+                  file=sys.stderr)
+    lines = [_environment(), f"Medians over {rounds} alternating rounds of {seconds} s; float32.", "",
+             "| kind | H x N x T | numlstm, ms | cuDNN, ms | ratio (cuDNN / numlstm) |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    lines += [f"| {kind} | {size} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {ratio:.2f} |"
+              for kind, size, ours, theirs, ratio in rows]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--skip-tests", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_tests:
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", str(HERE.parent / "tests" / "gpu")],
+                               cwd=HERE.parent)
+        print(f"GPU tests exit status: {tests.returncode}", file=sys.stderr)
+    print(compare(args.rounds, args.seconds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+"""The LSTM time loop and backpropagation through time on a CUDA GPU: the twin of ``lstm.py``.
+
+Same structure as the CPU module and as cuDNN: one GEMM projects the inputs
+of every timestep before the loop; each forward step is one fused kernel
+(the recurrent product for all four gates of a hidden unit, then that
+unit's gate update, in the same thread); each backward step is two kernels
+(the gate gradients, elementwise; then their product with the recurrent
+weights); the weight gradients are GEMMs over all timesteps after the loop.
+
+Everything is time-major and in processing order, as on the CPU, and kept
+as 2-D row blocks so that every GEMM reads plain matrices: row ``s * B + b``
+of ``xs`` (T*B, F), ``gates`` (T*B, G*H), ``hs`` and ``cs`` ((T+1)*B, H)
+belongs to step ``s`` and batch row ``b``.
+
+Kernels are built per dtype and per launch configuration by
+:func:`build_kernels` (closure constants, so that float32 math never
+promotes to float64 and the tile size is a compile-time constant); launch
+configurations come in as arguments from ``config.GPU_OPTIONS``, never read
+from module globals, which the CUDA simulator would read live.
+"""
+
+import functools
+import math
+from types import SimpleNamespace
+
+import numba
+import numpy as np
+from numba import cuda
+
+
+def _launch(count, threads):
+    return (max(1, -(-count // threads)), threads)
+
+
+@functools.lru_cache(maxsize=None)
+def build_kernels(dtype, tile, fastmath):
+    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and square GEMM tile size."""
+    real = np.dtype(dtype).type
+    one, zero = real(1), real(0)
+    element = numba.from_dtype(np.dtype(dtype))
+    jit = functools.partial(cuda.jit, fastmath=fastmath)
+
+    @cuda.jit(device=True, inline=True)
+    def sigmoid(x):
+        return one / (one + math.exp(-x))
+
+    @jit
+    def gemm(a, b, c, m, n, k, transpose_a, transpose_b, accumulate):
+        """c[:m, :n] (+)= op(a) @ op(b), op(a) (m, k), op(b) (k, n); one thread per element of c.
+
+        Square tiles of both operands go through shared memory; a block is
+        (tile, tile) threads.
+        """
+        a_tile = cuda.shared.array((tile, tile), element)
+        b_tile = cuda.shared.array((tile, tile), element)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        col = cuda.blockIdx.x * tile + tx
+        row = cuda.blockIdx.y * tile + ty
+        total = zero
+        for start in range(0, k, tile):
+            ka = start + tx
+            if row < m and ka < k:
+                a_tile[ty, tx] = a[ka, row] if transpose_a else a[row, ka]
+            else:
+                a_tile[ty, tx] = zero
+            kb = start + ty
+            if kb < k and col < n:
+                b_tile[ty, tx] = b[col, kb] if transpose_b else b[kb, col]
+            else:
+                b_tile[ty, tx] = zero
+            cuda.syncthreads()
+            for i in range(tile):
+                total += a_tile[ty, i] * b_tile[i, tx]
+            cuda.syncthreads()
+        if row < m and col < n:
+            if accumulate:
+                c[row, col] += total
+            else:
+                c[row, col] = total
+
+    @jit
+    def to_time_major(x, reverse, xs):
+        """xs[s * B + b] = x[b, t(s)]: x (B, T, F) in processing order."""
+        i = cuda.grid(1)
+        B, T, F = x.shape
+        if i < B * T * F:
+            f = i % F
+            b = (i // F) % B
+            s = i // (F * B)
+            t = T - 1 - s if reverse else s
+            xs[s * B + b, f] = x[b, t, f]
+
+    @jit
+    def from_time_major(xs, reverse, x):
+        """The inverse of ``to_time_major``."""
+        i = cuda.grid(1)
+        B, T, F = x.shape
+        if i < B * T * F:
+            f = i % F
+            b = (i // F) % B
+            s = i // (F * B)
+            t = T - 1 - s if reverse else s
+            x[b, t, f] = xs[s * B + b, f]
+
+    @jit
+    def forward_step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
+                     recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
+        """Step s (timestep t): one thread per (batch row, hidden unit) does its four gates.
+
+        On entry ``gates`` rows of step s hold the input projection; on exit
+        the gate activations that BPTT needs. Writes h, c of step s+1 and
+        the output at t (a masked step carries the state; its output is
+        the carried h, or zero with ``zero_output``).
+        """
+        i = cuda.grid(1)
+        if i >= B * H:
+            return
+        b = i // H
+        j = i - b * H
+        row = s * B + b
+        prev = s * B + b
+        nxt = (s + 1) * B + b
+        if use_mask and not mask[b, t]:
+            hs[nxt, j] = hs[prev, j]
+            cs[nxt, j] = cs[prev, j]
+            outputs[b, t, j] = zero if zero_output else hs[prev, j]
+            return
+        gate_count = 3 if cifg else 4
+        z0 = zero
+        z1 = zero
+        z2 = zero
+        z3 = zero
+        for k in range(H):
+            h = hs[prev, k]
+            if use_recurrent_mask:
+                h *= recurrent_mask[b, k]
+            z0 += h * recurrent_kernel[k, j]
+            z1 += h * recurrent_kernel[k, H + j]
+            z2 += h * recurrent_kernel[k, 2 * H + j]
+            if gate_count == 4:
+                z3 += h * recurrent_kernel[k, 3 * H + j]
+        z0 += gates[row, j] + bias[j]
+        z1 += gates[row, H + j] + bias[H + j]
+        z2 += gates[row, 2 * H + j] + bias[2 * H + j]
+        c_prev = cs[prev, j]
+        if cifg:
+            f = sigmoid(z0 + peephole[j] * c_prev)
+            g = math.tanh(z1)
+            c = f * c_prev + (one - f) * g
+            o = sigmoid(z2 + peephole[H + j] * c)
+            gates[row, j] = f
+            gates[row, H + j] = g
+            gates[row, 2 * H + j] = o
+        else:
+            z3 += gates[row, 3 * H + j] + bias[3 * H + j]
+            ig = sigmoid(z0 + peephole[j] * c_prev)
+            f = sigmoid(z1 + peephole[H + j] * c_prev)
+            g = math.tanh(z2)
+            c = f * c_prev + ig * g
+            o = sigmoid(z3 + peephole[2 * H + j] * c)
+            gates[row, j] = ig
+            gates[row, H + j] = f
+            gates[row, 2 * H + j] = g
+            gates[row, 3 * H + j] = o
+        h = o * math.tanh(c)
+        cs[nxt, j] = c
+        hs[nxt, j] = h
+        outputs[b, t, j] = h
+
+    @jit
+    def backward_cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
+                      zero_output, cifg):
+        """Step s of BPTT, elementwise: ``gates`` rows of step s become pre-activation gradients.
+
+        ``dh`` holds the gradient reaching h from step s+1 and becomes the
+        total gradient at h_s (the recurrent kernel adds the rest); ``dc``
+        becomes the gradient reaching c_{s-1}.
+        """
+        i = cuda.grid(1)
+        if i >= B * H:
+            return
+        b = i // H
+        j = i - b * H
+        row = s * B + b
+        active = not use_mask or mask[b, t]
+        grad = dh[b, j]
+        if use_d_outputs and (active or not zero_output):
+            grad += d_outputs[b, t, j]
+        dh[b, j] = grad
+        gate_count = 3 if cifg else 4
+        if not active:
+            for gate in range(gate_count):
+                gates[row, gate * H + j] = zero
+            return
+        c_prev = cs[s * B + b, j]
+        c = cs[(s + 1) * B + b, j]
+        tc = math.tanh(c)
+        if cifg:
+            f = gates[row, j]
+            g = gates[row, H + j]
+            o = gates[row, 2 * H + j]
+            dz_o = grad * tc * o * (one - o)
+            dc_t = dc[b, j] + grad * o * (one - tc * tc) + dz_o * peephole[H + j]
+            dz_f = dc_t * (c_prev - g) * f * (one - f)
+            dz_g = dc_t * (one - f) * (one - g * g)
+            gates[row, j] = dz_f
+            gates[row, H + j] = dz_g
+            gates[row, 2 * H + j] = dz_o
+            dc[b, j] = dc_t * f + dz_f * peephole[j]
+        else:
+            ig = gates[row, j]
+            f = gates[row, H + j]
+            g = gates[row, 2 * H + j]
+            o = gates[row, 3 * H + j]
+            dz_o = grad * tc * o * (one - o)
+            dc_t = dc[b, j] + grad * o * (one - tc * tc) + dz_o * peephole[2 * H + j]
+            dz_i = dc_t * g * ig * (one - ig)
+            dz_f = dc_t * c_prev * f * (one - f)
+            dz_g = dc_t * ig * (one - g * g)
+            gates[row, j] = dz_i
+            gates[row, H + j] = dz_f
+            gates[row, 2 * H + j] = dz_g
+            gates[row, 3 * H + j] = dz_o
+            dc[b, j] = dc_t * f + dz_i * peephole[j] + dz_f * peephole[H + j]
+
+    @jit
+    def backward_recurrent(s, t, B, H, GH, gates, recurrent_kernel, dh, mask, use_mask, recurrent_mask,
+                           use_recurrent_mask):
+        """dh[b, k] = (dz_s[b] @ recurrent_kernel.T)[k] for active rows (times the recurrent mask)."""
+        i = cuda.grid(1)
+        if i >= B * H:
+            return
+        b = i // H
+        k = i - b * H
+        if use_mask and not mask[b, t]:
+            return  # the gradient of a masked step flows on unchanged
+        row = s * B + b
+        total = zero
+        for n in range(GH):
+            total += gates[row, n] * recurrent_kernel[k, n]
+        if use_recurrent_mask:
+            total *= recurrent_mask[b, k]
+        dh[b, k] = total
+
+    @jit
+    def peephole_gradients(gates, cs, T, B, H, cifg, d_peephole):
+        """One thread per hidden unit sums its peephole gradients over every step and row."""
+        j = cuda.grid(1)
+        if j >= H:
+            return
+        p0 = zero
+        p1 = zero
+        p2 = zero
+        for s in range(T):
+            for b in range(B):
+                row = s * B + b
+                c_prev = cs[row, j]
+                c = cs[row + B, j]
+                if cifg:
+                    p0 += gates[row, j] * c_prev
+                    p1 += gates[row, 2 * H + j] * c
+                else:
+                    p0 += gates[row, j] * c_prev
+                    p1 += gates[row, H + j] * c_prev
+                    p2 += gates[row, 3 * H + j] * c
+        d_peephole[j] = p0
+        d_peephole[H + j] = p1
+        if not cifg:
+            d_peephole[2 * H + j] = p2
+
+    @jit
+    def column_sums(rows, count, sums):
+        """sums[n] = rows[:count, n].sum(), one thread per column."""
+        n = cuda.grid(1)
+        if n < sums.shape[0]:
+            total = zero
+            for r in range(count):
+                total += rows[r, n]
+            sums[n] = total
+
+    @jit
+    def masked_rows(hs, recurrent_mask, B, out):
+        """out[s * B + b, k] = hs[s * B + b, k] * recurrent_mask[b, k] for the rows of ``out``."""
+        i = cuda.grid(1)
+        H = out.shape[1]
+        if i < out.shape[0] * H:
+            r = i // H
+            k = i - r * H
+            out[r, k] = hs[r, k] * recurrent_mask[r % B, k]
+
+    @jit
+    def copy_rows(source, first, count, target, target_first):
+        """target[target_first + r] = source[first + r] for r < count."""
+        i = cuda.grid(1)
+        width = source.shape[1]
+        if i < count * width:
+            r = i // width
+            k = i - r * width
+            target[target_first + r, k] = source[first + r, k]
+
+    return SimpleNamespace(gemm=gemm, to_time_major=to_time_major, from_time_major=from_time_major,
+                           forward_step=forward_step, backward_cell=backward_cell,
+                           backward_recurrent=backward_recurrent, peephole_gradients=peephole_gradients,
+                           column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
+
+
+def _gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
+    tile = options["tile"]
+    grid = (max(1, -(-n // tile)), max(1, -(-m // tile)))
+    k.gemm[grid, (tile, tile)](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+
+
+def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+            use_recurrent_mask, reverse, zero_output, cifg, options):
+    """The forward pass on device arrays; returns ``outputs`` (B, T, H) and the saved workspace.
+
+    Every argument is a device array of one float dtype (``mask`` bool,
+    ``peephole`` a zero vector when unused, ``mask``/``recurrent_mask``
+    placeholders when their flags are off). The workspace holds ``xs``,
+    ``gates`` (activations), ``hs`` and ``cs``, all still on the device.
+    """
+    B, T, F = x.shape
+    H = recurrent_kernel.shape[0]
+    GH = kernel.shape[1]
+    k = build_kernels(str(x.dtype), options["tile"], options["fastmath"])
+    threads = options["threads"]
+    xs = cuda.device_array((T * B, F), x.dtype)
+    gates = cuda.device_array((T * B, GH), x.dtype)
+    hs = cuda.device_array(((T + 1) * B, H), x.dtype)
+    cs = cuda.device_array(((T + 1) * B, H), x.dtype)
+    outputs = cuda.device_array((B, T, H), x.dtype)
+    k.to_time_major[_launch(B * T * F, threads)](x, reverse, xs)
+    _gemm(k, options, xs, kernel, gates, T * B, GH, F)
+    k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
+    k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
+    step = k.forward_step[_launch(B * H, threads)]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
+             recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+    return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
+
+
+def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask, recurrent_mask,
+             use_recurrent_mask, reverse, zero_output, cifg, d_outputs, use_d_outputs, d_h_n, d_c_n,
+             use_peephole, input_gradient, options):
+    """BPTT on device arrays for one ``forward``; returns the gradients as device arrays.
+
+    ``d_h_n`` and ``d_c_n`` are consumed (they become dh0 and dc0).
+    Returns dx (or None), d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0.
+    """
+    B, T, F = x_shape
+    H = recurrent_kernel.shape[0]
+    GH = kernel.shape[1]
+    gates, cs, hs, xs = saved["gates"], saved["cs"], saved["hs"], saved["xs"]
+    dtype = gates.dtype
+    k = build_kernels(str(dtype), options["tile"], options["fastmath"])
+    threads = options["threads"]
+    dh, dc = d_h_n, d_c_n
+    cell = k.backward_cell[_launch(B * H, threads)]
+    recurrent = k.backward_recurrent[_launch(B * H, threads)]
+    for s in range(T - 1, -1, -1):
+        t = T - 1 - s if reverse else s
+        cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole, zero_output, cifg)
+        recurrent(s, t, B, H, GH, gates, recurrent_kernel, dh, mask, use_mask, recurrent_mask, use_recurrent_mask)
+    d_peephole = cuda.device_array(peephole.shape[0], dtype)
+    if use_peephole:
+        k.peephole_gradients[_launch(H, threads)](gates, cs, T, B, H, cifg, d_peephole)
+    d_kernel = cuda.device_array((F, GH), dtype)
+    d_recurrent_kernel = cuda.device_array((H, GH), dtype)
+    d_bias = cuda.device_array(GH, dtype)
+    _gemm(k, options, xs, gates, d_kernel, F, GH, T * B, transpose_a=True)
+    inputs_to_recurrent = hs
+    if use_recurrent_mask:  # the recurrent kernel saw h * mask
+        inputs_to_recurrent = cuda.device_array((T * B, H), dtype)
+        k.masked_rows[_launch(T * B * H, threads)](hs, recurrent_mask, B, inputs_to_recurrent)
+    _gemm(k, options, inputs_to_recurrent, gates, d_recurrent_kernel, H, GH, T * B, transpose_a=True)
+    k.column_sums[_launch(GH, threads)](gates, T * B, d_bias)
+    dx = None
+    if input_gradient:
+        dx_rows = cuda.device_array((T * B, F), dtype)
+        _gemm(k, options, gates, kernel, dx_rows, T * B, F, GH, transpose_b=True)
+        dx = cuda.device_array((B, T, F), dtype)
+        k.from_time_major[_launch(B * T * F, threads)](dx_rows, reverse, dx)
+    return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc

@@ -1,0 +1,90 @@
+"""Which device runs the LSTM kernels: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+
+    numlstm.set_device("cuda")        # for the rest of the program
+    with numlstm.device("cpu"):       # for a block
+        model.fit(x, y)
+    NUMLSTM_DEVICE=cuda python train.py
+
+``"auto"`` (the default) picks CUDA only when a real GPU is usable, never
+Numba's CUDA simulator. Asking for ``"cuda"`` without a GPU raises
+:class:`DeviceError` with what to install and how to check. With
+``NUMBA_ENABLE_CUDASIM=1`` (set before numba is imported) ``"cuda"`` runs
+the GPU kernels in the simulator: slow, for tests only.
+
+Only :mod:`numlstm.functional` asks this module anything; layers, models and
+``fit`` do not know which device runs.
+"""
+
+import contextlib
+import os
+import threading
+
+import numba
+
+DEVICES = ("auto", "cpu", "cuda")
+_INSTALL_HINT = ('install the CUDA extra (pip install "numlstm[cuda]") on a machine with an NVIDIA GPU and driver, '
+                 "and check what Numba sees with `numba -s` (section __CUDA Information__)")
+
+_state = threading.local()
+_default = None
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot run here."""
+
+
+def simulator_enabled():
+    return bool(numba.config.ENABLE_CUDASIM)
+
+
+def gpu_available():
+    """True when a real CUDA GPU is usable (the simulator does not count)."""
+    if simulator_enabled():
+        return False
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:  # no numba-cuda, no driver, a broken driver: all mean no GPU
+        return False
+
+
+def _resolve(name, where):
+    if name not in DEVICES:
+        raise ValueError(f"{where} must be one of {', '.join(DEVICES)}, got {name!r}")
+    if name == "auto":
+        return "cuda" if gpu_available() else "cpu"
+    if name == "cuda" and not (gpu_available() or simulator_enabled()):
+        raise DeviceError(f"device 'cuda' was requested but no usable CUDA GPU was found: {_INSTALL_HINT}")
+    return name
+
+
+def set_device(name):
+    """Run every following LSTM pass on ``name`` ("auto", "cpu" or "cuda")."""
+    global _default
+    _default = _resolve(name, "device")
+
+
+def current_device():
+    """The device ("cpu" or "cuda") the next LSTM pass runs on."""
+    global _default
+    stack = getattr(_state, "stack", None)
+    if stack:
+        return stack[-1]
+    if _default is None:
+        _default = _resolve(os.environ.get("NUMLSTM_DEVICE", "auto"), "NUMLSTM_DEVICE")
+    return _default
+
+
+@contextlib.contextmanager
+def device(name):
+    """Within the block (and this thread), run LSTM passes on ``name``."""
+    resolved = _resolve(name, "device")
+    stack = getattr(_state, "stack", None)
+    if stack is None:
+        stack = _state.stack = []
+    stack.append(resolved)
+    try:
+        yield resolved
+    finally:
+        stack.pop()

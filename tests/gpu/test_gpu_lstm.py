@@ -1,0 +1,91 @@
+"""The CUDA kernels against the numpy reference and finite differences.
+
+Runs on a real GPU, or on CPU-only machines in Numba's CUDA simulator:
+``NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/gpu`` (the variable must be
+set before numba is imported). The simulator runs with 4 x 4 GEMM tiles and
+16-thread blocks (``config.GPU_SIMULATOR_OPTIONS``); the shapes below leave
+remainders in every tiled dimension.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import numlstm
+from cases import random_lstm_args
+from numlstm import dispatch
+from reference import reference_backward, reference_forward
+
+pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
+                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+
+OPTIONS = list(itertools.product([False, True], repeat=5))
+
+
+@pytest.fixture(autouse=True)
+def on_gpu():
+    with numlstm.device("cuda"):
+        yield
+
+
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
+def test_gpu_kernels_match_numpy_reference(rng, cifg, peephole, mask, reverse, zero_output):
+    args = random_lstm_args(rng, B=3, T=5, F=5, H=3, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
+    ref_out, ref_h, ref_c, cache = reference_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(h_n, ref_h, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c_n, ref_c, rtol=1e-12, atol=1e-13)
+    d_out, d_h_n, d_c_n = (rng.standard_normal(a.shape) for a in (out, h_n, c_n))
+    grads = numlstm.lstm_backward(ws, d_out, d_h_n, d_c_n)
+    expected = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"],
+                                  args.get("peephole"), cifg, zero_output, d_out, d_h_n, d_c_n)
+    for name, got, want in zip(grads._fields, grads, expected):
+        if want is None:
+            assert got is None, name
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_recurrent_mask_matches_reference(rng, mask):
+    args = random_lstm_args(rng, B=2, T=4, F=3, H=5, peephole=True, mask=mask, initial_state=True,
+                            recurrent_mask=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args)
+    ref_out, _, _, cache = reference_forward(**args)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
+    grads = numlstm.lstm_backward(ws, np.ones_like(out), h_n, c_n)
+    expected = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"], args["peephole"],
+                                  False, False, np.ones_like(out), h_n, c_n)
+    for name, got, want in zip(grads._fields, grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("cifg,peephole,mask,reverse", [(False, True, True, False), (True, True, False, True)])
+def test_gpu_finite_differences(rng, cifg, peephole, mask, reverse):
+    from test_gradcheck import _check_all_gradients
+
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=2, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
+    weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
+               "c_n": rng.standard_normal((2, 2))}
+    _check_all_gradients(args, {"reverse": reverse}, weights)
+
+
+def test_float32_on_gpu_is_close_to_float64(rng):
+    args = random_lstm_args(rng, B=4, T=6, F=3, H=5, peephole=True, initial_state=True)
+    out64, *_, ws64 = numlstm.lstm_forward(**args)
+    args32 = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+    out32, *_, ws32 = numlstm.lstm_forward(**args32)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, atol=2e-6)
+    g64 = numlstm.lstm_backward(ws64, np.ones_like(out64))
+    g32 = numlstm.lstm_backward(ws32, np.ones_like(out32))
+    for name, a, b in zip(g64._fields, g64, g32):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_input_gradient_can_be_skipped(rng):
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=3)
+    out, _, _, ws = numlstm.lstm_forward(**args)
+    assert numlstm.lstm_backward(ws, np.ones_like(out), input_gradient=False).dx is None

@@ -1,0 +1,64 @@
+"""Every CUDA kernel compiles to PTX for real GPUs (sm_80, sm_90), float32 and float64, without a GPU.
+
+``numba.cuda.compile_ptx`` runs NVVM (from ``numba-cuda[cu13]``), which
+rejects code that the CUDA simulator would run happily (Python objects,
+unsupported calls); float32 kernels are also checked for float64 instructions.
+Skipped under the simulator; skipped without numba-cuda unless
+NUMLSTM_REQUIRE_PTX=1 (set in CI), which turns the skip into a failure.
+"""
+
+import os
+
+import pytest
+from numba import types
+
+from numlstm import dispatch
+
+if dispatch.simulator_enabled():
+    pytest.skip("compile_ptx is not available in the CUDA simulator", allow_module_level=True)
+
+try:
+    from numba.cuda import compile_ptx
+
+    from numlstm.kernels.gpu_lstm import build_kernels
+    from numlstm.kernels.config import GPU_OPTIONS
+except ImportError as exc:  # numba without numba-cuda
+    if os.environ.get("NUMLSTM_REQUIRE_PTX") == "1":
+        raise
+    pytest.skip(f"numba-cuda is not installed ({exc})", allow_module_level=True)
+
+
+def _signatures(real):
+    i, flag = types.int64, types.boolean
+    a1, a2, a3 = (types.Array(real, ndim, "C") for ndim in (1, 2, 3))
+    mask = types.Array(types.boolean, 2, "C")
+    return {
+        "gemm": (a2, a2, a2, i, i, i, flag, flag, flag),
+        "to_time_major": (a3, flag, a2),
+        "from_time_major": (a2, flag, a3),
+        "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
+        "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
+        "backward_recurrent": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
+        "peephole_gradients": (a2, a2, i, i, i, flag, a1),
+        "column_sums": (a2, i, a1),
+        "masked_rows": (a2, a2, i, a2),
+        "copy_rows": (a2, i, i, a2, i),
+    }
+
+
+def test_every_kernel_is_checked():
+    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["fastmath"])
+    assert set(vars(kernels)) == set(_signatures(types.float32))
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kernels_compile_to_ptx(dtype, cc):
+    real = getattr(types, dtype)
+    kernels = build_kernels(dtype, GPU_OPTIONS["tile"], GPU_OPTIONS["fastmath"])
+    for name, signature in _signatures(real).items():
+        ptx, _ = compile_ptx(getattr(kernels, name).py_func, signature, cc=cc, fastmath=GPU_OPTIONS["fastmath"])
+        assert f".target sm_{cc[0]}{cc[1]}" in ptx, name
+        if dtype == "float32":
+            # float32 kernels must not compute in double precision (a 32x slower path on most GPUs).
+            assert ".f64" not in ptx, f"{name} computes in float64"
