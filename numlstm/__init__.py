@@ -1,7 +1,7 @@
 """numlstm: a Numba-accelerated LSTM engine for Python."""
 
-from . import (callbacks, config, datasets, initializers, interop, layers, losses, metrics, optimizers, plotting,
-               preprocessing, streaming, utils)
+from . import (callbacks, config, datasets, distributed, initializers, interop, layers, losses, metrics, optimizers,
+               plotting, preprocessing, streaming, utils)
 from .dispatch import DeviceError, current_device, device, set_device
 from .functional import LSTMGradients, LSTMWorkspace, lstm_backward, lstm_forward
 from .models import Sequential
@@ -10,6 +10,6 @@ from .saving import load_model
 __version__ = "0.1.0.dev0"
 
 __all__ = ["DeviceError", "LSTMGradients", "LSTMWorkspace", "Sequential", "load_model", "set_device", "device",
-           "current_device", "callbacks", "config", "datasets",
+           "current_device", "callbacks", "config", "datasets", "distributed",
            "initializers", "interop", "layers", "losses", "lstm_backward", "lstm_forward", "metrics", "optimizers",
            "plotting", "preprocessing", "streaming", "utils", "__version__"]

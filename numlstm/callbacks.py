@@ -1,7 +1,6 @@
 """Callbacks with Keras 3's names, defaults and semantics."""
 
 import csv
-import json
 import math
 import os
 
@@ -9,6 +8,10 @@ import numpy as np
 
 
 class Callback:
+    # False on the ranks other than 0 of a data-parallel fit: callbacks that
+    # write files (checkpoints, logs, backups) leave it to rank 0.
+    writes_files = True
+
     def __init__(self):
         self.model = None
 
@@ -147,10 +150,15 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self._keys = None
+        self._file = None
+        if not self.writes_files:
+            return
         self._new_file = not (self.append and os.path.exists(self.filename))
         self._file = open(self.filename, "a" if self.append else "w", newline="")
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._file is None:
+            return
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
@@ -161,7 +169,8 @@ class CSVLogger(Callback):
         self._file.flush()
 
     def on_train_end(self, logs=None):
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class LambdaCallback(Callback):
@@ -190,6 +199,8 @@ class ModelCheckpoint(_Monitor):
             if not self._improved(value, self.best):
                 return
             self.best = value
+        if not self.writes_files:
+            return
         path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
         if self.save_weights_only:
             self.model.save_weights(path)
@@ -202,8 +213,12 @@ class BackupAndRestore(Callback):
 
     When ``fit`` starts and a backup exists in ``backup_dir``, training
     continues from the epoch after the backup, with its weights, optimizer
-    state and random-number state (so shuffling repeats exactly).
+    state and random-number state (so shuffling repeats exactly). The
+    backup is one file, written atomically: a crash at any moment leaves
+    the previous complete backup.
     """
+
+    _STATE_KEY = "backup_and_restore"
 
     def __init__(self, backup_dir, delete_checkpoint=True):
         super().__init__()
@@ -213,35 +228,36 @@ class BackupAndRestore(Callback):
     def _path(self):
         return os.path.join(self.backup_dir, "backup.numlstm")
 
-    @property
-    def _state_path(self):
-        return os.path.join(self.backup_dir, "backup_state.json")
-
     def on_train_begin(self, logs=None):
         from . import saving, utils
 
-        if not (os.path.exists(self._path) and os.path.exists(self._state_path)):
+        if not os.path.exists(self._path):
             return
         restored = saving.load_model(self._path)
+        state = restored.metadata.get(self._STATE_KEY)
+        if not isinstance(state, dict):
+            raise saving.FileFormatError(f"{self._path} is not a backup written by BackupAndRestore")
         self.model.set_weights(restored.get_weights())
         self.model.optimizer.iterations = restored.optimizer.iterations
         for variable, saved in zip(self.model.optimizer.variables(), restored.optimizer.variables()):
             variable[...] = saved
-        with open(self._state_path) as file:
-            state = json.load(file)
         utils.global_generator().bit_generator.state = state["random_state"]
         self.model._resume_from_epoch = state["epoch"] + 1
 
     def on_epoch_end(self, epoch, logs=None):
-        from . import saving, utils
+        from . import utils
 
+        if not self.writes_files:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
-        self.model.save(self._path)
         state = {"epoch": epoch, "random_state": utils.global_generator().bit_generator.state}
-        saving.write_atomically(self._state_path, lambda file: file.write(json.dumps(state).encode()))
+        user_metadata = self.model.metadata
+        self.model.metadata = {**user_metadata, self._STATE_KEY: state}
+        try:
+            self.model.save(self._path)
+        finally:
+            self.model.metadata = user_metadata
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint:
-            for path in (self._path, self._state_path):
-                if os.path.exists(path):
-                    os.remove(path)
+        if self.delete_checkpoint and self.writes_files and os.path.exists(self._path):
+            os.remove(self._path)

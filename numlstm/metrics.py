@@ -22,6 +22,13 @@ class Metric:
     def result(self):
         return self._total / self._count if self._count else float("nan")
 
+    def get_state(self):
+        """(total, count): what data-parallel evaluation sums over the ranks."""
+        return self._total, self._count
+
+    def set_state(self, total, count):
+        self._total, self._count = float(total), int(count)
+
     def _per_sample(self, y_true, y_pred):
         raise NotImplementedError
 

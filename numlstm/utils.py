@@ -19,3 +19,11 @@ def set_random_seed(seed):
 def global_generator():
     """The generator behind draws that were given no seed of their own."""
     return _generator
+
+
+def set_global_generator(generator):
+    """Replace the generator behind unseeded draws (``MPIStrategy`` gives each rank its own)."""
+    global _generator
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"generator must be a numpy.random.Generator, got {type(generator).__name__}")
+    _generator = generator

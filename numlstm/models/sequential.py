@@ -15,6 +15,7 @@ from .. import losses, metrics as metrics_module, optimizers, utils
 from ..callbacks import Callback, History
 from ..layers import Layer
 from ..layers.base import check_finite_data, numeric_array
+from ..distributed import LOCAL, LocalStrategy
 from ..layers.input_layer import Input
 
 
@@ -135,11 +136,16 @@ class Sequential:
         self._ensure_built(x)
         return self._forward(x, training)[0]
 
-    def predict(self, x, batch_size=32, verbose=0):
+    def predict(self, x, batch_size=32, verbose=0, distribute=None):
+        """Outputs for ``x`` in batches; with ``distribute``, each rank computes a share, every rank gets all."""
+        strategy = _strategy(distribute)
         x = self._as_array(x, "x")
         self._ensure_built(x)
-        return np.concatenate([self._forward(x[i:i + batch_size], False)[0]
-                               for i in range(0, len(x), batch_size)])
+        start, stop = strategy.shard(len(x))
+        outputs = [self._forward(x[i:min(i + batch_size, stop)], False)[0] for i in range(start, stop, batch_size)]
+        if not outputs:  # this rank's share is empty: an empty array of the right trailing shape
+            outputs = [self._forward(x[:1], False)[0][:0]]
+        return strategy.gather_rows(np.concatenate(outputs))
 
     def predict_on_batch(self, x):
         return self(x)
@@ -164,6 +170,26 @@ class Sequential:
         if len(x) != len(y):
             raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
         return x, y
+
+    def _batch_gradient(self, x, y, batch, strategy):
+        """Loss and flat gradient of the rows ``batch``; with several ranks, of the whole global batch."""
+        start, stop = strategy.shard(len(batch))
+        if strategy.size == 1:
+            value, flat, _ = self._loss_and_flat_grads(x[batch], y[batch], self.metrics)
+            return value, flat
+        local = batch[start:stop]
+        if len(local):
+            value, flat, _ = self._loss_and_flat_grads(x[local], y[local], self.metrics)
+        else:
+            value, flat = 0.0, np.zeros_like(self._params)
+        # One Allreduce: the gradient and the loss, each weighted by the share's size.
+        summed = strategy.reduce_sums(np.append(flat * len(local), value * len(local)))
+        return summed[-1] / len(batch), (summed[:-1] / len(batch)).astype(self._params.dtype)
+
+    def _inner_layers(self):
+        """The layers, with a Bidirectional's two layers in its place."""
+        for layer in self.layers:
+            yield from (layer.forward_layer, layer.backward_layer) if hasattr(layer, "forward_layer") else (layer,)
 
     def _loss_and_flat_grads(self, x, y, metrics=()):
         output, caches = self._forward(x, training=True)
@@ -204,38 +230,64 @@ class Sequential:
         self._ensure_built(x)
         return self.loss(y, self._forward(x, False)[0])
 
-    def _evaluate_logs(self, x, y, batch_size):
+    def _evaluate_logs(self, x, y, batch_size, strategy=None):
+        strategy = strategy or LOCAL
         for metric in self.metrics:
             metric.reset()
         total = 0.0
-        for i in range(0, len(x), batch_size):
-            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        start, stop = strategy.shard(len(x))
+        for i in range(start, stop, batch_size):
+            xb, yb = x[i:min(i + batch_size, stop)], y[i:min(i + batch_size, stop)]
             output = self._forward(xb, False)[0]
             total += self.loss(yb, output) * len(xb)
             for metric in self.metrics:
                 metric.update(yb, output)
+        total = self._reduce_metrics(strategy, total)
         return {"loss": total / len(x), **{m.name: m.result() for m in self.metrics}}
 
-    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
+    def _reduce_metrics(self, strategy, *sums):
+        """Sums over the ranks of ``sums`` and of every metric's state; returns the summed ``sums``."""
+        if strategy.size == 1:
+            return sums[0] if len(sums) == 1 else sums
+        states = [metric.get_state() for metric in self.metrics]
+        reduced = strategy.reduce_sums(list(sums) + [value for state in states for value in state])
+        for i, metric in enumerate(self.metrics):
+            metric.set_state(*reduced[len(sums) + 2 * i:len(sums) + 2 * i + 2])
+        return reduced[0] if len(sums) == 1 else tuple(reduced[:len(sums)])
+
+    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False, distribute=None):
         """Mean loss (and metrics) over the data, each batch weighted by its size.
 
         Returns the loss alone when no metrics were compiled, else [loss, *metrics] (or a dict).
+        With ``distribute``, each rank evaluates a share and the sums are reduced.
         """
         self._require_compiled("evaluate")
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
-        logs = self._evaluate_logs(x, y, batch_size)
+        logs = self._evaluate_logs(x, y, batch_size, _strategy(distribute))
         if return_dict:
             return logs
         return logs["loss"] if not self.metrics else list(logs.values())
 
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0):
+            validation_data=None, shuffle=True, initial_epoch=0, distribute=None):
         """Keras' fit: mini-batch training; returns the History callback.
 
         ``verbose``: "auto" or 1, a progress bar per epoch (steps, ETA, time
         per step, loss and metrics); 2, one line per epoch; 0, silent.
+        ``distribute``: a :class:`numlstm.distributed.MPIStrategy` for
+        data-parallel training over MPI (``batch_size`` stays the global batch).
         """
+        strategy = _strategy(distribute)
+        try:
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                             shuffle, initial_epoch, strategy)
+        except BaseException as exc:
+            strategy.abort(exc)  # one process: re-raises; MPI: this rank's error ends every rank
+            raise
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+             initial_epoch, strategy):
         self._require_compiled("fit")
         x, y = self._check_pair(x, y)
         if not 0.0 <= validation_split < 1.0:
@@ -246,21 +298,32 @@ class Sequential:
         if validation_data is not None:
             validation_data = self._check_pair(*validation_data)
         self._ensure_built(x)
+        if strategy.size > 1:
+            stateful = [layer.name for layer in self._inner_layers() if getattr(layer, "stateful", False)]
+            if stateful:
+                raise ValueError(f"stateful layers ({', '.join(stateful)}) cannot train data-parallel: their state "
+                                 "would follow one rank's share of the batch; use stateful=False")
+            if isinstance(self.optimizer, optimizers.LBFGS):
+                raise ValueError("L-BFGS is full-batch and single-process; use another optimizer with distribute")
         history = History()
         callbacks = list(callbacks or []) + [history]  # last, as in Keras: it records what the others logged
         for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
             callback.set_model(self)
+            callback.writes_files = strategy.is_main
         verbose = 1 if verbose == "auto" else verbose
+        if not strategy.is_main:
+            verbose = 0
         if isinstance(self.optimizer, optimizers.LBFGS):
             return self._fit_lbfgs(x, y, epochs, initial_epoch, verbose, callbacks, validation_data, history)
         steps = math.ceil(len(x) / batch_size)
-        generator = utils.global_generator()
         self.stop_training = False
         self._resume_from_epoch = None
         for callback in callbacks:
             callback.on_train_begin()
+        strategy.start(self)
+        generator = utils.global_generator()
         if self._resume_from_epoch is not None:  # set by BackupAndRestore
             initial_epoch = self._resume_from_epoch
         for epoch in range(initial_epoch, epochs):
@@ -268,7 +331,7 @@ class Sequential:
                 callback.on_epoch_begin(epoch)
             for metric in self.metrics:
                 metric.reset()
-            order = generator.permutation(len(x)) if shuffle else np.arange(len(x))
+            order = strategy.broadcast_order(generator.permutation(len(x)) if shuffle else np.arange(len(x)))
             seen, total = 0, 0.0
             started = time.perf_counter()
             bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
@@ -277,8 +340,7 @@ class Sequential:
                 for callback in callbacks:
                     callback.on_train_batch_begin(step)
                 batch = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb = x[batch], y[batch]
-                value, flat, _ = self._loss_and_flat_grads(xb, yb, self.metrics)
+                value, flat = self._batch_gradient(x, y, batch, strategy)
                 self.optimizer.apply(self._params, flat)
                 total += value * len(batch)
                 seen += len(batch)
@@ -289,10 +351,16 @@ class Sequential:
                     callback.on_train_batch_end(step, {**logs, "loss": value})
                 if self.stop_training:
                     break
+            if strategy.size > 1:  # the epoch's metrics over every rank's shares
+                self._reduce_metrics(strategy, 0.0)
+                logs.update({m.name: m.result() for m in self.metrics})
             if validation_data is not None:
-                logs.update({f"val_{k}": v for k, v in self._evaluate_logs(*validation_data, batch_size).items()})
+                logs.update({f"val_{k}": v
+                             for k, v in self._evaluate_logs(*validation_data, batch_size, strategy).items()})
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=True)
             bar.close()
+            logs = strategy.broadcast_logs(logs)
+            strategy.synchronize(self)
             if verbose == 2:  # Keras' one line per epoch
                 elapsed = time.perf_counter() - started
                 print(f"Epoch {epoch + 1}/{epochs} - {steps}/{steps} - {elapsed:.3g}s - "
@@ -375,3 +443,11 @@ class Sequential:
             print_fn("".join(cell.ljust(width) for cell, width in zip(row, widths)))
             print_fn(line if i in (0, len(rows) - 1) else "_" * sum(widths))
         print_fn(f"Total params: {self.count_params():,}")
+
+
+def _strategy(distribute):
+    if distribute is None:
+        return LOCAL
+    if not isinstance(distribute, LocalStrategy):
+        raise TypeError(f"distribute must be a numlstm.distributed.MPIStrategy, got {type(distribute).__name__}")
+    return distribute

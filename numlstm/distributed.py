@@ -1,0 +1,160 @@
+"""Synchronous data-parallel training over MPI: ``model.fit(..., distribute=MPIStrategy())``.
+
+    # train.py, run as `mpiexec -n 4 python train.py` (or srun), or plainly `python train.py`
+    strategy = numlstm.distributed.MPIStrategy()
+    model.fit(x, y, batch_size=256, epochs=10, distribute=strategy)
+
+Horovod's scheme with Keras' batch: every rank passes the same ``x`` and
+``y``; ``batch_size`` stays the global batch, and each global batch is split
+evenly over the ranks, so the same script trains the same model with or
+without ``mpiexec``. At the start of ``fit`` rank 0's weights and optimizer
+state are broadcast; every epoch rank 0 draws the shuffle order and
+broadcasts it. Each step, every rank computes the gradient of its share and
+one ``Allreduce`` over a single flat buffer (the gradient, weighted by the
+share's size, and the loss) gives every rank the gradient of the whole
+batch, so the optimizer step, and the weights, stay identical everywhere.
+Validation and ``evaluate`` split their rows over the ranks and reduce the
+sums; ``predict`` gathers its rows on every rank. The epoch's logs are
+rank 0's, broadcast, so callbacks such as EarlyStopping decide the same on
+every rank; only rank 0 prints progress and writes checkpoints, CSV logs and
+backups.
+
+Failures: an exception on any rank prints that rank's traceback and aborts
+the whole job (``MPI_Abort``), never a hang. mpi4py is imported only here
+(the optional extra ``mpi``: mpi4py and the ``mpich`` wheel).
+"""
+
+import json
+import sys
+import traceback
+import zlib
+
+import numpy as np
+
+from . import utils
+
+
+class LocalStrategy:
+    """One process: what ``fit`` does without ``distribute``."""
+
+    rank, size, is_main = 0, 1, True
+
+    def shard(self, count):
+        return 0, count
+
+    def start(self, model):
+        pass
+
+    def synchronize(self, model):
+        pass
+
+    def broadcast_order(self, order):
+        return order
+
+    def reduce_sums(self, values):
+        return values
+
+    def broadcast_logs(self, logs):
+        return logs
+
+    def gather_rows(self, rows):
+        return rows
+
+    def abort(self, exc):
+        raise exc
+
+
+class MPIStrategy(LocalStrategy):
+    """Data parallelism over the ranks of ``comm`` (default ``MPI.COMM_WORLD``).
+
+    Attributes
+    ----------
+    rank, size : int
+        This process's rank and the number of ranks.
+    is_main : bool
+        True on rank 0, the one that prints and writes files.
+    """
+
+    def __init__(self, comm=None):
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            raise ImportError('MPIStrategy needs mpi4py and an MPI library: pip install "numlstm[mpi]"') from None
+        self._mpi = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.is_main = self.rank == 0
+        if self.size > 1:
+            self._abort_on_uncaught_exceptions()
+
+    def _abort_on_uncaught_exceptions(self):
+        previous = sys.excepthook
+
+        def hook(kind, value, trace):
+            previous(kind, value, trace)
+            self._abort_now()
+
+        sys.excepthook = hook
+
+    def _abort_now(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(1)
+
+    def abort(self, exc):
+        """Print ``exc`` with its rank and end every rank of the job."""
+        if self.size == 1:
+            raise exc
+        message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        sys.stderr.write(f"numlstm: rank {self.rank} of {self.size} failed; aborting the job\n{message}")
+        self._abort_now()
+
+    def shard(self, count):
+        """This rank's rows [start, stop) of ``count`` rows, split as evenly as possible."""
+        return self.rank * count // self.size, (self.rank + 1) * count // self.size
+
+    def start(self, model):
+        """Give every rank rank 0's weights and optimizer state, and each rank its own dropout stream."""
+        self.synchronize(model)
+        # Ranks other than 0 draw dropout masks from streams of their own (rank 0 keeps the
+        # generator a single process would have: with dropout off it only shuffles, which
+        # rank 0 does for everyone).
+        state = json.dumps(utils.global_generator().bit_generator.state, sort_keys=True, default=int)
+        base = self.comm.bcast(zlib.crc32(state.encode()), root=0)
+        if self.rank:
+            utils.set_global_generator(np.random.default_rng([base, self.rank]))
+
+    def synchronize(self, model):
+        """Rank 0's weights and optimizer state on every rank (at the start and after every epoch).
+
+        The per-step Allreduce already gives every rank the same gradient;
+        this makes the weights bit-identical even where an MPI library's
+        reduction order differed between ranks.
+        """
+        self.comm.Bcast(model._params, root=0)
+        if model.optimizer is not None:
+            model.optimizer.iterations = self.comm.bcast(model.optimizer.iterations, root=0)
+            for variable in model.optimizer.variables():
+                self.comm.Bcast(variable, root=0)
+
+    def broadcast_order(self, order):
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        self.comm.Bcast(order, root=0)
+        return order
+
+    def reduce_sums(self, values):
+        """Elementwise sums over the ranks of a float64 vector, the same on every rank."""
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        self.comm.Allreduce(self._mpi.IN_PLACE, values, op=self._mpi.SUM)
+        return values
+
+    def broadcast_logs(self, logs):
+        return self.comm.bcast(logs, root=0)
+
+    def gather_rows(self, rows):
+        """Every rank's rows, concatenated in rank order, on every rank."""
+        parts = self.comm.allgather(rows)
+        return np.concatenate([part for part in parts if len(part)] or [rows])
+
+
+LOCAL = LocalStrategy()

@@ -1,0 +1,79 @@
+"""A training script for the MPI tests, run as `mpiexec -n N python worker.py MODE OUT` or plainly.
+
+Modes: train (seeded stacked bidirectional model, shuffle on, dropout off;
+writes every rank's weights after every epoch, and rank 0's final weights,
+evaluate and predict results), fail-in-fit, fail-outside-fit, stateful,
+resume (BackupAndRestore; CRASH_AT_EPOCH=k makes rank 1 fail after epoch k).
+"""
+
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+import numlstm
+from numlstm import callbacks, layers
+from numlstm.distributed import MPIStrategy
+
+mode, out = sys.argv[1], pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None
+strategy = MPIStrategy()
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 6, 2))
+    return x, np.stack([x[:, :, 0].sum(axis=1), x[:, :, 1].mean(axis=1)], axis=1)
+
+
+def model(stateful=False):
+    numlstm.utils.set_random_seed(1)
+    net = numlstm.Sequential([
+        layers.Input((6, 2), batch_size=10 if stateful else None),
+        layers.Bidirectional(layers.LSTM(5, return_sequences=True, dtype="float64", stateful=stateful)),
+        layers.LSTM(4, dtype="float64"),
+        layers.Dense(2, dtype="float64"),
+    ])
+    net.compile(numlstm.optimizers.Adam(0.02), "mse", metrics=["mae"])
+    return net
+
+
+x, y = data()
+if mode == "train":
+    net = model()
+
+    def record(epoch, logs):
+        np.save(out / f"rank{strategy.rank}_epoch{epoch}.npy", np.concatenate([w.ravel() for w in net.get_weights()]))
+
+    history = net.fit(x, y, batch_size=10, epochs=3, shuffle=True, validation_data=(x[:13], y[:13]), verbose=0,
+                      callbacks=[callbacks.LambdaCallback(on_epoch_end=record)], distribute=strategy)
+    evaluation = net.evaluate(x, y, batch_size=7, distribute=strategy, return_dict=True)
+    prediction = net.predict(x, batch_size=7, distribute=strategy)
+    np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), prediction=prediction,
+             evaluation=[evaluation["loss"], evaluation["mae"]], val_loss=history.history["val_loss"],
+             loss=history.history["loss"])
+elif mode == "fail-in-fit":
+    def fail(epoch, logs):
+        if strategy.rank == strategy.size - 1:
+            raise RuntimeError(f"boom from rank {strategy.rank}")
+
+    model().fit(x, y, batch_size=10, epochs=3, verbose=0, distribute=strategy,
+                callbacks=[callbacks.LambdaCallback(on_epoch_end=fail)])
+elif mode == "fail-outside-fit":
+    if strategy.rank == strategy.size - 1:
+        raise RuntimeError(f"outside fit, rank {strategy.rank}")
+    model().fit(x, y, batch_size=10, epochs=50, verbose=0, distribute=strategy)
+elif mode == "stateful":
+    model(stateful=True).fit(x, y, batch_size=10, epochs=1, verbose=0, distribute=strategy)
+elif mode == "resume":
+    crash_at = int(os.environ.get("CRASH_AT_EPOCH", "-1"))
+
+    def crash(epoch, logs):
+        if epoch == crash_at and strategy.rank == strategy.size - 1:
+            raise RuntimeError("simulated crash")
+
+    net = model()
+    net.fit(x, y, batch_size=10, epochs=4, verbose=0, distribute=strategy,
+            callbacks=[callbacks.BackupAndRestore(out / "backup"), callbacks.LambdaCallback(on_epoch_end=crash)])
+    if strategy.is_main:
+        np.savez(out / "resumed.npz", *net.get_weights())

@@ -1,0 +1,85 @@
+"""Data-parallel training over MPI: equivalence with one process, identical ranks, failures that end the job.
+
+Each test runs ``tests/mpi/worker.py`` under ``mpiexec -n 2`` with a
+timeout, so that a hang fails. Skipped without mpi4py and mpiexec unless
+NUMLSTM_REQUIRE_MPI=1 (set in CI).
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import pathlib
+
+import numpy as np
+import pytest
+
+import numlstm
+
+WORKER = pathlib.Path(__file__).parent / "mpi" / "worker.py"
+HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and shutil.which("mpiexec") is not None
+if not HAVE_MPI and os.environ.get("NUMLSTM_REQUIRE_MPI") == "1":
+    raise RuntimeError("NUMLSTM_REQUIRE_MPI=1 but mpi4py or mpiexec is missing")
+needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason='needs mpi4py and mpiexec: pip install "numlstm[mpi]"')
+
+
+def run(mode, out=None, ranks=2, env=None, timeout=180):
+    command = [sys.executable, str(WORKER), mode] + ([str(out)] if out else [])
+    if ranks:
+        command = ["mpiexec", "-n", str(ranks)] + command
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "NUMBA_NUM_THREADS": "1", **(env or {})})
+
+
+@needs_mpi
+def test_two_ranks_train_the_model_one_process_trains(tmp_path):
+    single, double = tmp_path / "single", tmp_path / "double"
+    single.mkdir()
+    double.mkdir()
+    plain = run("train", single, ranks=None)  # the same script without mpiexec
+    assert plain.returncode == 0, plain.stderr
+    completed = run("train", double)
+    assert completed.returncode == 0, completed.stderr
+    one = np.load(single / "final_rank0.npz")
+    for rank in (0, 1):
+        two = np.load(double / f"final_rank{rank}.npz")
+        for key in one.files:
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-10, atol=1e-12, err_msg=f"rank {rank}: {key}")
+    for epoch in range(3):
+        first, second = (np.load(double / f"rank{rank}_epoch{epoch}.npy") for rank in (0, 1))
+        np.testing.assert_array_equal(first, second, err_msg=f"ranks differ after epoch {epoch}")
+
+
+@needs_mpi
+@pytest.mark.parametrize("mode,message", [
+    ("fail-in-fit", "RuntimeError: boom from rank 1"),
+    ("fail-outside-fit", "RuntimeError: outside fit, rank 1"),
+    ("stateful", "stateful layers (lstm, backward_lstm) cannot train data-parallel"),
+])
+def test_an_error_on_one_rank_ends_the_job_with_its_message(mode, message):
+    completed = run(mode, timeout=120)  # a hang would raise TimeoutExpired
+    assert completed.returncode != 0
+    assert message in completed.stderr
+
+
+@needs_mpi
+def test_a_restarted_job_resumes_from_its_backup(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "crashed").mkdir()
+    assert run("resume", tmp_path / "full").returncode == 0
+    crashed = run("resume", tmp_path / "crashed", env={"CRASH_AT_EPOCH": "1"})
+    assert crashed.returncode != 0 and "simulated crash" in crashed.stderr
+    assert (tmp_path / "crashed" / "backup" / "backup.numlstm").exists()
+    restarted = run("resume", tmp_path / "crashed")
+    assert restarted.returncode == 0, restarted.stderr
+    full, resumed = np.load(tmp_path / "full" / "resumed.npz"), np.load(tmp_path / "crashed" / "resumed.npz")
+    for key in full.files:
+        np.testing.assert_array_equal(resumed[key], full[key])
+
+
+def test_distribute_must_be_a_strategy():
+    model = numlstm.Sequential([numlstm.layers.Input((3, 2)), numlstm.layers.LSTM(2)])
+    model.compile("sgd", "mse")
+    with pytest.raises(TypeError, match="distribute must be a numlstm.distributed.MPIStrategy"):
+        model.fit(np.zeros((4, 3, 2)), np.zeros((4, 2)), distribute="mpi", verbose=0)
