@@ -66,6 +66,7 @@ class Stream:
                 self._calls.append((STEP[layer.cifg], arguments, state[0]))
             elif isinstance(layer, Dense):
                 self._calls.append((layer, None, None))
+        self._single_lstm = self._calls[0] if len(self._calls) == 1 and self._calls[0][1] is not None else None
 
     def step(self, x):
         """One timestep: x (batch, features), or (batch,) token indices for an Embedding model,
@@ -74,6 +75,10 @@ class Stream:
             x = self._embeddings[self._checked(x)]
         elif type(x) is not np.ndarray or x.shape != self._shape or x.dtype != self._dtype or not x.flags.c_contiguous:
             x = self._checked(x)
+        if self._single_lstm is not None:  # the common case, without the loop (a tenth of the step)
+            kernel, (kernel_panels, recurrent_panels, bias_and_peephole, state, scratch), h = self._single_lstm
+            kernel(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch)
+            return h.copy()
         for function, arguments, state in self._calls:
             if arguments is None:
                 x = function.forward(x)[0]
