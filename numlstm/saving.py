@@ -10,23 +10,38 @@ A ``.numlstm`` file is a zip archive of
 
 Loading reads JSON and ``.npz`` files with ``allow_pickle=False`` and builds
 only classes from the fixed registries below, so a file can never make it
-run code. Writing goes to a temporary file in the target's folder that is
-renamed over the target only once complete, so a crash never leaves a
-half-written model behind.
+run code; it extracts nothing and writes nothing. A file sent by someone
+else is checked before anything is allocated for it: exactly the four
+entries, each within a size limit and a compression ratio (no zip bombs),
+every array's declared shape against the bytes actually present (no memory
+bombs through a forged header), every layer size in the config against the
+number of weights in the file, and SHA-256 checksums of the weight and
+optimizer entries (format version 2) against their contents. Any failure is
+a :class:`FileFormatError`.
+
+Writing goes to a temporary file in the target's folder that is renamed
+over the target only once complete, so a crash never leaves a half-written
+model behind.
 """
 
+import hashlib
 import io
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
 from . import initializers, losses, optimizers
 
 FORMAT = "numlstm"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: SHA-256 checksums of the .npz entries; version 1 files (no checksums) still load
+READABLE_VERSIONS = (1, 2)
+_ENTRIES = ("metadata.json", "config.json", "weights.npz", "optimizer.npz")
+_MAX_JSON_BYTES = 16 << 20
+_MAX_EXPANSION = 50  # uncompressed / compressed size allowed beyond the first MiB of an entry
 
 _LAYERS = None  # filled lazily: layers import this module's users, not the other way round
 
@@ -162,30 +177,111 @@ def _npz_bytes(arrays):
 
 
 def _npz_arrays(data, what, path):
+    """The arrays ``array_0``, ``array_1``, ... of an ``.npz``, each header checked before anything is allocated."""
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            infos = inner.infolist()
+            expected = {f"array_{i}.npy" for i in range(len(infos))}
+            if {info.filename for info in infos} != expected or len(infos) != len(expected):
+                raise FileFormatError(f"{path}: the {what} hold unexpected entries")
+            for info in infos:
+                _check_entry_size(info, len(data), path, what)
+                with inner.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read_header is None:
+                        raise FileFormatError(f"{path}: an array in the {what} has .npy version {version}")
+                    shape, fortran, dtype = read_header(member)
+                    header_length = member.tell()
+                if dtype.hasobject:
+                    raise FileFormatError(f"{path}: the {what} hold Python objects, which are never loaded")
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if declared != info.file_size - header_length:
+                    raise FileFormatError(f"{path}: an array in the {what} declares shape {shape} of {dtype} "
+                                          f"({declared} bytes) but holds {info.file_size - header_length}")
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return [npz[f"array_{i}"] for i in range(len(npz.files))]
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+    except FileFormatError:
+        raise
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error, OverflowError) as exc:
         raise FileFormatError(f"{path}: the {what} in the file are unreadable ({exc})") from None
+
+
+def _check_entry_size(info, container_bytes, path, what):
+    """Refuse entries whose declared size could not come from the container (zip bombs, forged sizes)."""
+    if info.file_size > (1 << 20) and info.file_size > _MAX_EXPANSION * max(info.compress_size, 1):
+        raise FileFormatError(f"{path}: {what} entry {info.filename!r} would expand {info.compress_size} bytes "
+                              f"to {info.file_size}; refusing it")
+    if info.compress_size > container_bytes:
+        raise FileFormatError(f"{path}: {what} entry {info.filename!r} declares more bytes than the file holds")
+
+
+def _read_model_file(path):
+    """The four entries of a model file, checked for names, sizes and compression before they are read."""
+    size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        missing = set(_ENTRIES) - set(names)
+        if missing:
+            raise FileFormatError(f"{path} is not a numlstm model file (missing {', '.join(sorted(missing))})")
+        unexpected = [name for name in names if name not in _ENTRIES] + \
+            [name for name in _ENTRIES if names.count(name) > 1]
+        if unexpected:
+            raise FileFormatError(f"{path} holds unexpected entries ({', '.join(map(repr, unexpected))}); "
+                                  "it was not written by numlstm")
+        for info in infos:
+            _check_entry_size(info, size, path, "the model file's")
+            if info.filename.endswith(".json") and info.file_size > _MAX_JSON_BYTES:
+                raise FileFormatError(f"{path}: {info.filename} is {info.file_size} bytes, over the "
+                                      f"{_MAX_JSON_BYTES} limit")
+        return {name: archive.read(name) for name in _ENTRIES}
+
+
+def _check_layer_sizes(layers, weight_count, path):
+    """Every integer of the layer configs (units, dimensions) must be possible with ``weight_count`` weights.
+
+    A forged config could otherwise ask for a layer of a billion units and
+    make building it allocate gigabytes before the weights are compared.
+    Seeds are not sizes and are left alone.
+    """
+    def walk(value, key):
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, name)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+        elif isinstance(value, int) and not isinstance(value, bool) and key != "seed":
+            if value > weight_count + 16:
+                raise FileFormatError(f"{path}: the config asks for {key}={value}, more than the "
+                                      f"{weight_count} weights in the file allow")
+
+    walk(layers, None)
 
 
 def save_model(model, path):
     """Write ``model`` (structure, weights, compile settings, optimizer state) to ``path``."""
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving it")
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "numlstm_version": _version(),
-                "user": _json_only(model.metadata, "model.metadata")}
     config = model_config(model)
     optimizer_state = []
     if model.optimizer is not None:
         optimizer_state = [np.array(model.optimizer.iterations)] + model.optimizer.variables()
+    weights_data = _npz_bytes(model.get_weights())
+    optimizer_data = _npz_bytes(optimizer_state)
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "numlstm_version": _version(),
+                "user": _json_only(model.metadata, "model.metadata"),
+                "sha256": {"weights.npz": hashlib.sha256(weights_data).hexdigest(),
+                           "optimizer.npz": hashlib.sha256(optimizer_data).hexdigest()}}
 
     def write(file):
         with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("metadata.json", json.dumps(metadata))
             archive.writestr("config.json", json.dumps(config))
-            archive.writestr("weights.npz", _npz_bytes(model.get_weights()))
-            archive.writestr("optimizer.npz", _npz_bytes(optimizer_state))
+            archive.writestr("weights.npz", weights_data)
+            archive.writestr("optimizer.npz", optimizer_data)
 
     write_atomically(path, write)
 
@@ -194,28 +290,36 @@ def load_model(path):
     """Read a model written by ``save_model``; raises FileFormatError for anything else."""
     path = os.fspath(path)
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            missing = {"metadata.json", "config.json", "weights.npz", "optimizer.npz"} - names
-            if missing:
-                raise FileFormatError(f"{path} is not a numlstm model file (missing {', '.join(sorted(missing))})")
-            metadata = json.loads(archive.read("metadata.json"))
-            config = json.loads(archive.read("config.json"))
-            weights_data = archive.read("weights.npz")
-            optimizer_data = archive.read("optimizer.npz")
-    except (zipfile.BadZipFile, EOFError, UnicodeDecodeError, json.JSONDecodeError, zipfile.LargeZipFile) as exc:
+        entries = _read_model_file(path)
+        metadata = json.loads(entries["metadata.json"])
+        config = json.loads(entries["config.json"])
+    except FileFormatError:
+        raise
+    except (zipfile.BadZipFile, EOFError, UnicodeDecodeError, json.JSONDecodeError, zipfile.LargeZipFile,
+            zlib.error, RecursionError, OverflowError, NotImplementedError) as exc:
         raise FileFormatError(f"{path} is not a numlstm model file, or it is damaged ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise FileFormatError(f"{path} is not a numlstm model file")
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise FileFormatError(f"{path} has format version {metadata.get('format_version')!r}; "
-                              f"this numlstm reads version {FORMAT_VERSION}")
+    version = metadata.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise FileFormatError(f"{path} has format version {version!r}; this numlstm reads versions "
+                              f"{', '.join(map(str, READABLE_VERSIONS))}")
+    weights_data, optimizer_data = entries["weights.npz"], entries["optimizer.npz"]
+    if version >= 2:
+        sums = metadata.get("sha256")
+        for name, data in (("weights.npz", weights_data), ("optimizer.npz", optimizer_data)):
+            if not isinstance(sums, dict) or sums.get(name) != hashlib.sha256(data).hexdigest():
+                raise FileFormatError(f"{path}: the checksum of {name} does not match: the file is damaged")
+    weights = _npz_arrays(weights_data, "weights", path)
     try:
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise FileFormatError(f"{path}: the model description is damaged")
+        _check_layer_sizes(config["layers"], sum(w.size for w in weights), path)
         model = model_from_config(config)
-        model.set_weights(_npz_arrays(weights_data, "weights", path))
+        model.set_weights(weights)
     except FileFormatError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         raise FileFormatError(f"{path}: the model description does not match its weights ({exc})") from None
     user = metadata.get("user", {})
     if not isinstance(user, dict):

@@ -1,6 +1,8 @@
 """Saving: round trips for every layer, exact resume, and files that are not ours."""
 
+import hashlib
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -142,9 +144,15 @@ def test_damaged_and_foreign_files_raise_clear_errors(tmp_path):
 
 
 def _rewrite(path, target, replace):
+    """A copy of a model file with entries replaced, checksums recomputed (as a forger would)."""
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     members.update(replace)
+    metadata = json.loads(members["metadata.json"])
+    if isinstance(metadata, dict) and "sha256" in metadata and "metadata.json" not in replace:
+        metadata["sha256"] = {name: hashlib.sha256(members[name]).hexdigest()
+                              for name in ("weights.npz", "optimizer.npz")}
+        members["metadata.json"] = json.dumps(metadata)
     with zipfile.ZipFile(target, "w") as archive:
         for name, content in members.items():
             archive.writestr(name, content)
@@ -155,11 +163,11 @@ def test_pickled_arrays_and_unknown_classes_are_refused(tmp_path):
     pickled = io.BytesIO()
     np.savez(pickled, array_0=np.array([{"code": "run me"}], dtype=object))
     _rewrite(good, tmp_path / "pickle.numlstm", {"weights.npz": pickled.getvalue()})
-    with pytest.raises(saving.FileFormatError, match="weights in the file are unreadable"):
+    with pytest.raises(saving.FileFormatError, match="weights hold Python objects, which are never loaded"):
         numlstm.load_model(tmp_path / "pickle.numlstm")
     config = saving.model_config(numlstm.load_model(good))
     config["layers"][0]["class_name"] = "os.system"
-    _rewrite(good, tmp_path / "class.numlstm", {"config.json": __import__("json").dumps(config)})
+    _rewrite(good, tmp_path / "class.numlstm", {"config.json": json.dumps(config)})
     with pytest.raises(saving.FileFormatError, match="unknown layer 'os.system'"):
         numlstm.load_model(tmp_path / "class.numlstm")
     _rewrite(good, tmp_path / "version.numlstm",

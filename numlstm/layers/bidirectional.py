@@ -86,8 +86,9 @@ class Bidirectional(Layer):
         return mask if self.return_sequences else None
 
     def forward(self, x, mask=None, training=False, initial_state=None):
+        x = self._as_input(x)
         if not self.built:
-            self.build(np.shape(x))
+            self.build(x.shape)
         forward_state = backward_state = None
         if initial_state is not None:
             if len(initial_state) != 4:

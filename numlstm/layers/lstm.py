@@ -67,7 +67,11 @@ class LSTM(Layer):
         return 3 if self.cifg else 4
 
     def build(self, input_shape):
-        features = input_shape[-1]
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or not isinstance(input_shape[-1], (int, np.integer)) or input_shape[-1] < 1:
+            raise ValueError(f"{self.name}: expects input of shape (batch, timesteps, features) with at least "
+                             f"one feature, got {input_shape}")
+        features = int(input_shape[-1])
         u, g = self.units, self.gates
         self.add_weight("kernel", (features, g * u), self.kernel_initializer)
         self.add_weight("recurrent_kernel", (u, g * u), self.recurrent_initializer)

@@ -118,6 +118,8 @@ class Sequential:
         array = numeric_array(data, name)
         if array.ndim == 0:
             raise ValueError(f"{name} must have a batch axis, got a scalar")
+        if len(array) == 0:
+            raise ValueError(f"{name} holds no samples (its first axis has length 0)")
         check_finite_data(array, name)
         return array
 
