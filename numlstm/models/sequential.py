@@ -110,6 +110,12 @@ class Sequential:
             layer.set_weights(weights[offset:offset + count])
             offset += count
 
+    def reset_states(self):
+        """Forget the states of every stateful layer (Keras' ``reset_states``): new sequences begin."""
+        for layer in self._inner_layers():
+            if getattr(layer, "stateful", False):
+                layer.reset_state()
+
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
 
@@ -323,14 +329,14 @@ class Sequential:
         self.stop_training = False
         self._resume_from_epoch = None
         for callback in callbacks:
-            callback.on_train_begin()
+            callback.on_train_begin({})
         strategy.start(self)
         generator = utils.global_generator()
         if self._resume_from_epoch is not None:  # set by BackupAndRestore
             initial_epoch = self._resume_from_epoch
         for epoch in range(initial_epoch, epochs):
             for callback in callbacks:
-                callback.on_epoch_begin(epoch)
+                callback.on_epoch_begin(epoch, {})
             for metric in self.metrics:
                 metric.reset()
             order = strategy.broadcast_order(generator.permutation(len(x)) if shuffle else np.arange(len(x)))
@@ -340,7 +346,7 @@ class Sequential:
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for step in range(steps):
                 for callback in callbacks:
-                    callback.on_train_batch_begin(step)
+                    callback.on_train_batch_begin(step, {})
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 value, flat = self._batch_gradient(x, y, batch, strategy)
                 self.optimizer.apply(self._params, flat)
@@ -372,7 +378,7 @@ class Sequential:
             if self.stop_training:
                 break
         for callback in callbacks:
-            callback.on_train_end()
+            callback.on_train_end({})
         return history
 
     def _fit_lbfgs(self, x, y, epochs, initial_epoch, verbose, callbacks, validation_data, history):
@@ -401,7 +407,7 @@ class Sequential:
                 raise StopIteration
 
         for callback in callbacks:
-            callback.on_train_begin()
+            callback.on_train_begin({})
         settings = self.optimizer
         if epochs > initial_epoch:
             minimize(loss_and_gradient, self._params.astype(np.float64), jac=True, method="L-BFGS-B",
@@ -409,7 +415,7 @@ class Sequential:
                      options={"maxiter": epochs - initial_epoch, "maxcor": settings.maxcor, "gtol": settings.gtol,
                               "ftol": settings.ftol})
         for callback in callbacks:
-            callback.on_train_end()
+            callback.on_train_end({})
         return history
 
     # -- saving ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ Text::
 
 from .scalers import MinMaxScaler, StandardScaler, scaler_from_config
 from .text import CharVocabulary, char_windows
-from .windows import ForecastData, Split, rmse, sliding_windows, time_split, window_starts
+from .windows import ForecastData, Split, rmse, sliding_windows, stateful_chunks, time_split, window_starts
 
-__all__ = ["ForecastData", "Split", "sliding_windows", "time_split", "window_starts", "rmse",
+__all__ = ["ForecastData", "Split", "sliding_windows", "stateful_chunks", "time_split", "window_starts", "rmse",
            "StandardScaler", "MinMaxScaler", "scaler_from_config", "CharVocabulary", "char_windows"]

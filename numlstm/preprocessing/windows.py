@@ -181,6 +181,34 @@ class ForecastData:
         return self.values[earlier, self.target]
 
 
+def stateful_chunks(x, y, length):
+    """Cut long sequences into consecutive chunks for truncated BPTT with a stateful model.
+
+    ``x`` (sequences, steps, features) and ``y`` (sequences, steps, ...)
+    become arrays of ``steps // length`` chunks per sequence, ordered chunk
+    by chunk, so that ``fit(..., batch_size=sequences, shuffle=False)`` on
+    a model of ``stateful=True`` LSTMs sees chunk k of every sequence in
+    batch k, its state carried from chunk k-1 (gradients stop at chunk
+    boundaries). Call ``model.reset_states()`` at each epoch's start.
+    Trailing steps that do not fill a chunk are dropped.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    length = _positive("length", length)
+    if x.ndim != 3 or y.ndim < 2 or len(x) != len(y) or x.shape[1] != y.shape[1]:
+        raise ValueError(f"x must be (sequences, steps, features) and y (sequences, steps, ...) with the same "
+                         f"sequences and steps, got {x.shape} and {y.shape}")
+    chunks = x.shape[1] // length
+    if chunks == 0:
+        raise ValueError(f"sequences of {x.shape[1]} steps hold no chunk of {length}")
+
+    def cut(array):
+        trimmed = array[:, :chunks * length]
+        split = trimmed.reshape(array.shape[0], chunks, length, *array.shape[2:])
+        return np.ascontiguousarray(split.swapaxes(0, 1).reshape(chunks * array.shape[0], length, *array.shape[2:]))
+
+    return cut(x), cut(y)
+
+
 def rmse(forecast, actual):
     """Root mean squared error over all windows and steps."""
     return float(np.sqrt(np.mean((np.asarray(forecast) - np.asarray(actual)) ** 2)))

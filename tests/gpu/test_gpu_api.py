@@ -52,3 +52,23 @@ def test_fit_predict_and_gradients_match_the_cpu():
     for got, want in zip(gpu[3], cpu[3]):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(gpu[4], cpu[4], rtol=1e-9, atol=1e-11)
+
+
+def test_200_epochs_on_the_gpu_path_do_not_grow_resident_memory():
+    import pathlib
+
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
+    resident = {}
+
+    def record(epoch, logs):
+        resident[epoch] = int(pathlib.Path("/proc/self/statm").read_text().split()[1]) * 4096
+
+    with numlstm.device("cuda"):
+        numlstm.utils.set_random_seed(0)
+        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(2, dtype="float64"), layers.Dense(1, dtype="float64")])
+        model.compile("adam", "mse")
+        model.fit(x, y, batch_size=4, epochs=200, verbose=0,
+                  callbacks=[numlstm.callbacks.LambdaCallback(on_epoch_end=record)])
+    growth = (resident[199] - resident[19]) / resident[19]
+    assert growth < 0.05, f"resident memory grew {100 * growth:.1f}% from epoch 20 to 200"
