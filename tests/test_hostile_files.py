@@ -164,3 +164,20 @@ def test_hostile_json(good, tmp_path):
     config = json.loads(members["config.json"])
     config["layers"][0]["config"] = {"__class__": "os.system", "units": "rm -rf /"}
     _refused(_forge({**members, "config.json": json.dumps(config)}, tmp_path / "weird.numlstm"))
+
+
+def test_weights_files_get_the_same_checks(good, tmp_path):
+    model, _ = good
+    bomb = tmp_path / "weights.npz"
+    with zipfile.ZipFile(bomb, "w") as archive:
+        archive.writestr("array_0.npy", _npy_with_header((10 ** 12,)))
+    with pytest.raises(saving.FileFormatError, match="declares shape"):
+        model.load_weights(bomb)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, array_0=np.array([{"run": "me"}], dtype=object))
+    with pytest.raises(saving.FileFormatError, match="Python objects"):
+        model.load_weights(pickled)
+    extra = tmp_path / "extra.npz"
+    np.savez(extra, array_0=np.zeros(2), something=np.zeros(2))
+    with pytest.raises(saving.FileFormatError, match="unexpected entries"):
+        model.load_weights(extra)
