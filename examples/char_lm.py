@@ -17,21 +17,7 @@ import numpy as np
 
 import numlstm
 from numlstm import layers, losses
-from numlstm.preprocessing import CharVocabulary, char_windows
-
-
-def sample(model, vocabulary, prime, length, temperature, generator):
-    stream = numlstm.streaming.Stream(model)
-    for index in vocabulary.encode(prime):
-        logits = stream.step(np.array([index]))[0]
-    text = []
-    for _ in range(length):
-        z = logits.astype(np.float64) / temperature
-        p = np.exp(z - z.max())
-        index = generator.choice(len(p), p=p / p.sum())
-        text.append(vocabulary.characters[index])
-        logits = stream.step(np.array([index]))[0]
-    return prime + "".join(text)
+from numlstm.preprocessing import CharVocabulary, char_windows, sample_text
 
 
 def main(argv=None):
@@ -63,7 +49,7 @@ def main(argv=None):
     bits = val_loss / np.log(2)
     print(f"validation: {bits:.2f} bits per character (unigram baseline {unigram_bits:.2f}), "
           f"next-character accuracy {val_accuracy:.1%}")
-    generated = sample(model, vocabulary, "ROMEO:\n", 300, 0.7, np.random.default_rng(0))
+    generated = "ROMEO:\n" + sample_text(model, vocabulary, "ROMEO:\n", 300, 0.7, np.random.default_rng(0))
     print("\n" + generated)
     return {"bits_per_character": bits, "unigram_bits": unigram_bits, "sample": generated}
 

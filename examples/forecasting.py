@@ -55,10 +55,8 @@ def main(argv=None):
         origins = np.arange(0, len(data.test), 12)
         stamps = series.time[data.test.target_starts[origins, None] + np.arange(12)]
         values = data.to_units(data.test, model.predict(data.test.x[origins]), origins)
-        gaps = np.full((len(origins), 1), np.nan)  # break the line between forecast origins
         numlstm.plotting.plot_forecast(
-            series.time, series.values,
-            {"LSTM, 12 months ahead": (np.hstack([stamps, stamps[:, -1:]]).ravel(), np.hstack([values, gaps]).ravel())},
+            series.time, series.values, {"LSTM, 12 months ahead": (stamps, values)},
             args.plot, boundaries=[("validation", series.time[data.train_end]), ("test", series.time[data.validation_end])],
             title="Nino 1+2 sea-surface temperature: forecasts from successive origins", units=series.units,
             context_start=series.time[data.train_end - 120])

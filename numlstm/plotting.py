@@ -60,7 +60,8 @@ def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast"
         Time stamps (datetime64 or numbers) of ``actual``.
     actual : array (steps,)
     forecasts : dict of label -> (time array, values array)
-        Each forecast drawn over its own time stamps.
+        Each forecast drawn over its own time stamps; 2-D arrays (one row
+        per forecast origin) are drawn as separate segments.
     path : str or path
         Where the image is written (the format follows the extension).
     boundaries : sequence of (label, time)
@@ -75,6 +76,10 @@ def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast"
     ax.plot(time[shown], np.asarray(actual)[shown], color="0.25", linewidth=1.0, label="actual")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for colour, (label, (stamps, values)) in zip(colours, forecasts.items()):
+        stamps, values = np.asarray(stamps), np.asarray(values, dtype=float)
+        if values.ndim == 2:  # a NaN after each segment keeps the segments apart
+            stamps = np.hstack([stamps, stamps[:, -1:]]).ravel()
+            values = np.hstack([values, np.full((len(values), 1), np.nan)]).ravel()
         ax.plot(stamps, values, color=colour, linewidth=1.4, label=label)
     for label, stamp in boundaries:
         ax.axvline(stamp, color="0.5", linestyle="--", linewidth=0.9)

@@ -5,7 +5,6 @@ import pathlib
 import tracemalloc
 
 import numpy as np
-import pytest
 
 import numlstm
 from cases import random_lstm_args

@@ -117,3 +117,20 @@ def test_char_vocabulary_and_windows():
     with pytest.raises(ValueError, match="too short"):
         char_windows(encoded, lookback=5)
     assert CharVocabulary.from_config(vocabulary.get_config()).characters == vocabulary.characters
+
+
+def test_sample_text_draws_from_the_vocabulary_reproducibly():
+    import numlstm
+    from numlstm import layers
+    from numlstm.preprocessing import sample_text
+
+    vocabulary = CharVocabulary("abc d")
+    model = numlstm.Sequential([layers.Embedding(len(vocabulary), 3), layers.LSTM(4), layers.Dense(len(vocabulary))])
+    model.build((1, 2))
+    first = sample_text(model, vocabulary, "ab", 30, 0.8, np.random.default_rng(1))
+    assert len(first) == 30 and set(first) <= set(vocabulary.characters)
+    assert sample_text(model, vocabulary, "ab", 30, 0.8, np.random.default_rng(1)) == first
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        sample_text(model, vocabulary, "ab", 5, 0.0)
+    with pytest.raises(ValueError, match="at least one character"):
+        sample_text(model, vocabulary, "", 5)

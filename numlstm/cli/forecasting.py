@@ -80,29 +80,18 @@ def write_plots(data, model, history, stamps, season, title, units, prefix):
     origins = np.arange(0, len(data.test), data.horizon)
     forecast = data.to_units(data.test, model.predict(data.test.x[origins]), origins)
     steps = data.test.target_starts[origins, None] + np.arange(data.horizon)
-    lines = {"LSTM forecast": (stamps[steps].ravel(), forecast.ravel())}
+    lines = {"LSTM forecast": (stamps[steps], forecast)}
     if season:
-        lines["seasonal naive"] = (stamps[steps].ravel(), data.seasonal_naive_forecast(data.test, season)[origins].ravel())
-    nan_gaps = {label: _broken(stamps_, values_, data.horizon) for label, (stamps_, values_) in lines.items()}
+        lines["seasonal naive"] = (stamps[steps], data.seasonal_naive_forecast(data.test, season)[origins])
     span = data.values.shape[0] - data.train_end
     picture = prefix.with_name(prefix.name + "_forecast.png")
-    plotting.plot_forecast(stamps, data.values[:, 0], nan_gaps, picture,
+    plotting.plot_forecast(stamps, data.values[:, 0], lines, picture,
                            boundaries=[("validation", stamps[data.train_end]), ("test", stamps[data.validation_end])],
                            title=f"{title}: {data.horizon}-step forecasts from successive origins in the test part",
                            units=units, context_start=stamps[max(0, data.train_end - span)])
     for path in (curves, picture):
         print(f"plot written to {path}")
     return [curves, picture]
-
-
-def _broken(stamps, values, horizon):
-    """Forecast segments separated (by a NaN) so that their lines do not join."""
-    values = values.astype(float).reshape(-1, horizon)
-    stamps = stamps.reshape(-1, horizon)
-    gap_values = np.full((len(values), 1), np.nan)
-    joined_values = np.hstack([values, gap_values]).ravel()
-    joined_stamps = np.hstack([stamps, stamps[:, -1:]]).ravel()
-    return joined_stamps, joined_values
 
 
 def forecast(model_path, data, column, out):

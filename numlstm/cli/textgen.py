@@ -7,8 +7,7 @@ import numpy as np
 
 from .. import datasets, layers, losses, optimizers, saving, utils
 from ..models import Sequential
-from ..preprocessing import CharVocabulary, char_windows
-from ..streaming import Stream
+from ..preprocessing import CharVocabulary, char_windows, sample_text
 from .errors import CommandError
 
 
@@ -26,23 +25,6 @@ def train_char_model(text, options):
     print(f"trained in {time.perf_counter() - started:.1f} s")
     model.metadata = {"char_lm": vocabulary.get_config()}
     return model, vocabulary
-
-
-def sample(model, vocabulary, prime, length, temperature, generator):
-    """``length`` characters drawn one at a time after ``prime``, from softmax(logits / temperature)."""
-    stream = Stream(model)
-    logits = None
-    for index in vocabulary.encode(prime):
-        logits = stream.step(np.array([index]))[0]
-    drawn = []
-    for _ in range(length):
-        scaled = logits.astype(np.float64) / temperature
-        probabilities = np.exp(scaled - scaled.max())
-        probabilities /= probabilities.sum()
-        index = generator.choice(len(probabilities), p=probabilities)
-        drawn.append(index)
-        logits = stream.step(np.array([index]))[0]
-    return vocabulary.decode(drawn)
 
 
 def textgen(options):
@@ -70,7 +52,7 @@ def textgen(options):
     if not options.prime or unknown:
         raise CommandError(f"--prime must be non-empty text made of the training characters; "
                            f"not in them: {''.join(unknown)!r}")
-    generated = sample(model, vocabulary, options.prime, options.length, options.temperature,
-                       np.random.default_rng(options.seed))
+    generated = sample_text(model, vocabulary, options.prime, options.length, options.temperature,
+                            np.random.default_rng(options.seed))
     print(f"\n--- sampled at temperature {options.temperature} ---\n{options.prime}{generated}")
     return generated

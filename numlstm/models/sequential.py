@@ -253,15 +253,15 @@ class Sequential:
         total = self._reduce_metrics(strategy, total)
         return {"loss": total / len(x), **{m.name: m.result() for m in self.metrics}}
 
-    def _reduce_metrics(self, strategy, *sums):
-        """Sums over the ranks of ``sums`` and of every metric's state; returns the summed ``sums``."""
+    def _reduce_metrics(self, strategy, total):
+        """``total`` and every metric's state summed over the ranks; returns the summed ``total``."""
         if strategy.size == 1:
-            return sums[0] if len(sums) == 1 else sums
-        states = [metric.get_state() for metric in self.metrics]
-        reduced = strategy.reduce_sums(list(sums) + [value for state in states for value in state])
+            return total
+        states = [value for metric in self.metrics for value in metric.get_state()]
+        reduced = strategy.reduce_sums([total] + states)
         for i, metric in enumerate(self.metrics):
-            metric.set_state(*reduced[len(sums) + 2 * i:len(sums) + 2 * i + 2])
-        return reduced[0] if len(sums) == 1 else tuple(reduced[:len(sums)])
+            metric.set_state(*reduced[1 + 2 * i:3 + 2 * i])
+        return reduced[0]
 
     def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False, distribute=None):
         """Mean loss (and metrics) over the data, each batch weighted by its size.

@@ -14,8 +14,9 @@ Text::
 """
 
 from .scalers import MinMaxScaler, StandardScaler, scaler_from_config
-from .text import CharVocabulary, char_windows
+from .text import CharVocabulary, char_windows, sample_text
 from .windows import ForecastData, Split, rmse, sliding_windows, stateful_chunks, time_split, window_starts
 
 __all__ = ["ForecastData", "Split", "sliding_windows", "stateful_chunks", "time_split", "window_starts", "rmse",
-           "StandardScaler", "MinMaxScaler", "scaler_from_config", "CharVocabulary", "char_windows"]
+           "StandardScaler", "MinMaxScaler", "scaler_from_config", "CharVocabulary", "char_windows",
+           "sample_text"]

@@ -43,6 +43,35 @@ class CharVocabulary:
         return cls(config["characters"])
 
 
+def sample_text(model, vocabulary, prime, length, temperature=1.0, generator=None):
+    """``length`` characters drawn one at a time after ``prime`` from a character model's logits.
+
+    The model (Embedding, LSTMs, Dense logits) runs through
+    :class:`numlstm.streaming.Stream`, which carries its state from one
+    character to the next; each character is drawn from
+    softmax(logits / temperature).
+    """
+    from ..streaming import Stream
+
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    generator = np.random.default_rng() if generator is None else generator
+    stream = Stream(model)
+    logits = None
+    for index in vocabulary.encode(prime):
+        logits = stream.step(np.array([index]))[0]
+    if logits is None:
+        raise ValueError("prime must hold at least one character")
+    drawn = []
+    for _ in range(length):
+        scaled = logits.astype(np.float64) / temperature
+        probabilities = np.exp(scaled - scaled.max())
+        index = generator.choice(len(probabilities), p=probabilities / probabilities.sum())
+        drawn.append(index)
+        logits = stream.step(np.array([index]))[0]
+    return vocabulary.decode(drawn)
+
+
 def char_windows(encoded, lookback, stride=1):
     """Next-character training pairs from an encoded text.
 
