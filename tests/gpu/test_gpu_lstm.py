@@ -89,3 +89,43 @@ def test_input_gradient_can_be_skipped(rng):
     args = random_lstm_args(rng, B=2, T=3, F=2, H=3)
     out, _, _, ws = numlstm.lstm_forward(**args)
     assert numlstm.lstm_backward(ws, np.ones_like(out), input_gradient=False).dx is None
+
+
+def _launches(monkeypatch, rng, T):
+    """Kernel launches of one forward and one backward pass over T steps."""
+    from types import SimpleNamespace
+
+    from numlstm.kernels import gpu_lstm
+
+    counts = {"forward": 0, "backward": 0}
+    phase = ["forward"]
+
+    def counted(kernel):
+        class Launcher:
+            def __getitem__(self, configuration):
+                launch = kernel[configuration]
+
+                def run(*args):
+                    counts[phase[0]] += 1
+                    return launch(*args)
+
+                return run
+
+        return Launcher()
+
+    build = gpu_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
+    monkeypatch.setattr(gpu_lstm, "build_kernels",
+                        lambda *a: SimpleNamespace(**{n: counted(k) for n, k in vars(build(*a)).items()}))
+    args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)
+    out, _, _, ws = numlstm.lstm_forward(**args)
+    phase[0] = "backward"
+    numlstm.lstm_backward(ws, np.ones_like(out))
+    monkeypatch.undo()
+    return counts
+
+
+def test_launches_per_timestep_are_one_forward_and_two_backward(monkeypatch, rng):
+    """The issue's budget is at most 2 per step forward and 3 backward; the GEMMs run once per pass."""
+    short, long = _launches(monkeypatch, rng, 2), _launches(monkeypatch, rng, 5)
+    assert (long["forward"] - short["forward"]) / 3 == 1
+    assert (long["backward"] - short["backward"]) / 3 == 2
