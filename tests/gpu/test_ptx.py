@@ -7,6 +7,7 @@ Skipped under the simulator; skipped without numba-cuda unless
 NUMLSTM_REQUIRE_PTX=1 (set in CI), which turns the skip into a failure.
 """
 
+import importlib.util
 import os
 
 import pytest
@@ -18,14 +19,18 @@ if dispatch.simulator_enabled():
     pytest.skip("compile_ptx is not available in the CUDA simulator", allow_module_level=True)
 
 try:
+    # numba's own deprecated CUDA target imports too, but cannot compile without a driver: only numba-cuda
+    # (with the NVVM of its cu13 extra) counts.
+    if importlib.util.find_spec("numba_cuda") is None:
+        raise ImportError("numba-cuda is not installed")
     from numba.cuda import compile_ptx
 
     from numlstm.kernels.gpu_lstm import build_kernels
     from numlstm.kernels.config import GPU_OPTIONS
-except ImportError as exc:  # numba without numba-cuda
+except ImportError as exc:
     if os.environ.get("NUMLSTM_REQUIRE_PTX") == "1":
         raise
-    pytest.skip(f"numba-cuda is not installed ({exc})", allow_module_level=True)
+    pytest.skip(f'{exc}: pip install "numlstm[cuda]"', allow_module_level=True)
 
 
 def _signatures(real):
