@@ -7,6 +7,7 @@ usage errors exit with 2 (argparse's convention).
 """
 
 import argparse
+import os
 import pathlib
 import sys
 
@@ -189,4 +190,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"numlstm {options.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0

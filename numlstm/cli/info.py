@@ -41,7 +41,7 @@ def info():
 
     print(f"numlstm {numlstm.__version__} at {os.path.dirname(numlstm.__file__)}")
     print(f"python {platform.python_version()} ({sys.executable}) on {platform.machine()} {platform.system()}")
-    for module in ("numpy", "numba", "llvmlite", "scipy", "tqdm", "matplotlib", "torch"):
+    for module in ("numpy", "numba", "numba-cuda", "llvmlite", "scipy", "tqdm", "matplotlib", "mpi4py", "torch"):
         print(f"  {module:<11} {_version(module)}")
     print(f"CPU cores: {os.cpu_count()}; Numba threads: {numba.get_num_threads()} "
           f"(NUMBA_NUM_THREADS to change), threading layer: {numba.config.THREADING_LAYER}")
