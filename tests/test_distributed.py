@@ -46,9 +46,15 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path):
         two = np.load(double / f"final_rank{rank}.npz")
         for key in one.files:
             np.testing.assert_allclose(two[key], one[key], rtol=1e-10, atol=1e-12, err_msg=f"rank {rank}: {key}")
-    for epoch in range(3):
+    epochs = len(one["loss"])
+    for epoch in range(epochs):
         first, second = (np.load(double / f"rank{rank}_epoch{epoch}.npy") for rank in (0, 1))
         np.testing.assert_array_equal(first, second, err_msg=f"ranks differ after epoch {epoch}")
+    # Rank 0 alone wrote the log (one header, one row per epoch) and the checkpoint.
+    assert (double / "log.csv").read_text().count("\n") == epochs + 1
+    logs = [np.loadtxt(folder / "log.csv", delimiter=",", skiprows=1) for folder in (single, double)]
+    np.testing.assert_allclose(logs[1], logs[0], rtol=1e-10)
+    assert (double / "best.numlstm").exists()
 
 
 @needs_mpi

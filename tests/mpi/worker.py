@@ -46,7 +46,11 @@ if mode == "train":
         np.save(out / f"rank{strategy.rank}_epoch{epoch}.npy", np.concatenate([w.ravel() for w in net.get_weights()]))
 
     history = net.fit(x, y, batch_size=10, epochs=3, shuffle=True, validation_data=(x[:13], y[:13]), verbose=0,
-                      callbacks=[callbacks.LambdaCallback(on_epoch_end=record)], distribute=strategy)
+                      callbacks=[callbacks.LambdaCallback(on_epoch_end=record),
+                                 callbacks.EarlyStopping(patience=1, min_delta=0.05),
+                                 callbacks.CSVLogger(out / "log.csv"),
+                                 callbacks.ModelCheckpoint(out / "best.numlstm", save_best_only=True)],
+                      distribute=strategy)
     evaluation = net.evaluate(x, y, batch_size=7, distribute=strategy, return_dict=True)
     prediction = net.predict(x, batch_size=7, distribute=strategy)
     np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), prediction=prediction,
