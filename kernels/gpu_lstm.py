@@ -33,11 +33,12 @@ def _launch(count, threads):
 
 
 @functools.lru_cache(maxsize=None)
-def build_kernels(dtype, tile, fastmath):
-    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and square GEMM tile size."""
+def build_kernels(dtype, tile, rows, fastmath):
+    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``), GEMM tile size and rows per thread."""
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
     element = numba.from_dtype(np.dtype(dtype))
+    gate_slots = 4 * rows  # local array sizes must be closure constants, not expressions, for NVVM
     jit = functools.partial(cuda.jit, fastmath=fastmath)
 
     @cuda.jit(device=True, inline=True)
@@ -102,47 +103,15 @@ def build_kernels(dtype, tile, fastmath):
             t = T - 1 - s if reverse else s
             x[b, t, f] = xs[s * B + b, f]
 
-    @jit
-    def forward_step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
-                     recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
-        """Step s (timestep t): one thread per (batch row, hidden unit) does its four gates.
-
-        On entry ``gates`` rows of step s hold the input projection; on exit
-        the gate activations that BPTT needs. Writes h, c of step s+1 and
-        the output at t (a masked step carries the state; its output is
-        the carried h, or zero with ``zero_output``).
-        """
-        i = cuda.grid(1)
-        if i >= B * H:
-            return
-        b = i // H
-        j = i - b * H
+    @cuda.jit(device=True, inline=True)
+    def update_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, cifg, outputs):
+        """The gate update of unit j of row b from its recurrent products z0..z3 (z3 unused with CIFG)."""
         row = s * B + b
-        prev = s * B + b
         nxt = (s + 1) * B + b
-        if use_mask and not mask[b, t]:
-            hs[nxt, j] = hs[prev, j]
-            cs[nxt, j] = cs[prev, j]
-            outputs[b, t, j] = zero if zero_output else hs[prev, j]
-            return
-        gate_count = 3 if cifg else 4
-        z0 = zero
-        z1 = zero
-        z2 = zero
-        z3 = zero
-        for k in range(H):
-            h = hs[prev, k]
-            if use_recurrent_mask:
-                h *= recurrent_mask[b, k]
-            z0 += h * recurrent_kernel[k, j]
-            z1 += h * recurrent_kernel[k, H + j]
-            z2 += h * recurrent_kernel[k, 2 * H + j]
-            if gate_count == 4:
-                z3 += h * recurrent_kernel[k, 3 * H + j]
         z0 += gates[row, j] + bias[j]
         z1 += gates[row, H + j] + bias[H + j]
         z2 += gates[row, 2 * H + j] + bias[2 * H + j]
-        c_prev = cs[prev, j]
+        c_prev = cs[row, j]
         if cifg:
             f = sigmoid(z0 + peephole[j] * c_prev)
             g = math.tanh(z1)
@@ -166,6 +135,54 @@ def build_kernels(dtype, tile, fastmath):
         cs[nxt, j] = c
         hs[nxt, j] = h
         outputs[b, t, j] = h
+
+    @jit
+    def forward_step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
+                     recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
+        """Step s (timestep t): one thread per (hidden unit, block of ``rows`` batch rows) does all its gates.
+
+        Each thread reads its unit's column of every gate's recurrent weights
+        once for ``rows`` batch rows (adjacent threads read adjacent
+        columns), so the weights are read ceil(B / rows) times per step, not
+        B times. On entry ``gates`` rows of step s hold the input
+        projection; on exit the gate activations that BPTT needs. Writes h, c
+        of step s+1 and the output at t (a masked step carries the state; its
+        output is the carried h, or zero with ``zero_output``).
+        """
+        i = cuda.grid(1)
+        if i >= -(-B // rows) * H:
+            return
+        j = i % H
+        first = (i // H) * rows
+        z = cuda.local.array(gate_slots, element)  # z[gate * rows + r]
+        for n in range(gate_slots):
+            z[n] = zero
+        for k in range(H):
+            w0 = recurrent_kernel[k, j]
+            w1 = recurrent_kernel[k, H + j]
+            w2 = recurrent_kernel[k, 2 * H + j]
+            w3 = zero if cifg else recurrent_kernel[k, 3 * H + j]
+            for r in range(rows):
+                b = first + r
+                if b < B:
+                    h = hs[s * B + b, k]
+                    if use_recurrent_mask:
+                        h *= recurrent_mask[b, k]
+                    z[r] += h * w0
+                    z[rows + r] += h * w1
+                    z[2 * rows + r] += h * w2
+                    z[3 * rows + r] += h * w3
+        for r in range(rows):
+            b = first + r
+            if b >= B:
+                break
+            if use_mask and not mask[b, t]:
+                hs[(s + 1) * B + b, j] = hs[s * B + b, j]
+                cs[(s + 1) * B + b, j] = cs[s * B + b, j]
+                outputs[b, t, j] = zero if zero_output else hs[s * B + b, j]
+            else:
+                update_unit(s, t, b, j, B, H, z[r], z[rows + r], z[2 * rows + r], z[3 * rows + r], gates, hs, cs,
+                            bias, peephole, cifg, outputs)
 
     @jit
     def backward_cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
@@ -224,23 +241,47 @@ def build_kernels(dtype, tile, fastmath):
             dc[b, j] = dc_t * f + dz_i * peephole[j] + dz_f * peephole[H + j]
 
     @jit
-    def backward_recurrent(s, t, B, H, GH, gates, recurrent_kernel, dh, mask, use_mask, recurrent_mask,
+    def backward_recurrent(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
                            use_recurrent_mask):
-        """dh[b, k] = (dz_s[b] @ recurrent_kernel.T)[k] for active rows (times the recurrent mask)."""
+        """dh[b, k] = (dz_s[b] @ recurrent_kernel.T)[k] for active rows (times the recurrent mask).
+
+        One thread per (unit k, block of ``rows`` batch rows), reading the
+        transposed weights so that adjacent threads read adjacent addresses.
+        """
         i = cuda.grid(1)
-        if i >= B * H:
+        if i >= -(-B // rows) * H:
             return
-        b = i // H
-        k = i - b * H
-        if use_mask and not mask[b, t]:
-            return  # the gradient of a masked step flows on unchanged
-        row = s * B + b
-        total = zero
+        k = i % H
+        first = (i // H) * rows
+        total = cuda.local.array(rows, element)
+        for r in range(rows):
+            total[r] = zero
         for n in range(GH):
-            total += gates[row, n] * recurrent_kernel[k, n]
-        if use_recurrent_mask:
-            total *= recurrent_mask[b, k]
-        dh[b, k] = total
+            w = transposed_kernel[n, k]
+            for r in range(rows):
+                b = first + r
+                if b < B:
+                    total[r] += gates[s * B + b, n] * w
+        for r in range(rows):
+            b = first + r
+            if b >= B:
+                break
+            if use_mask and not mask[b, t]:
+                continue  # the gradient of a masked step flows on unchanged
+            value = total[r]
+            if use_recurrent_mask:
+                value *= recurrent_mask[b, k]
+            dh[b, k] = value
+
+    @jit
+    def transpose(a, out):
+        """out = a.T, one thread per element."""
+        i = cuda.grid(1)
+        rows_a, columns = a.shape
+        if i < rows_a * columns:
+            r = i // columns
+            c = i - r * columns
+            out[c, r] = a[r, c]
 
     @jit
     def peephole_gradients(gates, cs, T, B, H, cifg, d_peephole):
@@ -300,7 +341,8 @@ def build_kernels(dtype, tile, fastmath):
 
     return SimpleNamespace(gemm=gemm, to_time_major=to_time_major, from_time_major=from_time_major,
                            forward_step=forward_step, backward_cell=backward_cell,
-                           backward_recurrent=backward_recurrent, peephole_gradients=peephole_gradients,
+                           backward_recurrent=backward_recurrent, transpose=transpose,
+                           peephole_gradients=peephole_gradients,
                            column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
 
 
@@ -322,7 +364,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     B, T, F = x.shape
     H = recurrent_kernel.shape[0]
     GH = kernel.shape[1]
-    k = build_kernels(str(x.dtype), options["tile"], options["fastmath"])
+    k = build_kernels(str(x.dtype), options["tile"], options["rows"], options["fastmath"])
     threads = options["threads"]
     xs = cuda.device_array((T * B, F), x.dtype)
     gates = cuda.device_array((T * B, GH), x.dtype)
@@ -333,7 +375,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     _gemm(k, options, xs, kernel, gates, T * B, GH, F)
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
-    step = k.forward_step[_launch(B * H, threads)]
+    step = k.forward_step[_launch(-(-B // options["rows"]) * H, threads)]
     for s in range(T):
         t = T - 1 - s if reverse else s
         step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
@@ -354,15 +396,18 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     GH = kernel.shape[1]
     gates, cs, hs, xs = saved["gates"], saved["cs"], saved["hs"], saved["xs"]
     dtype = gates.dtype
-    k = build_kernels(str(dtype), options["tile"], options["fastmath"])
+    k = build_kernels(str(dtype), options["tile"], options["rows"], options["fastmath"])
     threads = options["threads"]
     dh, dc = d_h_n, d_c_n
+    transposed_kernel = cuda.device_array((GH, H), dtype)
+    k.transpose[_launch(H * GH, threads)](recurrent_kernel, transposed_kernel)
     cell = k.backward_cell[_launch(B * H, threads)]
-    recurrent = k.backward_recurrent[_launch(B * H, threads)]
+    recurrent = k.backward_recurrent[_launch(-(-B // options["rows"]) * H, threads)]
     for s in range(T - 1, -1, -1):
         t = T - 1 - s if reverse else s
         cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole, zero_output, cifg)
-        recurrent(s, t, B, H, GH, gates, recurrent_kernel, dh, mask, use_mask, recurrent_mask, use_recurrent_mask)
+        recurrent(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
+                  use_recurrent_mask)
     d_peephole = cuda.device_array(peephole.shape[0], dtype)
     if use_peephole:
         k.peephole_gradients[_launch(H, threads)](gates, cs, T, B, H, cifg, d_peephole)

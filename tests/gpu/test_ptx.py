@@ -44,6 +44,7 @@ def _signatures(real):
         "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
         "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
         "backward_recurrent": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
+        "transpose": (a2, a2),
         "peephole_gradients": (a2, a2, i, i, i, flag, a1),
         "column_sums": (a2, i, a1),
         "masked_rows": (a2, a2, i, a2),
@@ -52,7 +53,7 @@ def _signatures(real):
 
 
 def test_every_kernel_is_checked():
-    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["fastmath"])
+    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], GPU_OPTIONS["fastmath"])
     assert set(vars(kernels)) == set(_signatures(types.float32))
 
 
@@ -60,7 +61,7 @@ def test_every_kernel_is_checked():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
-    kernels = build_kernels(dtype, GPU_OPTIONS["tile"], GPU_OPTIONS["fastmath"])
+    kernels = build_kernels(dtype, GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], GPU_OPTIONS["fastmath"])
     for name, signature in _signatures(real).items():
         ptx, _ = compile_ptx(getattr(kernels, name).py_func, signature, cc=cc, fastmath=GPU_OPTIONS["fastmath"])
         assert f".target sm_{cc[0]}{cc[1]}" in ptx, name
