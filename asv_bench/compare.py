@@ -35,7 +35,7 @@ def _memory_kib(field):
     return int(re.search(rf"{field}:\s+(\d+)", pathlib.Path("/proc/self/status").read_text()).group(1))
 
 
-def _timings(function, seconds):
+def timings(function, seconds):
     samples = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(samples) < 5:
@@ -61,8 +61,8 @@ def worker(framework, size, seconds):
         bench.time_train_step(size)
         return {"step_peak_mib": (_memory_kib("VmHWM") - before) / 1024}
     return {
-        "forward": _timings(lambda: bench.time_forward(size), seconds),
-        "train_step": _timings(lambda: bench.time_train_step(size), seconds),
+        "forward": timings(lambda: bench.time_forward(size), seconds),
+        "train_step": timings(lambda: bench.time_train_step(size), seconds),
     }
 
 

@@ -15,7 +15,6 @@ import pathlib
 import platform
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -23,16 +22,11 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from benchmarks import lstm_gpu  # noqa: E402
+from compare import timings  # noqa: E402
 
 
 def _median_seconds(function, seconds):
-    samples = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(samples) < 5:
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return float(np.median(samples))
+    return float(np.median(timings(function, seconds)))
 
 
 def _environment():

@@ -80,20 +80,11 @@ def build_kernels(dtype, tile, rows, fastmath):
                 c[row, col] = total
 
     @jit
-    def to_time_major(x, reverse, xs):
-        """xs[s * B + b] = x[b, t(s)]: x (B, T, F) in processing order."""
-        i = cuda.grid(1)
-        B, T, F = x.shape
-        if i < B * T * F:
-            f = i % F
-            b = (i // F) % B
-            s = i // (F * B)
-            t = T - 1 - s if reverse else s
-            xs[s * B + b, f] = x[b, t, f]
+    def reorder(x, xs, reverse, into_rows):
+        """Between x (B, T, F) in the caller's order and rows xs[s * B + b] = x[b, t(s)] in processing order.
 
-    @jit
-    def from_time_major(xs, reverse, x):
-        """The inverse of ``to_time_major``."""
+        ``into_rows``: fill ``xs`` from ``x``; otherwise fill ``x`` from ``xs``.
+        """
         i = cuda.grid(1)
         B, T, F = x.shape
         if i < B * T * F:
@@ -101,7 +92,10 @@ def build_kernels(dtype, tile, rows, fastmath):
             b = (i // F) % B
             s = i // (F * B)
             t = T - 1 - s if reverse else s
-            x[b, t, f] = xs[s * B + b, f]
+            if into_rows:
+                xs[s * B + b, f] = x[b, t, f]
+            else:
+                x[b, t, f] = xs[s * B + b, f]
 
     @cuda.jit(device=True, inline=True)
     def update_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, cifg, outputs):
@@ -339,7 +333,7 @@ def build_kernels(dtype, tile, rows, fastmath):
             k = i - r * width
             target[target_first + r, k] = source[first + r, k]
 
-    return SimpleNamespace(gemm=gemm, to_time_major=to_time_major, from_time_major=from_time_major,
+    return SimpleNamespace(gemm=gemm, reorder=reorder,
                            forward_step=forward_step, backward_cell=backward_cell,
                            backward_recurrent=backward_recurrent, transpose=transpose,
                            peephole_gradients=peephole_gradients,
@@ -371,7 +365,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     hs = cuda.device_array(((T + 1) * B, H), x.dtype)
     cs = cuda.device_array(((T + 1) * B, H), x.dtype)
     outputs = cuda.device_array((B, T, H), x.dtype)
-    k.to_time_major[_launch(B * T * F, threads)](x, reverse, xs)
+    k.reorder[_launch(B * T * F, threads)](x, xs, reverse, True)
     _gemm(k, options, xs, kernel, gates, T * B, GH, F)
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
@@ -426,5 +420,5 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         dx_rows = cuda.device_array((T * B, F), dtype)
         _gemm(k, options, gates, kernel, dx_rows, T * B, F, GH, transpose_b=True)
         dx = cuda.device_array((B, T, F), dtype)
-        k.from_time_major[_launch(B * T * F, threads)](dx_rows, reverse, dx)
+        k.reorder[_launch(B * T * F, threads)](dx, dx_rows, reverse, False)
     return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc

@@ -128,6 +128,8 @@ def test_textgen_trains_saves_and_samples_reproducibly(capsys, tmp_path):
     assert code == 0 and again.split("---\n", 1)[1] == sample, "same seed, same model: same text"
     code, _, err = run(capsys, "textgen", "--model", str(model_path), "--prime", "\u03a9")
     assert code == 1 and "not in them" in err
+    code, _, err = run(capsys, "forecast", str(model_path))
+    assert code == 1 and "was not written by `numlstm train` or `numlstm demo`" in err
 
 
 def test_info_and_the_module_entry_point(capsys):

@@ -5,8 +5,23 @@ import pathlib
 
 import numpy as np
 
-from .. import datasets
+from .. import datasets, saving
 from .errors import CommandError
+
+
+def load_model_file(path, kind, written_by):
+    """The model at ``path`` and its ``metadata[kind]``; a CommandError when it is missing, damaged or foreign."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CommandError(f"no such model file: {path}")
+    try:
+        model = saving.load_model(path)
+    except saving.FileFormatError as exc:
+        raise CommandError(str(exc)) from None
+    settings = model.metadata.get(kind)
+    if not isinstance(settings, dict):
+        raise CommandError(f"{path} was not written by {written_by}")
+    return model, settings
 
 
 def load_series(data, column=None):

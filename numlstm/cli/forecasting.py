@@ -8,7 +8,7 @@ import numpy as np
 from .. import callbacks, layers, optimizers, plotting, saving, utils
 from ..models import Sequential
 from ..preprocessing import ForecastData, rmse, scaler_from_config
-from .data import load_series
+from .data import load_model_file, load_series
 from .errors import CommandError
 
 CELLS = {"lstm": {}, "peephole": {"peephole": True}, "cifg": {"cifg": True}}
@@ -96,16 +96,7 @@ def write_plots(data, model, history, stamps, season, title, units, prefix):
 
 def forecast(model_path, data, column, out):
     """The next ``horizon`` steps after the end of ``data``, from a model written by ``numlstm train``."""
-    path = pathlib.Path(model_path)
-    if not path.is_file():
-        raise CommandError(f"no such model file: {path}")
-    try:
-        model = saving.load_model(path)
-    except saving.FileFormatError as exc:
-        raise CommandError(str(exc)) from None
-    spec = model.metadata.get("forecaster")
-    if not isinstance(spec, dict):
-        raise CommandError(f"{path} was not written by `numlstm train` or `numlstm demo` (no forecaster settings)")
+    model, spec = load_model_file(model_path, "forecaster", "`numlstm train` or `numlstm demo`")
     values, stamps, _, description = load_series(data or spec["data"], column if data else spec.get("column"))
     lookback, horizon = spec["lookback"], spec["horizon"]
     if len(values) < lookback:

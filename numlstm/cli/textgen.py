@@ -1,6 +1,5 @@
 """``numlstm textgen``: a character-level LSTM language model on the packaged Shakespeare, and sampling from it."""
 
-import pathlib
 import time
 
 import numpy as np
@@ -8,6 +7,7 @@ import numpy as np
 from .. import datasets, layers, losses, optimizers, saving, utils
 from ..models import Sequential
 from ..preprocessing import CharVocabulary, char_windows, sample_text
+from .data import load_model_file
 from .errors import CommandError
 
 
@@ -32,16 +32,8 @@ def textgen(options):
         raise CommandError(f"--temperature must be positive, got {options.temperature}")
     utils.set_random_seed(options.seed)
     if options.model:
-        path = pathlib.Path(options.model)
-        if not path.is_file():
-            raise CommandError(f"no such model file: {path}")
-        try:
-            model = saving.load_model(path)
-        except saving.FileFormatError as exc:
-            raise CommandError(str(exc)) from None
-        if "char_lm" not in model.metadata:
-            raise CommandError(f"{path} was not written by `numlstm textgen`")
-        vocabulary = CharVocabulary.from_config(model.metadata["char_lm"])
+        model, settings = load_model_file(options.model, "char_lm", "`numlstm textgen`")
+        vocabulary = CharVocabulary.from_config(settings)
     else:
         text = datasets.load_text("shakespeare")[:options.chars]
         model, vocabulary = train_char_model(text, options)

@@ -39,8 +39,7 @@ def _signatures(real):
     mask = types.Array(types.boolean, 2, "C")
     return {
         "gemm": (a2, a2, a2, i, i, i, flag, flag, flag),
-        "to_time_major": (a3, flag, a2),
-        "from_time_major": (a2, flag, a3),
+        "reorder": (a3, a2, flag, flag),
         "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
         "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
         "backward_recurrent": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
