@@ -68,6 +68,13 @@ def test_embedding_mask_zero_flows_into_the_lstm():
     np.testing.assert_array_equal(output[0, 2], output[0, 1])  # masked steps repeat the last output
     with pytest.raises(ValueError, match=r"token ids must be in \[0, 5\)"):
         model(np.array([[5, 1]]))
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 5\).*1e\+30"):
+        embedding(np.array([[1e30, 1.0]]))  # checked before a cast to int64 could wrap it
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        embedding(np.array([[np.inf, 1.0]]))
+    with pytest.raises(TypeError, match="non-integral or non-finite"):
+        embedding(np.array([[2.5, 1.0]]))
+    np.testing.assert_array_equal(embedding(np.array([[3.0, 1.0]])), embedding(np.array([[3, 1]])))
 
 
 def test_embedding_gradient_accumulates_repeated_ids():

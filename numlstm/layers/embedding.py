@@ -35,13 +35,14 @@ class Embedding(Layer):
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         ids = np.asarray(x)
-        if ids.dtype.kind == "f" and np.all(ids == np.round(ids)):
-            ids = ids.astype(np.int64)
-        if ids.dtype.kind not in "iu":
-            raise TypeError(f"{self.name}: x must hold integer token ids, got dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+        integral_floats = ids.dtype.kind == "f" and np.isfinite(ids).all() and np.all(ids == np.round(ids))
+        if ids.dtype.kind not in "iu" and not integral_floats:
+            raise TypeError(f"{self.name}: x must hold integer token ids, got dtype {ids.dtype}"
+                            + (" with non-integral or non-finite values" if ids.dtype.kind == "f" else ""))
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):  # checked before any cast can wrap
             raise ValueError(f"{self.name}: token ids must be in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
+        ids = ids.astype(np.int64, copy=False)
         if not self.built:
             self.build(ids.shape)
         return self.embeddings[ids], ids
