@@ -1,6 +1,9 @@
-"""Random, reproducible arguments for the LSTM kernels."""
+"""Random, reproducible arguments for the LSTM kernels, and their check against the numpy reference."""
 
 import numpy as np
+
+import numlstm
+from reference import reference_backward, reference_forward
 
 
 def random_lstm_args(rng, B=3, T=5, F=2, H=4, *, dtype=np.float64, cifg=False, peephole=False,
@@ -32,3 +35,22 @@ def random_lstm_args(rng, B=3, T=5, F=2, H=4, *, dtype=np.float64, cifg=False, p
             m[-1] = False
         args["mask"] = m
     return args
+
+
+def assert_matches_reference(rng, args, reverse, zero_output, grad_rtol):
+    """lstm_forward and lstm_backward (on the current device) against reference_forward/backward."""
+    cifg = args.get("cifg", False)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
+    ref_out, ref_h, ref_c, cache = reference_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(h_n, ref_h, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c_n, ref_c, rtol=1e-12, atol=1e-13)
+    d_out, d_h_n, d_c_n = (rng.standard_normal(a.shape) for a in (out, h_n, c_n))
+    grads = numlstm.lstm_backward(ws, d_out, d_h_n, d_c_n)
+    expected = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"],
+                                  args.get("peephole"), cifg, zero_output, d_out, d_h_n, d_c_n)
+    for name, got, want in zip(grads._fields, grads, expected):
+        if want is None:
+            assert got is None, name
+        else:
+            np.testing.assert_allclose(got, want, rtol=grad_rtol, atol=1e-12, err_msg=name)

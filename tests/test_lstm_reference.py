@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import numlstm
-from cases import random_lstm_args
+from cases import assert_matches_reference, random_lstm_args
 from reference import reference_backward, reference_forward
 
 OPTIONS = list(itertools.product([False, True], repeat=5))
@@ -22,24 +22,7 @@ def time_loop_chunks(request, monkeypatch):
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
 def test_kernels_match_numpy_reference(rng, time_loop_chunks, cifg, peephole, mask, reverse, zero_output):
     args = random_lstm_args(rng, B=3, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
-    out, h_n, c_n, ws = numlstm.lstm_forward(**args, reverse=reverse, zero_output_for_mask=zero_output)
-    ref_args = {k: v for k, v in args.items()}
-    ref_out, ref_h, ref_c, cache = reference_forward(**ref_args, reverse=reverse, zero_output_for_mask=zero_output)
-    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(h_n, ref_h, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(c_n, ref_c, rtol=1e-12, atol=1e-13)
-
-    d_out = rng.standard_normal(out.shape)
-    d_h_n = rng.standard_normal(h_n.shape)
-    d_c_n = rng.standard_normal(c_n.shape)
-    grads = numlstm.lstm_backward(ws, d_out, d_h_n, d_c_n)
-    expected = reference_backward(cache, args["x"], args["kernel"], args["recurrent_kernel"],
-                                  args.get("peephole"), cifg, zero_output, d_out, d_h_n, d_c_n)
-    for name, got, want in zip(grads._fields, grads, expected):
-        if want is None:
-            assert got is None, name
-        else:
-            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+    assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-10)
 
 
 @pytest.mark.parametrize("cifg,mask", [(False, False), (True, True)])
