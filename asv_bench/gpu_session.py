@@ -5,7 +5,8 @@
 1. ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
    reference and finite differences, the API on device("cuda"), PTX).
 2. The DeepBench sizes of ``benchmarks/lstm_gpu.py``: numlstm's kernels and
-   torch.nn.LSTM on cuDNN, alternating rounds in one process, medians of
+   torch.nn.LSTM on cuDNN, then a whole ``fit`` epoch beside a torch training
+   loop on the GPU, alternating rounds in one process, medians of
    synchronised timings. Prints a markdown table (GPU, driver, versions,
    medians, ratio = cuDNN's time / numlstm's) for asv_bench/README.md.
 """
@@ -48,7 +49,8 @@ def compare(rounds, seconds):
             ("training step", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining, lstm_gpu.TorchCudnnTraining,
              "train_once"),
             ("inference", lstm_gpu.INFERENCE, lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference,
-             "forward_once")):
+             "forward_once"),
+            ("fit epoch (10 steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit, "fit_epoch")):
         for size in sizes:
             benches = {"numlstm": ours(), "cudnn": theirs()}
             for bench in benches.values():

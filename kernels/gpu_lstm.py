@@ -340,7 +340,7 @@ def build_kernels(dtype, tile, rows, fastmath):
                            column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
 
 
-def _gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
+def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
     tile = options["tile"]
     grid = (max(1, -(-n // tile)), max(1, -(-m // tile)))
     k.gemm[grid, (tile, tile)](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
@@ -366,7 +366,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     cs = cuda.device_array(((T + 1) * B, H), x.dtype)
     outputs = cuda.device_array((B, T, H), x.dtype)
     k.reorder[_launch(B * T * F, threads)](x, xs, reverse, True)
-    _gemm(k, options, xs, kernel, gates, T * B, GH, F)
+    launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
     step = k.forward_step[_launch(-(-B // options["rows"]) * H, threads)]
@@ -408,17 +408,17 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     d_kernel = cuda.device_array((F, GH), dtype)
     d_recurrent_kernel = cuda.device_array((H, GH), dtype)
     d_bias = cuda.device_array(GH, dtype)
-    _gemm(k, options, xs, gates, d_kernel, F, GH, T * B, transpose_a=True)
+    launch_gemm(k, options, xs, gates, d_kernel, F, GH, T * B, transpose_a=True)
     inputs_to_recurrent = hs
     if use_recurrent_mask:  # the recurrent kernel saw h * mask
         inputs_to_recurrent = cuda.device_array((T * B, H), dtype)
         k.masked_rows[_launch(T * B * H, threads)](hs, recurrent_mask, B, inputs_to_recurrent)
-    _gemm(k, options, inputs_to_recurrent, gates, d_recurrent_kernel, H, GH, T * B, transpose_a=True)
+    launch_gemm(k, options, inputs_to_recurrent, gates, d_recurrent_kernel, H, GH, T * B, transpose_a=True)
     k.column_sums[_launch(GH, threads)](gates, T * B, d_bias)
     dx = None
     if input_gradient:
         dx_rows = cuda.device_array((T * B, F), dtype)
-        _gemm(k, options, gates, kernel, dx_rows, T * B, F, GH, transpose_b=True)
+        launch_gemm(k, options, gates, kernel, dx_rows, T * B, F, GH, transpose_b=True)
         dx = cuda.device_array((B, T, F), dtype)
         k.reorder[_launch(B * T * F, threads)](dx, dx_rows, reverse, False)
     return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc

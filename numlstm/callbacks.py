@@ -229,7 +229,7 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, "backup.numlstm")
 
     def on_train_begin(self, logs=None):
-        from . import saving, utils
+        from . import backend, saving, utils
 
         if not os.path.exists(self._path):
             return
@@ -240,7 +240,7 @@ class BackupAndRestore(Callback):
         self.model.set_weights(restored.get_weights())
         self.model.optimizer.iterations = restored.optimizer.iterations
         for variable, saved in zip(self.model.optimizer.variables(), restored.optimizer.variables()):
-            variable[...] = saved
+            backend.assign(variable, saved)
         utils.global_generator().bit_generator.state = state["random_state"]
         self.model._resume_from_epoch = state["epoch"] + 1
 

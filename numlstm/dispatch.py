@@ -11,8 +11,10 @@ Numba's CUDA simulator. Asking for ``"cuda"`` without a GPU raises
 ``NUMBA_ENABLE_CUDASIM=1`` (set before numba is imported) ``"cuda"`` runs
 the GPU kernels in the simulator: slow, for tests only.
 
-Only :mod:`numlstm.functional` asks this module anything; layers, models and
-``fit`` do not know which device runs.
+Two places ask this module: :mod:`numlstm.functional` (where an LSTM pass on
+host arrays runs) and ``Sequential`` (where it keeps its weights). Layers,
+losses and optimizers compute through :mod:`numlstm.backend`, which follows
+the data, so they do not know which device runs.
 """
 
 import contextlib

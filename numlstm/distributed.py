@@ -31,7 +31,7 @@ import zlib
 
 import numpy as np
 
-from . import utils
+from . import backend, utils
 
 
 class LocalStrategy:
@@ -131,11 +131,15 @@ class MPIStrategy(LocalStrategy):
         this makes the weights bit-identical even where an MPI library's
         reduction order differed between ranks.
         """
-        self.comm.Bcast(model._params, root=0)
+        arrays = [model._params]
         if model.optimizer is not None:
             model.optimizer.iterations = self.comm.bcast(model.optimizer.iterations, root=0)
-            for variable in model.optimizer.variables():
-                self.comm.Bcast(variable, root=0)
+            arrays += model.optimizer.variables()
+        for array in arrays:  # through the host: MPI libraries need not be CUDA-aware
+            host = np.ascontiguousarray(backend.to_host(array))
+            self.comm.Bcast(host, root=0)
+            if host is not array:
+                backend.assign(array, host)
 
     def broadcast_order(self, order):
         order = np.ascontiguousarray(order, dtype=np.int64)

@@ -3,9 +3,12 @@
 This is the checked entry to the kernels in ``numlstm.kernels``: it turns
 whatever the user passed into the arrays the kernels expect, or raises a
 ``TypeError``/``ValueError`` that names the argument and what was expected,
-then runs the CPU kernels (``lstm.py``) or, when ``numlstm.dispatch`` says
-so, their CUDA twins (``gpu_lstm.py``), whose workspace stays on the GPU
-until the backward pass.
+then runs the CPU kernels (``lstm.py``) or their CUDA twins
+(``gpu_lstm.py``), whose workspace stays on the GPU until the backward pass.
+
+Where it runs: on the GPU when ``x`` is a CUDA device array (the results
+are device arrays too, and host arrays among the other arguments are
+uploaded), else where ``numlstm.dispatch`` says (numpy in, numpy out).
 
 Weights use the Keras layout: ``kernel`` (F, G*H), ``recurrent_kernel``
 (H, G*H), ``bias`` (G*H,), gate order ``i, f, c, o`` (G = 4); with
@@ -28,6 +31,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from . import backend as _backend
 from . import dispatch as _dispatch
 from .blas_threads import single_threaded_blas
 from .kernels import lstm as _cpu
@@ -35,7 +39,6 @@ from .kernels.checks import first_non_finite
 from .kernels.packed_gemm import pack_panels, panels_shape
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_NO_MASK = np.ones((0, 0), np.bool_)
 
 
 class LSTMGradients(NamedTuple):
@@ -72,10 +75,10 @@ class LSTMWorkspace:
 
 
 def _float_array(value, name, dtype=None):
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if _backend.is_device_array(value):
+        array = value
+    else:
+        array = _host_array(value, name)
     if array.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {array.dtype}")
     if dtype is not None and array.dtype != dtype:
@@ -83,6 +86,14 @@ def _float_array(value, name, dtype=None):
             f"{name} has dtype {array.dtype} but x has dtype {dtype}; "
             f"pass {name}.astype(np.{dtype}) (every array of one call shares x's dtype)"
         )
+    return array
+
+
+def _host_array(value, name):
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
     return array
 
 
@@ -94,7 +105,8 @@ def _check_shape(array, name, expected, meaning):
 def _check_finite(named_arrays):
     """Raise ValueError naming the first argument with a NaN or infinity, and where."""
     names = [name for name, array in named_arrays.items() if array is not None]
-    arrays = [named_arrays[name] for name in names]
+    # Device arrays are checked on a host copy: direct calls only; layers pass check_finite=False.
+    arrays = [_backend.to_host(named_arrays[name]) for name in names]
     which, flat_index = first_non_finite(tuple(array.reshape(-1) for array in arrays))
     if which >= 0:
         index = tuple(int(i) for i in np.unravel_index(flat_index, arrays[which].shape))
@@ -110,11 +122,13 @@ def _prepare(value, name, dtype, expected, meaning):
         return None
     array = _float_array(value, name, dtype)
     _check_shape(array, name, expected, meaning)
+    if _backend.is_device_array(array):
+        return array
     return np.ascontiguousarray(array)
 
 
-def _or_zeros(array, shape, dtype):
-    return np.zeros(shape, dtype) if array is None else array
+def _or_zeros(ops, array, shape, dtype):
+    return ops.zeros(shape, dtype) if array is None else array
 
 
 def _time_loop_chunks(batch):
@@ -217,9 +231,9 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         raise ValueError("recurrent_kernel must have at least one unit, got shape (0, 0)")
     GH = n_gates * H
     given = {
-        "x": np.ascontiguousarray(x),
+        "x": x if _backend.is_device_array(x) else np.ascontiguousarray(x),
         "kernel": _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {n_gates} * units)"),
-        "recurrent_kernel": np.ascontiguousarray(recurrent_kernel),
+        "recurrent_kernel": _prepare(recurrent_kernel, "recurrent_kernel", dtype, (H, GH), "(units, G * units)"),
         "bias": _prepare(bias, "bias", dtype, (GH,), f"({n_gates} * units,)"),
         "peephole": _prepare(peephole, "peephole", dtype, ((n_gates - 1) * H,), f"({n_gates - 1} * units,)"),
         "h0": _prepare(h0, "h0", dtype, (B, H), "(batch, units)"),
@@ -228,30 +242,33 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     }
     use_mask = mask is not None
     if use_mask:
-        mask = np.asarray(mask)
+        if not _backend.is_device_array(mask):
+            mask = np.ascontiguousarray(mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"mask must be a bool array, got dtype {mask.dtype}")
         _check_shape(mask, "mask", (B, T), "(batch, timesteps)")
-        mask = np.ascontiguousarray(mask)
-    else:
-        mask = _NO_MASK
     if check_finite:
         _check_finite(given)
+    resident = _backend.is_device_array(x)
+    device = "cuda" if resident else _dispatch.current_device()
+    ops = _backend.for_device(device)
+    given = {name: None if array is None else ops.local(array) for name, array in given.items()}
+    mask = ops.local(mask) if use_mask else ops.zeros((0, 0), np.bool_)
     x, kernel, recurrent_kernel = given["x"], given["kernel"], given["recurrent_kernel"]
     use_peephole = peephole is not None
-    bias = _or_zeros(given["bias"], GH, dtype)
-    peephole = _or_zeros(given["peephole"], (n_gates - 1) * H, dtype)
-    h0 = _or_zeros(given["h0"], (B, H), dtype)
-    c0 = _or_zeros(given["c0"], (B, H), dtype)
+    bias = _or_zeros(ops, given["bias"], GH, dtype)
+    peephole = _or_zeros(ops, given["peephole"], (n_gates - 1) * H, dtype)
+    h0 = _or_zeros(ops, given["h0"], (B, H), dtype)
+    c0 = _or_zeros(ops, given["c0"], (B, H), dtype)
     use_recurrent_mask = recurrent_mask is not None
-    recurrent_mask = _or_zeros(given["recurrent_mask"], (0, 0), dtype)
+    recurrent_mask = _or_zeros(ops, given["recurrent_mask"], (0, 0), dtype)
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
     options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,
                "zero_output": zero_output_for_mask, "cifg": cifg, "use_peephole": use_peephole,
                "check_finite": check_finite, "x_shape": (B, T, F), "units": H, "dtype": dtype,
-               "device": _dispatch.current_device()}
-    if options["device"] == "cuda":
+               "device": device, "resident": resident}
+    if device == "cuda":
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options)
     chunks = options["chunks"] = _time_loop_chunks(B)
     xs, gates, hs, cs, panels = _carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
@@ -308,9 +325,13 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     if options["check_finite"]:
         _check_finite(given)
     use_d_outputs = d_outputs is not None
-    d_outputs = _or_zeros(given["d_outputs"], (0, 0, 0), dtype)
-    d_h_n = _or_zeros(given["d_h_n"], (B, H), dtype)
-    d_c_n = _or_zeros(given["d_c_n"], (B, H), dtype)
+    ops = _backend.for_device(options["device"])
+    if ops.name == "cuda":  # the GPU pass turns d_h_n and d_c_n into dh0 and dc0: never the caller's arrays
+        given.update((name, ops.copy(array) if _backend.is_device_array(array) else ops.local(array))
+                     for name, array in given.items() if array is not None and name != "d_outputs")
+    d_outputs = _or_zeros(ops, None if given["d_outputs"] is None else ops.local(given["d_outputs"]), (0, 0, 0), dtype)
+    d_h_n = _or_zeros(ops, given["d_h_n"], (B, H), dtype)
+    d_c_n = _or_zeros(ops, given["d_c_n"], (B, H), dtype)
 
     workspace.consumed = True
     input_gradient = bool(input_gradient)
@@ -350,37 +371,34 @@ def _gpu_options():
 
 
 def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options):
-    """``lstm_forward`` on the CUDA device: the workspace stays there until ``lstm_backward``."""
-    from numba import cuda
-
+    """``lstm_forward`` on the CUDA device (every array already there): the workspace stays there until
+    ``lstm_backward``; results come back to the host unless ``x`` was a device array."""
+    from .backend import cuda as ops
     from .kernels import gpu_lstm
 
-    on_device = {name: cuda.to_device(array) for name, array in (
-        ("x", x), ("kernel", kernel), ("recurrent_kernel", recurrent_kernel), ("bias", bias),
-        ("peephole", peephole), ("h0", h0), ("c0", c0), ("mask", mask), ("recurrent_mask", recurrent_mask))}
     outputs, saved = gpu_lstm.forward(
-        on_device["x"], on_device["kernel"], on_device["recurrent_kernel"], on_device["bias"], on_device["peephole"],
-        on_device["h0"], on_device["c0"], on_device["mask"], options["use_mask"], on_device["recurrent_mask"],
+        x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, options["use_mask"], recurrent_mask,
         options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], _gpu_options())
-    saved.update((name, on_device[name]) for name in
-                 ("kernel", "recurrent_kernel", "peephole", "mask", "recurrent_mask"))
+    saved.update(kernel=kernel, recurrent_kernel=recurrent_kernel, peephole=peephole, mask=mask,
+                 recurrent_mask=recurrent_mask)
     B, T, _ = options["x_shape"]
-    hs_last = saved["hs"][T * B:].copy_to_host()
-    cs_last = saved["cs"][T * B:].copy_to_host()
-    return outputs.copy_to_host(), hs_last, cs_last, LSTMWorkspace(saved, options)
+    # Copies: the workspace's own final states must survive what the caller does with these.
+    h_n, c_n = ops.copy(saved["hs"][T * B:]), ops.copy(saved["cs"][T * B:])
+    results = (outputs, h_n, c_n) if options["resident"] else (ops.to_host(a) for a in (outputs, h_n, c_n))
+    return (*results, LSTMWorkspace(saved, options))
 
 
 def _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient):
-    from numba import cuda
-
+    from .backend import cuda as ops
     from .kernels import gpu_lstm
 
-    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = gpu_lstm.backward(
+    gradients = gpu_lstm.backward(
         saved, options["x_shape"], saved["kernel"], saved["recurrent_kernel"], saved["peephole"], saved["mask"],
         options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
-        options["zero_output"], options["cifg"], cuda.to_device(d_outputs), use_d_outputs, cuda.to_device(d_h_n),
-        cuda.to_device(d_c_n), options["use_peephole"], input_gradient, _gpu_options())
-    return LSTMGradients(dx.copy_to_host() if input_gradient else None, d_kernel.copy_to_host(),
-                         d_recurrent_kernel.copy_to_host(), d_bias.copy_to_host(),
-                         d_peephole.copy_to_host() if options["use_peephole"] else None,
-                         dh0.copy_to_host(), dc0.copy_to_host())
+        options["zero_output"], options["cifg"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"],
+        input_gradient, _gpu_options())
+    if not options["resident"]:
+        gradients = [None if g is None else ops.to_host(g) for g in gradients]
+    dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = gradients
+    return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole if options["use_peephole"] else None,
+                         dh0, dc0)

@@ -12,6 +12,8 @@ Dense head, like ``nn.Linear``, acts on each timestep.
 
 import numpy as np
 
+from . import backend
+
 from .layers import LSTM, Bidirectional, Dense
 from .models import Sequential
 
@@ -98,16 +100,16 @@ def to_torch(model):
         for index, cell in enumerate(cells):
             layer, direction = divmod(index, 2) if bidirectional else (index, 0)
             suffix = "_reverse" if direction else ""
-            getattr(lstm, f"weight_ih_l{layer}{suffix}").copy_(torch.from_numpy(cell.kernel.T.copy()))
-            getattr(lstm, f"weight_hh_l{layer}{suffix}").copy_(torch.from_numpy(cell.recurrent_kernel.T.copy()))
+            getattr(lstm, f"weight_ih_l{layer}{suffix}").copy_(torch.from_numpy(backend.to_host(cell.kernel).T.copy()))
+            getattr(lstm, f"weight_hh_l{layer}{suffix}").copy_(torch.from_numpy(backend.to_host(cell.recurrent_kernel).T.copy()))
             if cell.use_bias:
-                getattr(lstm, f"bias_ih_l{layer}{suffix}").copy_(torch.from_numpy(cell.bias.copy()))
+                getattr(lstm, f"bias_ih_l{layer}{suffix}").copy_(torch.from_numpy(backend.host_copy(cell.bias)))
                 getattr(lstm, f"bias_hh_l{layer}{suffix}").zero_()
     linear = None
     if head is not None:
         linear = torch.nn.Linear(head.kernel.shape[0], head.units, bias=head.use_bias, dtype=dtype)
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(head.kernel.T.copy()))
+            linear.weight.copy_(torch.from_numpy(backend.to_host(head.kernel).T.copy()))
             if head.use_bias:
-                linear.bias.copy_(torch.from_numpy(head.bias.copy()))
+                linear.bias.copy_(torch.from_numpy(backend.host_copy(head.bias)))
     return lstm, linear

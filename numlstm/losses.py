@@ -135,21 +135,26 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     name = "sparse_categorical_crossentropy"
 
     def _one_hot(self, y_true, y_pred):
+        return np.eye(y_pred.shape[-1], dtype=y_pred.dtype)[self._labels(y_true, y_pred)]
+
+    def _labels(self, y_true, y_pred):
+        """The class indices of ``y_true`` (shape ``y_pred.shape[:-1]``, int64), checked."""
         labels = np.asarray(y_true)
-        if labels.shape == y_pred.shape[:-1] + (1,):
+        shape = tuple(y_pred.shape)
+        if labels.shape == shape[:-1] + (1,):
             labels = labels[..., 0]
-        if labels.shape != y_pred.shape[:-1]:
-            raise ValueError(f"{self.name}: y_true must hold class indices of shape {y_pred.shape[:-1]}, "
+        if labels.shape != shape[:-1]:
+            raise ValueError(f"{self.name}: y_true must hold class indices of shape {shape[:-1]}, "
                              f"got {labels.shape}")
         if labels.dtype.kind == "f":
             if not np.all(labels == np.round(labels)):
                 raise ValueError(f"{self.name}: y_true must hold integer class indices")
             labels = labels.astype(np.int64)
-        classes = y_pred.shape[-1]
+        classes = shape[-1]
         if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= classes:
             raise ValueError(f"{self.name}: y_true must hold class indices in [0, {classes}), "
                              f"got values from {labels.min()} to {labels.max()}")
-        return np.eye(classes, dtype=y_pred.dtype)[labels]
+        return labels.astype(np.int64, copy=False)
 
 
 _BY_NAME = {

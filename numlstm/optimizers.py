@@ -1,8 +1,9 @@
 """Optimizers and learning-rate schedules with Keras 3's names, defaults and update rules.
 
-Each works on the model's single flat parameter buffer with a fused Numba
-kernel (``numlstm.kernels.optimizer_updates``): one pass over all weights per
-step, not a Python loop per array. Gradient clipping as in Keras:
+Each works on the model's single flat parameter buffer with a fused kernel
+(``numlstm.kernels.optimizer_updates`` on the CPU, its CUDA twin in
+``gpu_ops.py`` when the buffer lives on the GPU, where the state then lives
+too): one pass over all weights per step, not a Python loop per array. Gradient clipping as in Keras:
 ``clipvalue`` (elementwise), ``clipnorm`` (each weight array's norm),
 ``global_clipnorm`` (the norm of all gradients together).
 """
@@ -11,8 +12,8 @@ import math
 
 import numpy as np
 
-from .kernels.optimizer_updates import (adagrad_update, adam_update, clip_segment_norms, rmsprop_update,
-                                        sgd_update)
+from . import backend
+from .kernels.optimizer_updates import adam_step_size
 
 
 class LearningRateSchedule:
@@ -79,30 +80,38 @@ class Optimizer:
         return self.learning_rate
 
     def build(self, params, sizes=None):
-        """Allocate the state for a flat parameter buffer made of arrays of ``sizes``."""
+        """Allocate the state for a flat parameter buffer made of arrays of ``sizes``, where ``params`` lives."""
         self._boundaries = np.cumsum([0] + list(sizes if sizes is not None else [params.size]))
-        self._build(params)
+        ops = backend.array_ops(params)
+        for name, initial in self._state.items():
+            setattr(self, name, ops.full_like(params, getattr(self, initial) if isinstance(initial, str) else initial))
 
-    def _build(self, params):
-        pass
+    def move_to(self, ops):
+        """Move the state to the backend ``ops`` (where the parameters just moved)."""
+        for name in self._state:
+            setattr(self, name, ops.from_host(backend.to_host(getattr(self, name))))
 
     def apply(self, params, grads):
         """Update ``params`` in place from ``grads`` (both flat, same dtype); clips ``grads`` in place."""
+        ops = backend.array_ops(params)
         if self.clipvalue is not None:
-            np.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+            ops.clip_values(grads, float(self.clipvalue))
         if self.clipnorm is not None:
-            clip_segment_norms(grads, self._boundaries, float(self.clipnorm))
+            ops.clip_segment_norms(grads, self._boundaries, float(self.clipnorm))
         if self.global_clipnorm is not None:
-            norm = float(np.sqrt(np.dot(grads, grads)))
+            norm = float(np.sqrt(ops.sum_of_squares(grads)))
             if norm > self.global_clipnorm:
-                grads *= self.global_clipnorm / norm
+                ops.scale_in_place(grads, self.global_clipnorm / norm)
         learning_rate = self.current_learning_rate()
         self.iterations += 1
-        self._update(params, grads, learning_rate)
+        self._update(ops, params, grads, learning_rate)
+
+    # name of each state array: its initial value, or the attribute that holds it
+    _state = {}
 
     def variables(self):
-        """The optimizer's state arrays, for saving."""
-        return []
+        """The optimizer's state arrays (on the device of the parameters), for saving."""
+        return [getattr(self, name) for name in self._state]
 
 
 class SGD(Optimizer):
@@ -114,14 +123,10 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def _build(self, params):
-        self.velocity = np.zeros_like(params)
+    _state = {"velocity": 0.0}
 
-    def _update(self, params, grads, learning_rate):
-        sgd_update(params, grads, self.velocity, learning_rate, self.momentum, self.nesterov)
-
-    def variables(self):
-        return [self.velocity]
+    def _update(self, ops, params, grads, learning_rate):
+        ops.sgd_update(params, grads, self.velocity, learning_rate, self.momentum, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -132,16 +137,12 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.weight_decay = float(weight_decay)
 
-    def _build(self, params):
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+    _state = {"m": 0.0, "v": 0.0}
 
-    def _update(self, params, grads, learning_rate):
-        adam_update(params, grads, self.m, self.v, learning_rate, self.beta_1, self.beta_2,
-                    self.epsilon, self.iterations, self.weight_decay)
-
-    def variables(self):
-        return [self.m, self.v]
+    def _update(self, ops, params, grads, learning_rate):
+        alpha = adam_step_size(learning_rate, self.beta_1, self.beta_2, self.iterations)
+        ops.adam_update(params, grads, self.m, self.v, learning_rate, alpha, self.beta_1, self.beta_2,
+                        self.epsilon, self.weight_decay)
 
 
 class AdamW(Adam):
@@ -159,17 +160,11 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, **clipping)
         self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
 
-    def _build(self, params):
-        self.velocity = np.zeros_like(params)
-        self.average_grad = np.zeros_like(params)
-        self.momentum_buffer = np.zeros_like(params)
+    _state = {"velocity": 0.0, "average_grad": 0.0, "momentum_buffer": 0.0}
 
-    def _update(self, params, grads, learning_rate):
-        rmsprop_update(params, grads, self.velocity, self.average_grad, self.momentum_buffer, learning_rate,
-                       self.rho, self.momentum, self.epsilon, self.centered)
-
-    def variables(self):
-        return [self.velocity, self.average_grad, self.momentum_buffer]
+    def _update(self, ops, params, grads, learning_rate):
+        ops.rmsprop_update(params, grads, self.velocity, self.average_grad, self.momentum_buffer, learning_rate,
+                           self.rho, self.momentum, self.epsilon, self.centered)
 
 
 class Adagrad(Optimizer):
@@ -179,14 +174,10 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, **clipping)
         self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
 
-    def _build(self, params):
-        self.accumulator = np.full_like(params, self.initial_accumulator_value)
+    _state = {"accumulator": "initial_accumulator_value"}
 
-    def _update(self, params, grads, learning_rate):
-        adagrad_update(params, grads, self.accumulator, learning_rate, self.epsilon)
-
-    def variables(self):
-        return [self.accumulator]
+    def _update(self, ops, params, grads, learning_rate):
+        ops.adagrad_update(params, grads, self.accumulator, learning_rate, self.epsilon)
 
 
 class LBFGS:
@@ -206,6 +197,9 @@ class LBFGS:
         self.learning_rate = None
 
     def build(self, params, sizes=None):
+        pass
+
+    def move_to(self, ops):
         pass
 
     def variables(self):

@@ -34,7 +34,7 @@ import zlib
 
 import numpy as np
 
-from . import initializers, losses, optimizers
+from . import backend, initializers, losses, optimizers
 
 FORMAT = "numlstm"
 FORMAT_VERSION = 2  # 2: SHA-256 checksums of the .npz entries; version 1 files (no checksums) still load
@@ -268,7 +268,8 @@ def save_model(model, path):
     config = model_config(model)
     optimizer_state = []
     if model.optimizer is not None:
-        optimizer_state = [np.array(model.optimizer.iterations)] + model.optimizer.variables()
+        optimizer_state = [np.array(model.optimizer.iterations)] + [backend.to_host(v) for v in
+                                                                    model.optimizer.variables()]
     weights_data = _npz_bytes(model.get_weights())
     optimizer_data = _npz_bytes(optimizer_state)
     metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "numlstm_version": _version(),
@@ -332,7 +333,7 @@ def load_model(path):
             raise FileFormatError(f"{path}: the optimizer state does not match the model")
         model.optimizer.iterations = int(state[0])
         for variable, saved in zip(variables, state[1:]):
-            variable[...] = saved
+            backend.assign(variable, saved)
     return model
 
 

@@ -14,6 +14,7 @@ stream packs them once; after training, call ``reset()``).
 
 import numpy as np
 
+from . import backend
 from .kernels.lstm_step import STEP
 from .kernels.packed_gemm import pack_panels, panels_shape
 from .layers import LSTM, Bidirectional, Dense, Dropout, Embedding
@@ -37,7 +38,7 @@ class Stream:
                                  f"not {type(layer).__name__}")
             self._plan.append(layer)
         first = model.layers[0]
-        self._embeddings = first.embeddings if isinstance(first, Embedding) else None
+        self._embeddings = backend.host_copy(first.embeddings) if isinstance(first, Embedding) else None
         if self._embeddings is None:
             self._shape = (self.batch_size, first.kernel.shape[0])
             self._dtype = first.dtype
@@ -56,12 +57,13 @@ class Stream:
                 F, GH = layer.kernel.shape
                 kernel_panels = np.empty(panels_shape(F, GH, layer.dtype), layer.dtype)
                 recurrent_panels = np.empty(panels_shape(H, GH, layer.dtype), layer.dtype)
-                pack_panels(layer.kernel, False, kernel_panels)
-                pack_panels(layer.recurrent_kernel, False, recurrent_panels)
+                pack_panels(backend.to_host(layer.kernel), False, kernel_panels)
+                pack_panels(backend.to_host(layer.recurrent_kernel), False, recurrent_panels)
                 width = recurrent_panels.shape[0] * recurrent_panels.shape[2]
                 state = np.zeros((2, B, H), layer.dtype)
                 scratch = np.zeros((2, B, width), layer.dtype)
-                bias_and_peephole = np.concatenate([layer._bias_or_zeros, layer._peephole_or_zeros])
+                bias_and_peephole = np.concatenate([backend.to_host(layer._bias_or_zeros),
+                                                    backend.to_host(layer._peephole_or_zeros)])
                 arguments = (kernel_panels, recurrent_panels, bias_and_peephole, state, scratch)
                 self._calls.append((STEP[layer.cifg], arguments, state[0]))
             elif isinstance(layer, Dense):

@@ -3,8 +3,9 @@
 DeepBench's recurrent sizes (input size = hidden size): training at
 H in {512, 1024} x N in {16, 64}, T = 25, and (H 256, N 64, T 150);
 inference at H in {512, 1024} x N in {1, 4}, T = 25. Data and weights live
-on the device for both frameworks (numlstm through its device-array entry
-``numlstm.kernels.gpu_lstm``), so the timings are kernels only; every
+on the device for both frameworks (numlstm's ``lstm_forward`` /
+``lstm_backward`` given device arrays return device arrays), so the timings
+are the kernels and each library's Python around them; every
 ``time_*`` ends with a device synchronisation. Skipped (NotImplementedError
 in setup) without a real GPU, or for torch without CUDA.
 """
@@ -33,6 +34,17 @@ def _host_inputs(name):
     }
 
 
+def _torch_on_cuda():
+    """torch, or NotImplementedError (asv: skip) without it or without a CUDA device."""
+    try:
+        import torch
+    except ImportError:
+        raise NotImplementedError("torch is not installed")
+    if not torch.cuda.is_available():
+        raise NotImplementedError("torch has no CUDA device")
+    return torch
+
+
 class _NumlstmGpu:
     def setup(self, size):
         from numlstm import dispatch
@@ -41,49 +53,27 @@ class _NumlstmGpu:
             raise NotImplementedError("no CUDA GPU")
         from numba import cuda
 
-        from numlstm.kernels import config, gpu_lstm
+        import numlstm
 
-        self.cuda, self.gpu, self.options = cuda, gpu_lstm, config.GPU_OPTIONS
-        B, T, F, H = _size(size)
-        host = _host_inputs(size)
-        self.shape = (B, T, F)
-        device = {name: cuda.to_device(array) for name, array in host.items()}
-        device.update(peephole=cuda.to_device(np.zeros(3 * H, np.float32)),
-                      h0=cuda.to_device(np.zeros((B, H), np.float32)),
-                      c0=cuda.to_device(np.zeros((B, H), np.float32)),
-                      mask=cuda.to_device(np.ones((0, 0), bool)),
-                      recurrent_mask=cuda.to_device(np.ones((0, 0), np.float32)))
-        self.d = device
-        self.zeros = np.zeros((B, H), np.float32)
+        self.cuda, self.numlstm = cuda, numlstm
+        self.d = {name: cuda.to_device(array) for name, array in _host_inputs(size).items()}
         self.train_once()  # JIT warm-up of every kernel
 
     def forward_once(self):
         d = self.d
-        result = self.gpu.forward(d["x"], d["kernel"], d["recurrent_kernel"], d["bias"], d["peephole"], d["h0"],
-                                  d["c0"], d["mask"], False, d["recurrent_mask"], False, False, False, False,
-                                  self.options)
+        result = self.numlstm.lstm_forward(d["x"], d["kernel"], d["recurrent_kernel"], d["bias"], check_finite=False)
         self.cuda.synchronize()
         return result
 
     def train_once(self):
-        d = self.d
-        _, saved = self.forward_once()
-        self.gpu.backward(saved, self.shape, d["kernel"], d["recurrent_kernel"], d["peephole"], d["mask"], False,
-                          d["recurrent_mask"], False, False, False, False, d["d_outputs"], True,
-                          self.cuda.to_device(self.zeros), self.cuda.to_device(self.zeros), False, False,
-                          self.options)
+        workspace = self.forward_once()[3]
+        self.numlstm.lstm_backward(workspace, self.d["d_outputs"], input_gradient=False)
         self.cuda.synchronize()
 
 
 class _TorchCudnn:
     def setup(self, size):
-        try:
-            import torch
-        except ImportError:
-            raise NotImplementedError("torch is not installed")
-        if not torch.cuda.is_available():
-            raise NotImplementedError("torch has no CUDA device")
-        self.torch = torch
+        self.torch = torch = _torch_on_cuda()
         B, T, F, H = _size(size)
         host = _host_inputs(size)
         self.module = torch.nn.LSTM(F, H, batch_first=True).cuda()
@@ -138,3 +128,73 @@ class TorchCudnnInference(_TorchCudnn):
 
     def time_forward(self, size):
         self.forward_once()
+
+
+# A whole training epoch of a model, as users run it: LSTM(H) + Dense(1), Adam, MSE, the data on the host and
+# each batch copied to the GPU (numlstm keeps weights and optimizer state there between steps).
+FIT = ["256x64x100", "512x64x25"]
+_FIT_STEPS = 10
+
+
+def _fit_data(size):
+    B, T, F, H = _size(size)
+    rng = np.random.default_rng(1)
+    features = 32
+    return (rng.standard_normal((B * _FIT_STEPS, T, features)).astype(np.float32),
+            rng.standard_normal((B * _FIT_STEPS, 1)).astype(np.float32), B, H)
+
+
+class NumlstmGpuFit:
+    params = [FIT]
+    param_names = ["HxNxT"]
+
+    def setup(self, size):
+        from numlstm import dispatch
+
+        if not dispatch.gpu_available():
+            raise NotImplementedError("no CUDA GPU")
+        import numlstm
+
+        self.numlstm = numlstm
+        self.x, self.y, self.batch, units = _fit_data(size)
+        with numlstm.device("cuda"):
+            self.model = numlstm.Sequential([numlstm.layers.Input(self.x.shape[1:]), numlstm.layers.LSTM(units),
+                                             numlstm.layers.Dense(1)])
+            self.model.compile(numlstm.optimizers.Adam(1e-3), "mse")
+        self.fit_epoch()  # JIT warm-up, and the model moves to the GPU
+
+    def fit_epoch(self):
+        with self.numlstm.device("cuda"):
+            self.model.fit(self.x, self.y, batch_size=self.batch, epochs=1, shuffle=False, verbose=0)
+
+    def time_fit_epoch(self, size):
+        self.fit_epoch()
+
+
+class TorchGpuFit:
+    params = [FIT]
+    param_names = ["HxNxT"]
+
+    def setup(self, size):
+        self.torch = torch = _torch_on_cuda()
+        self.x, self.y, self.batch, units = _fit_data(size)
+        self.lstm = torch.nn.LSTM(self.x.shape[2], units, batch_first=True).cuda()
+        self.head = torch.nn.Linear(units, 1).cuda()
+        self.optimizer = torch.optim.Adam([*self.lstm.parameters(), *self.head.parameters()], lr=1e-3, eps=1e-7)
+        self.fit_epoch()
+
+    def fit_epoch(self):
+        torch = self.torch
+        for start in range(0, len(self.x), self.batch):
+            x = torch.from_numpy(self.x[start:start + self.batch]).cuda()
+            y = torch.from_numpy(self.y[start:start + self.batch]).cuda()
+            self.optimizer.zero_grad(set_to_none=True)
+            output, _ = self.lstm(x)
+            loss = torch.nn.functional.mse_loss(self.head(output[:, -1]), y)
+            loss.backward()
+            self.optimizer.step()
+            loss.item()  # numlstm's fit reads every step's loss too
+        torch.cuda.synchronize()
+
+    def time_fit_epoch(self, size):
+        self.fit_epoch()

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import config, initializers
+from .. import backend, config, initializers
 
 _counters = {}
 
@@ -78,10 +78,12 @@ class Layer:
         setattr(self, name, value)
         return value
 
-    def _use_weight_storage(self, views):
-        """Make the weights live in ``views`` (same shapes; e.g. slices of a model's flat buffer)."""
+    def _use_weight_storage(self, views, copy=True):
+        """Make the weights live in ``views`` (same shapes; e.g. slices of a model's flat buffer, on any
+        device), copying their values there unless ``copy`` is False (the views already hold them)."""
         for i, (name, view) in enumerate(zip(self._weight_names, views)):
-            view[...] = self._weights[i]
+            if copy:
+                backend.assign(view, self._weights[i])
             self._weights[i] = view
             setattr(self, name, view)
 
@@ -91,7 +93,8 @@ class Layer:
         return list(self._weights)
 
     def get_weights(self):
-        return [w.copy() for w in self._weights]
+        """Copies of the weights as numpy arrays, wherever they live."""
+        return [backend.host_copy(w) for w in self._weights]
 
     def set_weights(self, weights):
         weights = list(weights)
@@ -107,7 +110,7 @@ class Layer:
             if new.dtype.kind not in "fiu":
                 raise TypeError(f"{self.name}: weight {i} ({name}) must be numeric, got dtype {new.dtype}")
         for current, new in zip(self._weights, weights):
-            current[...] = new
+            backend.assign(current, np.asarray(new, current.dtype))
 
     def count_params(self):
         return sum(w.size for w in self._weights)
@@ -117,10 +120,13 @@ class Layer:
         self.built = True
 
     def _as_input(self, x, name="x"):
+        """``x`` as a C-contiguous array of the layer's dtype, on the device it is on."""
+        if backend.is_device_array(x):
+            return backend.array_ops(x).asarray(x, self.dtype)
         return np.ascontiguousarray(numeric_array(x, f"{self.name}: {name}"), dtype=self.dtype)
 
     def __call__(self, x, mask=None, training=False, initial_state=None):
-        check_finite_data(np.asarray(x), f"{self.name}: x")
+        check_finite_data(np.asarray(backend.to_host(x)), f"{self.name}: x")
         output, _ = self.forward(x, mask=mask, training=training, initial_state=initial_state)
         return output
 

@@ -1,7 +1,6 @@
 """Bidirectional: an LSTM over the sequence and a copy over it reversed, merged."""
 
-import numpy as np
-
+from .. import backend
 from .base import Backward, Layer
 from .lstm import LSTM
 
@@ -67,10 +66,10 @@ class Bidirectional(Layer):
     def count_params(self):
         return self.forward_layer.count_params() + self.backward_layer.count_params()
 
-    def _use_weight_storage(self, views):
+    def _use_weight_storage(self, views, copy=True):
         count = len(self.forward_layer.weights)
-        self.forward_layer._use_weight_storage(views[:count])
-        self.backward_layer._use_weight_storage(views[count:])
+        self.forward_layer._use_weight_storage(views[:count], copy)
+        self.backward_layer._use_weight_storage(views[count:], copy)
 
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(input_shape)
@@ -100,16 +99,17 @@ class Bidirectional(Layer):
         if self.return_state:
             y_f, states = y_f[0], y_f[1:] + y_b[1:]
             y_b = y_b[0]
+        ops = backend.array_ops(y_f)
         if self.return_sequences:
-            y_b = y_b[:, ::-1]  # back to the input's time order
+            y_b = ops.reverse_time(y_b)  # back to the input's time order
         if self.merge_mode == "concat":
-            output = np.concatenate([y_f, y_b], axis=-1)
+            output = ops.concat_last(y_f, y_b)
         elif self.merge_mode == "sum":
-            output = y_f + y_b
+            output = ops.add(y_f, y_b)
         elif self.merge_mode == "mul":
-            output = y_f * y_b
+            output = ops.multiply(y_f, y_b)
         elif self.merge_mode == "ave":
-            output = (y_f + y_b) / 2
+            output = ops.scale(ops.add(y_f, y_b), 0.5)
         else:
             output = [y_f, y_b]
         result = ([output] if self.merge_mode else output) + states if self.return_state else output
@@ -127,17 +127,17 @@ class Bidirectional(Layer):
             d_f, d_b = d_output
         else:
             d_merged = d_output
+        ops = backend.array_ops(y_f)
         if self.merge_mode is not None:
-            d_merged = np.asarray(d_merged, self.dtype)
-            units = y_f.shape[-1]
+            d_merged = ops.asarray(d_merged, self.dtype)
             d_f, d_b = {
-                "concat": lambda: (d_merged[..., :units], d_merged[..., units:]),
+                "concat": lambda: ops.split_last(d_merged, tuple(y_f.shape)[-1]),
                 "sum": lambda: (d_merged, d_merged),
-                "mul": lambda: (d_merged * y_b, d_merged * y_f),
-                "ave": lambda: (d_merged / 2, d_merged / 2),
+                "mul": lambda: (ops.multiply(d_merged, y_b), ops.multiply(d_merged, y_f)),
+                "ave": lambda: (ops.scale(d_merged, 0.5),) * 2,
             }[self.merge_mode]()
         if self.return_sequences:
-            d_b = d_b[:, ::-1]
+            d_b = ops.reverse_time(d_b)
         if self.return_state:
             d_f, d_b = [d_f] + d_states[:2], [d_b] + d_states[2:]
         result_f = self.forward_layer.backward(cache_f, d_f, input_gradient)
@@ -145,5 +145,5 @@ class Bidirectional(Layer):
         d_initial = None
         if result_f.d_initial_state is not None:
             d_initial = result_f.d_initial_state + result_b.d_initial_state
-        d_input = result_f.d_input + result_b.d_input if input_gradient else None
+        d_input = ops.add(result_f.d_input, result_b.d_input) if input_gradient else None
         return Backward(d_input, result_f.grads + result_b.grads, d_initial)

@@ -2,22 +2,9 @@
 
 import numpy as np
 
+from .. import backend
+from ..backend.cpu import ACTIVATIONS
 from .base import Backward, Layer
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-# name: (function of z, gradient wrt z given y = f(z) and dy)
-_ACTIVATIONS = {
-    "linear": (lambda z: z, lambda y, dy: dy),
-    "relu": (lambda z: np.maximum(z, 0), lambda y, dy: dy * (y > 0)),
-    "tanh": (np.tanh, lambda y, dy: dy * (1 - y * y)),
-    "sigmoid": (lambda z: 0.5 * np.tanh(0.5 * z) + 0.5, lambda y, dy: dy * y * (1 - y)),
-    "softmax": (_softmax, lambda y, dy: y * (dy - (dy * y).sum(axis=-1, keepdims=True))),
-}
 
 
 class Dense(Layer):
@@ -27,9 +14,9 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{self.name}: units must be a positive int, got {units!r}")
         activation = "linear" if activation is None else activation
-        if activation not in _ACTIVATIONS:
+        if activation not in ACTIVATIONS:
             raise ValueError(f"{self.name}: unknown activation {activation!r}; valid: None, "
-                             f"{', '.join(map(repr, _ACTIVATIONS))}")
+                             f"{', '.join(map(repr, ACTIVATIONS))}")
         self.units = int(units)
         self.activation = activation
         self.use_bias = use_bias
@@ -57,20 +44,26 @@ class Dense(Layer):
             raise ValueError(f"{self.name}: x must have at least 2 dimensions (batch, ..., features), got shape {x.shape}")
         if not self.built:
             self.build(x.shape)
-        if x.shape[-1] != self.kernel.shape[0]:
+        shape = tuple(x.shape)  # a tuple: the CUDA simulator's shapes refuse negative indices
+        if shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected {self.kernel.shape[0]} features on the last axis, got shape {x.shape}")
-        z = x @ self.kernel
+        ops = backend.array_ops(x)
+        z = ops.matmul(x.reshape(-1, shape[-1]), ops.local(self.kernel))
         if self.use_bias:
-            z += self.bias
-        y = _ACTIVATIONS[self.activation][0](z)
+            ops.add_bias(z, ops.local(self.bias))
+        y = ops.activate(self.activation, z).reshape(shape[:-1] + (self.units,))
         return y, (x, y)
 
     def backward(self, cache, d_output, input_gradient=True):
         x, y = cache
-        dz = _ACTIVATIONS[self.activation][1](y, np.asarray(d_output, self.dtype))
-        x_rows = x.reshape(-1, x.shape[-1])
+        ops = backend.array_ops(x)
+        dz = ops.activation_gradient(self.activation, y, ops.asarray(d_output, self.dtype))
+        x_rows = x.reshape(-1, tuple(x.shape)[-1])
         dz_rows = dz.reshape(-1, self.units)
-        grads = [x_rows.T @ dz_rows]
+        grads = [ops.matmul(x_rows, dz_rows, transpose_a=True)]
         if self.use_bias:
-            grads.append(dz_rows.sum(axis=0))
-        return Backward(dz @ self.kernel.T if input_gradient else None, grads)
+            grads.append(ops.column_sums(dz_rows))
+        if not input_gradient:
+            return Backward(None, grads)
+        d_input = ops.matmul(dz_rows, ops.local(self.kernel), transpose_b=True)
+        return Backward(d_input.reshape(x.shape), grads)

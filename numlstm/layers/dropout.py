@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import utils
+from .. import backend, utils
 from .base import Backward, Layer
 
 
@@ -26,11 +26,14 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x, None
         generator = utils.global_generator() if self.seed is None else np.random.default_rng(self.seed)
-        scale = ((generator.random(x.shape) >= self.rate) / (1.0 - self.rate)).astype(self.dtype)
-        return x * scale, scale
+        # Drawn on the host whatever the device, so that a seed gives the same masks everywhere.
+        ops = backend.array_ops(x)
+        scale = ops.local(((generator.random(x.shape) >= self.rate) / (1.0 - self.rate)).astype(self.dtype))
+        return ops.multiply(x, scale), scale
 
     def backward(self, cache, d_output, input_gradient=True):
         if not input_gradient:
             return Backward(None, [])
-        d_output = np.asarray(d_output, self.dtype)
-        return Backward(d_output if cache is None else d_output * cache, [])
+        ops = backend.array_ops(d_output)
+        d_output = ops.asarray(d_output, self.dtype)
+        return Backward(d_output if cache is None else ops.multiply(d_output, cache), [])

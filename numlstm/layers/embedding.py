@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import initializers
+from .. import backend, initializers
 from .base import Backward, Layer
 
 
@@ -31,10 +31,15 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.output_dim,)
 
     def compute_mask(self, inputs, mask=None):
-        return np.asarray(inputs) != 0 if self.mask_zero else None
+        if not self.mask_zero:
+            return None
+        if not backend.is_device_array(inputs):
+            inputs = np.asarray(inputs)
+        return backend.array_ops(inputs).not_equal(inputs, 0)
 
     def forward(self, x, mask=None, training=False, initial_state=None):
-        ids = np.asarray(x)
+        ops = backend.array_ops(x)
+        ids = np.asarray(backend.to_host(x))  # checked on the host: a few integers per batch
         integral_floats = ids.dtype.kind == "f" and np.isfinite(ids).all() and np.all(ids == np.round(ids))
         if ids.dtype.kind not in "iu" and not integral_floats:
             raise TypeError(f"{self.name}: x must hold integer token ids, got dtype {ids.dtype}"
@@ -42,12 +47,13 @@ class Embedding(Layer):
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):  # checked before any cast can wrap
             raise ValueError(f"{self.name}: token ids must be in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
-        ids = ids.astype(np.int64, copy=False)
+        ids = x if backend.is_device_array(x) and x.dtype == np.int64 else ops.from_host(ids.astype(np.int64, copy=False))
         if not self.built:
             self.build(ids.shape)
-        return self.embeddings[ids], ids
+        return ops.gather_rows(ops.local(self.embeddings), ids), ids
 
     def backward(self, cache, d_output, input_gradient=True):
-        d_embeddings = np.zeros_like(self.embeddings)
-        np.add.at(d_embeddings, cache.reshape(-1), np.asarray(d_output, self.dtype).reshape(-1, self.output_dim))
+        ops = backend.array_ops(cache)
+        d_embeddings = ops.scatter_add_rows(self.embeddings.shape, self.dtype, cache,
+                                            ops.asarray(d_output, self.dtype))
         return Backward(None, [d_embeddings])

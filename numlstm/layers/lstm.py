@@ -12,7 +12,7 @@ Differences from Keras, all deliberate:
 
 import numpy as np
 
-from .. import initializers, utils
+from .. import backend, initializers, utils
 from ..functional import lstm_backward, lstm_forward
 from .base import Backward, Layer
 
@@ -136,16 +136,18 @@ class LSTM(Layer):
         if x.shape[2] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected {self.kernel.shape[0]} features, got shape {x.shape}")
         h0, c0 = self._initial_states(initial_state, x.shape[0])
+        ops = backend.array_ops(x)
         dropout_mask = recurrent_mask = None
         if training and (self.dropout > 0 or self.recurrent_dropout > 0):
+            # Drawn on the host whatever the device, so that a seed gives the same masks everywhere.
             generator = utils.global_generator() if self.seed is None else np.random.default_rng(self.seed)
             if self.dropout > 0:  # one mask per sequence, as in Keras
                 keep = generator.random((x.shape[0], 1, x.shape[2])) >= self.dropout
-                dropout_mask = (keep / (1.0 - self.dropout)).astype(self.dtype)
-                x = x * dropout_mask
+                dropout_mask = ops.local((keep / (1.0 - self.dropout)).astype(self.dtype))
+                x = ops.multiply(x, dropout_mask)
             if self.recurrent_dropout > 0:
                 keep = generator.random((x.shape[0], self.units)) >= self.recurrent_dropout
-                recurrent_mask = (keep / (1.0 - self.recurrent_dropout)).astype(self.dtype)
+                recurrent_mask = ops.local((keep / (1.0 - self.recurrent_dropout)).astype(self.dtype))
         outputs, h, c, workspace = lstm_forward(
             x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, h0, c0, mask,
             peephole=self.peephole_weights if self.peephole else None, cifg=self.cifg,
@@ -156,11 +158,13 @@ class LSTM(Layer):
             # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
             # checked where it enters (Layer.__call__, the model's fit/predict).
             check_finite=False)
-        sequence = outputs[:, ::-1] if self.go_backwards else outputs  # Keras: processing order
-        output = sequence if self.return_sequences else np.ascontiguousarray(sequence[:, -1])
+        if self.return_sequences:  # Keras: processing order
+            output = ops.reverse_time(outputs) if self.go_backwards else outputs
+        else:
+            output = ops.time_step(outputs, 0 if self.go_backwards else outputs.shape[1] - 1)
         if self.stateful:
             self.states = (h, c)
-        result = [output, h.copy(), c.copy()] if self.return_state else output
+        result = [output, ops.copy(h), ops.copy(c)] if self.return_state else output
         cache = {"workspace": workspace, "dropout_mask": dropout_mask,
                  "recurrent_mask": recurrent_mask,
                  "initial_state": initial_state is not None}
@@ -172,14 +176,16 @@ class LSTM(Layer):
             d_output, d_h, d_c = d_output
         d_outputs = None
         if d_output is not None:
-            d_output = np.asarray(d_output, self.dtype)
+            ops = backend.array_ops(d_output)
+            d_output = ops.asarray(d_output, self.dtype)
             if self.return_sequences:
-                d_outputs = np.ascontiguousarray(d_output[:, ::-1] if self.go_backwards else d_output)
+                d_outputs = ops.reverse_time(d_output) if self.go_backwards else d_output
             else:
                 # The last output is the final state h: zero_output_for_mask only shapes sequences.
-                d_h = d_output if d_h is None else d_h + d_output
+                d_h = d_output if d_h is None else ops.add(d_h, d_output)
         g = lstm_backward(cache["workspace"], d_outputs, d_h, d_c, input_gradient=input_gradient)
-        dx = g.dx if g.dx is None or cache["dropout_mask"] is None else g.dx * cache["dropout_mask"]
+        dx = g.dx if g.dx is None or cache["dropout_mask"] is None else \
+            backend.array_ops(g.dx).multiply(g.dx, cache["dropout_mask"])
         grads = [g.d_kernel, g.d_recurrent_kernel]
         if self.use_bias:
             grads.append(g.d_bias)

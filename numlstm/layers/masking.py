@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import backend
 from .base import Backward, Layer
 
 
@@ -17,15 +18,20 @@ class Masking(Layer):
         return tuple(input_shape)
 
     def compute_mask(self, inputs, mask=None):
-        return np.any(np.asarray(inputs) != self.mask_value, axis=-1)
+        if not backend.is_device_array(inputs):
+            inputs = np.asarray(inputs)
+        return backend.array_ops(inputs).steps_differing(inputs, self.mask_value)
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         x = self._as_input(x)
         if x.ndim != 3:
             raise ValueError(f"{self.name}: x must have shape (batch, timesteps, features), got shape {x.shape}")
         self.built = True
-        keep = self.compute_mask(x)[..., None].astype(self.dtype)
-        return x * keep, keep
+        keep = self.compute_mask(x)
+        return backend.array_ops(x).zero_masked_steps(x, keep), keep
 
     def backward(self, cache, d_output, input_gradient=True):
-        return Backward(np.asarray(d_output, self.dtype) * cache if input_gradient else None, [])
+        if not input_gradient:
+            return Backward(None, [])
+        ops = backend.array_ops(d_output)
+        return Backward(ops.zero_masked_steps(ops.asarray(d_output, self.dtype), cache), [])

@@ -1,7 +1,10 @@
 """Sequential: a stack of layers with Keras' compile / fit / evaluate / predict.
 
 The weights of all layers live in one flat buffer once the model is built,
-so that the optimizer updates them with one fused kernel.
+so that the optimizer updates them with one fused kernel. The buffer, and the
+optimizer state, live on the device that ``numlstm.dispatch`` names when the
+model runs, and stay there between calls: on a GPU only each batch's data
+(and the loss value) cross to and from the host.
 """
 
 import math
@@ -11,7 +14,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import losses, metrics as metrics_module, optimizers, utils
+from .. import backend, dispatch, losses, metrics as metrics_module, optimizers, utils
 from ..callbacks import Callback, History
 from ..layers import Layer
 from ..layers.base import check_finite_data, numeric_array
@@ -74,17 +77,31 @@ class Sequential:
 
     def _gather_weights(self):
         weights = [w for layer in self.layers for w in layer.weights]
-        dtype = np.result_type(*weights) if weights else np.float32
+        dtype = np.result_type(*(w.dtype for w in weights)) if weights else np.float32
         self._params = np.empty(sum(w.size for w in weights), dtype)
+        self._bind_weights(copy=True)
+        if self.optimizer is not None:
+            self.optimizer.build(self._params, self._weight_sizes())
+
+    def _bind_weights(self, copy):
+        """Make every layer's weights views of ``_params`` (copying their values in with ``copy``)."""
         offset = 0
         for layer in self.layers:
             views = []
             for w in layer.weights:
                 views.append(self._params[offset:offset + w.size].reshape(w.shape))
                 offset += w.size
-            layer._use_weight_storage(views)
-        if self.optimizer is not None:
-            self.optimizer.build(self._params, self._weight_sizes())
+            layer._use_weight_storage(views, copy=copy)
+
+    def _place(self):
+        """The backend of the current device, with the weights and optimizer state moved there if needed."""
+        ops = backend.for_device(dispatch.current_device())
+        if self._params is not None and not ops.holds(self._params):
+            self._params = ops.from_host(backend.to_host(self._params))
+            self._bind_weights(copy=False)
+            if self.optimizer is not None:
+                self.optimizer.move_to(ops)
+        return ops
 
     def _weight_sizes(self):
         return [w.size for layer in self.layers for w in layer.weights]
@@ -130,6 +147,8 @@ class Sequential:
         return array
 
     def _forward(self, x, training):
+        """The model's output for a host batch ``x``, on the current device, and the layers' caches."""
+        x = self._place().from_host(x)
         mask = None
         caches = []
         for layer in self.layers:
@@ -142,7 +161,7 @@ class Sequential:
     def __call__(self, x, training=False):
         x = self._as_array(x, "x")
         self._ensure_built(x)
-        return self._forward(x, training)[0]
+        return backend.to_host(self._forward(x, training)[0])
 
     def predict(self, x, batch_size=32, verbose=0, distribute=None):
         """Outputs for ``x`` in batches; with ``distribute``, each rank computes a share, every rank gets all."""
@@ -150,9 +169,10 @@ class Sequential:
         x = self._as_array(x, "x")
         self._ensure_built(x)
         start, stop = strategy.shard(len(x))
-        outputs = [self._forward(x[i:min(i + batch_size, stop)], False)[0] for i in range(start, stop, batch_size)]
+        outputs = [backend.to_host(self._forward(x[i:min(i + batch_size, stop)], False)[0])
+                   for i in range(start, stop, batch_size)]
         if not outputs:  # this rank's share is empty: an empty array of the right trailing shape
-            outputs = [self._forward(x[:1], False)[0][:0]]
+            outputs = [backend.to_host(self._forward(x[:1], False)[0])[:0]]
         return strategy.gather_rows(np.concatenate(outputs))
 
     def predict_on_batch(self, x):
@@ -188,11 +208,13 @@ class Sequential:
         local = batch[start:stop]
         if len(local):
             value, flat, _ = self._loss_and_flat_grads(x[local], y[local], self.metrics)
+            flat = backend.to_host(flat)
         else:
-            value, flat = 0.0, np.zeros_like(self._params)
+            value, flat = 0.0, np.zeros(self._params.shape, self._params.dtype)
         # One Allreduce: the gradient and the loss, each weighted by the share's size.
         summed = strategy.reduce_sums(np.append(flat * len(local), value * len(local)))
-        return summed[-1] / len(batch), (summed[:-1] / len(batch)).astype(self._params.dtype)
+        mean = (summed[:-1] / len(batch)).astype(self._params.dtype)
+        return summed[-1] / len(batch), backend.array_ops(self._params).from_host(mean)
 
     def _inner_layers(self):
         """The layers, with a Bidirectional's two layers in its place."""
@@ -201,9 +223,12 @@ class Sequential:
 
     def _loss_and_flat_grads(self, x, y, metrics=()):
         output, caches = self._forward(x, training=True)
-        value, d_output = self.loss.value_and_gradient(y, output)
-        for metric in metrics:
-            metric.update(y, output)
+        ops = backend.array_ops(output)
+        value, d_output = ops.loss_value_and_gradient(self.loss, y, output)
+        if metrics:
+            host_output = ops.to_host(output)
+            for metric in metrics:
+                metric.update(y, host_output)
         grads = []
         # Below the lowest layer with weights no input gradient is needed.
         lowest = next((i for i, layer in enumerate(self.layers) if layer.count_params()), len(self.layers))
@@ -211,8 +236,7 @@ class Sequential:
             result = self.layers[index].backward(caches[index], d_output, input_gradient=index > lowest)
             d_output = result.d_input
             grads = result.grads + grads
-        flat = np.concatenate([g.reshape(-1) for g in grads]).astype(self._params.dtype, copy=False)
-        return value, flat, grads
+        return value, ops.flatten(grads, self._params.dtype), grads
 
     def compute_gradients(self, x, y):
         """(loss, grads) for one batch, grads aligned one to one with ``get_weights()``."""
@@ -220,7 +244,7 @@ class Sequential:
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
         value, _, grads = self._loss_and_flat_grads(x, y)
-        return value, grads
+        return value, [backend.to_host(g) for g in grads]
 
     def train_on_batch(self, x, y):
         self._require_compiled("train_on_batch")
@@ -236,7 +260,8 @@ class Sequential:
         self._require_compiled("test_on_batch")
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
-        return self.loss(y, self._forward(x, False)[0])
+        output = self._forward(x, False)[0]
+        return backend.array_ops(output).loss_value_and_gradient(self.loss, y, output)[0]
 
     def _evaluate_logs(self, x, y, batch_size, strategy=None):
         strategy = strategy or LOCAL
@@ -247,9 +272,12 @@ class Sequential:
         for i in range(start, stop, batch_size):
             xb, yb = x[i:min(i + batch_size, stop)], y[i:min(i + batch_size, stop)]
             output = self._forward(xb, False)[0]
-            total += self.loss(yb, output) * len(xb)
-            for metric in self.metrics:
-                metric.update(yb, output)
+            ops = backend.array_ops(output)
+            total += ops.loss_value_and_gradient(self.loss, yb, output)[0] * len(xb)
+            if self.metrics:
+                host_output = ops.to_host(output)
+                for metric in self.metrics:
+                    metric.update(yb, host_output)
         total = self._reduce_metrics(strategy, total)
         return {"loss": total / len(x), **{m.name: m.result() for m in self.metrics}}
 
@@ -385,14 +413,14 @@ class Sequential:
         from scipy.optimize import minimize
 
         def loss_and_gradient(flat):
-            self._params[...] = flat
+            backend.assign(self._params, flat.astype(self._params.dtype))
             value, grads, _ = self._loss_and_flat_grads(x, y)
-            return value, grads.astype(np.float64)
+            return value, backend.to_host(grads).astype(np.float64)
 
         epoch = [initial_epoch]
 
         def after_iteration(flat):
-            self._params[...] = flat
+            backend.assign(self._params, flat.astype(self._params.dtype))
             self.optimizer.iterations += 1
             logs = self._evaluate_logs(x, y, len(x))
             if validation_data is not None:
@@ -410,7 +438,7 @@ class Sequential:
             callback.on_train_begin({})
         settings = self.optimizer
         if epochs > initial_epoch:
-            minimize(loss_and_gradient, self._params.astype(np.float64), jac=True, method="L-BFGS-B",
+            minimize(loss_and_gradient, backend.to_host(self._params).astype(np.float64), jac=True, method="L-BFGS-B",
                      callback=after_iteration,
                      options={"maxiter": epochs - initial_epoch, "maxcor": settings.maxcor, "gtol": settings.gtol,
                               "ftol": settings.ftol})

@@ -1,50 +1,81 @@
-"""The Keras-like API under ``numlstm.device("cuda")`` gives what it gives on the CPU.
+"""The Keras-like API under ``numlstm.device("cuda")`` gives what it gives on the CPU, and stays on the GPU.
 
 Runs on a GPU or in the CUDA simulator (see test_gpu_lstm.py). Layers and
-models have no device code: only the LSTM passes move, so every result must
-match the CPU's to float64 rounding.
+models have no device code: they compute through the backend that holds
+their data (``numlstm.backend``), so every result must match the CPU's to
+float64 rounding, and a model's weights and optimizer state must stay on the
+device between steps, epochs and calls.
 """
 
 import numpy as np
 import pytest
 
 import numlstm
-from numlstm import dispatch, layers
+from numlstm import backend, dispatch, layers, losses, optimizers
 
 pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
                                 reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
 
 
-def _model():
-    numlstm.utils.set_random_seed(3)
+def _embedding_model():
     model = numlstm.Sequential([
         layers.Embedding(6, 3, mask_zero=True, dtype="float64"),
         layers.Bidirectional(layers.LSTM(3, return_sequences=True, peephole=True, dtype="float64"), merge_mode="sum"),
         layers.LSTM(2, cifg=True, go_backwards=True, dtype="float64"),
         layers.Dense(1, dtype="float64"),
     ])
-    model.compile(numlstm.optimizers.Adam(0.05), "mse")
-    return model
-
-
-def _data():
+    model.compile(optimizers.Adam(0.05), "mse")
     rng = np.random.default_rng(0)
     x = rng.integers(1, 6, (6, 4))
     x[0, 2:] = 0  # padding: masked steps
-    return x, rng.standard_normal((6, 1))
+    return model, x, rng.standard_normal((6, 1))
 
 
-def _run(device_name):
-    x, y = _data()
+def _masking_dropout_model():
+    model = numlstm.Sequential([
+        layers.Masking(0.0, dtype="float64"),
+        layers.Bidirectional(layers.LSTM(2, return_sequences=True, dropout=0.2, recurrent_dropout=0.3,
+                                         dtype="float64")),
+        layers.Dropout(0.3, dtype="float64"),
+        layers.LSTM(2, go_backwards=True, dtype="float64"),
+        layers.Dense(3, activation="softmax", dtype="float64"),
+    ])
+    model.compile(optimizers.RMSprop(0.05, centered=True, momentum=0.5, clipnorm=0.5),
+                  losses.SparseCategoricalCrossentropy())
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 4, 2))
+    x[1, 3] = 0.0
+    return model, x, rng.integers(0, 3, 6)
+
+
+def _merged_model():
+    model = numlstm.Sequential([
+        layers.Input((4, 2)),
+        layers.Bidirectional(layers.LSTM(2, dtype="float64"), merge_mode="ave"),
+        layers.Dense(2, activation="tanh", dtype="float64"),
+        layers.Dense(2, dtype="float64"),
+    ])
+    model.compile(optimizers.SGD(0.1, momentum=0.9, nesterov=True, clipvalue=0.1),
+                  losses.BinaryCrossentropy(from_logits=True))
+    rng = np.random.default_rng(2)
+    return model, rng.standard_normal((6, 4, 2)), (rng.random((6, 2)) > 0.5).astype(float)
+
+
+MODELS = {"embedding": _embedding_model, "masking_dropout": _masking_dropout_model, "merged": _merged_model}
+
+
+def _run(make, device_name):
     with numlstm.device(device_name):
-        model = _model()
+        numlstm.utils.set_random_seed(3)
+        model, x, y = make()
         loss, grads = model.compute_gradients(x, y)
         history = model.fit(x, y, batch_size=3, epochs=2, verbose=0)
-        return loss, grads, history.history["loss"], model.get_weights(), model.predict(x)
+        return loss, grads, history.history["loss"], model.get_weights(), model.predict(x), model.evaluate(x, y)
 
 
-def test_fit_predict_and_gradients_match_the_cpu():
-    cpu, gpu = _run("cpu"), _run("cuda")
+@pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
+def test_fit_predict_and_gradients_match_the_cpu(make):
+    cpu, gpu = _run(make, "cpu"), _run(make, "cuda")
     assert gpu[0] == pytest.approx(cpu[0], rel=1e-12)
     for got, want in zip(gpu[1], cpu[1]):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
@@ -52,9 +83,66 @@ def test_fit_predict_and_gradients_match_the_cpu():
     for got, want in zip(gpu[3], cpu[3]):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(gpu[4], cpu[4], rtol=1e-9, atol=1e-11)
+    assert gpu[5] == pytest.approx(cpu[5], rel=1e-9)
 
 
-def test_200_epochs_on_the_gpu_path_do_not_grow_resident_memory():
+class _Transfers:
+    """Counts host-to-device and device-to-host copies (real or simulated device arrays)."""
+
+    def __init__(self, monkeypatch):
+        from numba import cuda
+
+        self.up = self.down = 0
+        device_array = type(cuda.to_device(np.zeros(1)))
+        to_device, to_host, copy_to_device = cuda.to_device, device_array.copy_to_host, device_array.copy_to_device
+
+        def counted_to_device(*args, **kwargs):
+            self.up += 1
+            return to_device(*args, **kwargs)
+
+        def counted_to_host(array, *args, **kwargs):
+            self.down += 1
+            return to_host(array, *args, **kwargs)
+
+        def counted_copy_to_device(array, source, *args, **kwargs):
+            self.up += not backend.is_device_array(source)
+            return copy_to_device(array, source, *args, **kwargs)
+
+        monkeypatch.setattr(cuda, "to_device", counted_to_device)
+        monkeypatch.setattr(device_array, "copy_to_host", counted_to_host)
+        monkeypatch.setattr(device_array, "copy_to_device", counted_copy_to_device)
+
+    def reset(self):
+        self.up = self.down = 0
+
+
+def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((8, 3, 2)), rng.standard_normal((8, 1))
+    with numlstm.device("cuda"):
+        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                    layers.Dense(1, dtype="float64")])
+        model.compile(optimizers.Adam(clipnorm=1.0), "mse")
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # moves the model and its optimizer to the GPU
+        transfers = _Transfers(monkeypatch)
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+        steps = 4
+        assert (transfers.up, transfers.down) == (2 * steps, steps)  # each batch's x and y up, its loss down
+        for array in [model._params, *model.optimizer.variables(), *model.layers[0].weights]:
+            assert backend.is_device_array(array)
+        transfers.reset()
+        predictions = model.predict(x, batch_size=4)
+        assert (transfers.up, transfers.down) == (2, 2)  # each batch's x up, its outputs down
+    weights = model.get_weights()
+    assert all(isinstance(w, np.ndarray) for w in weights)
+    with numlstm.device("cpu"):  # the model follows the device: back to the host, same results
+        np.testing.assert_allclose(model.predict(x, batch_size=4), predictions, rtol=1e-12)
+        assert isinstance(model._params, np.ndarray) and isinstance(model.optimizer.m, np.ndarray)
+        for got, want in zip(model.get_weights(), weights):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_120_epochs_on_the_gpu_path_do_not_grow_resident_memory():
     import pathlib
 
     rng = np.random.default_rng(1)
@@ -68,7 +156,7 @@ def test_200_epochs_on_the_gpu_path_do_not_grow_resident_memory():
         numlstm.utils.set_random_seed(0)
         model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(2, dtype="float64"), layers.Dense(1, dtype="float64")])
         model.compile("adam", "mse")
-        model.fit(x, y, batch_size=4, epochs=200, verbose=0,
+        model.fit(x, y, batch_size=4, epochs=120, verbose=0,
                   callbacks=[numlstm.callbacks.LambdaCallback(on_epoch_end=record)])
-    growth = (resident[199] - resident[19]) / resident[19]
-    assert growth < 0.05, f"resident memory grew {100 * growth:.1f}% from epoch 20 to 200"
+    growth = (resident[119] - resident[19]) / resident[19]
+    assert growth < 0.05, f"resident memory grew {100 * growth:.1f}% from epoch 20 to 120"

@@ -116,3 +116,45 @@ def test_launches_per_timestep_are_one_forward_and_two_backward(monkeypatch, rng
     short, long = _launches(monkeypatch, rng, 2), _launches(monkeypatch, rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 1
     assert (long["backward"] - short["backward"]) / 3 == 2
+
+
+def test_device_arrays_in_give_device_arrays_out(rng):
+    """Given device arrays (some arguments may stay on the host), the pass runs on the GPU and returns
+    device arrays equal to the host path's; the caller's final-state gradients are not consumed."""
+    from numba import cuda
+
+    from numlstm import backend
+
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=3, peephole=True, mask=True, initial_state=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args)
+    d_out, d_h_n = rng.standard_normal(out.shape), rng.standard_normal(h_n.shape)
+    host = numlstm.lstm_backward(ws, d_out, d_h_n)
+
+    on_device = dict(args, x=cuda.to_device(args["x"]), recurrent_kernel=cuda.to_device(args["recurrent_kernel"]),
+                     mask=cuda.to_device(args["mask"]))
+    with numlstm.device("cpu"):  # device arrays decide, whatever the current device
+        results = numlstm.lstm_forward(**on_device)
+        assert all(backend.is_device_array(a) for a in results[:3])
+        for got, want in zip(results[:3], (out, h_n, c_n)):
+            np.testing.assert_allclose(got.copy_to_host(), want, rtol=1e-14)
+        d_h_n_on_device = cuda.to_device(d_h_n)
+        grads = numlstm.lstm_backward(results[3], cuda.to_device(d_out), d_h_n_on_device)
+    np.testing.assert_array_equal(d_h_n_on_device.copy_to_host(), d_h_n)
+    for name, got, want in zip(grads._fields, grads, host):
+        assert backend.is_device_array(got), name
+        np.testing.assert_allclose(got.copy_to_host(), want, rtol=1e-13, atol=1e-15, err_msg=name)
+
+
+def test_device_arrays_get_the_same_argument_checks(rng):
+    from numba import cuda
+
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=3)
+    x = cuda.to_device(args["x"])
+    with pytest.raises(TypeError, match="kernel has dtype float32 but x has dtype float64"):
+        numlstm.lstm_forward(x, cuda.to_device(args["kernel"].astype(np.float32)), args["recurrent_kernel"])
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, timesteps\)"):
+        numlstm.lstm_forward(x, args["kernel"], args["recurrent_kernel"], mask=cuda.to_device(np.ones((2, 2), bool)))
+    bad = args["x"].copy()
+    bad[1, 2, 0] = np.nan
+    with pytest.raises(ValueError, match=r"x contains NaN or infinity \(first at index \(1, 2, 0\)\)"):
+        numlstm.lstm_forward(cuda.to_device(bad), args["kernel"], args["recurrent_kernel"])

@@ -25,6 +25,7 @@ try:
         raise ImportError("numba-cuda is not installed")
     from numba.cuda import compile_ptx
 
+    from numlstm.kernels import gpu_ops
     from numlstm.kernels.gpu_lstm import build_kernels
     from numlstm.kernels.config import GPU_OPTIONS
 except ImportError as exc:
@@ -51,7 +52,35 @@ def _signatures(real):
     }
 
 
+def _ops_signatures(real):
+    i, flag, f64 = types.int64, types.boolean, types.float64
+    a1, a2, a3 = (types.Array(real, ndim, "C") for ndim in (1, 2, 3))
+    ints = types.Array(types.int64, 1, "C")
+    bools1, bools2 = types.Array(types.boolean, 1, "C"), types.Array(types.boolean, 2, "C")
+    return {
+        "fill": (a1, real), "copy_into": (a1, a1, i), "copy_columns": (a2, i, a2, i, i),
+        "reverse_time": (a3, a3), "add_bias": (a2, a1), "combine": (a1, a1, i, real, a1),
+        "multiply_over_time": (a3, a3, a3), "scale_in_place": (a1, real), "clip_values": (a1, real),
+        "activate": (a1, i), "activation_gradient": (a1, a1, i, a1), "softmax_rows": (a2,),
+        "softmax_gradient_rows": (a2, a2, a2), "segment_sums": (a1, ints, flag, a1),
+        "scale_segments": (a1, ints, a1, real), "elementwise_loss": (a1, a1, i, real, flag, real, a1, a1),
+        "crossentropy_rows": (a2, ints, flag, a2, flag, real, a1, a2), "gather_rows": (a2, ints, a2),
+        "scatter_add_rows": (ints, a2, a2), "steps_differing": (a3, real, bools2),
+        "zero_masked_steps": (a3, bools2, a3), "not_equal": (ints, i, bools1),
+        # The optimizer kernels share the CPU's per-element code, float64 scalars included, so that
+        # both devices round alike; they are memory-bound, so double-precision arithmetic costs little.
+        "sgd_update": (a1, a1, a1, f64, f64, flag), "adam_update": (a1, a1, a1, a1, f64, f64, f64, f64, f64, f64),
+        "rmsprop_update": (a1, a1, a1, a1, a1, f64, f64, f64, f64, flag), "adagrad_update": (a1, a1, a1, f64, f64),
+    }
+
+
+_FLOAT64_BY_DESIGN = {"sgd_update", "adam_update", "rmsprop_update", "adagrad_update"}
+
+
 def test_every_kernel_is_checked():
+    ops_kernels = gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"])
+    assert set(vars(ops_kernels)) == set(_ops_signatures(types.float32))
+
     kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], GPU_OPTIONS["fastmath"])
     assert set(vars(kernels)) == set(_signatures(types.float32))
 
@@ -66,4 +95,16 @@ def test_kernels_compile_to_ptx(dtype, cc):
         assert f".target sm_{cc[0]}{cc[1]}" in ptx, name
         if dtype == "float32":
             # float32 kernels must not compute in double precision (a 32x slower path on most GPUs).
+            assert ".f64" not in ptx, f"{name} computes in float64"
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_backend_kernels_compile_to_ptx(dtype, cc):
+    real = getattr(types, dtype)
+    kernels = gpu_ops.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"])
+    for name, signature in _ops_signatures(real).items():
+        ptx, _ = compile_ptx(getattr(kernels, name).py_func, signature, cc=cc, fastmath=GPU_OPTIONS["fastmath"])
+        assert f".target sm_{cc[0]}{cc[1]}" in ptx, name
+        if dtype == "float32" and name not in _FLOAT64_BY_DESIGN:
             assert ".f64" not in ptx, f"{name} computes in float64"

@@ -1,0 +1,51 @@
+"""Array operations on one device, for everything above the LSTM kernels.
+
+Layers, losses, optimizers and models compute through the functions of a
+backend module, ``cpu`` (numpy) or ``cuda`` (Numba device arrays and the
+kernels of ``numlstm.kernels.gpu_ops``), which offer the same functions with
+the same meaning. Which one runs follows the data: :func:`array_ops` gives
+the backend that holds an array, so a layer handed device arrays computes on
+the GPU without knowing it. A model moves its weights and optimizer state to
+the device that ``numlstm.dispatch`` names (:func:`for_device`) and leaves
+them there, so that only each batch's data crosses to the GPU.
+"""
+
+import numpy as np
+
+from . import cpu
+
+
+def is_device_array(array):
+    """True for a CUDA device array (real or simulated), without importing numba.cuda."""
+    return bool(getattr(array, "__cuda_ndarray__", False))
+
+
+def _cuda():
+    from . import cuda
+
+    return cuda
+
+
+def array_ops(array):
+    """The backend module that holds ``array``: ``cuda`` for device arrays, else ``cpu``."""
+    return _cuda() if is_device_array(array) else cpu
+
+
+def for_device(name):
+    """The backend module of a device name from ``numlstm.dispatch`` ("cpu" or "cuda")."""
+    return _cuda() if name == "cuda" else cpu
+
+
+def to_host(array):
+    """``array`` as a numpy array (itself when it is one; a copy of a device array)."""
+    return array.copy_to_host() if is_device_array(array) else array
+
+
+def host_copy(array):
+    """A numpy copy of ``array``, wherever it lives."""
+    return array.copy_to_host() if is_device_array(array) else np.array(array, copy=True)
+
+
+def assign(target, source):
+    """Overwrite ``target``'s elements with ``source``'s (same shape; either may live on either device)."""
+    array_ops(target).assign(target, source)

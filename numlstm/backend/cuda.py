@@ -1,0 +1,363 @@
+"""The CUDA backend: ``cpu.py``'s functions on Numba device arrays, launching ``kernels/gpu_ops.py``.
+
+Every function takes and returns C-contiguous device arrays (``local``
+uploads a host array); the only transfers to the host are the scalars a
+caller asks for (a loss value, a gradient norm for clipping).
+"""
+
+import functools
+
+import numpy as np
+from numba import cuda
+
+from .. import dispatch, losses
+from ..kernels import gpu_lstm, gpu_ops
+
+name = "cuda"
+
+
+def _options():
+    from ..kernels import config
+
+    return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
+
+
+def _kernels(dtype):
+    options = _options()
+    return gpu_ops.build_kernels(str(np.dtype(dtype)), options["threads"], options["fastmath"]), options["threads"]
+
+
+def _launch(kernel, count, threads):
+    return kernel[max(1, -(-count // threads)), threads]
+
+
+def holds(array):
+    return bool(getattr(array, "__cuda_ndarray__", False))
+
+
+def from_host(array):
+    return cuda.to_device(np.ascontiguousarray(array))
+
+
+def local(array):
+    """``array`` as a device array (uploaded when it is a host array)."""
+    return array if holds(array) else from_host(array)
+
+
+def to_host(array):
+    return array.copy_to_host()
+
+
+def asarray(array, dtype):
+    array = local(array)
+    if array.dtype == np.dtype(dtype):
+        return array
+    out = cuda.device_array(array.shape, dtype)
+    k, threads = _kernels(dtype)
+    _launch(k.copy_into, array.size, threads)(array.reshape(-1), out.reshape(-1), 0)
+    return out
+
+
+def zeros(shape, dtype):
+    return full(shape, dtype, 0)
+
+
+def full(shape, dtype, value):
+    out = cuda.device_array(shape, dtype)
+    if out.size:
+        k, threads = _kernels(dtype)
+        _launch(k.fill, out.size, threads)(out.reshape(-1), out.dtype.type(value))
+    return out
+
+
+def zeros_like(array):
+    return zeros(array.shape, array.dtype)
+
+
+def full_like(array, value):
+    return full(array.shape, array.dtype, value)
+
+
+def copy(array):
+    out = cuda.device_array(array.shape, array.dtype)
+    out.copy_to_device(array)
+    return out
+
+
+def assign(target, source):
+    if holds(source):
+        target.copy_to_device(source)
+    else:
+        target.copy_to_device(np.ascontiguousarray(source, target.dtype))
+
+
+# -- arithmetic ---------------------------------------------------------------------
+def _combine(a, b, operation, factor):
+    out = cuda.device_array(a.shape, a.dtype)
+    k, threads = _kernels(a.dtype)
+    _launch(k.combine, a.size, threads)(a.reshape(-1), b.reshape(-1), operation, a.dtype.type(factor), out.reshape(-1))
+    return out
+
+
+def add(a, b):
+    return _combine(local(a), local(b), gpu_ops.ADD, 1.0)
+
+
+def multiply(a, b):
+    """a * b; ``b`` has a's shape or, for 3-D ``a`` (B, T, F), (B, 1, F): one row per sequence."""
+    a, b = local(a), local(b)
+    if b.shape == a.shape:
+        return _combine(a, b, gpu_ops.MULTIPLY, 1.0)
+    if a.ndim != 3 or b.shape != (a.shape[0], 1, a.shape[2]):
+        raise ValueError(f"multiply: cannot broadcast {b.shape} over {a.shape}")
+    out = cuda.device_array(a.shape, a.dtype)
+    k, threads = _kernels(a.dtype)
+    _launch(k.multiply_over_time, a.size, threads)(a, b, out)
+    return out
+
+
+def scale(a, factor):
+    out = copy(a)
+    scale_in_place(out.reshape(-1), factor)
+    return out
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """op(a) @ op(b) for 2-D arrays, with the tiled GEMM of gpu_lstm."""
+    a, b = local(a), local(b)
+    m, depth = (a.shape[1], a.shape[0]) if transpose_a else a.shape
+    n = b.shape[0] if transpose_b else b.shape[1]
+    out = cuda.device_array((m, n), a.dtype)
+    options = _options()
+    k = gpu_lstm.build_kernels(str(a.dtype), options["tile"], options["rows"], options["fastmath"])
+    gpu_lstm.launch_gemm(k, options, a, b, out, m, n, depth, transpose_a, transpose_b)
+    return out
+
+
+def add_bias(rows, bias):
+    k, threads = _kernels(rows.dtype)
+    _launch(k.add_bias, rows.size, threads)(rows, local(bias))
+
+
+def column_sums(rows):
+    out = cuda.device_array(rows.shape[1], rows.dtype)
+    options = _options()
+    k = gpu_lstm.build_kernels(str(rows.dtype), options["tile"], options["rows"], options["fastmath"])
+    _launch(k.column_sums, rows.shape[1], options["threads"])(rows, rows.shape[0], out)
+    return out
+
+
+ACTIVATIONS = tuple(gpu_ops.ACTIVATIONS) + ("softmax",)
+
+
+def activate(name, z):
+    k, threads = _kernels(z.dtype)
+    if name == "softmax":
+        rows = z.reshape(-1, tuple(z.shape)[-1])
+        _launch(k.softmax_rows, rows.shape[0], threads)(rows)
+    else:
+        _launch(k.activate, z.size, threads)(z.reshape(-1), gpu_ops.ACTIVATIONS[name])
+    return z
+
+
+def activation_gradient(name, y, dy):
+    dy = local(dy)
+    out = cuda.device_array(y.shape, y.dtype)
+    k, threads = _kernels(y.dtype)
+    if name == "softmax":
+        width = tuple(y.shape)[-1]
+        _launch(k.softmax_gradient_rows, y.size // width, threads)(
+            y.reshape(-1, width), dy.reshape(-1, width), out.reshape(-1, width))
+    else:
+        _launch(k.activation_gradient, y.size, threads)(
+            y.reshape(-1), dy.reshape(-1), gpu_ops.ACTIVATIONS[name], out.reshape(-1))
+    return out
+
+
+# -- sequences ------------------------------------------------------------------------
+def reverse_time(a):
+    out = cuda.device_array(a.shape, a.dtype)
+    k, threads = _kernels(a.dtype)
+    _launch(k.reverse_time, a.size, threads)(a, out)
+    return out
+
+
+def _copy_columns(source, first, target, target_first, width):
+    k, threads = _kernels(target.dtype)
+    _launch(k.copy_columns, target.shape[0] * width, threads)(source, first, target, target_first, width)
+
+
+def time_step(a, t):
+    B, T, H = a.shape
+    out = cuda.device_array((B, H), a.dtype)
+    _copy_columns(a.reshape(B, T * H), t * H, out, 0, H)
+    return out
+
+
+def concat_last(a, b):
+    a, b = local(a), local(b)
+    wa, wb = tuple(a.shape)[-1], tuple(b.shape)[-1]
+    out = cuda.device_array(tuple(a.shape)[:-1] + (wa + wb,), a.dtype)
+    rows = out.reshape(-1, wa + wb)
+    _copy_columns(a.reshape(-1, wa), 0, rows, 0, wa)
+    _copy_columns(b.reshape(-1, wb), 0, rows, wa, wb)
+    return out
+
+
+def split_last(a, width):
+    a = local(a)
+    total = tuple(a.shape)[-1]
+    rows = a.reshape(-1, total)
+    parts = []
+    for first, part_width in ((0, width), (width, total - width)):
+        part = cuda.device_array(tuple(a.shape)[:-1] + (part_width,), a.dtype)
+        _copy_columns(rows, first, part.reshape(-1, part_width), 0, part_width)
+        parts.append(part)
+    return tuple(parts)
+
+
+def flatten(arrays, dtype):
+    out = cuda.device_array(sum(a.size for a in arrays), dtype)
+    k, threads = _kernels(dtype)
+    offset = 0
+    for array in arrays:
+        _launch(k.copy_into, array.size, threads)(local(array).reshape(-1), out, offset)
+        offset += array.size
+    return out
+
+
+def steps_differing(x, value):
+    mask = cuda.device_array(x.shape[:2], np.bool_)
+    k, threads = _kernels(x.dtype)
+    _launch(k.steps_differing, x.shape[0] * x.shape[1], threads)(x, x.dtype.type(value), mask)
+    return mask
+
+
+def not_equal(a, value):
+    out = cuda.device_array(a.shape, np.bool_)
+    k, threads = _kernels(np.float64)
+    _launch(k.not_equal, a.size, threads)(a.reshape(-1), value, out.reshape(-1))
+    return out
+
+
+def zero_masked_steps(x, mask):
+    x, mask = local(x), local(mask)
+    out = cuda.device_array(x.shape, x.dtype)
+    k, threads = _kernels(x.dtype)
+    _launch(k.zero_masked_steps, x.size, threads)(x, mask, out)
+    return out
+
+
+def gather_rows(table, ids):
+    ids = local(ids)
+    flat = ids.reshape(-1)
+    out = cuda.device_array(tuple(ids.shape) + (table.shape[1],), table.dtype)
+    k, threads = _kernels(table.dtype)
+    _launch(k.gather_rows, out.size, threads)(table, flat, out.reshape(-1, table.shape[1]))
+    return out
+
+
+def scatter_add_rows(shape, dtype, ids, rows):
+    table = zeros(shape, dtype)
+    ids = local(ids).reshape(-1)
+    k, threads = _kernels(dtype)
+    _launch(k.scatter_add_rows, rows.size, threads)(ids, local(rows).reshape(-1, shape[1]), table)
+    return table
+
+
+# -- losses ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _device_ints(boundaries):
+    """A tuple of ints as a device array, uploaded once per distinct tuple (segment boundaries)."""
+    return cuda.to_device(np.array(boundaries, np.int64))
+
+
+def _sum(values, squares):
+    """Sum of a 1-D device array (of its squares), as a Python float: one block, one scalar transfer."""
+    k, threads = _kernels(values.dtype)
+    out = cuda.device_array(1, values.dtype)
+    k.segment_sums[1, threads](values, _device_ints((0, values.size)), squares, out)
+    return float(out.copy_to_host()[0])
+
+
+def loss_value_and_gradient(loss, y_true, y_pred):
+    """(mean loss as a float, gradient wrt y_pred on the GPU); ``y_true`` is host data, checked on the host.
+
+    The built-in losses run as kernels; any other ``Loss`` subclass runs on
+    the host (y_pred down, the gradient up).
+    """
+    k, threads = _kernels(y_pred.dtype)
+    gradient = cuda.device_array(y_pred.shape, y_pred.dtype)
+    kind = gpu_ops.ELEMENTWISE_LOSSES.get(loss.name) if type(loss).__module__ == losses.__name__ else None
+    if kind is not None:
+        y_true = from_host(loss._targets_like(y_true, y_pred))
+        values = cuda.device_array(y_pred.size, y_pred.dtype)
+        real = y_pred.dtype.type
+        _launch(k.elementwise_loss, y_pred.size, threads)(
+            y_true.reshape(-1), y_pred.reshape(-1), kind, real(getattr(loss, "delta", 1.0)),
+            bool(getattr(loss, "from_logits", False)), real(y_pred.size), values, gradient.reshape(-1))
+        return _sum(values, False) / y_pred.size, gradient
+    if isinstance(loss, losses.CategoricalCrossentropy) and type(loss).__module__ == losses.__name__:
+        width = tuple(y_pred.shape)[-1]
+        rows = y_pred.size // width
+        sparse = isinstance(loss, losses.SparseCategoricalCrossentropy)
+        if sparse:
+            labels = from_host(loss._labels(y_true, y_pred).reshape(-1))
+            targets = y_pred.reshape(-1, width)  # unused by the kernel
+        else:
+            labels = _device_ints((0,))  # unused by the kernel
+            targets = from_host(loss._targets_like(y_true, y_pred)).reshape(-1, width)
+        values = cuda.device_array(rows, y_pred.dtype)
+        _launch(k.crossentropy_rows, rows, threads)(
+            targets, labels, sparse, y_pred.reshape(-1, width), bool(loss.from_logits), y_pred.dtype.type(rows), values,
+            gradient.reshape(-1, width))
+        return _sum(values, False) / rows, gradient
+    value, host_gradient = loss.value_and_gradient(y_true, y_pred.copy_to_host())
+    return value, from_host(host_gradient)
+
+
+# -- optimizers -------------------------------------------------------------------------
+def sgd_update(params, grads, velocity, learning_rate, momentum, nesterov):
+    k, threads = _kernels(params.dtype)
+    _launch(k.sgd_update, params.size, threads)(params, grads, velocity, learning_rate, momentum, nesterov)
+
+
+def adam_update(params, grads, m, v, learning_rate, alpha, beta_1, beta_2, epsilon, weight_decay):
+    k, threads = _kernels(params.dtype)
+    _launch(k.adam_update, params.size, threads)(params, grads, m, v, learning_rate, alpha, beta_1, beta_2,
+                                                 epsilon, weight_decay)
+
+
+def rmsprop_update(params, grads, velocity, average_grad, momentum_buffer, learning_rate, rho, momentum, epsilon,
+                   centered):
+    k, threads = _kernels(params.dtype)
+    _launch(k.rmsprop_update, params.size, threads)(params, grads, velocity, average_grad, momentum_buffer,
+                                                    learning_rate, rho, momentum, epsilon, centered)
+
+
+def adagrad_update(params, grads, accumulator, learning_rate, epsilon):
+    k, threads = _kernels(params.dtype)
+    _launch(k.adagrad_update, params.size, threads)(params, grads, accumulator, learning_rate, epsilon)
+
+
+def clip_values(a, limit):
+    k, threads = _kernels(a.dtype)
+    _launch(k.clip_values, a.size, threads)(a, a.dtype.type(limit))
+
+
+def clip_segment_norms(grads, boundaries, clipnorm):
+    k, threads = _kernels(grads.dtype)
+    boundaries = _device_ints(tuple(int(b) for b in boundaries))
+    squares = cuda.device_array(boundaries.size - 1, grads.dtype)
+    k.segment_sums[boundaries.size - 1, threads](grads, boundaries, True, squares)
+    _launch(k.scale_segments, grads.size, threads)(grads, boundaries, squares, grads.dtype.type(clipnorm))
+
+
+def sum_of_squares(a):
+    return _sum(a, True)
+
+
+def scale_in_place(a, factor):
+    k, threads = _kernels(a.dtype)
+    _launch(k.scale_in_place, a.size, threads)(a, a.dtype.type(factor))
+
