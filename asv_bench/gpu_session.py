@@ -9,6 +9,10 @@
    loop on the GPU, alternating rounds in one process, medians of
    synchronised timings. Prints a markdown table (GPU, driver, versions,
    medians, ratio = cuDNN's time / numlstm's) for asv_bench/README.md.
+3. GPU fastmath (``tanh.approx`` and friends) evaluated: the float32 forward
+   and backward with ``fastmath`` off and on, each's largest error against
+   the float64 CPU pass and its time, so that ``config.GPU_OPTIONS`` can be
+   set from measurements (the simulator cannot model approximate math).
 """
 
 import argparse
@@ -71,6 +75,44 @@ def compare(rounds, seconds):
     return "\n".join(lines)
 
 
+def fastmath_table(seconds, size="512x16x25"):
+    """Errors against float64 on the CPU and times of the float32 GPU pass, fastmath off and on."""
+    from numba import cuda
+
+    import numlstm
+    from numlstm.kernels import config
+
+    B, T, F, H = lstm_gpu._size(size)
+    host = lstm_gpu._host_inputs(size)
+    wide = {name: array.astype(np.float64) for name, array in host.items()}
+    with numlstm.device("cpu"):
+        out64, *_, workspace = numlstm.lstm_forward(wide["x"], wide["kernel"], wide["recurrent_kernel"], wide["bias"])
+        grads64 = numlstm.lstm_backward(workspace, wide["d_outputs"])
+    device = {name: cuda.to_device(array) for name, array in host.items()}
+    lines = ["| GPU fastmath | max abs error, outputs | max rel error, d_kernel | train step, ms |",
+             "| --- | ---: | ---: | ---: |"]
+    default = config.GPU_OPTIONS["fastmath"]
+    try:
+        for fastmath in (False, True):
+            config.GPU_OPTIONS["fastmath"] = fastmath
+
+            def step():
+                out, *_, workspace = numlstm.lstm_forward(device["x"], device["kernel"], device["recurrent_kernel"],
+                                                          device["bias"], check_finite=False)
+                grads = numlstm.lstm_backward(workspace, device["d_outputs"])
+                cuda.synchronize()
+                return out, grads
+
+            out, grads = step()
+            error = float(np.abs(out.copy_to_host() - out64).max())
+            d_kernel = grads.d_kernel.copy_to_host()
+            relative = float(np.abs(d_kernel - grads64.d_kernel).max() / np.abs(grads64.d_kernel).max())
+            lines.append(f"| {fastmath} | {error:.2e} | {relative:.2e} | {_median_seconds(step, seconds) * 1e3:.3f} |")
+    finally:
+        config.GPU_OPTIONS["fastmath"] = default
+    return f"fastmath at H x N x T = {H} x {B} x {T}, float32 against float64 on the CPU:\n\n" + "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -82,6 +124,8 @@ def main():
                                cwd=HERE.parent)
         print(f"GPU tests exit status: {tests.returncode}", file=sys.stderr)
     print(compare(args.rounds, args.seconds))
+    print()
+    print(fastmath_table(args.seconds))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,13 @@ them (Dense, Dropout in inference, an Embedding first) streams: ``step`` gives w
 would output at that timestep for the sequence so far (an LSTM with
 ``return_sequences=False`` included: its output is its latest state).
 ``reset()`` starts new sequences and takes the layers' current weights (the
-stream packs them once; after training, call ``reset()``).
+stream packs them once; after training, call ``reset()``). A stream runs on
+the CPU: it brings a model whose weights are on the GPU back to the host.
 """
 
 import numpy as np
 
-from . import backend
+from . import dispatch
 from .kernels.lstm_step import STEP
 from .kernels.packed_gemm import pack_panels, panels_shape
 from .layers import LSTM, Bidirectional, Dense, Dropout, Embedding
@@ -38,7 +39,7 @@ class Stream:
                                  f"not {type(layer).__name__}")
             self._plan.append(layer)
         first = model.layers[0]
-        self._embeddings = backend.host_copy(first.embeddings) if isinstance(first, Embedding) else None
+        self._embeddings = first.embeddings if isinstance(first, Embedding) else None
         if self._embeddings is None:
             self._shape = (self.batch_size, first.kernel.shape[0])
             self._dtype = first.dtype
@@ -49,6 +50,10 @@ class Stream:
 
     def reset(self):
         """Zero every LSTM state (start new sequences) and take the layers' current weights."""
+        with dispatch.device("cpu"):
+            self.model._place()  # the layers' weights on the host again if a GPU run moved them
+        if self._embeddings is not None:
+            self._embeddings = self.model.layers[0].embeddings
         # A precomputed call list: per-step Python work decides the latency.
         self._calls = []
         for layer in self._plan:
@@ -57,13 +62,12 @@ class Stream:
                 F, GH = layer.kernel.shape
                 kernel_panels = np.empty(panels_shape(F, GH, layer.dtype), layer.dtype)
                 recurrent_panels = np.empty(panels_shape(H, GH, layer.dtype), layer.dtype)
-                pack_panels(backend.to_host(layer.kernel), False, kernel_panels)
-                pack_panels(backend.to_host(layer.recurrent_kernel), False, recurrent_panels)
+                pack_panels(layer.kernel, False, kernel_panels)
+                pack_panels(layer.recurrent_kernel, False, recurrent_panels)
                 width = recurrent_panels.shape[0] * recurrent_panels.shape[2]
                 state = np.zeros((2, B, H), layer.dtype)
                 scratch = np.zeros((2, B, width), layer.dtype)
-                bias_and_peephole = np.concatenate([backend.to_host(layer._bias_or_zeros),
-                                                    backend.to_host(layer._peephole_or_zeros)])
+                bias_and_peephole = np.concatenate([layer._bias_or_zeros, layer._peephole_or_zeros])
                 arguments = (kernel_panels, recurrent_panels, bias_and_peephole, state, scratch)
                 self._calls.append((STEP[layer.cifg], arguments, state[0]))
             elif isinstance(layer, Dense):

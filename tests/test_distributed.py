@@ -58,6 +58,26 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path):
 
 
 @needs_mpi
+def test_ranks_on_the_gpu_path_train_like_one_cpu_process(tmp_path):
+    """Each rank's model on device("cuda") (here the CUDA simulator): gradients and weights cross MPI through
+    the host, and the result is the one-process CPU run's."""
+    single, double = tmp_path / "single", tmp_path / "double"
+    single.mkdir()
+    double.mkdir()
+    plain = run("small", single, ranks=None)
+    assert plain.returncode == 0, plain.stderr
+    on_gpu = run("small", double, env={"NUMBA_ENABLE_CUDASIM": "1", "NUMLSTM_DEVICE": "cuda"}, timeout=300)
+    assert on_gpu.returncode == 0, on_gpu.stderr
+    one = np.load(single / "final_rank0.npz")
+    assert not one["on_device"]
+    for rank in (0, 1):
+        two = np.load(double / f"final_rank{rank}.npz")
+        assert two["on_device"], "the model did not run on the GPU path"
+        for key in set(one.files) - {"on_device"}:
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-9, atol=1e-11, err_msg=f"rank {rank}: {key}")
+
+
+@needs_mpi
 @pytest.mark.parametrize("mode,message", [
     ("fail-in-fit", "RuntimeError: boom from rank 1"),
     ("fail-outside-fit", "RuntimeError: outside fit, rank 1"),

@@ -86,6 +86,27 @@ def test_fit_predict_and_gradients_match_the_cpu(make):
     assert gpu[5] == pytest.approx(cpu[5], rel=1e-9)
 
 
+def test_float32_models_train_alike_on_both_devices():
+    """float32 through every backend kernel (the other tests use float64 to compare exactly)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 4, 2)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 6)]
+    results = {}
+    for device_name in ("cpu", "cuda"):
+        with numlstm.device(device_name):
+            numlstm.utils.set_random_seed(8)
+            model = numlstm.Sequential([layers.Input((4, 2)),
+                                        layers.Bidirectional(layers.LSTM(3, return_sequences=True)),
+                                        layers.LSTM(2), layers.Dense(3, activation="softmax")])
+            model.compile(optimizers.Adam(0.05), "categorical_crossentropy")
+            history = model.fit(x, y, batch_size=3, epochs=2, verbose=0)
+            results[device_name] = history.history["loss"], model.get_weights()
+    assert all(w.dtype == np.float32 for w in results["cuda"][1])
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-5)
+    for got, want in zip(results["cuda"][1], results["cpu"][1]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
 class _Transfers:
     """Counts host-to-device and device-to-host copies (real or simulated device arrays)."""
 
@@ -140,6 +161,54 @@ def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
         assert isinstance(model._params, np.ndarray) and isinstance(model.optimizer.m, np.ndarray)
         for got, want in zip(model.get_weights(), weights):
             np.testing.assert_array_equal(got, want)
+
+
+def _callbacks_and_state(device_name, directory):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((6, 3, 2)), rng.standard_normal((6, 1))
+    with numlstm.device(device_name):
+        numlstm.utils.set_random_seed(6)
+        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                    layers.Dense(1, dtype="float64")])
+        model.compile(optimizers.Adam(1.0), "mse")  # large steps: the loss rises, EarlyStopping restores
+        checkpoint = directory / f"{device_name}.numlstm"
+        callbacks = [numlstm.callbacks.EarlyStopping(patience=1, restore_best_weights=True, monitor="loss"),
+                     numlstm.callbacks.ModelCheckpoint(str(checkpoint), monitor="loss", save_best_only=True)]
+        history = model.fit(x, y, batch_size=3, epochs=6, verbose=0, callbacks=callbacks)
+        stateful = numlstm.Sequential([layers.Input((3, 2), batch_size=2),
+                                       layers.LSTM(2, stateful=True, dtype="float64")])
+        stateful.set_weights([rng.standard_normal((2, 8)), rng.standard_normal((2, 8)), rng.standard_normal(8)])
+        chunks = [stateful.predict(x[:2], batch_size=2) for _ in range(2)]  # the state carries over
+    return history.history["loss"], model.get_weights(), numlstm.load_model(checkpoint).get_weights(), chunks
+
+
+def test_callbacks_and_stateful_layers_match_the_cpu(tmp_path):
+    """Callbacks read and restore weights (host copies of device arrays); a stateful LSTM carries its state."""
+    gpu, cpu = _callbacks_and_state("cuda", tmp_path), _callbacks_and_state("cpu", tmp_path)
+    np.testing.assert_allclose(gpu[0], cpu[0], rtol=1e-10)
+    for got, want in zip(gpu[1] + gpu[2], cpu[1] + cpu[2]):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu[3], cpu[3], rtol=1e-10)
+    assert len(gpu[0]) < 6  # stopped early, restoring the best weights: those of the best checkpoint
+    for restored, best in zip(gpu[1], gpu[2]):
+        np.testing.assert_array_equal(restored, best)
+    assert not np.allclose(cpu[3][0], cpu[3][1])  # the second call started from the first one's state
+
+
+def test_a_stream_takes_a_gpu_trained_model_back_to_the_cpu():
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(1, dtype="float64")])
+    model.compile("adam", "mse")
+    with numlstm.device("cuda"):
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert backend.is_device_array(model._params)
+    stream = numlstm.streaming.Stream(model, batch_size=4)
+    assert isinstance(model._params, np.ndarray)
+    for t in range(3):
+        last = stream.step(x[:, t])
+    with numlstm.device("cpu"):
+        np.testing.assert_allclose(last, model.predict(x), rtol=1e-12)
 
 
 def test_120_epochs_on_the_gpu_path_do_not_grow_resident_memory():

@@ -108,3 +108,13 @@ def test_backend_kernels_compile_to_ptx(dtype, cc):
         assert f".target sm_{cc[0]}{cc[1]}" in ptx, name
         if dtype == "float32" and name not in _FLOAT64_BY_DESIGN:
             assert ".f64" not in ptx, f"{name} computes in float64"
+
+
+@pytest.mark.parametrize("fastmath", [False, True])
+def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
+    """config.GPU_OPTIONS["fastmath"] is what decides whether the gate math uses tanh.approx (off by default:
+    asv_bench/gpu_session.py measures its error and speed on a GPU)."""
+    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], fastmath)
+    ptx, _ = compile_ptx(kernels.forward_step.py_func, _signatures(types.float32)["forward_step"], cc=(9, 0),
+                         fastmath=fastmath)
+    assert ("tanh.approx.f32" in ptx) == fastmath

@@ -2,7 +2,8 @@
 
 Modes: train (seeded stacked bidirectional model, shuffle on, dropout off;
 writes every rank's weights after every epoch, and rank 0's final weights,
-evaluate and predict results), fail-in-fit, fail-outside-fit, stateful,
+evaluate and predict results), small (a one-LSTM model, two short epochs:
+for the CUDA simulator), fail-in-fit, fail-outside-fit, stateful,
 resume (BackupAndRestore; CRASH_AT_EPOCH=k makes rank 1 fail after epoch k).
 """
 
@@ -13,7 +14,7 @@ import sys
 import numpy as np
 
 import numlstm
-from numlstm import callbacks, layers
+from numlstm import backend, callbacks, layers
 from numlstm.distributed import MPIStrategy
 
 mode, out = sys.argv[1], pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None
@@ -56,6 +57,14 @@ if mode == "train":
     np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), prediction=prediction,
              evaluation=[evaluation["loss"], evaluation["mae"]], val_loss=history.history["val_loss"],
              loss=history.history["loss"])
+elif mode == "small":
+    numlstm.utils.set_random_seed(1)
+    net = numlstm.Sequential([layers.Input((6, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(2, dtype="float64")])
+    net.compile(numlstm.optimizers.Adam(0.02), "mse")
+    history = net.fit(x[:20], y[:20], batch_size=10, epochs=2, shuffle=True, verbose=0, distribute=strategy)
+    np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), loss=history.history["loss"],
+             prediction=net.predict(x[:20], batch_size=10, distribute=strategy),
+             on_device=backend.is_device_array(net._params))
 elif mode == "fail-in-fit":
     def fail(epoch, logs):
         if strategy.rank == strategy.size - 1:
