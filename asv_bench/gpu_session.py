@@ -9,10 +9,12 @@
    loop on the GPU, alternating rounds in one process, medians of
    synchronised timings. Prints a markdown table (GPU, driver, versions,
    medians, ratio = cuDNN's time / numlstm's) for asv_bench/README.md.
-3. GPU fastmath (``tanh.approx`` and friends) evaluated: the float32 forward
-   and backward with ``fastmath`` off and on, each's largest error against
-   the float64 CPU pass and its time, so that ``config.GPU_OPTIONS`` can be
-   set from measurements (the simulator cannot model approximate math).
+3. Launch options of ``kernels/config.py`` measured, so that
+   ``GPU_OPTIONS`` can be set from measurements: GPU fastmath
+   (``tanh.approx`` and friends; the simulator cannot model approximate
+   math), the float32 pass with it off and on, each's largest error against
+   the float64 CPU pass and its time; and the split forward step for small
+   batches, off and on, at the inference sizes.
 """
 
 import argparse
@@ -113,6 +115,27 @@ def fastmath_table(seconds, size="512x16x25"):
     return f"fastmath at H x N x T = {H} x {B} x {T}, float32 against float64 on the CPU:\n\n" + "\n".join(lines)
 
 
+def split_table(seconds):
+    """Inference times with the small-batch split forward step forced off and on."""
+    from numlstm.kernels import config
+
+    lines = ["| H x N x T | one thread per unit, ms | split step, ms | ratio |", "| --- | ---: | ---: | ---: |"]
+    default = config.GPU_OPTIONS["split_below"]
+    try:
+        for size in lstm_gpu.INFERENCE:
+            times = []
+            for split_below in (0, 2**62):
+                config.GPU_OPTIONS["split_below"] = split_below
+                bench = lstm_gpu.NumlstmGpuInference()
+                bench.setup(size)
+                times.append(_median_seconds(bench.forward_once, seconds))
+            lines.append(f"| {size} | {times[0] * 1e3:.3f} | {times[1] * 1e3:.3f} | {times[0] / times[1]:.2f} |")
+    finally:
+        config.GPU_OPTIONS["split_below"] = default
+    return (f"Split forward step (default: split below {default} threads), inference, float32:\n\n"
+            + "\n".join(lines))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -126,6 +149,8 @@ def main():
     print(compare(args.rounds, args.seconds))
     print()
     print(fastmath_table(args.seconds))
+    print()
+    print(split_table(args.seconds))
 
 
 if __name__ == "__main__":

@@ -32,13 +32,22 @@ def _launch(count, threads):
     return (max(1, -(-count // threads)), threads)
 
 
+def kernels_for(dtype, options):
+    """:func:`build_kernels` for a dtype and a launch-options dict of ``config``."""
+    return build_kernels(str(np.dtype(dtype)), options["tile"], options["rows"], options["fastmath"],
+                         options["split_units"], options["split_slices"])
+
+
 @functools.lru_cache(maxsize=None)
-def build_kernels(dtype, tile, rows, fastmath):
-    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``), GEMM tile size and rows per thread."""
+def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
+    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``), GEMM tile size, rows per thread
+    and split-step block shape (``split_units`` hidden units x ``split_slices`` slices of the recurrent sum)."""
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
     element = numba.from_dtype(np.dtype(dtype))
-    gate_slots = 4 * rows  # local array sizes must be closure constants, not expressions, for NVVM
+    # Array sizes must be closure constants, not expressions, for NVVM.
+    gate_slots = 4 * rows
+    split_partials = (split_slices, split_units, gate_slots)
     jit = functools.partial(cuda.jit, fastmath=fastmath)
 
     @cuda.jit(device=True, inline=True)
@@ -130,6 +139,37 @@ def build_kernels(dtype, tile, rows, fastmath):
         hs[nxt, j] = h
         outputs[b, t, j] = h
 
+    @cuda.jit(device=True, inline=True)
+    def recurrent_products(s, j, first, start, stride, B, H, hs, recurrent_kernel, recurrent_mask,
+                           use_recurrent_mask, cifg, z):
+        """z[gate * rows + r] += sum over k = start, start + stride, ... of h[first + r, k] * W[k, gate * H + j]."""
+        for k in range(start, H, stride):
+            w0 = recurrent_kernel[k, j]
+            w1 = recurrent_kernel[k, H + j]
+            w2 = recurrent_kernel[k, 2 * H + j]
+            w3 = zero if cifg else recurrent_kernel[k, 3 * H + j]
+            for r in range(rows):
+                b = first + r
+                if b < B:
+                    h = hs[s * B + b, k]
+                    if use_recurrent_mask:
+                        h *= recurrent_mask[b, k]
+                    z[r] += h * w0
+                    z[rows + r] += h * w1
+                    z[2 * rows + r] += h * w2
+                    z[3 * rows + r] += h * w3
+
+    @cuda.jit(device=True, inline=True)
+    def finish_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, mask, use_mask, zero_output,
+                    cifg, outputs):
+        """Unit j of row b at step s: the gate update, or, on a masked step, the state carried over."""
+        if use_mask and not mask[b, t]:
+            hs[(s + 1) * B + b, j] = hs[s * B + b, j]
+            cs[(s + 1) * B + b, j] = cs[s * B + b, j]
+            outputs[b, t, j] = zero if zero_output else hs[s * B + b, j]
+        else:
+            update_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, cifg, outputs)
+
     @jit
     def forward_step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
                      recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
@@ -151,32 +191,53 @@ def build_kernels(dtype, tile, rows, fastmath):
         z = cuda.local.array(gate_slots, element)  # z[gate * rows + r]
         for n in range(gate_slots):
             z[n] = zero
-        for k in range(H):
-            w0 = recurrent_kernel[k, j]
-            w1 = recurrent_kernel[k, H + j]
-            w2 = recurrent_kernel[k, 2 * H + j]
-            w3 = zero if cifg else recurrent_kernel[k, 3 * H + j]
-            for r in range(rows):
-                b = first + r
-                if b < B:
-                    h = hs[s * B + b, k]
-                    if use_recurrent_mask:
-                        h *= recurrent_mask[b, k]
-                    z[r] += h * w0
-                    z[rows + r] += h * w1
-                    z[2 * rows + r] += h * w2
-                    z[3 * rows + r] += h * w3
+        recurrent_products(s, j, first, 0, 1, B, H, hs, recurrent_kernel, recurrent_mask, use_recurrent_mask, cifg, z)
         for r in range(rows):
             b = first + r
             if b >= B:
                 break
-            if use_mask and not mask[b, t]:
-                hs[(s + 1) * B + b, j] = hs[s * B + b, j]
-                cs[(s + 1) * B + b, j] = cs[s * B + b, j]
-                outputs[b, t, j] = zero if zero_output else hs[s * B + b, j]
-            else:
-                update_unit(s, t, b, j, B, H, z[r], z[rows + r], z[2 * rows + r], z[3 * rows + r], gates, hs, cs,
-                            bias, peephole, cifg, outputs)
+            finish_unit(s, t, b, j, B, H, z[r], z[rows + r], z[2 * rows + r], z[3 * rows + r], gates, hs, cs,
+                        bias, peephole, mask, use_mask, zero_output, cifg, outputs)
+
+    @jit
+    def forward_step_split(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
+                           recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
+        """``forward_step`` for small batches: a block of (split_units x split_slices) threads per
+        ``split_units`` hidden units and ``rows`` batch rows, each thread summing one slice of k.
+
+        With one thread per unit a small batch launches only H threads, too
+        few to keep the memory system busy while they read the recurrent
+        weights; here H / split_units blocks read them, the slices are summed
+        in shared memory, and one thread per (unit, row) finishes the update.
+        Adjacent threads still read adjacent weight columns.
+        """
+        partial = cuda.shared.array(split_partials, element)
+        u = cuda.threadIdx.x % split_units
+        part = cuda.threadIdx.x // split_units
+        j = cuda.blockIdx.x * split_units + u
+        first = cuda.blockIdx.y * rows
+        z = cuda.local.array(gate_slots, element)
+        for n in range(gate_slots):
+            z[n] = zero
+        if j < H:
+            recurrent_products(s, j, first, part, split_slices, B, H, hs, recurrent_kernel, recurrent_mask,
+                               use_recurrent_mask, cifg, z)
+        for n in range(gate_slots):
+            partial[part, u, n] = z[n]
+        cuda.syncthreads()
+        u = cuda.threadIdx.x % split_units  # now one thread per (unit, row)
+        r = cuda.threadIdx.x // split_units
+        j = cuda.blockIdx.x * split_units + u
+        b = first + r
+        if r < rows and j < H and b < B:
+            z0 = z1 = z2 = z3 = zero
+            for p in range(split_slices):
+                z0 += partial[p, u, r]
+                z1 += partial[p, u, rows + r]
+                z2 += partial[p, u, 2 * rows + r]
+                z3 += partial[p, u, 3 * rows + r]
+            finish_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, mask, use_mask,
+                        zero_output, cifg, outputs)
 
     @jit
     def backward_cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
@@ -334,7 +395,8 @@ def build_kernels(dtype, tile, rows, fastmath):
             target[target_first + r, k] = source[first + r, k]
 
     return SimpleNamespace(gemm=gemm, reorder=reorder,
-                           forward_step=forward_step, backward_cell=backward_cell,
+                           forward_step=forward_step, forward_step_split=forward_step_split,
+                           backward_cell=backward_cell,
                            backward_recurrent=backward_recurrent, transpose=transpose,
                            peephole_gradients=peephole_gradients,
                            column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
@@ -358,7 +420,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     B, T, F = x.shape
     H = recurrent_kernel.shape[0]
     GH = kernel.shape[1]
-    k = build_kernels(str(x.dtype), options["tile"], options["rows"], options["fastmath"])
+    k = kernels_for(x.dtype, options)
     threads = options["threads"]
     xs = cuda.device_array((T * B, F), x.dtype)
     gates = cuda.device_array((T * B, GH), x.dtype)
@@ -369,7 +431,12 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
-    step = k.forward_step[_launch(-(-B // options["rows"]) * H, threads)]
+    row_blocks = -(-B // options["rows"])
+    if row_blocks * H < options["split_below"]:
+        units = options["split_units"]
+        step = k.forward_step_split[(-(-H // units), row_blocks), units * options["split_slices"]]
+    else:
+        step = k.forward_step[_launch(row_blocks * H, threads)]
     for s in range(T):
         t = T - 1 - s if reverse else s
         step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
@@ -390,7 +457,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     GH = kernel.shape[1]
     gates, cs, hs, xs = saved["gates"], saved["cs"], saved["hs"], saved["xs"]
     dtype = gates.dtype
-    k = build_kernels(str(dtype), options["tile"], options["rows"], options["fastmath"])
+    k = kernels_for(dtype, options)
     threads = options["threads"]
     dh, dc = d_h_n, d_c_n
     transposed_kernel = cuda.device_array((GH, H), dtype)

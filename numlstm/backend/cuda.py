@@ -129,7 +129,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     n = b.shape[0] if transpose_b else b.shape[1]
     out = cuda.device_array((m, n), a.dtype)
     options = _options()
-    k = gpu_lstm.build_kernels(str(a.dtype), options["tile"], options["rows"], options["fastmath"])
+    k = gpu_lstm.kernels_for(a.dtype, options)
     gpu_lstm.launch_gemm(k, options, a, b, out, m, n, depth, transpose_a, transpose_b)
     return out
 
@@ -142,7 +142,7 @@ def add_bias(rows, bias):
 def column_sums(rows):
     out = cuda.device_array(rows.shape[1], rows.dtype)
     options = _options()
-    k = gpu_lstm.build_kernels(str(rows.dtype), options["tile"], options["rows"], options["fastmath"])
+    k = gpu_lstm.kernels_for(rows.dtype, options)
     _launch(k.column_sums, rows.shape[1], options["threads"])(rows, rows.shape[0], out)
     return out
 

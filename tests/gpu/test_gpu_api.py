@@ -211,7 +211,7 @@ def test_a_stream_takes_a_gpu_trained_model_back_to_the_cpu():
         np.testing.assert_allclose(last, model.predict(x), rtol=1e-12)
 
 
-def test_120_epochs_on_the_gpu_path_do_not_grow_resident_memory():
+def test_80_epochs_on_the_gpu_path_do_not_grow_resident_memory():
     import pathlib
 
     rng = np.random.default_rng(1)
@@ -225,7 +225,7 @@ def test_120_epochs_on_the_gpu_path_do_not_grow_resident_memory():
         numlstm.utils.set_random_seed(0)
         model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(2, dtype="float64"), layers.Dense(1, dtype="float64")])
         model.compile("adam", "mse")
-        model.fit(x, y, batch_size=4, epochs=120, verbose=0,
+        model.fit(x, y, batch_size=4, epochs=80, verbose=0,
                   callbacks=[numlstm.callbacks.LambdaCallback(on_epoch_end=record)])
-    growth = (resident[119] - resident[19]) / resident[19]
-    assert growth < 0.05, f"resident memory grew {100 * growth:.1f}% from epoch 20 to 120"
+    growth = (resident[79] - resident[19]) / resident[19]
+    assert growth < 0.05, f"resident memory grew {100 * growth:.1f}% from epoch 20 to 80"

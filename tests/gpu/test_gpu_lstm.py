@@ -35,6 +35,20 @@ def test_gpu_kernels_match_numpy_reference(rng, cifg, peephole, mask, reverse, z
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
 
 
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
+    (False, False, False, False, False), (False, True, True, True, True), (True, True, True, False, False),
+    (True, False, False, True, False)])
+def test_split_forward_step_matches_numpy_reference(monkeypatch, rng, cifg, peephole, mask, reverse, zero_output):
+    """The small-batch forward step (blocks of units x slices of the recurrent sum), forced on; H = 5 leaves
+    a partial block of units and slices, B = 3 a partial block of rows."""
+    from numlstm.kernels import config
+
+    monkeypatch.setitem(config.GPU_SIMULATOR_OPTIONS, "split_below", 10**9)
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
+                            recurrent_mask=True)
+    assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
+
+
 @pytest.mark.parametrize("mask", [False, True])
 def test_recurrent_mask_matches_reference(rng, mask):
     args = random_lstm_args(rng, B=2, T=4, F=3, H=5, peephole=True, mask=mask, initial_state=True,

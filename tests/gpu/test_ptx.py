@@ -26,7 +26,7 @@ try:
     from numba.cuda import compile_ptx
 
     from numlstm.kernels import gpu_ops
-    from numlstm.kernels.gpu_lstm import build_kernels
+    from numlstm.kernels.gpu_lstm import build_kernels, kernels_for
     from numlstm.kernels.config import GPU_OPTIONS
 except ImportError as exc:
     if os.environ.get("NUMLSTM_REQUIRE_PTX") == "1":
@@ -42,6 +42,7 @@ def _signatures(real):
         "gemm": (a2, a2, a2, i, i, i, flag, flag, flag),
         "reorder": (a3, a2, flag, flag),
         "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
+        "forward_step_split": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
         "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
         "backward_recurrent": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
         "transpose": (a2, a2),
@@ -81,7 +82,7 @@ def test_every_kernel_is_checked():
     ops_kernels = gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"])
     assert set(vars(ops_kernels)) == set(_ops_signatures(types.float32))
 
-    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], GPU_OPTIONS["fastmath"])
+    kernels = kernels_for("float32", GPU_OPTIONS)
     assert set(vars(kernels)) == set(_signatures(types.float32))
 
 
@@ -89,7 +90,7 @@ def test_every_kernel_is_checked():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
-    kernels = build_kernels(dtype, GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], GPU_OPTIONS["fastmath"])
+    kernels = kernels_for(dtype, GPU_OPTIONS)
     for name, signature in _signatures(real).items():
         ptx, _ = compile_ptx(getattr(kernels, name).py_func, signature, cc=cc, fastmath=GPU_OPTIONS["fastmath"])
         assert f".target sm_{cc[0]}{cc[1]}" in ptx, name
@@ -114,7 +115,8 @@ def test_backend_kernels_compile_to_ptx(dtype, cc):
 def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
     """config.GPU_OPTIONS["fastmath"] is what decides whether the gate math uses tanh.approx (off by default:
     asv_bench/gpu_session.py measures its error and speed on a GPU)."""
-    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], fastmath)
+    kernels = build_kernels("float32", GPU_OPTIONS["tile"], GPU_OPTIONS["rows"], fastmath, GPU_OPTIONS["split_units"],
+                            GPU_OPTIONS["split_slices"])
     ptx, _ = compile_ptx(kernels.forward_step.py_func, _signatures(types.float32)["forward_step"], cc=(9, 0),
                          fastmath=fastmath)
     assert ("tanh.approx.f32" in ptx) == fastmath
