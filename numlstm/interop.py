@@ -100,8 +100,8 @@ def to_torch(model):
         for index, cell in enumerate(cells):
             layer, direction = divmod(index, 2) if bidirectional else (index, 0)
             suffix = "_reverse" if direction else ""
-            getattr(lstm, f"weight_ih_l{layer}{suffix}").copy_(torch.from_numpy(backend.to_host(cell.kernel).T.copy()))
-            getattr(lstm, f"weight_hh_l{layer}{suffix}").copy_(torch.from_numpy(backend.to_host(cell.recurrent_kernel).T.copy()))
+            for name, weight in (("ih", cell.kernel), ("hh", cell.recurrent_kernel)):
+                getattr(lstm, f"weight_{name}_l{layer}{suffix}").copy_(torch.from_numpy(backend.to_host(weight).T.copy()))
             if cell.use_bias:
                 getattr(lstm, f"bias_ih_l{layer}{suffix}").copy_(torch.from_numpy(backend.host_copy(cell.bias)))
                 getattr(lstm, f"bias_hh_l{layer}{suffix}").zero_()

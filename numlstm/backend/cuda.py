@@ -147,9 +147,6 @@ def column_sums(rows):
     return out
 
 
-ACTIVATIONS = tuple(gpu_ops.ACTIVATIONS) + ("softmax",)
-
-
 def activate(name, z):
     k, threads = _kernels(z.dtype)
     if name == "softmax":

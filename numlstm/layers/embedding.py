@@ -47,7 +47,10 @@ class Embedding(Layer):
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):  # checked before any cast can wrap
             raise ValueError(f"{self.name}: token ids must be in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
-        ids = x if backend.is_device_array(x) and x.dtype == np.int64 else ops.from_host(ids.astype(np.int64, copy=False))
+        if not (backend.is_device_array(x) and x.dtype == np.int64):
+            ids = ops.from_host(ids.astype(np.int64, copy=False))
+        else:
+            ids = x
         if not self.built:
             self.build(ids.shape)
         return ops.gather_rows(ops.local(self.embeddings), ids), ids

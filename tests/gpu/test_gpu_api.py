@@ -198,7 +198,8 @@ def test_callbacks_and_stateful_layers_match_the_cpu(tmp_path):
 def test_a_stream_takes_a_gpu_trained_model_back_to_the_cpu():
     rng = np.random.default_rng(9)
     x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
-    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(1, dtype="float64")])
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                layers.Dense(1, dtype="float64")])
     model.compile("adam", "mse")
     with numlstm.device("cuda"):
         model.fit(x, y, batch_size=2, epochs=1, verbose=0)
@@ -223,7 +224,8 @@ def test_80_epochs_on_the_gpu_path_do_not_grow_resident_memory():
 
     with numlstm.device("cuda"):
         numlstm.utils.set_random_seed(0)
-        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(2, dtype="float64"), layers.Dense(1, dtype="float64")])
+        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(2, dtype="float64"),
+                                    layers.Dense(1, dtype="float64")])
         model.compile("adam", "mse")
         model.fit(x, y, batch_size=4, epochs=80, verbose=0,
                   callbacks=[numlstm.callbacks.LambdaCallback(on_epoch_end=record)])
