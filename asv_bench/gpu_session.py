@@ -22,6 +22,7 @@ import pathlib
 import platform
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 
@@ -93,10 +94,8 @@ def fastmath_table(seconds, size="512x16x25"):
     device = {name: cuda.to_device(array) for name, array in host.items()}
     lines = ["| GPU fastmath | max abs error, outputs | max rel error, d_kernel | train step, ms |",
              "| --- | ---: | ---: | ---: |"]
-    default = config.GPU_OPTIONS["fastmath"]
-    try:
-        for fastmath in (False, True):
-            config.GPU_OPTIONS["fastmath"] = fastmath
+    for fastmath in (False, True):
+        with mock.patch.dict(config.GPU_OPTIONS, fastmath=fastmath):
 
             def step():
                 out, *_, workspace = numlstm.lstm_forward(device["x"], device["kernel"], device["recurrent_kernel"],
@@ -110,8 +109,6 @@ def fastmath_table(seconds, size="512x16x25"):
             d_kernel = grads.d_kernel.copy_to_host()
             relative = float(np.abs(d_kernel - grads64.d_kernel).max() / np.abs(grads64.d_kernel).max())
             lines.append(f"| {fastmath} | {error:.2e} | {relative:.2e} | {_median_seconds(step, seconds) * 1e3:.3f} |")
-    finally:
-        config.GPU_OPTIONS["fastmath"] = default
     return f"fastmath at H x N x T = {H} x {B} x {T}, float32 against float64 on the CPU:\n\n" + "\n".join(lines)
 
 
@@ -120,19 +117,15 @@ def split_table(seconds):
     from numlstm.kernels import config
 
     lines = ["| H x N x T | one thread per unit, ms | split step, ms | ratio |", "| --- | ---: | ---: | ---: |"]
-    default = config.GPU_OPTIONS["split_below"]
-    try:
-        for size in lstm_gpu.INFERENCE:
-            times = []
-            for split_below in (0, 2**62):
-                config.GPU_OPTIONS["split_below"] = split_below
-                bench = lstm_gpu.NumlstmGpuInference()
-                bench.setup(size)
+    for size in lstm_gpu.INFERENCE:
+        bench = lstm_gpu.NumlstmGpuInference()
+        bench.setup(size)
+        times = []
+        for split_below in (0, 2**62):  # the launch is chosen at each call
+            with mock.patch.dict(config.GPU_OPTIONS, split_below=split_below):
                 times.append(_median_seconds(bench.forward_once, seconds))
-            lines.append(f"| {size} | {times[0] * 1e3:.3f} | {times[1] * 1e3:.3f} | {times[0] / times[1]:.2f} |")
-    finally:
-        config.GPU_OPTIONS["split_below"] = default
-    return (f"Split forward step (default: split below {default} threads), inference, float32:\n\n"
+        lines.append(f"| {size} | {times[0] * 1e3:.3f} | {times[1] * 1e3:.3f} | {times[0] / times[1]:.2f} |")
+    return (f"Split forward step (default: split below {config.GPU_OPTIONS['split_below']} threads), inference, float32:\n\n"
             + "\n".join(lines))
 
 

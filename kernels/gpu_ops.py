@@ -105,8 +105,9 @@ def build_kernels(dtype, threads, fastmath):
         B, T, F = x.shape
         if i < B * T * F:
             b = i // (T * F)
+            t = (i // F) % T
             f = i % F
-            out[b, (i // F) % T, f] = x[b, (i // F) % T, f] * mask[b, 0, f]
+            out[b, t, f] = x[b, t, f] * mask[b, 0, f]
 
     @jit
     def scale_in_place(a, factor):

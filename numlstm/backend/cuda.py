@@ -11,6 +11,7 @@ import numpy as np
 from numba import cuda
 
 from .. import dispatch, losses
+from . import is_device_array
 from ..kernels import gpu_lstm, gpu_ops
 
 name = "cuda"
@@ -31,8 +32,7 @@ def _launch(kernel, count, threads):
     return kernel[max(1, -(-count // threads)), threads]
 
 
-def holds(array):
-    return bool(getattr(array, "__cuda_ndarray__", False))
+holds = is_device_array
 
 
 def from_host(array):
@@ -85,7 +85,7 @@ def copy(array):
 
 
 def assign(target, source):
-    if holds(source):
+    if is_device_array(source):
         target.copy_to_device(source)
     else:
         target.copy_to_device(np.ascontiguousarray(source, target.dtype))
