@@ -13,8 +13,11 @@
    ``GPU_OPTIONS`` can be set from measurements: GPU fastmath
    (``tanh.approx`` and friends; the simulator cannot model approximate
    math), the float32 pass with it off and on, each's largest error against
-   the float64 CPU pass and its time; and the split forward step for small
-   batches, off and on, at the inference sizes.
+   the float64 CPU pass and its time; and the three forward loops (one
+   thread per unit, the split step, the persistent cooperative kernel) at
+   every size, beside cuDNN's forward pass, with the persistent kernel's
+   launch plan (blocks, tiles of cached weights per block); and training
+   steps with the split steps off and on.
 """
 
 import argparse
@@ -112,21 +115,50 @@ def fastmath_table(seconds, size="512x16x25"):
     return f"fastmath at H x N x T = {H} x {B} x {T}, float32 against float64 on the CPU:\n\n" + "\n".join(lines)
 
 
-def split_table(seconds):
-    """Inference times with the small-batch split forward step forced off and on."""
+FORWARD_LOOPS = {"one thread per unit": {"split_below": 0, "persistent_below": 0},
+                 "split step": {"split_below": 2**62, "persistent_below": 0},
+                 "persistent": {"persistent_below": 2**62}}
+
+
+def forward_loops_table(seconds):
+    """Forward-pass times with each time loop forced on (the loop is chosen at each call), and cuDNN's."""
+    from numlstm.kernels import config, gpu_lstm
+
+    lines = ["| H x N x T | " + " | ".join(f"{name}, ms" for name in FORWARD_LOOPS)
+             + " | persistent plan (blocks, cached tiles per block) | cuDNN, ms | cuDNN / best |",
+             "| --- |" + " ---: |" * (len(FORWARD_LOOPS) + 3)]
+    for size in lstm_gpu.INFERENCE + lstm_gpu.TRAINING:
+        B, _, _, H = lstm_gpu._size(size)
+        bench, cudnn = lstm_gpu.NumlstmGpuInference(), lstm_gpu.TorchCudnnInference()
+        bench.setup(size)
+        cudnn.setup(size)
+        times = []
+        for options in FORWARD_LOOPS.values():
+            with mock.patch.dict(config.GPU_OPTIONS, options):
+                times.append(_median_seconds(bench.forward_once, seconds))
+        plans = [plan for key, plan in gpu_lstm._persistent_plans.items() if key[1:4] == (B, H, 4)]
+        theirs = _median_seconds(cudnn.forward_once, seconds)
+        lines.append(f"| {size} | " + " | ".join(f"{t * 1e3:.3f}" for t in times)
+                     + f" | {plans[0][:2] if plans else '?'} | {theirs * 1e3:.3f} | {theirs / min(times):.2f} |")
+    defaults = {name: config.GPU_OPTIONS[name] for name in ("split_below", "persistent_below")}
+    return f"Forward time loops (defaults: {defaults}), float32:\n\n" + "\n".join(lines)
+
+
+def training_split_table(seconds):
+    """Training-step times with the split steps (forward and recurrent backward) forced off and on."""
     from numlstm.kernels import config
 
-    lines = ["| H x N x T | one thread per unit, ms | split step, ms | ratio |", "| --- | ---: | ---: | ---: |"]
-    for size in lstm_gpu.INFERENCE:
-        bench = lstm_gpu.NumlstmGpuInference()
+    lines = ["| H x N x T | one thread per unit, ms | split steps, ms | ratio |", "| --- | ---: | ---: | ---: |"]
+    for size in lstm_gpu.TRAINING:
+        bench = lstm_gpu.NumlstmGpuTraining()
         bench.setup(size)
         times = []
-        for split_below in (0, 2**62):  # the launch is chosen at each call
-            with mock.patch.dict(config.GPU_OPTIONS, split_below=split_below):
-                times.append(_median_seconds(bench.forward_once, seconds))
+        for split_below in (0, 2**62):
+            with mock.patch.dict(config.GPU_OPTIONS, split_below=split_below, persistent_below=0):
+                times.append(_median_seconds(bench.train_once, seconds))
         lines.append(f"| {size} | {times[0] * 1e3:.3f} | {times[1] * 1e3:.3f} | {times[0] / times[1]:.2f} |")
-    return (f"Split forward step (default: split below {config.GPU_OPTIONS['split_below']} threads), inference, float32:\n\n"
-            + "\n".join(lines))
+    return (f"Split steps in training (default: split below {config.GPU_OPTIONS['split_below']} threads), "
+            "float32:\n\n" + "\n".join(lines))
 
 
 def main():
@@ -143,7 +175,9 @@ def main():
     print()
     print(fastmath_table(args.seconds))
     print()
-    print(split_table(args.seconds))
+    print(forward_loops_table(args.seconds))
+    print()
+    print(training_split_table(args.seconds))
 
 
 if __name__ == "__main__":

@@ -12,16 +12,28 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # thread of the per-step recurrent products (each thread reads its weight
 # column once for that many rows). fastmath (tanh.approx and friends) stays
 # off: the accuracy tests set the bar for turning it on.
-# split_*: a forward step that would launch fewer than split_below threads
-# (one per hidden unit and row block: small batches) runs split instead,
-# blocks of split_units units x split_slices slices of the recurrent sum, so
-# that H / split_units blocks, not H threads, read the recurrent weights.
-# The threshold comes from occupancy (about 2 x 132 SMs x 128 threads on an
-# H100), not yet from a measurement: asv_bench/gpu_session.py times both.
+# split_*: a forward or recurrent backward step that would launch fewer
+# than split_below threads (one per hidden unit and row block: small
+# batches) runs split instead, blocks of split_units units x split_slices
+# slices of the recurrent sum, so that H / split_units blocks, not H
+# threads, read the recurrent weights. The threshold comes from occupancy
+# (about 2 x 132 SMs x 128 threads on an H100), not yet from a measurement:
+# asv_bench/gpu_session.py times both.
+# persistent_*: a forward pass below persistent_below (unit, row block)
+# pairs per step runs as one cooperative kernel for the whole sequence,
+# blocks of persistent_units x persistent_slices threads, each block holding
+# its units' recurrent weights in shared memory when they fit in
+# shared_bytes (the default per-block limit). Off (0) until measured on a
+# GPU: the simulator runs a cooperative grid as one block, so only hardware
+# checks the grid barrier (tests/gpu/test_gpu_lstm.py does, when run there).
 GPU_OPTIONS = {"tile": 16, "threads": 128, "rows": 4, "fastmath": False,
-               "split_units": 8, "split_slices": 16, "split_below": 32768}
+               "split_units": 8, "split_slices": 16, "split_below": 32768,
+               "persistent_units": 2, "persistent_slices": 64, "persistent_below": 0, "shared_bytes": 48 * 1024}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
-# The split step is tested on its own (tests/gpu/test_gpu_lstm.py).
+# The split step and the persistent kernel are tested on their own
+# (tests/gpu/test_gpu_lstm.py).
 GPU_SIMULATOR_OPTIONS = {"tile": 4, "threads": 16, "rows": 2, "fastmath": False,
-                         "split_units": 2, "split_slices": 4, "split_below": 0}
+                         "split_units": 2, "split_slices": 4, "split_below": 0,
+                         "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
+                         "shared_bytes": 48 * 1024}

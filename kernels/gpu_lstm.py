@@ -6,6 +6,9 @@ of every timestep before the loop; each forward step is one fused kernel
 unit's gate update, in the same thread); each backward step is two kernels
 (the gate gradients, elementwise; then their product with the recurrent
 weights); the weight gradients are GEMMs over all timesteps after the loop.
+For small batches the forward loop can instead be one cooperative kernel
+(``forward_persistent``: a grid barrier per step, the recurrent weights
+held in shared memory across steps), chosen by ``config.GPU_OPTIONS``.
 
 Everything is time-major and in processing order, as on the CPU, and kept
 as 2-D row blocks so that every GEMM reads plain matrices: row ``s * B + b``
@@ -35,19 +38,22 @@ def _launch(count, threads):
 def kernels_for(dtype, options):
     """:func:`build_kernels` for a dtype and a launch-options dict of ``config``."""
     return build_kernels(str(np.dtype(dtype)), options["tile"], options["rows"], options["fastmath"],
-                         options["split_units"], options["split_slices"])
+                         options["split_units"], options["split_slices"], options["persistent_units"],
+                         options["persistent_slices"])
 
 
 @functools.lru_cache(maxsize=None)
-def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
+def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices, persistent_units, persistent_slices):
     """The CUDA kernels for one float dtype (``"float32"``/``"float64"``), GEMM tile size, rows per thread
-    and split-step block shape (``split_units`` hidden units x ``split_slices`` slices of the recurrent sum)."""
+    and the block shapes (hidden units x slices of the recurrent sum) of the split step and of the
+    persistent forward kernel."""
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
     element = numba.from_dtype(np.dtype(dtype))
     # Array sizes must be closure constants, not expressions, for NVVM.
     gate_slots = 4 * rows
     split_partials = (split_slices, split_units, gate_slots)
+    persistent_partials = (persistent_slices, persistent_units, gate_slots)
     jit = functools.partial(cuda.jit, fastmath=fastmath)
 
     @cuda.jit(device=True, inline=True)
@@ -140,14 +146,15 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
         outputs[b, t, j] = h
 
     @cuda.jit(device=True, inline=True)
-    def recurrent_products(s, j, first, start, stride, B, H, hs, recurrent_kernel, recurrent_mask,
+    def recurrent_products(s, first, start, stride, B, H, hs, weights, column, gate_stride, recurrent_mask,
                            use_recurrent_mask, cifg, z):
-        """z[gate * rows + r] += sum over k = start, start + stride, ... of h[first + r, k] * W[k, gate * H + j]."""
+        """z[gate * rows + r] += sum over k = start, start + stride, ... of h[first + r, k] * w[k, gate],
+        w[k, gate] = weights[k, column + gate * gate_stride] (the recurrent kernel, or a block's copy of it)."""
         for k in range(start, H, stride):
-            w0 = recurrent_kernel[k, j]
-            w1 = recurrent_kernel[k, H + j]
-            w2 = recurrent_kernel[k, 2 * H + j]
-            w3 = zero if cifg else recurrent_kernel[k, 3 * H + j]
+            w0 = weights[k, column]
+            w1 = weights[k, column + gate_stride]
+            w2 = weights[k, column + 2 * gate_stride]
+            w3 = zero if cifg else weights[k, column + 3 * gate_stride]
             for r in range(rows):
                 b = first + r
                 if b < B:
@@ -191,7 +198,8 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
         z = cuda.local.array(gate_slots, element)  # z[gate * rows + r]
         for n in range(gate_slots):
             z[n] = zero
-        recurrent_products(s, j, first, 0, 1, B, H, hs, recurrent_kernel, recurrent_mask, use_recurrent_mask, cifg, z)
+        recurrent_products(s, first, 0, 1, B, H, hs, recurrent_kernel, j, H, recurrent_mask, use_recurrent_mask,
+                           cifg, z)
         for r in range(rows):
             b = first + r
             if b >= B:
@@ -199,45 +207,118 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
             finish_unit(s, t, b, j, B, H, z[r], z[rows + r], z[2 * rows + r], z[3 * rows + r], gates, hs, cs,
                         bias, peephole, mask, use_mask, zero_output, cifg, outputs)
 
-    @jit
-    def forward_step_split(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
-                           recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
-        """``forward_step`` for small batches: a block of (split_units x split_slices) threads per
-        ``split_units`` hidden units and ``rows`` batch rows, each thread summing one slice of k.
+    @cuda.jit(device=True, inline=True)
+    def split_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, weights, column_base,
+                   gate_stride, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, zero_output,
+                   cifg, outputs):
+        """Step s for ``units`` hidden units from ``unit_block * units`` and ``rows`` batch rows from
+        ``row_block * rows``, by a block of (units x slices) threads, each summing one slice of k.
 
-        With one thread per unit a small batch launches only H threads, too
-        few to keep the memory system busy while they read the recurrent
-        weights; here H / split_units blocks read them, the slices are summed
-        in shared memory, and one thread per (unit, row) finishes the update.
-        Adjacent threads still read adjacent weight columns.
+        The slices' partial sums meet in ``partial`` (shared, (slices, units, 4 * rows)), and one thread
+        per (unit, row) finishes the update. Unit u's weights are column ``column_base + u`` of
+        ``weights``, its gates ``gate_stride`` columns apart.
         """
-        partial = cuda.shared.array(split_partials, element)
-        u = cuda.threadIdx.x % split_units
-        part = cuda.threadIdx.x // split_units
-        j = cuda.blockIdx.x * split_units + u
-        first = cuda.blockIdx.y * rows
+        u = cuda.threadIdx.x % units
+        part = cuda.threadIdx.x // units
+        j = unit_block * units + u
+        first = row_block * rows
         z = cuda.local.array(gate_slots, element)
         for n in range(gate_slots):
             z[n] = zero
         if j < H:
-            recurrent_products(s, j, first, part, split_slices, B, H, hs, recurrent_kernel, recurrent_mask,
-                               use_recurrent_mask, cifg, z)
+            recurrent_products(s, first, part, slices, B, H, hs, weights, column_base + u, gate_stride,
+                               recurrent_mask, use_recurrent_mask, cifg, z)
         for n in range(gate_slots):
             partial[part, u, n] = z[n]
         cuda.syncthreads()
-        u = cuda.threadIdx.x % split_units  # now one thread per (unit, row)
-        r = cuda.threadIdx.x // split_units
-        j = cuda.blockIdx.x * split_units + u
+        r = part  # now one thread per (unit, row)
         b = first + r
         if r < rows and j < H and b < B:
             z0 = z1 = z2 = z3 = zero
-            for p in range(split_slices):
+            for p in range(slices):
                 z0 += partial[p, u, r]
                 z1 += partial[p, u, rows + r]
                 z2 += partial[p, u, 2 * rows + r]
                 z3 += partial[p, u, 3 * rows + r]
             finish_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, mask, use_mask,
                         zero_output, cifg, outputs)
+
+    @jit
+    def forward_step_split(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
+                           recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs):
+        """``forward_step`` for small batches: a block of (split_units x split_slices) threads per
+        ``split_units`` hidden units and ``rows`` batch rows (:func:`split_tile`).
+
+        With one thread per unit a small batch launches only H threads, too
+        few to keep the memory system busy while they read the recurrent
+        weights; here H / split_units blocks read them. Adjacent threads
+        still read adjacent weight columns.
+        """
+        partial = cuda.shared.array(split_partials, element)
+        unit_block = cuda.blockIdx.x
+        split_tile(split_units, split_slices, partial, unit_block, cuda.blockIdx.y, s, t, B, H, gates, hs, cs,
+                   recurrent_kernel, unit_block * split_units, H, bias, peephole, mask, use_mask, recurrent_mask,
+                   use_recurrent_mask, zero_output, cifg, outputs)
+
+    @jit
+    def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
+                           use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, cache_slots):
+        """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step.
+
+        Tile ``i`` (unit block ``i % unit_blocks``, row block ``i // unit_blocks``)
+        belongs to block ``i % gridDim.x`` for every step, so with
+        ``cache_slots`` > 0 each block copies its tiles' recurrent weights
+        into dynamic shared memory once and reads them from there at every
+        step: the weights cross the memory bus once per sequence, not once
+        per step (Diamos et al. 2016). The cache is (H, 4 * units * cache_slots + 1):
+        an odd row length spreads a warp's reads over the memory banks.
+        Launch with as many blocks as can be co-resident, at most the tile count.
+        """
+        grid = cuda.cg.this_grid()
+        partial = cuda.shared.array(persistent_partials, element)
+        unit_blocks = -(-H // persistent_units)
+        tiles = unit_blocks * -(-B // rows)
+        columns = 4 * persistent_units
+        width = columns * cache_slots + 1
+        threads = persistent_units * persistent_slices
+        if cache_slots > 0:
+            weights = cuda.shared.array(0, element)[:H * width].reshape((H, width))
+            for slot in range(cache_slots):
+                unit_block = (cuda.blockIdx.x + slot * cuda.gridDim.x) % unit_blocks
+                for i in range(cuda.threadIdx.x, columns * H, threads):
+                    k = i // columns
+                    c = i - k * columns
+                    gate = c // persistent_units
+                    j = unit_block * persistent_units + c - gate * persistent_units
+                    value = zero
+                    if j < H and not (cifg and gate == 3):
+                        value = recurrent_kernel[k, gate * H + j]
+                    weights[k, slot * columns + c] = value
+        else:
+            weights = recurrent_kernel
+        for i in range(cuda.grid(1), B * H, cuda.gridDim.x * threads):
+            b = i // H
+            j = i - b * H
+            hs[b, j] = h0[b, j]
+            cs[b, j] = c0[b, j]
+        grid.sync()
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            slot = 0
+            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
+                unit_block = tile % unit_blocks
+                if cache_slots > 0:
+                    column_base = slot * columns
+                    gate_stride = persistent_units
+                else:
+                    column_base = unit_block * persistent_units
+                    gate_stride = H
+                split_tile(persistent_units, persistent_slices, partial, unit_block, tile // unit_blocks, s, t, B,
+                           H, gates, hs, cs, weights, column_base, gate_stride, bias, peephole, mask, use_mask,
+                           recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+                cuda.syncthreads()  # before the next tile overwrites ``partial``
+                slot += 1
+            grid.sync()  # step s+1 reads every unit's h of step s
 
     @jit
     def backward_cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
@@ -329,6 +410,40 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
             dh[b, k] = value
 
     @jit
+    def backward_recurrent_split(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
+                                 use_recurrent_mask):
+        """``backward_recurrent`` for small batches: blocks of (split_units x split_slices) threads per
+        ``split_units`` units k and ``rows`` batch rows, each thread summing one slice of the GH gate
+        gradients, the slices met in shared memory (as ``forward_step_split``)."""
+        partial = cuda.shared.array(split_partials, element)
+        u = cuda.threadIdx.x % split_units
+        part = cuda.threadIdx.x // split_units
+        k = cuda.blockIdx.x * split_units + u
+        first = cuda.blockIdx.y * rows
+        total = cuda.local.array(rows, element)
+        for r in range(rows):
+            total[r] = zero
+        if k < H:
+            for n in range(part, GH, split_slices):
+                w = transposed_kernel[n, k]
+                for r in range(rows):
+                    b = first + r
+                    if b < B:
+                        total[r] += gates[s * B + b, n] * w
+        for r in range(rows):
+            partial[part, u, r] = total[r]
+        cuda.syncthreads()
+        r = part  # now one thread per (unit, row)
+        b = first + r
+        if r < rows and k < H and b < B and not (use_mask and not mask[b, t]):
+            value = zero
+            for p in range(split_slices):
+                value += partial[p, u, r]
+            if use_recurrent_mask:
+                value *= recurrent_mask[b, k]
+            dh[b, k] = value
+
+    @jit
     def transpose(a, out):
         """out = a.T, one thread per element."""
         i = cuda.grid(1)
@@ -396,8 +511,9 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices):
 
     return SimpleNamespace(gemm=gemm, reorder=reorder,
                            forward_step=forward_step, forward_step_split=forward_step_split,
-                           backward_cell=backward_cell,
-                           backward_recurrent=backward_recurrent, transpose=transpose,
+                           forward_persistent=forward_persistent,
+                           backward_cell=backward_cell, backward_recurrent=backward_recurrent,
+                           backward_recurrent_split=backward_recurrent_split, transpose=transpose,
                            peephole_gradients=peephole_gradients,
                            column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
 
@@ -406,6 +522,52 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
     tile = options["tile"]
     grid = (max(1, -(-n // tile)), max(1, -(-m // tile)))
     k.gemm[grid, (tile, tile)](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+
+
+_persistent_plans = {}
+
+
+def _persistent_plan(kernel, args, options, B, H, itemsize):
+    """(blocks, cache_slots, dynamic shared bytes) for ``forward_persistent``: the weight cache when it fits.
+
+    A cooperative launch may use only as many blocks as can be resident at
+    once; each block then runs ceil(tiles / blocks) tiles per step, and
+    caches their weights when those fit in ``shared_bytes`` beside the
+    static partial sums. More cached tiles per block means more shared
+    memory per block and so fewer resident blocks: iterate to a fixed point.
+    Numba's simulator runs cooperative grids of one block only.
+    """
+    units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
+    key = (kernel, B, H, itemsize, units, slices, rows, options["shared_bytes"])
+    if key in _persistent_plans:
+        return _persistent_plans[key]
+    threads = units * slices
+    tiles = -(-H // units) * -(-B // rows)
+    if numba.config.ENABLE_CUDASIM:
+        def resident(shared):
+            return 1
+    else:
+        compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
+
+        def resident(shared):
+            return compiled.max_cooperative_grid_blocks(threads, shared)
+    budget = options["shared_bytes"] - slices * units * 4 * rows * itemsize
+    plan = (max(1, min(tiles, resident(0))), 0, 0)
+    slots = 1
+    while True:
+        shared = (4 * units * slots + 1) * H * itemsize
+        if shared > budget:
+            break
+        blocks = min(tiles, resident(shared))
+        if blocks < 1:
+            break
+        needed = -(-tiles // blocks)
+        if needed <= slots:
+            plan = (blocks, slots, shared)
+            break
+        slots = needed
+    _persistent_plans[key] = plan
+    return plan
 
 
 def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
@@ -429,9 +591,17 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     outputs = cuda.device_array((B, T, H), x.dtype)
     k.reorder[_launch(B * T * F, threads)](x, xs, reverse, True)
     launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
+    row_blocks = -(-B // options["rows"])
+    if row_blocks * H < options["persistent_below"]:
+        step_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
+                     recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+        blocks, cache_slots, cache_bytes = _persistent_plan(k.forward_persistent, step_args + (0,), options, B, H,
+                                                            np.dtype(x.dtype).itemsize)
+        threads = options["persistent_units"] * options["persistent_slices"]
+        k.forward_persistent[blocks, threads, 0, cache_bytes](*step_args, cache_slots)
+        return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
-    row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["split_below"]:
         units = options["split_units"]
         step = k.forward_step_split[(-(-H // units), row_blocks), units * options["split_slices"]]
@@ -463,7 +633,12 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     transposed_kernel = cuda.device_array((GH, H), dtype)
     k.transpose[_launch(H * GH, threads)](recurrent_kernel, transposed_kernel)
     cell = k.backward_cell[_launch(B * H, threads)]
-    recurrent = k.backward_recurrent[_launch(-(-B // options["rows"]) * H, threads)]
+    row_blocks = -(-B // options["rows"])
+    if row_blocks * H < options["split_below"]:
+        units = options["split_units"]
+        recurrent = k.backward_recurrent_split[(-(-H // units), row_blocks), units * options["split_slices"]]
+    else:
+        recurrent = k.backward_recurrent[_launch(row_blocks * H, threads)]
     for s in range(T - 1, -1, -1):
         t = T - 1 - s if reverse else s
         cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole, zero_output, cifg)

@@ -35,18 +35,68 @@ def test_gpu_kernels_match_numpy_reference(rng, cifg, peephole, mask, reverse, z
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
 
 
+def _active_gpu_options():
+    from numlstm.kernels import config
+
+    return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
+
+
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
     (False, False, False, False, False), (False, True, True, True, True), (True, True, True, False, False),
     (True, False, False, True, False)])
-def test_split_forward_step_matches_numpy_reference(monkeypatch, rng, cifg, peephole, mask, reverse, zero_output):
-    """The small-batch forward step (blocks of units x slices of the recurrent sum), forced on; H = 5 leaves
-    a partial block of units and slices, B = 3 a partial block of rows."""
-    from numlstm.kernels import config
-
-    monkeypatch.setitem(config.GPU_SIMULATOR_OPTIONS, "split_below", 10**9)
+def test_split_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mask, reverse, zero_output):
+    """The small-batch forward step and recurrent backward step (blocks of units x slices of the recurrent
+    sum), forced on; H = 5 leaves a partial block of units and slices, B = 3 a partial block of rows."""
+    monkeypatch.setitem(_active_gpu_options(), "split_below", 10**9)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
+
+
+def _force_persistent(monkeypatch, cached):
+    """Forward passes run as one cooperative kernel, weights cached in shared memory or read from global
+    memory (no shared-memory budget); returns the launch plans chosen, (blocks, cache_slots, bytes)."""
+    from numlstm.kernels import gpu_lstm
+
+    options = _active_gpu_options()
+    monkeypatch.setitem(options, "persistent_below", 10**9)
+    if not cached:
+        monkeypatch.setitem(options, "shared_bytes", 0)
+    plans = []
+    plan = gpu_lstm._persistent_plan
+    monkeypatch.setattr(gpu_lstm, "_persistent_plan", lambda *a: plans.append(plan(*a)) or plans[-1])
+    return plans
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
+    (False, False, False, False, False), (False, True, True, True, True), (True, True, True, False, False),
+    (True, False, False, True, False)])
+def test_persistent_forward_matches_numpy_reference(monkeypatch, rng, cached, cifg, peephole, mask, reverse,
+                                                    zero_output):
+    """The whole forward loop as one cooperative kernel, forced on. H = 5 leaves a partial block of units,
+    B = 3 a partial block of rows; the simulator runs every tile in one block, a GPU one tile per block.
+    The backward pass reads the activations it saved."""
+    plans = _force_persistent(monkeypatch, cached)
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
+                            recurrent_mask=True)
+    assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
+    options = _active_gpu_options()
+    tiles = -(-5 // options["persistent_units"]) * -(-3 // options["rows"])
+    blocks, cache_slots, _ = plans[-1]
+    assert 1 <= blocks <= tiles
+    assert (blocks * cache_slots >= tiles) if cached else cache_slots == 0
+
+
+@pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs cooperative grids of one block only")
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
+def test_persistent_forward_across_many_blocks(monkeypatch, rng, cached):
+    """On a GPU: hundreds of blocks meet at the grid barrier of every step."""
+    plans = _force_persistent(monkeypatch, cached)
+    args = random_lstm_args(rng, B=5, T=12, F=3, H=300, peephole=True, mask=True, initial_state=True)
+    assert_matches_reference(rng, args, False, False, grad_rtol=1e-9)
+    blocks, cache_slots, _ = plans[-1]
+    assert blocks > 100 and (cache_slots > 0) == cached
 
 
 @pytest.mark.parametrize("mask", [False, True])
@@ -92,7 +142,7 @@ def test_input_gradient_can_be_skipped(rng):
     assert numlstm.lstm_backward(ws, np.ones_like(out), input_gradient=False).dx is None
 
 
-def _launches(monkeypatch, rng, T):
+def _launches(rng, T):
     """Kernel launches of one forward and one backward pass over T steps."""
     from types import SimpleNamespace
 
@@ -115,21 +165,27 @@ def _launches(monkeypatch, rng, T):
         return Launcher()
 
     build = gpu_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
-    monkeypatch.setattr(gpu_lstm, "build_kernels",
-                        lambda *a: SimpleNamespace(**{n: counted(k) for n, k in vars(build(*a)).items()}))
-    args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)
-    out, _, _, ws = numlstm.lstm_forward(**args)
-    phase[0] = "backward"
-    numlstm.lstm_backward(ws, np.ones_like(out))
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gpu_lstm, "build_kernels",
+                      lambda *a: SimpleNamespace(**{n: counted(k) for n, k in vars(build(*a)).items()}))
+        args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)
+        out, _, _, ws = numlstm.lstm_forward(**args)
+        phase[0] = "backward"
+        numlstm.lstm_backward(ws, np.ones_like(out))
     return counts
 
 
-def test_launches_per_timestep_are_one_forward_and_two_backward(monkeypatch, rng):
+def test_launches_per_timestep_are_one_forward_and_two_backward(rng):
     """The issue's budget is at most 2 per step forward and 3 backward; the GEMMs run once per pass."""
-    short, long = _launches(monkeypatch, rng, 2), _launches(monkeypatch, rng, 5)
+    short, long = _launches(rng, 2), _launches(rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 1
     assert (long["backward"] - short["backward"]) / 3 == 2
+
+
+def test_persistent_forward_launches_the_same_kernels_whatever_the_length(monkeypatch, rng):
+    monkeypatch.setitem(_active_gpu_options(), "persistent_below", 10**9)
+    short, long = _launches(rng, 2), _launches(rng, 5)
+    assert long["forward"] == short["forward"]
 
 
 def test_device_arrays_in_give_device_arrays_out(rng):
