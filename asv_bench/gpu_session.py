@@ -18,6 +18,12 @@
    every size, beside cuDNN's forward pass, with the persistent kernel's
    launch plan (blocks, tiles of cached weights per block); and training
    steps with the split steps off and on.
+4. numlstm's GEMM beside cuBLAS (torch.matmul) at the training sizes' GEMM
+   shapes, and the cost of one kernel launch from Python: whether GEMMs
+   through CuPy's cuBLAS would pay (CuPy itself is not on the GPU image).
+
+Tables print as they finish, most wanted first, so that a run cut short by
+the device's time limit keeps what it measured.
 """
 
 import argparse
@@ -36,6 +42,9 @@ from benchmarks import lstm_gpu  # noqa: E402
 from compare import timings  # noqa: E402
 
 
+LAUNCHES_TIMED = 1000
+
+
 def _median_seconds(function, seconds):
     return float(np.median(timings(function, seconds)))
 
@@ -50,7 +59,8 @@ def _environment():
     name = device.name.decode() if isinstance(device.name, bytes) else device.name
     return (f"{name} (compute capability {device.compute_capability[0]}.{device.compute_capability[1]}), "
             f"CUDA driver {driver[0]}.{driver[1]}; python {platform.python_version()}, numba {numba.__version__}, "
-            f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}")
+            f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()} "
+            f"(TF32 allowed in cuDNN: {torch.backends.cudnn.allow_tf32}, torch's default)")
 
 
 def compare(rounds, seconds):
@@ -60,7 +70,7 @@ def compare(rounds, seconds):
              "train_once"),
             ("inference", lstm_gpu.INFERENCE, lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference,
              "forward_once"),
-            ("fit epoch (10 steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit, "fit_epoch")):
+            (f"fit epoch ({lstm_gpu._FIT_STEPS} steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit, "fit_epoch")):
         for size in sizes:
             benches = {"numlstm": ours(), "cudnn": theirs()}
             for bench in benches.values():
@@ -81,13 +91,15 @@ def compare(rounds, seconds):
     return "\n".join(lines)
 
 
-def fastmath_table(seconds, size="512x16x25"):
-    """Errors against float64 on the CPU and times of the float32 GPU pass, fastmath off and on."""
+def fastmath_table(seconds):
+    """Errors against float64 on the CPU and times of the float32 GPU pass, fastmath off and on, at the
+    first training size."""
     from numba import cuda
 
     import numlstm
     from numlstm.kernels import config
 
+    size = lstm_gpu.TRAINING[0]
     B, T, F, H = lstm_gpu._size(size)
     host = lstm_gpu._host_inputs(size)
     wide = {name: array.astype(np.float64) for name, array in host.items()}
@@ -161,6 +173,57 @@ def training_split_table(seconds):
             "float32:\n\n" + "\n".join(lines))
 
 
+def gemm_table(seconds):
+    """numlstm's GEMM beside cuBLAS (torch.matmul) at the GEMM shapes of the training sizes, and the cost of
+    one kernel launch from Python: what routing the GEMMs to cuBLAS (through CuPy) could save."""
+    import torch
+    from numba import cuda
+
+    from numlstm.kernels import config, gpu_lstm
+
+    options = config.GPU_OPTIONS
+    kernels = gpu_lstm.kernels_for(np.float32, options)
+    rng = np.random.default_rng(2)
+    lines = ["| size, GEMM | m x n x depth | numlstm, ms (TFLOP/s) | cuBLAS, ms (TFLOP/s) | cuBLAS / numlstm |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    for size in lstm_gpu.TRAINING:
+        B, T, F, H = lstm_gpu._size(size)
+        for name, (m, n, depth, transpose_a) in {"input projection": (T * B, 4 * H, F, False),
+                                                 "weight gradient": (F, 4 * H, T * B, True)}.items():
+            a = rng.standard_normal((depth, m) if transpose_a else (m, depth)).astype(np.float32)
+            b = rng.standard_normal((depth, n)).astype(np.float32)
+            a_ours, b_ours, c_ours = cuda.to_device(a), cuda.to_device(b), cuda.device_array((m, n), np.float32)
+            a_theirs, b_theirs = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+
+            def ours():
+                gpu_lstm.launch_gemm(kernels, options, a_ours, b_ours, c_ours, m, n, depth, transpose_a)
+                cuda.synchronize()
+
+            def theirs():
+                (a_theirs.T if transpose_a else a_theirs) @ b_theirs
+                torch.cuda.synchronize()
+
+            ours()
+            theirs()
+            np.testing.assert_allclose(c_ours.copy_to_host(), (a.T if transpose_a else a) @ b, rtol=1e-3, atol=1e-2)
+            mine, cublas = _median_seconds(ours, seconds), _median_seconds(theirs, seconds)
+            flops = 2 * m * n * depth
+            lines.append(f"| {size}, {name} | {m} x {n} x {depth} | {mine * 1e3:.3f} ({flops / mine / 1e12:.1f}) "
+                         f"| {cublas * 1e3:.3f} ({flops / cublas / 1e12:.1f}) | {cublas / mine:.2f} |")
+    tiny = cuda.device_array((1, 1), np.float32)
+    empty_launch = kernels.copy_rows[1, 32]
+    empty_launch(tiny, 0, 0, tiny, 0)
+
+    def launches():
+        for _ in range(LAUNCHES_TIMED):
+            empty_launch(tiny, 0, 0, tiny, 0)
+        cuda.synchronize()
+
+    per_launch = _median_seconds(launches, seconds) / LAUNCHES_TIMED
+    return (f"GEMMs, float32 (torch.matmul TF32: {torch.backends.cuda.matmul.allow_tf32}):\n\n" + "\n".join(lines)
+            + f"\n\nOne kernel launch from Python through numba-cuda (an empty copy_rows): {per_launch * 1e6:.1f} us")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -170,14 +233,12 @@ def main():
     if not args.skip_tests:
         tests = subprocess.run([sys.executable, "-m", "pytest", "-q", str(HERE.parent / "tests" / "gpu")],
                                cwd=HERE.parent)
-        print(f"GPU tests exit status: {tests.returncode}", file=sys.stderr)
-    print(compare(args.rounds, args.seconds))
-    print()
-    print(fastmath_table(args.seconds))
-    print()
-    print(forward_loops_table(args.seconds))
-    print()
-    print(training_split_table(args.seconds))
+        print(f"GPU tests exit status: {tests.returncode}", file=sys.stderr, flush=True)
+    # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured.
+    for table in (lambda: compare(args.rounds, args.seconds), lambda: forward_loops_table(args.seconds),
+                  lambda: gemm_table(args.seconds), lambda: training_split_table(args.seconds),
+                  lambda: fastmath_table(args.seconds)):
+        print(table(), end="\n\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 # error_model="numpy" drops the division-by-zero checks that block vectorisation.
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": FASTMATH}
 
-# GPU launches. tile: the square GEMM tile (tile x tile threads per block);
-# threads: threads per block of the per-step kernels; rows: batch rows per
+# GPU launches. gemm_*: a GEMM block computes a gemm_block x gemm_block
+# tile of the output through gemm_depth-deep shared-memory slabs, each of its
+# (gemm_block / gemm_micro)**2 threads a gemm_micro x gemm_micro micro-tile
+# in registers (64 x 64 by 256 threads: the classic register-blocked SGEMM
+# shape, untuned); threads: threads per block of the per-step kernels; rows: batch rows per
 # thread of the per-step recurrent products (each thread reads its weight
 # column once for that many rows). fastmath (tanh.approx and friends) stays
 # off: the accuracy tests set the bar for turning it on.
@@ -26,14 +29,14 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # shared_bytes (the default per-block limit). Off (0) until measured on a
 # GPU: the simulator runs a cooperative grid as one block, so only hardware
 # checks the grid barrier (tests/gpu/test_gpu_lstm.py does, when run there).
-GPU_OPTIONS = {"tile": 16, "threads": 128, "rows": 4, "fastmath": False,
+GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 0, "shared_bytes": 48 * 1024}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
 # (tests/gpu/test_gpu_lstm.py).
-GPU_SIMULATOR_OPTIONS = {"tile": 4, "threads": 16, "rows": 2, "fastmath": False,
+GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "threads": 16, "rows": 2, "fastmath": False,
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "shared_bytes": 48 * 1024}

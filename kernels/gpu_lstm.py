@@ -17,7 +17,7 @@ belongs to step ``s`` and batch row ``b``.
 
 Kernels are built per dtype and per launch configuration by
 :func:`build_kernels` (closure constants, so that float32 math never
-promotes to float64 and the tile size is a compile-time constant); launch
+promotes to float64 and the tile sizes are compile-time constants); launch
 configurations come in as arguments from ``config.GPU_OPTIONS``, never read
 from module globals, which the CUDA simulator would read live.
 """
@@ -35,26 +35,38 @@ def _launch(count, threads):
     return (max(1, -(-count // threads)), threads)
 
 
+_SHAPE_OPTIONS = ("fastmath", "gemm_block", "gemm_depth", "gemm_micro", "rows", "split_units", "split_slices",
+                  "persistent_units", "persistent_slices")
+
+
 def kernels_for(dtype, options):
     """:func:`build_kernels` for a dtype and a launch-options dict of ``config``."""
-    return build_kernels(str(np.dtype(dtype)), options["tile"], options["rows"], options["fastmath"],
-                         options["split_units"], options["split_slices"], options["persistent_units"],
-                         options["persistent_slices"])
+    return build_kernels(str(np.dtype(dtype)), tuple((name, options[name]) for name in _SHAPE_OPTIONS))
 
 
 @functools.lru_cache(maxsize=None)
-def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices, persistent_units, persistent_slices):
-    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``), GEMM tile size, rows per thread
-    and the block shapes (hidden units x slices of the recurrent sum) of the split step and of the
-    persistent forward kernel."""
+def build_kernels(dtype, shape_options):
+    """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and the options that shape their
+    code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the GEMM's block tile, depth and
+    per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of the recurrent
+    sum) of the split steps and of the persistent forward kernel."""
+    options = dict(shape_options)
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
     element = numba.from_dtype(np.dtype(dtype))
+    rows = options["rows"]
+    split_units, split_slices = options["split_units"], options["split_slices"]
+    persistent_units, persistent_slices = options["persistent_units"], options["persistent_slices"]
+    gemm_block, gemm_depth, gemm_micro = options["gemm_block"], options["gemm_depth"], options["gemm_micro"]
     # Array sizes must be closure constants, not expressions, for NVVM.
     gate_slots = 4 * rows
     split_partials = (split_slices, split_units, gate_slots)
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
-    jit = functools.partial(cuda.jit, fastmath=fastmath)
+    gemm_side = gemm_block // gemm_micro  # threads along each side of a block tile
+    gemm_threads = gemm_side * gemm_side
+    gemm_tile = (gemm_depth, gemm_block + 1)  # the extra column spreads transposed stores over the banks
+    gemm_outputs = gemm_micro * gemm_micro
+    jit = functools.partial(cuda.jit, fastmath=options["fastmath"])
 
     @cuda.jit(device=True, inline=True)
     def sigmoid(x):
@@ -62,37 +74,69 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices, persis
 
     @jit
     def gemm(a, b, c, m, n, k, transpose_a, transpose_b, accumulate):
-        """c[:m, :n] (+)= op(a) @ op(b), op(a) (m, k), op(b) (k, n); one thread per element of c.
+        """c[:m, :n] (+)= op(a) @ op(b), op(a) (m, k), op(b) (k, n).
 
-        Square tiles of both operands go through shared memory; a block is
-        (tile, tile) threads.
+        A block computes a (gemm_block x gemm_block) tile of c: it stages
+        (gemm_depth)-deep slabs of both operands in shared memory (loaded
+        along whichever axis is contiguous in global memory), and each of
+        its threads accumulates a (gemm_micro x gemm_micro) micro-tile in
+        registers, rows ``ty + p * gemm_side`` and columns ``tx + q * gemm_side``,
+        so that each value read from shared memory feeds gemm_micro
+        products, a warp's shared reads are broadcasts or consecutive, and
+        its writes to c are coalesced. Blocks are 1-D, gemm_side**2 threads.
         """
-        a_tile = cuda.shared.array((tile, tile), element)
-        b_tile = cuda.shared.array((tile, tile), element)
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        col = cuda.blockIdx.x * tile + tx
-        row = cuda.blockIdx.y * tile + ty
-        total = zero
-        for start in range(0, k, tile):
-            ka = start + tx
-            if row < m and ka < k:
-                a_tile[ty, tx] = a[ka, row] if transpose_a else a[row, ka]
-            else:
-                a_tile[ty, tx] = zero
-            kb = start + ty
-            if kb < k and col < n:
-                b_tile[ty, tx] = b[col, kb] if transpose_b else b[kb, col]
-            else:
-                b_tile[ty, tx] = zero
+        a_tile = cuda.shared.array(gemm_tile, element)  # a_tile[kk, i] = op(a)[row0 + i, start + kk]
+        b_tile = cuda.shared.array(gemm_tile, element)  # b_tile[kk, j] = op(b)[start + kk, col0 + j]
+        total = cuda.local.array(gemm_outputs, element)
+        a_values = cuda.local.array(gemm_micro, element)
+        b_values = cuda.local.array(gemm_micro, element)
+        thread = cuda.threadIdx.x
+        tx = thread % gemm_side
+        ty = thread // gemm_side
+        row0 = cuda.blockIdx.y * gemm_block
+        col0 = cuda.blockIdx.x * gemm_block
+        for q in range(gemm_outputs):
+            total[q] = zero
+        for start in range(0, k, gemm_depth):
+            for index in range(thread, gemm_block * gemm_depth, gemm_threads):
+                if transpose_a:  # a is (k, m), contiguous along the rows of op(a)
+                    kk = index // gemm_block
+                    i = index - kk * gemm_block
+                    inside = start + kk < k and row0 + i < m
+                    a_tile[kk, i] = a[start + kk, row0 + i] if inside else zero
+                else:
+                    i = index // gemm_depth
+                    kk = index - i * gemm_depth
+                    inside = start + kk < k and row0 + i < m
+                    a_tile[kk, i] = a[row0 + i, start + kk] if inside else zero
+                if transpose_b:  # b is (n, k), contiguous along k
+                    j = index // gemm_depth
+                    kk = index - j * gemm_depth
+                    inside = start + kk < k and col0 + j < n
+                    b_tile[kk, j] = b[col0 + j, start + kk] if inside else zero
+                else:
+                    kk = index // gemm_block
+                    j = index - kk * gemm_block
+                    inside = start + kk < k and col0 + j < n
+                    b_tile[kk, j] = b[start + kk, col0 + j] if inside else zero
             cuda.syncthreads()
-            for i in range(tile):
-                total += a_tile[ty, i] * b_tile[i, tx]
+            for kk in range(gemm_depth):
+                for q in range(gemm_micro):
+                    a_values[q] = a_tile[kk, ty + q * gemm_side]
+                    b_values[q] = b_tile[kk, tx + q * gemm_side]
+                for p in range(gemm_micro):
+                    for q in range(gemm_micro):
+                        total[p * gemm_micro + q] += a_values[p] * b_values[q]
             cuda.syncthreads()
-        if row < m and col < n:
-            if accumulate:
-                c[row, col] += total
-            else:
-                c[row, col] = total
+        for p in range(gemm_micro):
+            row = row0 + ty + p * gemm_side
+            for q in range(gemm_micro):
+                col = col0 + tx + q * gemm_side
+                if row < m and col < n:
+                    if accumulate:
+                        c[row, col] += total[p * gemm_micro + q]
+                    else:
+                        c[row, col] = total[p * gemm_micro + q]
 
     @jit
     def reorder(x, xs, reverse, into_rows):
@@ -519,9 +563,9 @@ def build_kernels(dtype, tile, rows, fastmath, split_units, split_slices, persis
 
 
 def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
-    tile = options["tile"]
-    grid = (max(1, -(-n // tile)), max(1, -(-m // tile)))
-    k.gemm[grid, (tile, tile)](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+    block = options["gemm_block"]
+    grid = (max(1, -(-n // block)), max(1, -(-m // block)))
+    k.gemm[grid, (block // options["gemm_micro"]) ** 2](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
 
 
 _persistent_plans = {}

@@ -53,6 +53,27 @@ def test_split_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mas
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
 
 
+@pytest.mark.parametrize("transpose_a,transpose_b", itertools.product([False, True], repeat=2))
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accumulate):
+    """The register-blocked GEMM: 19 x 21 outputs cover several block tiles (8 x 8 in the simulator) with
+    partial micro-tiles at the edges; depth 9 leaves a partial shared-memory slab."""
+    from numba import cuda
+
+    from numlstm.kernels import gpu_lstm
+
+    m, n, depth = 19, 21, 9
+    a = rng.standard_normal((depth, m) if transpose_a else (m, depth))
+    b = rng.standard_normal((n, depth) if transpose_b else (depth, n))
+    c = rng.standard_normal((m, n))
+    expected = (a.T if transpose_a else a) @ (b.T if transpose_b else b) + (c if accumulate else 0)
+    options = _active_gpu_options()
+    out = cuda.to_device(c)
+    gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
+                         out, m, n, depth, transpose_a, transpose_b, accumulate)
+    np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-13, atol=1e-13)
+
+
 def _force_persistent(monkeypatch, cached):
     """Forward passes run as one cooperative kernel, weights cached in shared memory or read from global
     memory (no shared-memory budget); returns the launch plans chosen, (blocks, cache_slots, bytes)."""

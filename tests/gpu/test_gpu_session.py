@@ -1,0 +1,69 @@
+"""asv_bench/gpu_session.py runs end to end in the CUDA simulator, at tiny sizes.
+
+A GPU session is rare and short: a script that breaks on hardware wastes
+it. Here the simulator stands in for the GPU and torch's CPU build for
+cuDNN (``.cuda()`` is the identity), so every table is built, every launch
+option it forces takes effect and every printed row has its numbers; the
+timings themselves mean nothing.
+"""
+
+import pathlib
+import re
+import sys
+import time
+
+import pytest
+
+from numlstm import dispatch
+
+pytestmark = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a smoke test for the simulator")
+
+ASV_BENCH = pathlib.Path(__file__).resolve().parents[2] / "asv_bench"
+
+
+def _once(function, seconds):
+    start = time.perf_counter()
+    function()
+    return [time.perf_counter() - start]
+
+
+def test_gpu_session_prints_every_table(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    from numlstm.kernels import config
+
+    monkeypatch.syspath_prepend(str(ASV_BENCH))
+    import gpu_session
+    from benchmarks import lstm_gpu
+
+    monkeypatch.setattr(dispatch, "gpu_available", lambda: True)
+    monkeypatch.setattr(torch.nn.Module, "cuda", lambda self: self)
+    monkeypatch.setattr(torch.Tensor, "cuda", lambda self: self)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(gpu_session, "_environment", lambda: "the CUDA simulator")
+    # What the script patches in GPU_OPTIONS must reach the kernels, which read the simulator's options.
+    monkeypatch.setattr(config, "GPU_OPTIONS", config.GPU_SIMULATOR_OPTIONS)
+    monkeypatch.setattr(lstm_gpu, "TRAINING", ["3x2x2"])
+    monkeypatch.setattr(lstm_gpu, "INFERENCE", ["3x1x2"])
+    monkeypatch.setattr(lstm_gpu, "FIT", ["3x2x2"])
+    monkeypatch.setattr(lstm_gpu, "_FIT_STEPS", 1)
+    monkeypatch.setattr(gpu_session, "timings", _once)
+    monkeypatch.setattr(gpu_session, "LAUNCHES_TIMED", 2)
+    monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
+
+    gpu_session.main()
+
+    printed = capsys.readouterr().out
+    print(printed)
+    number = r"\d+\.\d+"
+    for row in (rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \|",
+                rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \|",
+                rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \|",
+                # one thread per unit, split, persistent; the persistent plan; cuDNN; the ratio
+                rf"\| 3x1x2 \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} \| {number} \|",
+                rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
+                rf"\| {number} \|",
+                rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us",
+                rf"\| 3x2x2 \| {number} \| {number} \| {number} \|",  # training, split steps off / on
+                rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|"):  # fastmath on
+        assert re.search(row, printed), row
