@@ -27,7 +27,9 @@ def _once(function, seconds):
     return [time.perf_counter() - start]
 
 
-def test_gpu_session_prints_every_table(monkeypatch, capsys):
+@pytest.fixture
+def gpu_session(monkeypatch):
+    """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, tiny sizes."""
     torch = pytest.importorskip("torch")
     from numlstm.kernels import config
 
@@ -50,11 +52,15 @@ def test_gpu_session_prints_every_table(monkeypatch, capsys):
     monkeypatch.setattr(gpu_session, "timings", _once)
     monkeypatch.setattr(gpu_session, "LAUNCHES_TIMED", 2)
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
+    return gpu_session
 
+
+def test_gpu_session_prints_every_table(gpu_session, capsys):
     gpu_session.main()
 
     printed = capsys.readouterr().out
     print(printed)
+    assert "Traceback" not in printed and "Failed" not in printed
     number = r"\d+\.\d+"
     for row in (rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \|",
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \|",
@@ -67,3 +73,16 @@ def test_gpu_session_prints_every_table(monkeypatch, capsys):
                 rf"\| 3x2x2 \| {number} \| {number} \| {number} \|",  # training, split steps off / on
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|"):  # fastmath on
         assert re.search(row, printed), row
+
+
+def test_a_time_loop_failing_on_hardware_costs_only_its_own_cells(gpu_session, monkeypatch):
+    from numlstm.kernels import gpu_lstm
+
+    def rejected(*args):
+        raise RuntimeError("cooperative launch too large")
+
+    monkeypatch.setattr(gpu_lstm, "_persistent_plan", rejected)
+    table = gpu_session.forward_loops_table(0)
+    number = r"\d+\.\d+"
+    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| failed \| [^|]+ \| {number} \| {number} \|", table), table
+    assert "Failed: 3x1x2, persistent: RuntimeError: cooperative launch too large" in table
