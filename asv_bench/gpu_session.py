@@ -17,7 +17,7 @@
    thread per unit, the split step, the persistent cooperative kernel) at
    every size, beside cuDNN's forward pass, with the persistent kernel's
    launch plan (blocks, tiles of cached weights per block); and training
-   steps with the split steps off and on.
+   steps with each loop (the persistent backward kernel included) the same way.
 4. numlstm's GEMM beside cuBLAS (torch.matmul) at the training sizes' GEMM
    shapes, and the cost of one kernel launch from Python: whether GEMMs
    through CuPy's cuBLAS would pay (CuPy itself is not on the GPU image).
@@ -128,59 +128,63 @@ def fastmath_table(seconds):
     return f"fastmath at H x N x T = {H} x {B} x {T}, float32 against float64 on the CPU:\n\n" + "\n".join(lines)
 
 
-FORWARD_LOOPS = {"one thread per unit": {"split_below": 0, "persistent_below": 0},
-                 "split step": {"split_below": 2**62, "persistent_below": 0},
-                 "persistent": {"persistent_below": 2**62}}
+TIME_LOOPS = {"one thread per unit": {"split_below": 0, "persistent_below": 0},
+              "split steps": {"split_below": 2**62, "persistent_below": 0},
+              "persistent": {"persistent_below": 2**62}}
 
 
-def forward_loops_table(seconds):
-    """Forward-pass times with each time loop forced on (the loop is chosen at each call), and cuDNN's."""
+def _time_loops(bench, method, seconds, size, failures):
+    """Median seconds of ``bench.method`` with each time loop forced on (chosen at each call); None where
+    a loop fails, its error appended to ``failures``, so that it costs only its own cells."""
+    from numlstm.kernels import config
+
+    times = []
+    for name, options in TIME_LOOPS.items():
+        with mock.patch.dict(config.GPU_OPTIONS, options):
+            try:
+                getattr(bench, method)()  # compiles this loop's kernels outside the timing
+                times.append(_median_seconds(getattr(bench, method), seconds))
+            except Exception as exc:
+                times.append(None)
+                failures.append(f"{size}, {name}: {type(exc).__name__}: {exc}")
+    return times
+
+
+def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
     from numlstm.kernels import config, gpu_lstm
 
-    lines = ["| H x N x T | " + " | ".join(f"{name}, ms" for name in FORWARD_LOOPS)
+    lines = ["| H x N x T | " + " | ".join(f"{name}, ms" for name in TIME_LOOPS)
              + " | persistent plan (blocks, cached tiles per block) | cuDNN, ms | cuDNN / best |",
-             "| --- |" + " ---: |" * (len(FORWARD_LOOPS) + 3)]
+             "| --- |" + " ---: |" * (len(TIME_LOOPS) + 3)]
     failures = []
-    for size in lstm_gpu.INFERENCE + lstm_gpu.TRAINING:
+    for size in sizes:
         B, _, _, H = lstm_gpu._size(size)
-        bench, cudnn = lstm_gpu.NumlstmGpuInference(), lstm_gpu.TorchCudnnInference()
+        bench, cudnn = ours(), theirs()
         bench.setup(size)
         cudnn.setup(size)
-        times = []
-        for name, options in FORWARD_LOOPS.items():
-            with mock.patch.dict(config.GPU_OPTIONS, options):
-                try:
-                    bench.forward_once()  # compiles this loop's kernel outside the timing
-                    times.append(_median_seconds(bench.forward_once, seconds))
-                except Exception as exc:  # one loop failing on hardware must not cost the others' figures
-                    times.append(None)
-                    failures.append(f"{size}, {name}: {type(exc).__name__}: {exc}")
-        plans = [plan for key, plan in gpu_lstm._persistent_plans.items() if key[1:4] == (B, H, 4)]
-        theirs = _median_seconds(cudnn.forward_once, seconds)
+        times = _time_loops(bench, method, seconds, size, failures)
+        plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
+                 if key[0] == kind and key[2:5] == (B, H, 4)]
+        theirs_time = _median_seconds(getattr(cudnn, method), seconds)
         measured = [t for t in times if t is not None]
-        best = f"{theirs / min(measured):.2f}" if measured else "-"
+        best = f"{theirs_time / min(measured):.2f}" if measured else "-"
         lines.append(f"| {size} | " + " | ".join("failed" if t is None else f"{t * 1e3:.3f}" for t in times)
-                     + f" | {plans[0][:2] if plans else '?'} | {theirs * 1e3:.3f} | {best} |")
+                     + f" | {plans[0] if plans else '?'} | {theirs_time * 1e3:.3f} | {best} |")
     defaults = {name: config.GPU_OPTIONS[name] for name in ("split_below", "persistent_below")}
-    return (f"Forward time loops (defaults: {defaults}), float32:\n\n" + "\n".join(lines)
+    return (f"{title} (defaults: {defaults}), float32:\n\n" + "\n".join(lines)
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
 
 
-def training_split_table(seconds):
-    """Training-step times with the split steps (forward and recurrent backward) forced off and on."""
-    from numlstm.kernels import config
+def forward_loops_table(seconds):
+    """Forward passes with each time loop forced on, beside cuDNN's, at every size."""
+    return _loops_table("Forward time loops", "forward", lstm_gpu.INFERENCE + lstm_gpu.TRAINING,
+                        lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference, "forward_once", seconds)
 
-    lines = ["| H x N x T | one thread per unit, ms | split steps, ms | ratio |", "| --- | ---: | ---: | ---: |"]
-    for size in lstm_gpu.TRAINING:
-        bench = lstm_gpu.NumlstmGpuTraining()
-        bench.setup(size)
-        times = []
-        for split_below in (0, 2**62):
-            with mock.patch.dict(config.GPU_OPTIONS, split_below=split_below, persistent_below=0):
-                times.append(_median_seconds(bench.train_once, seconds))
-        lines.append(f"| {size} | {times[0] * 1e3:.3f} | {times[1] * 1e3:.3f} | {times[0] / times[1]:.2f} |")
-    return (f"Split steps in training (default: split below {config.GPU_OPTIONS['split_below']} threads), "
-            "float32:\n\n" + "\n".join(lines))
+
+def training_loops_table(seconds):
+    """Training steps (forward and backward) with each time loop forced on, beside cuDNN's."""
+    return _loops_table("Training-step time loops", "backward", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining,
+                        lstm_gpu.TorchCudnnTraining, "train_once", seconds)
 
 
 def gemm_table(seconds):
@@ -247,7 +251,7 @@ def main():
     # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured,
     # and a table that fails (a kernel that only hardware rejects) costs only itself.
     for table in (lambda: compare(args.rounds, args.seconds), lambda: forward_loops_table(args.seconds),
-                  lambda: gemm_table(args.seconds), lambda: training_split_table(args.seconds),
+                  lambda: gemm_table(args.seconds), lambda: training_loops_table(args.seconds),
                   lambda: fastmath_table(args.seconds)):
         try:
             print(table(), end="\n\n", flush=True)

@@ -22,8 +22,8 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # threads, read the recurrent weights. The threshold comes from occupancy
 # (about 2 x 132 SMs x 128 threads on an H100), not yet from a measurement:
 # asv_bench/gpu_session.py times both.
-# persistent_*: a forward pass below persistent_below (unit, row block)
-# pairs per step runs as one cooperative kernel for the whole sequence,
+# persistent_*: a forward or backward pass below persistent_below (unit,
+# row block) pairs per step runs as one cooperative kernel for the sequence,
 # blocks of persistent_units x persistent_slices threads, each block holding
 # its units' recurrent weights in shared memory when they fit in
 # shared_bytes (the default per-block limit). Off (0) until measured on a

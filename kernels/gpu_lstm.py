@@ -6,9 +6,10 @@ of every timestep before the loop; each forward step is one fused kernel
 unit's gate update, in the same thread); each backward step is two kernels
 (the gate gradients, elementwise; then their product with the recurrent
 weights); the weight gradients are GEMMs over all timesteps after the loop.
-For small batches the forward loop can instead be one cooperative kernel
-(``forward_persistent``: a grid barrier per step, the recurrent weights
-held in shared memory across steps), chosen by ``config.GPU_OPTIONS``.
+For small batches each time loop can instead be one cooperative kernel
+(``forward_persistent``, ``backward_persistent``: a grid barrier per step,
+the recurrent weights held in shared memory across steps), chosen by
+``config.GPU_OPTIONS``.
 
 Everything is time-major and in processing order, as on the CPU, and kept
 as 2-D row blocks so that every GEMM reads plain matrices: row ``s * B + b``
@@ -367,17 +368,22 @@ def build_kernels(dtype, shape_options):
     @jit
     def backward_cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
                       zero_output, cifg):
-        """Step s of BPTT, elementwise: ``gates`` rows of step s become pre-activation gradients.
+        """Step s of BPTT, elementwise (:func:`cell_gradient`), one thread per (row, unit)."""
+        i = cuda.grid(1)
+        if i < B * H:
+            b = i // H
+            cell_gradient(s, t, b, i - b * H, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
+                          peephole, zero_output, cifg)
+
+    @cuda.jit(device=True, inline=True)
+    def cell_gradient(s, t, b, j, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
+                      zero_output, cifg):
+        """Unit j of row b at step s of BPTT: its ``gates`` entries become pre-activation gradients.
 
         ``dh`` holds the gradient reaching h from step s+1 and becomes the
         total gradient at h_s (the recurrent kernel adds the rest); ``dc``
         becomes the gradient reaching c_{s-1}.
         """
-        i = cuda.grid(1)
-        if i >= B * H:
-            return
-        b = i // H
-        j = i - b * H
         row = s * B + b
         active = not use_mask or mask[b, t]
         grad = dh[b, j]
@@ -453,23 +459,23 @@ def build_kernels(dtype, shape_options):
                 value *= recurrent_mask[b, k]
             dh[b, k] = value
 
-    @jit
-    def backward_recurrent_split(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
-                                 use_recurrent_mask):
-        """``backward_recurrent`` for small batches: blocks of (split_units x split_slices) threads per
-        ``split_units`` units k and ``rows`` batch rows, each thread summing one slice of the GH gate
-        gradients, the slices met in shared memory (as ``forward_step_split``)."""
-        partial = cuda.shared.array(split_partials, element)
-        u = cuda.threadIdx.x % split_units
-        part = cuda.threadIdx.x // split_units
-        k = cuda.blockIdx.x * split_units + u
-        first = cuda.blockIdx.y * rows
+    @cuda.jit(device=True, inline=True)
+    def split_recurrent_gradient(units, slices, partial, unit_block, row_block, s, t, B, H, GH, gates, weights,
+                                 column_base, dh, mask, use_mask, recurrent_mask, use_recurrent_mask):
+        """dh[b, k] of ``units`` units k from ``unit_block * units`` and ``rows`` rows from
+        ``row_block * rows``, by a block of (units x slices) threads, each summing one slice of the GH gate
+        gradients, the slices met in ``partial`` (as :func:`split_tile`). Unit u's weights are column
+        ``column_base + u`` of ``weights`` (the transposed recurrent kernel, or a block's copy of it)."""
+        u = cuda.threadIdx.x % units
+        part = cuda.threadIdx.x // units
+        k = unit_block * units + u
+        first = row_block * rows
         total = cuda.local.array(rows, element)
         for r in range(rows):
             total[r] = zero
         if k < H:
-            for n in range(part, GH, split_slices):
-                w = transposed_kernel[n, k]
+            for n in range(part, GH, slices):
+                w = weights[n, column_base + u]
                 for r in range(rows):
                     b = first + r
                     if b < B:
@@ -481,11 +487,75 @@ def build_kernels(dtype, shape_options):
         b = first + r
         if r < rows and k < H and b < B and not (use_mask and not mask[b, t]):
             value = zero
-            for p in range(split_slices):
+            for p in range(slices):
                 value += partial[p, u, r]
             if use_recurrent_mask:
                 value *= recurrent_mask[b, k]
             dh[b, k] = value
+
+    @jit
+    def backward_recurrent_split(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
+                                 use_recurrent_mask):
+        """``backward_recurrent`` for small batches: a block of (split_units x split_slices) threads per
+        ``split_units`` units and ``rows`` batch rows (:func:`split_recurrent_gradient`)."""
+        partial = cuda.shared.array(split_partials, element)
+        unit_block = cuda.blockIdx.x
+        split_recurrent_gradient(split_units, split_slices, partial, unit_block, cuda.blockIdx.y, s, t, B, H, GH,
+                                 gates, transposed_kernel, unit_block * split_units, dh, mask, use_mask,
+                                 recurrent_mask, use_recurrent_mask)
+
+    @jit
+    def backward_persistent(T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
+                            peephole, zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask,
+                            cache_slots):
+        """BPTT's time loop in one cooperative launch, the twin of ``forward_persistent``: per step, the
+        cell gradients of each block's tiles, a grid barrier, then their recurrent gradients.
+
+        A tile (unit block, row block) belongs to one block in both phases
+        and at every step, so the dh and dc a block writes are read again
+        only by itself: one grid barrier per step suffices (phase two reads
+        every unit's gate gradients). With ``cache_slots`` > 0 the block's
+        columns of the transposed recurrent kernel sit in dynamic shared
+        memory, (GH, persistent_units * cache_slots + 1).
+        """
+        grid = cuda.cg.this_grid()
+        partial = cuda.shared.array(persistent_partials, element)
+        unit_blocks = -(-H // persistent_units)
+        tiles = unit_blocks * -(-B // rows)
+        width = persistent_units * cache_slots + 1
+        threads = persistent_units * persistent_slices
+        if cache_slots > 0:
+            weights = cuda.shared.array(0, element)[:GH * width].reshape((GH, width))
+            for slot in range(cache_slots):
+                unit_block = (cuda.blockIdx.x + slot * cuda.gridDim.x) % unit_blocks
+                for i in range(cuda.threadIdx.x, persistent_units * GH, threads):
+                    n = i // persistent_units
+                    u = i - n * persistent_units
+                    k = unit_block * persistent_units + u
+                    weights[n, slot * persistent_units + u] = transposed_kernel[n, k] if k < H else zero
+            cuda.syncthreads()
+        else:
+            weights = transposed_kernel
+        u = cuda.threadIdx.x % persistent_units
+        r = cuda.threadIdx.x // persistent_units
+        for s in range(T - 1, -1, -1):
+            t = T - 1 - s if reverse else s
+            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
+                j = (tile % unit_blocks) * persistent_units + u
+                b = (tile // unit_blocks) * rows + r
+                if r < rows and j < H and b < B:
+                    cell_gradient(s, t, b, j, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
+                                  peephole, zero_output, cifg)
+            grid.sync()  # the recurrent gradients read every unit's gate gradients
+            slot = 0
+            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
+                unit_block = tile % unit_blocks
+                column_base = slot * persistent_units if cache_slots > 0 else unit_block * persistent_units
+                split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block,
+                                         tile // unit_blocks, s, t, B, H, GH, gates, weights, column_base, dh, mask,
+                                         use_mask, recurrent_mask, use_recurrent_mask)
+                cuda.syncthreads()  # before ``partial`` is reused, and before this block's cells read dh
+                slot += 1
 
     @jit
     def transpose(a, out):
@@ -557,7 +627,8 @@ def build_kernels(dtype, shape_options):
                            forward_step=forward_step, forward_step_split=forward_step_split,
                            forward_persistent=forward_persistent,
                            backward_cell=backward_cell, backward_recurrent=backward_recurrent,
-                           backward_recurrent_split=backward_recurrent_split, transpose=transpose,
+                           backward_recurrent_split=backward_recurrent_split,
+                           backward_persistent=backward_persistent, transpose=transpose,
                            peephole_gradients=peephole_gradients,
                            column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
 
@@ -571,18 +642,19 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
 _persistent_plans = {}
 
 
-def _persistent_plan(kernel, args, options, B, H, itemsize):
-    """(blocks, cache_slots, dynamic shared bytes) for ``forward_persistent``: the weight cache when it fits.
+def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_tile, itemsize):
+    """(blocks, cache_slots, dynamic shared bytes) for a persistent kernel: the weight cache when it fits.
 
     A cooperative launch may use only as many blocks as can be resident at
     once; each block then runs ceil(tiles / blocks) tiles per step, and
-    caches their weights when those fit in ``shared_bytes`` beside the
-    static partial sums. More cached tiles per block means more shared
-    memory per block and so fewer resident blocks: iterate to a fixed point.
+    caches their weights, ``columns_per_tile`` columns of ``cache_rows``
+    each, when those fit in ``shared_bytes`` beside the static partial
+    sums. More cached tiles per block means more shared memory per block
+    and so fewer resident blocks: iterate to a fixed point.
     Numba's simulator runs cooperative grids of one block only.
     """
     units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
-    key = (kernel, B, H, itemsize, units, slices, rows, options["shared_bytes"])
+    key = (kind, kernel, B, H, itemsize, units, slices, rows, options["shared_bytes"])
     if key in _persistent_plans:
         return _persistent_plans[key]
     threads = units * slices
@@ -599,7 +671,7 @@ def _persistent_plan(kernel, args, options, B, H, itemsize):
     plan = (max(1, min(tiles, resident(0))), 0, 0)
     slots = 1
     while True:
-        shared = (4 * units * slots + 1) * H * itemsize
+        shared = (columns_per_tile * slots + 1) * cache_rows * itemsize
         if shared > budget:
             break
         blocks = min(tiles, resident(shared))
@@ -639,8 +711,9 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     if row_blocks * H < options["persistent_below"]:
         step_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
                      recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
-        blocks, cache_slots, cache_bytes = _persistent_plan(k.forward_persistent, step_args + (0,), options, B, H,
-                                                            np.dtype(x.dtype).itemsize)
+        blocks, cache_slots, cache_bytes = _persistent_plan(
+            "forward", k.forward_persistent, step_args + (0,), options, B, H, H, 4 * options["persistent_units"],
+            np.dtype(x.dtype).itemsize)
         threads = options["persistent_units"] * options["persistent_slices"]
         k.forward_persistent[blocks, threads, 0, cache_bytes](*step_args, cache_slots)
         return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
@@ -676,18 +749,28 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     dh, dc = d_h_n, d_c_n
     transposed_kernel = cuda.device_array((GH, H), dtype)
     k.transpose[_launch(H * GH, threads)](recurrent_kernel, transposed_kernel)
-    cell = k.backward_cell[_launch(B * H, threads)]
     row_blocks = -(-B // options["rows"])
-    if row_blocks * H < options["split_below"]:
-        units = options["split_units"]
-        recurrent = k.backward_recurrent_split[(-(-H // units), row_blocks), units * options["split_slices"]]
+    if row_blocks * H < options["persistent_below"]:
+        loop_args = (T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
+                     zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask)
+        blocks, cache_slots, cache_bytes = _persistent_plan(
+            "backward", k.backward_persistent, loop_args + (0,), options, B, H, GH, options["persistent_units"],
+            np.dtype(dtype).itemsize)
+        persistent_threads = options["persistent_units"] * options["persistent_slices"]
+        k.backward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args, cache_slots)
     else:
-        recurrent = k.backward_recurrent[_launch(row_blocks * H, threads)]
-    for s in range(T - 1, -1, -1):
-        t = T - 1 - s if reverse else s
-        cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole, zero_output, cifg)
-        recurrent(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
-                  use_recurrent_mask)
+        cell = k.backward_cell[_launch(B * H, threads)]
+        if row_blocks * H < options["split_below"]:
+            units = options["split_units"]
+            recurrent = k.backward_recurrent_split[(-(-H // units), row_blocks), units * options["split_slices"]]
+        else:
+            recurrent = k.backward_recurrent[_launch(row_blocks * H, threads)]
+        for s in range(T - 1, -1, -1):
+            t = T - 1 - s if reverse else s
+            cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole, zero_output,
+                 cifg)
+            recurrent(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
+                      use_recurrent_mask)
     d_peephole = cuda.device_array(peephole.shape[0], dtype)
     if use_peephole:
         k.peephole_gradients[_launch(H, threads)](gates, cs, T, B, H, cifg, d_peephole)

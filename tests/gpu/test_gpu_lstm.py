@@ -75,7 +75,7 @@ def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accum
 
 
 def _force_persistent(monkeypatch, cached):
-    """Forward passes run as one cooperative kernel, weights cached in shared memory or read from global
+    """Forward and backward passes run as one cooperative kernel each, weights cached in shared memory or read from global
     memory (no shared-memory budget); returns the launch plans chosen, (blocks, cache_slots, bytes)."""
     from numlstm.kernels import gpu_lstm
 
@@ -93,31 +93,32 @@ def _force_persistent(monkeypatch, cached):
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
     (False, False, False, False, False), (False, True, True, True, True), (True, True, True, False, False),
     (True, False, False, True, False)])
-def test_persistent_forward_matches_numpy_reference(monkeypatch, rng, cached, cifg, peephole, mask, reverse,
+def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg, peephole, mask, reverse,
                                                     zero_output):
-    """The whole forward loop as one cooperative kernel, forced on. H = 5 leaves a partial block of units,
-    B = 3 a partial block of rows; the simulator runs every tile in one block, a GPU one tile per block.
-    The backward pass reads the activations it saved."""
+    """The forward and backward time loops as one cooperative kernel each, forced on. H = 5 leaves a
+    partial block of units, B = 3 a partial block of rows; the simulator runs every tile in one block, a
+    GPU one tile per block."""
     plans = _force_persistent(monkeypatch, cached)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
     options = _active_gpu_options()
     tiles = -(-5 // options["persistent_units"]) * -(-3 // options["rows"])
-    blocks, cache_slots, _ = plans[-1]
-    assert 1 <= blocks <= tiles
-    assert (blocks * cache_slots >= tiles) if cached else cache_slots == 0
+    assert len(plans) == 2  # forward and backward
+    for blocks, cache_slots, _ in plans:
+        assert 1 <= blocks <= tiles
+        assert (blocks * cache_slots >= tiles) if cached else cache_slots == 0
 
 
 @pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs cooperative grids of one block only")
 @pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
-def test_persistent_forward_across_many_blocks(monkeypatch, rng, cached):
+def test_persistent_passes_across_many_blocks(monkeypatch, rng, cached):
     """On a GPU: hundreds of blocks meet at the grid barrier of every step."""
     plans = _force_persistent(monkeypatch, cached)
     args = random_lstm_args(rng, B=5, T=12, F=3, H=300, peephole=True, mask=True, initial_state=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-9)
-    blocks, cache_slots, _ = plans[-1]
-    assert blocks > 100 and (cache_slots > 0) == cached
+    for blocks, cache_slots, _ in plans:
+        assert blocks > 100 and (cache_slots > 0) == cached
 
 
 @pytest.mark.parametrize("mask", [False, True])
@@ -203,10 +204,10 @@ def test_launches_per_timestep_are_one_forward_and_two_backward(rng):
     assert (long["backward"] - short["backward"]) / 3 == 2
 
 
-def test_persistent_forward_launches_the_same_kernels_whatever_the_length(monkeypatch, rng):
+def test_persistent_passes_launch_the_same_kernels_whatever_the_length(monkeypatch, rng):
     monkeypatch.setitem(_active_gpu_options(), "persistent_below", 10**9)
     short, long = _launches(rng, 2), _launches(rng, 5)
-    assert long["forward"] == short["forward"]
+    assert long == short
 
 
 def test_device_arrays_in_give_device_arrays_out(rng):

@@ -52,6 +52,8 @@ def _signatures(real):
         "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
         "backward_recurrent": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
         "backward_recurrent_split": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
+        "backward_persistent": (i, flag, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag, a2, a2, flag,
+                                i),
         "transpose": (a2, a2),
         "peephole_gradients": (a2, a2, i, i, i, flag, a1),
         "column_sums": (a2, i, a1),
@@ -117,7 +119,7 @@ def test_kernels_compile_to_ptx(dtype, cc):
         ptx = _compile(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
-        if name == "forward_persistent":
+        if name in ("forward_persistent", "backward_persistent"):
             assert "cudaCGSynchronize" in ptx  # the grid barrier: a cooperative launch
 
 
