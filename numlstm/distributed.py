@@ -31,7 +31,7 @@ import zlib
 
 import numpy as np
 
-from . import backend, utils
+from . import backend, dispatch, utils
 
 
 class LocalStrategy:
@@ -73,6 +73,9 @@ class MPIStrategy(LocalStrategy):
         This process's rank and the number of ranks.
     is_main : bool
         True on rank 0, the one that prints and writes files.
+    gpu : int or None
+        The GPU this rank computes on when the device is "cuda": ranks on
+        one node take its GPUs in turn. None without a GPU.
     """
 
     def __init__(self, comm=None):
@@ -84,8 +87,28 @@ class MPIStrategy(LocalStrategy):
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_main = self.rank == 0
+        self.gpu = self._select_gpu(self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank())
         if self.size > 1:
             self._abort_on_uncaught_exceptions()
+
+    @staticmethod
+    def _select_gpu(local_rank):
+        """The ranks that share a node take its GPUs in turn (local rank modulo GPU count), as Horovod's
+        scripts do by hand; returns the GPU's index, or None without a GPU.
+
+        With one visible GPU per rank (``CUDA_VISIBLE_DEVICES`` set by the
+        launcher) every rank keeps its own. Create the strategy before the
+        first GPU computation: arrays already on a GPU stay on that one.
+        """
+        if not dispatch.gpu_available():
+            return None
+        from numba import cuda
+
+        count = len(cuda.gpus)
+        index = local_rank % count
+        if count > 1:
+            cuda.select_device(index)
+        return index
 
     def _abort_on_uncaught_exceptions(self):
         previous = sys.excepthook

@@ -109,3 +109,28 @@ def test_distribute_must_be_a_strategy():
     model.compile("sgd", "mse")
     with pytest.raises(TypeError, match="distribute must be a numlstm.distributed.MPIStrategy"):
         model.fit(np.zeros((4, 3, 2)), np.zeros((4, 2)), distribute="mpi", verbose=0)
+
+
+@pytest.mark.parametrize("local_rank,gpus,expected", [(0, 4, 0), (5, 4, 1), (3, 1, 0)])
+def test_ranks_on_a_node_take_its_gpus_in_turn(monkeypatch, local_rank, gpus, expected):
+    """Local rank modulo the node's GPU count; with one visible GPU (CUDA_VISIBLE_DEVICES per rank) nothing
+    is switched."""
+    from numba import cuda
+
+    from numlstm import dispatch
+    from numlstm.distributed import MPIStrategy
+
+    selected = []
+    monkeypatch.setattr(dispatch, "gpu_available", lambda: True)
+    monkeypatch.setattr(cuda, "gpus", [object()] * gpus, raising=False)
+    monkeypatch.setattr(cuda, "select_device", selected.append, raising=False)
+    assert MPIStrategy._select_gpu(local_rank) == expected
+    assert selected == ([expected] if gpus > 1 else [])
+
+
+def test_without_a_gpu_a_rank_has_none(monkeypatch):
+    from numlstm import dispatch
+    from numlstm.distributed import MPIStrategy
+
+    monkeypatch.setattr(dispatch, "gpu_available", lambda: False)
+    assert MPIStrategy._select_gpu(2) is None
