@@ -18,9 +18,11 @@
    every size, beside cuDNN's forward pass, with the persistent kernel's
    launch plan (blocks, tiles of cached weights per block); and training
    steps with each loop (the persistent backward kernel included) the same way.
-4. numlstm's GEMM beside cuBLAS (torch.matmul) at the training sizes' GEMM
-   shapes, and the cost of one kernel launch from Python: whether GEMMs
-   through CuPy's cuBLAS would pay (CuPy itself is not on the GPU image).
+4. numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul) at the
+   training sizes' GEMM shapes, and the cost of one kernel launch from
+   Python: whether GEMMs through CuPy's cuBLAS would pay (CuPy itself is
+   not on the GPU image); then training steps at 2, 4, 8 and 16 batch rows
+   per thread.
 
 Tables print as they finish, most wanted first, so that a run cut short by
 the device's time limit keeps what it measured.
@@ -187,43 +189,55 @@ def training_loops_table(seconds):
                         lstm_gpu.TorchCudnnTraining, "train_once", seconds)
 
 
+GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4},
+               "128 x 128 tiles, 8 x 8 per thread": {"gemm_block": 128, "gemm_depth": 8, "gemm_micro": 8}}
+
+
 def gemm_table(seconds):
-    """numlstm's GEMM beside cuBLAS (torch.matmul) at the GEMM shapes of the training sizes, and the cost of
-    one kernel launch from Python: what routing the GEMMs to cuBLAS (through CuPy) could save."""
+    """numlstm's GEMM (each block shape of GEMM_SHAPES) beside cuBLAS (torch.matmul) at the GEMM shapes of
+    the training sizes, and the cost of one kernel launch from Python: what routing the GEMMs to cuBLAS
+    (through CuPy) could save, and which block shape config.GPU_OPTIONS should name."""
     import torch
     from numba import cuda
 
     from numlstm.kernels import config, gpu_lstm
 
-    options = config.GPU_OPTIONS
-    kernels = gpu_lstm.kernels_for(np.float32, options)
+    variants = {name: {**config.GPU_OPTIONS, **shape} for name, shape in GEMM_SHAPES.items()}
     rng = np.random.default_rng(2)
-    lines = ["| size, GEMM | m x n x depth | numlstm, ms (TFLOP/s) | cuBLAS, ms (TFLOP/s) | cuBLAS / numlstm |",
-             "| --- | --- | ---: | ---: | ---: |"]
+    lines = ["| size, GEMM | m x n x depth | " + " | ".join(f"numlstm {name}, ms (TFLOP/s)" for name in variants)
+             + " | cuBLAS, ms (TFLOP/s) | cuBLAS / best numlstm |", "| --- | --- |" + " ---: |" * (len(variants) + 2)]
     for size in lstm_gpu.TRAINING:
         B, T, F, H = lstm_gpu._size(size)
         for name, (m, n, depth, transpose_a) in {"input projection": (T * B, 4 * H, F, False),
                                                  "weight gradient": (F, 4 * H, T * B, True)}.items():
             a = rng.standard_normal((depth, m) if transpose_a else (m, depth)).astype(np.float32)
             b = rng.standard_normal((depth, n)).astype(np.float32)
+            expected = (a.T if transpose_a else a) @ b
             a_ours, b_ours, c_ours = cuda.to_device(a), cuda.to_device(b), cuda.device_array((m, n), np.float32)
             a_theirs, b_theirs = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+            flops = 2 * m * n * depth
+            cells, times = [], []
+            for options in variants.values():
+                kernels = gpu_lstm.kernels_for(np.float32, options)
 
-            def ours():
-                gpu_lstm.launch_gemm(kernels, options, a_ours, b_ours, c_ours, m, n, depth, transpose_a)
-                cuda.synchronize()
+                def ours():
+                    gpu_lstm.launch_gemm(kernels, options, a_ours, b_ours, c_ours, m, n, depth, transpose_a)
+                    cuda.synchronize()
+
+                ours()
+                np.testing.assert_allclose(c_ours.copy_to_host(), expected, rtol=1e-3, atol=1e-2)
+                times.append(_median_seconds(ours, seconds))
+                cells.append(f"{times[-1] * 1e3:.3f} ({flops / times[-1] / 1e12:.1f})")
 
             def theirs():
                 (a_theirs.T if transpose_a else a_theirs) @ b_theirs
                 torch.cuda.synchronize()
 
-            ours()
             theirs()
-            np.testing.assert_allclose(c_ours.copy_to_host(), (a.T if transpose_a else a) @ b, rtol=1e-3, atol=1e-2)
-            mine, cublas = _median_seconds(ours, seconds), _median_seconds(theirs, seconds)
-            flops = 2 * m * n * depth
-            lines.append(f"| {size}, {name} | {m} x {n} x {depth} | {mine * 1e3:.3f} ({flops / mine / 1e12:.1f}) "
-                         f"| {cublas * 1e3:.3f} ({flops / cublas / 1e12:.1f}) | {cublas / mine:.2f} |")
+            cublas = _median_seconds(theirs, seconds)
+            lines.append(f"| {size}, {name} | {m} x {n} x {depth} | " + " | ".join(cells)
+                         + f" | {cublas * 1e3:.3f} ({flops / cublas / 1e12:.1f}) | {cublas / min(times):.2f} |")
+    kernels = gpu_lstm.kernels_for(np.float32, config.GPU_OPTIONS)
     tiny = cuda.device_array((1, 1), np.float32)
     empty_launch = kernels.copy_rows[1, 32]
     empty_launch(tiny, 0, 0, tiny, 0)
@@ -236,6 +250,28 @@ def gemm_table(seconds):
     per_launch = _median_seconds(launches, seconds) / LAUNCHES_TIMED
     return (f"GEMMs, float32 (torch.matmul TF32: {torch.backends.cuda.matmul.allow_tf32}):\n\n" + "\n".join(lines)
             + f"\n\nOne kernel launch from Python through numba-cuda (an empty copy_rows): {per_launch * 1e6:.1f} us")
+
+
+ROWS_CHOICES = (2, 4, 8, 16)
+
+
+def rows_table(seconds):
+    """Training steps with each number of batch rows per thread of the per-step kernels (each thread reads
+    its weights once for that many rows), under the default time loops."""
+    from numlstm.kernels import config
+
+    lines = ["| H x N x T | " + " | ".join(f"rows = {rows}, ms" for rows in ROWS_CHOICES) + " |",
+             "| --- |" + " ---: |" * len(ROWS_CHOICES)]
+    for size in lstm_gpu.TRAINING:
+        bench = lstm_gpu.NumlstmGpuTraining()
+        bench.setup(size)
+        cells = []
+        for rows in ROWS_CHOICES:
+            with mock.patch.dict(config.GPU_OPTIONS, rows=rows):
+                bench.train_once()  # compiles the kernels of this shape outside the timing
+                cells.append(f"{_median_seconds(bench.train_once, seconds) * 1e3:.3f}")
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return f"Rows per thread (default {config.GPU_OPTIONS['rows']}), training steps, float32:\n\n" + "\n".join(lines)
 
 
 def main():
@@ -251,8 +287,8 @@ def main():
     # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured,
     # and a table that fails (a kernel that only hardware rejects) costs only itself.
     for table in (lambda: compare(args.rounds, args.seconds), lambda: forward_loops_table(args.seconds),
-                  lambda: gemm_table(args.seconds), lambda: training_loops_table(args.seconds),
-                  lambda: fastmath_table(args.seconds)):
+                  lambda: training_loops_table(args.seconds), lambda: gemm_table(args.seconds),
+                  lambda: fastmath_table(args.seconds), lambda: rows_table(args.seconds)):
         try:
             print(table(), end="\n\n", flush=True)
         except Exception:

@@ -52,6 +52,9 @@ def build_kernels(dtype, shape_options):
     per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of the recurrent
     sum) of the split steps and of the persistent forward kernel."""
     options = dict(shape_options)
+    if options["rows"] > min(options["split_slices"], options["persistent_slices"]):
+        raise ValueError(f"rows ({options['rows']}) must not exceed split_slices and persistent_slices: "
+                         "one thread per (unit, row) finishes a split step")
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
     element = numba.from_dtype(np.dtype(dtype))

@@ -250,3 +250,12 @@ def test_device_arrays_get_the_same_argument_checks(rng):
     bad[1, 2, 0] = np.nan
     with pytest.raises(ValueError, match=r"x contains NaN or infinity \(first at index \(1, 2, 0\)\)"):
         numlstm.lstm_forward(cuda.to_device(bad), args["kernel"], args["recurrent_kernel"])
+
+
+def test_more_rows_per_thread_than_slices_is_refused():
+    """A split step finishes each (unit, row) with one of its slice threads: rows cannot outnumber them."""
+    from numlstm.kernels import gpu_lstm
+
+    options = _active_gpu_options()
+    with pytest.raises(ValueError, match=r"rows \(\d+\) must not exceed split_slices and persistent_slices"):
+        gpu_lstm.kernels_for(np.float64, {**options, "rows": options["split_slices"] + 1})

@@ -51,6 +51,7 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(lstm_gpu, "_FIT_STEPS", 1)
     monkeypatch.setattr(gpu_session, "timings", _once)
     monkeypatch.setattr(gpu_session, "LAUNCHES_TIMED", 2)
+    monkeypatch.setattr(gpu_session, "ROWS_CHOICES", (1, 2))
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
     return gpu_session
 
@@ -67,8 +68,10 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \|",
                 # one thread per unit, split, persistent; the persistent plan; cuDNN; the ratio
                 rf"\| 3x1x2 \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} \| {number} \|",
+                # both GEMM block shapes, cuBLAS, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
-                rf"\| {number} \|",
+                rf"\| {number} \({number}\) \| {number} \|",
+                rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
                 rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us",
                 # training steps: the three loops, the backward plan, cuDNN, the ratio
                 rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| \(\d+, \d+\) "
