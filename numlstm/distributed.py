@@ -26,12 +26,16 @@ the whole job (``MPI_Abort``), never a hang. mpi4py is imported only here
 
 import json
 import sys
+import time
 import traceback
 import zlib
 
 import numpy as np
 
 from . import backend, dispatch, utils
+
+
+_FORWARDING_GRACE_SECONDS = 0.5
 
 
 class LocalStrategy:
@@ -111,26 +115,26 @@ class MPIStrategy(LocalStrategy):
         return index
 
     def _abort_on_uncaught_exceptions(self):
-        previous = sys.excepthook
-
         def hook(kind, value, trace):
-            previous(kind, value, trace)
-            self._abort_now()
+            self._abort_now(value)
 
         sys.excepthook = hook
 
-    def _abort_now(self):
+    def _abort_now(self, exc):
+        """Print ``exc`` with its rank in one write, give the launcher a moment to forward it (mpiexec may
+        drop what a rank wrote just before the job is torn down), and end every rank."""
+        message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         sys.stdout.flush()
+        sys.stderr.write(f"numlstm: rank {self.rank} of {self.size} failed; aborting the job\n{message}")
         sys.stderr.flush()
+        time.sleep(_FORWARDING_GRACE_SECONDS)
         self.comm.Abort(1)
 
     def abort(self, exc):
         """Print ``exc`` with its rank and end every rank of the job."""
         if self.size == 1:
             raise exc
-        message = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        sys.stderr.write(f"numlstm: rank {self.rank} of {self.size} failed; aborting the job\n{message}")
-        self._abort_now()
+        self._abort_now(exc)
 
     def shard(self, count):
         """This rank's rows [start, stop) of ``count`` rows, split as evenly as possible."""

@@ -53,7 +53,7 @@ def test_split_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mas
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
 
 
-@pytest.mark.parametrize("transpose_a,transpose_b", itertools.product([False, True], repeat=2))
+@pytest.mark.parametrize("transpose_a,transpose_b", list(itertools.product([False, True], repeat=2)))
 @pytest.mark.parametrize("accumulate", [False, True])
 def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accumulate):
     """The register-blocked GEMM: 19 x 21 outputs cover several block tiles (8 x 8 in the simulator) with
