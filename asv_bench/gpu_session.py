@@ -1,6 +1,6 @@
 """Everything a GPU session should run, in one call: the GPU tests on hardware, then the cuDNN comparison.
 
-    python asv_bench/gpu_session.py [--rounds 3] [--seconds 1.0] > gpu.md
+    python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] > gpu.md
 
 1. ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
    reference and finite differences, the API on device("cuda"), PTX).
@@ -303,7 +303,7 @@ def rows_table(seconds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--skip-tests", action="store_true")
     args = parser.parse_args()
     package = importable_checkout()
