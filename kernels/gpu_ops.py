@@ -298,13 +298,23 @@ def build_kernels(dtype, threads, fastmath):
             out[r, i - r * width] = table[ids[r], i - r * width]
 
     @jit
-    def scatter_add_rows(ids, rows, table):
-        """table[ids[r]] += rows[r] (np.add.at); atomics, so repeated ids sum in no fixed order."""
+    def sum_row_groups(groups, count, unique_count, rows, table):
+        """table[unique[u]] = the sum of rows[order[p]] over p in [starts[u], starts[u + 1]), in p order.
+
+        ``groups`` holds ``order`` (count), ``starts`` (unique_count + 1)
+        and ``unique`` (unique_count) end to end; one thread per (distinct
+        id, column). Each sum has one fixed order, no atomics: the same
+        result every run.
+        """
         i = cuda.grid(1)
         width = table.shape[1]
-        if i < ids.shape[0] * width:
-            r = i // width
-            cuda.atomic.add(table, (ids[r], i - r * width), rows[r, i - r * width])
+        if i < unique_count * width:
+            u = i // width
+            column = i - u * width
+            total = zero
+            for p in range(groups[count + u], groups[count + u + 1]):
+                total += rows[groups[p], column]
+            table[groups[count + unique_count + 1 + u], column] = total
 
     @jit
     def steps_differing(x, value, mask):
@@ -374,6 +384,6 @@ def build_kernels(dtype, threads, fastmath):
         clip_values=clip_values, activate=activate, activation_gradient=activation_gradient,
         softmax_rows=softmax_rows, softmax_gradient_rows=softmax_gradient_rows, segment_sums=segment_sums,
         scale_segments=scale_segments, elementwise_loss=elementwise_loss, crossentropy_rows=crossentropy_rows,
-        gather_rows=gather_rows, scatter_add_rows=scatter_add_rows, steps_differing=steps_differing,
+        gather_rows=gather_rows, sum_row_groups=sum_row_groups, steps_differing=steps_differing,
         zero_masked_steps=zero_masked_steps, not_equal=not_equal, sgd_update=sgd_update, adam_update=adam_update,
         rmsprop_update=rmsprop_update, adagrad_update=adagrad_update)

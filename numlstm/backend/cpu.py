@@ -149,10 +149,15 @@ def gather_rows(table, ids):
     return table[ids]
 
 
-def scatter_add_rows(shape, dtype, ids, rows):
-    """A zero (V, D) array with rows[r] added at ids[r] (np.add.at)."""
+def group_rows(ids):
+    """What :func:`scatter_add_rows` needs to add rows by id, from host ids: here the flat ids."""
+    return np.asarray(ids).reshape(-1)
+
+
+def scatter_add_rows(shape, dtype, groups, rows):
+    """A zero (V, D) array with rows[r] added at id r of ``groups`` (np.add.at)."""
     table = np.zeros(shape, dtype)
-    np.add.at(table, ids.reshape(-1), rows.reshape(-1, shape[1]))
+    np.add.at(table, groups, rows.reshape(-1, shape[1]))
     return table
 
 

@@ -5,6 +5,7 @@ uploads a host array); the only transfers to the host are the scalars a
 caller asks for (a loss value, a gradient norm for clipping).
 """
 
+import collections
 import functools
 
 import numpy as np
@@ -254,11 +255,31 @@ def gather_rows(table, ids):
     return out
 
 
-def scatter_add_rows(shape, dtype, ids, rows):
+RowGroups = collections.namedtuple("RowGroups", "packed count unique_count")
+
+
+def group_rows(ids):
+    """The rows of each distinct id, for :func:`scatter_add_rows`, from host ids in one upload.
+
+    A stable argsort on the host, so that each id's rows are summed in
+    their original order, as ``np.add.at`` does on the CPU: the same
+    result to the bit, and the same every run.
+    """
+    flat = np.asarray(ids).reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    first = np.ones(flat.size, bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(first)
+    packed = np.concatenate([order, starts, [flat.size], ordered[starts]]).astype(np.int64)
+    return RowGroups(cuda.to_device(packed), flat.size, starts.size)
+
+
+def scatter_add_rows(shape, dtype, groups, rows):
     table = zeros(shape, dtype)
-    ids = local(ids).reshape(-1)
     k, threads = _kernels(dtype)
-    _launch(k.scatter_add_rows, rows.size, threads)(ids, local(rows).reshape(-1, shape[1]), table)
+    _launch(k.sum_row_groups, groups.unique_count * shape[1], threads)(
+        groups.packed, groups.count, groups.unique_count, local(rows).reshape(-1, shape[1]), table)
     return table
 
 

@@ -99,12 +99,22 @@ def test_masks(gpu, rng):
 
 
 def test_embedding_gather_and_scatter_with_repeated_ids(gpu, rng):
+    """Ids repeated (4 four times, 0 twice), absent (3); each id's rows summed in their original order, as
+    np.add.at does: equal to the bit, so the same every run."""
     table = rng.standard_normal((5, 3))
-    ids = np.array([[0, 4, 4], [2, 4, 0]])
+    ids = np.array([[0, 4, 4, 4], [2, 4, 0, 1]])
     _same(gpu.gather_rows(gpu.from_host(table), gpu.from_host(ids)), cpu.gather_rows(table, ids))
-    rows = rng.standard_normal((2, 3, 3))
-    _same(gpu.scatter_add_rows(table.shape, table.dtype, gpu.from_host(ids), gpu.from_host(rows)),
-          cpu.scatter_add_rows(table.shape, table.dtype, ids, rows), rtol=1e-12)
+    rows = rng.standard_normal((2, 4, 3))
+    rows[0, 1:, 0], rows[1, 1, 0] = (1e16, 1.0, -1e16), 1.0  # id 4's sum: 1 in this order, 0 reversed
+    got = gpu.scatter_add_rows(table.shape, table.dtype, gpu.group_rows(ids), gpu.from_host(rows))
+    np.testing.assert_array_equal(got.copy_to_host(),
+                                  cpu.scatter_add_rows(table.shape, table.dtype, cpu.group_rows(ids), rows))
+
+
+def test_embedding_scatter_of_no_ids(gpu):
+    empty = np.zeros((0, 2), np.int64)
+    got = gpu.scatter_add_rows((4, 3), np.float64, gpu.group_rows(empty), gpu.from_host(np.zeros((0, 2, 3))))
+    np.testing.assert_array_equal(got.copy_to_host(), np.zeros((4, 3)))
 
 
 class _CustomLoss(losses.Loss):

@@ -75,7 +75,7 @@ def _ops_signatures(real):
         "softmax_gradient_rows": (a2, a2, a2), "segment_sums": (a1, ints, flag, a1),
         "scale_segments": (a1, ints, a1, real), "elementwise_loss": (a1, a1, i, real, flag, real, a1, a1),
         "crossentropy_rows": (a2, ints, flag, a2, flag, real, a1, a2), "gather_rows": (a2, ints, a2),
-        "scatter_add_rows": (ints, a2, a2), "steps_differing": (a3, real, bools2),
+        "sum_row_groups": (ints, i, i, a2, a2), "steps_differing": (a3, real, bools2),
         "zero_masked_steps": (a3, bools2, a3), "not_equal": (ints, i, bools1),
         # The optimizer kernels share the CPU's per-element code, float64 scalars included, so that
         # both devices round alike; they are memory-bound, so double-precision arithmetic costs little.
