@@ -73,6 +73,15 @@ def _run(make, device_name):
         return loss, grads, history.history["loss"], model.get_weights(), model.predict(x), model.evaluate(x, y)
 
 
+@pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs threads one after another: "
+                    "only a GPU's scheduling can reorder a sum")
+def test_a_seeded_run_gives_the_same_weights_every_time():
+    """Every GPU sum has a fixed order (the Embedding gradient's repeated ids included): two runs, equal bits."""
+    first, second = _run(_embedding_model, "cuda"), _run(_embedding_model, "cuda")
+    for got, want in zip(second[3], first[3]):
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
 def test_fit_predict_and_gradients_match_the_cpu(make):
     cpu, gpu = _run(make, "cpu"), _run(make, "cuda")
