@@ -13,8 +13,8 @@
    ``GPU_OPTIONS`` can be set from measurements: GPU fastmath
    (``tanh.approx`` and friends; the simulator cannot model approximate
    math), the float32 pass with it off and on, each's largest error against
-   the float64 CPU pass and its time; and the three forward loops (one
-   thread per unit, the split step, the persistent cooperative kernel) at
+   the float64 CPU pass and its time; and the four forward loops (one
+   thread per unit, the split step, GEMM steps, the persistent kernel) at
    every size, beside cuDNN's forward pass, with the persistent kernel's
    launch plan (blocks, tiles of cached weights per block); and training
    steps with each loop (the persistent backward kernel included) the same way.
@@ -156,9 +156,11 @@ def fastmath_table(seconds):
     return f"fastmath at H x N x T = {H} x {B} x {T}, float32 against float64 on the CPU:\n\n" + "\n".join(lines)
 
 
-TIME_LOOPS = {"one thread per unit": {"split_below": 0, "persistent_below": 0},
-              "split steps": {"split_below": 2**62, "persistent_below": 0},
-              "persistent": {"persistent_below": 2**62}}
+_OFF = {"split_below": 0, "persistent_below": 0, "gemm_steps_from": 2**62}
+TIME_LOOPS = {"one thread per unit": _OFF,
+              "split steps": {**_OFF, "split_below": 2**62},
+              "GEMM steps": {**_OFF, "gemm_steps_from": 0},
+              "persistent": {**_OFF, "persistent_below": 2**62}}
 
 
 def _time_loops(bench, method, seconds, size, failures):
@@ -198,7 +200,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
         best = f"{theirs_time / min(measured):.2f}" if measured else "-"
         lines.append(f"| {size} | " + " | ".join("failed" if t is None else f"{t * 1e3:.3f}" for t in times)
                      + f" | {plans[0] if plans else '?'} | {theirs_time * 1e3:.3f} | {best} |")
-    defaults = {name: config.GPU_OPTIONS[name] for name in ("split_below", "persistent_below")}
+    defaults = {name: config.GPU_OPTIONS[name] for name in _OFF}
     return (f"{title} (defaults: {defaults}), float32:\n\n" + "\n".join(lines)
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
 

@@ -29,9 +29,14 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # shared_bytes (the default per-block limit). Off (0) until measured on a
 # GPU: the simulator runs a cooperative grid as one block, so only hardware
 # checks the grid barrier (tests/gpu/test_gpu_lstm.py does, when run there).
+# gemm_steps_from: a batch of at least this many rows runs each step as
+# cuDNN does, the recurrent product as a GEMM then an elementwise update (2
+# launches forward, 2 backward): the weights are read once per GEMM tile
+# of 64 rows instead of once per `rows`. Off until measured.
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
-               "persistent_units": 2, "persistent_slices": 64, "persistent_below": 0, "shared_bytes": 48 * 1024}
+               "persistent_units": 2, "persistent_slices": 64, "persistent_below": 0, "shared_bytes": 48 * 1024,
+               "gemm_steps_from": 2**62}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
@@ -39,4 +44,4 @@ GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 1
 GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "threads": 16, "rows": 2, "fastmath": False,
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
-                         "shared_bytes": 48 * 1024}
+                         "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62}

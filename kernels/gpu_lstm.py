@@ -309,6 +309,21 @@ def build_kernels(dtype, shape_options):
                    use_recurrent_mask, zero_output, cifg, outputs)
 
     @jit
+    def gate_update(s, t, B, H, gates, hs, cs, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
+                    zero_output, cifg, outputs, masked_h):
+        """Step s of the GEMM steps, after the recurrent GEMM added h_s @ W into ``gates`` rows of step s:
+        the gate update, one thread per (row, unit). With the recurrent mask it also writes the next GEMM's
+        operand, ``masked_h`` = h_{s+1} * mask."""
+        i = cuda.grid(1)
+        if i < B * H:
+            b = i // H
+            j = i - b * H
+            finish_unit(s, t, b, j, B, H, zero, zero, zero, zero, gates, hs, cs, bias, peephole, mask, use_mask,
+                        zero_output, cifg, outputs)
+            if use_recurrent_mask:
+                masked_h[b, j] = hs[(s + 1) * B + b, j] * recurrent_mask[b, j]
+
+    @jit
     def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
                            use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, cache_slots):
         """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step.
@@ -377,6 +392,26 @@ def build_kernels(dtype, shape_options):
             b = i // H
             cell_gradient(s, t, b, i - b * H, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
                           peephole, zero_output, cifg)
+
+    @jit
+    def cell_after_gemm(s, t, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask,
+                        use_mask, recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, cell):
+        """``backward_cell`` of the GEMM steps: first dh takes the recurrent GEMM's product of step s+1
+        (timestep ``t_next``; none when it is negative), times the recurrent mask, except on rows masked
+        at ``t_next``, whose gradient flows on unchanged; then, if ``cell``, step s's cell gradient.
+        After step 0 it runs once more without ``cell``: dh becomes dh0."""
+        i = cuda.grid(1)
+        if i < B * H:
+            b = i // H
+            j = i - b * H
+            if t_next >= 0 and (not use_mask or mask[b, t_next]):
+                value = dh_product[b, j]
+                if use_recurrent_mask:
+                    value *= recurrent_mask[b, j]
+                dh[b, j] = value
+            if cell:
+                cell_gradient(s, t, b, j, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
+                              peephole, zero_output, cifg)
 
     @cuda.jit(device=True, inline=True)
     def cell_gradient(s, t, b, j, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
@@ -628,7 +663,8 @@ def build_kernels(dtype, shape_options):
 
     return SimpleNamespace(gemm=gemm, reorder=reorder,
                            forward_step=forward_step, forward_step_split=forward_step_split,
-                           forward_persistent=forward_persistent,
+                           forward_persistent=forward_persistent, gate_update=gate_update,
+                           cell_after_gemm=cell_after_gemm,
                            backward_cell=backward_cell, backward_recurrent=backward_recurrent,
                            backward_recurrent_split=backward_recurrent_split,
                            backward_persistent=backward_persistent, transpose=transpose,
@@ -722,6 +758,21 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
+    if B >= options["gemm_steps_from"]:
+        # cuDNN's scheme: per step the recurrent product as a GEMM (the weights read once per 64 rows, not
+        # once per ``rows``), then the gate update; with the recurrent mask the GEMM reads h * mask.
+        masked_h = hs
+        if use_recurrent_mask:
+            masked_h = cuda.device_array((B, H), x.dtype)
+            k.masked_rows[_launch(B * H, threads)](hs, recurrent_mask, B, masked_h)
+        update = k.gate_update[_launch(B * H, threads)]
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            operand = masked_h if use_recurrent_mask else hs[s * B:(s + 1) * B]
+            launch_gemm(k, options, operand, recurrent_kernel, gates[s * B:(s + 1) * B], B, GH, H, accumulate=True)
+            update(s, t, B, H, gates, hs, cs, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
+                   zero_output, cifg, outputs, masked_h)
+        return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     if row_blocks * H < options["split_below"]:
         units = options["split_units"]
         step = k.forward_step_split[(-(-H // units), row_blocks), units * options["split_slices"]]
@@ -761,6 +812,19 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
             np.dtype(dtype).itemsize)
         persistent_threads = options["persistent_units"] * options["persistent_slices"]
         k.backward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args, cache_slots)
+    elif B >= options["gemm_steps_from"]:
+        dh_product = cuda.device_array((B, H), dtype)
+        cell = k.cell_after_gemm[_launch(B * H, threads)]
+        t_next = -1
+        for s in range(T - 1, -1, -1):
+            t = T - 1 - s if reverse else s
+            cell(s, t, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
+                 recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, True)
+            launch_gemm(k, options, gates[s * B:(s + 1) * B], recurrent_kernel, dh_product, B, H, GH,
+                        transpose_b=True)
+            t_next = t
+        cell(0, 0, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
+             recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, False)
     else:
         cell = k.backward_cell[_launch(B * H, threads)]
         if row_blocks * H < options["split_below"]:

@@ -74,6 +74,19 @@ def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accum
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output,recurrent_mask", [
+    (False, False, False, False, False, False), (False, True, True, True, True, True),
+    (True, True, True, False, False, True), (True, False, False, True, False, False)])
+def test_gemm_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mask, reverse, zero_output,
+                                          recurrent_mask):
+    """Each step as a recurrent GEMM then an elementwise kernel (cuDNN's scheme), forced on; B = 9 spans
+    two GEMM tiles of rows in the simulator."""
+    monkeypatch.setitem(_active_gpu_options(), "gemm_steps_from", 0)
+    args = random_lstm_args(rng, B=9, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
+                            recurrent_mask=recurrent_mask)
+    assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
+
+
 def _force_persistent(monkeypatch, cached):
     """Forward and backward passes run as one cooperative kernel each, weights cached in shared memory or read from global
     memory (no shared-memory budget); returns the launch plans chosen, (blocks, cache_slots, bytes)."""
@@ -201,6 +214,13 @@ def test_launches_per_timestep_are_one_forward_and_two_backward(rng):
     """The issue's budget is at most 2 per step forward and 3 backward; the GEMMs run once per pass."""
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 1
+    assert (long["backward"] - short["backward"]) / 3 == 2
+
+
+def test_gemm_steps_launch_two_kernels_per_step_each_way(monkeypatch, rng):
+    monkeypatch.setitem(_active_gpu_options(), "gemm_steps_from", 0)
+    short, long = _launches(rng, 2), _launches(rng, 5)
+    assert (long["forward"] - short["forward"]) / 3 == 2
     assert (long["backward"] - short["backward"]) / 3 == 2
 
 

@@ -69,16 +69,17 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
     for row in (rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \|",
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \|",
                 rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \|",
-                # one thread per unit, split, persistent; the persistent plan; cuDNN; the ratio
-                rf"\| 3x1x2 \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} \| {number} \|",
+                # one thread per unit, split, GEMM steps, persistent; the persistent plan; cuDNN; the ratio
+                rf"\| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} "
+                rf"\| {number} \|",
                 # both GEMM block shapes, cuBLAS, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
                 rf"\| {number} \({number}\) \| {number} \|",
                 rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
                 rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us",
                 # training steps: the three loops, the backward plan, cuDNN, the ratio
-                rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| \(\d+, \d+\) "
-                rf"\| {number} \| {number} \|",
+                rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| {number} "
+                rf"\| \(\d+, \d+\) \| {number} \| {number} \|",
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|"):  # fastmath on
         assert re.search(row, printed), row
 
@@ -93,7 +94,8 @@ def test_a_time_loop_failing_on_hardware_costs_only_its_own_cells(gpu_session, m
     monkeypatch.setattr(gpu_lstm, "_persistent_plan", rejected)
     table = gpu_session.forward_loops_table(0)
     number = r"\d+\.\d+"
-    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| failed \| [^|]+ \| {number} \| {number} \|", table), table
+    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| {number} \| failed \| [^|]+ \| {number} \| {number} \|",
+                     table), table
     assert "Failed: 3x1x2, persistent: RuntimeError: cooperative launch too large" in table
 
 
