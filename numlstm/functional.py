@@ -127,8 +127,10 @@ def _prepare(value, name, dtype, expected, meaning):
     return np.ascontiguousarray(array)
 
 
-def _or_zeros(ops, array, shape, dtype):
-    return ops.zeros(shape, dtype) if array is None else array
+def _or_zeros(ops, array, shape, dtype, read_only=False):
+    if array is not None:
+        return array
+    return ops.read_only_zeros(shape, dtype) if read_only else ops.zeros(shape, dtype)
 
 
 def _time_loop_chunks(batch):
@@ -253,15 +255,15 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     device = "cuda" if resident else _dispatch.current_device()
     ops = _backend.for_device(device)
     given = {name: None if array is None else ops.local(array) for name, array in given.items()}
-    mask = ops.local(mask) if use_mask else ops.zeros((0, 0), np.bool_)
+    mask = ops.local(mask) if use_mask else ops.read_only_zeros((0, 0), np.bool_)
     x, kernel, recurrent_kernel = given["x"], given["kernel"], given["recurrent_kernel"]
     use_peephole = peephole is not None
-    bias = _or_zeros(ops, given["bias"], GH, dtype)
-    peephole = _or_zeros(ops, given["peephole"], (n_gates - 1) * H, dtype)
-    h0 = _or_zeros(ops, given["h0"], (B, H), dtype)
-    c0 = _or_zeros(ops, given["c0"], (B, H), dtype)
+    bias = _or_zeros(ops, given["bias"], GH, dtype, read_only=True)
+    peephole = _or_zeros(ops, given["peephole"], (n_gates - 1) * H, dtype, read_only=True)
+    h0 = _or_zeros(ops, given["h0"], (B, H), dtype, read_only=True)
+    c0 = _or_zeros(ops, given["c0"], (B, H), dtype, read_only=True)
     use_recurrent_mask = recurrent_mask is not None
-    recurrent_mask = _or_zeros(ops, given["recurrent_mask"], (0, 0), dtype)
+    recurrent_mask = _or_zeros(ops, given["recurrent_mask"], (0, 0), dtype, read_only=True)
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
     options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,

@@ -36,6 +36,11 @@ def zeros(shape, dtype):
     return np.zeros(shape, dtype)
 
 
+def read_only_zeros(shape, dtype):
+    """A zero array for inputs that nothing writes (the GPU backend shares one per shape)."""
+    return np.zeros(shape, dtype)
+
+
 def zeros_like(array):
     return np.zeros_like(array)
 

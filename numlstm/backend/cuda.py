@@ -71,6 +71,18 @@ def full(shape, dtype, value):
     return out
 
 
+def read_only_zeros(shape, dtype):
+    """A zero array for inputs that nothing writes (absent initial states, bias or peepholes): made once
+    per shape, dtype and GPU, so that a pass launches no fill for them."""
+    device = getattr(cuda.get_current_device(), "id", 0)  # the simulator's device has no id
+    return _read_only_zeros(tuple(np.atleast_1d(shape).tolist()), np.dtype(dtype).str, device)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_only_zeros(shape, dtype, device_id):
+    return zeros(shape, dtype)
+
+
 def zeros_like(array):
     return zeros(array.shape, array.dtype)
 

@@ -230,6 +230,20 @@ def test_persistent_passes_launch_the_same_kernels_whatever_the_length(monkeypat
     assert long == short
 
 
+def test_absent_inputs_cost_no_launch_after_the_first_pass(monkeypatch, rng):
+    """No initial states, peepholes or masks: their zeros are made once per shape and shared (nothing
+    writes them), so later passes launch no fill for them."""
+    from numlstm.backend import cuda as gpu_backend
+
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=3)
+    first = numlstm.lstm_forward(**args)[0]
+    made = []
+    zeros = gpu_backend.zeros
+    monkeypatch.setattr(gpu_backend, "zeros", lambda *a: made.append(a) or zeros(*a))
+    np.testing.assert_array_equal(numlstm.lstm_forward(**args)[0], first)
+    assert made == []
+
+
 def test_device_arrays_in_give_device_arrays_out(rng):
     """Given device arrays (some arguments may stay on the host), the pass runs on the GPU and returns
     device arrays equal to the host path's; the caller's final-state gradients are not consumed."""
