@@ -302,12 +302,27 @@ def rows_table(seconds):
     return f"Rows per thread (default {config.GPU_OPTIONS['rows']}), training steps, float32:\n\n" + "\n".join(lines)
 
 
+# Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured.
+TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
+          "forward": lambda args: forward_loops_table(args.seconds),
+          "training": lambda args: training_loops_table(args.seconds),
+          "gemm": lambda args: gemm_table(args.seconds),
+          "fastmath": lambda args: fastmath_table(args.seconds),
+          "rows": lambda args: rows_table(args.seconds)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--skip-tests", action="store_true")
+    parser.add_argument("--tables", default=",".join(TABLES),
+                        help=f"comma-separated, from {', '.join(TABLES)} (default: all, in this order)")
     args = parser.parse_args()
+    chosen = args.tables.split(",")
+    unknown = sorted(set(chosen) - set(TABLES))
+    if unknown:
+        parser.error(f"unknown tables {unknown}; choose from {', '.join(TABLES)}")
     package = importable_checkout()
     if not args.skip_tests:
         root = HERE.parent
@@ -317,14 +332,10 @@ def main():
                                 "-c", str(root / "pyproject.toml"), str(root / "tests" / "gpu")],
                                cwd=package or root)
         print(f"GPU tests exit status: {tests.returncode}", file=sys.stderr, flush=True)
-    # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured,
-    # and a table that fails (a kernel that only hardware rejects) costs only itself.
-    for table in (lambda: compare(args.rounds, args.seconds), lambda: forward_loops_table(args.seconds),
-                  lambda: training_loops_table(args.seconds), lambda: gemm_table(args.seconds),
-                  lambda: fastmath_table(args.seconds), lambda: rows_table(args.seconds)):
+    for name in chosen:
         try:
-            print(table(), end="\n\n", flush=True)
-        except Exception:
+            print(TABLES[name](args), end="\n\n", flush=True)
+        except Exception:  # a kernel that only hardware rejects costs only its own table
             print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
 
 

@@ -118,3 +118,15 @@ print("assembled", package)
     assert done.returncode == 0, done.stderr
     assert "assembled" in done.stdout
     shutil.rmtree(done.stdout.split()[-1])
+
+
+@in_simulator
+def test_a_rerun_can_ask_for_some_tables(gpu_session, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--seconds", "0", "--tables", "fastmath"])
+    gpu_session.main()
+    printed = capsys.readouterr().out
+    assert printed.startswith("fastmath at H x N x T") and "cuDNN" not in printed
+    monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--tables", "fastmath,nonsense"])
+    with pytest.raises(SystemExit):
+        gpu_session.main()
+    assert "unknown tables ['nonsense']" in capsys.readouterr().err
