@@ -76,6 +76,22 @@ def build_kernels(dtype, shape_options):
     def sigmoid(x):
         return one / (one + math.exp(-x))
 
+    @cuda.jit(device=True, inline=True)
+    def stage(tile, operand, k_major, index, start, first, k, limit):
+        """Entry ``index`` of a GEMM slab: tile[kk, i] = element (start + kk, first + i) of an operand
+        stored (k, limit) when ``k_major``, else (limit, k); zero outside. Consecutive indices walk the
+        stored operand's contiguous axis, so a warp's reads coalesce."""
+        if k_major:
+            kk = index // gemm_block
+            i = index - kk * gemm_block
+        else:
+            i = index // gemm_depth
+            kk = index - i * gemm_depth
+        if start + kk < k and first + i < limit:
+            tile[kk, i] = operand[start + kk, first + i] if k_major else operand[first + i, start + kk]
+        else:
+            tile[kk, i] = zero
+
     @jit
     def gemm(a, b, c, m, n, k, transpose_a, transpose_b, accumulate):
         """c[:m, :n] (+)= op(a) @ op(b), op(a) (m, k), op(b) (k, n).
@@ -103,26 +119,8 @@ def build_kernels(dtype, shape_options):
             total[q] = zero
         for start in range(0, k, gemm_depth):
             for index in range(thread, gemm_block * gemm_depth, gemm_threads):
-                if transpose_a:  # a is (k, m), contiguous along the rows of op(a)
-                    kk = index // gemm_block
-                    i = index - kk * gemm_block
-                    inside = start + kk < k and row0 + i < m
-                    a_tile[kk, i] = a[start + kk, row0 + i] if inside else zero
-                else:
-                    i = index // gemm_depth
-                    kk = index - i * gemm_depth
-                    inside = start + kk < k and row0 + i < m
-                    a_tile[kk, i] = a[row0 + i, start + kk] if inside else zero
-                if transpose_b:  # b is (n, k), contiguous along k
-                    j = index // gemm_depth
-                    kk = index - j * gemm_depth
-                    inside = start + kk < k and col0 + j < n
-                    b_tile[kk, j] = b[col0 + j, start + kk] if inside else zero
-                else:
-                    kk = index // gemm_block
-                    j = index - kk * gemm_block
-                    inside = start + kk < k and col0 + j < n
-                    b_tile[kk, j] = b[start + kk, col0 + j] if inside else zero
+                stage(a_tile, a, transpose_a, index, start, row0, k, m)  # transposed a is (k, m)
+                stage(b_tile, b, not transpose_b, index, start, col0, k, n)  # plain b is (k, n)
             cuda.syncthreads()
             for kk in range(gemm_depth):
                 for q in range(gemm_micro):
