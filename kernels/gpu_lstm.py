@@ -50,7 +50,7 @@ def build_kernels(dtype, shape_options):
     """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and the options that shape their
     code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the GEMM's block tile, depth and
     per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of the recurrent
-    sum) of the split steps and of the persistent forward kernel."""
+    sum) of the split steps and of the persistent kernels."""
     options = dict(shape_options)
     if options["rows"] > min(options["split_slices"], options["persistent_slices"]):
         raise ValueError(f"rows ({options['rows']}) must not exceed split_slices and persistent_slices: "
@@ -751,8 +751,8 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "forward", k.forward_persistent, step_args + (0,), options, B, H, H, 4 * options["persistent_units"],
             np.dtype(x.dtype).itemsize)
-        threads = options["persistent_units"] * options["persistent_slices"]
-        k.forward_persistent[blocks, threads, 0, cache_bytes](*step_args, cache_slots)
+        persistent_threads = options["persistent_units"] * options["persistent_slices"]
+        k.forward_persistent[blocks, persistent_threads, 0, cache_bytes](*step_args, cache_slots)
         return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
@@ -783,6 +783,15 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
 
 
+def _transposed(k, recurrent_kernel, threads):
+    """The recurrent kernel transposed, (G * H, H), so that the per-step recurrent gradients read it along
+    adjacent addresses."""
+    H, GH = recurrent_kernel.shape
+    out = cuda.device_array((GH, H), recurrent_kernel.dtype)
+    k.transpose[_launch(H * GH, threads)](recurrent_kernel, out)
+    return out
+
+
 def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask, recurrent_mask,
              use_recurrent_mask, reverse, zero_output, cifg, d_outputs, use_d_outputs, d_h_n, d_c_n,
              use_peephole, input_gradient, options):
@@ -799,12 +808,11 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     k = kernels_for(dtype, options)
     threads = options["threads"]
     dh, dc = d_h_n, d_c_n
-    transposed_kernel = cuda.device_array((GH, H), dtype)
-    k.transpose[_launch(H * GH, threads)](recurrent_kernel, transposed_kernel)
     row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["persistent_below"]:
         loop_args = (T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
-                     zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask)
+                     zero_output, cifg, _transposed(k, recurrent_kernel, threads), recurrent_mask,
+                     use_recurrent_mask)
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "backward", k.backward_persistent, loop_args + (0,), options, B, H, GH, options["persistent_units"],
             np.dtype(dtype).itemsize)
@@ -824,6 +832,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         cell(0, 0, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
              recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, False)
     else:
+        transposed_kernel = _transposed(k, recurrent_kernel, threads)
         cell = k.backward_cell[_launch(B * H, threads)]
         if row_blocks * H < options["split_below"]:
             units = options["split_units"]
