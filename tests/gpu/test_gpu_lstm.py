@@ -158,6 +158,22 @@ def test_gpu_finite_differences(rng, cifg, peephole, mask, reverse):
     _check_all_gradients(args, {"reverse": reverse}, weights)
 
 
+OTHER_TIME_LOOPS = {"split_steps": {"split_below": 10**9}, "gemm_steps": {"gemm_steps_from": 0},
+                    "persistent": {"persistent_below": 10**9}}
+
+
+@pytest.mark.parametrize("loop", OTHER_TIME_LOOPS)
+def test_every_time_loop_passes_finite_differences(monkeypatch, rng, loop):
+    from test_gradcheck import _check_all_gradients
+
+    for name, value in OTHER_TIME_LOOPS[loop].items():
+        monkeypatch.setitem(_active_gpu_options(), name, value)
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=2, peephole=True, mask=True, initial_state=True)
+    weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
+               "c_n": rng.standard_normal((2, 2))}
+    _check_all_gradients(args, {"reverse": True}, weights)
+
+
 def test_float32_on_gpu_is_close_to_float64(rng):
     args = random_lstm_args(rng, B=4, T=6, F=3, H=5, peephole=True, initial_state=True)
     out64, *_, ws64 = numlstm.lstm_forward(**args)
