@@ -91,7 +91,9 @@ class MPIStrategy(LocalStrategy):
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_main = self.rank == 0
-        self.gpu = self._select_gpu(self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank())
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)  # the ranks on this node
+        self.gpu = self._select_gpu(node.Get_rank())
+        node.Free()
         if self.size > 1:
             self._abort_on_uncaught_exceptions()
 

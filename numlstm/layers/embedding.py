@@ -47,17 +47,17 @@ class Embedding(Layer):
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):  # checked before any cast can wrap
             raise ValueError(f"{self.name}: token ids must be in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
-        groups = ops.group_rows(ids)  # for the gradient, which adds rows by id
+        host_ids = ids  # the gradient groups rows by id on the host
         if not (backend.is_device_array(x) and x.dtype == np.int64):
             ids = ops.from_host(ids.astype(np.int64, copy=False))
         else:
             ids = x
         if not self.built:
             self.build(ids.shape)
-        return ops.gather_rows(ops.local(self.embeddings), ids), groups
+        return ops.gather_rows(ops.local(self.embeddings), ids), host_ids
 
     def backward(self, cache, d_output, input_gradient=True):
         ops = backend.array_ops(d_output)
-        d_embeddings = ops.scatter_add_rows(self.embeddings.shape, self.dtype, cache,
+        d_embeddings = ops.scatter_add_rows(self.embeddings.shape, self.dtype, ops.group_rows(cache),
                                             ops.asarray(d_output, self.dtype))
         return Backward(None, [d_embeddings])
