@@ -1,31 +1,32 @@
-"""Everything a GPU session should run, in one call: the GPU tests on hardware, then the cuDNN comparison.
+"""Everything a GPU session should run, in one call: the GPU tests on hardware, then the tables.
 
-    python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] > gpu.md
+    python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tables a,b] > gpu.md
 
-1. ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
-   reference and finite differences, the API on device("cuda"), PTX).
-2. The DeepBench sizes of ``benchmarks/lstm_gpu.py``: numlstm's kernels and
-   torch.nn.LSTM on cuDNN, then a whole ``fit`` epoch beside a torch training
-   loop on the GPU, alternating rounds in one process, medians of
-   synchronised timings. Prints a markdown table (GPU, driver, versions,
-   medians, ratio = cuDNN's time / numlstm's) for asv_bench/README.md.
-3. Launch options of ``kernels/config.py`` measured, so that
-   ``GPU_OPTIONS`` can be set from measurements: GPU fastmath
-   (``tanh.approx`` and friends; the simulator cannot model approximate
-   math), the float32 pass with it off and on, each's largest error against
-   the float64 CPU pass and its time; and the four forward loops (one
-   thread per unit, the split step, GEMM steps, the persistent kernel) at
-   every size, beside cuDNN's forward pass, with the persistent kernel's
-   launch plan (blocks, tiles of cached weights per block); and training
-   steps with each loop (the persistent backward kernel included) the same way.
-4. numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul) at the
-   training sizes' GEMM shapes, and the cost of one kernel launch from
-   Python: whether GEMMs through CuPy's cuBLAS would pay (CuPy itself is
-   not on the GPU image); then training steps at 2, 4, 8 and 16 batch rows
-   per thread.
+First ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
+reference and finite differences, the API on device("cuda"), PTX). Then the
+tables of ``TABLES``, most wanted first, each printed as it finishes, so
+that a run cut short by the device's time limit keeps what it measured, and
+a table that fails on hardware prints its error and costs only itself:
 
-Tables print as they finish, most wanted first, so that a run cut short by
-the device's time limit keeps what it measured.
+- ``cudnn``: the DeepBench sizes of ``benchmarks/lstm_gpu.py``, numlstm and
+  torch.nn.LSTM on cuDNN (training step, inference, a whole ``fit`` epoch
+  beside a torch loop), alternating rounds in one process, medians of
+  synchronised timings, ratio = cuDNN's time / numlstm's: the table for
+  asv_bench/README.md, with GPU, driver and versions.
+- ``forward``, ``training``: each time loop forced on (one thread per unit,
+  split steps, GEMM steps, persistent kernels) beside cuDNN, with the
+  persistent kernels' launch plans: where ``split_below``,
+  ``gemm_steps_from`` and ``persistent_below`` should lie.
+- ``gemm``: numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul)
+  at the training sizes' GEMM shapes, which says whether GEMMs through
+  CuPy's cuBLAS would pay (CuPy itself is not on the GPU image), and one
+  kernel launch's cost from Python.
+- ``fastmath``: the float32 pass with GPU fastmath (``tanh.approx``; the
+  simulator cannot model approximate math) off and on, each's largest
+  error against the float64 CPU pass and its time.
+- ``rows``: training steps at 2, 4, 8 and 16 batch rows per thread.
+
+numlstm need not be installed: see :func:`importable_checkout`.
 """
 
 import argparse
