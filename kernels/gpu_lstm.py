@@ -679,6 +679,14 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
 _persistent_plans = {}
 
 
+def _max_cooperative_blocks(kernel, args, threads, dynamic_shared_bytes):
+    """How many blocks of ``kernel`` a cooperative launch with these arguments can keep resident at once."""
+    if numba.config.ENABLE_CUDASIM:
+        return 1  # the simulator runs cooperative grids of one block only
+    compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
+    return compiled.max_cooperative_grid_blocks(threads, dynamic_shared_bytes)
+
+
 def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_tile, itemsize):
     """(blocks, cache_slots, dynamic shared bytes) for a persistent kernel: the weight cache when it fits.
 
@@ -688,7 +696,6 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
     each, when those fit in ``shared_bytes`` beside the static partial
     sums. More cached tiles per block means more shared memory per block
     and so fewer resident blocks: iterate to a fixed point.
-    Numba's simulator runs cooperative grids of one block only.
     """
     units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
     key = (kind, kernel, B, H, itemsize, units, slices, rows, options["shared_bytes"])
@@ -696,14 +703,9 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
         return _persistent_plans[key]
     threads = units * slices
     tiles = -(-H // units) * -(-B // rows)
-    if numba.config.ENABLE_CUDASIM:
-        def resident(shared):
-            return 1
-    else:
-        compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
 
-        def resident(shared):
-            return compiled.max_cooperative_grid_blocks(threads, shared)
+    def resident(shared):
+        return _max_cooperative_blocks(kernel, args, threads, shared)
     budget = options["shared_bytes"] - slices * units * 4 * rows * itemsize
     plan = (max(1, min(tiles, resident(0))), 0, 0)
     slots = 1

@@ -123,6 +123,80 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
         assert (blocks * cache_slots >= tiles) if cached else cache_slots == 0
 
 
+def _cooperative_launches(monkeypatch, blocks):
+    """In the simulator, the persistent kernels launch on ``blocks`` co-resident blocks that run in turn
+    between grid barriers (tests/gpu/cooperative_grid.py); returns the two wrapped kernels."""
+    from cooperative_grid import CooperativeKernel
+    from numlstm.kernels import gpu_lstm
+
+    k = gpu_lstm.kernels_for(np.float64, _active_gpu_options())
+    wrapped = [CooperativeKernel(k.forward_persistent), CooperativeKernel(k.backward_persistent)]
+    monkeypatch.setattr(k, "forward_persistent", wrapped[0])
+    monkeypatch.setattr(k, "backward_persistent", wrapped[1])
+    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: blocks)
+    return wrapped
+
+
+@pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a stand-in for the simulator's one-block grids")
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
+    (False, True, True, False, True), (True, False, True, True, False)])
+def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng, cached, cifg, peephole, mask,
+                                                              reverse, zero_output):
+    """Three co-resident blocks share eight tiles (H = 7: four blocks of 2 units; B = 3: two blocks of 2
+    rows), so each runs two or three tiles per step (and caches three tiles' weights), block b's tiles
+    b, b + 3, b + 6 of different unit blocks. The blocks run one at a time between grid barriers, in an
+    order that reverses at each: a missing barrier reads rows not yet written."""
+    plans = _force_persistent(monkeypatch, cached)
+    kernels = _cooperative_launches(monkeypatch, 3)
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=7, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
+                            recurrent_mask=True)
+    assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
+    assert [kernel.launches for kernel in kernels] == [[3], [3]]
+    options = _active_gpu_options()
+    tiles = -(-7 // options["persistent_units"]) * -(-3 // options["rows"])
+    assert tiles == 8
+    for blocks, cache_slots, _ in plans:
+        assert (blocks, cache_slots) == ((3, 3) if cached else (3, 0))
+
+
+def test_persistent_plan_caches_the_fewest_tiles_per_block_that_cover_the_grid(monkeypatch):
+    """The launch plan against a model GPU (4 SMs of 100 KiB shared memory, at most 8 blocks each): with a
+    weight cache, the fewest slots s such that the blocks resident with s slots' shared memory run every
+    tile; without, no s whose cache fits the budget would do."""
+    from numlstm.kernels import gpu_lstm
+
+    options = dict(_active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
+    itemsize, columns = 8, 4 * 2
+    static = 4 * 2 * 4 * 2 * itemsize  # the partial sums
+
+    def resident(shared):
+        return 4 * min(8, 100 * 1024 // (static + shared))
+
+    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda kernel, args, threads, shared: resident(shared))
+    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
+    kinds = set()
+    for B, H in [(1, 64), (2, 64), (8, 64), (3, 200), (1, 8), (16, 16)]:
+        tiles = -(-H // 2) * -(-B // 2)
+
+        def cache_bytes(slots):
+            return (columns * slots + 1) * H * itemsize
+
+        def runs_every_tile(slots):
+            return cache_bytes(slots) <= options["shared_bytes"] - static and \
+                min(tiles, resident(cache_bytes(slots))) * slots >= tiles
+
+        blocks, slots, shared = gpu_lstm._persistent_plan("forward", None, (), options, B, H, H, columns, itemsize)
+        if slots:
+            assert runs_every_tile(slots) and not any(runs_every_tile(s) for s in range(1, slots))
+            assert (blocks, shared) == (min(tiles, resident(cache_bytes(slots))), cache_bytes(slots))
+        else:
+            assert not any(runs_every_tile(s) for s in range(1, tiles + 1))
+            assert (blocks, shared) == (min(tiles, resident(0)), 0)
+        kinds.add(slots > 1 if slots else None)
+    assert kinds == {None, False, True}  # uncached, one slot, several
+
+
 @pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs cooperative grids of one block only")
 @pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
 def test_persistent_passes_across_many_blocks(monkeypatch, rng, cached):
