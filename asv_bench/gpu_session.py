@@ -17,10 +17,12 @@ a table that fails on hardware prints its error and costs only itself:
   split steps, GEMM steps, persistent kernels) beside cuDNN, with the
   persistent kernels' launch plans: where ``split_below``,
   ``gemm_steps_from`` and ``persistent_below`` should lie.
+- ``cublas``: training steps and inference with the GEMMs through the
+  Numba kernel or through cuBLAS by way of CuPy (on the GPU image), the
+  latter also with GEMM steps, beside cuDNN: ``gemm_library``.
 - ``gemm``: numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul)
-  at the training sizes' GEMM shapes, which says whether GEMMs through
-  CuPy's cuBLAS would pay (CuPy itself is not on the GPU image), and one
-  kernel launch's cost from Python.
+  at the training sizes' GEMM shapes: which block shape, and how far the
+  kernel is from cuBLAS; and one kernel launch's cost from Python.
 - ``fastmath``: the float32 pass with GPU fastmath (``tanh.approx``; the
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
@@ -164,13 +166,13 @@ TIME_LOOPS = {"one thread per unit": _OFF,
               "persistent": {**_OFF, "persistent_below": 2**62}}
 
 
-def _time_loops(bench, method, seconds, size, failures):
-    """Median seconds of ``bench.method`` with each time loop forced on (chosen at each call); None where
-    a loop fails, its error appended to ``failures``, so that it costs only its own cells."""
+def _time_variants(bench, method, seconds, size, variants, failures):
+    """Median seconds of ``bench.method`` under each variant of config.GPU_OPTIONS (read at each call);
+    None where a variant fails, its error appended to ``failures``, so that it costs only its own cells."""
     from numlstm.kernels import config
 
     times = []
-    for name, options in TIME_LOOPS.items():
+    for name, options in variants.items():
         with mock.patch.dict(config.GPU_OPTIONS, options):
             try:
                 getattr(bench, method)()  # compiles this loop's kernels outside the timing
@@ -193,7 +195,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
         bench, cudnn = ours(), theirs()
         bench.setup(size)
         cudnn.setup(size)
-        times = _time_loops(bench, method, seconds, size, failures)
+        times = _time_variants(bench, method, seconds, size, TIME_LOOPS, failures)
         plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
                  if key[0] == kind and key[2:5] == (B, H, 4)]
         theirs_time = _median_seconds(getattr(cudnn, method), seconds)
@@ -216,6 +218,37 @@ def training_loops_table(seconds):
     """Training steps (forward and backward) with each time loop forced on, beside cuDNN's."""
     return _loops_table("Training-step time loops", "backward", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining,
                         lstm_gpu.TorchCudnnTraining, "train_once", seconds)
+
+
+GEMM_LIBRARIES = {"Numba GEMMs": {}, "cuBLAS GEMMs": {"gemm_library": "cupy"},
+                  "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cupy", "gemm_steps_from": 0}}
+
+
+def cublas_table(seconds):
+    """Training steps and inference with every GEMM through the Numba kernel or through cuBLAS (CuPy),
+    the latter also with the recurrent products as per-step GEMMs (cuDNN's own scheme), beside cuDNN:
+    whether ``gemm_library`` should say "cupy", and from which batch ``gemm_steps_from``."""
+    lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in GEMM_LIBRARIES)
+             + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(GEMM_LIBRARIES) + 2)]
+    failures = []
+    for kind, sizes, ours, theirs, method in (
+            ("training step", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining, lstm_gpu.TorchCudnnTraining,
+             "train_once"),
+            ("inference", lstm_gpu.INFERENCE, lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference,
+             "forward_once")):
+        for size in sizes:
+            bench, cudnn = ours(), theirs()
+            bench.setup(size)
+            cudnn.setup(size)
+            times = _time_variants(bench, method, seconds, size, GEMM_LIBRARIES, failures)
+            theirs_time = _median_seconds(getattr(cudnn, method), seconds)
+            measured = [t for t in times if t is not None]
+            best = f"{theirs_time / min(measured):.2f}" if measured else "-"
+            lines.append(f"| {kind} | {size} | " + " | ".join("failed" if t is None else f"{t * 1e3:.3f}"
+                                                             for t in times)
+                         + f" | {theirs_time * 1e3:.3f} | {best} |")
+    return ("GEMMs through Numba or cuBLAS, default time loops otherwise, float32:\n\n" + "\n".join(lines)
+            + "".join(f"\n\nFailed: {failure}" for failure in failures))
 
 
 GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4},
@@ -307,6 +340,7 @@ def rows_table(seconds):
 TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "forward": lambda args: forward_loops_table(args.seconds),
           "training": lambda args: training_loops_table(args.seconds),
+          "cublas": lambda args: cublas_table(args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),
           "fastmath": lambda args: fastmath_table(args.seconds),
           "rows": lambda args: rows_table(args.seconds)}

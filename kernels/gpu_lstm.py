@@ -31,6 +31,8 @@ import numba
 import numpy as np
 from numba import cuda
 
+from . import gpu_cublas
+
 
 def _launch(count, threads):
     return (max(1, -(-count // threads)), threads)
@@ -671,6 +673,15 @@ def build_kernels(dtype, shape_options):
 
 
 def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
+    """``c[:m, :n] = op(a) @ op(b)`` (``+= `` with ``accumulate``), op(a) m x depth and op(b) depth x n, the
+    transposes read in place: by the kernel ``k.gemm``, or by cuBLAS when ``options["gemm_library"]`` says
+    "cupy"."""
+    library = options["gemm_library"]
+    if library == "cupy":
+        gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+        return
+    if library != "numba":
+        raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "numba" or "cupy", got {library!r}')
     block = options["gemm_block"]
     grid = (max(1, -(-n // block)), max(1, -(-m // block)))
     k.gemm[grid, (block // options["gemm_micro"]) ** 2](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)

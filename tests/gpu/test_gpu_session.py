@@ -17,6 +17,7 @@ import time
 import pytest
 
 from numlstm import dispatch
+from simulated_cupy import SimulatedCupy
 
 in_simulator = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a smoke test for the simulator")
 
@@ -31,9 +32,10 @@ def _once(function, seconds):
 
 @pytest.fixture
 def gpu_session(monkeypatch):
-    """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, tiny sizes."""
+    """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, a stand-in for CuPy's
+    cuBLAS, tiny sizes."""
     torch = pytest.importorskip("torch")
-    from numlstm.kernels import config
+    from numlstm.kernels import config, gpu_cublas
 
     monkeypatch.syspath_prepend(str(ASV_BENCH))
     import gpu_session
@@ -45,6 +47,8 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(gpu_session, "_environment", lambda: "the CUDA simulator")
+    cupy = SimulatedCupy()
+    monkeypatch.setattr(gpu_cublas, "_cupy", lambda: cupy)
     # What the script patches in GPU_OPTIONS must reach the kernels, which read the simulator's options.
     monkeypatch.setattr(config, "GPU_OPTIONS", config.GPU_SIMULATOR_OPTIONS)
     monkeypatch.setattr(lstm_gpu, "TRAINING", ["3x2x2"])
@@ -72,6 +76,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # one thread per unit, split, GEMM steps, persistent; the persistent plan; cuDNN; the ratio
                 rf"\| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} "
                 rf"\| {number} \|",
+                # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps; cuDNN; the ratio
+                rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
+                rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
                 # both GEMM block shapes, cuBLAS, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
                 rf"\| {number} \({number}\) \| {number} \|",

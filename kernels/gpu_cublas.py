@@ -1,0 +1,37 @@
+"""GEMMs through cuBLAS, by way of CuPy, for ``config.GPU_OPTIONS["gemm_library"] = "cupy"``.
+
+The Numba GEMM of ``gpu_lstm`` stays the default and CuPy is never
+required: this route exists for when ``asv_bench/gpu_session.py`` measures
+that it pays. CuPy wraps numba's device arrays without a copy (through
+``__cuda_array_interface__``; numba's arrays on the default stream name no
+stream there, so CuPy does not synchronise on import), and its cuBLAS calls
+run on the same legacy default stream as numba's launches, so they stay in
+order with the kernels around them. TF32 stays off unless CuPy is told
+otherwise (``CUPY_TF32``): float32 GEMMs keep float32 accuracy, as the
+Numba kernel does.
+"""
+
+import functools
+
+
+@functools.lru_cache(maxsize=1)
+def _cupy():
+    try:
+        import cupy
+        import cupy.cublas
+    except ImportError as exc:
+        raise ImportError(
+            'config.GPU_OPTIONS["gemm_library"] = "cupy" needs CuPy: pip install cupy-cuda13x (or cupy-cuda12x, '
+            'matching your CUDA driver), or set it back to "numba"') from exc
+    return cupy
+
+
+def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
+    """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays, where op(a) is
+    ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``, and op(b) likewise (n x depth)."""
+    cupy = _cupy()
+    a = cupy.asarray(a[:depth, :m] if transpose_a else a[:m, :depth])
+    b = cupy.asarray(b[:n, :depth] if transpose_b else b[:depth, :n])
+    out = cupy.asarray(c[:m, :n])
+    cupy.cublas.gemm("T" if transpose_a else "N", "T" if transpose_b else "N", a, b, out=out,
+                     beta=1.0 if accumulate else 0.0)
