@@ -1,6 +1,7 @@
 """Everything a GPU session should run, in one call: the GPU tests on hardware, then the tables.
 
-    python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tables a,b] > gpu.md
+    python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tests-timeout 270]
+                                    [--tables a,b] > gpu.md
 
 First ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
 reference and finite differences, the API on device("cuda"); not the PTX
@@ -352,6 +353,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--skip-tests", action="store_true")
+    parser.add_argument("--tests-timeout", type=float, default=270,
+                        help="seconds after which the GPU tests are stopped and the tables begin (a kernel that "
+                             "hangs on hardware must not cost the session its measurements)")
     parser.add_argument("--tables", default=",".join(TABLES),
                         help=f"comma-separated, from {', '.join(TABLES)} (default: all, in this order)")
     args = parser.parse_args()
@@ -365,11 +369,13 @@ def main():
         # From the assembled package's directory, which then comes first on sys.path (not the checkout's
         # incomplete numlstm/); pytest still reads the checkout's configuration. CI compiles the PTX
         # already, and here every kernel compiles for the GPU at hand anyway.
-        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "--rootdir", str(root),
-                                "-c", str(root / "pyproject.toml"), str(root / "tests" / "gpu"),
-                                "--ignore", str(root / "tests" / "gpu" / "test_ptx.py")],
-                               cwd=package or root)
-        print(f"GPU tests exit status: {tests.returncode}", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "pytest", "-q", "--rootdir", str(root), "-c", str(root / "pyproject.toml"),
+                   str(root / "tests" / "gpu"), "--ignore", str(root / "tests" / "gpu" / "test_ptx.py")]
+        try:
+            status = subprocess.run(command, cwd=package or root, timeout=args.tests_timeout).returncode
+        except subprocess.TimeoutExpired:
+            status = f"stopped after {args.tests_timeout:g} s"
+        print(f"GPU tests exit status: {status}", file=sys.stderr, flush=True)
     for name in chosen:
         try:
             print(TABLES[name](args), end="\n\n", flush=True)

@@ -137,3 +137,24 @@ def test_a_rerun_can_ask_for_some_tables(gpu_session, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         gpu_session.main()
     assert "unknown tables ['nonsense']" in capsys.readouterr().err
+
+
+@in_simulator
+def test_gpu_tests_that_hang_are_stopped_and_the_tables_still_run(gpu_session, monkeypatch, capsys):
+    """A kernel that hangs on hardware (a grid barrier some block never reaches) must not cost the session
+    its measurements: the tests run in a child process with a time limit."""
+    ran = []
+
+    def hung(command, cwd, timeout):
+        ran.append((command, timeout))
+        raise subprocess.TimeoutExpired(command, timeout)
+
+    monkeypatch.setattr(gpu_session.subprocess, "run", hung)
+    monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--seconds", "0", "--tests-timeout", "5",
+                                      "--tables", "fastmath"])
+    gpu_session.main()
+    captured = capsys.readouterr()
+    (command, timeout), = ran
+    assert timeout == 5 and command[-2:] == ["--ignore", str(ASV_BENCH.parent / "tests" / "gpu" / "test_ptx.py")]
+    assert "GPU tests exit status: stopped after 5 s" in captured.err
+    assert captured.out.startswith("fastmath at H x N x T")
