@@ -28,8 +28,9 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # its units' recurrent weights in shared memory when they fit in
 # shared_bytes (the default per-block limit). Off (0) until measured on a
 # GPU. Numba's simulator runs a cooperative grid as one block; the tests
-# check the grid barriers on several blocks through a stand-in
-# (tests/gpu/cooperative_grid.py), and on hundreds when run on a GPU.
+# check the grid barriers on several blocks through a stand-in that runs
+# one thread at a time (tests/gpu/serialised_launch.py), and on hundreds
+# when run on a GPU.
 # gemm_steps_from: a batch of at least this many rows runs each step as
 # cuDNN does, the recurrent product as a GEMM then an elementwise update (2
 # launches forward, 2 backward): the weights are read once per GEMM tile

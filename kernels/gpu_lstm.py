@@ -554,7 +554,8 @@ def build_kernels(dtype, shape_options):
         only by itself: one grid barrier per step suffices (phase two reads
         every unit's gate gradients). With ``cache_slots`` > 0 the block's
         columns of the transposed recurrent kernel sit in dynamic shared
-        memory, (GH, persistent_units * cache_slots + 1).
+        memory, (GH, persistent_units * cache_slots + 1), first read after
+        the first grid barrier, which orders their copy too.
         """
         grid = cuda.cg.this_grid()
         partial = cuda.shared.array(persistent_partials, element)
@@ -571,7 +572,6 @@ def build_kernels(dtype, shape_options):
                     u = i - n * persistent_units
                     k = unit_block * persistent_units + u
                     weights[n, slot * persistent_units + u] = transposed_kernel[n, k] if k < H else zero
-            cuda.syncthreads()
         else:
             weights = transposed_kernel
         u = cuda.threadIdx.x % persistent_units

@@ -125,12 +125,13 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
 
 def _cooperative_launches(monkeypatch, blocks):
     """In the simulator, the persistent kernels launch on ``blocks`` co-resident blocks that run in turn
-    between grid barriers (tests/gpu/cooperative_grid.py); returns the two wrapped kernels."""
-    from cooperative_grid import CooperativeKernel
+    between grid barriers (tests/gpu/serialised_launch.py); returns the two wrapped kernels."""
+    from serialised_launch import SerialisedKernel
+
     from numlstm.kernels import gpu_lstm
 
     k = gpu_lstm.kernels_for(np.float64, _active_gpu_options())
-    wrapped = [CooperativeKernel(k.forward_persistent), CooperativeKernel(k.backward_persistent)]
+    wrapped = [SerialisedKernel(k.forward_persistent), SerialisedKernel(k.backward_persistent)]
     monkeypatch.setattr(k, "forward_persistent", wrapped[0])
     monkeypatch.setattr(k, "backward_persistent", wrapped[1])
     monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: blocks)
@@ -152,7 +153,7 @@ def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng,
     args = random_lstm_args(rng, B=3, T=4, F=2, H=7, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
-    assert [kernel.launches for kernel in kernels] == [[3], [3]]
+    assert [kernel.launches for kernel in kernels] == [[(3, 1, 1)], [(3, 1, 1)]]
     options = _active_gpu_options()
     tiles = -(-7 // options["persistent_units"]) * -(-3 // options["rows"])
     assert tiles == 8

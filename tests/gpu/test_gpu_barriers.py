@@ -1,0 +1,83 @@
+"""Every kernel with its threads run one at a time between barriers, in both orders (serialised_launch.py).
+
+Numba's simulator runs a block's threads nearly in turn and a cooperative
+grid as one block, so a kernel missing a ``syncthreads()`` or a
+``grid.sync()`` passes its other tests there. Here each thread runs until
+its next barrier before the next one starts, shared memory reads NaN until
+written, and the blocks of the persistent kernels run in turn between grid
+barriers: a read that a missing barrier leaves unordered gets NaN or a
+stale row, in one order or the other.
+"""
+
+import numpy as np
+import pytest
+
+import numlstm
+from cases import assert_matches_reference, random_lstm_args
+from numlstm import dispatch, layers, losses, optimizers
+
+pytestmark = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="runs in Numba's CUDA simulator only")
+
+
+@pytest.fixture(params=["natural", "reversed"])
+def serialised(request, monkeypatch):
+    """Every float64 kernel of gpu_lstm and gpu_ops launched through SerialisedKernel; yields the wrappers
+    by name."""
+    from serialised_launch import SerialisedKernel
+
+    from numlstm.kernels import config, gpu_lstm, gpu_ops
+
+    options = config.GPU_SIMULATOR_OPTIONS
+    wrapped = {}
+    for namespace in (gpu_lstm.kernels_for(np.float64, options),
+                      gpu_ops.build_kernels("float64", options["threads"], options["fastmath"])):
+        for name, kernel in list(vars(namespace).items()):
+            wrapped[name] = SerialisedKernel(kernel, request.param)
+            monkeypatch.setattr(namespace, name, wrapped[name])
+    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: 3)
+    with numlstm.device("cuda"):
+        yield wrapped
+
+
+TIME_LOOPS = {"one thread per unit": {}, "split steps": {"split_below": 10**9}, "GEMM steps": {"gemm_steps_from": 0},
+              "persistent, cached": {"persistent_below": 10**9},
+              "persistent, uncached": {"persistent_below": 10**9, "shared_bytes": 0}}
+
+
+@pytest.mark.parametrize("time_loop", list(TIME_LOOPS))
+def test_lstm_passes(monkeypatch, rng, serialised, time_loop):
+    """H = 5 and B = 3 leave partial blocks of units, slices and rows; the GEMMs span several tiles."""
+    from numlstm.kernels import config
+
+    for name, value in TIME_LOOPS[time_loop].items():
+        monkeypatch.setitem(config.GPU_SIMULATOR_OPTIONS, name, value)
+    args = random_lstm_args(rng, B=3, T=3, F=9, H=5, peephole=True, mask=True, initial_state=True,
+                            recurrent_mask=True)
+    assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
+    launched = {name for name, kernel in serialised.items() if kernel.launches}
+    assert "gemm" in launched
+    if time_loop.startswith("persistent"):
+        assert {"forward_persistent", "backward_persistent"} <= launched
+        assert serialised["forward_persistent"].launches == [(3, 1, 1)]
+
+
+def test_reductions_of_a_training_step(rng, serialised):
+    """The losses' and the gradient clipping's tree reductions in shared memory (segment_sums)."""
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(2, dtype="float64")])
+    model.compile(optimizers.SGD(0.1, global_clipnorm=0.5), losses.MeanSquaredError())
+    x, y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 2))
+    loss, grads = model.compute_gradients(x, y)
+    with numlstm.device("cpu"):
+        expected_loss, expected_grads = model.compute_gradients(x, y)
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-12)
+    for got, want in zip(grads, expected_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    weights = model.get_weights()
+    model.train_on_batch(x, y)
+    trained = model.get_weights()
+    model.set_weights(weights)
+    with numlstm.device("cpu"):
+        model.train_on_batch(x, y)
+    for got, want in zip(trained, model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    assert len(serialised["segment_sums"].launches) >= 2  # the loss, and the clipping norm
