@@ -29,6 +29,8 @@ a table that fails on hardware prints its error and costs only itself:
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
 - ``rows``: training steps at 2, 4, 8 and 16 batch rows per thread.
+- ``compile``: the first training step of a fresh process (every kernel
+  compiled) against the second: what an on-disk kernel cache would save.
 
 numlstm need not be installed: see :func:`importable_checkout`.
 """
@@ -338,6 +340,40 @@ def rows_table(seconds):
     return f"Rows per thread (default {config.GPU_OPTIONS['rows']}), training steps, float32:\n\n" + "\n".join(lines)
 
 
+_COMPILE_PROBE = """
+import json, sys, time
+start = time.perf_counter()
+import numlstm
+from numba import cuda
+imported = time.perf_counter()
+sys.path.insert(0, {bench!r})
+from benchmarks import lstm_gpu
+d = {{name: cuda.to_device(array) for name, array in lstm_gpu._host_inputs({size!r}).items()}}
+def step():
+    begin = time.perf_counter()
+    workspace = numlstm.lstm_forward(d["x"], d["kernel"], d["recurrent_kernel"], d["bias"], check_finite=False)[3]
+    numlstm.lstm_backward(workspace, d["d_outputs"], input_gradient=False)
+    cuda.synchronize()
+    return time.perf_counter() - begin
+print(json.dumps({{"import": imported - start, "first": step(), "second": step()}}))
+"""
+
+
+def compile_table(package):
+    """The first training step in a fresh process, which compiles every kernel it launches, against the
+    second: what an on-disk cache of the GPU kernels would save each new process (they have none yet)."""
+    import json
+
+    size = lstm_gpu.TRAINING[0]
+    probe = _COMPILE_PROBE.format(bench=str(HERE), size=size)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=package or HERE, capture_output=True, text=True,
+                          timeout=300, check=True)
+    times = json.loads(done.stdout.strip().splitlines()[-1])
+    return (f"A fresh process, training steps at {size}, float32: import numlstm {times['import']:.2f} s; "
+            f"the first step {times['first']:.2f} s (compiling its kernels); the second "
+            f"{times['second'] * 1e3:.3f} ms")
+
+
 # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured.
 TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "forward": lambda args: forward_loops_table(args.seconds),
@@ -345,7 +381,8 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "cublas": lambda args: cublas_table(args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),
           "fastmath": lambda args: fastmath_table(args.seconds),
-          "rows": lambda args: rows_table(args.seconds)}
+          "rows": lambda args: rows_table(args.seconds),
+          "compile": lambda args: compile_table(args.package)}
 
 
 def main():
@@ -363,7 +400,7 @@ def main():
     unknown = sorted(set(chosen) - set(TABLES))
     if unknown:
         parser.error(f"unknown tables {unknown}; choose from {', '.join(TABLES)}")
-    package = importable_checkout()
+    package = args.package = importable_checkout()
     if not args.skip_tests:
         root = HERE.parent
         # From the assembled package's directory, which then comes first on sys.path (not the checkout's
