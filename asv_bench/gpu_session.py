@@ -30,13 +30,15 @@ a table that fails on hardware prints its error and costs only itself:
   error against the float64 CPU pass and its time.
 - ``rows``: training steps at 2, 4, 8 and 16 batch rows per thread.
 - ``compile``: the first training step of a fresh process (every kernel
-  compiled) against the second: what an on-disk kernel cache would save.
+  compiled) against the second, without and with the on-disk kernel cache
+  (``cache``).
 
 numlstm need not be installed: see :func:`importable_checkout`.
 """
 
 import argparse
 import importlib
+import os
 import pathlib
 import platform
 import shutil
@@ -345,6 +347,8 @@ import json, sys, time
 start = time.perf_counter()
 import numlstm
 from numba import cuda
+from numlstm.kernels import config
+config.GPU_OPTIONS["cache"] = config.GPU_SIMULATOR_OPTIONS["cache"] = {cache!r}
 imported = time.perf_counter()
 sys.path.insert(0, {bench!r})
 from benchmarks import lstm_gpu
@@ -359,19 +363,28 @@ print(json.dumps({{"import": imported - start, "first": step(), "second": step()
 """
 
 
+COMPILE_RUNS = {"compiled, no cache": False, "compiled, saved to a new cache": True, "loaded from that cache": True}
+
+
 def compile_table(package):
     """The first training step in a fresh process, which compiles every kernel it launches, against the
-    second: what an on-disk cache of the GPU kernels would save each new process (they have none yet)."""
+    second; without the on-disk kernel cache, then with it twice (saving, then loading): whether
+    config.GPU_OPTIONS["cache"] should be on."""
     import json
 
     size = lstm_gpu.TRAINING[0]
-    probe = _COMPILE_PROBE.format(bench=str(HERE), size=size)
-    done = subprocess.run([sys.executable, "-c", probe], cwd=package or HERE, capture_output=True, text=True,
-                          timeout=300, check=True)
-    times = json.loads(done.stdout.strip().splitlines()[-1])
-    return (f"A fresh process, training steps at {size}, float32: import numlstm {times['import']:.2f} s; "
-            f"the first step {times['first']:.2f} s (compiling its kernels); the second "
-            f"{times['second'] * 1e3:.3f} ms")
+    lines = ["| kernels | import numlstm, s | first step, s | second step, ms |", "| --- | ---: | ---: | ---: |"]
+    with tempfile.TemporaryDirectory(prefix="numlstm-kernel-cache-") as cache_dir:
+        for name, cache in COMPILE_RUNS.items():
+            probe = _COMPILE_PROBE.format(bench=str(HERE), size=size, cache=cache)
+            done = subprocess.run([sys.executable, "-c", probe], cwd=package or HERE, capture_output=True,
+                                  text=True, timeout=300, env={**os.environ, "NUMBA_CACHE_DIR": cache_dir})
+            if done.returncode != 0:
+                lines.append(f"| {name} | failed: {(done.stderr.strip().splitlines() or ['?'])[-1]} | | |")
+                continue
+            times = json.loads(done.stdout.strip().splitlines()[-1])
+            lines.append(f"| {name} | {times['import']:.2f} | {times['first']:.2f} | {times['second'] * 1e3:.3f} |")
+    return f"A fresh process, training steps at {size}, float32:\n\n" + "\n".join(lines)
 
 
 # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured.

@@ -38,10 +38,13 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # gemm_library: "numba" (the GEMM kernel above) or "cupy" (cuBLAS through
 # CuPy, which must then be installed; kernels/gpu_cublas.py), for every GEMM
 # of the LSTM and of Dense. "numba" until a GPU measures cuBLAS paying.
+# cache: keep the compiled GPU kernels on disk (kernels/gpu_jit.py), as the
+# CPU kernels are; off until a GPU has shown the cached kernels load
+# (asv_bench/gpu_session.py's "compile" table).
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 0, "shared_bytes": 48 * 1024,
-               "gemm_steps_from": 2**62, "gemm_library": "numba"}
+               "gemm_steps_from": 2**62, "gemm_library": "numba", "cache": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
@@ -49,4 +52,5 @@ GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 1
 GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "threads": 16, "rows": 2, "fastmath": False,
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
-                         "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "numba"}
+                         "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "numba",
+                         "cache": False}

@@ -31,14 +31,14 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import gpu_cublas
+from . import gpu_cublas, gpu_jit
 
 
 def _launch(count, threads):
     return (max(1, -(-count // threads)), threads)
 
 
-_SHAPE_OPTIONS = ("fastmath", "gemm_block", "gemm_depth", "gemm_micro", "rows", "split_units", "split_slices",
+_SHAPE_OPTIONS = ("fastmath", "cache", "gemm_block", "gemm_depth", "gemm_micro", "rows", "split_units", "split_slices",
                   "persistent_units", "persistent_slices")
 
 
@@ -50,7 +50,7 @@ def kernels_for(dtype, options):
 @functools.lru_cache(maxsize=None)
 def build_kernels(dtype, shape_options):
     """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and the options that shape their
-    code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the GEMM's block tile, depth and
+    code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the on-disk cache, the GEMM's block tile, depth and
     per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of the recurrent
     sum) of the split steps and of the persistent kernels."""
     options = dict(shape_options)
@@ -72,7 +72,7 @@ def build_kernels(dtype, shape_options):
     gemm_threads = gemm_side * gemm_side
     gemm_tile = (gemm_depth, gemm_block + 1)  # the extra column spreads transposed stores over the banks
     gemm_outputs = gemm_micro * gemm_micro
-    jit = functools.partial(cuda.jit, fastmath=options["fastmath"])
+    jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], options["cache"])
 
     @cuda.jit(device=True, inline=True)
     def sigmoid(x):

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import optimizer_updates
+from . import gpu_jit, optimizer_updates
 
 # Codes passed to the kernels (launch arguments, never globals the simulator would read live).
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
@@ -28,13 +28,14 @@ EPSILON = 1e-7  # as numlstm.losses.EPSILON (Keras' backend epsilon)
 
 
 @functools.lru_cache(maxsize=None)
-def build_kernels(dtype, threads, fastmath):
-    """The kernels for one float dtype and one block size (a power of two: the reductions halve it)."""
+def build_kernels(dtype, threads, fastmath, cache):
+    """The kernels for one float dtype and one block size (a power of two: the reductions halve it),
+    fastmath and the on-disk cache as ``config.GPU_OPTIONS`` says."""
     real = np.dtype(dtype).type
     one, zero, half, two = real(1), real(0), real(0.5), real(2)
     epsilon, one_minus_epsilon = real(EPSILON), real(1 - EPSILON)
     element = numba.from_dtype(np.dtype(dtype))
-    jit = functools.partial(cuda.jit, fastmath=fastmath)
+    jit = gpu_jit.kernel_decorator(("gpu_ops", dtype, threads, fastmath), fastmath, cache)
 
     @cuda.jit(device=True, inline=True)
     def sign(x):

@@ -26,7 +26,8 @@ def _options():
 
 def _kernels(dtype):
     options = _options()
-    return gpu_ops.build_kernels(str(np.dtype(dtype)), options["threads"], options["fastmath"]), options["threads"]
+    return (gpu_ops.build_kernels(str(np.dtype(dtype)), options["threads"], options["fastmath"], options["cache"]),
+            options["threads"])
 
 
 def _launch(kernel, count, threads):

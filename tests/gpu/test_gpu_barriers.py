@@ -30,7 +30,7 @@ def serialised(request, monkeypatch):
     options = config.GPU_SIMULATOR_OPTIONS
     wrapped = {}
     for namespace in (gpu_lstm.kernels_for(np.float64, options),
-                      gpu_ops.build_kernels("float64", options["threads"], options["fastmath"])):
+                      gpu_ops.build_kernels("float64", options["threads"], options["fastmath"], options["cache"])):
         for name, kernel in list(vars(namespace).items()):
             wrapped[name] = SerialisedKernel(kernel, request.param)
             monkeypatch.setattr(namespace, name, wrapped[name])

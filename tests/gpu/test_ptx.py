@@ -105,7 +105,7 @@ def _compile(function, signature, cc, fastmath):
 
 
 def test_every_kernel_is_checked():
-    ops_kernels = gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"])
+    ops_kernels = gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
     assert set(vars(ops_kernels)) == set(_ops_signatures(types.float32))
 
     kernels = kernels_for("float32", GPU_OPTIONS)
@@ -129,7 +129,7 @@ def test_kernels_compile_to_ptx(dtype, cc):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_backend_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
-    kernels = gpu_ops.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"])
+    kernels = gpu_ops.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
     for name, signature in _ops_signatures(real).items():
         ptx = _compile(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
         if dtype == "float32" and name not in _FLOAT64_BY_DESIGN:
@@ -143,3 +143,19 @@ def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
     kernels = kernels_for("float32", {**GPU_OPTIONS, "fastmath": fastmath})
     ptx = _compile(kernels.forward_step.py_func, _signatures(types.float32)["forward_step"], (9, 0), fastmath)
     assert ("tanh.approx.f32" in ptx) == fastmath
+
+
+def test_cached_kernel_variants_keep_caches_of_their_own():
+    """With config.GPU_OPTIONS["cache"], each variant's kernels cache under names of their own: numba-cuda's
+    cache key leaves out jit options, and a fastmath variant has the same code and closure as the other."""
+    plain = kernels_for("float32", {**GPU_OPTIONS, "cache": True, "fastmath": False})
+    fast = kernels_for("float32", {**GPU_OPTIONS, "cache": True, "fastmath": True})
+    wide = kernels_for("float64", {**GPU_OPTIONS, "cache": True, "fastmath": False})
+    ops = [gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], fastmath, True) for fastmath in (False, True)]
+    for variants in ([plain, fast, wide], ops):
+        for name in vars(variants[0]):
+            names = {getattr(kernels, name)._cache._impl.filename_base for kernels in variants}
+            assert len(names) == len(variants), name
+            assert all(name in filename for filename in names)
+    uncached = kernels_for("float32", {**GPU_OPTIONS, "cache": False})
+    assert type(uncached.forward_step._cache).__name__ == "NullCache"

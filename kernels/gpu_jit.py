@@ -1,0 +1,27 @@
+"""``cuda.jit`` for the kernels that ``gpu_lstm`` and ``gpu_ops`` build per variant (dtype, launch shapes,
+fastmath), with an optional on-disk cache (``config.GPU_OPTIONS["cache"]``)."""
+
+import functools
+import hashlib
+
+from numba import cuda
+
+
+def kernel_decorator(variant, fastmath, cache):
+    """The decorator of one variant's kernels; ``variant`` is a repr-able description of everything the
+    variant's code depends on.
+
+    With ``cache`` each kernel keeps its compiled code on disk (beside its
+    source, or under NUMBA_CACHE_DIR) under a name of its variant's own:
+    numba-cuda keys its cache on a kernel's code and closure but not on jit
+    options such as fastmath, which two variants can differ in alone.
+    """
+    if not cache:
+        return functools.partial(cuda.jit, fastmath=fastmath)
+    tag = hashlib.sha256(repr(variant).encode()).hexdigest()[:12]
+
+    def decorate(function):
+        function.__qualname__ = f"{function.__qualname__}_{tag}"
+        return cuda.jit(fastmath=fastmath, cache=True)(function)
+
+    return decorate

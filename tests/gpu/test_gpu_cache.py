@@ -1,0 +1,52 @@
+"""The on-disk cache of the GPU kernels (``config.GPU_OPTIONS["cache"]``): a second process loads what the
+first compiled, and computes the same bits. Needs a real GPU (the simulator compiles nothing); that the
+variants cache apart is checked without one in test_ptx.py."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from numlstm import dispatch
+
+pytestmark = pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU")
+
+_RUN = """
+import json
+import numpy as np
+import numlstm
+from numlstm.kernels import config, gpu_lstm
+config.GPU_OPTIONS["cache"] = True
+config.GPU_OPTIONS["persistent_below"] = {persistent_below}
+rng = np.random.default_rng(0)
+x = rng.standard_normal((3, 4, 2)).astype(np.float32)
+kernel = rng.standard_normal((2, 20)).astype(np.float32)
+recurrent_kernel = rng.standard_normal((5, 20)).astype(np.float32)
+with numlstm.device("cuda"):
+    out, h_n, c_n, workspace = numlstm.lstm_forward(x, kernel, recurrent_kernel)
+    grads = numlstm.lstm_backward(workspace, np.ones_like(out))
+kernels = gpu_lstm.kernels_for(np.float32, config.GPU_OPTIONS)
+stats = {{name: [sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())]
+         for name, k in vars(kernels).items()}}
+print(json.dumps({{"stats": stats, "out": out.tolist(), "d_kernel": grads.d_kernel.tolist()}}))
+"""
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["per-step kernels", "persistent kernels"])
+def test_a_new_process_loads_the_kernels_the_first_compiled(tmp_path, persistent):
+    code = _RUN.format(persistent_below=10**9 if persistent else 0)
+    runs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    launched = [name for name, (hits, misses) in first["stats"].items() if hits + misses]
+    assert launched and all(first["stats"][name][0] == 0 for name in launched), first["stats"]
+    assert all(second["stats"][name][0] >= 1 and second["stats"][name][1] == 0 for name in launched), second["stats"]
+    if persistent:
+        assert {"forward_persistent", "backward_persistent"} <= set(launched)
+    assert second["out"] == first["out"] and second["d_kernel"] == first["d_kernel"]
