@@ -54,3 +54,13 @@ def assert_matches_reference(rng, args, reverse, zero_output, grad_rtol):
             assert got is None, name
         else:
             np.testing.assert_allclose(got, want, rtol=grad_rtol, atol=1e-12, err_msg=name)
+
+
+def assert_gradients_match_cpu(model, x, y):
+    """A compiled model's ``compute_gradients`` on the current device against the CPU's, float64."""
+    loss, grads = model.compute_gradients(x, y)
+    with numlstm.device("cpu"):
+        expected_loss, expected_grads = model.compute_gradients(x, y)
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-12)
+    for got, want in zip(grads, expected_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import numlstm
-from cases import assert_matches_reference, random_lstm_args
+from cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
 from numlstm import dispatch, layers, losses, optimizers
 
 pytestmark = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="runs in Numba's CUDA simulator only")
@@ -66,12 +66,7 @@ def test_reductions_of_a_training_step(rng, serialised):
     model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(2, dtype="float64")])
     model.compile(optimizers.SGD(0.1, global_clipnorm=0.5), losses.MeanSquaredError())
     x, y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 2))
-    loss, grads = model.compute_gradients(x, y)
-    with numlstm.device("cpu"):
-        expected_loss, expected_grads = model.compute_gradients(x, y)
-    np.testing.assert_allclose(loss, expected_loss, rtol=1e-12)
-    for got, want in zip(grads, expected_grads):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    assert_gradients_match_cpu(model, x, y)
     weights = model.get_weights()
     model.train_on_batch(x, y)
     trained = model.get_weights()
