@@ -50,9 +50,9 @@ def kernels_for(dtype, options):
 @functools.lru_cache(maxsize=None)
 def build_kernels(dtype, shape_options):
     """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and the options that shape their
-    code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the on-disk cache, the GEMM's block tile, depth and
-    per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of the recurrent
-    sum) of the split steps and of the persistent kernels."""
+    code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the on-disk cache, the GEMM's block
+    tile, depth and per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of
+    the recurrent sum) of the split steps and of the persistent kernels."""
     options = dict(shape_options)
     if options["rows"] > min(options["split_slices"], options["persistent_slices"]):
         raise ValueError(f"rows ({options['rows']}) must not exceed split_slices and persistent_slices: "
@@ -714,17 +714,14 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
         return _persistent_plans[key]
     threads = units * slices
     tiles = -(-H // units) * -(-B // rows)
-
-    def resident(shared):
-        return _max_cooperative_blocks(kernel, args, threads, shared)
     budget = options["shared_bytes"] - slices * units * 4 * rows * itemsize
-    plan = (max(1, min(tiles, resident(0))), 0, 0)
+    plan = (max(1, min(tiles, _max_cooperative_blocks(kernel, args, threads, 0))), 0, 0)
     slots = 1
     while True:
         shared = (columns_per_tile * slots + 1) * cache_rows * itemsize
         if shared > budget:
             break
-        blocks = min(tiles, resident(shared))
+        blocks = min(tiles, _max_cooperative_blocks(kernel, args, threads, shared))
         if blocks < 1:
             break
         needed = -(-tiles // blocks)

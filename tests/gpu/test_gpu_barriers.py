@@ -63,7 +63,8 @@ def test_lstm_passes(monkeypatch, rng, serialised, time_loop):
 
 def test_reductions_of_a_training_step(rng, serialised):
     """The losses' and the gradient clipping's tree reductions in shared memory (segment_sums)."""
-    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(2, dtype="float64")])
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                layers.Dense(2, dtype="float64")])
     model.compile(optimizers.SGD(0.1, global_clipnorm=0.5), losses.MeanSquaredError())
     x, y = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 2))
     assert_gradients_match_cpu(model, x, y)
