@@ -158,7 +158,6 @@ class _Grid:
     def __init__(self, function, grid_dim, block_dim, dynamic_shared_bytes, reversed_first):
         self.function, self.grid_dim, self.block_dim = function, grid_dim, block_dim
         self.dynamic_shared_bytes = dynamic_shared_bytes
-        self.reversed_first = reversed_first
         self.blocks = []
         for number, (z, y, x) in enumerate(np.ndindex(*grid_dim[::-1])):
             block = _Block(number, [])
@@ -174,6 +173,7 @@ class _Grid:
         self._running = None
         self._error = None
         self._done = False
+        self._started_threads = []
         self.args = ()
 
     def run(self, args):
@@ -185,9 +185,8 @@ class _Grid:
                 if not self._condition.wait_for(lambda: self._done or self._error, _TIMEOUT_S):
                     self._error = (TimeoutError(f"no progress in {_TIMEOUT_S} s"), "the launch")
                 self._condition.notify_all()
-            for block in self.blocks:
-                for thread in block.threads if block.started else ():
-                    thread.join(_TIMEOUT_S)
+            for thread in self._started_threads:
+                thread.join(_TIMEOUT_S)
         if self._error:
             exc, where = self._error
             raise RuntimeError(f"launch of {len(self.blocks)} blocks failed in {where}: {exc!r}") from exc
@@ -251,5 +250,6 @@ class _Grid:
         self._running = block.threads[0]
         if not block.started:
             block.started = True
+            self._started_threads += block.threads
             for thread in block.threads:
                 thread.start()
