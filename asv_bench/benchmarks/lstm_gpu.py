@@ -8,7 +8,11 @@ on the device for both frameworks (numlstm's ``lstm_forward`` /
 are the kernels and each library's Python around them; every
 ``time_*`` ends with a device synchronisation. Skipped (NotImplementedError
 in setup) without a real GPU, or for torch without CUDA.
+``NumlstmGpuTrainingCublas`` runs every GEMM through cuBLAS by way of CuPy
+(``config.GPU_OPTIONS["gemm_library"] = "cupy"``), skipped without CuPy.
 """
+
+import importlib.util
 
 import numpy as np
 
@@ -104,6 +108,31 @@ class NumlstmGpuTraining(_NumlstmGpu):
 
     def time_train_step(self, size):
         self.train_once()
+
+
+class NumlstmGpuTrainingCublas(NumlstmGpuTraining):
+    """The same training steps with every GEMM through cuBLAS by way of CuPy (``gemm_library = "cupy"``)."""
+
+    def setup(self, size):
+        from numlstm import dispatch
+        from numlstm.kernels import config
+
+        if not dispatch.gpu_available():
+            raise NotImplementedError("no CUDA GPU")
+        if importlib.util.find_spec("cupy") is None:
+            raise NotImplementedError("CuPy is not installed")
+        self.library = config.GPU_OPTIONS["gemm_library"]
+        config.GPU_OPTIONS["gemm_library"] = "cupy"
+        try:
+            super().setup(size)
+        except BaseException:
+            self.teardown(size)
+            raise
+
+    def teardown(self, size):
+        from numlstm.kernels import config
+
+        config.GPU_OPTIONS["gemm_library"] = self.library
 
 
 class TorchCudnnTraining(_TorchCudnn):
