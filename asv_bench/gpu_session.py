@@ -101,14 +101,20 @@ def _environment():
             f"(TF32 allowed in cuDNN: {torch.backends.cudnn.allow_tf32}, torch's default)")
 
 
-def compare(rounds, seconds):
-    rows = []
-    for kind, sizes, ours, theirs, method in (
-            ("training step", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining, lstm_gpu.TorchCudnnTraining,
+def _steps():
+    """(kind, sizes, numlstm's benchmark class, cuDNN's, the method that runs one step), the sizes as
+    benchmarks.lstm_gpu says at the call."""
+    return (("training step", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining, lstm_gpu.TorchCudnnTraining,
              "train_once"),
             ("inference", lstm_gpu.INFERENCE, lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference,
-             "forward_once"),
-            (f"fit epoch ({lstm_gpu._FIT_STEPS} steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit, "fit_epoch")):
+             "forward_once"))
+
+
+def compare(rounds, seconds):
+    rows = []
+    fit = (f"fit epoch ({lstm_gpu._FIT_STEPS} steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit,
+           "fit_epoch")
+    for kind, sizes, ours, theirs, method in _steps() + (fit,):
         for size in sizes:
             benches = {"numlstm": ours(), "cudnn": theirs()}
             for bench in benches.values():
@@ -172,21 +178,28 @@ TIME_LOOPS = {"one thread per unit": _OFF,
               "persistent": {**_OFF, "persistent_below": 2**62}}
 
 
-def _time_variants(bench, method, seconds, size, variants, failures):
-    """Median seconds of ``bench.method`` under each variant of config.GPU_OPTIONS (read at each call);
-    None where a variant fails, its error appended to ``failures``, so that it costs only its own cells."""
+def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):
+    """Table cells: the median ms of ``method`` under each variant of config.GPU_OPTIONS (read at each
+    call), then cuDNN's and cuDNN / best. A variant that fails shows "failed", its error appended to
+    ``failures``, so that it costs only its own cell."""
     from numlstm.kernels import config
 
+    bench, cudnn = ours(), theirs()
+    bench.setup(size)
+    cudnn.setup(size)
     times = []
     for name, options in variants.items():
         with mock.patch.dict(config.GPU_OPTIONS, options):
             try:
-                getattr(bench, method)()  # compiles this loop's kernels outside the timing
+                getattr(bench, method)()  # compiles this variant's kernels outside the timing
                 times.append(_median_seconds(getattr(bench, method), seconds))
             except Exception as exc:
                 times.append(None)
                 failures.append(f"{size}, {name}: {type(exc).__name__}: {exc}")
-    return times
+    theirs_time = _median_seconds(getattr(cudnn, method), seconds)
+    measured = [t for t in times if t is not None]
+    best = f"{theirs_time / min(measured):.2f}" if measured else "-"
+    return ["failed" if t is None else f"{t * 1e3:.3f}" for t in times] + [f"{theirs_time * 1e3:.3f}", best]
 
 
 def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
@@ -198,17 +211,11 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
     failures = []
     for size in sizes:
         B, _, _, H = lstm_gpu._size(size)
-        bench, cudnn = ours(), theirs()
-        bench.setup(size)
-        cudnn.setup(size)
-        times = _time_variants(bench, method, seconds, size, TIME_LOOPS, failures)
+        cells = _variants_beside_cudnn(ours, theirs, method, size, TIME_LOOPS, seconds, failures)
         plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
                  if key[0] == kind and key[2:5] == (B, H, 4)]
-        theirs_time = _median_seconds(getattr(cudnn, method), seconds)
-        measured = [t for t in times if t is not None]
-        best = f"{theirs_time / min(measured):.2f}" if measured else "-"
-        lines.append(f"| {size} | " + " | ".join("failed" if t is None else f"{t * 1e3:.3f}" for t in times)
-                     + f" | {plans[0] if plans else '?'} | {theirs_time * 1e3:.3f} | {best} |")
+        cells.insert(len(TIME_LOOPS), str(plans[0]) if plans else "?")
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
     defaults = {name: config.GPU_OPTIONS[name] for name in _OFF}
     return (f"{title} (defaults: {defaults}), float32:\n\n" + "\n".join(lines)
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
@@ -237,22 +244,10 @@ def cublas_table(seconds):
     lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in GEMM_LIBRARIES)
              + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(GEMM_LIBRARIES) + 2)]
     failures = []
-    for kind, sizes, ours, theirs, method in (
-            ("training step", lstm_gpu.TRAINING, lstm_gpu.NumlstmGpuTraining, lstm_gpu.TorchCudnnTraining,
-             "train_once"),
-            ("inference", lstm_gpu.INFERENCE, lstm_gpu.NumlstmGpuInference, lstm_gpu.TorchCudnnInference,
-             "forward_once")):
+    for kind, sizes, ours, theirs, method in _steps():
         for size in sizes:
-            bench, cudnn = ours(), theirs()
-            bench.setup(size)
-            cudnn.setup(size)
-            times = _time_variants(bench, method, seconds, size, GEMM_LIBRARIES, failures)
-            theirs_time = _median_seconds(getattr(cudnn, method), seconds)
-            measured = [t for t in times if t is not None]
-            best = f"{theirs_time / min(measured):.2f}" if measured else "-"
-            lines.append(f"| {kind} | {size} | " + " | ".join("failed" if t is None else f"{t * 1e3:.3f}"
-                                                             for t in times)
-                         + f" | {theirs_time * 1e3:.3f} | {best} |")
+            cells = _variants_beside_cudnn(ours, theirs, method, size, GEMM_LIBRARIES, seconds, failures)
+            lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
     return ("GEMMs through Numba or cuBLAS, default time loops otherwise, float32:\n\n" + "\n".join(lines)
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
 
