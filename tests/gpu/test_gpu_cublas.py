@@ -15,15 +15,10 @@ import numlstm
 from cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
 from numlstm import dispatch, layers
 from simulated_cupy import SimulatedCupy
+from test_gpu_lstm import _active_gpu_options
 
 pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
                                 reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
-
-
-def _active_gpu_options():
-    from numlstm.kernels import config
-
-    return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
 
 
 @pytest.fixture
