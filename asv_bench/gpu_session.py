@@ -1,14 +1,20 @@
 """Everything a GPU session should run, in one call: the GPU tests on hardware, then the tables.
 
     python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tests-timeout 270]
-                                    [--tables a,b] > gpu.md
+                                    [--test-workers 12] [--table-timeout 150] [--tables a,b] > gpu.md 2> gpu.log
 
 First ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
 reference and finite differences, the API on device("cuda"); not the PTX
-checks, which CI runs). Then the
+checks, which CI runs), its report on stderr, spread over ``--test-workers``
+processes where pytest-xdist is installed (compiling the kernels is most of
+its time). Then the
 tables of ``TABLES``, most wanted first, each printed as it finishes, so
 that a run cut short by the device's time limit keeps what it measured, and
-a table that fails on hardware prints its error and costs only itself:
+a table that fails on hardware prints its error and costs only itself; with
+``--table-timeout``, a table that hangs (a kernel that never returns) costs
+only itself too: the tables then run in a child process, which a watchdog
+ends after that many seconds of one table, and a new child takes up the
+tables after it:
 
 - ``cudnn``: the DeepBench sizes of ``benchmarks/lstm_gpu.py``, numlstm and
   torch.nn.LSTM on cuDNN (training step, inference, a whole ``fit`` epoch
@@ -22,13 +28,13 @@ a table that fails on hardware prints its error and costs only itself:
 - ``cublas``: training steps and inference with the GEMMs through the
   Numba kernel or through cuBLAS by way of CuPy (on the GPU image), the
   latter also with GEMM steps, beside cuDNN: ``gemm_library``.
-- ``gemm``: numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul)
-  at the training sizes' GEMM shapes: which block shape, and how far the
-  kernel is from cuBLAS; and one kernel launch's cost from Python.
 - ``fastmath``: the float32 pass with GPU fastmath (``tanh.approx``; the
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
 - ``rows``: training steps at 2, 4, 8 and 16 batch rows per thread.
+- ``gemm``: numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul)
+  at the training sizes' GEMM shapes: which block shape, and how far the
+  kernel is from cuBLAS; and one kernel launch's cost from Python.
 - ``compile``: the first training step of a fresh process (every kernel
   compiled) against the second, without and with the on-disk kernel cache
   (``cache``).
@@ -37,11 +43,14 @@ numlstm need not be installed: see :func:`importable_checkout`.
 """
 
 import argparse
+import faulthandler
 import importlib
+import importlib.util
 import os
 import pathlib
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,8 +96,14 @@ def _median_seconds(function, seconds):
     return float(np.median(timings(function, seconds)))
 
 
+def _version(module):
+    try:
+        return importlib.import_module(module).__version__
+    except Exception as exc:  # an environment line must never cost the table it heads
+        return f"? ({type(exc).__name__})"
+
+
 def _environment():
-    import numba
     import torch
     from numba import cuda
 
@@ -96,7 +111,8 @@ def _environment():
     driver = cuda.cudadrv.driver.driver.get_version()
     name = device.name.decode() if isinstance(device.name, bytes) else device.name
     return (f"{name} (compute capability {device.compute_capability[0]}.{device.compute_capability[1]}), "
-            f"CUDA driver {driver[0]}.{driver[1]}; python {platform.python_version()}, numba {numba.__version__}, "
+            f"CUDA driver {driver[0]}.{driver[1]}; python {platform.python_version()}, numpy {np.__version__}, "
+            f"numba {_version('numba')}, numba-cuda {_version('numba_cuda')}, cupy {_version('cupy')}, "
             f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()} "
             f"(TF32 allowed in cuDNN: {torch.backends.cudnn.allow_tf32}, torch's default)")
 
@@ -358,6 +374,7 @@ print(json.dumps({{"import": imported - start, "first": step(), "second": step()
 """
 
 
+COMPILE_PROBE_TIMEOUT = 100
 COMPILE_RUNS = {"compiled, no cache": False, "compiled, saved to a new cache": True, "loaded from that cache": True}
 
 
@@ -373,7 +390,8 @@ def compile_table(package):
         for name, cache in COMPILE_RUNS.items():
             probe = _COMPILE_PROBE.format(bench=str(HERE), size=size, cache=cache)
             done = subprocess.run([sys.executable, "-c", probe], cwd=package or HERE, capture_output=True,
-                                  text=True, timeout=300, env={**os.environ, "NUMBA_CACHE_DIR": cache_dir})
+                                  text=True, timeout=COMPILE_PROBE_TIMEOUT,
+                                  env={**os.environ, "NUMBA_CACHE_DIR": cache_dir})
             if done.returncode != 0:
                 lines.append(f"| {name} | failed: {(done.stderr.strip().splitlines() or ['?'])[-1]} | | |")
                 continue
@@ -387,10 +405,81 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "forward": lambda args: forward_loops_table(args.seconds),
           "training": lambda args: training_loops_table(args.seconds),
           "cublas": lambda args: cublas_table(args.seconds),
-          "gemm": lambda args: gemm_table(args.seconds),
           "fastmath": lambda args: fastmath_table(args.seconds),
           "rows": lambda args: rows_table(args.seconds),
+          "gemm": lambda args: gemm_table(args.seconds),
           "compile": lambda args: compile_table(args.package)}
+
+
+TEST_TIMEOUT = 120
+
+
+def _test_command(root, workers):
+    """pytest over tests/gpu but the PTX checks (CI compiles the PTX already, and here every kernel compiles
+    for the GPU at hand anyway), over ``workers`` processes where pytest-xdist is installed."""
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "--durations", "10", "--rootdir", str(root),
+               "-c", str(root / "pyproject.toml")]
+    if workers > 1 and importlib.util.find_spec("xdist"):
+        command += ["-n", str(workers)]
+        if importlib.util.find_spec("pytest_timeout"):
+            # A kernel that never returns ends its worker, which xdist replaces, not the whole run.
+            command += ["--timeout", str(TEST_TIMEOUT), "--timeout-method", "thread"]
+    return command + [str(root / "tests" / "gpu"), "--ignore", str(root / "tests" / "gpu" / "test_ptx.py")]
+
+
+def _run_tests(command, cwd, timeout):
+    """The tests' exit status, or after ``timeout`` seconds "stopped after ..." with the tests and every
+    process they started (xdist's workers, one perhaps waiting on a kernel that never returns) killed, so
+    that none holds the GPU while the tables are timed."""
+    sys.stderr.flush()
+    with subprocess.Popen(command, cwd=cwd, stdout=sys.stderr, start_new_session=True) as tests:
+        try:
+            return tests.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(tests.pid, signal.SIGKILL)
+            tests.wait()
+            return f"stopped after {timeout:g} s"
+
+
+def _print_tables(names, args):
+    for name in names:
+        if args.progress:
+            with open(args.progress, "a") as progress:
+                print(name, file=progress)
+        if args.table_timeout:
+            faulthandler.dump_traceback_later(args.table_timeout, exit=True)
+        try:
+            print(TABLES[name](args), end="\n\n", flush=True)
+        except Exception:  # a kernel that only hardware rejects costs only its own table
+            print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def _print_tables_in_children(names, args):
+    """The tables in child processes, each table ended by a watchdog after ``args.table_timeout`` seconds
+    (its threads' stacks on stderr); a new child takes up the tables after one that hung or crashed."""
+    with tempfile.TemporaryDirectory(prefix="numlstm-gpu-session-") as scratch:
+        progress = pathlib.Path(scratch) / "started"
+        progress.touch()
+        remaining = list(names)
+        while remaining:
+            command = [sys.executable, str(HERE / "gpu_session.py"), "--skip-tests", "--rounds", str(args.rounds),
+                       "--seconds", str(args.seconds), "--table-timeout", str(args.table_timeout),
+                       "--progress", str(progress), "--tables", ",".join(remaining)]
+            sys.stdout.flush()
+            status = subprocess.run(command).returncode
+            started = progress.read_text().split()
+            if status == 0:
+                return
+            last = next((name for name in reversed(remaining) if name in started), None)
+            if last is None:
+                print(f"The tables' process failed (exit status {status}) before its first table; see stderr.",
+                      end="\n\n", flush=True)
+                return
+            print(f"Table {last}: no result, its process ended (exit status {status}: stopped after "
+                  f"{args.table_timeout:g} s, or crashed); its stacks are on stderr.", end="\n\n", flush=True)
+            remaining = [name for name in remaining if name not in started]
 
 
 def main():
@@ -401,6 +490,12 @@ def main():
     parser.add_argument("--tests-timeout", type=float, default=270,
                         help="seconds after which the GPU tests are stopped and the tables begin (a kernel that "
                              "hangs on hardware must not cost the session its measurements)")
+    parser.add_argument("--test-workers", type=int, default=1,
+                        help="pytest-xdist processes for the GPU tests (where pytest-xdist is installed)")
+    parser.add_argument("--table-timeout", type=float, default=0,
+                        help="run the tables in a child process and end one that takes longer than this many "
+                             "seconds (0: no limit, the tables in this process)")
+    parser.add_argument("--progress", help=argparse.SUPPRESS)  # a child's record of the tables it started
     parser.add_argument("--tables", default=",".join(TABLES),
                         help=f"comma-separated, from {', '.join(TABLES)} (default: all, in this order)")
     args = parser.parse_args()
@@ -412,20 +507,13 @@ def main():
     if not args.skip_tests:
         root = HERE.parent
         # From the assembled package's directory, which then comes first on sys.path (not the checkout's
-        # incomplete numlstm/); pytest still reads the checkout's configuration. CI compiles the PTX
-        # already, and here every kernel compiles for the GPU at hand anyway.
-        command = [sys.executable, "-m", "pytest", "-q", "--rootdir", str(root), "-c", str(root / "pyproject.toml"),
-                   str(root / "tests" / "gpu"), "--ignore", str(root / "tests" / "gpu" / "test_ptx.py")]
-        try:
-            status = subprocess.run(command, cwd=package or root, timeout=args.tests_timeout).returncode
-        except subprocess.TimeoutExpired:
-            status = f"stopped after {args.tests_timeout:g} s"
+        # incomplete numlstm/); pytest still reads the checkout's configuration.
+        status = _run_tests(_test_command(root, args.test_workers), package or root, args.tests_timeout)
         print(f"GPU tests exit status: {status}", file=sys.stderr, flush=True)
-    for name in chosen:
-        try:
-            print(TABLES[name](args), end="\n\n", flush=True)
-        except Exception:  # a kernel that only hardware rejects costs only its own table
-            print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
+    if args.table_timeout and not args.progress:
+        _print_tables_in_children(chosen, args)
+    else:
+        _print_tables(chosen, args)
 
 
 if __name__ == "__main__":

@@ -149,9 +149,9 @@ def test_gpu_tests_that_hang_are_stopped_and_the_tables_still_run(gpu_session, m
 
     def hung(command, cwd, timeout):
         ran.append((command, timeout))
-        raise subprocess.TimeoutExpired(command, timeout)
+        return f"stopped after {timeout:g} s"
 
-    monkeypatch.setattr(gpu_session.subprocess, "run", hung)
+    monkeypatch.setattr(gpu_session, "_run_tests", hung)
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--seconds", "0", "--tests-timeout", "5",
                                       "--tables", "fastmath"])
     gpu_session.main()
@@ -160,3 +160,107 @@ def test_gpu_tests_that_hang_are_stopped_and_the_tables_still_run(gpu_session, m
     assert timeout == 5 and command[-2:] == ["--ignore", str(ASV_BENCH.parent / "tests" / "gpu" / "test_ptx.py")]
     assert "GPU tests exit status: stopped after 5 s" in captured.err
     assert captured.out.startswith("fastmath at H x N x T")
+
+
+def test_stopped_tests_take_every_process_they_started_with_them(tmp_path):
+    """xdist's workers are the tests' children: one waiting on a hung kernel would hold the GPU through the
+    tables unless it is killed too."""
+    sys.path.insert(0, str(ASV_BENCH))
+    import gpu_session
+
+    pid_file = tmp_path / "worker.pid"
+    tests = ("import pathlib, subprocess, sys, time; "
+             "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+             f"pathlib.Path({str(pid_file)!r}).write_text(str(worker.pid)); time.sleep(60)")
+    assert gpu_session._run_tests([sys.executable, "-c", tests], tmp_path, 3) == "stopped after 3 s"
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while pathlib.Path(f"/proc/{worker}").exists() and "Z" not in _process_state(worker):
+        assert time.monotonic() < deadline, "the tests' worker outlived them"
+        time.sleep(0.1)
+    assert gpu_session._run_tests([sys.executable, "-c", "raise SystemExit(3)"], tmp_path, 30) == 3
+
+
+def _process_state(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_gpu_tests_spread_over_workers_only_where_xdist_is_installed(monkeypatch):
+    sys.path.insert(0, str(ASV_BENCH))
+    import gpu_session
+
+    root = ASV_BENCH.parent
+    installed = {"xdist", "pytest_timeout"}
+    monkeypatch.setattr(gpu_session.importlib.util, "find_spec", lambda name: name in installed or None)
+    command = gpu_session._test_command(root, 12)
+    assert command[command.index("-n") + 1] == "12"
+    assert command[command.index("--timeout-method") + 1] == "thread"
+    assert command[-3:] == [str(root / "tests" / "gpu"), "--ignore", str(root / "tests" / "gpu" / "test_ptx.py")]
+    installed.clear()
+    assert "-n" not in gpu_session._test_command(root, 12) and "--timeout" not in gpu_session._test_command(root, 12)
+    installed.update({"xdist", "pytest_timeout"})
+    assert "-n" not in gpu_session._test_command(root, 1)
+
+
+def test_a_table_that_hangs_ends_its_process_with_its_stacks(tmp_path):
+    """The watchdog of --table-timeout: the table's process exits with the stacks of its threads on stderr,
+    the tables it finished printed and the hung one recorded as started."""
+    progress = tmp_path / "started"
+    code = f"""
+import argparse, sys, time
+sys.path.insert(0, {str(ASV_BENCH)!r})
+import gpu_session
+gpu_session.TABLES = {{"quick": lambda args: "quick table", "hung": lambda args: time.sleep(60),
+                       "never": lambda args: "never printed"}}
+gpu_session._print_tables(["quick", "hung", "never"], argparse.Namespace(table_timeout=1, progress={str(progress)!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == "quick table\n\n"
+    assert "Timeout (0:00:01)!" in done.stderr and "in _print_tables" in done.stderr, done.stderr
+    assert progress.read_text().split() == ["quick", "hung"]
+
+
+def test_a_table_that_hangs_costs_only_itself(monkeypatch, capsys):
+    """With --table-timeout, the tables run in a child; after a child ends mid-table, a new one takes up the
+    tables after it. Here the children are simulated: the first hangs in "forward", the second in "gemm"
+    (its last table), the third finishes."""
+    sys.path.insert(0, str(ASV_BENCH))
+    import gpu_session
+
+    children = []
+
+    def child(command):
+        children.append(command[command.index("--tables") + 1].split(","))
+        progress = pathlib.Path(command[command.index("--progress") + 1])
+        runs = {1: (["cudnn", "forward"], 1), 2: (["training", "cublas", "gemm"], 1), 3: (["rows"], 0)}
+        started, status = runs[len(children)]
+        with progress.open("a") as file:
+            file.write("".join(f"{name}\n" for name in started))
+        return subprocess.CompletedProcess(command, status)
+
+    monkeypatch.setattr(gpu_session.subprocess, "run", child)
+    monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--table-timeout", "7",
+                                      "--tables", "cudnn,forward,training,cublas,gemm,rows"])
+    gpu_session.main()
+    printed = capsys.readouterr().out
+    assert children == [["cudnn", "forward", "training", "cublas", "gemm", "rows"],
+                        ["training", "cublas", "gemm", "rows"], ["rows"]]
+    assert "Table forward: no result" in printed and "Table gemm: no result" in printed
+    assert "stopped after 7 s" in printed and "Table cudnn" not in printed
+
+
+def test_a_tables_process_that_fails_at_once_is_not_restarted(monkeypatch, capsys):
+    sys.path.insert(0, str(ASV_BENCH))
+    import gpu_session
+
+    children = []
+    monkeypatch.setattr(gpu_session.subprocess, "run",
+                        lambda command: children.append(command) or subprocess.CompletedProcess(command, 1))
+    monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--table-timeout", "7"])
+    gpu_session.main()
+    assert len(children) == 1
+    assert "failed (exit status 1) before its first table" in capsys.readouterr().out
