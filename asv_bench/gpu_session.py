@@ -38,6 +38,8 @@ tables after it:
 - ``compile``: the first training step of a fresh process (every kernel
   compiled) against the second, without and with the on-disk kernel cache
   (``cache``).
+- ``profile``: where one pass's time goes (each kernel's device time, the
+  host's Python), persistent loop and defaults: what to make faster.
 
 numlstm need not be installed: see :func:`importable_checkout`.
 """
@@ -353,6 +355,61 @@ def rows_table(seconds):
     return f"Rows per thread (default {config.GPU_OPTIONS['rows']}), training steps, float32:\n\n" + "\n".join(lines)
 
 
+PROFILED_CALLS = 20
+
+
+def _profiled_cases():
+    inference, training = lstm_gpu.INFERENCE[0], lstm_gpu.TRAINING[0]
+    persistent = {"persistent_below": 2**62}
+    return (("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", persistent),
+            ("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", {}),
+            ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", persistent),
+            ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", {}))
+
+
+def profile_table(seconds):
+    """Where the time of one pass goes: its wall time, the device time of each kernel (torch.profiler, which
+    records every kernel of the process through CUPTI, numba's too) and the host's Python (cProfile), with
+    the persistent loop forced on and with the defaults: how much is launches and Python, how much the
+    kernels."""
+    import cProfile
+    import io
+    import pstats
+
+    import torch
+    from torch import profiler
+
+    from numlstm.kernels import config
+
+    sections = []
+    activities = [activity for activity in (profiler.ProfilerActivity.CPU, profiler.ProfilerActivity.CUDA)
+                  if activity in profiler.supported_activities()]
+    for kind, size, ours, method, options in _profiled_cases():
+        with mock.patch.dict(config.GPU_OPTIONS, options):
+            bench = ours()
+            bench.setup(size)
+            run = getattr(bench, method)
+            run()
+            wall = _median_seconds(run, seconds)
+            with profiler.profile(activities=activities) as recorded:
+                for _ in range(PROFILED_CALLS):
+                    run()
+            kernels = recorded.key_averages().table(sort_by="device_time_total" if len(activities) > 1
+                                                    else "cpu_time_total", row_limit=12, max_name_column_width=48)
+            host = cProfile.Profile()
+            host.enable()
+            for _ in range(PROFILED_CALLS):
+                run()
+            host.disable()
+            text = io.StringIO()
+            pstats.Stats(host, stream=text).sort_stats("tottime").print_stats(16)
+            python = "\n".join(line for line in text.getvalue().splitlines()[4:] if line.strip())
+        sections.append(f"### {kind} {size}, {'defaults' if not options else options}: {wall * 1e3:.3f} ms a call "
+                        f"(median)\n\nDevice, {PROFILED_CALLS} calls:\n\n```\n{kernels}\n```\n\n"
+                        f"Host Python, {PROFILED_CALLS} calls:\n\n```\n{python}\n```")
+    return f"Profiles (torch {torch.__version__}), float32:\n\n" + "\n\n".join(sections)
+
+
 _COMPILE_PROBE = """
 import json, sys, time
 start = time.perf_counter()
@@ -408,7 +465,8 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "fastmath": lambda args: fastmath_table(args.seconds),
           "rows": lambda args: rows_table(args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),
-          "compile": lambda args: compile_table(args.package)}
+          "compile": lambda args: compile_table(args.package),
+          "profile": lambda args: profile_table(args.seconds)}
 
 
 TEST_TIMEOUT = 120

@@ -73,6 +73,9 @@ def build_kernels(dtype, shape_options):
     gemm_tile = (gemm_depth, gemm_block + 1)  # the extra column spreads transposed stores over the banks
     gemm_outputs = gemm_micro * gemm_micro
     jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], options["cache"])
+    # numba-cuda 0.30 cannot cache code linked with cudadevrt ("Cannot pickle CUDACodeLibrary with linking
+    # files", seen on an H200), which every grid barrier needs: the cooperative kernels always compile.
+    cooperative_jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], False)
 
     @cuda.jit(device=True, inline=True)
     def sigmoid(x):
@@ -323,7 +326,7 @@ def build_kernels(dtype, shape_options):
             if use_recurrent_mask:
                 masked_h[b, j] = hs[(s + 1) * B + b, j] * recurrent_mask[b, j]
 
-    @jit
+    @cooperative_jit
     def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
                            use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, cache_slots):
         """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step.
@@ -542,7 +545,7 @@ def build_kernels(dtype, shape_options):
                                  gates, transposed_kernel, unit_block * split_units, dh, mask, use_mask,
                                  recurrent_mask, use_recurrent_mask)
 
-    @jit
+    @cooperative_jit
     def backward_persistent(T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
                             peephole, zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask,
                             cache_slots):

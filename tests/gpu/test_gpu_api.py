@@ -126,16 +126,22 @@ class _Transfers:
         device_array = type(cuda.to_device(np.zeros(1)))
         to_device, to_host, copy_to_device = cuda.to_device, device_array.copy_to_host, device_array.copy_to_device
 
+        self._inside_to_device = False
+
         def counted_to_device(*args, **kwargs):
             self.up += 1
-            return to_device(*args, **kwargs)
+            self._inside_to_device = True  # on a GPU, to_device copies through copy_to_device: one transfer
+            try:
+                return to_device(*args, **kwargs)
+            finally:
+                self._inside_to_device = False
 
         def counted_to_host(array, *args, **kwargs):
             self.down += 1
             return to_host(array, *args, **kwargs)
 
         def counted_copy_to_device(array, source, *args, **kwargs):
-            self.up += not backend.is_device_array(source)
+            self.up += not (self._inside_to_device or backend.is_device_array(source))
             return copy_to_device(array, source, *args, **kwargs)
 
         monkeypatch.setattr(cuda, "to_device", counted_to_device)

@@ -1,5 +1,5 @@
 """The on-disk cache of the GPU kernels (``config.GPU_OPTIONS["cache"]``): a second process loads what the
-first compiled, and computes the same bits. Needs a real GPU (the simulator compiles nothing); that the
+first compiled, and computes the same bits (the cooperative kernels, which numba-cuda cannot cache, apart). Needs a real GPU (the simulator compiles nothing); that the
 variants cache apart is checked without one in test_ptx.py."""
 
 import json
@@ -45,8 +45,10 @@ def test_a_new_process_loads_the_kernels_the_first_compiled(tmp_path):
         assert done.returncode == 0, done.stderr
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     first, second = runs
-    launched = [name for name, (hits, misses) in first["stats"].items() if hits + misses]
-    assert launched and all(first["stats"][name][0] == 0 for name in launched), first["stats"]
-    assert all(second["stats"][name][0] >= 1 and second["stats"][name][1] == 0 for name in launched), second["stats"]
-    assert {"forward_step_split", "forward_persistent", "backward_persistent"} <= set(launched)
+    cached = [name for name, (hits, misses) in first["stats"].items() if hits + misses]
+    assert cached and all(first["stats"][name][0] == 0 for name in cached), first["stats"]
+    assert all(second["stats"][name][0] >= 1 and second["stats"][name][1] == 0 for name in cached), second["stats"]
+    assert {"forward_step_split", "backward_recurrent_split", "gemm"} <= set(cached)
+    # numba-cuda cannot pickle code linked with cudadevrt: the cooperative kernels compile in each process.
+    assert {"forward_persistent", "backward_persistent"}.isdisjoint(cached)
     assert second["results"] == first["results"]

@@ -279,6 +279,9 @@ def _launches(rng, T):
 
     def counted(kernel):
         class Launcher:
+            def __getattr__(self, name):  # compile, typeof_pyval: what the persistent launch plan asks
+                return getattr(kernel, name)
+
             def __getitem__(self, configuration):
                 launch = kernel[configuration]
 

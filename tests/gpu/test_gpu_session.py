@@ -58,6 +58,7 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(gpu_session, "timings", _once)
     monkeypatch.setattr(gpu_session, "LAUNCHES_TIMED", 2)
     monkeypatch.setattr(gpu_session, "ROWS_CHOICES", (1, 2))
+    monkeypatch.setattr(gpu_session, "PROFILED_CALLS", 2)
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
     return gpu_session
 
@@ -89,7 +90,11 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| \(\d+, \d+\) \| {number} \| {number} \|",
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
                 rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
-                rf"\| loaded from that cache \| {number} \| {number} \| {number} \|"):
+                rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
+                rf"### training step 3x2x2, {{'persistent_below': \d+}}: {number} ms a call \(median\)\n\n"
+                r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
+                rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
+                r"Host Python, 2 calls:\n\n```\n +ncalls +tottime"):
         assert re.search(row, printed), row
 
 

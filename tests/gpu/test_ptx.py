@@ -154,6 +154,9 @@ def test_cached_kernel_variants_keep_caches_of_their_own():
     ops = [gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], fastmath, True) for fastmath in (False, True)]
     for variants in ([plain, fast, wide], ops):
         for name in vars(variants[0]):
+            if name in ("forward_persistent", "backward_persistent"):  # numba-cuda cannot cache them
+                assert all(type(getattr(kernels, name)._cache).__name__ == "NullCache" for kernels in variants)
+                continue
             names = {getattr(kernels, name)._cache._impl.filename_base for kernels in variants}
             assert len(names) == len(variants), name
             assert all(name in filename for filename in names)
