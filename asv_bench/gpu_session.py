@@ -193,7 +193,7 @@ _OFF = {"split_below": 0, "persistent_below": 0, "gemm_steps_from": 2**62}
 TIME_LOOPS = {"one thread per unit": _OFF,
               "split steps": {**_OFF, "split_below": 2**62},
               "GEMM steps": {**_OFF, "gemm_steps_from": 0},
-              "persistent": {**_OFF, "persistent_below": 2**62}}
+              "persistent": {**_OFF, "persistent_below": 2**62, "persistent_uncached": True}}
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):
@@ -251,7 +251,7 @@ def training_loops_table(seconds):
                         lstm_gpu.TorchCudnnTraining, "train_once", seconds)
 
 
-GEMM_LIBRARIES = {"Numba GEMMs": {}, "cuBLAS GEMMs": {"gemm_library": "cupy"},
+GEMM_LIBRARIES = {"Numba GEMMs": {"gemm_library": "numba"}, "cuBLAS GEMMs": {"gemm_library": "cupy"},
                   "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cupy", "gemm_steps_from": 0}}
 
 
@@ -360,7 +360,7 @@ PROFILED_CALLS = 20
 
 def _profiled_cases():
     inference, training = lstm_gpu.INFERENCE[0], lstm_gpu.TRAINING[0]
-    persistent = {"persistent_below": 2**62}
+    persistent = {"persistent_below": 2**62, "persistent_uncached": True}
     return (("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", persistent),
             ("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", {}),
             ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", persistent),

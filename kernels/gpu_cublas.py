@@ -26,6 +26,21 @@ def _cupy():
     return cupy
 
 
+@functools.lru_cache(maxsize=1)
+def usable():
+    """Whether CuPy imports, for ``gemm_library = "auto"``; never in Numba's CUDA simulator, whose arrays
+    CuPy cannot read."""
+    import numba
+
+    if numba.config.ENABLE_CUDASIM:
+        return False
+    try:
+        _cupy()
+    except ImportError:
+        return False
+    return True
+
+
 def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
     """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays, where op(a) is
     ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``, and op(b) likewise (n x depth)."""

@@ -31,7 +31,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import gpu_cublas, gpu_jit
+from . import gpu_cublas, gpu_jit, gpu_launch
 
 
 def _launch(count, threads):
@@ -678,13 +678,15 @@ def build_kernels(dtype, shape_options):
 def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
     """``c[:m, :n] = op(a) @ op(b)`` (``+= `` with ``accumulate``), op(a) m x depth and op(b) depth x n, the
     transposes read in place: by the kernel ``k.gemm``, or by cuBLAS when ``options["gemm_library"]`` says
-    "cupy"."""
+    "cupy", or says "auto" and CuPy is installed (never in the simulator)."""
     library = options["gemm_library"]
+    if library == "auto":
+        library = "cupy" if gpu_cublas.usable() else "numba"
     if library == "cupy":
         gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
         return
     if library != "numba":
-        raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "numba" or "cupy", got {library!r}')
+        raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "auto", "numba" or "cupy", got {library!r}')
     block = options["gemm_block"]
     grid = (max(1, -(-n // block)), max(1, -(-m // block)))
     k.gemm[grid, (block // options["gemm_micro"]) ** 2](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
@@ -764,9 +766,10 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "forward", k.forward_persistent, step_args + (0,), options, B, H, H, 4 * options["persistent_units"],
             np.dtype(x.dtype).itemsize)
-        persistent_threads = options["persistent_units"] * options["persistent_slices"]
-        k.forward_persistent[blocks, persistent_threads, 0, cache_bytes](*step_args, cache_slots)
-        return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
+        if cache_slots or options["persistent_uncached"]:
+            persistent_threads = options["persistent_units"] * options["persistent_slices"]
+            k.forward_persistent[blocks, persistent_threads, 0, cache_bytes](*step_args, cache_slots)
+            return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
     if B >= options["gemm_steps_from"]:
@@ -784,15 +787,16 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
             update(s, t, B, H, gates, hs, cs, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
                    zero_output, cifg, outputs, masked_h)
         return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
+    step_args = (0, 0, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask, recurrent_mask,
+                 use_recurrent_mask, zero_output, cifg, outputs)
     if row_blocks * H < options["split_below"]:
         units = options["split_units"]
-        step = k.forward_step_split[(-(-H // units), row_blocks), units * options["split_slices"]]
+        step = gpu_launch.prepared_launch(k.forward_step_split, (-(-H // units), row_blocks),
+                                          units * options["split_slices"], step_args)
     else:
-        step = k.forward_step[_launch(row_blocks * H, threads)]
+        step = gpu_launch.prepared_launch(k.forward_step, *_launch(row_blocks * H, threads), step_args)
     for s in range(T):
-        t = T - 1 - s if reverse else s
-        step(s, t, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask,
-             recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+        step(s, T - 1 - s if reverse else s)
     return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
 
 
@@ -822,13 +826,17 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     threads = options["threads"]
     dh, dc = d_h_n, d_c_n
     row_blocks = -(-B // options["rows"])
-    if row_blocks * H < options["persistent_below"]:
+    transposed_kernel = None
+    persistent = row_blocks * H < options["persistent_below"]
+    if persistent:
+        transposed_kernel = _transposed(k, recurrent_kernel, threads)
         loop_args = (T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
-                     zero_output, cifg, _transposed(k, recurrent_kernel, threads), recurrent_mask,
-                     use_recurrent_mask)
+                     zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask)
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "backward", k.backward_persistent, loop_args + (0,), options, B, H, GH, options["persistent_units"],
             np.dtype(dtype).itemsize)
+        persistent = cache_slots or options["persistent_uncached"]
+    if persistent:
         persistent_threads = options["persistent_units"] * options["persistent_slices"]
         k.backward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args, cache_slots)
     elif B >= options["gemm_steps_from"]:
@@ -845,19 +853,24 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         cell(0, 0, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
              recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, False)
     else:
-        transposed_kernel = _transposed(k, recurrent_kernel, threads)
-        cell = k.backward_cell[_launch(B * H, threads)]
+        if transposed_kernel is None:
+            transposed_kernel = _transposed(k, recurrent_kernel, threads)
+        cell = gpu_launch.prepared_launch(k.backward_cell, *_launch(B * H, threads),
+                                          (0, 0, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
+                                           peephole, zero_output, cifg))
+        recurrent_args = (0, 0, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
+                          use_recurrent_mask)
         if row_blocks * H < options["split_below"]:
             units = options["split_units"]
-            recurrent = k.backward_recurrent_split[(-(-H // units), row_blocks), units * options["split_slices"]]
+            recurrent = gpu_launch.prepared_launch(k.backward_recurrent_split, (-(-H // units), row_blocks),
+                                                   units * options["split_slices"], recurrent_args)
         else:
-            recurrent = k.backward_recurrent[_launch(row_blocks * H, threads)]
+            recurrent = gpu_launch.prepared_launch(k.backward_recurrent, *_launch(row_blocks * H, threads),
+                                                   recurrent_args)
         for s in range(T - 1, -1, -1):
             t = T - 1 - s if reverse else s
-            cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole, zero_output,
-                 cifg)
-            recurrent(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
-                      use_recurrent_mask)
+            cell(s, t)
+            recurrent(s, t)
     d_peephole = cuda.device_array(peephole.shape[0], dtype)
     if use_peephole:
         k.peephole_gradients[_launch(H, threads)](gates, cs, T, B, H, cifg, d_peephole)

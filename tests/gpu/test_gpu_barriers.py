@@ -44,7 +44,7 @@ def serialised(request, monkeypatch):
 
 TIME_LOOPS = {"one thread per unit": {}, "split steps": {"split_below": 10**9}, "GEMM steps": {"gemm_steps_from": 0},
               "persistent, cached": {"persistent_below": 10**9},
-              "persistent, uncached": {"persistent_below": 10**9, "shared_bytes": 0}}
+              "persistent, uncached": {"persistent_below": 10**9, "shared_bytes": 0, "persistent_uncached": True}}
 
 
 @pytest.mark.parametrize("time_loop", list(TIME_LOOPS))

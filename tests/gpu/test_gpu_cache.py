@@ -47,7 +47,9 @@ def test_a_new_process_loads_the_kernels_the_first_compiled(tmp_path):
     first, second = runs
     cached = [name for name, (hits, misses) in first["stats"].items() if hits + misses]
     assert cached and all(first["stats"][name][0] == 0 for name in cached), first["stats"]
-    assert all(second["stats"][name][0] >= 1 and second["stats"][name][1] == 0 for name in cached), second["stats"]
+    not_loaded = {name: {"first": first["stats"][name], "second": second["stats"][name]} for name in cached
+                  if not (second["stats"][name][0] >= 1 and second["stats"][name][1] == 0)}
+    assert not not_loaded, f"[cache hits, misses] of the kernels the second process did not load: {not_loaded}"
     assert {"forward_step_split", "backward_recurrent_split", "gemm"} <= set(cached)
     # numba-cuda cannot pickle code linked with cudadevrt: the cooperative kernels compile in each process.
     assert {"forward_persistent", "backward_persistent"}.isdisjoint(cached)

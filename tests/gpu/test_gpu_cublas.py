@@ -6,6 +6,7 @@ On a GPU they run through CuPy when it is installed. In Numba's simulator
 the slices, the transposes, accumulation.
 """
 
+import importlib.util
 import sys
 
 import numpy as np
@@ -15,7 +16,7 @@ import numlstm
 from cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
 from numlstm import dispatch, layers
 from simulated_cupy import SimulatedCupy
-from test_gpu_lstm import _active_gpu_options
+from test_gpu_lstm import _active_gpu_options, force_time_loop
 
 pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
                                 reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
@@ -72,7 +73,7 @@ def test_lstm_through_cublas_matches_numpy_reference(monkeypatch, rng, cublas_ge
     """Every GEMM of the passes (input projection, weight gradients, dx; with GEMM steps the per-step
     recurrent products too) through cuBLAS; the recurrent mask makes the weight gradient read h * mask."""
     if gemm_steps:
-        monkeypatch.setitem(_active_gpu_options(), "gemm_steps_from", 0)
+        force_time_loop(monkeypatch, gemm_steps_from=0)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, peephole=True, mask=True, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
@@ -107,5 +108,26 @@ def test_unknown_gemm_library_is_refused(monkeypatch):
     from numlstm.kernels import gpu_lstm
 
     options = dict(_active_gpu_options(), gemm_library="cublas")
-    with pytest.raises(ValueError, match=r'gemm_library"\] must be "numba" or "cupy", got \'cublas\''):
+    with pytest.raises(ValueError, match=r'gemm_library"\] must be "auto", "numba" or "cupy", got \'cublas\''):
         gpu_lstm.launch_gemm(None, options, None, None, None, 1, 1, 1)
+
+
+def test_auto_picks_cublas_where_cupy_is_usable(monkeypatch, rng):
+    """"auto": cuBLAS where CuPy imports on a GPU; the Numba kernel without CuPy or in the simulator, whose
+    arrays CuPy cannot read."""
+    from numba import cuda
+
+    from numlstm.kernels import gpu_cublas, gpu_lstm
+
+    usable = not dispatch.simulator_enabled() and importlib.util.find_spec("cupy") is not None
+    assert gpu_cublas.usable() == usable
+    through_cublas = []
+    monkeypatch.setattr(gpu_cublas, "gemm", lambda *args: through_cublas.append(args))
+    options = dict(_active_gpu_options(), gemm_library="auto")
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
+    out = cuda.to_device(np.zeros((3, 4)))
+    gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
+                         out, 3, 4, 2)
+    assert len(through_cublas) == usable
+    if not usable:
+        np.testing.assert_allclose(out.copy_to_host(), a @ b, rtol=1e-13)

@@ -41,13 +41,21 @@ def _active_gpu_options():
     return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
 
 
+def force_time_loop(monkeypatch, **options):
+    """One time loop forced on (one thread per unit when ``options`` name none), the others off: on a GPU the
+    defaults pick the persistent kernels or the split steps by shape."""
+    chosen = {"persistent_below": 0, "split_below": 0, "gemm_steps_from": 2**62, **options}
+    for name, value in chosen.items():
+        monkeypatch.setitem(_active_gpu_options(), name, value)
+
+
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
     (False, False, False, False, False), (False, True, True, True, True), (True, True, True, False, False),
     (True, False, False, True, False)])
 def test_split_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mask, reverse, zero_output):
     """The small-batch forward step and recurrent backward step (blocks of units x slices of the recurrent
     sum), forced on; H = 5 leaves a partial block of units and slices, B = 3 a partial block of rows."""
-    monkeypatch.setitem(_active_gpu_options(), "split_below", 10**9)
+    force_time_loop(monkeypatch, split_below=10**9)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
@@ -67,7 +75,7 @@ def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accum
     b = rng.standard_normal((n, depth) if transpose_b else (depth, n))
     c = rng.standard_normal((m, n))
     expected = (a.T if transpose_a else a) @ (b.T if transpose_b else b) + (c if accumulate else 0)
-    options = _active_gpu_options()
+    options = dict(_active_gpu_options(), gemm_library="numba")  # on a GPU "auto" may pick cuBLAS
     out = cuda.to_device(c)
     gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
                          out, m, n, depth, transpose_a, transpose_b, accumulate)
@@ -81,7 +89,7 @@ def test_gemm_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mask
                                           recurrent_mask):
     """Each step as a recurrent GEMM then an elementwise kernel (cuDNN's scheme), forced on; B = 9 spans
     two GEMM tiles of rows in the simulator."""
-    monkeypatch.setitem(_active_gpu_options(), "gemm_steps_from", 0)
+    force_time_loop(monkeypatch, gemm_steps_from=0)
     args = random_lstm_args(rng, B=9, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=recurrent_mask)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
@@ -96,6 +104,7 @@ def _force_persistent(monkeypatch, cached):
     monkeypatch.setitem(options, "persistent_below", 10**9)
     if not cached:
         monkeypatch.setitem(options, "shared_bytes", 0)
+        monkeypatch.setitem(options, "persistent_uncached", True)
     plans = []
     plan = gpu_lstm._persistent_plan
     monkeypatch.setattr(gpu_lstm, "_persistent_plan", lambda *a: plans.append(plan(*a)) or plans[-1])
@@ -241,8 +250,7 @@ OTHER_TIME_LOOPS = {"split_steps": {"split_below": 10**9}, "gemm_steps": {"gemm_
 def test_every_time_loop_passes_finite_differences(monkeypatch, rng, loop):
     from test_gradcheck import _check_all_gradients
 
-    for name, value in OTHER_TIME_LOOPS[loop].items():
-        monkeypatch.setitem(_active_gpu_options(), name, value)
+    force_time_loop(monkeypatch, **OTHER_TIME_LOOPS[loop])
     args = random_lstm_args(rng, B=2, T=3, F=2, H=2, peephole=True, mask=True, initial_state=True)
     weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
                "c_n": rng.standard_normal((2, 2))}
@@ -304,15 +312,17 @@ def _launches(rng, T):
     return counts
 
 
-def test_launches_per_timestep_are_one_forward_and_two_backward(rng):
+@pytest.mark.parametrize("loop", [{}, {"split_below": 10**9}], ids=["one thread per unit", "split steps"])
+def test_launches_per_timestep_are_one_forward_and_two_backward(monkeypatch, rng, loop):
     """The issue's budget is at most 2 per step forward and 3 backward; the GEMMs run once per pass."""
+    force_time_loop(monkeypatch, **loop)
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 1
     assert (long["backward"] - short["backward"]) / 3 == 2
 
 
 def test_gemm_steps_launch_two_kernels_per_step_each_way(monkeypatch, rng):
-    monkeypatch.setitem(_active_gpu_options(), "gemm_steps_from", 0)
+    force_time_loop(monkeypatch, gemm_steps_from=0)
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 2
     assert (long["backward"] - short["backward"]) / 3 == 2

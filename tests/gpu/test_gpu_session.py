@@ -91,7 +91,7 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
                 rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
                 rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
-                rf"### training step 3x2x2, {{'persistent_below': \d+}}: {number} ms a call \(median\)\n\n"
+                rf"### training step 3x2x2, {{'persistent_below': \d+, 'persistent_uncached': True}}: {number} ms a call \(median\)\n\n"
                 r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
                 rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
                 r"Host Python, 2 calls:\n\n```\n +ncalls +tottime"):
