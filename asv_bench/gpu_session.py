@@ -231,7 +231,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
         B, _, _, H = lstm_gpu._size(size)
         cells = _variants_beside_cudnn(ours, theirs, method, size, TIME_LOOPS, seconds, failures)
         plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
-                 if key[0] == kind and key[2:5] == (B, H, 4)]
+                 if key[0] == kind and key[2:4] == (B, H) and key[6] == 4]  # float32
         cells.insert(len(TIME_LOOPS), str(plans[0]) if plans else "?")
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     defaults = {name: config.GPU_OPTIONS[name] for name in _OFF}

@@ -714,7 +714,9 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
     and so fewer resident blocks: iterate to a fixed point.
     """
     units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
-    key = (kind, kernel, B, H, itemsize, units, slices, rows, options["shared_bytes"])
+    # The cache's shape is part of the key: a CIFG layer (3 gates) and a plain one (4) of the same size share
+    # the backward kernel but not its cache rows.
+    key = (kind, kernel, B, H, cache_rows, columns_per_tile, itemsize, units, slices, rows, options["shared_bytes"])
     if key in _persistent_plans:
         return _persistent_plans[key]
     threads = units * slices

@@ -242,6 +242,21 @@ def test_gpu_finite_differences(rng, cifg, peephole, mask, reverse):
     _check_all_gradients(args, {"reverse": reverse}, weights)
 
 
+def test_a_cifg_layer_and_a_plain_one_of_one_size_get_weight_caches_of_their_own(monkeypatch):
+    """One backward kernel serves both, but its weight cache holds G * H rows: 3 H with CIFG, 4 H without.
+    A plan kept for one and reused for the other gave it too little shared memory (seen on an H200)."""
+    from numlstm.kernels import gpu_lstm
+
+    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
+    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: 8)
+    options = dict(_active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
+    B, H, units, itemsize = 3, 5, 2, 8
+    for gates in (3, 4, 3):
+        blocks, slots, cache_bytes = gpu_lstm._persistent_plan("backward", "kernel", (), options, B, H, gates * H,
+                                                               units, itemsize)
+        assert slots >= 1 and cache_bytes == (units * slots + 1) * gates * H * itemsize
+
+
 OTHER_TIME_LOOPS = {"split_steps": {"split_below": 10**9}, "gemm_steps": {"gemm_steps_from": 0},
                     "persistent": {"persistent_below": 10**9}}
 
