@@ -11,40 +11,52 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # tile of the output through gemm_depth-deep shared-memory slabs, each of its
 # (gemm_block / gemm_micro)**2 threads a gemm_micro x gemm_micro micro-tile
 # in registers (64 x 64 by 256 threads: the classic register-blocked SGEMM
-# shape, untuned); threads: threads per block of the per-step kernels; rows: batch rows per
-# thread of the per-step recurrent products (each thread reads its weight
-# column once for that many rows). fastmath (tanh.approx and friends) stays
-# off: the accuracy tests set the bar for turning it on.
+# shape; on an H200 128 x 128 tiles ran the larger input projections up to
+# 1.35x faster and the weight gradients up to 2x slower, and both ran at
+# 1-12 TFLOP/s against cuBLAS's 18-49); threads: threads per block of the
+# per-step kernels; rows: batch rows per thread of the per-step recurrent
+# products (each thread reads its weight column once for that many rows; 4
+# and 8 timed alike on an H200, 2 and 16 up to 1.8x and 1.5x slower at
+# 1024x64x25). fastmath
+# (tanh.approx and friends) stays off: on an H200 it made a training step
+# no faster (7.08 ms against 7.02) and its float32 error 13x larger.
 # split_*: a forward or recurrent backward step that would launch fewer
 # than split_below threads (one per hidden unit and row block: small
 # batches) runs split instead, blocks of split_units units x split_slices
 # slices of the recurrent sum, so that H / split_units blocks, not H
 # threads, read the recurrent weights. The threshold comes from occupancy
-# (about 2 x 132 SMs x 128 threads on an H100), not yet from a measurement:
-# asv_bench/gpu_session.py times both.
+# (about 2 x 132 SMs x 128 threads on an H100); on an H200 the split steps
+# beat one thread per unit at every DeepBench size (1.7-6x in training),
+# which all lie below it.
 # persistent_*: a forward or backward pass below persistent_below (unit,
 # row block) pairs per step runs as one cooperative kernel for the sequence,
 # blocks of persistent_units x persistent_slices threads, each block holding
 # its units' recurrent weights in shared memory when they fit in
 # shared_bytes (the default per-block limit); where they do not fit, it runs
 # per step instead unless persistent_uncached. Measured on an H200
-# (asv_bench/README.md): with the weights cached, the persistent kernels beat
-# every per-step loop at all 7 DeepBench sizes where they fit (2.2x at
-# 512x16x25 training, 1.7x at 256x64x150), and lose without the cache
-# (1024x64x25 training: 24.0 ms against 14.5 ms split). 8192 bounds it to
-# the measured range (up to 4096 pairs). Numba's simulator runs a
+# (asv_bench/README.md), against the split steps launched prepared
+# (gpu_launch.py): with the weights cached they win up to 2048 pairs
+# (inference at N <= 4: 1.27-1.43 ms against 1.67-1.80; training at
+# 512x16x25: 3.3 ms against 4.3) and lose at 4096 (256x64x150 training:
+# 13.9 ms against 9.9); uncached they lose everywhere (1024x64x25 training:
+# 20.5 ms against 11.1). Numba's simulator runs a
 # cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
 # (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.
 # gemm_steps_from: a batch of at least this many rows runs each step as
 # cuDNN does, the recurrent product as a GEMM then an elementwise update (2
 # launches forward, 2 backward): the weights are read once per GEMM tile
-# of 64 rows instead of once per `rows`. Off until measured.
+# of 64 rows instead of once per `rows`. Off: on an H200 they were the
+# slowest loop at every DeepBench size, cuBLAS's GEMMs included (512x64x25
+# training: 20.6 ms against 5.4 split).
 # gemm_library: "numba" (the GEMM kernel above), "cupy" (cuBLAS through
 # CuPy, which must then be installed; kernels/gpu_cublas.py) or "auto" (CuPy
-# where it imports), for every GEMM of the LSTM and of Dense. On an H200
-# cuBLAS ran the training sizes' GEMMs 3.5-25x faster than the kernel above
-# (a 25 x 2048 x 512 input projection: 105 us in the kernel).
+# where it imports and the product has at least cublas_from multiply-adds),
+# for every GEMM of the LSTM and of Dense. On an H200 cuBLAS ran the
+# training sizes' GEMMs 3.5-25x faster than the kernel above, but each
+# call through CuPy costs about 0.3 ms of host time: training steps whose
+# GEMMs have 1.7G multiply-adds or more ran 11-29% faster through cuBLAS,
+# those of 0.42G or fewer (inference, 512x16x25 training) 9-26% slower.
 # cache: keep the compiled GPU kernels on disk (kernels/gpu_jit.py), as the
 # CPU kernels are, but for the cooperative ones (numba-cuda cannot pickle
 # code linked with cudadevrt). On an H200 a fresh process's first training
@@ -52,8 +64,9 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # tests/gpu/test_gpu_cache.py passes on a GPU.
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
-               "persistent_units": 2, "persistent_slices": 64, "persistent_below": 8192, "persistent_uncached": False,
-               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "auto", "cache": False}
+               "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
+               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "auto", "cublas_from": 2**30,
+               "cache": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
@@ -62,4 +75,4 @@ GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "thr
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "persistent_uncached": False, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
-                         "gemm_library": "numba", "cache": False}
+                         "gemm_library": "numba", "cublas_from": 2**30, "cache": False}

@@ -45,8 +45,14 @@ def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
     """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays, where op(a) is
     ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``, and op(b) likewise (n x depth)."""
     cupy = _cupy()
-    a = cupy.asarray(a[:depth, :m] if transpose_a else a[:m, :depth])
-    b = cupy.asarray(b[:n, :depth] if transpose_b else b[:depth, :n])
-    out = cupy.asarray(c[:m, :n])
+    a = cupy.asarray(_leading(a, (depth, m) if transpose_a else (m, depth)))
+    b = cupy.asarray(_leading(b, (n, depth) if transpose_b else (depth, n)))
+    out = cupy.asarray(_leading(c, (m, n)))
     cupy.cublas.gemm("T" if transpose_a else "N", "T" if transpose_b else "N", a, b, out=out,
                      beta=1.0 if accumulate else 0.0)
+
+
+def _leading(array, shape):
+    """``array[:rows, :columns]``, without the view where that is all of it: a numba view costs tens of
+    microseconds of Python."""
+    return array if array.shape == shape else array[:shape[0], :shape[1]]

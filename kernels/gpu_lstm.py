@@ -678,10 +678,11 @@ def build_kernels(dtype, shape_options):
 def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
     """``c[:m, :n] = op(a) @ op(b)`` (``+= `` with ``accumulate``), op(a) m x depth and op(b) depth x n, the
     transposes read in place: by the kernel ``k.gemm``, or by cuBLAS when ``options["gemm_library"]`` says
-    "cupy", or says "auto" and CuPy is installed (never in the simulator)."""
+    "cupy", or says "auto", CuPy is installed (never in the simulator) and the product has at least
+    ``options["cublas_from"]`` multiply-adds."""
     library = options["gemm_library"]
     if library == "auto":
-        library = "cupy" if gpu_cublas.usable() else "numba"
+        library = "cupy" if m * n * depth >= options["cublas_from"] and gpu_cublas.usable() else "numba"
     if library == "cupy":
         gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
         return

@@ -112,9 +112,11 @@ def test_unknown_gemm_library_is_refused(monkeypatch):
         gpu_lstm.launch_gemm(None, options, None, None, None, 1, 1, 1)
 
 
-def test_auto_picks_cublas_where_cupy_is_usable(monkeypatch, rng):
-    """"auto": cuBLAS where CuPy imports on a GPU; the Numba kernel without CuPy or in the simulator, whose
-    arrays CuPy cannot read."""
+@pytest.mark.parametrize("cublas_from", [24, 25])
+def test_auto_picks_cublas_for_large_products_where_cupy_is_usable(monkeypatch, rng, cublas_from):
+    """"auto": cuBLAS where CuPy imports on a GPU and the product has at least ``cublas_from`` multiply-adds
+    (3 x 4 x 2 = 24 here); the Numba kernel otherwise, without CuPy, or in the simulator, whose arrays CuPy
+    cannot read."""
     from numba import cuda
 
     from numlstm.kernels import gpu_cublas, gpu_lstm
@@ -123,11 +125,12 @@ def test_auto_picks_cublas_where_cupy_is_usable(monkeypatch, rng):
     assert gpu_cublas.usable() == usable
     through_cublas = []
     monkeypatch.setattr(gpu_cublas, "gemm", lambda *args: through_cublas.append(args))
-    options = dict(_active_gpu_options(), gemm_library="auto")
+    options = dict(_active_gpu_options(), gemm_library="auto", cublas_from=cublas_from)
     a, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
     out = cuda.to_device(np.zeros((3, 4)))
     gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
                          out, 3, 4, 2)
-    assert len(through_cublas) == usable
-    if not usable:
+    expected = usable and cublas_from <= 24
+    assert len(through_cublas) == expected
+    if not expected:
         np.testing.assert_allclose(out.copy_to_host(), a @ b, rtol=1e-13)
