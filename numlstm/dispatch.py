@@ -18,6 +18,7 @@ the data, so they do not know which device runs.
 """
 
 import contextlib
+import importlib
 import os
 import threading
 
@@ -41,14 +42,28 @@ def simulator_enabled():
 
 def gpu_available():
     """True when a real CUDA GPU is usable (the simulator does not count)."""
-    if simulator_enabled():
-        return False
+    return not simulator_enabled() and _gpu_problem() is None
+
+
+def _gpu_problem():
+    """None when a real CUDA GPU is usable, else why not."""
     try:
         from numba import cuda
 
-        return bool(cuda.is_available())
+        if not cuda.is_available():
+            return f"no usable CUDA GPU was found: {_INSTALL_HINT}"
     except Exception:  # no numba-cuda, no driver, a broken driver: all mean no GPU
-        return False
+        return f"no usable CUDA GPU was found: {_INSTALL_HINT}"
+    try:
+        # Registers the numpy functions numba-cuda compiles: numba-cuda 0.30 names np.row_stack, which numpy
+        # 2.5 removed, and then every kernel fails to compile deep in its typing (seen on an H200).
+        importlib.import_module("numba.cuda.np.arrayobj")
+    except AttributeError as exc:
+        import numpy
+
+        return (f"this numba-cuda cannot compile kernels with numpy {numpy.__version__} ({exc}): "
+                'pip install "numpy<2.5", or a numba-cuda that supports this numpy')
+    return None
 
 
 def _resolve(name, where):
@@ -56,8 +71,8 @@ def _resolve(name, where):
         raise ValueError(f"{where} must be one of {', '.join(DEVICES)}, got {name!r}")
     if name == "auto":
         return "cuda" if gpu_available() else "cpu"
-    if name == "cuda" and not (gpu_available() or simulator_enabled()):
-        raise DeviceError(f"device 'cuda' was requested but no usable CUDA GPU was found: {_INSTALL_HINT}")
+    if name == "cuda" and not (simulator_enabled() or gpu_available()):
+        raise DeviceError(f"device 'cuda' was requested but {_gpu_problem() or 'no usable CUDA GPU was found'}")
     return name
 
 

@@ -1,5 +1,8 @@
 """Device selection: names, the environment variable, the context manager, and clear errors without a GPU."""
 
+import os
+import subprocess
+import sys
 import threading
 
 import numba
@@ -67,3 +70,29 @@ def test_auto_never_picks_the_simulator(monkeypatch):
     assert numlstm.current_device() == "cpu"
     numlstm.set_device("cuda")  # asked for by name, the simulator is allowed (tests)
     assert numlstm.current_device() == "cuda"
+
+
+def test_a_numpy_that_numba_cuda_cannot_compile_with_is_named(tmp_path):
+    """numba-cuda 0.30 names np.row_stack, which numpy 2.5 removed: on a GPU every kernel then failed to
+    compile with an AttributeError deep in numba's typing. Asking for "cuda" says so instead, and "auto"
+    stays on the CPU. Here, in a fresh process, numpy loses row_stack and Numba is told a GPU is there."""
+    code = """
+import numpy, numba.cuda
+del numpy.row_stack
+numba.cuda.is_available = lambda: True
+import numlstm
+from numlstm import dispatch
+assert not dispatch.gpu_available()
+numlstm.set_device("auto")
+assert numlstm.current_device() == "cpu"
+try:
+    numlstm.set_device("cuda")
+except numlstm.DeviceError as exc:
+    print(exc)
+"""
+    env = {name: value for name, value in os.environ.items() if name != "NUMBA_ENABLE_CUDASIM"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "device 'cuda' was requested but this numba-cuda cannot compile kernels with numpy" in done.stdout
+    assert "has no attribute 'row_stack'" in done.stdout and 'pip install "numpy<2.5"' in done.stdout
