@@ -369,9 +369,9 @@ def _profiled_cases():
 
 def profile_table(seconds):
     """Where the time of one pass goes: its wall time, the device time of each kernel (torch.profiler, which
-    records every kernel of the process through CUPTI, numba's too) and the host's Python (cProfile), with
-    the persistent loop forced on and with the defaults: how much is launches and Python, how much the
-    kernels."""
+    records every kernel of the process through CUPTI, numba's too) and the host's Python (cProfile: the
+    functions that take most time themselves, then numlstm's by cumulative time), with the persistent loop
+    forced on and with the defaults: how much is launches and Python, how much the kernels."""
     import cProfile
     import io
     import pstats
@@ -403,6 +403,7 @@ def profile_table(seconds):
             host.disable()
             text = io.StringIO()
             pstats.Stats(host, stream=text).sort_stats("tottime").print_stats(16)
+            pstats.Stats(host, stream=text).sort_stats("cumulative").print_stats("numlstm", 16)
             python = "\n".join(line for line in text.getvalue().splitlines()[4:] if line.strip())
         sections.append(f"### {kind} {size}, {'defaults' if not options else options}: {wall * 1e3:.3f} ms a call "
                         f"(median)\n\nDevice, {PROFILED_CALLS} calls:\n\n```\n{kernels}\n```\n\n"
