@@ -1,8 +1,8 @@
-"""GEMMs through cuBLAS, by way of CuPy, for ``config.GPU_OPTIONS["gemm_library"] = "cupy"``.
+"""GEMMs through cuBLAS, by way of CuPy, for ``config.GPU_OPTIONS["gemm_library"]`` "cupy", or "auto" where
+CuPy imports and a GEMM is large enough to pay for CuPy's Python (``cublas_from``).
 
-The Numba GEMM of ``gpu_lstm`` stays the default and CuPy is never
-required: this route exists for when ``asv_bench/gpu_session.py`` measures
-that it pays. CuPy wraps numba's device arrays without a copy (through
+CuPy is never required: without it every GEMM runs in the Numba kernel of
+``gpu_lstm``. CuPy wraps numba's device arrays without a copy (through
 ``__cuda_array_interface__``; numba's arrays on the default stream name no
 stream there, so CuPy does not synchronise on import), and its cuBLAS calls
 run on the same legacy default stream as numba's launches, so they stay in

@@ -52,7 +52,7 @@ class _FastLaunch:
             return None
         from numba.cuda.dispatcher import CUDADispatcher
 
-        if not isinstance(kernel, CUDADispatcher) or kernel.targetoptions.get("debug"):
+        if not isinstance(kernel, CUDADispatcher):
             return None
         try:
             return cls(kernel, griddim, blockdim, args, sharedmem, varying)
@@ -102,4 +102,3 @@ class _Unsupported(Exception):
 def is_prepared(launch):
     """Whether ``launch`` (from :func:`prepared_launch`) skips numba-cuda's argument marshalling."""
     return isinstance(launch, _FastLaunch)
-

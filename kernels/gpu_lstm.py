@@ -764,14 +764,14 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["persistent_below"]:
-        step_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
+        loop_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
                      recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
         blocks, cache_slots, cache_bytes = _persistent_plan(
-            "forward", k.forward_persistent, step_args + (0,), options, B, H, H, 4 * options["persistent_units"],
+            "forward", k.forward_persistent, loop_args + (0,), options, B, H, H, 4 * options["persistent_units"],
             np.dtype(x.dtype).itemsize)
         if cache_slots or options["persistent_uncached"]:
             persistent_threads = options["persistent_units"] * options["persistent_slices"]
-            k.forward_persistent[blocks, persistent_threads, 0, cache_bytes](*step_args, cache_slots)
+            k.forward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args, cache_slots)
             return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
     k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
