@@ -190,10 +190,11 @@ def fastmath_table(seconds):
 
 
 _OFF = {"split_below": 0, "persistent_below": 0, "gemm_steps_from": 2**62}
+_PERSISTENT = {"persistent_below": 2**62, "persistent_uncached": True}
 TIME_LOOPS = {"one thread per unit": _OFF,
               "split steps": {**_OFF, "split_below": 2**62},
               "GEMM steps": {**_OFF, "gemm_steps_from": 0},
-              "persistent": {**_OFF, "persistent_below": 2**62, "persistent_uncached": True}}
+              "persistent": {**_OFF, **_PERSISTENT}}
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):
@@ -231,7 +232,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
         B, _, _, H = lstm_gpu._size(size)
         cells = _variants_beside_cudnn(ours, theirs, method, size, TIME_LOOPS, seconds, failures)
         plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
-                 if key[0] == kind and key[2:4] == (B, H) and key[6] == 4]  # float32
+                 if (key.kind, key.B, key.H, key.itemsize) == (kind, B, H, 4)]  # float32
         cells.insert(len(TIME_LOOPS), str(plans[0]) if plans else "?")
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     defaults = {name: config.GPU_OPTIONS[name] for name in _OFF}
@@ -360,10 +361,9 @@ PROFILED_CALLS = 20
 
 def _profiled_cases():
     inference, training = lstm_gpu.INFERENCE[0], lstm_gpu.TRAINING[0]
-    persistent = {"persistent_below": 2**62, "persistent_uncached": True}
-    return (("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", persistent),
+    return (("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", _PERSISTENT),
             ("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", {}),
-            ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", persistent),
+            ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", _PERSISTENT),
             ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", {}))
 
 

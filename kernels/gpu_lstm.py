@@ -23,6 +23,7 @@ configurations come in as arguments from ``config.GPU_OPTIONS``, never read
 from module globals, which the CUDA simulator would read live.
 """
 
+import collections
 import functools
 import math
 from types import SimpleNamespace
@@ -693,6 +694,10 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
     k.gemm[grid, (block // options["gemm_micro"]) ** 2](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
 
 
+# The cache's shape is part of the key: a CIFG layer (3 gates) and a plain one (4) of the same size share the
+# backward kernel but not its cache rows.
+PersistentPlanKey = collections.namedtuple(
+    "PersistentPlanKey", "kind kernel B H cache_rows columns_per_tile itemsize units slices rows shared_bytes")
 _persistent_plans = {}
 
 
@@ -715,9 +720,8 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
     and so fewer resident blocks: iterate to a fixed point.
     """
     units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
-    # The cache's shape is part of the key: a CIFG layer (3 gates) and a plain one (4) of the same size share
-    # the backward kernel but not its cache rows.
-    key = (kind, kernel, B, H, cache_rows, columns_per_tile, itemsize, units, slices, rows, options["shared_bytes"])
+    key = PersistentPlanKey(kind, kernel, B, H, cache_rows, columns_per_tile, itemsize, units, slices, rows,
+                            options["shared_bytes"])
     if key in _persistent_plans:
         return _persistent_plans[key]
     threads = units * slices
