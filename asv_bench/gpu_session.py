@@ -26,15 +26,17 @@ tables after it:
   persistent kernels' launch plans: where ``split_below``,
   ``gemm_steps_from`` and ``persistent_below`` should lie.
 - ``cublas``: training steps and inference with the GEMMs through the
-  Numba kernel or through cuBLAS by way of CuPy (on the GPU image), the
-  latter also with GEMM steps, beside cuDNN: ``gemm_library``.
+  Numba kernel or through cuBLAS (libcublas called directly; PyTorch's CUDA
+  wheels bring it), the latter also with GEMM steps, beside cuDNN:
+  ``gemm_library``.
 - ``fastmath``: the float32 pass with GPU fastmath (``tanh.approx``; the
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
 - ``rows``: training steps at 2, 4, 8 and 16 batch rows per thread.
-- ``gemm``: numlstm's GEMM (two block shapes) beside cuBLAS (torch.matmul)
-  at the training sizes' GEMM shapes: which block shape, and how far the
-  kernel is from cuBLAS; and one kernel launch's cost from Python.
+- ``gemm``: numlstm's GEMM (two block shapes) and numlstm's call of cuBLAS
+  beside torch.matmul at the training sizes' GEMM shapes: which block
+  shape, how far the kernel is from cuBLAS; and the host cost from Python
+  of one kernel launch and of one GEMM through numlstm's cuBLAS call.
 - ``compile``: the first training step of a fresh process (every kernel
   compiled) against the second, without and with the on-disk kernel cache
   (``cache``).
@@ -45,6 +47,7 @@ numlstm need not be installed: see :func:`importable_checkout`.
 """
 
 import argparse
+import ctypes
 import faulthandler
 import importlib
 import importlib.util
@@ -114,9 +117,24 @@ def _environment():
     name = device.name.decode() if isinstance(device.name, bytes) else device.name
     return (f"{name} (compute capability {device.compute_capability[0]}.{device.compute_capability[1]}), "
             f"CUDA driver {driver[0]}.{driver[1]}; python {platform.python_version()}, numpy {np.__version__}, "
-            f"numba {_version('numba')}, numba-cuda {_version('numba_cuda')}, cupy {_version('cupy')}, "
+            f"numba {_version('numba')}, numba-cuda {_version('numba_cuda')}, {_cublas_version()}, "
             f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()} "
             f"(TF32 allowed in cuDNN: {torch.backends.cudnn.allow_tf32}, torch's default)")
+
+
+def _cublas_version():
+    try:
+        from numlstm.kernels import gpu_cublas
+
+        if not gpu_cublas.usable():
+            return "no libcublas"
+        value, parts = ctypes.c_int(), []
+        for kind in range(3):  # libraryPropertyType: major version, minor version, patch level
+            gpu_cublas._library().cublasGetProperty(kind, ctypes.byref(value))
+            parts.append(str(value.value))
+        return f"cuBLAS {'.'.join(parts)}"
+    except Exception as exc:  # as _version
+        return f"cuBLAS ? ({type(exc).__name__})"
 
 
 def _steps():
@@ -252,14 +270,14 @@ def training_loops_table(seconds):
                         lstm_gpu.TorchCudnnTraining, "train_once", seconds)
 
 
-GEMM_LIBRARIES = {"Numba GEMMs": {"gemm_library": "numba"}, "cuBLAS GEMMs": {"gemm_library": "cupy"},
-                  "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cupy", "gemm_steps_from": 0}}
+GEMM_LIBRARIES = {"Numba GEMMs": {"gemm_library": "numba"}, "cuBLAS GEMMs": {"gemm_library": "cublas"},
+                  "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cublas", "gemm_steps_from": 0}}
 
 
 def cublas_table(seconds):
-    """Training steps and inference with every GEMM through the Numba kernel or through cuBLAS (CuPy),
-    the latter also with the recurrent products as per-step GEMMs (cuDNN's own scheme), beside cuDNN:
-    whether ``gemm_library`` should say "cupy", and from which batch ``gemm_steps_from``."""
+    """Training steps and inference with every GEMM through the Numba kernel or through cuBLAS, the latter
+    also with the recurrent products as per-step GEMMs (cuDNN's own scheme), beside cuDNN: what
+    ``gemm_library`` should say, and from which batch ``gemm_steps_from``."""
     lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in GEMM_LIBRARIES)
              + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(GEMM_LIBRARIES) + 2)]
     failures = []
@@ -271,23 +289,28 @@ def cublas_table(seconds):
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
 
 
-GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4},
-               "128 x 128 tiles, 8 x 8 per thread": {"gemm_block": 128, "gemm_depth": 8, "gemm_micro": 8}}
+GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,
+                                                    "gemm_micro": 4},
+               "128 x 128 tiles, 8 x 8 per thread": {"gemm_library": "numba", "gemm_block": 128, "gemm_depth": 8,
+                                                     "gemm_micro": 8},
+               "cuBLAS": {"gemm_library": "cublas"}}
 
 
 def gemm_table(seconds):
-    """numlstm's GEMM (each block shape of GEMM_SHAPES) beside cuBLAS (torch.matmul) at the GEMM shapes of
-    the training sizes, and the cost of one kernel launch from Python: what routing the GEMMs to cuBLAS
-    (through CuPy) could save, and which block shape config.GPU_OPTIONS should name."""
+    """numlstm's GEMMs (the kernel at each block shape of GEMM_SHAPES, and its call of cuBLAS) beside
+    torch.matmul at the GEMM shapes of the training sizes, and the host cost of one kernel launch and of
+    one cuBLAS call from Python: what routing the GEMMs to cuBLAS saves, and which block shape
+    config.GPU_OPTIONS should name."""
     import torch
     from numba import cuda
 
-    from numlstm.kernels import config, gpu_lstm
+    from numlstm.kernels import config, gpu_cublas, gpu_lstm
 
-    variants = {name: {**config.GPU_OPTIONS, **shape} for name, shape in GEMM_SHAPES.items()}
+    variants = {name: {**config.GPU_OPTIONS, **shape} for name, shape in GEMM_SHAPES.items()
+                if shape["gemm_library"] != "cublas" or gpu_cublas.usable()}
     rng = np.random.default_rng(2)
     lines = ["| size, GEMM | m x n x depth | " + " | ".join(f"numlstm {name}, ms (TFLOP/s)" for name in variants)
-             + " | cuBLAS, ms (TFLOP/s) | cuBLAS / best numlstm |", "| --- | --- |" + " ---: |" * (len(variants) + 2)]
+             + " | torch.matmul, ms (TFLOP/s) | torch / best numlstm |", "| --- | --- |" + " ---: |" * (len(variants) + 2)]
     for size in lstm_gpu.TRAINING:
         B, T, F, H = lstm_gpu._size(size)
         for name, (m, n, depth, transpose_a) in {"input projection": (T * B, 4 * H, F, False),
@@ -330,8 +353,20 @@ def gemm_table(seconds):
         cuda.synchronize()
 
     per_launch = _median_seconds(launches, seconds) / LAUNCHES_TIMED
-    return (f"GEMMs, float32 (torch.matmul TF32: {torch.backends.cuda.matmul.allow_tf32}):\n\n" + "\n".join(lines)
+    text = (f"GEMMs, float32 (torch.matmul TF32: {torch.backends.cuda.matmul.allow_tf32}):\n\n" + "\n".join(lines)
             + f"\n\nOne kernel launch from Python through numba-cuda (an empty copy_rows): {per_launch * 1e6:.1f} us")
+    if gpu_cublas.usable():
+        options = {**config.GPU_OPTIONS, "gemm_library": "cublas"}
+
+        def cublas_calls():
+            for _ in range(LAUNCHES_TIMED):
+                gpu_lstm.launch_gemm(kernels, options, tiny, tiny, tiny, 1, 1, 1)
+            cuda.synchronize()
+
+        cublas_calls()
+        per_call = _median_seconds(cublas_calls, seconds) / LAUNCHES_TIMED
+        text += f"; one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {per_call * 1e6:.1f} us"
+    return text
 
 
 ROWS_CHOICES = (2, 4, 8, 16)

@@ -49,14 +49,18 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # of 64 rows instead of once per `rows`. Off: on an H200 they were the
 # slowest loop at every DeepBench size, cuBLAS's GEMMs included (512x64x25
 # training: 20.6 ms against 5.4 split).
-# gemm_library: "numba" (the GEMM kernel above), "cupy" (cuBLAS through
-# CuPy, which must then be installed; kernels/gpu_cublas.py) or "auto" (CuPy
-# where it imports and the product has at least cublas_from multiply-adds),
-# for every GEMM of the LSTM and of Dense. On an H200 cuBLAS ran the
-# training sizes' GEMMs 3.5-25x faster than the kernel above, but each
-# call through CuPy costs about 0.3 ms of host time: training steps whose
-# GEMMs have 1.7G multiply-adds or more ran 11-29% faster through cuBLAS,
-# those of 0.42G or fewer (inference, 512x16x25 training) 9-26% slower.
+# gemm_library: "numba" (the GEMM kernel above), "cublas" (libcublas, which
+# must then load; kernels/gpu_cublas.py) or "auto" (cuBLAS where libcublas
+# loads and the product has at least cublas_from multiply-adds), for every
+# GEMM of the LSTM and of Dense. On an H200 cuBLAS ran every GEMM of the
+# DeepBench sizes 3.5-25x faster than the kernel above (the inference input
+# projection, 25 x 2048 x 512: 7 us against 105), but through CuPy each
+# call cost about 0.3 ms of host time, so cuBLAS then paid only from 2^30
+# multiply-adds. Called directly (ctypes) it costs one foreign call; that
+# host cost and the whole-step timings are not yet measured on a GPU
+# (asv_bench/gpu_session.py's gemm and cublas tables measure both), so
+# cublas_from = 0 rests on the device times and on a numba-cuda launch of
+# the kernel above costing 25 us or more of Python by itself.
 # cache: keep the compiled GPU kernels on disk (kernels/gpu_jit.py), as the
 # CPU kernels are, but for the cooperative ones (numba-cuda cannot pickle
 # code linked with cudadevrt). On an H200 a fresh process's first training
@@ -65,7 +69,7 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
-               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "auto", "cublas_from": 2**30,
+               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "auto", "cublas_from": 0,
                "cache": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
@@ -75,4 +79,4 @@ GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "thr
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "persistent_uncached": False, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
-                         "gemm_library": "numba", "cublas_from": 2**30, "cache": False}
+                         "gemm_library": "numba", "cublas_from": 0, "cache": False}

@@ -1,58 +1,131 @@
-"""GEMMs through cuBLAS, by way of CuPy, for ``config.GPU_OPTIONS["gemm_library"]`` "cupy", or "auto" where
-CuPy imports and a GEMM is large enough to pay for CuPy's Python (``cublas_from``).
+"""GEMMs through cuBLAS, called directly on numba's device arrays, for ``config.GPU_OPTIONS["gemm_library"]``
+"cublas", or "auto" where libcublas loads (never in Numba's CUDA simulator).
 
-CuPy is never required: without it every GEMM runs in the Numba kernel of
-``gpu_lstm``. CuPy wraps numba's device arrays without a copy (through
-``__cuda_array_interface__``; numba's arrays on the default stream name no
-stream there, so CuPy does not synchronise on import), and its cuBLAS calls
-run on the same legacy default stream as numba's launches, so they stay in
-order with the kernels around them. TF32 stays off unless CuPy is told
-otherwise (``CUPY_TF32``): float32 GEMMs keep float32 accuracy, as the
-Numba kernel does.
+libcublas comes from the nvidia-cublas wheel (``pip install "numlstm[cublas]"``),
+a CUDA toolkit, or a package that ships it (PyTorch's CUDA wheels do); it is
+found as numba-cuda finds its own libraries, by cuda.pathfinder. It is
+never required: without it every GEMM runs in the Numba kernel of ``gpu_lstm``.
+
+One GEMM is one ctypes call on the arrays' addresses. CuPy, used here
+before, wrapped numba's arrays and ran its own Python around the call:
+about 0.3 ms of host time per GEMM on an H200, more than cuBLAS's device
+time for every GEMM of a DeepBench training step.
+
+Arrays are row-major and cuBLAS is column-major. A row-major (r, c) matrix
+whose rows lie ``ld`` elements apart is, read column-major, its (c, r)
+transpose with leading dimension ``ld``; so C = op(A) op(B) is computed as
+C^T = op(B)^T op(A)^T: cuBLAS gets B before A, each with its own transpose
+flag, and m and n swapped. Leading rows of a larger array (``hs`` has T + 1
+row blocks; the GEMM reads T) need no view: the same address and leading
+dimension.
+
+The calls go to the legacy default stream (cuBLAS's default, stream 0),
+where numba's launches go too, so they stay in order with the kernels
+around them. cuBLAS's default math mode: float32 GEMMs do not use TF32 and
+keep float32 accuracy, as the Numba kernel does. One cuBLAS handle per
+thread and CUDA context, as cuBLAS asks.
 """
 
+import ctypes
 import functools
+import threading
+
+import numpy as np
+
+_OPERATION = (0, 1)  # CUBLAS_OP_N, CUBLAS_OP_T, by transpose flag
+_SCALARS = {np.dtype(np.float32): (ctypes.c_float(0), ctypes.c_float(1)),
+            np.dtype(np.float64): (ctypes.c_double(0), ctypes.c_double(1))}
+_ROUTINES = {np.dtype(np.float32): "cublasSgemm_v2", np.dtype(np.float64): "cublasDgemm_v2"}
+_threads = threading.local()
 
 
 @functools.lru_cache(maxsize=1)
-def _cupy():
+def _library():
     try:
-        import cupy
-        import cupy.cublas
-    except ImportError as exc:
+        from cuda import pathfinder
+
+        loaded = pathfinder.load_nvidia_dynamic_lib("cublas")
+    except Exception as exc:  # not found, not loadable, or no cuda.pathfinder
         raise ImportError(
-            'config.GPU_OPTIONS["gemm_library"] = "cupy" needs CuPy: pip install cupy-cuda13x (or cupy-cuda12x, '
-            'matching your CUDA driver), or set it back to "numba"') from exc
-    return cupy
+            'config.GPU_OPTIONS["gemm_library"] = "cublas" needs libcublas: pip install "numlstm[cublas]" (the '
+            'nvidia-cublas wheel) or install a CUDA toolkit; or set it back to "auto" or "numba"') from exc
+    library = ctypes.CDLL(loaded.abs_path)
+    pointer, integer = ctypes.c_void_p, ctypes.c_int
+    library.cublasCreate_v2.argtypes = [ctypes.POINTER(pointer)]
+    library.cublasCreate_v2.restype = integer
+    library.cublasGetStatusString.argtypes = [integer]
+    library.cublasGetStatusString.restype = ctypes.c_char_p
+    for dtype, name in _ROUTINES.items():
+        scalar = ctypes.POINTER(type(_SCALARS[dtype][0]))
+        routine = getattr(library, name)
+        routine.argtypes = [pointer, integer, integer, integer, integer, integer, scalar, pointer, integer, pointer,
+                            integer, scalar, pointer, integer]
+        routine.restype = integer
+    return library
 
 
 @functools.lru_cache(maxsize=1)
 def usable():
-    """Whether CuPy imports, for ``gemm_library = "auto"``; never in Numba's CUDA simulator, whose arrays
-    CuPy cannot read."""
+    """Whether libcublas loads, for ``gemm_library = "auto"``; never in Numba's CUDA simulator, which has
+    no device memory for cuBLAS to read."""
     import numba
 
     if numba.config.ENABLE_CUDASIM:
         return False
     try:
-        _cupy()
+        _library()
     except ImportError:
         return False
     return True
 
 
+def _check(library, status, call):
+    if status:
+        reason = library.cublasGetStatusString(status)
+        raise RuntimeError(f"cuBLAS {call} failed: status {status} ({reason.decode() if reason else 'unknown'})")
+
+
+def _handle(library):
+    """This thread's cuBLAS handle for numba's current context, made on first use."""
+    from numba import cuda
+
+    context = cuda.current_context()
+    handles = getattr(_threads, "handles", None)
+    if handles is None:
+        handles = _threads.handles = {}
+    entry = handles.get(id(context))
+    if entry is None:
+        handle = ctypes.c_void_p()
+        _check(library, library.cublasCreate_v2(ctypes.byref(handle)), "cublasCreate")
+        entry = handles[id(context)] = (context, handle)  # the context held, so that its id is not reused
+    return entry[1]
+
+
+def _address(array):
+    return array.device_ctypes_pointer.value
+
+
+def _leading_dimension(array, name):
+    """Elements between the starts of consecutive rows of a 2-D array whose rows are contiguous."""
+    rows, columns = array.shape if array.ndim == 2 else (0, 0)
+    if array.ndim != 2 or (columns > 1 and array.strides[1] != array.dtype.itemsize):
+        raise ValueError(f"{name} must be a 2-D array with contiguous rows for cuBLAS, got shape {array.shape} "
+                         f"and strides {array.strides}")
+    return array.strides[0] // array.dtype.itemsize if rows > 1 else max(columns, 1)
+
+
 def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
-    """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays, where op(a) is
-    ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``, and op(b) likewise (n x depth)."""
-    cupy = _cupy()
-    a = cupy.asarray(_leading(a, (depth, m) if transpose_a else (m, depth)))
-    b = cupy.asarray(_leading(b, (n, depth) if transpose_b else (depth, n)))
-    out = cupy.asarray(_leading(c, (m, n)))
-    cupy.cublas.gemm("T" if transpose_a else "N", "T" if transpose_b else "N", a, b, out=out,
-                     beta=1.0 if accumulate else 0.0)
-
-
-def _leading(array, shape):
-    """``array[:rows, :columns]``, without the view where that is all of it: a numba view costs tens of
-    microseconds of Python."""
-    return array if array.shape == shape else array[:shape[0], :shape[1]]
+    """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays of one dtype
+    (float32 or float64), where op(a) is ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``,
+    and op(b) likewise (depth x n)."""
+    library = _library()
+    dtype = c.dtype
+    if a.dtype != dtype or b.dtype != dtype or dtype not in _ROUTINES:
+        raise TypeError(f"cuBLAS GEMMs take float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype} "
+                        f"and {c.dtype}")
+    zero, one = _SCALARS[dtype]
+    status = getattr(library, _ROUTINES[dtype])(
+        _handle(library), _OPERATION[transpose_b], _OPERATION[transpose_a], n, m, depth, ctypes.byref(one),
+        _address(b), _leading_dimension(b, "b"), _address(a), _leading_dimension(a, "a"),
+        ctypes.byref(one if accumulate else zero), _address(c), _leading_dimension(c, "c"))
+    _check(library, status, _ROUTINES[dtype])

@@ -679,16 +679,16 @@ def build_kernels(dtype, shape_options):
 def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
     """``c[:m, :n] = op(a) @ op(b)`` (``+= `` with ``accumulate``), op(a) m x depth and op(b) depth x n, the
     transposes read in place: by the kernel ``k.gemm``, or by cuBLAS when ``options["gemm_library"]`` says
-    "cupy", or says "auto", CuPy is installed (never in the simulator) and the product has at least
+    "cublas", or says "auto", libcublas loads (never in the simulator) and the product has at least
     ``options["cublas_from"]`` multiply-adds."""
     library = options["gemm_library"]
     if library == "auto":
-        library = "cupy" if m * n * depth >= options["cublas_from"] and gpu_cublas.usable() else "numba"
-    if library == "cupy":
+        library = "cublas" if m * n * depth >= options["cublas_from"] and gpu_cublas.usable() else "numba"
+    if library == "cublas":
         gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
         return
     if library != "numba":
-        raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "auto", "numba" or "cupy", got {library!r}')
+        raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "auto", "numba" or "cublas", got {library!r}')
     block = options["gemm_block"]
     grid = (max(1, -(-n // block)), max(1, -(-m // block)))
     k.gemm[grid, (block // options["gemm_micro"]) ** 2](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)

@@ -8,11 +8,11 @@ on the device for both frameworks (numlstm's ``lstm_forward`` /
 are the kernels and each library's Python around them; every
 ``time_*`` ends with a device synchronisation. Skipped (NotImplementedError
 in setup) without a real GPU, or for torch without CUDA.
-``NumlstmGpuTrainingCublas`` runs every GEMM through cuBLAS by way of CuPy
-(``config.GPU_OPTIONS["gemm_library"] = "cupy"``), skipped without CuPy.
+The defaults send every GEMM to cuBLAS where libcublas loads;
+``NumlstmGpuTrainingNumbaGemms`` runs them all through numlstm's own GEMM
+kernel (``config.GPU_OPTIONS["gemm_library"] = "numba"``), as on a machine
+without libcublas.
 """
-
-import importlib.util
 
 import numpy as np
 
@@ -110,19 +110,14 @@ class NumlstmGpuTraining(_NumlstmGpu):
         self.train_once()
 
 
-class NumlstmGpuTrainingCublas(NumlstmGpuTraining):
-    """The same training steps with every GEMM through cuBLAS by way of CuPy (``gemm_library = "cupy"``)."""
+class NumlstmGpuTrainingNumbaGemms(NumlstmGpuTraining):
+    """The same training steps with every GEMM through numlstm's GEMM kernel (``gemm_library = "numba"``)."""
 
     def setup(self, size):
-        from numlstm import dispatch
         from numlstm.kernels import config
 
-        if not dispatch.gpu_available():
-            raise NotImplementedError("no CUDA GPU")
-        if importlib.util.find_spec("cupy") is None:
-            raise NotImplementedError("CuPy is not installed")
         self.library = config.GPU_OPTIONS["gemm_library"]
-        config.GPU_OPTIONS["gemm_library"] = "cupy"
+        config.GPU_OPTIONS["gemm_library"] = "numba"
         try:
             super().setup(size)
         except BaseException:

@@ -1,13 +1,11 @@
-"""The GEMMs through cuBLAS (``gemm_library = "cupy"``, kernels/gpu_cublas.py) against numpy.
+"""The GEMMs through cuBLAS (``gemm_library = "cublas"``, kernels/gpu_cublas.py) against numpy.
 
-On a GPU they run through CuPy when it is installed. In Numba's simulator
-(no CuPy there: cuBLAS needs a GPU) a stand-in (simulated_cupy.py) keeps
-``cupy.cublas.gemm``'s contract, which pins what the call sites hand over:
-the slices, the transposes, accumulation.
+On a GPU they call libcublas where it loads. In Numba's simulator (cuBLAS
+needs a GPU) a stand-in (simulated_cublas.py) computes cuBLAS's column-major
+GEMM on the memory at the addresses it is handed, which pins the row-major
+to column-major mapping: operand order, transposes, leading dimensions of
+leading-row slices, accumulation.
 """
-
-import importlib.util
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ import pytest
 import numlstm
 from cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
 from numlstm import dispatch, layers
-from simulated_cupy import SimulatedCupy
+from simulated_cublas import SimulatedCublas
 from test_gpu_lstm import _active_gpu_options, force_time_loop
 
 pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
@@ -27,14 +25,26 @@ def cublas_gemms(monkeypatch):
     """Every GEMM through cuBLAS; yields a function that counts the cuBLAS calls so far (None on a GPU)."""
     from numlstm.kernels import gpu_cublas
 
-    monkeypatch.setitem(_active_gpu_options(), "gemm_library", "cupy")
+    monkeypatch.setitem(_active_gpu_options(), "gemm_library", "cublas")
     if dispatch.simulator_enabled():
-        cupy = SimulatedCupy()
-        monkeypatch.setattr(gpu_cublas, "_cupy", lambda: cupy)
-        yield lambda: cupy.cublas.calls
+        cublas = SimulatedCublas()
+        monkeypatch.setattr(gpu_cublas, "_library", lambda: cublas)
+        monkeypatch.setattr(gpu_cublas, "_address", cublas.address)
+        yield lambda: cublas.calls
     else:
-        pytest.importorskip("cupy")
+        if not gpu_cublas.usable():
+            pytest.skip("libcublas is not installed")
         yield lambda: None
+
+
+def _cublas_loads():
+    from cuda import pathfinder
+
+    try:
+        pathfinder.load_nvidia_dynamic_lib("cublas")
+    except Exception:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)
@@ -43,16 +53,19 @@ def on_gpu():
         yield
 
 
+@pytest.mark.parametrize("m,spare", [(5, 3), (1, 0)], ids=["spare rows", "one row"])
 @pytest.mark.parametrize("transpose_a,transpose_b,accumulate", [
     (False, False, False), (True, False, False), (False, True, True), (True, True, True)])
-def test_gemm_through_cublas_reads_the_leading_rows(rng, cublas_gemms, transpose_a, transpose_b, accumulate):
+def test_gemm_through_cublas_reads_the_leading_rows(rng, cublas_gemms, transpose_a, transpose_b, accumulate, m,
+                                                    spare):
     """The operands hold spare rows past the product's extent, as ``hs`` (T + 1 row blocks) does for the
-    recurrent weights' gradient; float32, the dtype cuBLAS is chosen for."""
+    recurrent weights' gradient, or c is a single row (a GEMM step at batch 1); float32, the dtype cuBLAS
+    is chosen for."""
     from numba import cuda
 
     from numlstm.kernels import gpu_lstm
 
-    m, n, depth, spare = 5, 7, 6, 3
+    n, depth = 7, 6
     a = rng.standard_normal((depth + spare, m) if transpose_a else (m + spare, depth)).astype(np.float32)
     b = rng.standard_normal((n + spare, depth) if transpose_b else (depth + spare, n)).astype(np.float32)
     c = rng.standard_normal((m + spare, n)).astype(np.float32)
@@ -92,36 +105,76 @@ def test_a_model_through_cublas_matches_the_cpu(rng, cublas_gemms):
     assert cublas_gemms() in (None, 3 + 3)
 
 
-def test_cupy_missing_says_how_to_install(monkeypatch):
+def test_cublas_missing_says_how_to_install(monkeypatch):
+    from cuda import pathfinder
+
     from numlstm.kernels import gpu_cublas
 
-    monkeypatch.setitem(sys.modules, "cupy", None)
-    gpu_cublas._cupy.cache_clear()
+    def not_found(name):
+        raise pathfinder.DynamicLibNotFoundError(f"Failure finding {name}")
+
+    monkeypatch.setattr(pathfinder, "load_nvidia_dynamic_lib", not_found)
+    gpu_cublas._library.cache_clear()
     try:
-        with pytest.raises(ImportError, match=r'"cupy" needs CuPy: pip install cupy-cuda13x'):
+        with pytest.raises(ImportError, match=r'"cublas" needs libcublas: pip install "numlstm\[cublas\]"'):
             gpu_cublas.gemm(None, None, None, 1, 1, 1, False, False, False)
     finally:
-        gpu_cublas._cupy.cache_clear()
+        gpu_cublas._library.cache_clear()
 
 
 def test_unknown_gemm_library_is_refused(monkeypatch):
     from numlstm.kernels import gpu_lstm
 
-    options = dict(_active_gpu_options(), gemm_library="cublas")
-    with pytest.raises(ValueError, match=r'gemm_library"\] must be "auto", "numba" or "cupy", got \'cublas\''):
+    options = dict(_active_gpu_options(), gemm_library="cupy")
+    with pytest.raises(ValueError, match=r'gemm_library"\] must be "auto", "numba" or "cublas", got \'cupy\''):
         gpu_lstm.launch_gemm(None, options, None, None, None, 1, 1, 1)
 
 
+def test_gemm_through_cublas_reads_column_slices(rng, cublas_gemms):
+    """Views whose rows are longer than the columns they use: the leading dimension is the row stride."""
+    from numba import cuda
+
+    from numlstm.kernels import gpu_lstm
+
+    a, b, c = (rng.standard_normal(shape).astype(np.float32) for shape in ((4, 5), (6, 3), (4, 7)))
+    out = cuda.to_device(c)
+    gpu_lstm.launch_gemm(None, _active_gpu_options(), cuda.to_device(a)[:, 1:4], cuda.to_device(b)[:3],
+                         out[:, 2:5], 4, 3, 3)
+    expected = c.copy()
+    expected[:, 2:5] = a[:, 1:4] @ b[:3]
+    np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_an_operand_without_contiguous_rows_is_refused(cublas_gemms):
+    from numba import cuda
+
+    from numlstm.kernels import gpu_lstm
+
+    columns_apart = cuda.to_device(np.asfortranarray(np.ones((3, 2), np.float32)))
+    b, c = cuda.to_device(np.ones((2, 2), np.float32)), cuda.to_device(np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"a must be a 2-D array with contiguous rows for cuBLAS, got shape \(3, 2\)"):
+        gpu_lstm.launch_gemm(None, _active_gpu_options(), columns_apart, b, c, 3, 2, 2)
+
+
+def test_operands_of_two_dtypes_are_refused(cublas_gemms):
+    from numba import cuda
+
+    from numlstm.kernels import gpu_lstm
+
+    a, b = cuda.to_device(np.ones((2, 2), np.float32)), cuda.to_device(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="cuBLAS GEMMs take float32 or float64 operands of one dtype"):
+        gpu_lstm.launch_gemm(None, _active_gpu_options(), a, b, cuda.to_device(np.ones((2, 2))), 2, 2, 2)
+
+
 @pytest.mark.parametrize("cublas_from", [24, 25])
-def test_auto_picks_cublas_for_large_products_where_cupy_is_usable(monkeypatch, rng, cublas_from):
-    """"auto": cuBLAS where CuPy imports on a GPU and the product has at least ``cublas_from`` multiply-adds
-    (3 x 4 x 2 = 24 here); the Numba kernel otherwise, without CuPy, or in the simulator, whose arrays CuPy
-    cannot read."""
+def test_auto_picks_cublas_for_large_products_where_it_loads(monkeypatch, rng, cublas_from):
+    """"auto": cuBLAS where libcublas loads on a GPU and the product has at least ``cublas_from`` multiply-adds
+    (3 x 4 x 2 = 24 here); the Numba kernel otherwise, without libcublas, or in the simulator."""
     from numba import cuda
 
     from numlstm.kernels import gpu_cublas, gpu_lstm
 
-    usable = not dispatch.simulator_enabled() and importlib.util.find_spec("cupy") is not None
+    usable = not dispatch.simulator_enabled() and _cublas_loads()
     assert gpu_cublas.usable() == usable
     through_cublas = []
     monkeypatch.setattr(gpu_cublas, "gemm", lambda *args: through_cublas.append(args))

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from numlstm import dispatch
-from simulated_cupy import SimulatedCupy
+from simulated_cublas import SimulatedCublas
 
 in_simulator = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a smoke test for the simulator")
 
@@ -32,8 +32,8 @@ def _once(function, seconds):
 
 @pytest.fixture
 def gpu_session(monkeypatch):
-    """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, a stand-in for CuPy's
-    cuBLAS, tiny sizes."""
+    """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, a stand-in for libcublas,
+    tiny sizes."""
     torch = pytest.importorskip("torch")
     from numlstm.kernels import config, gpu_cublas
 
@@ -47,8 +47,10 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(gpu_session, "_environment", lambda: "the CUDA simulator")
-    cupy = SimulatedCupy()
-    monkeypatch.setattr(gpu_cublas, "_cupy", lambda: cupy)
+    cublas = SimulatedCublas()
+    monkeypatch.setattr(gpu_cublas, "_library", lambda: cublas)
+    monkeypatch.setattr(gpu_cublas, "_address", cublas.address)
+    monkeypatch.setattr(gpu_cublas, "usable", lambda: True)
     # What the script patches in GPU_OPTIONS must reach the kernels, which read the simulator's options.
     monkeypatch.setattr(config, "GPU_OPTIONS", config.GPU_SIMULATOR_OPTIONS)
     monkeypatch.setattr(lstm_gpu, "TRAINING", ["3x2x2"])
@@ -80,11 +82,12 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps; cuDNN; the ratio
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
-                # both GEMM block shapes, cuBLAS, the ratio
+                # both GEMM block shapes, numlstm's cuBLAS call, torch.matmul, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
-                rf"\| {number} \({number}\) \| {number} \|",
+                rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
                 rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
-                rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us",
+                rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
+                rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
                 # training steps: the three loops, the backward plan, cuDNN, the ratio
                 rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| {number} "
                 rf"\| \(\d+, \d+\) \| {number} \| {number} \|",
