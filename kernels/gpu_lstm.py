@@ -548,7 +548,7 @@ def build_kernels(dtype, shape_options):
 
     @cooperative_jit
     def backward_persistent(T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
-                            peephole, zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask,
+                            peephole, zero_output, cifg, recurrent_weights, recurrent_mask, use_recurrent_mask,
                             cache_slots):
         """BPTT's time loop in one cooperative launch, the twin of ``forward_persistent``: per step, the
         cell gradients of each block's tiles, a grid barrier, then their recurrent gradients.
@@ -556,10 +556,12 @@ def build_kernels(dtype, shape_options):
         A tile (unit block, row block) belongs to one block in both phases
         and at every step, so the dh and dc a block writes are read again
         only by itself: one grid barrier per step suffices (phase two reads
-        every unit's gate gradients). With ``cache_slots`` > 0 the block's
-        columns of the transposed recurrent kernel sit in dynamic shared
-        memory, (GH, persistent_units * cache_slots + 1), first read after
-        the first grid barrier, which orders their copy too.
+        every unit's gate gradients). With ``cache_slots`` > 0,
+        ``recurrent_weights`` is the recurrent kernel (H, GH), and the block
+        copies its units' rows of it, transposed, into dynamic shared memory
+        (GH, persistent_units * cache_slots + 1), first read after the first
+        grid barrier, which orders their copy too; otherwise it is the
+        transposed recurrent kernel (GH, H), read at every step.
         """
         grid = cuda.cg.this_grid()
         partial = cuda.shared.array(persistent_partials, element)
@@ -572,12 +574,12 @@ def build_kernels(dtype, shape_options):
             for slot in range(cache_slots):
                 unit_block = (cuda.blockIdx.x + slot * cuda.gridDim.x) % unit_blocks
                 for i in range(cuda.threadIdx.x, persistent_units * GH, threads):
-                    n = i // persistent_units
-                    u = i - n * persistent_units
+                    u = i // GH  # adjacent threads read adjacent weights of a row
+                    n = i - u * GH
                     k = unit_block * persistent_units + u
-                    weights[n, slot * persistent_units + u] = transposed_kernel[n, k] if k < H else zero
+                    weights[n, slot * persistent_units + u] = recurrent_weights[k, n] if k < H else zero
         else:
-            weights = transposed_kernel
+            weights = recurrent_weights
         u = cuda.threadIdx.x % persistent_units
         r = cuda.threadIdx.x // persistent_units
         for s in range(T - 1, -1, -1):
@@ -822,7 +824,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     """BPTT on device arrays for one ``forward``; returns the gradients as device arrays.
 
     ``d_h_n`` and ``d_c_n`` are consumed (they become dh0 and dc0).
-    Returns dx (or None), d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0.
+    Returns dx (or None), d_kernel, d_recurrent_kernel, d_bias, d_peephole (or None), dh0, dc0.
     """
     B, T, F = x_shape
     H = recurrent_kernel.shape[0]
@@ -833,19 +835,21 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     threads = options["threads"]
     dh, dc = d_h_n, d_c_n
     row_blocks = -(-B // options["rows"])
-    transposed_kernel = None
     persistent = row_blocks * H < options["persistent_below"]
     if persistent:
-        transposed_kernel = _transposed(k, recurrent_kernel, threads)
-        loop_args = (T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
-                     zero_output, cifg, transposed_kernel, recurrent_mask, use_recurrent_mask)
+        def loop_args(recurrent_weights):
+            return (T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
+                    zero_output, cifg, recurrent_weights, recurrent_mask, use_recurrent_mask)
+
         blocks, cache_slots, cache_bytes = _persistent_plan(
-            "backward", k.backward_persistent, loop_args + (0,), options, B, H, GH, options["persistent_units"],
-            np.dtype(dtype).itemsize)
+            "backward", k.backward_persistent, loop_args(recurrent_kernel) + (0,), options, B, H, GH,
+            options["persistent_units"], np.dtype(dtype).itemsize)
         persistent = cache_slots or options["persistent_uncached"]
     if persistent:
+        # The cached loop copies the recurrent kernel into shared memory itself, transposed.
+        weights = recurrent_kernel if cache_slots else _transposed(k, recurrent_kernel, threads)
         persistent_threads = options["persistent_units"] * options["persistent_slices"]
-        k.backward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args, cache_slots)
+        k.backward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args(weights), cache_slots)
     elif B >= options["gemm_steps_from"]:
         dh_product = cuda.device_array((B, H), dtype)
         cell = k.cell_after_gemm[_launch(B * H, threads)]
@@ -860,8 +864,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         cell(0, 0, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
              recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, False)
     else:
-        if transposed_kernel is None:
-            transposed_kernel = _transposed(k, recurrent_kernel, threads)
+        transposed_kernel = _transposed(k, recurrent_kernel, threads)
         cell = gpu_launch.prepared_launch(k.backward_cell, *_launch(B * H, threads),
                                           (0, 0, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
                                            peephole, zero_output, cifg))
@@ -878,8 +881,9 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
             t = T - 1 - s if reverse else s
             cell(s, t)
             recurrent(s, t)
-    d_peephole = cuda.device_array(peephole.shape[0], dtype)
+    d_peephole = None
     if use_peephole:
+        d_peephole = cuda.device_array(peephole.shape[0], dtype)
         k.peephole_gradients[_launch(H, threads)](gates, cs, T, B, H, cifg, d_peephole)
     d_kernel = cuda.device_array((F, GH), dtype)
     d_recurrent_kernel = cuda.device_array((H, GH), dtype)

@@ -402,5 +402,4 @@ def _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, inp
     if not options["resident"]:
         gradients = [None if g is None else ops.to_host(g) for g in gradients]
     dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = gradients
-    return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole if options["use_peephole"] else None,
-                         dh0, dc0)
+    return LSTMGradients(dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0)

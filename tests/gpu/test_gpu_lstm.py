@@ -7,6 +7,7 @@ set before numba is imported). The simulator runs with 4 x 4 GEMM tiles and
 remainders in every tiled dimension.
 """
 
+import collections
 import itertools
 
 import numpy as np
@@ -292,15 +293,16 @@ def test_input_gradient_can_be_skipped(rng):
 
 
 def _launches(rng, T):
-    """Kernel launches of one forward and one backward pass over T steps."""
+    """Kernel launches of one forward and one backward pass over T steps: ``counts[phase]`` in all,
+    ``counts[phase, kernel name]`` of each kernel."""
     from types import SimpleNamespace
 
     from numlstm.kernels import gpu_lstm
 
-    counts = {"forward": 0, "backward": 0}
+    counts = collections.Counter()
     phase = ["forward"]
 
-    def counted(kernel):
+    def counted(name, kernel):
         class Launcher:
             def __getattr__(self, name):  # compile, typeof_pyval: what the persistent launch plan asks
                 return getattr(kernel, name)
@@ -310,6 +312,7 @@ def _launches(rng, T):
 
                 def run(*args):
                     counts[phase[0]] += 1
+                    counts[phase[0], name] += 1
                     return launch(*args)
 
                 return run
@@ -319,7 +322,7 @@ def _launches(rng, T):
     build = gpu_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gpu_lstm, "build_kernels",
-                      lambda *a: SimpleNamespace(**{n: counted(k) for n, k in vars(build(*a)).items()}))
+                      lambda *a: SimpleNamespace(**{n: counted(n, k) for n, k in vars(build(*a)).items()}))
         args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)
         out, _, _, ws = numlstm.lstm_forward(**args)
         phase[0] = "backward"
@@ -348,6 +351,16 @@ def test_persistent_passes_launch_the_same_kernels_whatever_the_length(monkeypat
     monkeypatch.setitem(_active_gpu_options(), "persistent_below", 10**9)
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert long == short
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
+def test_only_the_uncached_persistent_backward_transposes_the_recurrent_kernel(monkeypatch, rng, cached):
+    """The cached loop copies the recurrent kernel into shared memory itself, transposed; the uncached one
+    reads a transposed copy at every step."""
+    _force_persistent(monkeypatch, cached)
+    counts = _launches(rng, 3)
+    assert counts["backward", "backward_persistent"] == 1
+    assert counts["backward", "transpose"] == (0 if cached else 1)
 
 
 def test_absent_inputs_cost_no_launch_after_the_first_pass(monkeypatch, rng):
