@@ -10,6 +10,7 @@ import functools
 
 import numpy as np
 from numba import cuda
+from numba.cuda.cudadrv import driver
 
 from .. import dispatch, losses
 from . import is_device_array
@@ -66,7 +67,9 @@ def zeros(shape, dtype):
 
 def full(shape, dtype, value):
     out = cuda.device_array(shape, dtype)
-    if out.size:
+    if out.size and value == 0:  # a driver memset: no kernel launch, no flat view
+        driver.device_memset(out, 0, out.nbytes)
+    elif out.size:
         k, threads = _kernels(dtype)
         _launch(k.fill, out.size, threads)(out.reshape(-1), out.dtype.type(value))
     return out

@@ -67,6 +67,15 @@ def test_bias_sums_and_arithmetic(gpu, rng):
         gpu.multiply(gpu.from_host(a), rng.standard_normal((2, 3, 1)))
 
 
+@pytest.mark.parametrize("value", [0.0, 2.5])
+def test_full_and_zeros(gpu, value):
+    """Zeros come from a driver memset, other values from a kernel; new device arrays hold NaN in the
+    simulator (conftest.py), so a fill that skips an element shows."""
+    _same(gpu.full((5, 3), np.float32, value), np.full((5, 3), value, np.float32))
+    _same(gpu.zeros((2, 3, 2), np.float64), np.zeros((2, 3, 2)))
+    assert gpu.full((0, 3), np.float64, value).shape == (0, 3)
+
+
 def test_sequence_reshaping(gpu, rng):
     a = rng.standard_normal((2, 5, 3))
     _same(gpu.reverse_time(gpu.from_host(a)), cpu.reverse_time(a))
