@@ -243,7 +243,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
     from numlstm.kernels import config, gpu_lstm
 
     lines = ["| H x N x T | " + " | ".join(f"{name}, ms" for name in TIME_LOOPS)
-             + " | persistent plan (blocks, cached tiles per block) | cuDNN, ms | cuDNN / best |",
+             + " | persistent plan (blocks, cached unit blocks per block) | cuDNN, ms | cuDNN / best |",
              "| --- |" + " ---: |" * (len(TIME_LOOPS) + 3)]
     failures = []
     for size in sizes:

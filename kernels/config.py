@@ -39,8 +39,16 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # (inference at N <= 4: 1.27-1.43 ms against 1.67-1.80; training at
 # 512x16x25: 3.3 ms against 4.3) and lose at 4096 (256x64x150 training:
 # 13.9 ms against 9.9); uncached they lose everywhere (1024x64x25 training:
-# 20.5 ms against 11.1). Numba's simulator runs a
-# cooperative grid as one block; the tests check the grid barriers on
+# 20.5 ms against 11.1). Those figures are of the first tiling, where a
+# block's tiles were of different unit blocks, so that each row block of a
+# unit block cached its weights again (512x64x25 needed 4 MiB of weights 16
+# times over, and found no cache); now each block owns whole unit blocks for
+# all its rows (gpu_lstm.owned_tiles), which caches the weights once per
+# row group: that fits the forward pass at every DeepBench size and the
+# backward up to H = 512 (at 1024 its 48 KiB cache is over the budget), but
+# is not yet timed on a GPU: persistent_below stays where the first tiling
+# put it. Numba's simulator
+# runs a cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
 # (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.
 # gemm_steps_from: a batch of at least this many rows runs each step as

@@ -327,31 +327,44 @@ def build_kernels(dtype, shape_options):
             if use_recurrent_mask:
                 masked_h[b, j] = hs[(s + 1) * B + b, j] * recurrent_mask[b, j]
 
+    @cuda.jit(device=True, inline=True)
+    def owned_tiles(unit_blocks):
+        """Which tiles of a persistent kernel this block runs, at every step and in both passes: unit blocks
+        ``first_unit_block, first_unit_block + owners, ...`` (owners = blocks that own unit blocks), each with
+        its row blocks ``row_group, row_group + row_groups, ...``. A grid of fewer blocks than unit blocks
+        gives each block several unit blocks and all their rows; a larger one, ``row_groups`` blocks per unit
+        block, splitting its rows. Either way a unit block's recurrent weights sit in one block's cache only
+        per row group, not once per row block."""
+        owners = min(unit_blocks, cuda.gridDim.x)
+        return cuda.blockIdx.x % owners, owners, cuda.blockIdx.x // owners, cuda.gridDim.x // owners
+
     @cooperative_jit
     def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
                            use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, cache_slots):
         """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step.
 
-        Tile ``i`` (unit block ``i % unit_blocks``, row block ``i // unit_blocks``)
-        belongs to block ``i % gridDim.x`` for every step, so with
-        ``cache_slots`` > 0 each block copies its tiles' recurrent weights
-        into dynamic shared memory once and reads them from there at every
-        step: the weights cross the memory bus once per sequence, not once
-        per step (Diamos et al. 2016). The cache is (H, 4 * units * cache_slots + 1):
-        an odd row length spreads a warp's reads over the memory banks.
-        Launch with as many blocks as can be co-resident, at most the tile count.
+        Each block runs the same tiles at every step (:func:`owned_tiles`),
+        so with ``cache_slots`` > 0 it copies the recurrent weights of its
+        unit blocks (at most ``cache_slots``) into dynamic shared memory
+        once and reads them from there at every step: the weights cross the
+        memory bus once per sequence, not once per step (Diamos et al.
+        2016). The cache is (H, 4 * units * cache_slots + 1): an odd row
+        length spreads a warp's reads over the memory banks. Launch with at
+        most as many blocks as can be co-resident: as many as there are unit
+        blocks, times a whole number of row groups, or fewer.
         """
         grid = cuda.cg.this_grid()
         partial = cuda.shared.array(persistent_partials, element)
         unit_blocks = -(-H // persistent_units)
-        tiles = unit_blocks * -(-B // rows)
+        row_blocks = -(-B // rows)
+        first_unit_block, owners, row_group, row_groups = owned_tiles(unit_blocks)
         columns = 4 * persistent_units
         width = columns * cache_slots + 1
         threads = persistent_units * persistent_slices
         if cache_slots > 0:
             weights = cuda.shared.array(0, element)[:H * width].reshape((H, width))
-            for slot in range(cache_slots):
-                unit_block = (cuda.blockIdx.x + slot * cuda.gridDim.x) % unit_blocks
+            slot = 0
+            for unit_block in range(first_unit_block, unit_blocks, owners):
                 for i in range(cuda.threadIdx.x, columns * H, threads):
                     k = i // columns
                     c = i - k * columns
@@ -361,6 +374,7 @@ def build_kernels(dtype, shape_options):
                     if j < H and not (cifg and gate == 3):
                         value = recurrent_kernel[k, gate * H + j]
                     weights[k, slot * columns + c] = value
+                slot += 1
         else:
             weights = recurrent_kernel
         for i in range(cuda.grid(1), B * H, cuda.gridDim.x * threads):
@@ -372,18 +386,18 @@ def build_kernels(dtype, shape_options):
         for s in range(T):
             t = T - 1 - s if reverse else s
             slot = 0
-            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
-                unit_block = tile % unit_blocks
+            for unit_block in range(first_unit_block, unit_blocks, owners):
                 if cache_slots > 0:
                     column_base = slot * columns
                     gate_stride = persistent_units
                 else:
                     column_base = unit_block * persistent_units
                     gate_stride = H
-                split_tile(persistent_units, persistent_slices, partial, unit_block, tile // unit_blocks, s, t, B,
-                           H, gates, hs, cs, weights, column_base, gate_stride, bias, peephole, mask, use_mask,
-                           recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
-                cuda.syncthreads()  # before the next tile overwrites ``partial``
+                for row_block in range(row_group, row_blocks, row_groups):
+                    split_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B, H,
+                               gates, hs, cs, weights, column_base, gate_stride, bias, peephole, mask, use_mask,
+                               recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+                    cuda.syncthreads()  # before the next tile overwrites ``partial``
                 slot += 1
             grid.sync()  # step s+1 reads every unit's h of step s
 
@@ -554,7 +568,7 @@ def build_kernels(dtype, shape_options):
         cell gradients of each block's tiles, a grid barrier, then their recurrent gradients.
 
         A tile (unit block, row block) belongs to one block in both phases
-        and at every step, so the dh and dc a block writes are read again
+        and at every step (:func:`owned_tiles`), so the dh and dc a block writes are read again
         only by itself: one grid barrier per step suffices (phase two reads
         every unit's gate gradients). With ``cache_slots`` > 0,
         ``recurrent_weights`` is the recurrent kernel (H, GH), and the block
@@ -566,39 +580,42 @@ def build_kernels(dtype, shape_options):
         grid = cuda.cg.this_grid()
         partial = cuda.shared.array(persistent_partials, element)
         unit_blocks = -(-H // persistent_units)
-        tiles = unit_blocks * -(-B // rows)
+        row_blocks = -(-B // rows)
+        first_unit_block, owners, row_group, row_groups = owned_tiles(unit_blocks)
         width = persistent_units * cache_slots + 1
         threads = persistent_units * persistent_slices
         if cache_slots > 0:
             weights = cuda.shared.array(0, element)[:GH * width].reshape((GH, width))
-            for slot in range(cache_slots):
-                unit_block = (cuda.blockIdx.x + slot * cuda.gridDim.x) % unit_blocks
+            slot = 0
+            for unit_block in range(first_unit_block, unit_blocks, owners):
                 for i in range(cuda.threadIdx.x, persistent_units * GH, threads):
                     u = i // GH  # adjacent threads read adjacent weights of a row
                     n = i - u * GH
                     k = unit_block * persistent_units + u
                     weights[n, slot * persistent_units + u] = recurrent_weights[k, n] if k < H else zero
+                slot += 1
         else:
             weights = recurrent_weights
         u = cuda.threadIdx.x % persistent_units
         r = cuda.threadIdx.x // persistent_units
         for s in range(T - 1, -1, -1):
             t = T - 1 - s if reverse else s
-            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
-                j = (tile % unit_blocks) * persistent_units + u
-                b = (tile // unit_blocks) * rows + r
-                if r < rows and j < H and b < B:
-                    cell_gradient(s, t, b, j, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
-                                  peephole, zero_output, cifg)
+            for unit_block in range(first_unit_block, unit_blocks, owners):
+                j = unit_block * persistent_units + u
+                for row_block in range(row_group, row_blocks, row_groups):
+                    b = row_block * rows + r
+                    if r < rows and j < H and b < B:
+                        cell_gradient(s, t, b, j, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask,
+                                      use_mask, peephole, zero_output, cifg)
             grid.sync()  # the recurrent gradients read every unit's gate gradients
             slot = 0
-            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
-                unit_block = tile % unit_blocks
+            for unit_block in range(first_unit_block, unit_blocks, owners):
                 column_base = slot * persistent_units if cache_slots > 0 else unit_block * persistent_units
-                split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block,
-                                         tile // unit_blocks, s, t, B, H, GH, gates, weights, column_base, dh, mask,
-                                         use_mask, recurrent_mask, use_recurrent_mask)
-                cuda.syncthreads()  # before ``partial`` is reused, and before this block's cells read dh
+                for row_block in range(row_group, row_blocks, row_groups):
+                    split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block, row_block,
+                                             s, t, B, H, GH, gates, weights, column_base, dh, mask, use_mask,
+                                             recurrent_mask, use_recurrent_mask)
+                    cuda.syncthreads()  # before ``partial`` is reused, and before this block's cells read dh
                 slot += 1
 
     @jit
@@ -699,7 +716,7 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
 # The cache's shape is part of the key: a CIFG layer (3 gates) and a plain one (4) of the same size share the
 # backward kernel but not its cache rows.
 PersistentPlanKey = collections.namedtuple(
-    "PersistentPlanKey", "kind kernel B H cache_rows columns_per_tile itemsize units slices rows shared_bytes")
+    "PersistentPlanKey", "kind kernel B H cache_rows columns_per_unit_block itemsize units slices rows shared_bytes")
 _persistent_plans = {}
 
 
@@ -711,36 +728,45 @@ def _max_cooperative_blocks(kernel, args, threads, dynamic_shared_bytes):
     return compiled.max_cooperative_grid_blocks(threads, dynamic_shared_bytes)
 
 
-def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_tile, itemsize):
+def _persistent_grid(unit_blocks, row_blocks, resident):
+    """Blocks of a persistent launch when ``resident`` can be co-resident (:func:`owned_tiles`): every unit
+    block owned, by blocks that own several when there are fewer of them, times as many row groups as fit."""
+    owners = min(unit_blocks, resident)
+    return owners * min(row_blocks, resident // owners)
+
+
+def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_unit_block, itemsize):
     """(blocks, cache_slots, dynamic shared bytes) for a persistent kernel: the weight cache when it fits.
 
     A cooperative launch may use only as many blocks as can be resident at
-    once; each block then runs ceil(tiles / blocks) tiles per step, and
-    caches their weights, ``columns_per_tile`` columns of ``cache_rows``
-    each, when those fit in ``shared_bytes`` beside the static partial
-    sums. More cached tiles per block means more shared memory per block
-    and so fewer resident blocks: iterate to a fixed point.
+    once; each block owns ceil(unit blocks / blocks) unit blocks for every
+    step (:func:`owned_tiles`), and caches their weights,
+    ``columns_per_unit_block`` columns of ``cache_rows`` each, when those
+    fit in ``shared_bytes`` beside the static partial sums. More cached
+    unit blocks per block means more shared memory per block and so fewer
+    resident blocks: iterate to a fixed point.
     """
     units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
-    key = PersistentPlanKey(kind, kernel, B, H, cache_rows, columns_per_tile, itemsize, units, slices, rows,
+    key = PersistentPlanKey(kind, kernel, B, H, cache_rows, columns_per_unit_block, itemsize, units, slices, rows,
                             options["shared_bytes"])
     if key in _persistent_plans:
         return _persistent_plans[key]
     threads = units * slices
-    tiles = -(-H // units) * -(-B // rows)
+    unit_blocks, row_blocks = -(-H // units), -(-B // rows)
     budget = options["shared_bytes"] - slices * units * 4 * rows * itemsize
-    plan = (max(1, min(tiles, _max_cooperative_blocks(kernel, args, threads, 0))), 0, 0)
+    resident = max(1, _max_cooperative_blocks(kernel, args, threads, 0))
+    plan = (_persistent_grid(unit_blocks, row_blocks, resident), 0, 0)
     slots = 1
     while True:
-        shared = (columns_per_tile * slots + 1) * cache_rows * itemsize
+        shared = (columns_per_unit_block * slots + 1) * cache_rows * itemsize
         if shared > budget:
             break
-        blocks = min(tiles, _max_cooperative_blocks(kernel, args, threads, shared))
-        if blocks < 1:
+        resident = _max_cooperative_blocks(kernel, args, threads, shared)
+        if resident < 1:
             break
-        needed = -(-tiles // blocks)
+        needed = -(-unit_blocks // min(unit_blocks, resident))
         if needed <= slots:
-            plan = (blocks, slots, shared)
+            plan = (_persistent_grid(unit_blocks, row_blocks, resident), slots, shared)
             break
         slots = needed
     _persistent_plans[key] = plan

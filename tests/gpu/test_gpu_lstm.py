@@ -120,17 +120,18 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
                                                     zero_output):
     """The forward and backward time loops as one cooperative kernel each, forced on. H = 5 leaves a
     partial block of units, B = 3 a partial block of rows; the simulator runs every tile in one block, a
-    GPU one tile per block."""
+    GPU one tile per block (each unit block owned by a block per row block)."""
     plans = _force_persistent(monkeypatch, cached)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
     options = _active_gpu_options()
-    tiles = -(-5 // options["persistent_units"]) * -(-3 // options["rows"])
+    unit_blocks = -(-5 // options["persistent_units"])
+    tiles = unit_blocks * -(-3 // options["rows"])
     assert len(plans) == 2  # forward and backward
     for blocks, cache_slots, _ in plans:
         assert 1 <= blocks <= tiles
-        assert (blocks * cache_slots >= tiles) if cached else cache_slots == 0
+        assert (min(blocks, unit_blocks) * cache_slots >= unit_blocks) if cached else cache_slots == 0
 
 
 def _cooperative_launches(monkeypatch, blocks):
@@ -149,32 +150,36 @@ def _cooperative_launches(monkeypatch, blocks):
 
 
 @pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a stand-in for the simulator's one-block grids")
+@pytest.mark.parametrize("resident,plan", [(3, (3, 2)), (8, (8, 1))],
+                         ids=["unit blocks shared out", "row groups"])
 @pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
     (False, True, True, False, True), (True, False, True, True, False)])
 def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng, cached, cifg, peephole, mask,
-                                                              reverse, zero_output):
-    """Three co-resident blocks share eight tiles (H = 7: four blocks of 2 units; B = 3: two blocks of 2
-    rows), so each runs two or three tiles per step (and caches three tiles' weights), block b's tiles
-    b, b + 3, b + 6 of different unit blocks. The blocks run one at a time between grid barriers, in an
-    order that reverses at each: a missing barrier reads rows not yet written."""
+                                                              reverse, zero_output, resident, plan):
+    """Eight tiles: H = 7 makes four unit blocks of 2 units, B = 3 two row blocks of 2 rows. Three
+    co-resident blocks own unit blocks 0 and 3, 1, 2, each with both row blocks (two unit blocks' weights
+    cached in the first); eight own one tile each, two row groups per unit block. The blocks run one at a
+    time between grid barriers, in an order that reverses at each: a missing barrier reads rows not yet
+    written."""
     plans = _force_persistent(monkeypatch, cached)
-    kernels = _cooperative_launches(monkeypatch, 3)
+    kernels = _cooperative_launches(monkeypatch, resident)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=7, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
-    assert [kernel.launches for kernel in kernels] == [[(3, 1, 1)], [(3, 1, 1)]]
+    blocks, slots = plan
+    assert [kernel.launches for kernel in kernels] == [[(blocks, 1, 1)], [(blocks, 1, 1)]]
     options = _active_gpu_options()
-    tiles = -(-7 // options["persistent_units"]) * -(-3 // options["rows"])
-    assert tiles == 8
-    for blocks, cache_slots, _ in plans:
-        assert (blocks, cache_slots) == ((3, 3) if cached else (3, 0))
+    assert (-(-7 // options["persistent_units"]), -(-3 // options["rows"])) == (4, 2)
+    for got in plans:
+        assert got[:2] == (blocks, slots if cached else 0)
 
 
-def test_persistent_plan_caches_the_fewest_tiles_per_block_that_cover_the_grid(monkeypatch):
+def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_grid(monkeypatch):
     """The launch plan against a model GPU (4 SMs of 100 KiB shared memory, at most 8 blocks each): with a
-    weight cache, the fewest slots s such that the blocks resident with s slots' shared memory run every
-    tile; without, no s whose cache fits the budget would do."""
+    weight cache, the fewest slots s such that the blocks resident with s slots' shared memory own every
+    unit block; without, no s whose cache fits the budget would do. The grid: every unit block owned, times
+    as many row groups as the resident blocks allow."""
     from numlstm.kernels import gpu_lstm
 
     options = dict(_active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
@@ -187,25 +192,31 @@ def test_persistent_plan_caches_the_fewest_tiles_per_block_that_cover_the_grid(m
     monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda kernel, args, threads, shared: resident(shared))
     monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
     kinds = set()
-    for B, H in [(1, 64), (2, 64), (8, 64), (3, 200), (1, 8), (16, 16)]:
-        tiles = -(-H // 2) * -(-B // 2)
+    for B, H in [(1, 64), (2, 64), (8, 64), (3, 200), (1, 8), (16, 16), (9, 40), (1, 100), (4, 100)]:
+        unit_blocks, row_blocks = -(-H // 2), -(-B // 2)
 
         def cache_bytes(slots):
             return (columns * slots + 1) * H * itemsize
 
-        def runs_every_tile(slots):
+        def owns_every_unit_block(slots):
             return cache_bytes(slots) <= options["shared_bytes"] - static and \
-                min(tiles, resident(cache_bytes(slots))) * slots >= tiles
+                min(unit_blocks, resident(cache_bytes(slots))) * slots >= unit_blocks
+
+        def grid(shared):
+            owners = min(unit_blocks, resident(shared))
+            return owners * min(row_blocks, resident(shared) // owners)
 
         blocks, slots, shared = gpu_lstm._persistent_plan("forward", None, (), options, B, H, H, columns, itemsize)
         if slots:
-            assert runs_every_tile(slots) and not any(runs_every_tile(s) for s in range(1, slots))
-            assert (blocks, shared) == (min(tiles, resident(cache_bytes(slots))), cache_bytes(slots))
+            assert owns_every_unit_block(slots) and not any(owns_every_unit_block(s) for s in range(1, slots))
+            assert (blocks, shared) == (grid(cache_bytes(slots)), cache_bytes(slots))
         else:
-            assert not any(runs_every_tile(s) for s in range(1, tiles + 1))
-            assert (blocks, shared) == (min(tiles, resident(0)), 0)
-        kinds.add(slots > 1 if slots else None)
-    assert kinds == {None, False, True}  # uncached, one slot, several
+            assert not any(owns_every_unit_block(s) for s in range(1, unit_blocks + 1))
+            assert (blocks, shared) == (grid(0), 0)
+        assert blocks <= resident(shared) and (blocks % unit_blocks == 0 or blocks < unit_blocks)
+        kinds.add((slots > 1 if slots else None, blocks > unit_blocks))
+    # uncached, one slot, several; and grids of several row groups
+    assert {kind for kind, _ in kinds} == {None, False, True} and (False, True) in kinds
 
 
 @pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs cooperative grids of one block only")
