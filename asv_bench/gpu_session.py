@@ -36,7 +36,8 @@ tables after it:
 - ``gemm``: numlstm's GEMM (two block shapes) and numlstm's call of cuBLAS
   beside torch.matmul at the training sizes' GEMM shapes: which block
   shape, how far the kernel is from cuBLAS; and the host cost from Python
-  of one kernel launch and of one GEMM through numlstm's cuBLAS call.
+  of one kernel launch (through numba-cuda and through a template of
+  ``kernels/gpu_launch.py``) and of one GEMM through numlstm's cuBLAS call.
 - ``compile``: the first training step of a fresh process (every kernel
   compiled) against the second, without and with the on-disk kernel cache
   (``cache``).
@@ -304,7 +305,7 @@ def gemm_table(seconds):
     import torch
     from numba import cuda
 
-    from numlstm.kernels import config, gpu_cublas, gpu_lstm
+    from numlstm.kernels import config, gpu_cublas, gpu_launch, gpu_lstm
 
     variants = {name: {**config.GPU_OPTIONS, **shape} for name, shape in GEMM_SHAPES.items()
                 if shape["gemm_library"] != "cublas" or gpu_cublas.usable()}
@@ -353,8 +354,17 @@ def gemm_table(seconds):
         cuda.synchronize()
 
     per_launch = _median_seconds(launches, seconds) / LAUNCHES_TIMED
+
+    def template_launches():
+        for _ in range(LAUNCHES_TIMED):
+            gpu_launch.launch(kernels.copy_rows, 1, 32, (tiny, 0, 0, tiny, 0))
+        cuda.synchronize()
+
+    template_launches()
+    per_template_launch = _median_seconds(template_launches, seconds) / LAUNCHES_TIMED
     text = (f"GEMMs, float32 (torch.matmul TF32: {torch.backends.cuda.matmul.allow_tf32}):\n\n" + "\n".join(lines)
-            + f"\n\nOne kernel launch from Python through numba-cuda (an empty copy_rows): {per_launch * 1e6:.1f} us")
+            + f"\n\nOne kernel launch from Python through numba-cuda (an empty copy_rows): {per_launch * 1e6:.1f} us; "
+            f"through gpu_launch's template: {per_template_launch * 1e6:.1f} us")
     if gpu_cublas.usable():
         options = {**config.GPU_OPTIONS, "gemm_library": "cublas"}
 

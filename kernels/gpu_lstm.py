@@ -39,6 +39,11 @@ def _launch(count, threads):
     return (max(1, -(-count // threads)), threads)
 
 
+def _run(kernel, count, threads, *args):
+    """``kernel`` over ``count`` threads in blocks of ``threads``, through gpu_launch's templates."""
+    gpu_launch.launch(kernel, *_launch(count, threads), args)
+
+
 _SHAPE_OPTIONS = ("fastmath", "cache", "gemm_block", "gemm_depth", "gemm_micro", "rows", "split_units", "split_slices",
                   "persistent_units", "persistent_slices")
 
@@ -710,7 +715,8 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
         raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "auto", "numba" or "cublas", got {library!r}')
     block = options["gemm_block"]
     grid = (max(1, -(-n // block)), max(1, -(-m // block)))
-    k.gemm[grid, (block // options["gemm_micro"]) ** 2](a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+    gpu_launch.launch(k.gemm, grid, (block // options["gemm_micro"]) ** 2,
+                      (a, b, c, m, n, depth, transpose_a, transpose_b, accumulate))
 
 
 # The cache's shape is part of the key: a CIFG layer (3 gates) and a plain one (4) of the same size share the
@@ -792,7 +798,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     hs = cuda.device_array(((T + 1) * B, H), x.dtype)
     cs = cuda.device_array(((T + 1) * B, H), x.dtype)
     outputs = cuda.device_array((B, T, H), x.dtype)
-    k.reorder[_launch(B * T * F, threads)](x, xs, reverse, True)
+    _run(k.reorder, B * T * F, threads, x, xs, reverse, True)
     launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["persistent_below"]:
@@ -803,17 +809,18 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
             np.dtype(x.dtype).itemsize)
         if cache_slots or options["persistent_uncached"]:
             persistent_threads = options["persistent_units"] * options["persistent_slices"]
-            k.forward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args, cache_slots)
+            gpu_launch.launch(k.forward_persistent, blocks, persistent_threads, loop_args + (cache_slots,),
+                              cache_bytes)
             return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
-    k.copy_rows[_launch(B * H, threads)](h0, 0, B, hs, 0)
-    k.copy_rows[_launch(B * H, threads)](c0, 0, B, cs, 0)
+    _run(k.copy_rows, B * H, threads, h0, 0, B, hs, 0)
+    _run(k.copy_rows, B * H, threads, c0, 0, B, cs, 0)
     if B >= options["gemm_steps_from"]:
         # cuDNN's scheme: per step the recurrent product as a GEMM (the weights read once per 64 rows, not
         # once per ``rows``), then the gate update; with the recurrent mask the GEMM reads h * mask.
         masked_h = hs
         if use_recurrent_mask:
             masked_h = cuda.device_array((B, H), x.dtype)
-            k.masked_rows[_launch(B * H, threads)](hs, recurrent_mask, B, masked_h)
+            _run(k.masked_rows, B * H, threads, hs, recurrent_mask, B, masked_h)
         update = k.gate_update[_launch(B * H, threads)]
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -835,12 +842,24 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
 
 
+def final_states(saved, B, options):
+    """Copies of h and c after the last step of a ``forward``'s workspace, (B, H) each: the workspace's own
+    rows must survive what a caller does with these."""
+    hs, cs = saved["hs"], saved["cs"]
+    k = kernels_for(hs.dtype, options)
+    last, H = hs.shape[0] - B, hs.shape[1]
+    h_n, c_n = cuda.device_array((B, H), hs.dtype), cuda.device_array((B, H), hs.dtype)
+    _run(k.copy_rows, B * H, options["threads"], hs, last, B, h_n, 0)
+    _run(k.copy_rows, B * H, options["threads"], cs, last, B, c_n, 0)
+    return h_n, c_n
+
+
 def _transposed(k, recurrent_kernel, threads):
     """The recurrent kernel transposed, (G * H, H), so that the per-step recurrent gradients read it along
     adjacent addresses."""
     H, GH = recurrent_kernel.shape
     out = cuda.device_array((GH, H), recurrent_kernel.dtype)
-    k.transpose[_launch(H * GH, threads)](recurrent_kernel, out)
+    _run(k.transpose, H * GH, threads, recurrent_kernel, out)
     return out
 
 
@@ -875,7 +894,8 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         # The cached loop copies the recurrent kernel into shared memory itself, transposed.
         weights = recurrent_kernel if cache_slots else _transposed(k, recurrent_kernel, threads)
         persistent_threads = options["persistent_units"] * options["persistent_slices"]
-        k.backward_persistent[blocks, persistent_threads, 0, cache_bytes](*loop_args(weights), cache_slots)
+        gpu_launch.launch(k.backward_persistent, blocks, persistent_threads, loop_args(weights) + (cache_slots,),
+                          cache_bytes)
     elif B >= options["gemm_steps_from"]:
         dh_product = cuda.device_array((B, H), dtype)
         cell = k.cell_after_gemm[_launch(B * H, threads)]
@@ -910,7 +930,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     d_peephole = None
     if use_peephole:
         d_peephole = cuda.device_array(peephole.shape[0], dtype)
-        k.peephole_gradients[_launch(H, threads)](gates, cs, T, B, H, cifg, d_peephole)
+        _run(k.peephole_gradients, H, threads, gates, cs, T, B, H, cifg, d_peephole)
     d_kernel = cuda.device_array((F, GH), dtype)
     d_recurrent_kernel = cuda.device_array((H, GH), dtype)
     d_bias = cuda.device_array(GH, dtype)
@@ -918,13 +938,13 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     inputs_to_recurrent = hs
     if use_recurrent_mask:  # the recurrent kernel saw h * mask
         inputs_to_recurrent = cuda.device_array((T * B, H), dtype)
-        k.masked_rows[_launch(T * B * H, threads)](hs, recurrent_mask, B, inputs_to_recurrent)
+        _run(k.masked_rows, T * B * H, threads, hs, recurrent_mask, B, inputs_to_recurrent)
     launch_gemm(k, options, inputs_to_recurrent, gates, d_recurrent_kernel, H, GH, T * B, transpose_a=True)
-    k.column_sums[_launch(GH, threads)](gates, T * B, d_bias)
+    _run(k.column_sums, GH, threads, gates, T * B, d_bias)
     dx = None
     if input_gradient:
         dx_rows = cuda.device_array((T * B, F), dtype)
         launch_gemm(k, options, gates, kernel, dx_rows, T * B, F, GH, transpose_b=True)
         dx = cuda.device_array((B, T, F), dtype)
-        k.reorder[_launch(B * T * F, threads)](dx, dx_rows, reverse, False)
+        _run(k.reorder, B * T * F, threads, dx, dx_rows, reverse, False)
     return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc

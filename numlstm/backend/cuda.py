@@ -14,7 +14,7 @@ from numba.cuda.cudadrv import driver
 
 from .. import dispatch, losses
 from . import is_device_array
-from ..kernels import gpu_lstm, gpu_ops
+from ..kernels import gpu_launch, gpu_lstm, gpu_ops
 
 name = "cuda"
 
@@ -32,7 +32,9 @@ def _kernels(dtype):
 
 
 def _launch(kernel, count, threads):
-    return kernel[max(1, -(-count // threads)), threads]
+    """``kernel`` over ``count`` threads in blocks of ``threads``: a function of the kernel's arguments."""
+    blocks = max(1, -(-count // threads))
+    return lambda *args: gpu_launch.launch(kernel, blocks, threads, args)
 
 
 holds = is_device_array
@@ -310,7 +312,7 @@ def _sum(values, squares):
     """Sum of a 1-D device array (of its squares), as a Python float: one block, one scalar transfer."""
     k, threads = _kernels(values.dtype)
     out = cuda.device_array(1, values.dtype)
-    k.segment_sums[1, threads](values, _device_ints((0, values.size)), squares, out)
+    gpu_launch.launch(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), squares, out))
     return float(out.copy_to_host()[0])
 
 
@@ -383,7 +385,7 @@ def clip_segment_norms(grads, boundaries, clipnorm):
     k, threads = _kernels(grads.dtype)
     boundaries = _device_ints(tuple(int(b) for b in boundaries))
     squares = cuda.device_array(boundaries.size - 1, grads.dtype)
-    k.segment_sums[boundaries.size - 1, threads](grads, boundaries, True, squares)
+    gpu_launch.launch(k.segment_sums, boundaries.size - 1, threads, (grads, boundaries, True, squares))
     _launch(k.scale_segments, grads.size, threads)(grads, boundaries, squares, grads.dtype.type(clipnorm))
 
 

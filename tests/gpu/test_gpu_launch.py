@@ -99,3 +99,65 @@ def test_time_loops_launch_prepared_and_match_numba_cudas_own_launches(monkeypat
     for got, want in zip(prepared, through_numba):
         if want is not None:
             np.testing.assert_array_equal(got, want)
+
+
+def test_a_one_off_launch_computes_what_numba_cudas_launch_does():
+    """Arrays of two layouts, scalars of three types, the same layout again with new arrays and values:
+    each launch writes what its own arguments say."""
+    for scale, length in [(2.5, 3), (0.5, 3), (1.5, 5)]:
+        out = cuda.to_device(np.zeros(length))
+        gpu_launch.launch(_record, 1, 32, (length, -length, scale, out))
+        np.testing.assert_array_equal(out.copy_to_host()[:3], [length, -length, scale * length])
+
+
+def test_a_one_off_launch_of_a_wrapped_kernel_goes_through_the_wrapper():
+    launches = []
+
+    class Counted:
+        def __getitem__(self, configuration):
+            launches.append(configuration)
+            return _record[configuration]
+
+    out = cuda.to_device(np.zeros(3))
+    for _ in range(2):
+        gpu_launch.launch(Counted(), 1, 32, (1, 2, 1.0, out))
+    assert launches == [(1, 32), (1, 32)]
+    np.testing.assert_array_equal(out.copy_to_host(), [1, 2, 3])
+
+
+@on_gpu_only
+def test_after_a_first_training_step_numba_cuda_marshals_nothing(monkeypatch, rng):
+    """A model's training step (the LSTM's time loops, GEMMs, Dense, the loss, Adam) launches every kernel
+    from a template or a prepared launch once each kernel has been launched in that layout, and computes
+    the same bits as through numba-cuda's own launches."""
+    import weakref
+
+    from numba.cuda.dispatcher import CUDADispatcher
+
+    from numlstm import layers
+
+    model = numlstm.Sequential([layers.Input((4, 3)), layers.LSTM(5), layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = rng.standard_normal((6, 4, 3)).astype(np.float32), rng.standard_normal((6, 2)).astype(np.float32)
+    weights = model.get_weights()
+
+    def trained():
+        model.set_weights(weights)
+        with numlstm.device("cuda"):
+            model.train_on_batch(x, y)
+            calls.clear()
+            model.train_on_batch(x, y)
+            return model.get_weights()
+
+    calls = []
+    call = CUDADispatcher.call
+    monkeypatch.setattr(CUDADispatcher, "call", lambda self, *args: calls.append(self) or call(self, *args))
+    monkeypatch.setattr(gpu_launch, "_templates", weakref.WeakKeyDictionary())
+    through_templates = trained()
+    assert calls == []
+    monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kwargs: None))
+    monkeypatch.setattr(gpu_launch, "_templates", weakref.WeakKeyDictionary())
+    through_numba = trained()
+    assert calls  # the second step's launches went through numba-cuda
+    for got, want in zip(through_templates, through_numba):
+        np.testing.assert_array_equal(got, want)
