@@ -378,14 +378,13 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     from .backend import cuda as ops
     from .kernels import gpu_lstm
 
+    gpu_options = _gpu_options()
     outputs, saved = gpu_lstm.forward(
         x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, options["use_mask"], recurrent_mask,
-        options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], _gpu_options())
+        options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], gpu_options)
     saved.update(kernel=kernel, recurrent_kernel=recurrent_kernel, peephole=peephole, mask=mask,
                  recurrent_mask=recurrent_mask)
-    B, T, _ = options["x_shape"]
-    # Copies: the workspace's own final states must survive what the caller does with these.
-    h_n, c_n = ops.copy(saved["hs"][T * B:]), ops.copy(saved["cs"][T * B:])
+    h_n, c_n = gpu_lstm.final_states(saved, options["x_shape"][0], gpu_options)
     results = (outputs, h_n, c_n) if options["resident"] else (ops.to_host(a) for a in (outputs, h_n, c_n))
     return (*results, LSTMWorkspace(saved, options))
 

@@ -388,6 +388,25 @@ def test_absent_inputs_cost_no_launch_after_the_first_pass(monkeypatch, rng):
     assert made == []
 
 
+def test_the_final_states_handed_out_are_copies(rng):
+    """NaN written into the h_n and c_n that a resident forward returns leaves its workspace, whose last
+    c the backward reads, as it was."""
+    from numba import cuda
+
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=3, peephole=True)
+    out, h_n, c_n, ws = numlstm.lstm_forward(**args)
+    d_out, d_h_n, d_c_n = rng.standard_normal(out.shape), rng.standard_normal(h_n.shape), rng.standard_normal(h_n.shape)
+    want = numlstm.lstm_backward(ws, d_out, d_h_n, d_c_n)
+    _, h_n_on_device, c_n_on_device, ws_on_device = numlstm.lstm_forward(**dict(args, x=cuda.to_device(args["x"])))
+    np.testing.assert_allclose(h_n_on_device.copy_to_host(), h_n, rtol=1e-14)
+    np.testing.assert_allclose(c_n_on_device.copy_to_host(), c_n, rtol=1e-14)
+    for state in (h_n_on_device, c_n_on_device):
+        state.copy_to_device(np.full(state.shape, np.nan))
+    got = numlstm.lstm_backward(ws_on_device, *(cuda.to_device(a) for a in (d_out, d_h_n, d_c_n)))
+    for name, g, w in zip(got._fields, got, want):
+        np.testing.assert_allclose(g.copy_to_host(), w, rtol=1e-13, atol=1e-15, err_msg=name)
+
+
 def test_device_arrays_in_give_device_arrays_out(rng):
     """Given device arrays (some arguments may stay on the host), the pass runs on the GPU and returns
     device arrays equal to the host path's; the caller's final-state gradients are not consumed."""
