@@ -44,10 +44,10 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # unit block cached its weights again (512x64x25 needed 4 MiB of weights 16
 # times over, and found no cache); now each block owns whole unit blocks for
 # all its rows (gpu_lstm.owned_tiles), which caches the weights once per
-# row group: that fits the forward pass at every DeepBench size and the
-# backward up to H = 512 (at 1024 its 48 KiB cache is over the budget), but
-# is not yet timed on a GPU: persistent_below stays where the first tiling
-# put it. Numba's simulator
+# row group: that fits both passes at every DeepBench size (the backward's
+# cache at H = 1024 in 32 KiB of the 48 KiB budget: gpu_lstm._cache_width),
+# but is not yet timed on a GPU: persistent_below stays where the first
+# tiling put it. Numba's simulator
 # runs a cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
 # (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.

@@ -578,7 +578,7 @@ def build_kernels(dtype, shape_options):
         every unit's gate gradients). With ``cache_slots`` > 0,
         ``recurrent_weights`` is the recurrent kernel (H, GH), and the block
         copies its units' rows of it, transposed, into dynamic shared memory
-        (GH, persistent_units * cache_slots + 1), first read after the first
+        (GH, :func:`_cache_width` of persistent_units * cache_slots), first read after the first
         grid barrier, which orders their copy too; otherwise it is the
         transposed recurrent kernel (GH, H), read at every step.
         """
@@ -587,7 +587,7 @@ def build_kernels(dtype, shape_options):
         unit_blocks = -(-H // persistent_units)
         row_blocks = -(-B // rows)
         first_unit_block, owners, row_group, row_groups = owned_tiles(unit_blocks)
-        width = persistent_units * cache_slots + 1
+        width = persistent_units * cache_slots + (0 if cache_slots == 1 else 1)  # _cache_width
         threads = persistent_units * persistent_slices
         if cache_slots > 0:
             weights = cuda.shared.array(0, element)[:GH * width].reshape((GH, width))
@@ -734,6 +734,15 @@ def _max_cooperative_blocks(kernel, args, threads, dynamic_shared_bytes):
     return compiled.max_cooperative_grid_blocks(threads, dynamic_shared_bytes)
 
 
+def _cache_width(columns, units):
+    """Row length of a persistent kernel's weight cache of ``columns`` columns. The threads of a block read
+    it as (row ``part + i * slices``, column ``c + u``) for thread (unit u, slice part): a row length of
+    exactly ``units`` (the backward's cache of one unit block) puts a warp's reads on consecutive words;
+    any other gets one spare column, an odd length, which spreads them over the memory banks. The kernels
+    compute the same inline."""
+    return columns if columns == units else columns + 1
+
+
 def _persistent_grid(unit_blocks, row_blocks, resident):
     """Blocks of a persistent launch when ``resident`` can be co-resident (:func:`owned_tiles`): every unit
     block owned, by blocks that own several when there are fewer of them, times as many row groups as fit."""
@@ -764,7 +773,7 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
     plan = (_persistent_grid(unit_blocks, row_blocks, resident), 0, 0)
     slots = 1
     while True:
-        shared = (columns_per_unit_block * slots + 1) * cache_rows * itemsize
+        shared = _cache_width(columns_per_unit_block * slots, units) * cache_rows * itemsize
         if shared > budget:
             break
         resident = _max_cooperative_blocks(kernel, args, threads, shared)

@@ -254,6 +254,27 @@ def test_gpu_finite_differences(rng, cifg, peephole, mask, reverse):
     _check_all_gradients(args, {"reverse": reverse}, weights)
 
 
+def test_every_deepbench_size_caches_its_weights_on_a_model_h200(monkeypatch):
+    """With the default options, against a model of an H200's residency (132 SMs of 228 KiB shared memory,
+    2048 threads, 1 KiB reserved per block), both persistent passes of every DeepBench size cache their
+    recurrent weights, one unit block per block, float32."""
+    from numlstm.kernels import config, gpu_lstm
+
+    options = config.GPU_OPTIONS
+    units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
+    static = slices * units * 4 * rows * 4  # the partial sums
+
+    def resident(kernel, args, threads, shared):
+        return 132 * min(2048 // threads, 228 * 1024 // (static + shared + 1024))
+
+    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", resident)
+    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
+    for H, B in [(512, 16), (512, 64), (1024, 16), (1024, 64), (256, 64), (512, 1), (512, 4), (1024, 1), (1024, 4)]:
+        for kind, cache_rows, columns in (("forward", H, 4 * units), ("backward", 4 * H, units)):
+            blocks, slots, _ = gpu_lstm._persistent_plan(kind, kind, (), options, B, H, cache_rows, columns, 4)
+            assert slots == 1 and blocks % -(-H // units) == 0, (H, B, kind, blocks, slots)
+
+
 def test_a_cifg_layer_and_a_plain_one_of_one_size_get_weight_caches_of_their_own(monkeypatch):
     """One backward kernel serves both, but its weight cache holds G * H rows: 3 H with CIFG, 4 H without.
     A plan kept for one and reused for the other gave it too little shared memory (seen on an H200)."""
@@ -266,7 +287,7 @@ def test_a_cifg_layer_and_a_plain_one_of_one_size_get_weight_caches_of_their_own
     for gates in (3, 4, 3):
         blocks, slots, cache_bytes = gpu_lstm._persistent_plan("backward", "kernel", (), options, B, H, gates * H,
                                                                units, itemsize)
-        assert slots >= 1 and cache_bytes == (units * slots + 1) * gates * H * itemsize
+        assert slots >= 1 and cache_bytes == (units * slots + (slots > 1)) * gates * H * itemsize
 
 
 OTHER_TIME_LOOPS = {"split_steps": {"split_below": 10**9}, "gemm_steps": {"gemm_steps_from": 0},
