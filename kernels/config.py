@@ -57,6 +57,15 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # of 64 rows instead of once per `rows`. Off: on an H200 they were the
 # slowest loop at every DeepBench size, cuBLAS's GEMMs included (512x64x25
 # training: 20.6 ms against 5.4 split).
+# gemm_split_*: a Numba GEMM of fewer than gemm_split_blocks output tiles
+# splits its depth over blocks (split-K), no slice shorter than
+# gemm_split_depth, the slices' sums added in order by a second kernel: a
+# weight gradient of a small layer over a long sequence (H = 64, T * B =
+# 32000: 4 output tiles) otherwise runs on 4 blocks. 132 is one block per
+# SM of an H100/H200, so the DeepBench sizes' GEMMs of 256 tiles and more
+# stay whole; neither value is timed on a GPU yet (the H200's 256 x 1024 x
+# 9600 weight gradient, 64 tiles, took 2.9 ms unsplit against cuBLAS's
+# 0.12; split in 3, it runs on 192 blocks).
 # gemm_library: "numba" (the GEMM kernel above), "cublas" (libcublas, which
 # must then load; kernels/gpu_cublas.py) or "auto" (cuBLAS where libcublas
 # loads and the product has at least cublas_from multiply-adds), for every
@@ -77,14 +86,17 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
-               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62, "gemm_library": "auto", "cublas_from": 0,
+               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
+               "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
                "cache": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
-# (tests/gpu/test_gpu_lstm.py).
+# (tests/gpu/test_gpu_lstm.py), as are GEMMs of split depth (none here:
+# the simulator's threads are slow, and splitting multiplies them).
 GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "threads": 16, "rows": 2, "fastmath": False,
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "persistent_uncached": False, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
-                         "gemm_library": "numba", "cublas_from": 0, "cache": False}
+                         "gemm_split_blocks": 1, "gemm_split_depth": 4, "gemm_library": "numba", "cublas_from": 0,
+                         "cache": False}

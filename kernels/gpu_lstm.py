@@ -76,7 +76,7 @@ def build_kernels(dtype, shape_options):
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
     gemm_side = gemm_block // gemm_micro  # threads along each side of a block tile
     gemm_threads = gemm_side * gemm_side
-    gemm_tile = (gemm_depth, gemm_block + 1)  # the extra column spreads transposed stores over the banks
+    gemm_tile_shape = (gemm_depth, gemm_block + 1)  # the extra column spreads transposed stores over the banks
     gemm_outputs = gemm_micro * gemm_micro
     jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], options["cache"])
     # numba-cuda 0.30 cannot cache code linked with cudadevrt ("Cannot pickle CUDACodeLibrary with linking
@@ -103,6 +103,34 @@ def build_kernels(dtype, shape_options):
         else:
             tile[kk, i] = zero
 
+    @cuda.jit(device=True, inline=True)
+    def gemm_tile(a, b, m, n, k_start, k_stop, transpose_a, transpose_b, a_tile, b_tile, total):
+        """``total`` (gemm_outputs, per thread) = this block's tile of op(a)[:, k_start:k_stop] @
+        op(b)[k_start:k_stop, :], the micro-tile of rows ``ty + p * gemm_side`` and columns
+        ``tx + q * gemm_side`` at ``total[p * gemm_micro + q]`` (see :func:`gemm`)."""
+        a_values = cuda.local.array(gemm_micro, element)
+        b_values = cuda.local.array(gemm_micro, element)
+        thread = cuda.threadIdx.x
+        tx = thread % gemm_side
+        ty = thread // gemm_side
+        row0 = cuda.blockIdx.y * gemm_block
+        col0 = cuda.blockIdx.x * gemm_block
+        for q in range(gemm_outputs):
+            total[q] = zero
+        for start in range(k_start, k_stop, gemm_depth):
+            for index in range(thread, gemm_block * gemm_depth, gemm_threads):
+                stage(a_tile, a, transpose_a, index, start, row0, k_stop, m)  # transposed a is (k, m)
+                stage(b_tile, b, not transpose_b, index, start, col0, k_stop, n)  # plain b is (k, n)
+            cuda.syncthreads()
+            for kk in range(gemm_depth):
+                for q in range(gemm_micro):
+                    a_values[q] = a_tile[kk, ty + q * gemm_side]
+                    b_values[q] = b_tile[kk, tx + q * gemm_side]
+                for p in range(gemm_micro):
+                    for q in range(gemm_micro):
+                        total[p * gemm_micro + q] += a_values[p] * b_values[q]
+            cuda.syncthreads()
+
     @jit
     def gemm(a, b, c, m, n, k, transpose_a, transpose_b, accumulate):
         """c[:m, :n] (+)= op(a) @ op(b), op(a) (m, k), op(b) (k, n).
@@ -116,40 +144,57 @@ def build_kernels(dtype, shape_options):
         products, a warp's shared reads are broadcasts or consecutive, and
         its writes to c are coalesced. Blocks are 1-D, gemm_side**2 threads.
         """
-        a_tile = cuda.shared.array(gemm_tile, element)  # a_tile[kk, i] = op(a)[row0 + i, start + kk]
-        b_tile = cuda.shared.array(gemm_tile, element)  # b_tile[kk, j] = op(b)[start + kk, col0 + j]
+        a_tile = cuda.shared.array(gemm_tile_shape, element)  # a_tile[kk, i] = op(a)[row0 + i, start + kk]
+        b_tile = cuda.shared.array(gemm_tile_shape, element)  # b_tile[kk, j] = op(b)[start + kk, col0 + j]
         total = cuda.local.array(gemm_outputs, element)
-        a_values = cuda.local.array(gemm_micro, element)
-        b_values = cuda.local.array(gemm_micro, element)
-        thread = cuda.threadIdx.x
-        tx = thread % gemm_side
-        ty = thread // gemm_side
-        row0 = cuda.blockIdx.y * gemm_block
-        col0 = cuda.blockIdx.x * gemm_block
-        for q in range(gemm_outputs):
-            total[q] = zero
-        for start in range(0, k, gemm_depth):
-            for index in range(thread, gemm_block * gemm_depth, gemm_threads):
-                stage(a_tile, a, transpose_a, index, start, row0, k, m)  # transposed a is (k, m)
-                stage(b_tile, b, not transpose_b, index, start, col0, k, n)  # plain b is (k, n)
-            cuda.syncthreads()
-            for kk in range(gemm_depth):
-                for q in range(gemm_micro):
-                    a_values[q] = a_tile[kk, ty + q * gemm_side]
-                    b_values[q] = b_tile[kk, tx + q * gemm_side]
-                for p in range(gemm_micro):
-                    for q in range(gemm_micro):
-                        total[p * gemm_micro + q] += a_values[p] * b_values[q]
-            cuda.syncthreads()
+        gemm_tile(a, b, m, n, 0, k, transpose_a, transpose_b, a_tile, b_tile, total)
+        tx = cuda.threadIdx.x % gemm_side
+        ty = cuda.threadIdx.x // gemm_side
         for p in range(gemm_micro):
-            row = row0 + ty + p * gemm_side
+            row = cuda.blockIdx.y * gemm_block + ty + p * gemm_side
             for q in range(gemm_micro):
-                col = col0 + tx + q * gemm_side
+                col = cuda.blockIdx.x * gemm_block + tx + q * gemm_side
                 if row < m and col < n:
                     if accumulate:
                         c[row, col] += total[p * gemm_micro + q]
                     else:
                         c[row, col] = total[p * gemm_micro + q]
+
+    @jit
+    def gemm_split(a, b, partials, m, n, k, chunk, transpose_a, transpose_b):
+        """:func:`gemm` with the depth split: the blocks of ``blockIdx.z`` = z compute
+        partials[z, :m, :n] = op(a)[:, z * chunk:(z + 1) * chunk] @ op(b)[z * chunk:(z + 1) * chunk, :], so
+        that a product of few output tiles and a long depth (a weight gradient over many timesteps) runs
+        on as many blocks as the GPU holds; :func:`sum_partials` adds them up."""
+        a_tile = cuda.shared.array(gemm_tile_shape, element)
+        b_tile = cuda.shared.array(gemm_tile_shape, element)
+        total = cuda.local.array(gemm_outputs, element)
+        z = cuda.blockIdx.z
+        gemm_tile(a, b, m, n, z * chunk, min(k, (z + 1) * chunk), transpose_a, transpose_b, a_tile, b_tile, total)
+        tx = cuda.threadIdx.x % gemm_side
+        ty = cuda.threadIdx.x // gemm_side
+        for p in range(gemm_micro):
+            row = cuda.blockIdx.y * gemm_block + ty + p * gemm_side
+            for q in range(gemm_micro):
+                col = cuda.blockIdx.x * gemm_block + tx + q * gemm_side
+                if row < m and col < n:
+                    partials[z, row, col] = total[p * gemm_micro + q]
+
+    @jit
+    def sum_partials(partials, c, m, n, accumulate):
+        """c[:m, :n] (+)= partials[:, :m, :n].sum(axis=0), the splits added in order (the same bits at
+        every run), one thread per element of c."""
+        i = cuda.grid(1)
+        if i < m * n:
+            row = i // n
+            col = i - row * n
+            total = zero
+            for z in range(partials.shape[0]):
+                total += partials[z, row, col]
+            if accumulate:
+                c[row, col] += total
+            else:
+                c[row, col] = total
 
     @jit
     def reorder(x, xs, reverse, into_rows):
@@ -689,7 +734,7 @@ def build_kernels(dtype, shape_options):
             k = i - r * width
             target[target_first + r, k] = source[first + r, k]
 
-    return SimpleNamespace(gemm=gemm, reorder=reorder,
+    return SimpleNamespace(gemm=gemm, gemm_split=gemm_split, sum_partials=sum_partials, reorder=reorder,
                            forward_step=forward_step, forward_step_split=forward_step_split,
                            forward_persistent=forward_persistent, gate_update=gate_update,
                            cell_after_gemm=cell_after_gemm,
@@ -702,7 +747,8 @@ def build_kernels(dtype, shape_options):
 
 def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b=False, accumulate=False):
     """``c[:m, :n] = op(a) @ op(b)`` (``+= `` with ``accumulate``), op(a) m x depth and op(b) depth x n, the
-    transposes read in place: by the kernel ``k.gemm``, or by cuBLAS when ``options["gemm_library"]`` says
+    transposes read in place: by the kernel ``k.gemm`` (``k.gemm_split`` for a long depth over few output
+    tiles), or by cuBLAS when ``options["gemm_library"]`` says
     "cublas", or says "auto", libcublas loads (never in the simulator) and the product has at least
     ``options["cublas_from"]`` multiply-adds."""
     library = options["gemm_library"]
@@ -715,8 +761,27 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
         raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "auto", "numba" or "cublas", got {library!r}')
     block = options["gemm_block"]
     grid = (max(1, -(-n // block)), max(1, -(-m // block)))
-    gpu_launch.launch(k.gemm, grid, (block // options["gemm_micro"]) ** 2,
-                      (a, b, c, m, n, depth, transpose_a, transpose_b, accumulate))
+    threads = (block // options["gemm_micro"]) ** 2
+    splits = _depth_splits(grid[0] * grid[1], depth, options)
+    if splits == 1:
+        gpu_launch.launch(k.gemm, grid, threads, (a, b, c, m, n, depth, transpose_a, transpose_b, accumulate))
+        return
+    slab = options["gemm_depth"]
+    chunk = -(-depth // splits)
+    chunk = -(-chunk // slab) * slab  # whole slabs per split
+    splits = -(-depth // chunk)
+    partials = cuda.device_array((splits, m, n), c.dtype)
+    gpu_launch.launch(k.gemm_split, (*grid, splits), threads,
+                      (a, b, partials, m, n, depth, chunk, transpose_a, transpose_b))
+    _run(k.sum_partials, m * n, options["threads"], partials, c, m, n, accumulate)
+
+
+def _depth_splits(tiles, depth, options):
+    """How many slices of its depth a Numba GEMM of ``tiles`` output tiles runs in (split-K): enough for
+    about ``gemm_split_blocks`` blocks, none shorter than ``gemm_split_depth``; 1 for a GEMM with tiles
+    enough."""
+    wanted = -(-options["gemm_split_blocks"] // tiles)
+    return max(1, min(wanted, depth // options["gemm_split_depth"]))
 
 
 # The cache's shape is part of the key: a CIFG layer (3 gates) and a plain one (4) of the same size share the

@@ -44,7 +44,8 @@ def serialised(request, monkeypatch):
 
 TIME_LOOPS = {"one thread per unit": {}, "split steps": {"split_below": 10**9}, "GEMM steps": {"gemm_steps_from": 0},
               "persistent, cached": {"persistent_below": 10**9},
-              "persistent, uncached": {"persistent_below": 10**9, "shared_bytes": 0, "persistent_uncached": True}}
+              "persistent, uncached": {"persistent_below": 10**9, "shared_bytes": 0, "persistent_uncached": True},
+              "GEMMs of split depth": {"gemm_split_blocks": 10**6, "gemm_split_depth": 4}}
 
 
 @pytest.mark.parametrize("time_loop", list(TIME_LOOPS))
@@ -58,7 +59,7 @@ def test_lstm_passes(monkeypatch, rng, serialised, time_loop):
                             recurrent_mask=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
     launched = {name for name, kernel in serialised.items() if kernel.launches}
-    assert "gemm" in launched
+    assert ({"gemm_split", "sum_partials"} if time_loop == "GEMMs of split depth" else {"gemm"}) <= launched
     if time_loop.startswith("persistent"):
         assert {"forward_persistent", "backward_persistent"} <= launched
         assert serialised["forward_persistent"].launches == [(3, 1, 1)]
@@ -101,11 +102,11 @@ def test_every_layer_loss_and_optimizer(serialised, monkeypatch, time_loop):
     for make in test_gpu_api.MODELS.values():
         test_gpu_api.test_fit_predict_and_gradients_match_the_cpu(make)
     not_launched = {name for name, kernel in serialised.items() if not kernel.launches}
-    # The time loops the models do not pick run in test_lstm_passes; the cached persistent backward copies the
-    # recurrent kernel itself, transposed; Adagrad's update and fill (zeros come from a memset) are elementwise
-    # alone.
-    unpicked = PER_STEP_KERNELS | {"transpose"} if persistent else {
+    # The time loops the models do not pick, and GEMMs of split depth, run in test_lstm_passes; the cached
+    # persistent backward copies the recurrent kernel itself, transposed; Adagrad's update and fill (zeros
+    # come from a memset) are elementwise alone.
+    unpicked = {"gemm_split", "sum_partials"} | (PER_STEP_KERNELS | {"transpose"} if persistent else {
         "forward_step_split", "backward_recurrent_split", "gate_update", "cell_after_gemm", "forward_persistent",
-        "backward_persistent"}
+        "backward_persistent"})
     assert not_launched <= unpicked | {"adagrad_update", "fill"}
     assert persistent == {"forward_persistent", "backward_persistent"}.isdisjoint(not_launched)

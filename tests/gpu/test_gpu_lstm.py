@@ -62,11 +62,13 @@ def test_split_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mas
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["whole depth", "split depth"])
 @pytest.mark.parametrize("transpose_a,transpose_b", list(itertools.product([False, True], repeat=2)))
 @pytest.mark.parametrize("accumulate", [False, True])
-def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accumulate):
+def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accumulate, split):
     """The register-blocked GEMM: 19 x 21 outputs cover several block tiles (8 x 8 in the simulator) with
-    partial micro-tiles at the edges; depth 9 leaves a partial shared-memory slab."""
+    partial micro-tiles at the edges; depth 9 leaves a partial shared-memory slab. Split, the depth runs
+    in slices of whole slabs (4 in the simulator), the last one partial, summed by a second kernel."""
     from numba import cuda
 
     from numlstm.kernels import gpu_lstm
@@ -77,10 +79,21 @@ def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accum
     c = rng.standard_normal((m, n))
     expected = (a.T if transpose_a else a) @ (b.T if transpose_b else b) + (c if accumulate else 0)
     options = dict(_active_gpu_options(), gemm_library="numba")  # on a GPU "auto" may pick cuBLAS
+    options.update(gemm_split_blocks=10**6 if split else 1, gemm_split_depth=2)
+    tiles = -(-m // options["gemm_block"]) * -(-n // options["gemm_block"])
+    assert (gpu_lstm._depth_splits(tiles, depth, options) > 1) == split
     out = cuda.to_device(c)
     gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
                          out, m, n, depth, transpose_a, transpose_b, accumulate)
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-13, atol=1e-13)
+
+
+def test_weight_gradients_of_split_depth_match_numpy_reference(monkeypatch, rng):
+    """Every GEMM whose depth allows it split into slices of one slab (split-K): the weight gradients
+    over T * B = 12 rows in 3 slices, the input projection over F = 9 features in 2."""
+    force_time_loop(monkeypatch, gemm_split_blocks=10**6, gemm_split_depth=4, gemm_library="numba")
+    args = random_lstm_args(rng, B=3, T=4, F=9, H=5, peephole=True, mask=True, initial_state=True)
+    assert_matches_reference(rng, args, True, False, grad_rtol=1e-11)
 
 
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output,recurrent_mask", [
@@ -353,6 +366,8 @@ def _launches(rng, T):
 
     build = gpu_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
     with pytest.MonkeyPatch.context() as patch:
+        # Whole GEMMs: a split one is two kernels, and how many slices it takes grows with T.
+        patch.setitem(_active_gpu_options(), "gemm_split_blocks", 1)
         patch.setattr(gpu_lstm, "build_kernels",
                       lambda *a: SimpleNamespace(**{n: counted(n, k) for n, k in vars(build(*a)).items()}))
         args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)

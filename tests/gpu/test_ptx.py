@@ -44,6 +44,8 @@ def _signatures(real):
     mask = types.Array(types.boolean, 2, "C")
     return {
         "gemm": (a2, a2, a2, i, i, i, flag, flag, flag),
+        "gemm_split": (a2, a2, a3, i, i, i, i, flag, flag),
+        "sum_partials": (a3, a2, i, i, flag),
         "reorder": (a3, a2, flag, flag),
         "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
         "forward_step_split": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
