@@ -302,9 +302,14 @@ def scatter_add_rows(shape, dtype, groups, rows):
 
 
 # -- losses ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=64)
 def _device_ints(boundaries):
-    """A tuple of ints as a device array, uploaded once per distinct tuple (segment boundaries)."""
+    """A tuple of ints as a device array that nothing writes, uploaded once per distinct tuple and GPU
+    (segment boundaries)."""
+    return _device_ints_on(boundaries, getattr(cuda.get_current_device(), "id", 0))
+
+
+@functools.lru_cache(maxsize=64)
+def _device_ints_on(boundaries, device_id):
     return cuda.to_device(np.array(boundaries, np.int64))
 
 
