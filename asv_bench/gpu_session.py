@@ -311,7 +311,8 @@ def gemm_table(seconds):
                 if shape["gemm_library"] != "cublas" or gpu_cublas.usable()}
     rng = np.random.default_rng(2)
     lines = ["| size, GEMM | m x n x depth | " + " | ".join(f"numlstm {name}, ms (TFLOP/s)" for name in variants)
-             + " | torch.matmul, ms (TFLOP/s) | torch / best numlstm |", "| --- | --- |" + " ---: |" * (len(variants) + 2)]
+             + " | torch.matmul, ms (TFLOP/s) | torch / best numlstm |",
+             "| --- | --- |" + " ---: |" * (len(variants) + 2)]
     for size in lstm_gpu.TRAINING:
         B, T, F, H = lstm_gpu._size(size)
         for name, (m, n, depth, transpose_a) in {"input projection": (T * B, 4 * H, F, False),

@@ -87,7 +87,8 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
                 rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
                 rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
-                rf"through gpu_launch's template: {number} us; one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
+                rf"through gpu_launch's template: {number} us; "
+                rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
                 # training steps: the three loops, the backward plan, cuDNN, the ratio
                 rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| {number} "
                 rf"\| \(\d+, \d+\) \| {number} \| {number} \|",
