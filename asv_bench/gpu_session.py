@@ -33,9 +33,10 @@ tables after it:
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
 - ``rows``: training steps at 2, 4, 8 and 16 batch rows per thread.
-- ``gemm``: numlstm's GEMM (two block shapes) and numlstm's call of cuBLAS
-  beside torch.matmul at the training sizes' GEMM shapes: which block
-  shape, how far the kernel is from cuBLAS; and the host cost from Python
+- ``gemm``: numlstm's GEMM (two block shapes; the first also with its depth
+  never split) and numlstm's call of cuBLAS beside torch.matmul at the
+  training sizes' GEMM shapes: which block shape, whether split-K pays, how
+  far the kernel is from cuBLAS; and the host cost from Python
   of one kernel launch (through numba-cuda and through a template of
   ``kernels/gpu_launch.py``) and of one GEMM through numlstm's cuBLAS call.
 - ``compile``: the first training step of a fresh process (every kernel
@@ -292,6 +293,8 @@ def cublas_table(seconds):
 
 GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,
                                                     "gemm_micro": 4},
+               "64 x 64 tiles, depth never split": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,
+                                                    "gemm_micro": 4, "gemm_split_blocks": 1},
                "128 x 128 tiles, 8 x 8 per thread": {"gemm_library": "numba", "gemm_block": 128, "gemm_depth": 8,
                                                      "gemm_micro": 8},
                "cuBLAS": {"gemm_library": "cublas"}}

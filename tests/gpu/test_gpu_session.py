@@ -82,9 +82,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps; cuDNN; the ratio
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
-                # both GEMM block shapes, numlstm's cuBLAS call, torch.matmul, the ratio
+                # both GEMM block shapes (the first whole too), numlstm's cuBLAS call, torch.matmul, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
-                rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
+                rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
                 rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
                 rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
                 rf"through gpu_launch's template: {number} us; "
