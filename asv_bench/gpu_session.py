@@ -29,6 +29,9 @@ tables after it:
   Numba kernel or through cuBLAS (libcublas called directly; PyTorch's CUDA
   wheels bring it), the latter also with GEMM steps, beside cuDNN:
   ``gemm_library``.
+- ``deallocations``: training steps and inference with numba-cuda's batches
+  of frees (each cuMemFree waits for the device) and with them held back,
+  beside cuDNN: whether a caching allocator would pay.
 - ``fastmath``: the float32 pass with GPU fastmath (``tanh.approx``; the
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
@@ -219,8 +222,11 @@ TIME_LOOPS = {"one thread per unit": _OFF,
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):
     """Table cells: the median ms of ``method`` under each variant of config.GPU_OPTIONS (read at each
-    call), then cuDNN's and cuDNN / best. A variant that fails shows "failed", its error appended to
+    call; a variant's "numba config" entry sets attributes of numba.config, which numba-cuda reads live
+    too), then cuDNN's and cuDNN / best. A variant that fails shows "failed", its error appended to
     ``failures``, so that it costs only its own cell."""
+    import numba
+
     from numlstm.kernels import config
 
     bench, cudnn = ours(), theirs()
@@ -228,7 +234,9 @@ def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failur
     cudnn.setup(size)
     times = []
     for name, options in variants.items():
-        with mock.patch.dict(config.GPU_OPTIONS, options):
+        options = dict(options)
+        numba_settings = options.pop("numba config", {})
+        with mock.patch.dict(config.GPU_OPTIONS, options), mock.patch.dict(numba.config.__dict__, numba_settings):
             try:
                 getattr(bench, method)()  # compiles this variant's kernels outside the timing
                 times.append(_median_seconds(getattr(bench, method), seconds))
@@ -288,6 +296,28 @@ def cublas_table(seconds):
             cells = _variants_beside_cudnn(ours, theirs, method, size, GEMM_LIBRARIES, seconds, failures)
             lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
     return ("GEMMs through Numba or cuBLAS, default time loops otherwise, float32:\n\n" + "\n".join(lines)
+            + "".join(f"\n\nFailed: {failure}" for failure in failures))
+
+
+# numba-cuda frees device memory in batches: past CUDA_DEALLOCS_COUNT (10) pending frees it calls
+# cuMemFree for each, and cuMemFree waits for the device to finish its work, so a step that drops more
+# arrays than that stalls the host that many times over.
+DEALLOCATIONS = {"numba's batches of frees": {},
+                 "frees batched up to 20% of memory": {"numba config": {"CUDA_DEALLOCS_COUNT": 10**9}}}
+
+
+def deallocations_table(seconds):
+    """Training steps and inference with numba-cuda's default batches of frees and with frees held back
+    until they reach 20% of the GPU's memory, beside cuDNN: whether the waits of cuMemFree cost time,
+    which a caching allocator would save."""
+    lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in DEALLOCATIONS)
+             + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(DEALLOCATIONS) + 2)]
+    failures = []
+    for kind, sizes, ours, theirs, method in _steps():
+        for size in sizes:
+            cells = _variants_beside_cudnn(ours, theirs, method, size, DEALLOCATIONS, seconds, failures)
+            lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
+    return ("Batches of device frees, defaults otherwise, float32:\n\n" + "\n".join(lines)
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
 
 
@@ -512,6 +542,7 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "forward": lambda args: forward_loops_table(args.seconds),
           "training": lambda args: training_loops_table(args.seconds),
           "cublas": lambda args: cublas_table(args.seconds),
+          "deallocations": lambda args: deallocations_table(args.seconds),
           "fastmath": lambda args: fastmath_table(args.seconds),
           "rows": lambda args: rows_table(args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),

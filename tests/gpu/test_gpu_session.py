@@ -82,6 +82,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps; cuDNN; the ratio
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
+                # numba-cuda's batches of frees, frees held back; cuDNN; the ratio
+                rf"Batches of device frees.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| "
+                rf"{number} \|",
                 # both GEMM block shapes (the first whole too), numlstm's cuBLAS call, torch.matmul, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
                 rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
