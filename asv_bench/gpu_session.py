@@ -284,19 +284,25 @@ GEMM_LIBRARIES = {"Numba GEMMs": {"gemm_library": "numba"}, "cuBLAS GEMMs": {"ge
                   "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cublas", "gemm_steps_from": 0}}
 
 
+def _steps_table(title, variants, seconds):
+    """Training steps and inference under each variant (as :func:`_variants_beside_cudnn` takes them)
+    beside cuDNN, every size."""
+    lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in variants)
+             + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(variants) + 2)]
+    failures = []
+    for kind, sizes, ours, theirs, method in _steps():
+        for size in sizes:
+            cells = _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures)
+            lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
+    return (f"{title}:\n\n" + "\n".join(lines) + "".join(f"\n\nFailed: {failure}" for failure in failures))
+
+
 def cublas_table(seconds):
     """Training steps and inference with every GEMM through the Numba kernel or through cuBLAS, the latter
     also with the recurrent products as per-step GEMMs (cuDNN's own scheme), beside cuDNN: what
     ``gemm_library`` should say, and from which batch ``gemm_steps_from``."""
-    lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in GEMM_LIBRARIES)
-             + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(GEMM_LIBRARIES) + 2)]
-    failures = []
-    for kind, sizes, ours, theirs, method in _steps():
-        for size in sizes:
-            cells = _variants_beside_cudnn(ours, theirs, method, size, GEMM_LIBRARIES, seconds, failures)
-            lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
-    return ("GEMMs through Numba or cuBLAS, default time loops otherwise, float32:\n\n" + "\n".join(lines)
-            + "".join(f"\n\nFailed: {failure}" for failure in failures))
+    return _steps_table("GEMMs through Numba or cuBLAS, default time loops otherwise, float32", GEMM_LIBRARIES,
+                        seconds)
 
 
 # numba-cuda frees device memory in batches: past CUDA_DEALLOCS_COUNT (10) pending frees it calls
@@ -310,15 +316,7 @@ def deallocations_table(seconds):
     """Training steps and inference with numba-cuda's default batches of frees and with frees held back
     until they reach 20% of the GPU's memory, beside cuDNN: whether the waits of cuMemFree cost time,
     which a caching allocator would save."""
-    lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in DEALLOCATIONS)
-             + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(DEALLOCATIONS) + 2)]
-    failures = []
-    for kind, sizes, ours, theirs, method in _steps():
-        for size in sizes:
-            cells = _variants_beside_cudnn(ours, theirs, method, size, DEALLOCATIONS, seconds, failures)
-            lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
-    return ("Batches of device frees, defaults otherwise, float32:\n\n" + "\n".join(lines)
-            + "".join(f"\n\nFailed: {failure}" for failure in failures))
+    return _steps_table("Batches of device frees, defaults otherwise, float32", DEALLOCATIONS, seconds)
 
 
 GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,

@@ -131,6 +131,21 @@ def build_kernels(dtype, shape_options):
                         total[p * gemm_micro + q] += a_values[p] * b_values[q]
             cuda.syncthreads()
 
+    @cuda.jit(device=True, inline=True)
+    def store_tile(total, c, m, n, accumulate):
+        """This thread's micro-tile from :func:`gemm_tile` into c[:m, :n], or added to it."""
+        tx = cuda.threadIdx.x % gemm_side
+        ty = cuda.threadIdx.x // gemm_side
+        for p in range(gemm_micro):
+            row = cuda.blockIdx.y * gemm_block + ty + p * gemm_side
+            for q in range(gemm_micro):
+                col = cuda.blockIdx.x * gemm_block + tx + q * gemm_side
+                if row < m and col < n:
+                    if accumulate:
+                        c[row, col] += total[p * gemm_micro + q]
+                    else:
+                        c[row, col] = total[p * gemm_micro + q]
+
     @jit
     def gemm(a, b, c, m, n, k, transpose_a, transpose_b, accumulate):
         """c[:m, :n] (+)= op(a) @ op(b), op(a) (m, k), op(b) (k, n).
@@ -148,17 +163,7 @@ def build_kernels(dtype, shape_options):
         b_tile = cuda.shared.array(gemm_tile_shape, element)  # b_tile[kk, j] = op(b)[start + kk, col0 + j]
         total = cuda.local.array(gemm_outputs, element)
         gemm_tile(a, b, m, n, 0, k, transpose_a, transpose_b, a_tile, b_tile, total)
-        tx = cuda.threadIdx.x % gemm_side
-        ty = cuda.threadIdx.x // gemm_side
-        for p in range(gemm_micro):
-            row = cuda.blockIdx.y * gemm_block + ty + p * gemm_side
-            for q in range(gemm_micro):
-                col = cuda.blockIdx.x * gemm_block + tx + q * gemm_side
-                if row < m and col < n:
-                    if accumulate:
-                        c[row, col] += total[p * gemm_micro + q]
-                    else:
-                        c[row, col] = total[p * gemm_micro + q]
+        store_tile(total, c, m, n, accumulate)
 
     @jit
     def gemm_split(a, b, partials, m, n, k, chunk, transpose_a, transpose_b):
@@ -171,14 +176,7 @@ def build_kernels(dtype, shape_options):
         total = cuda.local.array(gemm_outputs, element)
         z = cuda.blockIdx.z
         gemm_tile(a, b, m, n, z * chunk, min(k, (z + 1) * chunk), transpose_a, transpose_b, a_tile, b_tile, total)
-        tx = cuda.threadIdx.x % gemm_side
-        ty = cuda.threadIdx.x // gemm_side
-        for p in range(gemm_micro):
-            row = cuda.blockIdx.y * gemm_block + ty + p * gemm_side
-            for q in range(gemm_micro):
-                col = cuda.blockIdx.x * gemm_block + tx + q * gemm_side
-                if row < m and col < n:
-                    partials[z, row, col] = total[p * gemm_micro + q]
+        store_tile(total, partials[z], m, n, False)
 
     @jit
     def sum_partials(partials, c, m, n, accumulate):
