@@ -318,6 +318,17 @@ def test_every_time_loop_passes_finite_differences(monkeypatch, rng, loop):
     _check_all_gradients(args, {"reverse": True}, weights)
 
 
+def test_split_depth_gemms_pass_finite_differences(monkeypatch, rng):
+    """The weight gradients over T * B = 6 rows and dx over G * H = 8 gates, split into slices of a slab."""
+    from test_gradcheck import _check_all_gradients
+
+    force_time_loop(monkeypatch, gemm_split_blocks=10**6, gemm_split_depth=2, gemm_library="numba")
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=2, peephole=True, mask=True, initial_state=True)
+    weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
+               "c_n": rng.standard_normal((2, 2))}
+    _check_all_gradients(args, {"reverse": True}, weights)
+
+
 def test_float32_on_gpu_is_close_to_float64(rng):
     args = random_lstm_args(rng, B=4, T=6, F=3, H=5, peephole=True, initial_state=True)
     out64, *_, ws64 = numlstm.lstm_forward(**args)
