@@ -21,13 +21,15 @@ a :class:`FileFormatError`.
 
 Writing goes to a temporary file in the target's folder that is renamed
 over the target only once complete, so a crash never leaves a half-written
-model behind.
+model behind; the next write of the target removes a temporary file that a
+killed process left.
 """
 
 import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
 import zipfile
 import zlib
@@ -155,10 +157,19 @@ def model_from_config(config):
 
 # -- files -------------------------------------------------------------------------
 def write_atomically(path, write):
-    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The temporary file is named after the target, this machine and this
+    process (``.NAME.HOST-PID-RANDOM.tmp``), so that a write can remove the
+    temporary files that earlier writes of the same target left when their
+    process was killed (SIGKILL runs no clean-up): those of this machine
+    whose process no longer runs.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".numlstm-", suffix=".tmp", dir=folder)
+    prefix = f".{os.path.basename(path)}.{socket.gethostname()}-"
+    _remove_orphans(folder, prefix)
+    handle, temporary = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -168,6 +179,35 @@ def write_atomically(path, write):
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _remove_orphans(folder, prefix):
+    """Remove ``folder``'s files ``{prefix}PID-RANDOM.tmp`` whose process PID no longer runs."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass  # gone already, or not ours to remove
+
+
+def _running(pid):
+    if os.name == "nt":  # there os.kill(pid, 0) would send CTRL_C_EVENT: leave such files alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _npz_bytes(arrays):

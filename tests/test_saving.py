@@ -188,3 +188,26 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
         model.save(path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.numlstm"], "no temporary file is left"
+
+
+def test_a_save_removes_the_temporary_files_that_killed_saves_of_its_target_left(tmp_path):
+    """Files ``.NAME.HOST-PID-RANDOM.tmp`` of this machine whose process has ended go; those of a running
+    process, another machine or another target stay."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    model, path = _valid_file(tmp_path)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True)
+    dead, host = int(ended.stdout), socket.gethostname()
+    orphan = tmp_path / f".{path.name}.{host}-{dead}-abc123.tmp"
+    kept = [tmp_path / f".{path.name}.{host}-{os.getppid()}-abc123.tmp",  # a running process
+            tmp_path / f".{path.name}.elsewhere-{dead}-abc123.tmp",  # another machine
+            tmp_path / f".other.numlstm.{host}-{dead}-abc123.tmp"]  # another target
+    for file in [orphan, *kept]:
+        file.write_bytes(b"partial")
+    model.save(path)
+    assert not orphan.exists() and all(file.exists() for file in kept)
+    numlstm.load_model(path)
