@@ -29,8 +29,8 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import socket
-import tempfile
 import zipfile
 import zlib
 
@@ -169,7 +169,7 @@ def write_atomically(path, write):
     folder = os.path.dirname(os.path.abspath(path))
     prefix = f".{os.path.basename(path)}.{socket.gethostname()}-"
     _remove_orphans(folder, prefix)
-    handle, temporary = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", dir=folder)
+    handle, temporary = _create_temporary(folder, f"{prefix}{os.getpid()}-")
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -179,6 +179,19 @@ def write_atomically(path, write):
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _create_temporary(folder, prefix):
+    """(descriptor, path) of a new file ``{prefix}RANDOM.tmp`` in ``folder``, with the permissions a plain
+    ``open`` gives (0666 less the umask; tempfile.mkstemp's 0600 would make saved models private)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temporary = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name {prefix}*.tmp in {folder}")
 
 
 def _remove_orphans(folder, prefix):

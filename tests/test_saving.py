@@ -211,3 +211,15 @@ def test_a_save_removes_the_temporary_files_that_killed_saves_of_its_target_left
     model.save(path)
     assert not orphan.exists() and all(file.exists() for file in kept)
     numlstm.load_model(path)
+
+
+def test_a_saved_model_gets_the_permissions_of_a_plain_open(tmp_path):
+    """0666 less the umask, as any file the user writes (not a temporary file's 0600)."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    model, path = _valid_file(tmp_path)
+    model.save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
