@@ -39,35 +39,25 @@ def block_size(size):
     return max(GRANULE, -(-size // GRANULE) * GRANULE)
 
 
-class _Pool:
-    def __init__(self):
-        self.free = collections.defaultdict(list)  # block size -> device pointers
-        self.cached_bytes = 0
-
-
 class CachingMemoryManager(_driver.NumbaCUDAMemoryManager):
     """numba-cuda's own memory manager (pinned host memory, IPC, memory info) but for device allocations,
     which come from a pool of freed blocks when one of their size is there."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._pool = _Pool()
+        self._free_blocks = collections.defaultdict(list)  # block size -> device pointers
 
     @property
     def cached_bytes(self):
         """Bytes held in freed blocks, waiting for their next allocation."""
-        return self._pool.cached_bytes
+        return sum(block * len(pointers) for block, pointers in self._free_blocks.items())
 
     def memalloc(self, size):
         block = block_size(size)
-        blocks = self._pool.free.get(block)
-        if blocks:
-            pointer = blocks.pop()
-            self._pool.cached_bytes -= block
-        else:
-            pointer = self._attempt_allocation(lambda: self._allocate(block))
+        blocks = self._free_blocks.get(block)
+        pointer = blocks.pop() if blocks else self._attempt_allocation(lambda: self._allocate(block))
         memory = _driver.AutoFreePointer(weakref.proxy(self.context), pointer, size,
-                                         finalizer=_back_to_pool(self.allocations, self._pool, pointer, block))
+                                         finalizer=_back_to_pool(self.allocations, self._free_blocks, pointer, block))
         self.allocations[pointer] = memory
         return memory.own()
 
@@ -82,16 +72,14 @@ class CachingMemoryManager(_driver.NumbaCUDAMemoryManager):
 
     def release_cached(self):
         """Give every cached block back to the driver (cuMemFree waits for the device)."""
-        for blocks in self._pool.free.values():
-            for pointer in blocks:
+        for pointers in self._free_blocks.values():
+            for pointer in pointers:
                 self._free(pointer)
-        self._pool.free.clear()
-        self._pool.cached_bytes = 0
+        self._free_blocks.clear()
 
     def reset(self):
         super().reset()
-        self._pool.free.clear()  # the context's reset has freed them
-        self._pool.cached_bytes = 0
+        self._free_blocks.clear()  # the context's reset has freed them
 
     def _allocate(self, size):
         return _driver.driver.cuMemAlloc(size)
@@ -100,13 +88,12 @@ class CachingMemoryManager(_driver.NumbaCUDAMemoryManager):
         _driver.driver.cuMemFree(pointer)
 
 
-def _back_to_pool(allocations, pool, pointer, block):
+def _back_to_pool(allocations, free_blocks, pointer, block):
     """The finalizer of an allocation: its block goes on the free list (not a reference to the manager)."""
 
     def core():
         allocations.pop(pointer, None)
-        pool.free[block].append(pointer)
-        pool.cached_bytes += block
+        free_blocks[block].append(pointer)
 
     return core
 
