@@ -100,9 +100,8 @@ class Optimizer:
         if self.clipnorm is not None:
             ops.clip_segment_norms(grads, self._boundaries, float(self.clipnorm))
         if self.global_clipnorm is not None:
-            norm = float(np.sqrt(ops.sum_of_squares(grads)))
-            if norm > self.global_clipnorm:
-                ops.scale_in_place(grads, self.global_clipnorm / norm)
+            # the norm of all gradients: one segment (kept on the device)
+            ops.clip_segment_norms(grads, self._boundaries[[0, -1]], float(self.global_clipnorm))
         learning_rate = self.current_learning_rate()
         self.iterations += 1
         self._update(ops, params, grads, learning_rate)

@@ -167,6 +167,11 @@ def scatter_add_rows(shape, dtype, groups, rows):
 
 
 # -- losses ---------------------------------------------------------------------------
+def loss_targets(loss, y_true, shape, dtype):
+    """``y_true`` as :func:`loss_value_and_gradient` takes it: on the host it needs no preparing."""
+    return y_true
+
+
 def loss_value_and_gradient(loss, y_true, y_pred):
     """(mean loss as a float, gradient wrt y_pred on this backend); y_true is host data."""
     return loss.value_and_gradient(y_true, y_pred)
@@ -184,9 +189,3 @@ def clip_values(a, limit):
     np.clip(a, -limit, limit, out=a)
 
 
-def sum_of_squares(a):
-    return float(np.dot(a, a))
-
-
-def scale_in_place(a, factor):
-    a *= factor

@@ -1,8 +1,8 @@
 """The CUDA backend: ``cpu.py``'s functions on Numba device arrays, launching ``kernels/gpu_ops.py``.
 
 Every function takes and returns C-contiguous device arrays (``local``
-uploads a host array); the only transfers to the host are the scalars a
-caller asks for (a loss value, a gradient norm for clipping).
+uploads a host array); the only transfer to the host is a loss value,
+when the caller reads it (:class:`DeviceScalar`).
 """
 
 import collections
@@ -313,48 +313,105 @@ def _device_ints_on(boundaries, device_id):
     return cuda.to_device(np.array(boundaries, np.int64))
 
 
-def _sum(values, squares):
-    """Sum of a 1-D device array (of its squares), as a Python float: one block, one scalar transfer."""
+class DeviceScalar:
+    """A float that a kernel left on the device, read to the host by the first ``float()``.
+
+    The read waits for every launch queued before it, so a training step
+    takes its loss only once its backward pass and update are queued: the
+    device computes the forward pass while the host queues the backward.
+    """
+
+    __slots__ = ("_array", "_divisor", "_value")
+
+    def __init__(self, array, divisor):
+        self._array, self._divisor, self._value = array, divisor, None
+
+    def __float__(self):
+        if self._value is None:
+            self._value = float(self._array.copy_to_host()[0]) / self._divisor
+            self._array = None
+        return self._value
+
+    def __repr__(self):
+        return f"DeviceScalar({'not read yet' if self._value is None else self._value})"
+
+
+def _sum(values, divisor):
+    """The sum of a 1-D device array over ``divisor``, left on the device: one block, no atomics."""
     k, threads = _kernels(values.dtype)
     out = cuda.device_array(1, values.dtype)
-    gpu_launch.launch(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), squares, out))
-    return float(out.copy_to_host()[0])
+    gpu_launch.launch(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), False, out))
+    return DeviceScalar(out, divisor)
+
+
+OutputSpec = collections.namedtuple("OutputSpec", "shape dtype")
+
+
+class _Targets(collections.namedtuple("_Targets", "host shape dtype device")):
+    """``y_true`` (``host``) checked against an output of ``shape`` and ``dtype``, and uploaded (``device``)
+    as the loss kernel reads it."""
+
+
+def _elementwise_kind(loss):
+    return gpu_ops.ELEMENTWISE_LOSSES.get(loss.name) if type(loss).__module__ == losses.__name__ else None
+
+
+def _crossentropy(loss):
+    return isinstance(loss, losses.CategoricalCrossentropy) and type(loss).__module__ == losses.__name__
+
+
+def loss_targets(loss, y_true, shape, dtype):
+    """``y_true`` for :func:`loss_value_and_gradient` of an output of ``shape`` and ``dtype``: checked on
+    the host and uploaded now. An upload from pageable memory waits for the device, so a training step
+    makes it before it queues the forward pass. Host data as it is for a loss that runs on the host."""
+    output = OutputSpec(tuple(shape), np.dtype(dtype))
+    if _elementwise_kind(loss) is not None:
+        device = from_host(loss._targets_like(y_true, output)).reshape(-1)
+    elif _crossentropy(loss):
+        if isinstance(loss, losses.SparseCategoricalCrossentropy):
+            device = from_host(loss._labels(y_true, output).reshape(-1))
+        else:
+            device = from_host(loss._targets_like(y_true, output)).reshape(-1, output.shape[-1])
+    else:
+        return y_true
+    return _Targets(y_true, output.shape, output.dtype, device)
 
 
 def loss_value_and_gradient(loss, y_true, y_pred):
-    """(mean loss as a float, gradient wrt y_pred on the GPU); ``y_true`` is host data, checked on the host.
+    """(mean loss, gradient wrt y_pred on the GPU). ``y_true`` is host data, checked on the host, or what
+    :func:`loss_targets` made of it for this output's shape and dtype.
 
-    The built-in losses run as kernels; any other ``Loss`` subclass runs on
-    the host (y_pred down, the gradient up).
+    The built-in losses run as kernels, and their value stays on the device
+    until ``float()`` reads it (a :class:`DeviceScalar`); any other ``Loss``
+    subclass runs on the host (y_pred down, the gradient up) and gives a float.
     """
+    if not (isinstance(y_true, _Targets) and y_true.shape == tuple(y_pred.shape) and y_true.dtype == y_pred.dtype):
+        y_true = loss_targets(loss, y_true.host if isinstance(y_true, _Targets) else y_true, y_pred.shape,
+                              y_pred.dtype)
+    if not isinstance(y_true, _Targets):
+        value, host_gradient = loss.value_and_gradient(y_true, y_pred.copy_to_host())
+        return value, from_host(host_gradient)
     k, threads = _kernels(y_pred.dtype)
     gradient = cuda.device_array(y_pred.shape, y_pred.dtype)
-    kind = gpu_ops.ELEMENTWISE_LOSSES.get(loss.name) if type(loss).__module__ == losses.__name__ else None
+    real = y_pred.dtype.type
+    kind = _elementwise_kind(loss)
     if kind is not None:
-        y_true = from_host(loss._targets_like(y_true, y_pred))
         values = cuda.device_array(y_pred.size, y_pred.dtype)
-        real = y_pred.dtype.type
         _launch(k.elementwise_loss, y_pred.size, threads)(
-            y_true.reshape(-1), y_pred.reshape(-1), kind, real(getattr(loss, "delta", 1.0)),
+            y_true.device, y_pred.reshape(-1), kind, real(getattr(loss, "delta", 1.0)),
             bool(getattr(loss, "from_logits", False)), real(y_pred.size), values, gradient.reshape(-1))
-        return _sum(values, False) / y_pred.size, gradient
-    if isinstance(loss, losses.CategoricalCrossentropy) and type(loss).__module__ == losses.__name__:
-        width = tuple(y_pred.shape)[-1]
-        rows = y_pred.size // width
-        sparse = isinstance(loss, losses.SparseCategoricalCrossentropy)
-        if sparse:
-            labels = from_host(loss._labels(y_true, y_pred).reshape(-1))
-            targets = y_pred.reshape(-1, width)  # unused by the kernel
-        else:
-            labels = _device_ints((0,))  # unused by the kernel
-            targets = from_host(loss._targets_like(y_true, y_pred)).reshape(-1, width)
-        values = cuda.device_array(rows, y_pred.dtype)
-        _launch(k.crossentropy_rows, rows, threads)(
-            targets, labels, sparse, y_pred.reshape(-1, width), bool(loss.from_logits), y_pred.dtype.type(rows), values,
-            gradient.reshape(-1, width))
-        return _sum(values, False) / rows, gradient
-    value, host_gradient = loss.value_and_gradient(y_true, y_pred.copy_to_host())
-    return value, from_host(host_gradient)
+        return _sum(values, y_pred.size), gradient
+    width = tuple(y_pred.shape)[-1]
+    rows = y_pred.size // width
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        labels, targets = y_true.device, y_pred.reshape(-1, width)  # targets: unused by the kernel
+    else:
+        labels, targets = _device_ints((0,)), y_true.device  # labels: unused by the kernel
+    values = cuda.device_array(rows, y_pred.dtype)
+    _launch(k.crossentropy_rows, rows, threads)(
+        targets, labels, isinstance(loss, losses.SparseCategoricalCrossentropy), y_pred.reshape(-1, width),
+        bool(loss.from_logits), real(rows), values, gradient.reshape(-1, width))
+    return _sum(values, rows), gradient
 
 
 # -- optimizers -------------------------------------------------------------------------
@@ -392,10 +449,6 @@ def clip_segment_norms(grads, boundaries, clipnorm):
     squares = cuda.device_array(boundaries.size - 1, grads.dtype)
     gpu_launch.launch(k.segment_sums, boundaries.size - 1, threads, (grads, boundaries, True, squares))
     _launch(k.scale_segments, grads.size, threads)(grads, boundaries, squares, grads.dtype.type(clipnorm))
-
-
-def sum_of_squares(a):
-    return _sum(a, True)
 
 
 def scale_in_place(a, factor):

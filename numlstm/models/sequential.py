@@ -26,7 +26,7 @@ class Sequential:
     def __init__(self, layers=None, name=None):
         self.name = name or "sequential"
         self.layers = []
-        self._input_shape = None
+        self._input_shape = self._output_shape = None
         self.loss = None
         self.optimizer = None
         self.metrics = []
@@ -208,7 +208,7 @@ class Sequential:
         local = batch[start:stop]
         if len(local):
             value, flat, _ = self._loss_and_flat_grads(x[local], y[local], self.metrics)
-            flat = backend.to_host(flat)
+            value, flat = float(value), backend.to_host(flat)
         else:
             value, flat = 0.0, np.zeros(self._params.shape, self._params.dtype)
         # One Allreduce: the gradient and the loss, each weighted by the share's size.
@@ -221,14 +221,24 @@ class Sequential:
         for layer in self.layers:
             yield from (layer.forward_layer, layer.backward_layer) if hasattr(layer, "forward_layer") else (layer,)
 
+    def _loss_targets(self, y, samples):
+        """``y`` as the loss of this model's output for ``samples`` samples takes it, prepared (on the GPU:
+        uploaded) before the forward pass is queued, when the output's shape is known; else ``y``."""
+        if self._output_shape is None or None in self._output_shape[1:]:
+            return y
+        shape = (samples,) + tuple(self._output_shape[1:])
+        try:
+            return self._place().loss_targets(self.loss, y, shape, self._params.dtype)
+        except ValueError:  # the loss repeats its checks against the real output, and names what is wrong
+            return y
+
     def _loss_and_flat_grads(self, x, y, metrics=()):
+        """(loss, flat gradient, gradients) of one batch; the loss may still be on the device (``float()``
+        reads it), so that nothing waits for the device until the whole step is queued."""
+        targets = self._loss_targets(y, len(x))
         output, caches = self._forward(x, training=True)
         ops = backend.array_ops(output)
-        value, d_output = ops.loss_value_and_gradient(self.loss, y, output)
-        if metrics:
-            host_output = ops.to_host(output)
-            for metric in metrics:
-                metric.update(y, host_output)
+        value, d_output = ops.loss_value_and_gradient(self.loss, targets, output)
         grads = []
         # Below the lowest layer with weights no input gradient is needed.
         lowest = next((i for i, layer in enumerate(self.layers) if layer.count_params()), len(self.layers))
@@ -236,6 +246,10 @@ class Sequential:
             result = self.layers[index].backward(caches[index], d_output, input_gradient=index > lowest)
             d_output = result.d_input
             grads = result.grads + grads
+        if metrics:
+            host_output = ops.to_host(output)
+            for metric in metrics:
+                metric.update(y, host_output)
         return value, ops.flatten(grads, self._params.dtype), grads
 
     def compute_gradients(self, x, y):
@@ -244,7 +258,7 @@ class Sequential:
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
         value, _, grads = self._loss_and_flat_grads(x, y)
-        return value, [backend.to_host(g) for g in grads]
+        return float(value), [backend.to_host(g) for g in grads]
 
     def train_on_batch(self, x, y):
         self._require_compiled("train_on_batch")
@@ -254,14 +268,14 @@ class Sequential:
         self._ensure_built(x)
         value, flat, _ = self._loss_and_flat_grads(x, y)
         self.optimizer.apply(self._params, flat)
-        return value
+        return float(value)
 
     def test_on_batch(self, x, y):
         self._require_compiled("test_on_batch")
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
         output = self._forward(x, False)[0]
-        return backend.array_ops(output).loss_value_and_gradient(self.loss, y, output)[0]
+        return float(backend.array_ops(output).loss_value_and_gradient(self.loss, y, output)[0])
 
     def _evaluate_logs(self, x, y, batch_size, strategy=None):
         strategy = strategy or LOCAL
@@ -271,9 +285,10 @@ class Sequential:
         start, stop = strategy.shard(len(x))
         for i in range(start, stop, batch_size):
             xb, yb = x[i:min(i + batch_size, stop)], y[i:min(i + batch_size, stop)]
+            targets = self._loss_targets(yb, len(xb))
             output = self._forward(xb, False)[0]
             ops = backend.array_ops(output)
-            total += ops.loss_value_and_gradient(self.loss, yb, output)[0] * len(xb)
+            total += float(ops.loss_value_and_gradient(self.loss, targets, output)[0]) * len(xb)
             if self.metrics:
                 host_output = ops.to_host(output)
                 for metric in self.metrics:
@@ -378,6 +393,7 @@ class Sequential:
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 value, flat = self._batch_gradient(x, y, batch, strategy)
                 self.optimizer.apply(self._params, flat)
+                value = float(value)  # the step's one wait for the device, once all of it is queued
                 total += value * len(batch)
                 seen += len(batch)
                 logs = {"loss": total / seen, **{m.name: m.result() for m in self.metrics}}
@@ -415,7 +431,7 @@ class Sequential:
         def loss_and_gradient(flat):
             backend.assign(self._params, flat.astype(self._params.dtype))
             value, grads, _ = self._loss_and_flat_grads(x, y)
-            return value, backend.to_host(grads).astype(np.float64)
+            return float(value), backend.to_host(grads).astype(np.float64)
 
         epoch = [initial_epoch]
 

@@ -117,12 +117,14 @@ def test_float32_models_train_alike_on_both_devices():
 
 
 class _Transfers:
-    """Counts host-to-device and device-to-host copies (real or simulated device arrays)."""
+    """Counts host-to-device and device-to-host copies (real or simulated device arrays); ``log`` holds
+    them in order ("up", "down")."""
 
     def __init__(self, monkeypatch):
         from numba import cuda
 
         self.up = self.down = 0
+        self.log = []
         device_array = type(cuda.to_device(np.zeros(1)))
         to_device, to_host, copy_to_device = cuda.to_device, device_array.copy_to_host, device_array.copy_to_device
 
@@ -130,6 +132,7 @@ class _Transfers:
 
         def counted_to_device(*args, **kwargs):
             self.up += 1
+            self.log.append("up")
             self._inside_to_device = True  # on a GPU, to_device copies through copy_to_device: one transfer
             try:
                 return to_device(*args, **kwargs)
@@ -138,10 +141,13 @@ class _Transfers:
 
         def counted_to_host(array, *args, **kwargs):
             self.down += 1
+            self.log.append("down")
             return to_host(array, *args, **kwargs)
 
         def counted_copy_to_device(array, source, *args, **kwargs):
-            self.up += not (self._inside_to_device or backend.is_device_array(source))
+            if not (self._inside_to_device or backend.is_device_array(source)):
+                self.up += 1
+                self.log.append("up")
             return copy_to_device(array, source, *args, **kwargs)
 
         monkeypatch.setattr(cuda, "to_device", counted_to_device)
@@ -150,6 +156,33 @@ class _Transfers:
 
     def reset(self):
         self.up = self.down = 0
+        self.log = []
+
+    def log_launches(self, monkeypatch):
+        """Also log each kernel launch and cuBLAS call ("launch"); on a GPU every launch then goes through
+        numba-cuda's own path (no parameter templates), where it can be seen."""
+        if dispatch.simulator_enabled():
+            from numba.cuda.simulator.kernel import FakeCUDAKernel as configured_kernel
+        else:
+            from numba.cuda.dispatcher import _LaunchConfiguration as configured_kernel
+            from numlstm.kernels import gpu_cublas, gpu_launch
+
+            monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kw: None))
+            gemm = gpu_cublas.gemm
+
+            def logged_gemm(*args, **kwargs):
+                self.log.append("launch")
+                return gemm(*args, **kwargs)
+
+            monkeypatch.setattr(gpu_cublas, "gemm", logged_gemm)
+        call = configured_kernel.__call__
+
+        def logged_call(kernel, *args):
+            if not getattr(kernel, "_device", False):  # the simulator calls device functions through it too
+                self.log.append("launch")
+            return call(kernel, *args)
+
+        monkeypatch.setattr(configured_kernel, "__call__", logged_call)
 
 
 def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
@@ -176,6 +209,27 @@ def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
         assert isinstance(model._params, np.ndarray) and isinstance(model.optimizer.m, np.ndarray)
         for got, want in zip(model.get_weights(), weights):
             np.testing.assert_array_equal(got, want)
+
+
+def test_a_training_step_waits_for_the_device_once_when_all_of_it_is_queued(monkeypatch):
+    """A step uploads its x and y before its first launch and reads its loss after its last (the update's),
+    and reads nothing else: the device works through the forward pass while the host queues the backward.
+    A global clipnorm scales the gradients on the device, without reading their norm."""
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
+    with numlstm.device("cuda"):
+        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                    layers.Dense(1, dtype="float64")])
+        model.compile(optimizers.Adam(global_clipnorm=0.01), "mse")
+        model.train_on_batch(x, y)  # moves the model and its optimizer to the GPU
+        events = _Transfers(monkeypatch)
+        events.log_launches(monkeypatch)
+        loss = model.train_on_batch(x, y)
+    assert type(loss) is float
+    launches = events.log.count("launch")
+    assert launches > 5 and events.log == ["up", "up"] + ["launch"] * launches + ["down"]
+    with numlstm.device("cpu"):
+        assert model.evaluate(x, y) < loss  # the step went downhill
 
 
 def _callbacks_and_state(device_name, directory):

@@ -156,7 +156,7 @@ def test_losses(gpu, rng, loss):
         y_pred[0, 0, :2] = [1e-9, 1 - 1e-9]
     value, gradient = loss.value_and_gradient(y_true, y_pred)
     gpu_value, gpu_gradient = gpu.loss_value_and_gradient(loss, y_true, gpu.from_host(y_pred))
-    assert gpu_value == pytest.approx(value, rel=1e-13)
+    assert float(gpu_value) == pytest.approx(value, rel=1e-13)
     _same(gpu_gradient, gradient)
 
 
