@@ -893,13 +893,14 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         if use_recurrent_mask:
             masked_h = cuda.device_array((B, H), x.dtype)
             _run(k.masked_rows, B * H, threads, hs, recurrent_mask, B, masked_h)
-        update = k.gate_update[_launch(B * H, threads)]
+        update = gpu_launch.prepared_launch(
+            k.gate_update, *_launch(B * H, threads), (0, 0, B, H, gates, hs, cs, bias, peephole, mask, use_mask,
+                                                       recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs,
+                                                       masked_h))
         for s in range(T):
-            t = T - 1 - s if reverse else s
             operand = masked_h if use_recurrent_mask else hs[s * B:(s + 1) * B]
             launch_gemm(k, options, operand, recurrent_kernel, gates[s * B:(s + 1) * B], B, GH, H, accumulate=True)
-            update(s, t, B, H, gates, hs, cs, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
-                   zero_output, cifg, outputs, masked_h)
+            update(s, T - 1 - s if reverse else s)
         return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     step_args = (0, 0, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask, recurrent_mask,
                  use_recurrent_mask, zero_output, cifg, outputs)
@@ -970,17 +971,19 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
                           cache_bytes)
     elif B >= options["gemm_steps_from"]:
         dh_product = cuda.device_array((B, H), dtype)
-        cell = k.cell_after_gemm[_launch(B * H, threads)]
+        cell_args = (B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask, recurrent_mask,
+                     use_recurrent_mask, peephole, zero_output, cifg)
+        cell = gpu_launch.prepared_launch(k.cell_after_gemm, *_launch(B * H, threads), (0, 0, -1) + cell_args + (True,),
+                                          varying=3)
         t_next = -1
         for s in range(T - 1, -1, -1):
             t = T - 1 - s if reverse else s
-            cell(s, t, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
-                 recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, True)
+            cell(s, t, t_next)
             launch_gemm(k, options, gates[s * B:(s + 1) * B], recurrent_kernel, dh_product, B, H, GH,
                         transpose_b=True)
             t_next = t
-        cell(0, 0, t_next, B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask,
-             recurrent_mask, use_recurrent_mask, peephole, zero_output, cifg, False)
+        # the last product's dh only (the ``cell`` flag off): dh0
+        gpu_launch.launch(k.cell_after_gemm, *_launch(B * H, threads), (0, 0, t_next) + cell_args + (False,))
     else:
         transposed_kernel = _transposed(k, recurrent_kernel, threads)
         cell = gpu_launch.prepared_launch(k.backward_cell, *_launch(B * H, threads),

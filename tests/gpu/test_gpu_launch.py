@@ -67,8 +67,8 @@ def test_a_wrapped_kernel_launches_through_the_wrapper():
 
 @on_gpu_only
 def test_time_loops_launch_prepared_and_match_numba_cudas_own_launches(monkeypatch, rng):
-    """Every per-step kernel of both passes (split steps and one thread per unit) is launched prepared, and
-    computes the same bits as through numba-cuda's launch."""
+    """Every per-step kernel of both passes (split steps, one thread per unit and GEMM steps) is launched
+    prepared, and computes the same bits as through numba-cuda's launch."""
     made = []
     prepare = gpu_launch.prepared_launch
 
@@ -82,8 +82,8 @@ def test_time_loops_launch_prepared_and_match_numba_cudas_own_launches(monkeypat
 
     def passes():
         results = []
-        for split_below in (10**9, 0):
-            force_time_loop(monkeypatch, split_below=split_below)
+        for loop in ({"split_below": 10**9}, {"split_below": 0}, {"gemm_steps_from": 0}):
+            force_time_loop(monkeypatch, **loop)
             with numlstm.device("cuda"):
                 out, h_n, c_n, workspace = numlstm.lstm_forward(**args)
                 grads = numlstm.lstm_backward(workspace, np.ones_like(out))
@@ -91,11 +91,11 @@ def test_time_loops_launch_prepared_and_match_numba_cudas_own_launches(monkeypat
         return results
 
     prepared = passes()
-    assert len(made) == 6 and all(gpu_launch.is_prepared(launch) for launch in made)
+    assert len(made) == 8 and all(gpu_launch.is_prepared(launch) for launch in made)
     monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args: None))
     made.clear()
     through_numba = passes()
-    assert len(made) == 6 and not any(gpu_launch.is_prepared(launch) for launch in made)
+    assert len(made) == 8 and not any(gpu_launch.is_prepared(launch) for launch in made)
     for got, want in zip(prepared, through_numba):
         if want is not None:
             np.testing.assert_array_equal(got, want)
