@@ -47,17 +47,23 @@ class Embedding(Layer):
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):  # checked before any cast can wrap
             raise ValueError(f"{self.name}: token ids must be in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
-        host_ids = ids  # the gradient groups rows by id on the host
+        host_ids = ids
         if not (backend.is_device_array(x) and x.dtype == np.int64):
             ids = ops.from_host(ids.astype(np.int64, copy=False))
         else:
             ids = x
         if not self.built:
             self.build(ids.shape)
-        return ops.gather_rows(ops.local(self.embeddings), ids), host_ids
+        # The gradient's rows grouped by id, grouped on the host and uploaded while the device has little
+        # queued (an upload waits for it): the layers above have not yet queued their forward passes.
+        groups = ops.group_rows(host_ids) if training else None
+        return ops.gather_rows(ops.local(self.embeddings), ids), (host_ids, groups)
 
     def backward(self, cache, d_output, input_gradient=True):
+        host_ids, groups = cache
         ops = backend.array_ops(d_output)
-        d_embeddings = ops.scatter_add_rows(self.embeddings.shape, self.dtype, ops.group_rows(cache),
+        if groups is None:
+            groups = ops.group_rows(host_ids)
+        d_embeddings = ops.scatter_add_rows(self.embeddings.shape, self.dtype, groups,
                                             ops.asarray(d_output, self.dtype))
         return Backward(None, [d_embeddings])
