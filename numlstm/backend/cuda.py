@@ -13,7 +13,7 @@ from numba import cuda
 from numba.cuda.cudadrv import driver
 
 from .. import dispatch, losses
-from . import is_device_array
+from . import cuda_staging, is_device_array
 from ..kernels import gpu_launch, gpu_lstm, gpu_ops
 
 name = "cuda"
@@ -41,7 +41,8 @@ holds = is_device_array
 
 
 def from_host(array):
-    return cuda.to_device(np.ascontiguousarray(array))
+    """A device copy of a host array; a small one is queued without waiting for the device (cuda_staging)."""
+    return cuda_staging.upload(np.ascontiguousarray(array))
 
 
 def local(array):
@@ -290,7 +291,7 @@ def group_rows(ids):
     first[1:] = ordered[1:] != ordered[:-1]
     starts = np.flatnonzero(first)
     packed = np.concatenate([order, starts, [flat.size], ordered[starts]]).astype(np.int64)
-    return RowGroups(cuda.to_device(packed), flat.size, starts.size)
+    return RowGroups(from_host(packed), flat.size, starts.size)
 
 
 def scatter_add_rows(shape, dtype, groups, rows):

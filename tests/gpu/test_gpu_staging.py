@@ -1,0 +1,95 @@
+"""Uploads staged through page-locked buffers (numlstm/backend/cuda_staging.py): same values as an ordinary
+copy, a buffer used again only once its copy has passed, the ordinary copy beyond the limits; on a GPU, an
+upload that does not wait for the kernels queued before it."""
+
+import time
+
+import numpy as np
+import pytest
+
+from numlstm import dispatch
+
+pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
+                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+
+
+@pytest.fixture
+def staging():
+    from numlstm.backend import cuda_staging
+
+    return cuda_staging
+
+
+@pytest.mark.parametrize("array", [np.arange(12.0).reshape(2, 3, 2), np.arange(5, dtype=np.float32),
+                                   np.array([[True, False, True]]), np.arange(-3, 300, dtype=np.int64)],
+                         ids=["float64", "float32", "bool", "int64"])
+def test_an_upload_gives_the_array_and_leaves_the_callers_array_free(staging, array):
+    original = array.copy()
+    pool = staging.StagingPool()
+    out = pool.upload(array)
+    array[...] = array[::-1] if array.ndim == 1 else 0  # the caller may reuse its array at once
+    assert out.dtype == original.dtype and out.shape == original.shape
+    np.testing.assert_array_equal(out.copy_to_host(), original)
+
+
+def test_a_buffer_serves_again_only_once_its_copy_has_passed(staging, monkeypatch):
+    pool = staging.StagingPool()
+    passed = [False]
+    monkeypatch.setattr(staging, "_passed", lambda event: passed[0])
+    first = pool.upload(np.ones(100))  # 800 bytes: a 1024-byte buffer
+    second = pool.upload(np.full(100, 2.0))  # the first buffer's copy may still be queued: a new buffer
+    assert pool.held_bytes == 2048 and len(pool.in_flight[1024]) == 2
+    buffers = [buffer for buffer, _ in pool.in_flight[1024]]
+    passed[0] = True
+    third = pool.upload(np.full(90, 3.0))
+    assert pool.held_bytes == 2048 and [buffer for buffer, _ in pool.in_flight[1024]] == buffers[1:] + buffers[:1]
+    for out, value, size in ((first, 1.0, 100), (second, 2.0, 100), (third, 3.0, 90)):
+        np.testing.assert_array_equal(out.copy_to_host(), np.full(size, value))
+
+
+def test_beyond_its_limits_an_upload_is_an_ordinary_copy(staging, monkeypatch):
+    pool = staging.StagingPool()
+    assert pool.upload(np.zeros(staging.LARGEST // 8 + 1)) is None
+    assert pool.upload(np.zeros((0, 3))) is None
+    monkeypatch.setattr(staging, "BUDGET", 2048)
+    monkeypatch.setattr(staging, "_passed", lambda event: False)
+    assert pool.upload(np.zeros(200)) is not None and pool.upload(np.zeros(200)) is None
+    monkeypatch.setattr(staging, "pool", lambda: pool)
+    np.testing.assert_array_equal(staging.upload(np.arange(200.0)).copy_to_host(), np.arange(200.0))
+    assert pool.held_bytes == 2048
+
+
+def test_the_current_context_keeps_one_pool(staging):
+    assert staging.pool() is staging.pool()
+
+
+@pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU: the simulator runs every call to its end")
+def test_a_staged_upload_does_not_wait_for_the_kernels_before_it(staging):
+    """A pageable copy starts only once the device is idle (so it waits for the spinning kernel); a staged
+    one is queued behind it and returns at once, and still lands after the kernel, in stream order."""
+    from numba import cuda
+
+    @cuda.jit
+    def spin(steps, out):
+        x = out[0]
+        for _ in range(steps):  # a dependent chain: one thread busy for as long as the steps take
+            x = x * 0.9999999 + 1e-7
+        out[0] = x
+
+    flag = cuda.to_device(np.zeros(1))
+    spin[1, 1](1, flag)  # compile
+    cuda.synchronize()
+    started = time.perf_counter()
+    spin[1, 1](100_000_000, flag)
+    cuda.synchronize()
+    busy = time.perf_counter() - started
+    array = np.arange(1000.0)
+    timings = {}
+    for name, upload in (("ordinary", cuda.to_device), ("staged", staging.upload)):
+        spin[1, 1](100_000_000, flag)
+        started = time.perf_counter()
+        out = upload(array)
+        timings[name] = time.perf_counter() - started
+        cuda.synchronize()
+        np.testing.assert_array_equal(out.copy_to_host(), array)
+    assert busy > 0.05 and timings["ordinary"] > busy / 2 and timings["staged"] < busy / 4, (busy, timings)
