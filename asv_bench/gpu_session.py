@@ -319,6 +319,25 @@ def deallocations_table(seconds):
     return _steps_table("Batches of device frees, defaults otherwise, float32", DEALLOCATIONS, seconds)
 
 
+UPLOADS = {"staged uploads": {}, "ordinary uploads": {"staged_upload_bytes": 0}}
+
+
+def uploads_table(seconds):
+    """Training epochs with small uploads staged through page-locked buffers (queued without waiting for the
+    device) and copied the ordinary way (each waits for the device's queued work), beside torch: the model
+    with Dropout uploads a mask in the middle of each forward pass."""
+    lines = ["| model | H x N x T | " + " | ".join(f"{name}, ms" for name in UPLOADS) + " | torch, ms | "
+             "torch / best |", "| --- | --- |" + " ---: |" * (len(UPLOADS) + 2)]
+    failures = []
+    for model, ours, theirs in (("LSTM, Dense", lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit),
+                                ("LSTM, Dropout, Dense", lstm_gpu.NumlstmGpuFitDropout, lstm_gpu.TorchGpuFitDropout)):
+        for size in lstm_gpu.FIT:
+            cells = _variants_beside_cudnn(ours, theirs, "fit_epoch", size, UPLOADS, seconds, failures)
+            lines.append(f"| {model} | {size} | " + " | ".join(cells) + " |")
+    return (f"Uploads in a fit epoch ({lstm_gpu._FIT_STEPS} steps), float32:\n\n" + "\n".join(lines)
+            + "".join(f"\n\nFailed: {failure}" for failure in failures))
+
+
 GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,
                                                     "gemm_micro": 4},
                "64 x 64 tiles, depth never split": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,
@@ -541,6 +560,7 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "training": lambda args: training_loops_table(args.seconds),
           "cublas": lambda args: cublas_table(args.seconds),
           "deallocations": lambda args: deallocations_table(args.seconds),
+          "uploads": lambda args: uploads_table(args.seconds),
           "fastmath": lambda args: fastmath_table(args.seconds),
           "rows": lambda args: rows_table(args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),

@@ -155,7 +155,9 @@ class TorchCudnnInference(_TorchCudnn):
 
 
 # A whole training epoch of a model, as users run it: LSTM(H) + Dense(1), Adam, MSE, the data on the host and
-# each batch copied to the GPU (numlstm keeps weights and optimizer state there between steps).
+# each batch copied to the GPU (numlstm keeps weights and optimizer state there between steps). The *Dropout
+# classes put Dropout(0.2) between the two: numlstm draws its mask on the host and uploads it in the middle
+# of the forward pass (torch draws it on the GPU).
 FIT = ["256x64x100", "512x64x25"]
 _FIT_STEPS = 10
 
@@ -171,6 +173,7 @@ def _fit_data(size):
 class NumlstmGpuFit:
     params = [FIT]
     param_names = ["HxNxT"]
+    dropout = 0.0
 
     def setup(self, size):
         from numlstm import dispatch
@@ -182,8 +185,10 @@ class NumlstmGpuFit:
         self.numlstm = numlstm
         self.x, self.y, self.batch, units = _fit_data(size)
         with numlstm.device("cuda"):
-            self.model = numlstm.Sequential([numlstm.layers.Input(self.x.shape[1:]), numlstm.layers.LSTM(units),
-                                             numlstm.layers.Dense(1)])
+            layers = numlstm.layers
+            self.model = numlstm.Sequential([layers.Input(self.x.shape[1:]), layers.LSTM(units)]
+                                            + ([layers.Dropout(self.dropout)] if self.dropout else [])
+                                            + [layers.Dense(1)])
             self.model.compile(numlstm.optimizers.Adam(1e-3), "mse")
         self.fit_epoch()  # JIT warm-up, and the model moves to the GPU
 
@@ -198,6 +203,7 @@ class NumlstmGpuFit:
 class TorchGpuFit:
     params = [FIT]
     param_names = ["HxNxT"]
+    dropout = 0.0
 
     def setup(self, size):
         self.torch = torch = _torch_on_cuda()
@@ -214,7 +220,10 @@ class TorchGpuFit:
             y = torch.from_numpy(self.y[start:start + self.batch]).cuda()
             self.optimizer.zero_grad(set_to_none=True)
             output, _ = self.lstm(x)
-            loss = torch.nn.functional.mse_loss(self.head(output[:, -1]), y)
+            last = output[:, -1]
+            if self.dropout:
+                last = torch.nn.functional.dropout(last, self.dropout)
+            loss = torch.nn.functional.mse_loss(self.head(last), y)
             loss.backward()
             self.optimizer.step()
             loss.item()  # numlstm's fit reads every step's loss too
@@ -222,3 +231,11 @@ class TorchGpuFit:
 
     def time_fit_epoch(self, size):
         self.fit_epoch()
+
+
+class NumlstmGpuFitDropout(NumlstmGpuFit):
+    dropout = 0.2
+
+
+class TorchGpuFitDropout(TorchGpuFit):
+    dropout = 0.2

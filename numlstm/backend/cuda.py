@@ -42,7 +42,7 @@ holds = is_device_array
 
 def from_host(array):
     """A device copy of a host array; a small one is queued without waiting for the device (cuda_staging)."""
-    return cuda_staging.upload(np.ascontiguousarray(array))
+    return cuda_staging.upload(np.ascontiguousarray(array), _options()["staged_upload_bytes"])
 
 
 def local(array):

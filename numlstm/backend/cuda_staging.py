@@ -11,8 +11,8 @@ copy from there on the default stream; the buffer serves another upload
 once an event recorded after its copy has passed.
 
 Buffers come in powers of two and go with their context; arrays above
-``LARGEST`` bytes, and uploads beyond ``BUDGET`` bytes of buffers still
-in flight, are copied the ordinary way.
+``config.GPU_OPTIONS["staged_upload_bytes"]``, and uploads beyond
+``BUDGET`` bytes of buffers still in flight, are copied the ordinary way.
 """
 
 import collections
@@ -22,7 +22,6 @@ import numba
 import numpy as np
 from numba import cuda
 
-LARGEST = 1 << 22
 BUDGET = 1 << 26
 _SMALLEST = 256
 
@@ -35,10 +34,10 @@ class StagingPool:
         self.held_bytes = 0
         self._lock = threading.Lock()
 
-    def upload(self, array):
+    def upload(self, array, largest):
         """A device copy of the C-contiguous ``array``, queued on the default stream; None when the array
-        is too large for a buffer or the budget is spent (the caller copies it the ordinary way)."""
-        if not 0 < array.nbytes <= LARGEST:
+        is empty or above ``largest`` bytes, or the budget is spent (the caller copies it the ordinary way)."""
+        if not 0 < array.nbytes <= largest:
             return None
         capacity = max(_SMALLEST, 1 << (array.nbytes - 1).bit_length())
         with self._lock:
@@ -87,8 +86,8 @@ def pool():
     return staging
 
 
-def upload(array):
-    """``array`` (host, C-contiguous) on the device, staged when it is small: the copy does not wait for the
-    device to finish the work queued before it."""
-    out = pool().upload(array)
+def upload(array, largest):
+    """``array`` (host, C-contiguous) on the device, staged when it is at most ``largest`` bytes: the copy
+    does not wait for the device to finish the work queued before it."""
+    out = pool().upload(array, largest)
     return cuda.to_device(array) if out is None else out

@@ -85,6 +85,8 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # numba-cuda's batches of frees, frees held back; cuDNN; the ratio
                 rf"Batches of device frees.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| "
                 rf"{number} \|",
+                # staged uploads, ordinary uploads; torch; the ratio
+                rf"\| LSTM, Dropout, Dense \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \|",
                 # both GEMM block shapes (the first whole too), numlstm's cuBLAS call, torch.matmul, the ratio
                 rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
                 rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \({number}\) \| {number} \|",

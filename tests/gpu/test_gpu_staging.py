@@ -26,7 +26,7 @@ def staging():
 def test_an_upload_gives_the_array_and_leaves_the_callers_array_free(staging, array):
     original = array.copy()
     pool = staging.StagingPool()
-    out = pool.upload(array)
+    out = pool.upload(array, 1 << 22)
     array[...] = array[::-1] if array.ndim == 1 else 0  # the caller may reuse its array at once
     assert out.dtype == original.dtype and out.shape == original.shape
     np.testing.assert_array_equal(out.copy_to_host(), original)
@@ -36,12 +36,12 @@ def test_a_buffer_serves_again_only_once_its_copy_has_passed(staging, monkeypatc
     pool = staging.StagingPool()
     passed = [False]
     monkeypatch.setattr(staging, "_passed", lambda event: passed[0])
-    first = pool.upload(np.ones(100))  # 800 bytes: a 1024-byte buffer
-    second = pool.upload(np.full(100, 2.0))  # the first buffer's copy may still be queued: a new buffer
+    first = pool.upload(np.ones(100), 1 << 22)  # 800 bytes: a 1024-byte buffer
+    second = pool.upload(np.full(100, 2.0), 1 << 22)  # the first buffer's copy may still be queued: a new buffer
     assert pool.held_bytes == 2048 and len(pool.in_flight[1024]) == 2
     buffers = [buffer for buffer, _ in pool.in_flight[1024]]
     passed[0] = True
-    third = pool.upload(np.full(90, 3.0))
+    third = pool.upload(np.full(90, 3.0), 1 << 22)
     assert pool.held_bytes == 2048 and [buffer for buffer, _ in pool.in_flight[1024]] == buffers[1:] + buffers[:1]
     for out, value, size in ((first, 1.0, 100), (second, 2.0, 100), (third, 3.0, 90)):
         np.testing.assert_array_equal(out.copy_to_host(), np.full(size, value))
@@ -49,14 +49,14 @@ def test_a_buffer_serves_again_only_once_its_copy_has_passed(staging, monkeypatc
 
 def test_beyond_its_limits_an_upload_is_an_ordinary_copy(staging, monkeypatch):
     pool = staging.StagingPool()
-    assert pool.upload(np.zeros(staging.LARGEST // 8 + 1)) is None
-    assert pool.upload(np.zeros((0, 3))) is None
-    monkeypatch.setattr(staging, "BUDGET", 2048)
+    assert pool.upload(np.zeros(129), 1024) is None and pool.upload(np.zeros((0, 3)), 1024) is None
+    assert pool.upload(np.zeros(128), 1024) is not None and pool.held_bytes == 1024
+    monkeypatch.setattr(staging, "BUDGET", 3072)
     monkeypatch.setattr(staging, "_passed", lambda event: False)
-    assert pool.upload(np.zeros(200)) is not None and pool.upload(np.zeros(200)) is None
+    assert pool.upload(np.zeros(200), 1 << 22) is not None and pool.upload(np.zeros(200), 1 << 22) is None
     monkeypatch.setattr(staging, "pool", lambda: pool)
-    np.testing.assert_array_equal(staging.upload(np.arange(200.0)).copy_to_host(), np.arange(200.0))
-    assert pool.held_bytes == 2048
+    np.testing.assert_array_equal(staging.upload(np.arange(200.0), 1 << 22).copy_to_host(), np.arange(200.0))
+    assert pool.held_bytes == 3072
 
 
 def test_the_current_context_keeps_one_pool(staging):
@@ -85,7 +85,7 @@ def test_a_staged_upload_does_not_wait_for_the_kernels_before_it(staging):
     busy = time.perf_counter() - started
     array = np.arange(1000.0)
     timings = {}
-    for name, upload in (("ordinary", cuda.to_device), ("staged", staging.upload)):
+    for name, upload in (("ordinary", cuda.to_device), ("staged", lambda a: staging.upload(a, a.nbytes))):
         spin[1, 1](100_000_000, flag)
         started = time.perf_counter()
         out = upload(array)
