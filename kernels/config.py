@@ -56,7 +56,11 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # launches forward, 2 backward): the weights are read once per GEMM tile
 # of 64 rows instead of once per `rows`. Off: on an H200 they were the
 # slowest loop at every DeepBench size, cuBLAS's GEMMs included (512x64x25
-# training: 20.6 ms against 5.4 split).
+# training: 20.6 ms against 5.4 split), but then each step's GEMM cost
+# about 0.3 ms of host time through CuPy and each update a numba-cuda
+# marshalling; now a step is one direct cuBLAS call on offset addresses
+# (gpu_lstm.step_gemm) and one prepared launch each way, not yet timed
+# (gpu_session's cublas table has the GEMM steps beside the others).
 # gemm_split_*: a Numba GEMM of fewer than gemm_split_blocks output tiles
 # splits its depth over blocks (split-K), no slice shorter than
 # gemm_split_depth, the slices' sums added in order by a second kernel: a

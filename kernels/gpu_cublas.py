@@ -118,14 +118,38 @@ def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
     """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays of one dtype
     (float32 or float64), where op(a) is ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``,
     and op(b) likewise (depth x n)."""
+    prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)(0, 0)
+
+
+def prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
+    """A callable ``run(a_row, c_row)``: :func:`gemm` with ``a`` read from its row ``a_row`` on and ``c``
+    written from its row ``c_row`` on. Everything but the two addresses is resolved here, so a run is one
+    foreign call: the GEMM steps run one per time step, on the step's rows of the same arrays."""
     library = _library()
     dtype = c.dtype
     if a.dtype != dtype or b.dtype != dtype or dtype not in _ROUTINES:
         raise TypeError(f"cuBLAS GEMMs take float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype} "
                         f"and {c.dtype}")
+    lda, ldb, ldc = _leading_dimension(a, "a"), _leading_dimension(b, "b"), _leading_dimension(c, "c")
+    a_rows, b_rows = depth if transpose_a else m, n if transpose_b else depth
+    for operand, array, rows in (("a", a, a_rows), ("b", b, b_rows), ("c", c, m)):
+        if array.shape[0] < rows:
+            raise ValueError(f"{operand} must have at least {rows} rows for this GEMM, got shape {array.shape}")
+    name = _ROUTINES[dtype]
+    routine, handle = getattr(library, name), _handle(library)
+    a_address, b_address, c_address = _address(a), _address(b), _address(c)
+    a_last, c_last = a.shape[0] - a_rows, c.shape[0] - m
     zero, one = _SCALARS[dtype]
-    status = getattr(library, _ROUTINES[dtype])(
-        _handle(library), _OPERATION[transpose_b], _OPERATION[transpose_a], n, m, depth, ctypes.byref(one),
-        _address(b), _leading_dimension(b, "b"), _address(a), _leading_dimension(a, "a"),
-        ctypes.byref(one if accumulate else zero), _address(c), _leading_dimension(c, "c"))
-    _check(library, status, _ROUTINES[dtype])
+    alpha, beta = ctypes.byref(one), ctypes.byref(one if accumulate else zero)
+    op_a, op_b = _OPERATION[transpose_a], _OPERATION[transpose_b]
+    itemsize = dtype.itemsize
+
+    def run(a_row, c_row):
+        if not (0 <= a_row <= a_last and 0 <= c_row <= c_last):
+            raise ValueError(f"rows from {a_row} of a and {c_row} of c reach past them: at most {a_last} and "
+                             f"{c_last}")
+        _check(library, routine(handle, op_b, op_a, n, m, depth, alpha, b_address, ldb,
+                                a_address + a_row * lda * itemsize, lda, beta, c_address + c_row * ldc * itemsize,
+                                ldc), name)
+
+    return run

@@ -749,14 +749,37 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
     tiles), or by cuBLAS when ``options["gemm_library"]`` says
     "cublas", or says "auto", libcublas loads (never in the simulator) and the product has at least
     ``options["cublas_from"]`` multiply-adds."""
+    if _gemm_library(options, m * n * depth) == "cublas":
+        gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+    else:
+        _numba_gemm(k, options, a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+
+
+def step_gemm(k, options, a, b, c, m, n, depth, transpose_b=False, accumulate=False):
+    """A callable ``run(a_row, c_row)``: :func:`launch_gemm` of ``a[a_row:a_row + m]`` and ``b`` into
+    ``c[c_row:c_row + m]``, for the GEMM steps, which run one per time step on the step's rows. Through
+    cuBLAS a run is one foreign call on offset addresses (no views: numba-cuda's slicing costs more host
+    time than the call)."""
+    if _gemm_library(options, m * n * depth) == "cublas":
+        return gpu_cublas.prepared_gemm(a, b, c, m, n, depth, False, transpose_b, accumulate)
+
+    def run(a_row, c_row):
+        _numba_gemm(k, options, a[a_row:a_row + m], b, c[c_row:c_row + m], m, n, depth, False, transpose_b,
+                    accumulate)
+
+    return run
+
+
+def _gemm_library(options, multiply_adds):
     library = options["gemm_library"]
     if library == "auto":
-        library = "cublas" if m * n * depth >= options["cublas_from"] and gpu_cublas.usable() else "numba"
-    if library == "cublas":
-        gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
-        return
-    if library != "numba":
+        return "cublas" if multiply_adds >= options["cublas_from"] and gpu_cublas.usable() else "numba"
+    if library not in ("cublas", "numba"):
         raise ValueError(f'config.GPU_OPTIONS["gemm_library"] must be "auto", "numba" or "cublas", got {library!r}')
+    return library
+
+
+def _numba_gemm(k, options, a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
     block = options["gemm_block"]
     grid = (max(1, -(-n // block)), max(1, -(-m // block)))
     threads = (block // options["gemm_micro"]) ** 2
@@ -897,9 +920,9 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
             k.gate_update, *_launch(B * H, threads), (0, 0, B, H, gates, hs, cs, bias, peephole, mask, use_mask,
                                                        recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs,
                                                        masked_h))
+        recurrent = step_gemm(k, options, masked_h, recurrent_kernel, gates, B, GH, H, accumulate=True)
         for s in range(T):
-            operand = masked_h if use_recurrent_mask else hs[s * B:(s + 1) * B]
-            launch_gemm(k, options, operand, recurrent_kernel, gates[s * B:(s + 1) * B], B, GH, H, accumulate=True)
+            recurrent(0 if use_recurrent_mask else s * B, s * B)
             update(s, T - 1 - s if reverse else s)
         return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     step_args = (0, 0, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask, recurrent_mask,
@@ -975,12 +998,12 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
                      use_recurrent_mask, peephole, zero_output, cifg)
         cell = gpu_launch.prepared_launch(k.cell_after_gemm, *_launch(B * H, threads), (0, 0, -1) + cell_args + (True,),
                                           varying=3)
+        product = step_gemm(k, options, gates, recurrent_kernel, dh_product, B, H, GH, transpose_b=True)
         t_next = -1
         for s in range(T - 1, -1, -1):
             t = T - 1 - s if reverse else s
             cell(s, t, t_next)
-            launch_gemm(k, options, gates[s * B:(s + 1) * B], recurrent_kernel, dh_product, B, H, GH,
-                        transpose_b=True)
+            product(s * B, 0)
             t_next = t
         # the last product's dh only (the ``cell`` flag off): dh0
         gpu_launch.launch(k.cell_after_gemm, *_launch(B * H, threads), (0, 0, t_next) + cell_args + (False,))

@@ -145,6 +145,36 @@ def test_gemm_through_cublas_reads_column_slices(rng, cublas_gemms):
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("library", ["cublas", "numba"])
+def test_a_step_gemm_runs_on_the_rows_it_is_given(rng, monkeypatch, cublas_gemms, library):
+    """The GEMM steps' product (gpu_lstm.step_gemm) at row offsets of ``a`` and ``c``, as each time step
+    reads h of its own step and adds into its own rows of ``gates``: only those rows change. Through cuBLAS
+    the offsets move the addresses (the stand-in asserts that no read leaves an operand), and offsets that
+    would reach past an operand are refused."""
+    from numba import cuda
+
+    from numlstm.kernels import gpu_lstm
+
+    monkeypatch.setitem(_active_gpu_options(), "gemm_library", library)
+    options = _active_gpu_options()
+    B, n, depth, steps = 2, 5, 3, 3
+    a = rng.standard_normal(((steps + 1) * B, depth)).astype(np.float32)
+    b = rng.standard_normal((depth, n)).astype(np.float32)
+    c = rng.standard_normal((steps * B, n)).astype(np.float32)
+    out = cuda.to_device(c)
+    run = gpu_lstm.step_gemm(gpu_lstm.kernels_for(np.float32, options), options, cuda.to_device(a),
+                             cuda.to_device(b), out, B, n, depth, accumulate=True)
+    run(3 * B, B)  # a's last rows into c's middle rows
+    expected = c.copy()
+    expected[B:2 * B] += a[3 * B:] @ b
+    np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
+    if library == "cublas":
+        assert cublas_gemms() in (None, 1)
+        for a_row, c_row in ((3 * B + 1, 0), (0, (steps - 1) * B + 1), (-1, 0)):
+            with pytest.raises(ValueError, match="reach past them"):
+                run(a_row, c_row)
+
+
 def test_an_operand_without_contiguous_rows_is_refused(cublas_gemms):
     from numba import cuda
 
