@@ -345,7 +345,7 @@ def _sum(values, divisor):
     return DeviceScalar(out, divisor)
 
 
-OutputSpec = collections.namedtuple("OutputSpec", "shape dtype")
+_OutputSpec = collections.namedtuple("_OutputSpec", "shape dtype")
 
 
 class _Targets(collections.namedtuple("_Targets", "host shape dtype device")):
@@ -365,7 +365,7 @@ def loss_targets(loss, y_true, shape, dtype):
     """``y_true`` for :func:`loss_value_and_gradient` of an output of ``shape`` and ``dtype``: checked on
     the host and uploaded now. An upload from pageable memory waits for the device, so a training step
     makes it before it queues the forward pass. Host data as it is for a loss that runs on the host."""
-    output = OutputSpec(tuple(shape), np.dtype(dtype))
+    output = _OutputSpec(tuple(shape), np.dtype(dtype))
     if _elementwise_kind(loss) is not None:
         device = from_host(loss._targets_like(y_true, output)).reshape(-1)
     elif _crossentropy(loss):
