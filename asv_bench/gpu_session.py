@@ -319,13 +319,14 @@ def deallocations_table(seconds):
     return _steps_table("Batches of device frees, defaults otherwise, float32", DEALLOCATIONS, seconds)
 
 
-UPLOADS = {"staged uploads": {}, "ordinary uploads": {"staged_upload_bytes": 0}}
+UPLOADS = {"staged uploads": {}, "ordinary uploads": {"staged_transfer_bytes": 0}}
 
 
 def uploads_table(seconds):
-    """Training epochs with small uploads staged through page-locked buffers (queued without waiting for the
-    device) and copied the ordinary way (each waits for the device's queued work), beside torch: the model
-    with Dropout uploads a mask in the middle of each forward pass."""
+    """Training epochs with small transfers staged through page-locked buffers (uploads queued without
+    waiting for the device, the loss's download waiting for its own copy only) and copied the ordinary way
+    (each waits for all of the device's queued work), beside torch: the model with Dropout uploads a mask in
+    the middle of each forward pass."""
     lines = ["| model | H x N x T | " + " | ".join(f"{name}, ms" for name in UPLOADS) + " | torch, ms | "
              "torch / best |", "| --- | --- |" + " ---: |" * (len(UPLOADS) + 2)]
     failures = []

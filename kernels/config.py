@@ -87,17 +87,20 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # code linked with cudadevrt). On an H200 a fresh process's first training
 # step took 2.4 s compiling and 0.45 s loading; off until
 # tests/gpu/test_gpu_cache.py passes on a GPU.
-# staged_upload_bytes: host arrays up to this size go to the GPU through
-# page-locked staging buffers (numlstm/backend/cuda_staging.py), queued
-# without waiting for the device; larger ones (weights, whole data sets),
-# and all of them at 0, by an ordinary copy, which waits for the device's
-# queued work first. Not yet timed on a GPU (gpu_session's uploads table).
+# staged_transfer_bytes: arrays up to this size cross between host and GPU
+# through page-locked staging buffers (numlstm/backend/cuda_staging.py):
+# an upload is queued without waiting for the device, a download (the
+# loss, predict's and the metrics' outputs) waits for its own copy only,
+# not for the launches queued after it; larger ones (weights, whole data
+# sets), and all of them at 0, by an ordinary copy, which waits for all
+# of the device's queued work. Not yet timed on a GPU (gpu_session's
+# uploads table).
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
                "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
                "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
-               "cache": False, "staged_upload_bytes": 1 << 22}
+               "cache": False, "staged_transfer_bytes": 1 << 22}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
@@ -108,4 +111,4 @@ GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "thr
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "persistent_uncached": False, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
                          "gemm_split_blocks": 1, "gemm_split_depth": 4, "gemm_library": "numba", "cublas_from": 0,
-                         "cache": False, "staged_upload_bytes": 1 << 22}
+                         "cache": False, "staged_transfer_bytes": 1 << 22}

@@ -28,6 +28,23 @@ def to_host(array):
     return array
 
 
+class Ready:
+    """A host array handed over by ``result()``, as the CUDA backend's downloads are."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array):
+        self._array = array
+
+    def result(self):
+        return self._array
+
+
+def to_host_async(array):
+    """What ``result()`` turns into :func:`to_host` of ``array``; on the host, at once."""
+    return Ready(array)
+
+
 def asarray(array, dtype):
     return np.asarray(local(array), dtype)
 

@@ -1,8 +1,9 @@
 """The CUDA backend: ``cpu.py``'s functions on Numba device arrays, launching ``kernels/gpu_ops.py``.
 
 Every function takes and returns C-contiguous device arrays (``local``
-uploads a host array); the only transfer to the host is a loss value,
-when the caller reads it (:class:`DeviceScalar`).
+uploads a host array); the only transfers to the host are the loss value
+(:class:`DeviceScalar`) and what a caller asks for (``to_host``,
+``to_host_async``).
 """
 
 import collections
@@ -42,7 +43,7 @@ holds = is_device_array
 
 def from_host(array):
     """A device copy of a host array; a small one is queued without waiting for the device (cuda_staging)."""
-    return cuda_staging.upload(np.ascontiguousarray(array), _options()["staged_upload_bytes"])
+    return cuda_staging.upload(np.ascontiguousarray(array), _options()["staged_transfer_bytes"])
 
 
 def local(array):
@@ -52,6 +53,12 @@ def local(array):
 
 def to_host(array):
     return array.copy_to_host()
+
+
+def to_host_async(array):
+    """A host copy of ``array`` to be taken by ``result()``, which waits for the copy alone, not for work
+    queued after it (cuda_staging.download)."""
+    return cuda_staging.download(array, _options()["staged_transfer_bytes"])
 
 
 def asarray(array, dtype):
@@ -315,22 +322,24 @@ def _device_ints_on(boundaries, device_id):
 
 
 class DeviceScalar:
-    """A float that a kernel left on the device, read to the host by the first ``float()``.
+    """A float that a kernel computed on the device, its copy to the host queued right after it; the first
+    ``float()`` waits for that copy and reads it.
 
-    The read waits for every launch queued before it, so a training step
-    takes its loss only once its backward pass and update are queued: the
-    device computes the forward pass while the host queues the backward.
+    The wait is for the launches before the copy only, so a training step
+    that reads its loss once its backward pass and update are queued waits
+    for its forward pass and loss: the device works through the backward
+    pass while the host goes on to the next step.
     """
 
-    __slots__ = ("_array", "_divisor", "_value")
+    __slots__ = ("_download", "_divisor", "_value")
 
-    def __init__(self, array, divisor):
-        self._array, self._divisor, self._value = array, divisor, None
+    def __init__(self, download, divisor):
+        self._download, self._divisor, self._value = download, divisor, None
 
     def __float__(self):
         if self._value is None:
-            self._value = float(self._array.copy_to_host()[0]) / self._divisor
-            self._array = None
+            self._value = float(self._download.result()[0]) / self._divisor
+            self._download = None
         return self._value
 
     def __repr__(self):
@@ -338,11 +347,11 @@ class DeviceScalar:
 
 
 def _sum(values, divisor):
-    """The sum of a 1-D device array over ``divisor``, left on the device: one block, no atomics."""
+    """The sum of a 1-D device array over ``divisor``, on its way to the host: one block, no atomics."""
     k, threads = _kernels(values.dtype)
     out = cuda.device_array(1, values.dtype)
     gpu_launch.launch(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), False, out))
-    return DeviceScalar(out, divisor)
+    return DeviceScalar(to_host_async(out), divisor)
 
 
 _OutputSpec = collections.namedtuple("_OutputSpec", "shape dtype")

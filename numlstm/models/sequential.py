@@ -7,6 +7,7 @@ model runs, and stay there between calls: on a GPU only each batch's data
 (and the loss value) cross to and from the host.
 """
 
+import collections
 import math
 import sys
 import time
@@ -169,8 +170,13 @@ class Sequential:
         x = self._as_array(x, "x")
         self._ensure_built(x)
         start, stop = strategy.shard(len(x))
-        outputs = [backend.to_host(self._forward(x[i:min(i + batch_size, stop)], False)[0])
-                   for i in range(start, stop, batch_size)]
+        outputs, fetches = [], collections.deque()
+        for i in range(start, stop, batch_size):
+            output = self._forward(x[i:min(i + batch_size, stop)], False)[0]
+            fetches.append(backend.array_ops(output).to_host_async(output))
+            if len(fetches) > 1:  # one batch queued ahead: the device computes it while the host waits
+                outputs.append(fetches.popleft().result())
+        outputs += [fetch.result() for fetch in fetches]
         if not outputs:  # this rank's share is empty: an empty array of the right trailing shape
             outputs = [backend.to_host(self._forward(x[:1], False)[0])[:0]]
         return strategy.gather_rows(np.concatenate(outputs))
@@ -239,6 +245,7 @@ class Sequential:
         output, caches = self._forward(x, training=True)
         ops = backend.array_ops(output)
         value, d_output = ops.loss_value_and_gradient(self.loss, targets, output)
+        fetch = ops.to_host_async(output) if metrics else None  # queued before the backward pass
         grads = []
         # Below the lowest layer with weights no input gradient is needed.
         lowest = next((i for i, layer in enumerate(self.layers) if layer.count_params()), len(self.layers))
@@ -247,7 +254,7 @@ class Sequential:
             d_output = result.d_input
             grads = result.grads + grads
         if metrics:
-            host_output = ops.to_host(output)
+            host_output = fetch.result()
             for metric in metrics:
                 metric.update(y, host_output)
         return value, ops.flatten(grads, self._params.dtype), grads
@@ -281,18 +288,27 @@ class Sequential:
         strategy = strategy or LOCAL
         for metric in self.metrics:
             metric.reset()
+        def settle(value, samples, y_batch, fetch):
+            """A batch's loss, times its size, and its metrics, once they reach the host."""
+            if fetch is not None:
+                host_output = fetch.result()
+                for metric in self.metrics:
+                    metric.update(y_batch, host_output)
+            return float(value) * samples
+
         total = 0.0
+        pending = collections.deque()
         start, stop = strategy.shard(len(x))
         for i in range(start, stop, batch_size):
             xb, yb = x[i:min(i + batch_size, stop)], y[i:min(i + batch_size, stop)]
             targets = self._loss_targets(yb, len(xb))
             output = self._forward(xb, False)[0]
             ops = backend.array_ops(output)
-            total += float(ops.loss_value_and_gradient(self.loss, targets, output)[0]) * len(xb)
-            if self.metrics:
-                host_output = ops.to_host(output)
-                for metric in self.metrics:
-                    metric.update(yb, host_output)
+            value = ops.loss_value_and_gradient(self.loss, targets, output)[0]
+            pending.append((value, len(xb), yb, ops.to_host_async(output) if self.metrics else None))
+            if len(pending) > 1:  # one batch queued ahead, as in predict
+                total += settle(*pending.popleft())
+        total += sum(settle(*batch) for batch in pending)
         total = self._reduce_metrics(strategy, total)
         return {"loss": total / len(x), **{m.name: m.result() for m in self.metrics}}
 

@@ -118,7 +118,8 @@ def test_float32_models_train_alike_on_both_devices():
 
 class _Transfers:
     """Counts host-to-device and device-to-host copies (real or simulated device arrays); ``log`` holds
-    them in order ("up", "down")."""
+    them in order ("up", "down"), and where the host waits for the device: a copy to the host without a
+    stream, or an event's synchronize ("wait")."""
 
     def __init__(self, monkeypatch):
         from numba import cuda
@@ -142,7 +143,18 @@ class _Transfers:
         def counted_to_host(array, *args, **kwargs):
             self.down += 1
             self.log.append("down")
+            if not (kwargs.get("stream") or args[1:2] and args[1]):
+                self.log.append("wait")
             return to_host(array, *args, **kwargs)
+
+        event = type(cuda.event())
+        synchronize = event.synchronize
+
+        def logged_synchronize(*args, **kwargs):
+            self.log.append("wait")
+            return synchronize(*args, **kwargs)
+
+        monkeypatch.setattr(event, "synchronize", logged_synchronize)
 
         def counted_copy_to_device(array, source, *args, **kwargs):
             if not (self._inside_to_device or backend.is_device_array(source)):
@@ -212,9 +224,11 @@ def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
 
 
 def test_a_training_step_waits_for_the_device_once_when_all_of_it_is_queued(monkeypatch):
-    """A step uploads its x and y before its first launch and reads its loss after its last (the update's),
-    and reads nothing else: the device works through the forward pass while the host queues the backward.
-    A global clipnorm scales the gradients on the device, without reading their norm."""
+    """A step uploads its x and y before its first launch, queues its loss's copy to the host right after
+    the loss, and waits for that copy once the backward pass and update are queued too, and for nothing
+    else: the device works through the forward pass while the host queues the backward, and through the
+    backward while the host goes on. A global clipnorm scales the gradients on the device, without
+    reading their norm."""
     rng = np.random.default_rng(9)
     x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
     with numlstm.device("cuda"):
@@ -226,8 +240,10 @@ def test_a_training_step_waits_for_the_device_once_when_all_of_it_is_queued(monk
         events.log_launches(monkeypatch)
         loss = model.train_on_batch(x, y)
     assert type(loss) is float
-    launches = events.log.count("launch")
-    assert launches > 5 and events.log == ["up", "up"] + ["launch"] * launches + ["down"]
+    before = events.log.index("down") - 2
+    after = events.log.count("launch") - before
+    assert before > 3 and after > 3, events.log
+    assert events.log == ["up", "up"] + ["launch"] * before + ["down"] + ["launch"] * after + ["wait"]
     with numlstm.device("cpu"):
         assert model.evaluate(x, y) < loss  # the step went downhill
 
