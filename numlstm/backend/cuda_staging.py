@@ -64,9 +64,9 @@ class StagingPool:
         return out
 
     def download(self, array, largest):
-        """A :class:`Download` of the C-contiguous device ``array``, its copy queued on the default stream;
-        None as for :meth:`upload`."""
-        taken = self._take(array.nbytes, largest)
+        """A :class:`Download` of the device ``array``, its copy queued on the default stream; None as for
+        :meth:`upload`, and for an array that is not C-contiguous."""
+        taken = self._take(array.nbytes, largest) if array.is_c_contiguous() else None
         if taken is None:
             return None
         capacity, buffer, event = taken
@@ -159,8 +159,8 @@ def upload(array, largest):
 
 
 def download(array, largest):
-    """A host copy of ``array`` (device, C-contiguous) to be taken by ``result()``: staged when it is at
-    most ``largest`` bytes, so that ``result()`` waits only for the copy, else copied the ordinary way
+    """A host copy of the device ``array`` to be taken by ``result()``: staged when it is C-contiguous and
+    at most ``largest`` bytes, so that ``result()`` waits only for the copy, else copied the ordinary way
     now."""
     pending = pool().download(array, largest)
     return Ready(array.copy_to_host()) if pending is None else pending

@@ -87,6 +87,8 @@ def test_beyond_its_limits_a_download_is_an_ordinary_copy(staging, monkeypatch):
     monkeypatch.setattr(staging, "pool", lambda: pool)
     pending = staging.download(cuda.to_device(np.arange(40.0)), 256)
     np.testing.assert_array_equal(pending.result(), np.arange(40.0))
+    columns = staging.download(cuda.to_device(np.arange(12.0).reshape(3, 4))[:, 1:3], 1 << 22)
+    np.testing.assert_array_equal(columns.result(), np.arange(12.0).reshape(3, 4)[:, 1:3])
     assert pool.held_bytes == 0
 
 
