@@ -7,6 +7,10 @@ from .base import Backward, Layer
 
 
 class Embedding(Layer):
+    # It checks its ids on the host: a model hands it its batch as host data instead of uploading the batch
+    # for it to download (a download waits for the device's queued work, the last step's backward pass).
+    takes_host_input = True
+
     def __init__(self, input_dim, output_dim, embeddings_initializer=None, mask_zero=False, name=None,
                  dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -30,15 +34,22 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
+    def _ops(self, x):
+        """Where the lookup runs: with the ids when they are on the GPU, else with the table (which a model
+        keeps on its device)."""
+        on_device = backend.is_device_array(x) or not self.built
+        return backend.array_ops(x if on_device else self.embeddings)
+
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
         if not backend.is_device_array(inputs):
             inputs = np.asarray(inputs)
-        return backend.array_ops(inputs).not_equal(inputs, 0)
+        ops = self._ops(inputs)
+        return ops.not_equal(ops.local(inputs), 0)
 
     def forward(self, x, mask=None, training=False, initial_state=None):
-        ops = backend.array_ops(x)
+        ops = self._ops(x)
         ids = np.asarray(backend.to_host(x))  # checked on the host: a few integers per batch
         integral_floats = ids.dtype.kind == "f" and np.isfinite(ids).all() and np.all(ids == np.round(ids))
         if ids.dtype.kind not in "iu" and not integral_floats:
@@ -54,8 +65,7 @@ class Embedding(Layer):
             ids = x
         if not self.built:
             self.build(ids.shape)
-        # The gradient's rows grouped by id, grouped on the host and uploaded while the device has little
-        # queued (an upload waits for it): the layers above have not yet queued their forward passes.
+        # The gradient's rows grouped by id, on the host, now: the backward pass then has nothing to upload.
         groups = ops.group_rows(host_ids) if training else None
         return ops.gather_rows(ops.local(self.embeddings), ids), (host_ids, groups)
 

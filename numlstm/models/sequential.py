@@ -149,7 +149,9 @@ class Sequential:
 
     def _forward(self, x, training):
         """The model's output for a host batch ``x``, on the current device, and the layers' caches."""
-        x = self._place().from_host(x)
+        ops = self._place()
+        if not getattr(self.layers[0], "takes_host_input", False):
+            x = ops.from_host(x)
         mask = None
         caches = []
         for layer in self.layers:

@@ -223,6 +223,20 @@ def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
             np.testing.assert_array_equal(got, want)
 
 
+def _step_events(monkeypatch, model, x, y):
+    """The transfers, launches and waits of a second training step (the first moves the model)."""
+    with numlstm.device("cuda"):
+        model.train_on_batch(x, y)
+        events = _Transfers(monkeypatch)
+        events.log_launches(monkeypatch)
+        loss = model.train_on_batch(x, y)
+    log = list(events.log)
+    assert type(loss) is float
+    with numlstm.device("cpu"):
+        assert model.evaluate(x, y) < loss  # the step went downhill
+    return log
+
+
 def test_a_training_step_waits_for_the_device_once_when_all_of_it_is_queued(monkeypatch):
     """A step uploads its x and y before its first launch, queues its loss's copy to the host right after
     the loss, and waits for that copy once the backward pass and update are queued too, and for nothing
@@ -230,22 +244,29 @@ def test_a_training_step_waits_for_the_device_once_when_all_of_it_is_queued(monk
     backward while the host goes on. A global clipnorm scales the gradients on the device, without
     reading their norm."""
     rng = np.random.default_rng(9)
-    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
-    with numlstm.device("cuda"):
-        model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
-                                    layers.Dense(1, dtype="float64")])
-        model.compile(optimizers.Adam(global_clipnorm=0.01), "mse")
-        model.train_on_batch(x, y)  # moves the model and its optimizer to the GPU
-        events = _Transfers(monkeypatch)
-        events.log_launches(monkeypatch)
-        loss = model.train_on_batch(x, y)
-    assert type(loss) is float
-    before = events.log.index("down") - 2
-    after = events.log.count("launch") - before
-    assert before > 3 and after > 3, events.log
-    assert events.log == ["up", "up"] + ["launch"] * before + ["down"] + ["launch"] * after + ["wait"]
-    with numlstm.device("cpu"):
-        assert model.evaluate(x, y) < loss  # the step went downhill
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                layers.Dense(1, dtype="float64")])
+    model.compile(optimizers.Adam(global_clipnorm=0.01), "mse")
+    log = _step_events(monkeypatch, model, rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1)))
+    before = log.index("down") - 2
+    after = log.count("launch") - before
+    assert before > 3 and after > 3, log
+    assert log == ["up", "up"] + ["launch"] * before + ["down"] + ["launch"] * after + ["wait"]
+
+
+def test_an_embedding_model_reads_nothing_back_but_its_loss(monkeypatch):
+    """The Embedding checks its ids on the host batch itself (a model does not upload the batch for it to
+    download, which would wait for the last step's backward pass) and groups them for its gradient in the
+    forward pass; so the step's one wait is still for its loss, after everything is queued."""
+    rng = np.random.default_rng(10)
+    model = numlstm.Sequential([layers.Embedding(5, 2, mask_zero=True, dtype="float64"),
+                                layers.LSTM(3, dtype="float64"), layers.Dense(1, dtype="float64")])
+    model.compile(optimizers.SGD(0.05), "mse")
+    x = rng.integers(1, 5, (4, 3))
+    x[0, 2] = 0
+    log = _step_events(monkeypatch, model, x, rng.standard_normal((4, 1)))
+    assert log.count("down") == 1 and log.count("wait") == 1 and log[-1] == "wait", log
+    assert log[log.index("down") + 1:-1].count("launch") > 3, log  # the backward pass and update
 
 
 def _callbacks_and_state(device_name, directory):
