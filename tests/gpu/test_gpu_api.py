@@ -267,6 +267,12 @@ def test_an_embedding_model_reads_nothing_back_but_its_loss(monkeypatch):
     log = _step_events(monkeypatch, model, x, rng.standard_normal((4, 1)))
     assert log.count("down") == 1 and log.count("wait") == 1 and log[-1] == "wait", log
     assert log[log.index("down") + 1:-1].count("launch") > 3, log  # the backward pass and update
+    with numlstm.device("cuda"):
+        model.predict(x)  # the model and its table back on the GPU
+    assert backend.is_device_array(model.layers[0].embeddings)
+    looked_up = model.layers[0](x)  # called on its own, on host ids: a host answer, from the GPU's table
+    assert isinstance(looked_up, np.ndarray)
+    np.testing.assert_array_equal(looked_up, model.get_weights()[0][x])
 
 
 def _callbacks_and_state(device_name, directory):
