@@ -143,7 +143,7 @@ class _Transfers:
         def counted_to_host(array, *args, **kwargs):
             self.down += 1
             self.log.append("down")
-            if not (kwargs.get("stream") or args[1:2] and args[1]):
+            if not kwargs.get("stream", args[1] if len(args) > 1 else 0):  # a copy on no stream waits
                 self.log.append("wait")
             return to_host(array, *args, **kwargs)
 
