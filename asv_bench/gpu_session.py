@@ -284,13 +284,13 @@ GEMM_LIBRARIES = {"Numba GEMMs": {"gemm_library": "numba"}, "cuBLAS GEMMs": {"ge
                   "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cublas", "gemm_steps_from": 0}}
 
 
-def _steps_table(title, variants, seconds):
-    """Training steps and inference under each variant (as :func:`_variants_beside_cudnn` takes them)
-    beside cuDNN, every size."""
+def _steps_table(title, variants, seconds, steps=None):
+    """Training steps and inference (or ``steps``, as :func:`_steps` gives them) under each variant (as
+    :func:`_variants_beside_cudnn` takes them) beside cuDNN, every size."""
     lines = ["| kind | H x N x T | " + " | ".join(f"{name}, ms" for name in variants)
              + " | cuDNN, ms | cuDNN / best |", "| --- | --- |" + " ---: |" * (len(variants) + 2)]
     failures = []
-    for kind, sizes, ours, theirs, method in _steps():
+    for kind, sizes, ours, theirs, method in steps or _steps():
         for size in sizes:
             cells = _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures)
             lines.append(f"| {kind} | {size} | " + " | ".join(cells) + " |")
@@ -319,24 +319,19 @@ def deallocations_table(seconds):
     return _steps_table("Batches of device frees, defaults otherwise, float32", DEALLOCATIONS, seconds)
 
 
-UPLOADS = {"staged uploads": {}, "ordinary uploads": {"staged_transfer_bytes": 0}}
+UPLOADS = {"staged transfers": {}, "ordinary transfers": {"staged_transfer_bytes": 0}}
 
 
 def uploads_table(seconds):
     """Training epochs with small transfers staged through page-locked buffers (uploads queued without
     waiting for the device, the loss's download waiting for its own copy only) and copied the ordinary way
-    (each waits for all of the device's queued work), beside torch: the model with Dropout uploads a mask in
-    the middle of each forward pass."""
-    lines = ["| model | H x N x T | " + " | ".join(f"{name}, ms" for name in UPLOADS) + " | torch, ms | "
-             "torch / best |", "| --- | --- |" + " ---: |" * (len(UPLOADS) + 2)]
-    failures = []
-    for model, ours, theirs in (("LSTM, Dense", lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit),
-                                ("LSTM, Dropout, Dense", lstm_gpu.NumlstmGpuFitDropout, lstm_gpu.TorchGpuFitDropout)):
-        for size in lstm_gpu.FIT:
-            cells = _variants_beside_cudnn(ours, theirs, "fit_epoch", size, UPLOADS, seconds, failures)
-            lines.append(f"| {model} | {size} | " + " | ".join(cells) + " |")
-    return (f"Uploads in a fit epoch ({lstm_gpu._FIT_STEPS} steps), float32:\n\n" + "\n".join(lines)
-            + "".join(f"\n\nFailed: {failure}" for failure in failures))
+    (each waits for all of the device's queued work), beside torch on cuDNN: the model with Dropout uploads
+    a mask in the middle of each forward pass."""
+    fits = (("LSTM, Dense", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit, "fit_epoch"),
+            ("LSTM, Dropout, Dense", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFitDropout, lstm_gpu.TorchGpuFitDropout,
+             "fit_epoch"))
+    return _steps_table(f"Transfers in a fit epoch ({lstm_gpu._FIT_STEPS} steps) beside torch on cuDNN, float32",
+                        UPLOADS, seconds, fits)
 
 
 GEMM_SHAPES = {"64 x 64 tiles, 4 x 4 per thread": {"gemm_library": "numba", "gemm_block": 64, "gemm_depth": 16,
