@@ -372,8 +372,9 @@ def _crossentropy(loss):
 
 def loss_targets(loss, y_true, shape, dtype):
     """``y_true`` for :func:`loss_value_and_gradient` of an output of ``shape`` and ``dtype``: checked on
-    the host and uploaded now. An upload from pageable memory waits for the device, so a training step
-    makes it before it queues the forward pass. Host data as it is for a loss that runs on the host."""
+    the host and uploaded now, which a training step does before it queues the forward pass (an upload
+    too large to be staged waits for the device's queued work). Host data as it is for a loss that runs on
+    the host."""
     output = _OutputSpec(tuple(shape), np.dtype(dtype))
     if _elementwise_kind(loss) is not None:
         device = from_host(loss._targets_like(y_true, output)).reshape(-1)
