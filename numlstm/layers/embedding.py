@@ -48,10 +48,10 @@ class Embedding(Layer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
-        if backend.is_device_array(inputs):
-            return backend.array_ops(inputs).not_equal(inputs, 0)
-        # host ids (a model's batch): the mask is made here and goes up as bools, not the ids a second time
-        return self._ops(inputs).local(np.asarray(inputs) != 0)
+        if not backend.is_device_array(inputs):
+            inputs = np.asarray(inputs)
+        ops = self._ops(inputs)
+        return ops.not_equal(ops.local(inputs), 0)
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         ops = self._ops(x)
