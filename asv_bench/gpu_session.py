@@ -29,9 +29,10 @@ tables after it:
   Numba kernel or through cuBLAS (libcublas called directly; PyTorch's CUDA
   wheels bring it), the latter also with GEMM steps, beside cuDNN:
   ``gemm_library``.
-- ``deallocations``: training steps and inference with numba-cuda's batches
-  of frees (each cuMemFree waits for the device) and with them held back,
-  beside cuDNN: whether a caching allocator would pay.
+- ``deallocations``: training steps, inference and fit epochs with
+  numlstm's arrays from its memory pool and from numba-cuda's allocator
+  (whose batched cuMemFree waits for the device), the latter also with its
+  frees held back, beside cuDNN: ``memory_pool``.
 - ``fastmath``: the float32 pass with GPU fastmath (``tanh.approx``; the
   simulator cannot model approximate math) off and on, each's largest
   error against the float64 CPU pass and its time.
@@ -151,11 +152,15 @@ def _steps():
              "forward_once"))
 
 
+def _fit_epochs():
+    """As :func:`_steps` gives a kind of step, for whole ``fit`` epochs beside a torch loop."""
+    return (f"fit epoch ({lstm_gpu._FIT_STEPS} steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit,
+            "fit_epoch")
+
+
 def compare(rounds, seconds):
     rows = []
-    fit = (f"fit epoch ({lstm_gpu._FIT_STEPS} steps)", lstm_gpu.FIT, lstm_gpu.NumlstmGpuFit, lstm_gpu.TorchGpuFit,
-           "fit_epoch")
-    for kind, sizes, ours, theirs, method in _steps() + (fit,):
+    for kind, sizes, ours, theirs, method in _steps() + (_fit_epochs(),):
         for size in sizes:
             benches = {"numlstm": ours(), "cudnn": theirs()}
             for bench in benches.values():
@@ -307,16 +312,20 @@ def cublas_table(seconds):
 
 # numba-cuda frees device memory in batches: past CUDA_DEALLOCS_COUNT (10) pending frees it calls
 # cuMemFree for each, and cuMemFree waits for the device to finish its work, so a step that drops more
-# arrays than that stalls the host that many times over.
-DEALLOCATIONS = {"numba's batches of frees": {},
-                 "frees batched up to 20% of memory": {"numba config": {"CUDA_DEALLOCS_COUNT": 10**9}}}
+# arrays than that stalls the host that many times over; numlstm's pool (kernels/gpu_memory.py) frees
+# nothing.
+DEALLOCATIONS = {"memory pool": {},
+                 "numba-cuda's allocator": {"memory_pool": False},
+                 "numba-cuda's, frees held back": {"memory_pool": False,
+                                                   "numba config": {"CUDA_DEALLOCS_COUNT": 10**9}}}
 
 
 def deallocations_table(seconds):
-    """Training steps and inference with numba-cuda's default batches of frees and with frees held back
-    until they reach 20% of the GPU's memory, beside cuDNN: whether the waits of cuMemFree cost time,
-    which a caching allocator would save."""
-    return _steps_table("Batches of device frees, defaults otherwise, float32", DEALLOCATIONS, seconds)
+    """Training steps, inference and fit epochs with numlstm's arrays from its memory pool, from numba-cuda's
+    allocator (its batches of frees) and from numba-cuda's with the frees held back until they reach 20% of
+    the GPU's memory, beside cuDNN: what ``memory_pool`` should say."""
+    return _steps_table("Device memory: numlstm's pool or numba-cuda's allocator, defaults otherwise, float32",
+                        DEALLOCATIONS, seconds, _steps() + (_fit_epochs(),))
 
 
 UPLOADS = {"staged transfers": {}, "ordinary transfers": {"staged_transfer_bytes": 0}}

@@ -95,20 +95,27 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # sets), and all of them at 0, by an ordinary copy, which waits for all
 # of the device's queued work. Not yet timed on a GPU (gpu_session's
 # uploads table).
+# memory_pool: numlstm's device arrays come from a pool of blocks per context
+# (kernels/gpu_memory.py) instead of a cuMemAlloc each and numba-cuda's
+# batched cuMemFree, which waits for all of the device's queued work. On:
+# what PyTorch's and CuPy's allocators do, and a step's several waits on
+# frees would undo the single wait above; not yet timed on a GPU
+# (gpu_session's deallocations table).
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
                "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
                "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
-               "cache": False, "staged_transfer_bytes": 1 << 22}
+               "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": True}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
 # (tests/gpu/test_gpu_lstm.py), as are GEMMs of split depth (none here:
-# the simulator's threads are slow, and splitting multiplies them).
+# the simulator's threads are slow, and splitting multiplies them). Its
+# device arrays are numpy arrays: no memory pool.
 GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "threads": 16, "rows": 2, "fastmath": False,
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "persistent_uncached": False, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
                          "gemm_split_blocks": 1, "gemm_split_depth": 4, "gemm_library": "numba", "cublas_from": 0,
-                         "cache": False, "staged_transfer_bytes": 1 << 22}
+                         "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": False}

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import gpu_cublas, gpu_jit, gpu_launch
+from . import gpu_cublas, gpu_jit, gpu_launch, gpu_memory
 
 
 def _launch(count, threads):
@@ -791,7 +791,7 @@ def _numba_gemm(k, options, a, b, c, m, n, depth, transpose_a, transpose_b, accu
     chunk = -(-depth // splits)
     chunk = -(-chunk // slab) * slab  # whole slabs per split
     splits = -(-depth // chunk)
-    partials = cuda.device_array((splits, m, n), c.dtype)
+    partials = gpu_memory.device_array((splits, m, n), c.dtype)
     gpu_launch.launch(k.gemm_split, (*grid, splits), threads,
                       (a, b, partials, m, n, depth, chunk, transpose_a, transpose_b))
     _run(k.sum_partials, m * n, options["threads"], partials, c, m, n, accumulate)
@@ -888,11 +888,11 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     GH = kernel.shape[1]
     k = kernels_for(x.dtype, options)
     threads = options["threads"]
-    xs = cuda.device_array((T * B, F), x.dtype)
-    gates = cuda.device_array((T * B, GH), x.dtype)
-    hs = cuda.device_array(((T + 1) * B, H), x.dtype)
-    cs = cuda.device_array(((T + 1) * B, H), x.dtype)
-    outputs = cuda.device_array((B, T, H), x.dtype)
+    xs = gpu_memory.device_array((T * B, F), x.dtype)
+    gates = gpu_memory.device_array((T * B, GH), x.dtype)
+    hs = gpu_memory.device_array(((T + 1) * B, H), x.dtype)
+    cs = gpu_memory.device_array(((T + 1) * B, H), x.dtype)
+    outputs = gpu_memory.device_array((B, T, H), x.dtype)
     _run(k.reorder, B * T * F, threads, x, xs, reverse, True)
     launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     row_blocks = -(-B // options["rows"])
@@ -914,7 +914,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         # once per ``rows``), then the gate update; with the recurrent mask the GEMM reads h * mask.
         masked_h = hs
         if use_recurrent_mask:
-            masked_h = cuda.device_array((B, H), x.dtype)
+            masked_h = gpu_memory.device_array((B, H), x.dtype)
             _run(k.masked_rows, B * H, threads, hs, recurrent_mask, B, masked_h)
         update = gpu_launch.prepared_launch(
             k.gate_update, *_launch(B * H, threads), (0, 0, B, H, gates, hs, cs, bias, peephole, mask, use_mask,
@@ -944,7 +944,7 @@ def final_states(saved, B, options):
     hs, cs = saved["hs"], saved["cs"]
     k = kernels_for(hs.dtype, options)
     last, H = hs.shape[0] - B, hs.shape[1]
-    h_n, c_n = cuda.device_array((B, H), hs.dtype), cuda.device_array((B, H), hs.dtype)
+    h_n, c_n = gpu_memory.device_array((B, H), hs.dtype), gpu_memory.device_array((B, H), hs.dtype)
     _run(k.copy_rows, B * H, options["threads"], hs, last, B, h_n, 0)
     _run(k.copy_rows, B * H, options["threads"], cs, last, B, c_n, 0)
     return h_n, c_n
@@ -954,7 +954,7 @@ def _transposed(k, recurrent_kernel, threads):
     """The recurrent kernel transposed, (G * H, H), so that the per-step recurrent gradients read it along
     adjacent addresses."""
     H, GH = recurrent_kernel.shape
-    out = cuda.device_array((GH, H), recurrent_kernel.dtype)
+    out = gpu_memory.device_array((GH, H), recurrent_kernel.dtype)
     _run(k.transpose, H * GH, threads, recurrent_kernel, out)
     return out
 
@@ -993,7 +993,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         gpu_launch.launch(k.backward_persistent, blocks, persistent_threads, loop_args(weights) + (cache_slots,),
                           cache_bytes)
     elif B >= options["gemm_steps_from"]:
-        dh_product = cuda.device_array((B, H), dtype)
+        dh_product = gpu_memory.device_array((B, H), dtype)
         cell_args = (B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask, recurrent_mask,
                      use_recurrent_mask, peephole, zero_output, cifg)
         cell = gpu_launch.prepared_launch(k.cell_after_gemm, *_launch(B * H, threads), (0, 0, -1) + cell_args + (True,),
@@ -1027,22 +1027,22 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
             recurrent(s, t)
     d_peephole = None
     if use_peephole:
-        d_peephole = cuda.device_array(peephole.shape[0], dtype)
+        d_peephole = gpu_memory.device_array(peephole.shape[0], dtype)
         _run(k.peephole_gradients, H, threads, gates, cs, T, B, H, cifg, d_peephole)
-    d_kernel = cuda.device_array((F, GH), dtype)
-    d_recurrent_kernel = cuda.device_array((H, GH), dtype)
-    d_bias = cuda.device_array(GH, dtype)
+    d_kernel = gpu_memory.device_array((F, GH), dtype)
+    d_recurrent_kernel = gpu_memory.device_array((H, GH), dtype)
+    d_bias = gpu_memory.device_array(GH, dtype)
     launch_gemm(k, options, xs, gates, d_kernel, F, GH, T * B, transpose_a=True)
     inputs_to_recurrent = hs
     if use_recurrent_mask:  # the recurrent kernel saw h * mask
-        inputs_to_recurrent = cuda.device_array((T * B, H), dtype)
+        inputs_to_recurrent = gpu_memory.device_array((T * B, H), dtype)
         _run(k.masked_rows, T * B * H, threads, hs, recurrent_mask, B, inputs_to_recurrent)
     launch_gemm(k, options, inputs_to_recurrent, gates, d_recurrent_kernel, H, GH, T * B, transpose_a=True)
     _run(k.column_sums, GH, threads, gates, T * B, d_bias)
     dx = None
     if input_gradient:
-        dx_rows = cuda.device_array((T * B, F), dtype)
+        dx_rows = gpu_memory.device_array((T * B, F), dtype)
         launch_gemm(k, options, gates, kernel, dx_rows, T * B, F, GH, transpose_b=True)
-        dx = cuda.device_array((B, T, F), dtype)
+        dx = gpu_memory.device_array((B, T, F), dtype)
         _run(k.reorder, B * T * F, threads, dx, dx_rows, reverse, False)
     return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc

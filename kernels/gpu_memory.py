@@ -1,101 +1,167 @@
-"""An opt-in caching allocator for numba-cuda's device memory (an EMM plugin): a freed block is kept for
-the next allocation of its size instead of going back to the driver.
+"""numlstm's device memory: a pool of blocks per context, kept for the next array of their size instead of
+freed, for numlstm's own arrays only.
 
-numba-cuda frees device memory in batches, once more than
-``NUMBA_CUDA_MAX_PENDING_DEALLOCS_COUNT`` (10) frees are pending, with one
-cuMemFree each, and cuMemFree waits for the device to finish its queued
-work; every allocation is a cuMemAlloc. A training step drops a few dozen
-arrays, so the host waits on the device a few times a step. Here a freed
-block goes on a free list of its size (rounded up to 512 bytes) and the next
-allocation of that size takes it: after a model's first training step of a
-shape its arrays come from the pool, and nothing waits.
+numba-cuda gives every device array a cuMemAlloc and frees them in
+batches, once more than ``NUMBA_CUDA_MAX_PENDING_DEALLOCS_COUNT`` (10)
+frees are pending, with one cuMemFree each; cuMemFree waits for the device
+to finish all its queued work. A training step makes and drops a few dozen
+arrays (activations, gradients, temporaries), so without a pool the host
+would wait for the device a few times a step, and could never queue one
+step while the device runs the one before. Here :func:`device_array` takes
+a free block of the size it needs (sizes rounded up, :func:`block_size`)
+from the current context's :class:`DevicePool`, and an array's block goes
+back to the pool when its last view is dropped; after a model's first
+step of a shape, its steps allocate and free nothing on the device.
 
-Turn it on before the process's first CUDA call, in either way numba-cuda
-provides::
+A block goes back while kernels queued on the device may still use it;
+its next user runs after them because numlstm queues everything (kernels,
+cuBLAS calls, copies) on the legacy default stream, which runs in order and
+also waits for, and is waited for by, numba's other streams. Work that a
+program queues on a non-blocking stream (``cudaStreamNonBlocking``, as
+PyTorch's streams are) with numlstm's arrays must finish before it drops
+them. Under per-thread default streams (``CUDA_PYTHON_CUDA_PER_THREAD_DEFAULT_STREAM``)
+threads' streams run unordered, so there numlstm's arrays come from
+numba-cuda's allocator, as they do with ``config.GPU_OPTIONS["memory_pool"]
+= False`` and in the simulator.
 
-    NUMBA_CUDA_MEMORY_MANAGER=numlstm.kernels.gpu_memory python train.py
-
-    numba.cuda.set_memory_manager(numlstm.kernels.gpu_memory.CachingMemoryManager)
-
-A block returns to the pool when numba drops its last reference, maybe
-while kernels queued on the device still use it; launches on one stream run
-in order, so the block's next user runs after them. numlstm launches on
-numba's default stream only; a program that also runs work on other streams
-must not use this allocator. Cached blocks go back to the driver when an
-allocation runs out of memory, when the context is reset (then they are
-gone already), and on :meth:`CachingMemoryManager.release_cached`.
+Blocks come from numba-cuda's allocator (so an EMM plugin a program set,
+such as RMM's, serves them) and stay allocated until :func:`release_cached`,
+an allocation that runs out of device memory (which releases them and
+tries again), or the context's end.
 """
 
 import collections
+import math
+import os
 import weakref
 
-from numba.cuda.cudadrv import driver as _driver
+import numba
+import numpy as np
+from numba import cuda
 
-GRANULE = 512  # bytes: sizes round up to a multiple, so that arrays of nearly one size share blocks
+GRANULE = 512  # bytes
+_OCTAVE_STEPS_FROM = 1 << 20  # bytes: from here sizes round to an eighth of their power of two
 
 
 def block_size(size):
-    """The bytes of the block that serves an allocation of ``size`` bytes."""
-    return max(GRANULE, -(-size // GRANULE) * GRANULE)
+    """The bytes of the block that serves an array of ``size`` bytes: a multiple of 512 below 1 MiB, above
+    it one of 8 sizes per power of two (at most 12.5% spare), so that arrays of nearly one size share
+    blocks."""
+    if size < _OCTAVE_STEPS_FROM:
+        return max(GRANULE, -(-size // GRANULE) * GRANULE)
+    step = 1 << (size.bit_length() - 4)
+    return -(-size // step) * step
 
 
-class CachingMemoryManager(_driver.NumbaCUDAMemoryManager):
-    """numba-cuda's own memory manager (pinned host memory, IPC, memory info) but for device allocations,
-    which come from a pool of freed blocks when one of their size is there."""
+class DevicePool:
+    """Free device blocks of one context by size, and the arrays' leases on the blocks in use."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._free_blocks = collections.defaultdict(list)  # block size -> device pointers
+    def __init__(self, context):
+        self._context = context
+        self._free = collections.defaultdict(list)  # block size -> numba-cuda allocations
+        self._leases = {}  # address -> the lease numba-cuda's pointers refer to weakly
 
     @property
     def cached_bytes(self):
-        """Bytes held in freed blocks, waiting for their next allocation."""
-        return sum(block * len(pointers) for block, pointers in self._free_blocks.items())
+        """Bytes in free blocks, waiting for their next array."""
+        return sum(block * len(blocks) for block, blocks in list(self._free.items()))
 
     def memalloc(self, size):
-        block = block_size(size)
-        blocks = self._free_blocks.get(block)
-        pointer = blocks.pop() if blocks else self._attempt_allocation(lambda: self._allocate(block))
-        memory = _driver.AutoFreePointer(weakref.proxy(self.context), pointer, size,
-                                         finalizer=_back_to_pool(self.allocations, self._free_blocks, pointer, block))
-        self.allocations[pointer] = memory
-        return memory.own()
+        """Device memory of at least ``size`` bytes for a ``DeviceNDArray``'s ``gpu_data``: an owned pointer
+        whose block comes back to this pool once it and every view of it are gone."""
+        from numba.cuda.cudadrv import driver
 
-    def _attempt_allocation(self, allocator):
-        try:
-            return allocator()
-        except _driver.CudaAPIError as exc:
-            if exc.code != _driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
-                raise
-            self.release_cached()
-            return super()._attempt_allocation(allocator)  # flushes numba's pending frees, tries once more
+        block = block_size(size)
+        free = self._free.get(block)
+        allocation = free.pop() if free else self._allocate(block)
+        lease = driver.AutoFreePointer(weakref.proxy(self._context), allocation.device_pointer, size,
+                                       finalizer=_back_to_pool(self._leases, self._free, block, allocation))
+        self._leases[int(allocation.device_pointer)] = lease
+        return lease.own()
 
     def release_cached(self):
-        """Give every cached block back to the driver (cuMemFree waits for the device)."""
-        for pointers in self._free_blocks.values():
-            for pointer in pointers:
-                self._free(pointer)
-        self._free_blocks.clear()
+        """Give every free block back to numba-cuda, which frees it now (cuMemFree waits for the device)."""
+        self._free.clear()
+        pending = getattr(self._context.memory_manager, "deallocations", None)  # an EMM plugin may have none
+        if pending is not None:
+            pending.clear()
 
-    def reset(self):
-        super().reset()
-        self._free_blocks.clear()  # the context's reset has freed them
+    def _allocate(self, block):
+        from numba.cuda.cudadrv import driver
 
-    def _allocate(self, size):
-        return _driver.driver.cuMemAlloc(size)
-
-    def _free(self, pointer):
-        _driver.driver.cuMemFree(pointer)
-
-
-def _back_to_pool(allocations, free_blocks, pointer, block):
-    """The finalizer of an allocation: its block goes on the free list (not a reference to the manager)."""
-
-    def core():
-        allocations.pop(pointer, None)
-        free_blocks[block].append(pointer)
-
-    return core
+        try:
+            return self._context.memalloc(block)
+        except driver.CudaAPIError as exc:
+            if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
+                raise
+        self._free.clear()  # numba-cuda's allocator frees its pending blocks when it too runs out, then retries
+        return self._context.memalloc(block)
 
 
-_numba_memory_manager = CachingMemoryManager  # what NUMBA_CUDA_MEMORY_MANAGER looks up
+def _back_to_pool(leases, free, block, allocation):
+    """A lease's finalizer: its block is free again (no reference to the pool, which goes with its
+    context)."""
+
+    def finalize():
+        leases.pop(int(allocation.device_pointer), None)
+        free[block].append(allocation)
+
+    return finalize
+
+
+def pool():
+    """The current context's :class:`DevicePool` (kept in the context's ``extras``, so it goes with the
+    context), or None where numlstm's arrays come from numba-cuda's allocator: in the simulator, with
+    ``config.GPU_OPTIONS["memory_pool"]`` off, under per-thread default streams."""
+    from .config import GPU_OPTIONS
+
+    if numba.config.ENABLE_CUDASIM or not GPU_OPTIONS["memory_pool"] or _per_thread_default_streams():
+        return None
+    context = cuda.current_context()
+    found = context.extras.get("numlstm.device_pool")
+    if found is None:
+        found = context.extras["numlstm.device_pool"] = DevicePool(context)
+    return found
+
+
+def _per_thread_default_streams():
+    return (os.environ.get("CUDA_PYTHON_CUDA_PER_THREAD_DEFAULT_STREAM", "0") not in ("", "0")
+            or bool(numba.config.CUDA_PER_THREAD_DEFAULT_STREAM))
+
+
+def device_array(shape, dtype):
+    """An uninitialised C-contiguous device array, its memory from the current context's pool
+    (:func:`pool`; numba-cuda's ``cuda.device_array`` where there is none)."""
+    found = pool()
+    dtype = np.dtype(dtype)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if found is None or nbytes == 0:
+        return cuda.device_array(shape, dtype)
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    return DeviceNDArray(shape, _c_strides(shape, dtype.itemsize), dtype, gpu_data=found.memalloc(nbytes))
+
+
+def to_device(array):
+    """A device copy of the host ``array`` (an ordinary copy), in memory from the pool."""
+    array = np.ascontiguousarray(array)
+    out = device_array(array.shape, array.dtype)
+    out.copy_to_device(array)
+    return out
+
+
+def release_cached():
+    """Give the current context's free blocks back to the driver, for memory other programs need: numlstm
+    then allocates anew."""
+    found = pool()
+    if found is not None:
+        found.release_cached()
+
+
+def _c_strides(shape, itemsize):
+    strides, step = [], itemsize
+    for extent in reversed(shape):
+        strides.append(step)
+        step *= int(extent)
+    return tuple(reversed(strides))

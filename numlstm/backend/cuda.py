@@ -15,7 +15,7 @@ from numba.cuda.cudadrv import driver
 
 from .. import dispatch, losses
 from . import cuda_staging, is_device_array
-from ..kernels import gpu_launch, gpu_lstm, gpu_ops
+from ..kernels import gpu_launch, gpu_lstm, gpu_memory, gpu_ops
 
 name = "cuda"
 
@@ -65,7 +65,7 @@ def asarray(array, dtype):
     array = local(array)
     if array.dtype == np.dtype(dtype):
         return array
-    out = cuda.device_array(array.shape, dtype)
+    out = gpu_memory.device_array(array.shape, dtype)
     k, threads = _kernels(dtype)
     _launch(k.copy_into, array.size, threads)(array.reshape(-1), out.reshape(-1), 0)
     return out
@@ -76,7 +76,7 @@ def zeros(shape, dtype):
 
 
 def full(shape, dtype, value):
-    out = cuda.device_array(shape, dtype)
+    out = gpu_memory.device_array(shape, dtype)
     if out.size and value == 0:  # a driver memset: no kernel launch, no flat view
         driver.device_memset(out, 0, out.nbytes)
     elif out.size:
@@ -106,7 +106,7 @@ def full_like(array, value):
 
 
 def copy(array):
-    out = cuda.device_array(array.shape, array.dtype)
+    out = gpu_memory.device_array(array.shape, array.dtype)
     out.copy_to_device(array)
     return out
 
@@ -120,7 +120,7 @@ def assign(target, source):
 
 # -- arithmetic ---------------------------------------------------------------------
 def _combine(a, b, operation, factor):
-    out = cuda.device_array(a.shape, a.dtype)
+    out = gpu_memory.device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
     _launch(k.combine, a.size, threads)(a.reshape(-1), b.reshape(-1), operation, a.dtype.type(factor), out.reshape(-1))
     return out
@@ -137,7 +137,7 @@ def multiply(a, b):
         return _combine(a, b, gpu_ops.MULTIPLY, 1.0)
     if a.ndim != 3 or b.shape != (a.shape[0], 1, a.shape[2]):
         raise ValueError(f"multiply: cannot broadcast {b.shape} over {a.shape}")
-    out = cuda.device_array(a.shape, a.dtype)
+    out = gpu_memory.device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
     _launch(k.multiply_over_time, a.size, threads)(a, b, out)
     return out
@@ -154,7 +154,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     a, b = local(a), local(b)
     m, depth = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     n = b.shape[0] if transpose_b else b.shape[1]
-    out = cuda.device_array((m, n), a.dtype)
+    out = gpu_memory.device_array((m, n), a.dtype)
     options = _options()
     k = gpu_lstm.kernels_for(a.dtype, options)
     gpu_lstm.launch_gemm(k, options, a, b, out, m, n, depth, transpose_a, transpose_b)
@@ -167,7 +167,7 @@ def add_bias(rows, bias):
 
 
 def column_sums(rows):
-    out = cuda.device_array(rows.shape[1], rows.dtype)
+    out = gpu_memory.device_array(rows.shape[1], rows.dtype)
     options = _options()
     k = gpu_lstm.kernels_for(rows.dtype, options)
     _launch(k.column_sums, rows.shape[1], options["threads"])(rows, rows.shape[0], out)
@@ -186,7 +186,7 @@ def activate(name, z):
 
 def activation_gradient(name, y, dy):
     dy = local(dy)
-    out = cuda.device_array(y.shape, y.dtype)
+    out = gpu_memory.device_array(y.shape, y.dtype)
     k, threads = _kernels(y.dtype)
     if name == "softmax":
         width = tuple(y.shape)[-1]
@@ -200,7 +200,7 @@ def activation_gradient(name, y, dy):
 
 # -- sequences ------------------------------------------------------------------------
 def reverse_time(a):
-    out = cuda.device_array(a.shape, a.dtype)
+    out = gpu_memory.device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
     _launch(k.reverse_time, a.size, threads)(a, out)
     return out
@@ -213,7 +213,7 @@ def _copy_columns(source, first, target, target_first, width):
 
 def time_step(a, t):
     B, T, H = a.shape
-    out = cuda.device_array((B, H), a.dtype)
+    out = gpu_memory.device_array((B, H), a.dtype)
     _copy_columns(a.reshape(B, T * H), t * H, out, 0, H)
     return out
 
@@ -221,7 +221,7 @@ def time_step(a, t):
 def concat_last(a, b):
     a, b = local(a), local(b)
     wa, wb = tuple(a.shape)[-1], tuple(b.shape)[-1]
-    out = cuda.device_array(tuple(a.shape)[:-1] + (wa + wb,), a.dtype)
+    out = gpu_memory.device_array(tuple(a.shape)[:-1] + (wa + wb,), a.dtype)
     rows = out.reshape(-1, wa + wb)
     _copy_columns(a.reshape(-1, wa), 0, rows, 0, wa)
     _copy_columns(b.reshape(-1, wb), 0, rows, wa, wb)
@@ -234,14 +234,14 @@ def split_last(a, width):
     rows = a.reshape(-1, total)
     parts = []
     for first, part_width in ((0, width), (width, total - width)):
-        part = cuda.device_array(tuple(a.shape)[:-1] + (part_width,), a.dtype)
+        part = gpu_memory.device_array(tuple(a.shape)[:-1] + (part_width,), a.dtype)
         _copy_columns(rows, first, part.reshape(-1, part_width), 0, part_width)
         parts.append(part)
     return tuple(parts)
 
 
 def flatten(arrays, dtype):
-    out = cuda.device_array(sum(a.size for a in arrays), dtype)
+    out = gpu_memory.device_array(sum(a.size for a in arrays), dtype)
     k, threads = _kernels(dtype)
     offset = 0
     for array in arrays:
@@ -251,14 +251,14 @@ def flatten(arrays, dtype):
 
 
 def steps_differing(x, value):
-    mask = cuda.device_array(x.shape[:2], np.bool_)
+    mask = gpu_memory.device_array(x.shape[:2], np.bool_)
     k, threads = _kernels(x.dtype)
     _launch(k.steps_differing, x.shape[0] * x.shape[1], threads)(x, x.dtype.type(value), mask)
     return mask
 
 
 def not_equal(a, value):
-    out = cuda.device_array(a.shape, np.bool_)
+    out = gpu_memory.device_array(a.shape, np.bool_)
     k, threads = _kernels(np.float64)
     _launch(k.not_equal, a.size, threads)(a.reshape(-1), value, out.reshape(-1))
     return out
@@ -266,7 +266,7 @@ def not_equal(a, value):
 
 def zero_masked_steps(x, mask):
     x, mask = local(x), local(mask)
-    out = cuda.device_array(x.shape, x.dtype)
+    out = gpu_memory.device_array(x.shape, x.dtype)
     k, threads = _kernels(x.dtype)
     _launch(k.zero_masked_steps, x.size, threads)(x, mask, out)
     return out
@@ -275,7 +275,7 @@ def zero_masked_steps(x, mask):
 def gather_rows(table, ids):
     ids = local(ids)
     flat = ids.reshape(-1)
-    out = cuda.device_array(tuple(ids.shape) + (table.shape[1],), table.dtype)
+    out = gpu_memory.device_array(tuple(ids.shape) + (table.shape[1],), table.dtype)
     k, threads = _kernels(table.dtype)
     _launch(k.gather_rows, out.size, threads)(table, flat, out.reshape(-1, table.shape[1]))
     return out
@@ -318,7 +318,7 @@ def _device_ints(boundaries):
 
 @functools.lru_cache(maxsize=64)
 def _device_ints_on(boundaries, device_id):
-    return cuda.to_device(np.array(boundaries, np.int64))
+    return gpu_memory.to_device(np.array(boundaries, np.int64))
 
 
 class DeviceScalar:
@@ -349,7 +349,7 @@ class DeviceScalar:
 def _sum(values, divisor):
     """The sum of a 1-D device array over ``divisor``, on its way to the host: one block, no atomics."""
     k, threads = _kernels(values.dtype)
-    out = cuda.device_array(1, values.dtype)
+    out = gpu_memory.device_array(1, values.dtype)
     gpu_launch.launch(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), False, out))
     return DeviceScalar(to_host_async(out), divisor)
 
@@ -403,11 +403,11 @@ def loss_value_and_gradient(loss, y_true, y_pred):
         value, host_gradient = loss.value_and_gradient(y_true, y_pred.copy_to_host())
         return value, from_host(host_gradient)
     k, threads = _kernels(y_pred.dtype)
-    gradient = cuda.device_array(y_pred.shape, y_pred.dtype)
+    gradient = gpu_memory.device_array(y_pred.shape, y_pred.dtype)
     real = y_pred.dtype.type
     kind = _elementwise_kind(loss)
     if kind is not None:
-        values = cuda.device_array(y_pred.size, y_pred.dtype)
+        values = gpu_memory.device_array(y_pred.size, y_pred.dtype)
         _launch(k.elementwise_loss, y_pred.size, threads)(
             y_true.device, y_pred.reshape(-1), kind, real(getattr(loss, "delta", 1.0)),
             bool(getattr(loss, "from_logits", False)), real(y_pred.size), values, gradient.reshape(-1))
@@ -418,7 +418,7 @@ def loss_value_and_gradient(loss, y_true, y_pred):
         labels, targets = y_true.device, y_pred.reshape(-1, width)  # targets: unused by the kernel
     else:
         labels, targets = _device_ints((0,)), y_true.device  # labels: unused by the kernel
-    values = cuda.device_array(rows, y_pred.dtype)
+    values = gpu_memory.device_array(rows, y_pred.dtype)
     _launch(k.crossentropy_rows, rows, threads)(
         targets, labels, isinstance(loss, losses.SparseCategoricalCrossentropy), y_pred.reshape(-1, width),
         bool(loss.from_logits), real(rows), values, gradient.reshape(-1, width))
@@ -457,7 +457,7 @@ def clip_values(a, limit):
 def clip_segment_norms(grads, boundaries, clipnorm):
     k, threads = _kernels(grads.dtype)
     boundaries = _device_ints(tuple(int(b) for b in boundaries))
-    squares = cuda.device_array(boundaries.size - 1, grads.dtype)
+    squares = gpu_memory.device_array(boundaries.size - 1, grads.dtype)
     gpu_launch.launch(k.segment_sums, boundaries.size - 1, threads, (grads, boundaries, True, squares))
     _launch(k.scale_segments, grads.size, threads)(grads, boundaries, squares, grads.dtype.type(clipnorm))
 

@@ -32,6 +32,7 @@ import numba
 import numpy as np
 from numba import cuda
 
+from ..kernels import gpu_memory
 from .cpu import Ready
 
 BUDGET = 1 << 26
@@ -56,7 +57,7 @@ class StagingPool:
         capacity, buffer, event = taken
         staged = _view(buffer, array)
         staged[...] = array
-        out = cuda.device_array(array.shape, array.dtype)
+        out = gpu_memory.device_array(array.shape, array.dtype)
         stream = cuda.default_stream()
         out.copy_to_device(staged, stream=stream)
         event.record(stream)
@@ -155,7 +156,7 @@ def upload(array, largest):
     """``array`` (host, C-contiguous) on the device, staged when it is at most ``largest`` bytes: the copy
     does not wait for the device to finish the work queued before it."""
     out = pool().upload(array, largest)
-    return cuda.to_device(array) if out is None else out
+    return gpu_memory.to_device(array) if out is None else out
 
 
 def download(array, largest):

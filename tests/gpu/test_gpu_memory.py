@@ -1,151 +1,245 @@
-"""The opt-in caching allocator (kernels/gpu_memory.py): its pool against a stand-in for the driver's
-cuMemAlloc and cuMemFree, on any machine with numba-cuda; on a GPU, a model trained through it computes
-the same bits as through numba-cuda's own allocator, and allocates nothing new after its first step."""
+"""numlstm's device memory pool (kernels/gpu_memory.py): its blocks and leases with numba-cuda's own
+pointer and array classes over a stand-in context, on any machine with numba-cuda; in the simulator, that
+every device array numlstm makes comes through it; on a GPU, that a model trains to the same bits with and
+without it and allocates nothing new after its first step."""
 
 import gc
-import os
-import subprocess
-import sys
-import textwrap
+import weakref
 
+import numpy as np
 import pytest
 
-from numlstm import dispatch
+import numlstm
+from numlstm import dispatch, layers
+from numlstm.kernels import config
 
-if dispatch.simulator_enabled():
-    pytest.skip("Numba's simulator has no memory managers", allow_module_level=True)
-gpu_memory = pytest.importorskip("numlstm.kernels.gpu_memory", reason="needs numba-cuda")
+pytest.importorskip("numba.cuda", reason="needs numba-cuda")
+from numlstm.kernels import gpu_memory  # noqa: E402
+
+needs_numba_cuda_classes = pytest.mark.skipif(dispatch.simulator_enabled(),
+                                              reason="the simulator replaces numba-cuda's device arrays")
 
 
 class _Context:
-    """The manager keeps a weak proxy of its context."""
+    """What the pool asks of numba-cuda's context: ``memalloc`` (recorded in ``made``; ``out_of_memory``
+    entries fail as many calls), ``extras``, and the memory manager's pending frees, which this stand-in
+    makes at once (``freed``); ``flushes`` counts the pool's calls to flush them."""
+
+    def __init__(self):
+        from cuda.bindings import driver as binding
+
+        self.extras, self.made, self.freed, self.out_of_memory, self._live = {}, [], [], [], {}
+        self.flushes = 0
+        self._binding = binding
+        context = self
+
+        class _Pending:
+            def clear(self):
+                context.flushes += 1
+
+        self.memory_manager = type("Manager", (), {"deallocations": _Pending()})()
+
+    def memalloc(self, size):
+        from numba.cuda.cudadrv import driver
+
+        if self.out_of_memory:
+            self.out_of_memory.pop()
+            raise driver.CudaAPIError(self._binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY, "out of memory")
+        address = 0x100000 * (len(self.made) + 1)
+        self.made.append((address, size))
+
+        def free():
+            self._live.pop(address)
+            self.freed.append(address)
+
+        memory = driver.AutoFreePointer(weakref.proxy(self), self._binding.CUdeviceptr(address), size, finalizer=free)
+        self._live[address] = memory  # as numba-cuda's allocations table holds them
+        return memory.own()
 
 
 @pytest.fixture
-def manager(monkeypatch):
-    """A CachingMemoryManager whose driver calls are recorded: ``made`` (address, bytes) per cuMemAlloc,
-    ``freed`` addresses per cuMemFree; ``out_of_memory.append(True)`` fails the next cuMemAlloc."""
-    from cuda.bindings import driver as binding
-    from numba.cuda.cudadrv.driver import CudaAPIError
-
-    manager = gpu_memory.CachingMemoryManager(context=_Context())
-    manager.made, manager.freed, manager.out_of_memory = [], [], []
-
-    def allocate(size):
-        if manager.out_of_memory:
-            manager.out_of_memory.pop()
-            raise CudaAPIError(binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY, "out of memory")
-        pointer = binding.CUdeviceptr(0x10000 * (len(manager.made) + 1))
-        manager.made.append((int(pointer), size))
-        return pointer
-
-    monkeypatch.setattr(manager, "_allocate", allocate)
-    monkeypatch.setattr(manager, "_free", lambda pointer: manager.freed.append(int(pointer)))
-    return manager
+def context(monkeypatch):
+    """A stand-in context whose pool serves ``gpu_memory.device_array``."""
+    context = _Context()
+    pool = gpu_memory.DevicePool(context)
+    monkeypatch.setattr(gpu_memory, "pool", lambda: pool)
+    context.pool = pool
+    return context
 
 
-def _address(memory):
-    return memory.device_ctypes_pointer.value
+def _address(array):
+    return array.device_ctypes_pointer.value
 
 
-def test_a_freed_block_serves_the_next_allocation_of_its_size(manager):
-    first = manager.memalloc(1000)
+def test_block_sizes_round_up_by_512_bytes_then_by_an_eighth_of_a_power_of_two():
+    assert [gpu_memory.block_size(n) for n in (1, 512, 513, 1000, 2**20 - 1)] == [512, 512, 1024, 1024, 2**20]
+    for size in (2**20, 2**20 + 1, 3 * 2**20 + 5, 10**9):
+        block = gpu_memory.block_size(size)
+        assert size <= block <= size * 1.125 and block % 512 == 0
+    assert gpu_memory.block_size(2**20 + 1) == 2**20 + 2**17
+    sizes = range(1, 3 * 2**20, 4099)
+    assert all(gpu_memory.block_size(a) <= gpu_memory.block_size(b) for a, b in zip(sizes, sizes[1:]))
+
+
+@needs_numba_cuda_classes
+def test_a_dropped_array_s_block_serves_the_next_array_of_its_size(context):
+    first = gpu_memory.device_array((10, 25), np.float32)  # 1000 bytes: a 1024-byte block
+    assert (first.shape, first.dtype, first.strides) == ((10, 25), np.float32, (100, 4))
     address = _address(first)
-    assert manager.made == [(address, 1024)] and manager.cached_bytes == 0
+    assert context.made == [(address, 1024)]
     del first
     gc.collect()
-    assert manager.cached_bytes == 1024 and manager.freed == []
-    again = manager.memalloc(900)  # rounds to the same 1024-byte block
-    assert _address(again) == address and len(manager.made) == 1 and manager.cached_bytes == 0
-    other = manager.memalloc(2000)
-    assert _address(other) != address and manager.made[-1][1] == 2048
+    assert context.pool.cached_bytes == 1024 and context.freed == []
+    again = gpu_memory.device_array(112, np.float64)  # 896 bytes
+    assert _address(again) == address and len(context.made) == 1 and context.pool.cached_bytes == 0
+    other = gpu_memory.device_array(2000, np.uint8)
+    assert _address(other) != address and context.made[-1][1] == 2048
 
 
-def test_a_live_block_is_never_handed_out_twice(manager):
-    first, second = manager.memalloc(100), manager.memalloc(100)
-    assert _address(first) != _address(second) and len(manager.made) == 2
-    del first
+@needs_numba_cuda_classes
+def test_a_view_keeps_its_array_s_block_from_the_pool(context):
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    array = gpu_memory.device_array((4, 8), np.float32)
+    address = _address(array)
+    # what slicing builds (slicing itself asks for a live context first)
+    rows = DeviceNDArray((3, 8), (32, 4), np.float32, gpu_data=array.gpu_data.view(32))
+    flat = array.reshape(-1)
+    assert _address(rows) == address + 32 and _address(flat) == address
+    del array
     gc.collect()
-    third = manager.memalloc(100)
-    assert _address(third) not in (_address(second),) and len(manager.made) == 2
+    assert context.pool.cached_bytes == 0
+    other = gpu_memory.device_array((4, 8), np.float32)
+    assert _address(other) != address and len(context.made) == 2
+    del rows
+    gc.collect()
+    assert context.pool.cached_bytes == 0  # the flat view still holds it
+    del flat
+    gc.collect()
+    assert context.pool.cached_bytes == 512
+    assert _address(gpu_memory.device_array((4, 8), np.float32)) == address
 
 
-def test_running_out_of_memory_gives_the_cached_blocks_back_and_tries_again(manager):
-    cached = manager.memalloc(4096)
+@needs_numba_cuda_classes
+def test_a_live_block_is_never_handed_out_twice(context):
+    arrays = [gpu_memory.device_array(100, np.float32) for _ in range(3)]
+    assert len({_address(a) for a in arrays}) == 3 and len(context.made) == 3
+    del arrays[1]
+    gc.collect()
+    fresh = gpu_memory.device_array(100, np.float32)
+    assert _address(fresh) not in {_address(a) for a in arrays} and len(context.made) == 3
+
+
+@needs_numba_cuda_classes
+def test_running_out_of_memory_gives_the_free_blocks_back_and_tries_again(context):
+    cached = gpu_memory.device_array(1024, np.float32)
     address = _address(cached)
     del cached
     gc.collect()
-    manager.out_of_memory.append(True)
-    larger = manager.memalloc(10**6)
-    assert manager.freed == [address] and manager.cached_bytes == 0
-    assert manager.made[-1] == (_address(larger), gpu_memory.block_size(10**6))
+    context.out_of_memory.append(True)
+    larger = gpu_memory.device_array(10**6, np.float32)
+    assert context.freed == [address] and context.pool.cached_bytes == 0
+    assert context.made[-1] == (_address(larger), gpu_memory.block_size(4 * 10**6))
 
 
-def test_a_context_reset_drops_the_cache_without_freeing(manager):
-    block = manager.memalloc(10)
-    del block
+@needs_numba_cuda_classes
+def test_release_cached_frees_the_free_blocks_only(context):
+    kept, dropped = gpu_memory.device_array(10, np.float32), gpu_memory.device_array(10, np.float32)
+    dropped_address = _address(dropped)
+    del dropped
     gc.collect()
-    manager.reset()
-    assert manager.cached_bytes == 0 and manager.freed == []
-    manager.memalloc(10)
-    assert len(manager.made) == 2
+    gpu_memory.release_cached()
+    assert context.freed == [dropped_address] and context.flushes == 1 and context.pool.cached_bytes == 0
+    del kept
+    gc.collect()
+    assert context.pool.cached_bytes == 512 and len(context.freed) == 1
 
 
-def test_numba_cuda_takes_it_as_its_memory_manager(monkeypatch):
-    """What NUMBA_CUDA_MEMORY_MANAGER=numlstm.kernels.gpu_memory looks up, and passes numba-cuda's checks."""
-    from numba.cuda.cudadrv import driver
-
-    monkeypatch.setattr(driver, "_memory_manager", None)
-    driver.set_memory_manager(gpu_memory._numba_memory_manager)
-    assert driver._memory_manager is gpu_memory.CachingMemoryManager
-
-
-_TRAINING = textwrap.dedent("""
-    import sys
-
-    import numpy as np
+@needs_numba_cuda_classes
+def test_empty_arrays_take_no_block(context, monkeypatch):
     from numba import cuda
 
-    import numlstm
-    from numlstm import layers
+    made = []
+    monkeypatch.setattr(cuda, "device_array", lambda shape, dtype: made.append(shape) or np.empty(shape, dtype))
+    gpu_memory.device_array((0, 3), np.float32)
+    assert made == [(0, 3)] and context.made == []
 
+
+@needs_numba_cuda_classes
+def test_the_pool_lives_in_its_context_and_stands_aside_where_it_cannot_serve(monkeypatch):
+    import numba
+    from numba import cuda
+
+    context = _Context()
+    monkeypatch.setattr(cuda, "current_context", lambda: context)
+    monkeypatch.delenv("CUDA_PYTHON_CUDA_PER_THREAD_DEFAULT_STREAM", raising=False)
+    monkeypatch.setattr(numba.config, "CUDA_PER_THREAD_DEFAULT_STREAM", 0)
+    pool = gpu_memory.pool()
+    assert isinstance(pool, gpu_memory.DevicePool) and gpu_memory.pool() is pool
+    assert context.extras["numlstm.device_pool"] is pool
+    monkeypatch.setitem(config.GPU_OPTIONS, "memory_pool", False)
+    assert gpu_memory.pool() is None
+    monkeypatch.setitem(config.GPU_OPTIONS, "memory_pool", True)
+    monkeypatch.setenv("CUDA_PYTHON_CUDA_PER_THREAD_DEFAULT_STREAM", "1")  # threads' streams run unordered
+    assert gpu_memory.pool() is None
+
+
+@pytest.mark.skipif(not dispatch.simulator_enabled(), reason="counts the simulator's device arrays")
+def test_every_device_array_numlstm_makes_comes_through_the_pool_s_function(monkeypatch):
+    """The simulator has no pool, but gpu_memory.device_array still hands out its arrays: a training step,
+    predict and evaluate of models with most layers allocate nowhere else."""
+    import inspect
+
+    from numba import cuda
+
+    from test_gpu_api import MODELS
+
+    callers = []
+    for name in ("device_array", "to_device"):
+        original = getattr(cuda, name)
+
+        def recorded(*args, _original=original, **kwargs):
+            callers.append(inspect.currentframe().f_back.f_globals["__name__"])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(cuda, name, recorded)
+    for make in MODELS.values():
+        with numlstm.device("cuda"):
+            model, x, y = make()
+            model.train_on_batch(x, y)
+            model.predict(x, verbose=0)
+            model.evaluate(x, y, verbose=0)
+    assert len(callers) > 50
+    assert set(callers) == {gpu_memory.__name__}
+
+
+def _trained_weights(steps, allocations):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((6, 4, 3)).astype(np.float32), rng.standard_normal((6, 2)).astype(np.float32)
-    model = numlstm.Sequential([layers.Input((4, 3)), layers.LSTM(5), layers.Dense(2)])
-    model.compile(optimizer="adam", loss="mse")
+    numlstm.utils.set_random_seed(1)
+    model = numlstm.Sequential([layers.Input((4, 3)), layers.LSTM(5, return_sequences=True), layers.Dropout(0.2),
+                                layers.LSTM(5), layers.Dense(2)])
+    model.compile(optimizer=numlstm.optimizers.Adam(global_clipnorm=1.0), loss="mse")
     with numlstm.device("cuda"):
         model.train_on_batch(x, y)
-        manager = cuda.current_context().memory_manager
-        new_blocks = []
-        if hasattr(manager, "_pool"):
-            allocate = manager._allocate
-            manager._allocate = lambda size: new_blocks.append(size) or allocate(size)
-        for _ in range(2):
+        allocations.clear()  # the first step of a shape fills the pool
+        for _ in range(steps):
             model.train_on_batch(x, y)
-    print(type(manager).__name__, len(new_blocks))
-    np.save(sys.argv[1], np.concatenate([w.ravel() for w in model.get_weights()]))
-""")
+    return np.concatenate([w.ravel() for w in model.get_weights()])
 
 
 @pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU")
-def test_training_through_the_pool_matches_numba_cudas_allocator(tmp_path):
-    import pathlib
+def test_training_through_the_pool_matches_numba_cudas_allocator_and_allocates_once(monkeypatch):
+    from numba import cuda
 
-    import numpy as np
-
-    import numlstm
-
-    script = tmp_path / "train.py"
-    script.write_text(_TRAINING)
-    importable = str(pathlib.Path(numlstm.__file__).resolve().parent.parent)  # the checkout, or gpu_session's copy
-    results = {}
-    for name, manager in (("pool", "numlstm.kernels.gpu_memory"), ("numba", "default")):
-        out = tmp_path / f"{name}.npy"
-        env = dict(os.environ, NUMBA_CUDA_MEMORY_MANAGER=manager,
-                   PYTHONPATH=os.pathsep.join([importable, os.environ.get("PYTHONPATH", "")]))
-        printed = subprocess.run([sys.executable, str(script), str(out)], env=env, capture_output=True, text=True,
-                                 timeout=300, check=True).stdout.split()
-        results[name] = (printed[-2:], np.load(out))
-    assert results["pool"][0] == ["CachingMemoryManager", "0"]  # steps 2 and 3 took every block from the pool
-    assert results["numba"][0] == ["NumbaCUDAMemoryManager", "0"]
-    np.testing.assert_array_equal(results["pool"][1], results["numba"][1])
+    allocations = []
+    manager = cuda.current_context().memory_manager
+    allocate = manager.memalloc
+    monkeypatch.setattr(manager, "memalloc", lambda size: allocations.append(size) or allocate(size))
+    monkeypatch.setitem(config.GPU_OPTIONS, "memory_pool", False)
+    without = _trained_weights(3, allocations)
+    assert len(allocations) > 30  # a step's arrays, each its own allocation
+    monkeypatch.setitem(config.GPU_OPTIONS, "memory_pool", True)
+    pooled = _trained_weights(3, allocations)
+    assert allocations == []
+    np.testing.assert_array_equal(pooled, without)

@@ -82,9 +82,10 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps; cuDNN; the ratio
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
-                # numba-cuda's batches of frees, frees held back; cuDNN; the ratio
-                rf"Batches of device frees.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| "
-                rf"{number} \|",
+                # the pool, numba-cuda's allocator, with frees held back; cuDNN; the ratio; then fit epochs
+                rf"Device memory: numlstm's pool.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| {number} \| "
+                rf"{number} \| {number} \| {number} \|(.*\n)*?\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| "
+                rf"{number} \| {number} \| {number} \|",
                 # staged uploads, ordinary uploads; torch; the ratio
                 rf"\| LSTM, Dropout, Dense \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \|",
                 # both GEMM block shapes (the first whole too), numlstm's cuBLAS call, torch.matmul, the ratio
