@@ -50,7 +50,14 @@ _SHAPE_OPTIONS = ("fastmath", "cache", "gemm_block", "gemm_depth", "gemm_micro",
 
 def kernels_for(dtype, options):
     """:func:`build_kernels` for a dtype and a launch-options dict of ``config``."""
-    return build_kernels(str(np.dtype(dtype)), tuple((name, options[name]) for name in _SHAPE_OPTIONS))
+    return build_kernels(dtype_name(dtype), tuple(zip(_SHAPE_OPTIONS, map(options.__getitem__, _SHAPE_OPTIONS))))
+
+
+@functools.lru_cache(maxsize=None)
+def dtype_name(dtype):
+    """``np.dtype(dtype).name``, looked up once per dtype: numpy computes it in Python at every call, and
+    every pass asks several times."""
+    return np.dtype(dtype).name
 
 
 @functools.lru_cache(maxsize=None)

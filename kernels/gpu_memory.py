@@ -39,6 +39,8 @@ import numba
 import numpy as np
 from numba import cuda
 
+from . import config
+
 GRANULE = 512  # bytes
 _OCTAVE_STEPS_FROM = 1 << 20  # bytes: from here sizes round to an eighth of their power of two
 
@@ -113,9 +115,7 @@ def pool():
     """The current context's :class:`DevicePool` (kept in the context's ``extras``, so it goes with the
     context), or None where numlstm's arrays come from numba-cuda's allocator: in the simulator, with
     ``config.GPU_OPTIONS["memory_pool"]`` off, under per-thread default streams."""
-    from .config import GPU_OPTIONS
-
-    if numba.config.ENABLE_CUDASIM or not GPU_OPTIONS["memory_pool"] or _per_thread_default_streams():
+    if numba.config.ENABLE_CUDASIM or not config.GPU_OPTIONS["memory_pool"] or _per_thread_default_streams():
         return None
     context = cuda.current_context()
     found = context.extras.get("numlstm.device_pool")
@@ -134,7 +134,7 @@ def device_array(shape, dtype):
     (:func:`pool`; numba-cuda's ``cuda.device_array`` where there is none)."""
     found = pool()
     dtype = np.dtype(dtype)
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
     nbytes = math.prod(shape) * dtype.itemsize
     if found is None or nbytes == 0:
         return cuda.device_array(shape, dtype)

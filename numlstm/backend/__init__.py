@@ -20,10 +20,16 @@ def is_device_array(array):
     return bool(getattr(array, "__cuda_ndarray__", False))
 
 
-def _cuda():
-    from . import cuda
+_cuda_backend = None
 
-    return cuda
+
+def _cuda():
+    global _cuda_backend
+    if _cuda_backend is None:  # imported on first use: CPU-only programs never import numba.cuda
+        from . import cuda
+
+        _cuda_backend = cuda
+    return _cuda_backend
 
 
 def array_ops(array):

@@ -15,21 +15,19 @@ from numba.cuda.cudadrv import driver
 
 from .. import dispatch, losses
 from . import cuda_staging, is_device_array
-from ..kernels import gpu_launch, gpu_lstm, gpu_memory, gpu_ops
+from ..kernels import config, gpu_launch, gpu_lstm, gpu_memory, gpu_ops
 
 name = "cuda"
 
 
 def _options():
-    from ..kernels import config
-
     return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
 
 
 def _kernels(dtype):
     options = _options()
-    return (gpu_ops.build_kernels(str(np.dtype(dtype)), options["threads"], options["fastmath"], options["cache"]),
-            options["threads"])
+    return (gpu_ops.build_kernels(gpu_lstm.dtype_name(dtype), options["threads"], options["fastmath"],
+                                  options["cache"]), options["threads"])
 
 
 def _launch(kernel, count, threads):
@@ -89,7 +87,8 @@ def read_only_zeros(shape, dtype):
     """A zero array for inputs that nothing writes (absent initial states, bias or peepholes): made once
     per shape, dtype and GPU, so that a pass launches no fill for them."""
     device = getattr(cuda.get_current_device(), "id", 0)  # the simulator's device has no id
-    return _read_only_zeros(tuple(np.atleast_1d(shape).tolist()), np.dtype(dtype).str, device)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
+    return _read_only_zeros(shape, gpu_lstm.dtype_name(dtype), device)
 
 
 @functools.lru_cache(maxsize=64)
