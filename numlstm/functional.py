@@ -171,7 +171,7 @@ def _carve(dtype, *shapes):
 
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
                  peephole=None, cifg=False, reverse=False, zero_output_for_mask=False,
-                 recurrent_mask=None, check_finite=True):
+                 recurrent_mask=None, check_finite=True, final_states=True):
     """Run one LSTM layer in one direction over a batch of sequences.
 
     Parameters
@@ -204,11 +204,14 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         1 / (1 - rate)); gradients account for it.
     check_finite : bool
         Raise ``ValueError`` on NaN or infinity in any argument.
+    final_states : bool
+        False: ``h_n`` and ``c_n`` are None, which spares their copies
+        (a layer that returns sequences and keeps no state needs neither).
 
     Returns
     -------
     outputs : array (batch, timesteps, units)
-    h_n, c_n : arrays (batch, units)
+    h_n, c_n : arrays (batch, units), or None
         The states after the last processed step.
     workspace : LSTMWorkspace
         Input to :func:`lstm_backward`.
@@ -271,7 +274,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                "check_finite": check_finite, "x_shape": (B, T, F), "units": H, "dtype": dtype,
                "device": device, "resident": resident}
     if device == "cuda":
-        return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options)
+        return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
+                               final_states)
     chunks = options["chunks"] = _time_loop_chunks(B)
     xs, gates, hs, cs, panels = _carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
                                        panels_shape(H, GH, dtype))
@@ -286,7 +290,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
     # Copies: the workspace's own final states must survive what the caller does with these.
-    return outputs, hs[T].copy(), cs[T].copy(), LSTMWorkspace(saved, options)
+    h_n, c_n = (hs[T].copy(), cs[T].copy()) if final_states else (None, None)
+    return outputs, h_n, c_n, LSTMWorkspace(saved, options)
 
 
 def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gradient=True):
@@ -372,7 +377,8 @@ def _gpu_options():
     return config.GPU_SIMULATOR_OPTIONS if _dispatch.simulator_enabled() else config.GPU_OPTIONS
 
 
-def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options):
+def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
+                    final_states):
     """``lstm_forward`` on the CUDA device (every array already there): the workspace stays there until
     ``lstm_backward``; results come back to the host unless ``x`` was a device array."""
     from .backend import cuda as ops
@@ -384,8 +390,11 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
         options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], gpu_options)
     saved.update(kernel=kernel, recurrent_kernel=recurrent_kernel, peephole=peephole, mask=mask,
                  recurrent_mask=recurrent_mask)
-    h_n, c_n = gpu_lstm.final_states(saved, options["x_shape"][0], gpu_options)
-    results = (outputs, h_n, c_n) if options["resident"] else (ops.to_host(a) for a in (outputs, h_n, c_n))
+    h_n = c_n = None
+    if final_states:
+        h_n, c_n = gpu_lstm.final_states(saved, options["x_shape"][0], gpu_options)
+    results = (outputs, h_n, c_n) if options["resident"] else \
+        (None if a is None else ops.to_host(a) for a in (outputs, h_n, c_n))
     return (*results, LSTMWorkspace(saved, options))
 
 

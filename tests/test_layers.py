@@ -93,6 +93,19 @@ def test_stateful_carries_state_and_resets():
         stateful(x[:1, :3])
 
 
+def test_a_stateful_layer_s_last_output_is_not_its_carried_state():
+    """A layer returning its last step hands out the final h; a stateful one must hand out a copy."""
+    whole = _built(_lstm(), T=6)
+    stateful = _built(_lstm(stateful=True), T=3)
+    stateful.reset_state()
+    stateful.set_weights(whole.get_weights())
+    x = rng.standard_normal((2, 6, 2))
+    first = stateful(x[:, :3])
+    np.testing.assert_allclose(first, whole(x[:, :3]), rtol=1e-12)
+    first[...] = 99.0  # the caller's to change
+    np.testing.assert_allclose(stateful(x[:, 3:]), whole(x), rtol=1e-12)
+
+
 def test_set_weights_checks_count_and_shapes():
     layer = _built(_lstm())
     with pytest.raises(ValueError, match=r"expects 3 weight arrays \(kernel, recurrent_kernel, bias\), got 2"):

@@ -92,3 +92,15 @@ def test_backward_without_input_gradient_gives_the_same_weight_gradients(rng, ti
     assert weights_only.dx is None and full.dx is not None
     for name, got, want in zip(full._fields[1:], weights_only[1:], full[1:]):
         np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def test_final_states_false_skips_them_and_changes_nothing_else(rng):
+    args = random_lstm_args(rng, peephole=True, mask=True, initial_state=True)
+    d_out = rng.standard_normal((3, args["x"].shape[1], args["recurrent_kernel"].shape[0]))
+    out, h_n, c_n, workspace = numlstm.lstm_forward(**args)
+    lean_out, lean_h, lean_c, lean_workspace = numlstm.lstm_forward(**args, final_states=False)
+    assert h_n is not None and c_n is not None and lean_h is None and lean_c is None
+    np.testing.assert_array_equal(lean_out, out)
+    lean, full = numlstm.lstm_backward(lean_workspace, d_out), numlstm.lstm_backward(workspace, d_out)
+    for name, got, want in zip(full._fields, lean, full):
+        np.testing.assert_array_equal(got, want, err_msg=name)
