@@ -129,7 +129,7 @@ def build_kernels(dtype, threads, fastmath, cache):
 
     @jit
     def activate(z, kind):
-        """z = f(z) in place, flat."""
+        """z = f(z) in place, flat; "linear" launches nothing."""
         i = cuda.grid(1)
         if i < z.shape[0]:
             if kind == 1:
@@ -141,12 +141,10 @@ def build_kernels(dtype, threads, fastmath, cache):
 
     @jit
     def activation_gradient(y, dy, kind, out):
-        """out = dy * f'(z), from y = f(z), flat."""
+        """out = dy * f'(z), from y = f(z), flat; not for "linear", whose gradient is dy itself."""
         i = cuda.grid(1)
         if i < out.shape[0]:
-            if kind == 0:
-                out[i] = dy[i]
-            elif kind == 1:
+            if kind == 1:
                 out[i] = dy[i] * (one if y[i] > zero else zero)
             elif kind == 2:
                 out[i] = dy[i] * (one - y[i] * y[i])

@@ -174,6 +174,8 @@ def column_sums(rows):
 
 
 def activate(name, z):
+    if name == "linear":  # as on the CPU: nothing to launch
+        return z
     k, threads = _kernels(z.dtype)
     if name == "softmax":
         rows = z.reshape(-1, tuple(z.shape)[-1])
@@ -185,6 +187,8 @@ def activate(name, z):
 
 def activation_gradient(name, y, dy):
     dy = local(dy)
+    if name == "linear":
+        return dy
     out = gpu_memory.device_array(y.shape, y.dtype)
     k, threads = _kernels(y.dtype)
     if name == "softmax":
