@@ -20,7 +20,8 @@ tables after it:
   torch.nn.LSTM on cuDNN (training step, inference, a whole ``fit`` epoch
   beside a torch loop), alternating rounds in one process, medians of
   synchronised timings, ratio = cuDNN's time / numlstm's: the table for
-  asv_bench/README.md, with GPU, driver and versions.
+  asv_bench/README.md, with GPU, driver and versions; the single layers
+  also beside cuDNN without TF32 (numlstm's float32 arithmetic).
 - ``forward``, ``training``: each time loop forced on (one thread per unit,
   split steps, GEMM steps, persistent kernels) beside cuDNN, with the
   persistent kernels' launch plans: where ``split_below``,
@@ -159,10 +160,16 @@ def _fit_epochs():
 
 
 def compare(rounds, seconds):
+    """numlstm beside cuDNN as torch runs it (TF32 tensor cores allowed) and, for single layers, beside cuDNN
+    held to float32 arithmetic, numlstm's own (``benchmarks.lstm_gpu._TorchCudnnFloat32``)."""
+    float32_peers = {lstm_gpu.TorchCudnnTraining: lstm_gpu.TorchCudnnFloat32Training,
+                     lstm_gpu.TorchCudnnInference: lstm_gpu.TorchCudnnFloat32Inference}
     rows = []
     for kind, sizes, ours, theirs, method in _steps() + (_fit_epochs(),):
         for size in sizes:
             benches = {"numlstm": ours(), "cudnn": theirs()}
+            if theirs in float32_peers:
+                benches["cudnn float32"] = float32_peers[theirs]()
             for bench in benches.values():
                 bench.setup(size)
             times = {name: [] for name in benches}
@@ -170,14 +177,15 @@ def compare(rounds, seconds):
                 for name, bench in benches.items():
                     times[name].append(_median_seconds(getattr(bench, method), seconds))
             medians = {name: float(np.median(values)) for name, values in times.items()}
-            rows.append((kind, size, medians["numlstm"], medians["cudnn"], medians["cudnn"] / medians["numlstm"]))
-            print(f"{kind} {size}: numlstm {medians['numlstm'] * 1e3:.3f} ms, cuDNN {medians['cudnn'] * 1e3:.3f} ms",
+            rows.append((kind, size, medians["numlstm"], medians["cudnn"], medians.get("cudnn float32")))
+            print(f"{kind} {size}: " + ", ".join(f"{name} {value * 1e3:.3f} ms" for name, value in medians.items()),
                   file=sys.stderr)
     lines = [_environment(), f"Medians over {rounds} alternating rounds of {seconds} s; float32.", "",
-             "| kind | H x N x T | numlstm, ms | cuDNN, ms | ratio (cuDNN / numlstm) |",
-             "| --- | --- | ---: | ---: | ---: |"]
-    lines += [f"| {kind} | {size} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {ratio:.2f} |"
-              for kind, size, ours, theirs, ratio in rows]
+             "| kind | H x N x T | numlstm, ms | cuDNN, ms | ratio (cuDNN / numlstm) | cuDNN without TF32, ms "
+             "| ratio |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for kind, size, ours, theirs, float32 in rows:
+        strict = "- | -" if float32 is None else f"{float32 * 1e3:.3f} | {float32 / ours:.2f}"
+        lines.append(f"| {kind} | {size} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {theirs / ours:.2f} | {strict} |")
     return "\n".join(lines)
 
 

@@ -102,6 +102,27 @@ class _TorchCudnn:
         self.torch.cuda.synchronize()
 
 
+class _TorchCudnnFloat32(_TorchCudnn):
+    """cuDNN held to float32 arithmetic, numlstm's own: torch lets cuDNN's float32 RNNs use TF32 tensor
+    cores (``torch.backends.cudnn.allow_tf32``, on by default; 10-bit mantissas in the products), which
+    numlstm's kernels and cuBLAS calls never do. The flag is torch-wide, so it is off during these
+    calls only."""
+
+    def _float32(self, method):
+        cudnn = self.torch.backends.cudnn
+        allowed = cudnn.allow_tf32
+        cudnn.allow_tf32 = False
+        try:
+            return method()
+        finally:
+            cudnn.allow_tf32 = allowed
+
+    def forward_once(self):  # setup's warm-up runs train_once, below
+        self._float32(super().forward_once)
+
+    def train_once(self):
+        self._float32(super().train_once)
+
 class NumlstmGpuTraining(_NumlstmGpu):
     params = [TRAINING]
     param_names = ["HxNxT"]
@@ -147,6 +168,22 @@ class NumlstmGpuInference(_NumlstmGpu):
 
 
 class TorchCudnnInference(_TorchCudnn):
+    params = [INFERENCE]
+    param_names = ["HxNxT"]
+
+    def time_forward(self, size):
+        self.forward_once()
+
+
+class TorchCudnnFloat32Training(_TorchCudnnFloat32):
+    params = [TRAINING]
+    param_names = ["HxNxT"]
+
+    def time_train_step(self, size):
+        self.train_once()
+
+
+class TorchCudnnFloat32Inference(_TorchCudnnFloat32):
     params = [INFERENCE]
     param_names = ["HxNxT"]
 
