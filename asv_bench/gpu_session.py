@@ -28,8 +28,9 @@ tables after it:
   ``gemm_steps_from`` and ``persistent_below`` should lie.
 - ``cublas``: training steps and inference with the GEMMs through the
   Numba kernel or through cuBLAS (libcublas called directly; PyTorch's CUDA
-  wheels bring it), the latter also with GEMM steps, beside cuDNN:
-  ``gemm_library``.
+  wheels bring it), the latter also with GEMM steps, and both of those on
+  TF32 tensor cores, beside cuDNN: ``gemm_library``, ``gemm_steps_from``,
+  ``tf32``.
 - ``deallocations``: training steps, inference and fit epochs with
   numlstm's arrays from its memory pool and from numba-cuda's allocator
   (whose batched cuMemFree waits for the device), the latter also with its
@@ -294,7 +295,9 @@ def training_loops_table(seconds):
 
 
 GEMM_LIBRARIES = {"Numba GEMMs": {"gemm_library": "numba"}, "cuBLAS GEMMs": {"gemm_library": "cublas"},
-                  "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cublas", "gemm_steps_from": 0}}
+                  "cuBLAS GEMMs and GEMM steps": {"gemm_library": "cublas", "gemm_steps_from": 0},
+                  "cuBLAS TF32 GEMMs": {"gemm_library": "cublas", "tf32": True},
+                  "cuBLAS TF32 GEMMs and GEMM steps": {"gemm_library": "cublas", "gemm_steps_from": 0, "tf32": True}}
 
 
 def _steps_table(title, variants, seconds, steps=None):
@@ -312,8 +315,9 @@ def _steps_table(title, variants, seconds, steps=None):
 
 def cublas_table(seconds):
     """Training steps and inference with every GEMM through the Numba kernel or through cuBLAS, the latter
-    also with the recurrent products as per-step GEMMs (cuDNN's own scheme), beside cuDNN: what
-    ``gemm_library`` should say, and from which batch ``gemm_steps_from``."""
+    also with the recurrent products as per-step GEMMs (cuDNN's own scheme), and both on TF32 tensor cores
+    (cuDNN's precision under torch), beside cuDNN: what ``gemm_library`` should say, from which batch
+    ``gemm_steps_from``, and what ``tf32`` buys."""
     return _steps_table("GEMMs through Numba or cuBLAS, default time loops otherwise, float32", GEMM_LIBRARIES,
                         seconds)
 

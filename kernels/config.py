@@ -95,6 +95,14 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # sets), and all of them at 0, by an ordinary copy, which waits for all
 # of the device's queued work. Not yet timed on a GPU (gpu_session's
 # uploads table).
+# tf32: cuBLAS computes the float32 GEMMs (input projections, weight
+# gradients, the GEMM steps' recurrent products, Dense) on TF32 tensor cores:
+# operands rounded to 10-bit mantissas, products summed in float32, as
+# cuDNN's float32 RNNs run under torch's defaults
+# (torch.backends.cudnn.allow_tf32). Off: numlstm's float32 accuracy tests
+# hold to float32 rounding, and the per-step kernels (split, persistent)
+# stay on float32 cores either way. Not yet timed (gpu_session's cublas
+# table has a TF32 column).
 # memory_pool: numlstm's device arrays come from a pool of blocks per context
 # (kernels/gpu_memory.py) instead of a cuMemAlloc each and numba-cuda's
 # batched cuMemFree, which waits for all of the device's queued work. On:
@@ -106,7 +114,8 @@ GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 1
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
                "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
                "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
-               "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": True}
+               "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": True,
+               "tf32": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
@@ -118,4 +127,5 @@ GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "thr
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
                          "persistent_uncached": False, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
                          "gemm_split_blocks": 1, "gemm_split_depth": 4, "gemm_library": "numba", "cublas_from": 0,
-                         "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": False}
+                         "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": False,
+                         "tf32": False}

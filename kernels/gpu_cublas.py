@@ -21,9 +21,11 @@ dimension.
 
 The calls go to the legacy default stream (cuBLAS's default, stream 0),
 where numba's launches go too, so they stay in order with the kernels
-around them. cuBLAS's default math mode: float32 GEMMs do not use TF32 and
-keep float32 accuracy, as the Numba kernel does. One cuBLAS handle per
-thread and CUDA context, as cuBLAS asks.
+around them. float32 GEMMs keep float32 accuracy, as the Numba kernel does
+(cuBLAS's default math mode), unless asked for TF32: tensor cores on
+operands rounded to 10-bit mantissas, the precision cuDNN's float32 RNNs
+run at under torch's defaults. One cuBLAS handle per thread and CUDA
+context, as cuBLAS asks, its math mode set when a GEMM needs another.
 """
 
 import ctypes
@@ -36,6 +38,7 @@ _OPERATION = (0, 1)  # CUBLAS_OP_N, CUBLAS_OP_T, by transpose flag
 _SCALARS = {np.dtype(np.float32): (ctypes.c_float(0), ctypes.c_float(1)),
             np.dtype(np.float64): (ctypes.c_double(0), ctypes.c_double(1))}
 _ROUTINES = {np.dtype(np.float32): "cublasSgemm_v2", np.dtype(np.float64): "cublasDgemm_v2"}
+_DEFAULT_MATH, _TF32_TENSOR_OP_MATH = 0, 3  # cublasMath_t
 _threads = threading.local()
 
 
@@ -53,6 +56,8 @@ def _library():
     pointer, integer = ctypes.c_void_p, ctypes.c_int
     library.cublasCreate_v2.argtypes = [ctypes.POINTER(pointer)]
     library.cublasCreate_v2.restype = integer
+    library.cublasSetMathMode.argtypes = [pointer, integer]
+    library.cublasSetMathMode.restype = integer
     library.cublasGetStatusString.argtypes = [integer]
     library.cublasGetStatusString.restype = ctypes.c_char_p
     for dtype, name in _ROUTINES.items():
@@ -85,8 +90,17 @@ def _check(library, status, call):
         raise RuntimeError(f"cuBLAS {call} failed: status {status} ({reason.decode() if reason else 'unknown'})")
 
 
+class _Handle:
+    """A cuBLAS handle, the context it was made in (held, so that its id is not reused) and the math mode
+    last set on it."""
+
+    def __init__(self, library, context):
+        self.context, self.handle, self.math_mode = context, ctypes.c_void_p(), _DEFAULT_MATH
+        _check(library, library.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
+
+
 def _handle(library):
-    """This thread's cuBLAS handle for numba's current context, made on first use."""
+    """This thread's :class:`_Handle` for numba's current context, made on first use."""
     from numba import cuda
 
     context = cuda.current_context()
@@ -95,10 +109,8 @@ def _handle(library):
         handles = _threads.handles = {}
     entry = handles.get(id(context))
     if entry is None:
-        handle = ctypes.c_void_p()
-        _check(library, library.cublasCreate_v2(ctypes.byref(handle)), "cublasCreate")
-        entry = handles[id(context)] = (context, handle)  # the context held, so that its id is not reused
-    return entry[1]
+        entry = handles[id(context)] = _Handle(library, context)
+    return entry
 
 
 def _address(array):
@@ -114,14 +126,14 @@ def _leading_dimension(array, name):
     return array.strides[0] // array.dtype.itemsize if rows > 1 else max(columns, 1)
 
 
-def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
+def gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate, tf32=False):
     """``c[:m, :n] = op(a) @ op(b) (+ c[:m, :n] with accumulate)`` on numba device arrays of one dtype
     (float32 or float64), where op(a) is ``a[:depth, :m].T`` with ``transpose_a`` else ``a[:m, :depth]``,
-    and op(b) likewise (depth x n)."""
-    prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)(0, 0)
+    and op(b) likewise (depth x n); float32 on TF32 tensor cores with ``tf32``."""
+    prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate, tf32)(0, 0)
 
 
-def prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
+def prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate, tf32=False):
     """A callable ``run(a_row, c_row)``: :func:`gemm` with ``a`` read from its row ``a_row`` on and ``c``
     written from its row ``c_row`` on. Everything but the two addresses is resolved here, so a run is one
     foreign call: the GEMM steps run one per time step, on the step's rows of the same arrays."""
@@ -136,7 +148,9 @@ def prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
         if array.shape[0] < rows:
             raise ValueError(f"{operand} must have at least {rows} rows for this GEMM, got shape {array.shape}")
     name = _ROUTINES[dtype]
-    routine, handle = getattr(library, name), _handle(library)
+    routine, state = getattr(library, name), _handle(library)
+    handle = state.handle
+    math_mode = _TF32_TENSOR_OP_MATH if tf32 and dtype == np.float32 else _DEFAULT_MATH
     a_address, b_address, c_address = _address(a), _address(b), _address(c)
     a_last, c_last = a.shape[0] - a_rows, c.shape[0] - m
     zero, one = _SCALARS[dtype]
@@ -148,6 +162,9 @@ def prepared_gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate):
         if not (0 <= a_row <= a_last and 0 <= c_row <= c_last):
             raise ValueError(f"rows from {a_row} of a and {c_row} of c reach past them: at most {a_last} and "
                              f"{c_last}")
+        if state.math_mode != math_mode:
+            _check(library, library.cublasSetMathMode(handle, math_mode), "cublasSetMathMode")
+            state.math_mode = math_mode
         _check(library, routine(handle, op_b, op_a, n, m, depth, alpha, b_address, ldb,
                                 a_address + a_row * lda * itemsize, lda, beta, c_address + c_row * ldc * itemsize,
                                 ldc), name)

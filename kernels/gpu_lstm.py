@@ -755,9 +755,10 @@ def launch_gemm(k, options, a, b, c, m, n, depth, transpose_a=False, transpose_b
     transposes read in place: by the kernel ``k.gemm`` (``k.gemm_split`` for a long depth over few output
     tiles), or by cuBLAS when ``options["gemm_library"]`` says
     "cublas", or says "auto", libcublas loads (never in the simulator) and the product has at least
-    ``options["cublas_from"]`` multiply-adds."""
+    ``options["cublas_from"]`` multiply-adds; cuBLAS's float32 GEMMs on TF32 tensor cores with
+    ``options["tf32"]``."""
     if _gemm_library(options, m * n * depth) == "cublas":
-        gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
+        gpu_cublas.gemm(a, b, c, m, n, depth, transpose_a, transpose_b, accumulate, options["tf32"])
     else:
         _numba_gemm(k, options, a, b, c, m, n, depth, transpose_a, transpose_b, accumulate)
 
@@ -768,7 +769,7 @@ def step_gemm(k, options, a, b, c, m, n, depth, transpose_b=False, accumulate=Fa
     cuBLAS a run is one foreign call on offset addresses (no views: numba-cuda's slicing costs more host
     time than the call)."""
     if _gemm_library(options, m * n * depth) == "cublas":
-        return gpu_cublas.prepared_gemm(a, b, c, m, n, depth, False, transpose_b, accumulate)
+        return gpu_cublas.prepared_gemm(a, b, c, m, n, depth, False, transpose_b, accumulate, options["tf32"])
 
     def run(a_row, c_row):
         _numba_gemm(k, options, a[a_row:a_row + m], b, c[c_row:c_row + m], m, n, depth, False, transpose_b,

@@ -7,7 +7,10 @@ never C's when beta = 0 (cuBLAS's rule: an uninitialised C may hold NaN).
 Addresses come from :meth:`SimulatedCublas.address`, which stands in for
 ``gpu_cublas._address`` and records each array's buffer, so that a call
 that would reach past an operand's memory fails an assertion instead of
-reading whatever lies there.
+reading whatever lies there. ``cublasSetMathMode`` with TF32 (3) makes float32
+GEMMs on that handle round their operands to TF32's 10-bit mantissas, as
+tensor cores do, before a float32 product; ``math_modes`` records the modes
+set.
 """
 
 import ctypes
@@ -20,6 +23,8 @@ _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_
 class SimulatedCublas:
     def __init__(self):
         self.calls = 0
+        self.math_modes = []
+        self._handle_modes = []  # math mode by handle, as cuBLAS keeps it
         self._buffers = []  # (first byte, end, dtype) of every array handed out
 
     def address(self, array):
@@ -31,6 +36,13 @@ class SimulatedCublas:
         return host.ctypes.data
 
     def cublasCreate_v2(self, handle):
+        self._handle_modes.append(0)
+        handle._obj.value = len(self._handle_modes)  # byref'd c_void_p
+        return 0
+
+    def cublasSetMathMode(self, handle, mode):
+        self.math_modes.append(mode)
+        self._handle_modes[handle.value - 1] = mode
         return 0
 
     def cublasGetStatusString(self, status):
@@ -59,7 +71,16 @@ class SimulatedCublas:
         op_a = self._matrix(dtype, A, k, m, lda).T if transa == 1 else self._matrix(dtype, A, m, k, lda)
         op_b = self._matrix(dtype, B, n, k, ldb).T if transb == 1 else self._matrix(dtype, B, k, n, ldb)
         c = self._matrix(dtype, C, m, n, ldc)
+        if self._handle_modes[handle.value - 1] == 3 and dtype == np.float32:
+            op_a, op_b = tf32(op_a), tf32(op_b)
         product = alpha * (op_a @ op_b)
         c[...] = product if beta == 0 else product + beta * c
         self.calls += 1
         return 0
+
+
+def tf32(values):
+    """float32 values rounded to TF32 (10 explicit mantissa bits, to nearest, ties to even), as float32."""
+    bits = np.ascontiguousarray(values, np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0xFFF) + ((bits >> np.uint32(13)) & np.uint32(1))) & np.uint32(0xFFFFE000)
+    return rounded.view(np.float32)

@@ -217,3 +217,37 @@ def test_auto_picks_cublas_for_large_products_where_it_loads(monkeypatch, rng, c
     assert len(through_cublas) == expected
     if not expected:
         np.testing.assert_allclose(out.copy_to_host(), a @ b, rtol=1e-13)
+
+
+def test_tf32_rounds_float32_operands_to_10_bit_mantissas_and_leaves_float64_alone(rng, monkeypatch, cublas_gemms):
+    """``tf32``: float32 GEMMs as TF32 tensor cores compute them, the operands rounded to 10 mantissa bits
+    (the simulated cuBLAS rounds as tensor cores do; on a GPU the result lies within TF32's rounding of
+    the exact product); float64 GEMMs, and float32 ones once it is off again, in full precision: the
+    handle's math mode follows each GEMM's."""
+    from numba import cuda
+
+    from numlstm.kernels import gpu_lstm
+    from simulated_cublas import tf32
+
+    options = _active_gpu_options()
+    a, b = rng.standard_normal((6, 40)), rng.standard_normal((40, 5))
+    context = cuda.current_context()
+    monkeypatch.setattr(cuda, "current_context", lambda: context)  # one handle throughout, as on a GPU
+
+    def product(dtype):
+        out = cuda.device_array((6, 5), dtype)
+        gpu_lstm.launch_gemm(None, options, cuda.to_device(a.astype(dtype)), cuda.to_device(b.astype(dtype)), out,
+                             6, 5, 40)
+        return out.copy_to_host()
+
+    exact = a.astype(np.float32).astype(np.float64) @ b.astype(np.float32).astype(np.float64)
+    rounded = tf32(a).astype(np.float64) @ tf32(b).astype(np.float64)
+    monkeypatch.setitem(options, "tf32", True)
+    fast = product(np.float32)
+    np.testing.assert_allclose(fast, exact, rtol=0, atol=40 * 2**-10 * np.abs(a).max() * np.abs(b).max())
+    if dispatch.simulator_enabled():
+        np.testing.assert_allclose(fast, rounded, rtol=1e-5, atol=1e-5)
+        assert np.abs(fast - exact).max() > 1e-4  # far beyond float32 rounding: the operands were rounded
+    np.testing.assert_allclose(product(np.float64), a @ b, rtol=1e-13)
+    monkeypatch.setitem(options, "tf32", False)
+    np.testing.assert_allclose(product(np.float32), exact, rtol=1e-5, atol=1e-5)

@@ -81,9 +81,11 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # one thread per unit, split, GEMM steps, persistent; the persistent plan; cuDNN; the ratio
                 rf"\| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} "
                 rf"\| {number} \|",
-                # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps; cuDNN; the ratio
-                rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
-                rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|",
+                # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps, both on TF32; cuDNN; the ratio
+                rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| {number} "
+                rf"\| {number} \|",
+                rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| {number} "
+                rf"\| {number} \|",
                 # the pool, numba-cuda's allocator, with frees held back; cuDNN; the ratio; then fit epochs
                 rf"Device memory: numlstm's pool.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| {number} \| "
                 rf"{number} \| {number} \| {number} \|(.*\n)*?\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| "
