@@ -102,6 +102,26 @@ class _TorchCudnn:
         self.torch.cuda.synchronize()
 
 
+class _TrainingSizes:
+    """The training benchmarks' sizes and timed call, for a class that has ``train_once``."""
+
+    params = [TRAINING]
+    param_names = ["HxNxT"]
+
+    def time_train_step(self, size):
+        self.train_once()
+
+
+class _InferenceSizes:
+    """The inference benchmarks' sizes and timed call, for a class that has ``forward_once``."""
+
+    params = [INFERENCE]
+    param_names = ["HxNxT"]
+
+    def time_forward(self, size):
+        self.forward_once()
+
+
 class _TorchCudnnFloat32(_TorchCudnn):
     """cuDNN held to float32 arithmetic, numlstm's own: torch lets cuDNN's float32 RNNs use TF32 tensor
     cores (``torch.backends.cudnn.allow_tf32``, on by default; 10-bit mantissas in the products), which
@@ -123,12 +143,8 @@ class _TorchCudnnFloat32(_TorchCudnn):
     def train_once(self):
         self._float32(super().train_once)
 
-class NumlstmGpuTraining(_NumlstmGpu):
-    params = [TRAINING]
-    param_names = ["HxNxT"]
-
-    def time_train_step(self, size):
-        self.train_once()
+class NumlstmGpuTraining(_TrainingSizes, _NumlstmGpu):
+    pass
 
 
 class NumlstmGpuTrainingNumbaGemms(NumlstmGpuTraining):
@@ -151,44 +167,24 @@ class NumlstmGpuTrainingNumbaGemms(NumlstmGpuTraining):
         config.GPU_OPTIONS["gemm_library"] = self.library
 
 
-class TorchCudnnTraining(_TorchCudnn):
-    params = [TRAINING]
-    param_names = ["HxNxT"]
-
-    def time_train_step(self, size):
-        self.train_once()
+class TorchCudnnTraining(_TrainingSizes, _TorchCudnn):
+    pass
 
 
-class NumlstmGpuInference(_NumlstmGpu):
-    params = [INFERENCE]
-    param_names = ["HxNxT"]
-
-    def time_forward(self, size):
-        self.forward_once()
+class NumlstmGpuInference(_InferenceSizes, _NumlstmGpu):
+    pass
 
 
-class TorchCudnnInference(_TorchCudnn):
-    params = [INFERENCE]
-    param_names = ["HxNxT"]
-
-    def time_forward(self, size):
-        self.forward_once()
+class TorchCudnnInference(_InferenceSizes, _TorchCudnn):
+    pass
 
 
-class TorchCudnnFloat32Training(_TorchCudnnFloat32):
-    params = [TRAINING]
-    param_names = ["HxNxT"]
-
-    def time_train_step(self, size):
-        self.train_once()
+class TorchCudnnFloat32Training(_TrainingSizes, _TorchCudnnFloat32):
+    pass
 
 
-class TorchCudnnFloat32Inference(_TorchCudnnFloat32):
-    params = [INFERENCE]
-    param_names = ["HxNxT"]
-
-    def time_forward(self, size):
-        self.forward_once()
+class TorchCudnnFloat32Inference(_InferenceSizes, _TorchCudnnFloat32):
+    pass
 
 
 # A whole training epoch of a model, as users run it: LSTM(H) + Dense(1), Adam, MSE, the data on the host and
