@@ -114,14 +114,14 @@ def _back_to_pool(leases, free, block, allocation):
 def pool():
     """The current context's :class:`DevicePool` (kept in the context's ``extras``, so it goes with the
     context), or None where numlstm's arrays come from numba-cuda's allocator: in the simulator, with
-    ``config.GPU_OPTIONS["memory_pool"]`` off, under per-thread default streams."""
-    if numba.config.ENABLE_CUDASIM or not config.GPU_OPTIONS["memory_pool"] or _per_thread_default_streams():
+    ``config.GPU_OPTIONS["memory_pool"]`` off, in a context made under per-thread default streams."""
+    if numba.config.ENABLE_CUDASIM or not config.GPU_OPTIONS["memory_pool"]:
         return None
     context = cuda.current_context()
-    found = context.extras.get("numlstm.device_pool")
-    if found is None:
-        found = context.extras["numlstm.device_pool"] = DevicePool(context)
-    return found
+    extras = context.extras
+    if "numlstm.device_pool" not in extras:  # the streams' kind is fixed once CUDA is initialised
+        extras["numlstm.device_pool"] = None if _per_thread_default_streams() else DevicePool(context)
+    return extras["numlstm.device_pool"]
 
 
 def _per_thread_default_streams():

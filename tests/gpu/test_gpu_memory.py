@@ -180,8 +180,11 @@ def test_the_pool_lives_in_its_context_and_stands_aside_where_it_cannot_serve(mo
     monkeypatch.setitem(config.GPU_OPTIONS, "memory_pool", False)
     assert gpu_memory.pool() is None
     monkeypatch.setitem(config.GPU_OPTIONS, "memory_pool", True)
+    assert gpu_memory.pool() is pool
     monkeypatch.setenv("CUDA_PYTHON_CUDA_PER_THREAD_DEFAULT_STREAM", "1")  # threads' streams run unordered
-    assert gpu_memory.pool() is None
+    under_per_thread_streams = _Context()
+    monkeypatch.setattr(cuda, "current_context", lambda: under_per_thread_streams)
+    assert gpu_memory.pool() is None and gpu_memory.pool() is None
 
 
 @pytest.mark.skipif(not dispatch.simulator_enabled(), reason="counts the simulator's device arrays")
