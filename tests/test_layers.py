@@ -94,7 +94,7 @@ def test_stateful_carries_state_and_resets():
 
 
 def test_a_stateful_layer_s_last_output_is_not_its_carried_state():
-    """A layer returning its last step hands out the final h; a stateful one must hand out a copy."""
+    """A stateful layer returning its last step hands out an array of its own, not the h it carries."""
     whole = _built(_lstm(), T=6)
     stateful = _built(_lstm(stateful=True), T=3)
     stateful.reset_state()

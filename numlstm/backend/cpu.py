@@ -134,6 +134,11 @@ def reverse_time(a):
     return a[:, ::-1]
 
 
+def time_step(a, t):
+    """a[:, t] of a (B, T, H) array, C-contiguous."""
+    return np.ascontiguousarray(a[:, t])
+
+
 def concat_last(a, b):
     return np.concatenate([a, b], axis=-1)
 

@@ -214,6 +214,13 @@ def _copy_columns(source, first, target, target_first, width):
     _launch(k.copy_columns, target.shape[0] * width, threads)(source, first, target, target_first, width)
 
 
+def time_step(a, t):
+    B, T, H = a.shape
+    out = gpu_memory.device_array((B, H), a.dtype)
+    _copy_columns(a.reshape(B, T * H), t * H, out, 0, H)
+    return out
+
+
 def concat_last(a, b):
     a, b = local(a), local(b)
     wa, wb = tuple(a.shape)[-1], tuple(b.shape)[-1]

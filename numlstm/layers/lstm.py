@@ -148,8 +148,7 @@ class LSTM(Layer):
             if self.recurrent_dropout > 0:
                 keep = generator.random((x.shape[0], self.units)) >= self.recurrent_dropout
                 recurrent_mask = ops.local((keep / (1.0 - self.recurrent_dropout)).astype(self.dtype))
-        # The last processed step's output is the final h: a layer returning one step takes it from there.
-        keeps_states = self.stateful or self.return_state or not self.return_sequences
+        keeps_states = self.stateful or self.return_state
         outputs, h, c, workspace = lstm_forward(
             x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, h0, c0, mask,
             peephole=self.peephole_weights if self.peephole else None, cifg=self.cifg,
@@ -162,8 +161,8 @@ class LSTM(Layer):
             check_finite=False, final_states=keeps_states)
         if self.return_sequences:  # Keras: processing order
             output = ops.reverse_time(outputs) if self.go_backwards else outputs
-        else:  # a copy where h is also the carried state, which the output's users must not reach
-            output = ops.copy(h) if self.stateful else h
+        else:  # one copy of the last processed step, not the two of h_n and c_n
+            output = ops.time_step(outputs, 0 if self.go_backwards else outputs.shape[1] - 1)
         if self.stateful:
             self.states = (h, c)
         result = [output, ops.copy(h), ops.copy(c)] if self.return_state else output

@@ -79,6 +79,8 @@ def test_full_and_zeros(gpu, value):
 def test_sequence_reshaping(gpu, rng):
     a = rng.standard_normal((2, 5, 3))
     _same(gpu.reverse_time(gpu.from_host(a)), cpu.reverse_time(a))
+    for t in (0, 4):
+        _same(gpu.time_step(gpu.from_host(a), t), cpu.time_step(a, t))
     b = rng.standard_normal((2, 5, 2))
     joined = gpu.concat_last(gpu.from_host(a), gpu.from_host(b))
     _same(joined, cpu.concat_last(a, b))
