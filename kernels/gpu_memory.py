@@ -96,8 +96,22 @@ class DevicePool:
         except driver.CudaAPIError as exc:
             if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
                 raise
+        cached = self.cached_bytes
         self._free.clear()  # numba-cuda's allocator frees its pending blocks when it too runs out, then retries
-        return self._context.memalloc(block)
+        try:
+            return self._context.memalloc(block)
+        except driver.CudaAPIError as exc:
+            if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
+                raise
+            live = sum(lease.size for lease in list(self._leases.values()))
+            raise MemoryError(
+                f"the GPU is out of memory: numlstm asked for {_mib(block)} more, with {_mib(live)} held by its "
+                f"live arrays (its {_mib(cached)} of free blocks already given back); use a smaller batch_size, "
+                f"shorter sequences or a smaller model, or free other programs' memory on this GPU") from exc
+
+
+def _mib(size):
+    return f"{size / 2**20:.1f} MiB"
 
 
 def _back_to_pool(leases, free, block, allocation):

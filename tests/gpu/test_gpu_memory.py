@@ -143,6 +143,20 @@ def test_running_out_of_memory_gives_the_free_blocks_back_and_tries_again(contex
 
 
 @needs_numba_cuda_classes
+def test_running_out_of_memory_for_good_says_what_numlstm_holds(context):
+    live = gpu_memory.device_array(2**20, np.float32)  # 4 MiB
+    cached = gpu_memory.device_array(2**19, np.float32)
+    del cached
+    gc.collect()
+    context.out_of_memory.extend([True, True])
+    with pytest.raises(MemoryError, match=r"out of memory: numlstm asked for 8\.0 MiB more, with 4\.0 MiB held by "
+                                          r"its live arrays \(its 2\.0 MiB of free blocks already given back\); "
+                                          r"use a smaller batch_size"):
+        gpu_memory.device_array(2**21, np.float32)
+    assert context.pool.cached_bytes == 0 and _address(live)
+
+
+@needs_numba_cuda_classes
 def test_release_cached_frees_the_free_blocks_only(context):
     kept, dropped = gpu_memory.device_array(10, np.float32), gpu_memory.device_array(10, np.float32)
     dropped_address = _address(dropped)
