@@ -395,8 +395,10 @@ def build_kernels(dtype, shape_options):
 
     @cooperative_jit
     def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
-                           use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, cache_slots):
-        """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step.
+                           use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, h_n, c_n,
+                           final_states, cache_slots):
+        """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step;
+        with ``final_states``, h and c after the last step copied into ``h_n`` and ``c_n`` too.
 
         Each block runs the same tiles at every step (:func:`owned_tiles`),
         so with ``cache_slots`` > 0 it copies the recurrent weights of its
@@ -455,6 +457,12 @@ def build_kernels(dtype, shape_options):
                     cuda.syncthreads()  # before the next tile overwrites ``partial``
                 slot += 1
             grid.sync()  # step s+1 reads every unit's h of step s
+        if final_states:
+            for i in range(cuda.grid(1), B * H, cuda.gridDim.x * threads):
+                b = i // H
+                j = i - b * H
+                h_n[b, j] = hs[T * B + b, j]
+                c_n[b, j] = cs[T * B + b, j]
 
     @jit
     def backward_cell(s, t, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask, peephole,
@@ -883,13 +891,16 @@ def _persistent_plan(kind, kernel, args, options, B, H, cache_rows, columns_per_
 
 
 def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-            use_recurrent_mask, reverse, zero_output, cifg, options):
-    """The forward pass on device arrays; returns ``outputs`` (B, T, H) and the saved workspace.
+            use_recurrent_mask, reverse, zero_output, cifg, options, final_states=True):
+    """The forward pass on device arrays; returns ``outputs`` (B, T, H), ``h_n`` and ``c_n`` (copies of the
+    states after the last step, (B, H) each, or None without ``final_states``) and the saved workspace.
 
     Every argument is a device array of one float dtype (``mask`` bool,
     ``peephole`` a zero vector when unused, ``mask``/``recurrent_mask``
     placeholders when their flags are off). The workspace holds ``xs``,
-    ``gates`` (activations), ``hs`` and ``cs``, all still on the device.
+    ``gates`` (activations), ``hs`` and ``cs``, all still on the device;
+    ``h_n`` and ``c_n`` are copies, for the workspace's rows must survive
+    what a caller does with them.
     """
     B, T, F = x.shape
     H = recurrent_kernel.shape[0]
@@ -901,12 +912,18 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     hs = gpu_memory.device_array(((T + 1) * B, H), x.dtype)
     cs = gpu_memory.device_array(((T + 1) * B, H), x.dtype)
     outputs = gpu_memory.device_array((B, T, H), x.dtype)
+    h_n = c_n = None
+    if final_states:
+        h_n, c_n = gpu_memory.device_array((B, H), x.dtype), gpu_memory.device_array((B, H), x.dtype)
+    saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     _run(k.reorder, B * T * F, threads, x, xs, reverse, True)
     launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["persistent_below"]:
+        # without final states, hs and cs stand in for h_n and c_n: arrays of their type, never written
         loop_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
-                     recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+                     recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs,
+                     hs if h_n is None else h_n, cs if c_n is None else c_n, final_states)
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "forward", k.forward_persistent, loop_args + (0,), options, B, H, H, 4 * options["persistent_units"],
             np.dtype(x.dtype).itemsize)
@@ -914,7 +931,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
             persistent_threads = options["persistent_units"] * options["persistent_slices"]
             gpu_launch.launch(k.forward_persistent, blocks, persistent_threads, loop_args + (cache_slots,),
                               cache_bytes)
-            return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
+            return outputs, h_n, c_n, saved
     _run(k.copy_rows, B * H, threads, h0, 0, B, hs, 0)
     _run(k.copy_rows, B * H, threads, c0, 0, B, cs, 0)
     if B >= options["gemm_steps_from"]:
@@ -932,30 +949,21 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         for s in range(T):
             recurrent(0 if use_recurrent_mask else s * B, s * B)
             update(s, T - 1 - s if reverse else s)
-        return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
-    step_args = (0, 0, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask, recurrent_mask,
-                 use_recurrent_mask, zero_output, cifg, outputs)
-    if row_blocks * H < options["split_below"]:
-        units = options["split_units"]
-        step = gpu_launch.prepared_launch(k.forward_step_split, (-(-H // units), row_blocks),
-                                          units * options["split_slices"], step_args)
     else:
-        step = gpu_launch.prepared_launch(k.forward_step, *_launch(row_blocks * H, threads), step_args)
-    for s in range(T):
-        step(s, T - 1 - s if reverse else s)
-    return outputs, {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
-
-
-def final_states(saved, B, options):
-    """Copies of h and c after the last step of a ``forward``'s workspace, (B, H) each: the workspace's own
-    rows must survive what a caller does with these."""
-    hs, cs = saved["hs"], saved["cs"]
-    k = kernels_for(hs.dtype, options)
-    last, H = hs.shape[0] - B, hs.shape[1]
-    h_n, c_n = gpu_memory.device_array((B, H), hs.dtype), gpu_memory.device_array((B, H), hs.dtype)
-    _run(k.copy_rows, B * H, options["threads"], hs, last, B, h_n, 0)
-    _run(k.copy_rows, B * H, options["threads"], cs, last, B, c_n, 0)
-    return h_n, c_n
+        step_args = (0, 0, B, H, gates, hs, cs, recurrent_kernel, bias, peephole, mask, use_mask, recurrent_mask,
+                     use_recurrent_mask, zero_output, cifg, outputs)
+        if row_blocks * H < options["split_below"]:
+            units = options["split_units"]
+            step = gpu_launch.prepared_launch(k.forward_step_split, (-(-H // units), row_blocks),
+                                              units * options["split_slices"], step_args)
+        else:
+            step = gpu_launch.prepared_launch(k.forward_step, *_launch(row_blocks * H, threads), step_args)
+        for s in range(T):
+            step(s, T - 1 - s if reverse else s)
+    if final_states:
+        _run(k.copy_rows, B * H, threads, hs, T * B, B, h_n, 0)
+        _run(k.copy_rows, B * H, threads, cs, T * B, B, c_n, 0)
+    return outputs, h_n, c_n, saved
 
 
 def _transposed(k, recurrent_kernel, threads):

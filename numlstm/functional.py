@@ -385,14 +385,12 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     from .kernels import gpu_lstm
 
     gpu_options = _gpu_options()
-    outputs, saved = gpu_lstm.forward(
+    outputs, h_n, c_n, saved = gpu_lstm.forward(
         x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, options["use_mask"], recurrent_mask,
-        options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], gpu_options)
+        options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], gpu_options,
+        final_states)
     saved.update(kernel=kernel, recurrent_kernel=recurrent_kernel, peephole=peephole, mask=mask,
                  recurrent_mask=recurrent_mask)
-    h_n = c_n = None
-    if final_states:
-        h_n, c_n = gpu_lstm.final_states(saved, options["x_shape"][0], gpu_options)
     results = (outputs, h_n, c_n) if options["resident"] else \
         (None if a is None else ops.to_host(a) for a in (outputs, h_n, c_n))
     return (*results, LSTMWorkspace(saved, options))

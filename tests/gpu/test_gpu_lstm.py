@@ -147,6 +147,26 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
         assert (min(blocks, unit_blocks) * cache_slots >= unit_blocks) if cached else cache_slots == 0
 
 
+@pytest.mark.parametrize("time_loop", ["persistent", "split steps"])
+def test_without_final_states_a_pass_gives_the_same_outputs_and_gradients(monkeypatch, rng, time_loop):
+    """``final_states=False``: the persistent kernel gets the workspace's own hs and cs in place of h_n and
+    c_n and must leave them alone; the per-step loops skip the copies."""
+    if time_loop == "persistent":
+        _force_persistent(monkeypatch, cached=True)
+    else:
+        force_time_loop(monkeypatch, split_below=10**9)
+    # no mask: every row's first step reads h0, so a pass that overwrote it would change the gradients
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=5, peephole=True, initial_state=True)
+    d_out = rng.standard_normal((3, 4, 5))
+    out, h_n, c_n, workspace = numlstm.lstm_forward(**args)
+    lean_out, lean_h, lean_c, lean_workspace = numlstm.lstm_forward(**args, final_states=False)
+    assert h_n is not None and lean_h is None and lean_c is None
+    np.testing.assert_array_equal(lean_out, out)
+    full, lean = numlstm.lstm_backward(workspace, d_out), numlstm.lstm_backward(lean_workspace, d_out)
+    for name, got, want in zip(full._fields, lean, full):
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
 def _cooperative_launches(monkeypatch, blocks):
     """In the simulator, the persistent kernels launch on ``blocks`` co-resident blocks that run in turn
     between grid barriers (tests/gpu/serialised_launch.py); returns the two wrapped kernels."""
