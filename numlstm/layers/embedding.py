@@ -21,6 +21,7 @@ class Embedding(Layer):
         # Keras' default "uniform" is RandomUniform(-0.05, 0.05).
         self.embeddings_initializer = embeddings_initializer or initializers.RandomUniform(-0.05, 0.05)
         self.mask_zero = mask_zero
+        self._looked_up = None  # (the ids forward was given, the int64 ids it looked up): compute_mask's
 
     def build(self, input_shape):
         self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
@@ -48,6 +49,10 @@ class Embedding(Layer):
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
             return None
+        looked_up = self._looked_up
+        if looked_up is not None and looked_up[0] is inputs:  # the ids forward has just put where it looked up
+            ids = looked_up[1]
+            return backend.array_ops(ids).not_equal(ids, 0)
         if not backend.is_device_array(inputs):
             inputs = np.asarray(inputs)
         ops = self._ops(inputs)
@@ -68,6 +73,7 @@ class Embedding(Layer):
             ids = ops.from_host(ids.astype(np.int64, copy=False))
         else:
             ids = x
+        self._looked_up = (x, ids) if self.mask_zero else None
         if not self.built:
             self.build(ids.shape)
         # The gradient's rows grouped by id, on the host, now: the backward pass then has nothing to upload.

@@ -256,8 +256,9 @@ def test_a_training_step_waits_for_the_device_once_when_all_of_it_is_queued(monk
 
 def test_an_embedding_model_reads_nothing_back_but_its_loss(monkeypatch):
     """The Embedding checks its ids on the host batch itself (a model does not upload the batch for it to
-    download, which would wait for the last step's backward pass) and groups them for its gradient in the
-    forward pass; so the step's one wait is still for its loss, after everything is queued."""
+    download, which would wait for the last step's backward pass), groups them for its gradient in the
+    forward pass and makes its mask from the ids it uploaded for the lookup; so the step's one wait is
+    still for its loss, after everything is queued, and the ids go up once."""
     rng = np.random.default_rng(10)
     model = numlstm.Sequential([layers.Embedding(5, 2, mask_zero=True, dtype="float64"),
                                 layers.LSTM(3, dtype="float64"), layers.Dense(1, dtype="float64")])
@@ -267,6 +268,8 @@ def test_an_embedding_model_reads_nothing_back_but_its_loss(monkeypatch):
     log = _step_events(monkeypatch, model, x, rng.standard_normal((4, 1)))
     assert log.count("down") == 1 and log.count("wait") == 1 and log[-1] == "wait", log
     assert log[log.index("down") + 1:-1].count("launch") > 3, log  # the backward pass and update
+    # y, the ids once (the mask compares the ids the lookup used) and their grouping for the gradient
+    assert log.count("up") == 3, log
     with numlstm.device("cuda"):
         model.predict(x)  # the model and its table back on the GPU
     assert backend.is_device_array(model.layers[0].embeddings)
