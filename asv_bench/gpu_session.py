@@ -10,11 +10,14 @@ processes where pytest-xdist is installed (compiling the kernels is most of
 its time). Then the
 tables of ``TABLES``, most wanted first, each printed as it finishes, so
 that a run cut short by the device's time limit keeps what it measured, and
-a table that fails on hardware prints its error and costs only itself; with
+a table that fails on hardware prints its error and runs again with the
+defaults no GPU has run yet turned off (``CAUTIOUS_OPTIONS``), so that it
+still gives figures and the error narrows down; with
 ``--table-timeout``, a table that hangs (a kernel that never returns) costs
 only itself too: the tables then run in a child process, which a watchdog
 ends after that many seconds of one table, and a new child takes up the
-tables after it:
+tables after it (after a failed table too: a CUDA error can leave the
+context unusable):
 
 - ``cudnn``: the DeepBench sizes of ``benchmarks/lstm_gpu.py``, numlstm and
   torch.nn.LSTM on cuDNN (training step, inference, a whole ``fit`` epoch
@@ -615,7 +618,29 @@ def _run_tests(command, cwd, timeout):
             return f"stopped after {timeout:g} s"
 
 
+# What a table that fails under the defaults runs with again: the defaults that no GPU has run yet turned off
+# (the memory pool, staged transfers, cuBLAS), and numba-cuda's own launches instead of gpu_launch's templates.
+CAUTIOUS_OPTIONS = {"memory_pool": False, "staged_transfer_bytes": 0, "gemm_library": "numba"}
+_TABLE_FAILED = 3  # a child's exit status: a table failed, the tables after it go to a fresh process
+
+
+def _cautiously(table, args):
+    """``table(args)`` under :data:`CAUTIOUS_OPTIONS` and numba-cuda's own launches."""
+    import weakref
+
+    from numlstm.kernels import config, gpu_launch
+
+    with mock.patch.dict(config.GPU_OPTIONS, CAUTIOUS_OPTIONS), \
+            mock.patch.object(gpu_launch, "_templates", weakref.WeakKeyDictionary()), \
+            mock.patch.object(gpu_launch._FastLaunch, "for_kernel", lambda *args, **kwargs: None):
+        return table(args)
+
+
 def _print_tables(names, args):
+    """Each table as it finishes. One that fails (a kernel or call that only hardware rejects) prints its
+    error and runs again under :data:`CAUTIOUS_OPTIONS`, so that the session still gets its figures and the
+    error narrows down; in a child process the tables after it then go to a fresh one, for a CUDA error
+    can leave the context unusable."""
     for name in names:
         if args.progress:
             with open(args.progress, "a") as progress:
@@ -623,11 +648,21 @@ def _print_tables(names, args):
         if args.table_timeout:
             faulthandler.dump_traceback_later(args.table_timeout, exit=True)
         try:
-            print(TABLES[name](args), end="\n\n", flush=True)
-        except Exception:  # a kernel that only hardware rejects costs only its own table
-            print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
+            try:
+                print(TABLES[name](args), end="\n\n", flush=True)
+                continue
+            except Exception:
+                print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
+            print(f"Table {name} again, with {CAUTIOUS_OPTIONS} and numba-cuda's own launches:", end="\n\n",
+                  flush=True)
+            try:
+                print(_cautiously(TABLES[name], args), end="\n\n", flush=True)
+            except Exception:
+                print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
         finally:
             faulthandler.cancel_dump_traceback_later()
+        if args.progress and name != names[-1]:
+            sys.exit(_TABLE_FAILED)
 
 
 def _print_tables_in_children(names, args):
@@ -646,6 +681,9 @@ def _print_tables_in_children(names, args):
             started = progress.read_text().split()
             if status == 0:
                 return
+            if status == _TABLE_FAILED:  # it printed its own error; the rest in a fresh process
+                remaining = [name for name in remaining if name not in started]
+                continue
             last = next((name for name in reversed(remaining) if name in started), None)
             if last is None:
                 print(f"The tables' process failed (exit status {status}) before its first table; see stderr.",

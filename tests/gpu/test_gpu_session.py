@@ -283,3 +283,67 @@ def test_a_tables_process_that_fails_at_once_is_not_restarted(monkeypatch, capsy
     gpu_session.main()
     assert len(children) == 1
     assert "failed (exit status 1) before its first table" in capsys.readouterr().out
+
+
+def _session_module():
+    sys.path.insert(0, str(ASV_BENCH))
+    import gpu_session
+
+    return gpu_session
+
+
+def test_a_table_failing_under_the_defaults_runs_again_cautiously(monkeypatch, capsys):
+    """A default that only hardware rejects (here: the memory pool) must not cost the session the table's
+    figures: its error is printed, then the table runs again with the untried defaults off."""
+    import argparse
+
+    from numlstm.kernels import config, gpu_launch
+
+    gpu_session = _session_module()
+    seen = []
+
+    def table(args):
+        seen.append((config.GPU_OPTIONS["memory_pool"], gpu_launch._FastLaunch.for_kernel(None, 1, 1, (), 0, 0)))
+        if config.GPU_OPTIONS["memory_pool"]:
+            raise RuntimeError("CUDA_ERROR_ILLEGAL_ADDRESS")
+        return "| the table |"
+
+    monkeypatch.setitem(gpu_session.TABLES, "flaky", table)
+    args = argparse.Namespace(progress=None, table_timeout=0)
+    gpu_session._print_tables(["flaky"], args)
+    printed = capsys.readouterr().out
+    assert "RuntimeError: CUDA_ERROR_ILLEGAL_ADDRESS" in printed
+    assert printed.index("ILLEGAL_ADDRESS") < printed.index("Table flaky again, with") < printed.index("| the table |")
+    assert seen[1] == (False, None) and config.GPU_OPTIONS["memory_pool"]  # the defaults are back afterwards
+
+
+def test_after_a_failed_table_a_child_leaves_the_rest_to_a_fresh_process(monkeypatch, tmp_path, capsys):
+    """A CUDA error can leave the context unusable: the child that ran the failed table stops, and the
+    parent starts the tables after it in a new one, without calling the failed table lost."""
+    import argparse
+
+    gpu_session = _session_module()
+    monkeypatch.setitem(gpu_session.TABLES, "broken", lambda args: 1 / 0)
+    monkeypatch.setitem(gpu_session.TABLES, "after", lambda args: "| after |")
+    progress = tmp_path / "started"
+    progress.touch()
+    child = argparse.Namespace(progress=str(progress), table_timeout=0)
+    with pytest.raises(SystemExit) as stopped:
+        gpu_session._print_tables(["broken", "after"], child)
+    assert stopped.value.code == gpu_session._TABLE_FAILED
+    assert progress.read_text().split() == ["broken"] and "| after |" not in capsys.readouterr().out
+
+    children = []
+
+    def run(command):
+        tables = command[command.index("--tables") + 1].split(",")
+        children.append(tables)
+        started = pathlib.Path(command[command.index("--progress") + 1])
+        started.write_text(started.read_text() + tables[0] + "\n")
+        return subprocess.CompletedProcess(command, gpu_session._TABLE_FAILED if len(children) == 1 else 0)
+
+    monkeypatch.setattr(gpu_session.subprocess, "run", run)
+    parent = argparse.Namespace(rounds=1, seconds=0.0, table_timeout=5)
+    gpu_session._print_tables_in_children(["broken", "after"], parent)
+    assert children == [["broken", "after"], ["after"]]
+    assert "no result" not in capsys.readouterr().out
