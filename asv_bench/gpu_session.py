@@ -60,6 +60,7 @@ numlstm need not be installed: see :func:`importable_checkout`.
 import argparse
 import ctypes
 import faulthandler
+import functools
 import importlib
 import importlib.util
 import os
@@ -639,58 +640,73 @@ def _cautiously(table, args):
 def _print_tables(names, args):
     """Each table as it finishes. One that fails (a kernel or call that only hardware rejects) prints its
     error and runs again under :data:`CAUTIOUS_OPTIONS`, so that the session still gets its figures and the
-    error narrows down; in a child process the tables after it then go to a fresh one, for a CUDA error
-    can leave the context unusable."""
+    error narrows down: here, or, in a child process (``args.progress``), in a fresh one that the parent
+    starts, for a CUDA error can leave the context unusable; the parent then starts the tables after it in
+    another. ``args.cautious``: every table under :data:`CAUTIOUS_OPTIONS` (that fresh child)."""
     for name in names:
         if args.progress:
             with open(args.progress, "a") as progress:
                 print(name, file=progress)
-        if args.table_timeout:
-            faulthandler.dump_traceback_later(args.table_timeout, exit=True)
-        try:
-            try:
-                print(TABLES[name](args), end="\n\n", flush=True)
-                continue
-            except Exception:
-                print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
-            print(f"Table {name} again, with {CAUTIOUS_OPTIONS} and numba-cuda's own launches:", end="\n\n",
-                  flush=True)
-            try:
-                print(_cautiously(TABLES[name], args), end="\n\n", flush=True)
-            except Exception:
-                print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
-        finally:
-            faulthandler.cancel_dump_traceback_later()
-        if args.progress and name != names[-1]:
+        table = functools.partial(_cautiously, TABLES[name]) if args.cautious else TABLES[name]
+        if _printed(table, args):
+            continue
+        if args.progress and not args.cautious:
             sys.exit(_TABLE_FAILED)
+        if not args.cautious:
+            print(_again(name), end="\n\n", flush=True)
+            _printed(functools.partial(_cautiously, TABLES[name]), args)
+
+
+def _again(name):
+    return f"Table {name} again, with {CAUTIOUS_OPTIONS} and numba-cuda's own launches:"
+
+
+def _printed(table, args):
+    """Print ``table(args)``, or its error; whether it gave a table."""
+    if args.table_timeout:
+        faulthandler.dump_traceback_later(args.table_timeout, exit=True)
+    try:
+        print(table(args), end="\n\n", flush=True)
+        return True
+    except Exception:
+        print(f"```\n{traceback.format_exc()}```", end="\n\n", flush=True)
+        return False
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _print_tables_in_children(names, args):
     """The tables in child processes, each table ended by a watchdog after ``args.table_timeout`` seconds
-    (its threads' stacks on stderr); a new child takes up the tables after one that hung or crashed."""
+    (its threads' stacks on stderr); a new child takes up the tables after one that hung or crashed, and
+    after one that failed, which first runs again cautiously in a child of its own."""
     with tempfile.TemporaryDirectory(prefix="numlstm-gpu-session-") as scratch:
         progress = pathlib.Path(scratch) / "started"
         progress.touch()
-        remaining = list(names)
-        while remaining:
+
+        def child(tables, cautious=False):
             command = [sys.executable, str(HERE / "gpu_session.py"), "--skip-tests", "--rounds", str(args.rounds),
                        "--seconds", str(args.seconds), "--table-timeout", str(args.table_timeout),
-                       "--progress", str(progress), "--tables", ",".join(remaining)]
+                       "--progress", str(progress), "--tables", ",".join(tables)] + ["--cautious"] * cautious
             sys.stdout.flush()
-            status = subprocess.run(command).returncode
+            return subprocess.run(command).returncode
+
+        remaining = list(names)
+        while remaining:
+            status = child(remaining)
             started = progress.read_text().split()
             if status == 0:
                 return
-            if status == _TABLE_FAILED:  # it printed its own error; the rest in a fresh process
-                remaining = [name for name in remaining if name not in started]
-                continue
             last = next((name for name in reversed(remaining) if name in started), None)
             if last is None:
                 print(f"The tables' process failed (exit status {status}) before its first table; see stderr.",
                       end="\n\n", flush=True)
                 return
-            print(f"Table {last}: no result, its process ended (exit status {status}: stopped after "
-                  f"{args.table_timeout:g} s, or crashed); its stacks are on stderr.", end="\n\n", flush=True)
+            if status == _TABLE_FAILED:  # it printed its error
+                print(_again(last), end="\n\n", flush=True)
+                status = child([last], cautious=True)
+            if status != 0:
+                print(f"Table {last}: no result, its process ended (exit status {status}: stopped after "
+                      f"{args.table_timeout:g} s, or crashed); its stacks are on stderr.", end="\n\n", flush=True)
             remaining = [name for name in remaining if name not in started]
 
 
@@ -708,6 +724,7 @@ def main():
                         help="run the tables in a child process and end one that takes longer than this many "
                              "seconds (0: no limit, the tables in this process)")
     parser.add_argument("--progress", help=argparse.SUPPRESS)  # a child's record of the tables it started
+    parser.add_argument("--cautious", action="store_true", help=argparse.SUPPRESS)  # CAUTIOUS_OPTIONS throughout
     parser.add_argument("--tables", default=",".join(TABLES),
                         help=f"comma-separated, from {', '.join(TABLES)} (default: all, in this order)")
     args = parser.parse_args()

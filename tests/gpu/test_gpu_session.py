@@ -309,7 +309,7 @@ def test_a_table_failing_under_the_defaults_runs_again_cautiously(monkeypatch, c
         return "| the table |"
 
     monkeypatch.setitem(gpu_session.TABLES, "flaky", table)
-    args = argparse.Namespace(progress=None, table_timeout=0)
+    args = argparse.Namespace(progress=None, table_timeout=0, cautious=False)
     gpu_session._print_tables(["flaky"], args)
     printed = capsys.readouterr().out
     assert "RuntimeError: CUDA_ERROR_ILLEGAL_ADDRESS" in printed
@@ -317,9 +317,9 @@ def test_a_table_failing_under_the_defaults_runs_again_cautiously(monkeypatch, c
     assert seen[1] == (False, None) and config.GPU_OPTIONS["memory_pool"]  # the defaults are back afterwards
 
 
-def test_after_a_failed_table_a_child_leaves_the_rest_to_a_fresh_process(monkeypatch, tmp_path, capsys):
-    """A CUDA error can leave the context unusable: the child that ran the failed table stops, and the
-    parent starts the tables after it in a new one, without calling the failed table lost."""
+def test_after_a_failed_table_a_child_leaves_the_rest_to_fresh_processes(monkeypatch, tmp_path, capsys):
+    """A CUDA error can leave the context unusable: the child that ran the failed table stops, a fresh one
+    runs that table again cautiously, and another the tables after it; none is called lost."""
     import argparse
 
     gpu_session = _session_module()
@@ -327,17 +327,18 @@ def test_after_a_failed_table_a_child_leaves_the_rest_to_a_fresh_process(monkeyp
     monkeypatch.setitem(gpu_session.TABLES, "after", lambda args: "| after |")
     progress = tmp_path / "started"
     progress.touch()
-    child = argparse.Namespace(progress=str(progress), table_timeout=0)
+    child = argparse.Namespace(progress=str(progress), table_timeout=0, cautious=False)
     with pytest.raises(SystemExit) as stopped:
         gpu_session._print_tables(["broken", "after"], child)
     assert stopped.value.code == gpu_session._TABLE_FAILED
-    assert progress.read_text().split() == ["broken"] and "| after |" not in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert progress.read_text().split() == ["broken"] and "ZeroDivisionError" in printed and "again" not in printed
 
     children = []
 
     def run(command):
         tables = command[command.index("--tables") + 1].split(",")
-        children.append(tables)
+        children.append((tables, "--cautious" in command))
         started = pathlib.Path(command[command.index("--progress") + 1])
         started.write_text(started.read_text() + tables[0] + "\n")
         return subprocess.CompletedProcess(command, gpu_session._TABLE_FAILED if len(children) == 1 else 0)
@@ -345,5 +346,6 @@ def test_after_a_failed_table_a_child_leaves_the_rest_to_a_fresh_process(monkeyp
     monkeypatch.setattr(gpu_session.subprocess, "run", run)
     parent = argparse.Namespace(rounds=1, seconds=0.0, table_timeout=5)
     gpu_session._print_tables_in_children(["broken", "after"], parent)
-    assert children == [["broken", "after"], ["after"]]
-    assert "no result" not in capsys.readouterr().out
+    assert children == [(["broken", "after"], False), (["broken"], True), (["after"], False)]
+    printed = capsys.readouterr().out
+    assert "Table broken again, with" in printed and "no result" not in printed
