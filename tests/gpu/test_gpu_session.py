@@ -234,7 +234,8 @@ sys.path.insert(0, {str(ASV_BENCH)!r})
 import gpu_session
 gpu_session.TABLES = {{"quick": lambda args: "quick table", "hung": lambda args: time.sleep(60),
                        "never": lambda args: "never printed"}}
-gpu_session._print_tables(["quick", "hung", "never"], argparse.Namespace(table_timeout=1, progress={str(progress)!r}))
+gpu_session._print_tables(["quick", "hung", "never"], argparse.Namespace(table_timeout=1, progress={str(progress)!r},
+                                                                  cautious=False))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
