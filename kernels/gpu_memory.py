@@ -148,13 +148,20 @@ def device_array(shape, dtype):
     (:func:`pool`; numba-cuda's ``cuda.device_array`` where there is none)."""
     found = pool()
     dtype = np.dtype(dtype)
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
+    shape = shape_tuple(shape)
     nbytes = math.prod(shape) * dtype.itemsize
     if found is None or nbytes == 0:
         return cuda.device_array(shape, dtype)
+    from numba.cuda.api_util import prepare_shape_strides_dtype
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
-    return DeviceNDArray(shape, _c_strides(shape, dtype.itemsize), dtype, gpu_data=found.memalloc(nbytes))
+    shape, strides, dtype = prepare_shape_strides_dtype(shape, None, dtype, "C")
+    return DeviceNDArray(shape, strides, dtype, gpu_data=found.memalloc(nbytes))
+
+
+def shape_tuple(shape):
+    """An array shape given as an integer or a sequence of them (numpy's included) as a tuple of ints."""
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
 
 
 def to_device(array):
@@ -171,11 +178,3 @@ def release_cached():
     found = pool()
     if found is not None:
         found.release_cached()
-
-
-def _c_strides(shape, itemsize):
-    strides, step = [], itemsize
-    for extent in reversed(shape):
-        strides.append(step)
-        step *= int(extent)
-    return tuple(reversed(strides))

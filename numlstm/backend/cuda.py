@@ -87,8 +87,7 @@ def read_only_zeros(shape, dtype):
     """A zero array for inputs that nothing writes (absent initial states, bias or peepholes): made once
     per shape, dtype and GPU, so that a pass launches no fill for them."""
     device = getattr(cuda.get_current_device(), "id", 0)  # the simulator's device has no id
-    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(map(int, shape))
-    return _read_only_zeros(shape, gpu_lstm.dtype_name(dtype), device)
+    return _read_only_zeros(gpu_memory.shape_tuple(shape), gpu_lstm.dtype_name(dtype), device)
 
 
 @functools.lru_cache(maxsize=64)
