@@ -137,12 +137,12 @@ def test_after_a_first_training_step_numba_cuda_marshals_nothing(monkeypatch, rn
     from numlstm import layers
 
     model = numlstm.Sequential([layers.Input((4, 3)), layers.LSTM(5), layers.Dense(2)])
-    model.compile(optimizer="adam", loss="mse")
     x, y = rng.standard_normal((6, 4, 3)).astype(np.float32), rng.standard_normal((6, 2)).astype(np.float32)
     weights = model.get_weights()
 
     def trained():
         model.set_weights(weights)
+        model.compile(optimizer="adam", loss="mse")  # Adam afresh: its moments and step count start over
         with numlstm.device("cuda"):
             model.train_on_batch(x, y)
             calls.clear()
