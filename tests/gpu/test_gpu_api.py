@@ -172,14 +172,18 @@ class _Transfers:
 
     def log_launches(self, monkeypatch):
         """Also log each kernel launch and cuBLAS call ("launch"); on a GPU every launch then goes through
-        numba-cuda's own path (no parameter templates), where it can be seen."""
+        numba-cuda's own path (no parameter templates, not even those the steps before made), where it can be
+        seen."""
         if dispatch.simulator_enabled():
             from numba.cuda.simulator.kernel import FakeCUDAKernel as configured_kernel
         else:
+            import weakref
+
             from numba.cuda.dispatcher import _LaunchConfiguration as configured_kernel
             from numlstm.kernels import gpu_cublas, gpu_launch
 
             monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kw: None))
+            monkeypatch.setattr(gpu_launch, "_templates", weakref.WeakKeyDictionary())
             gemm = gpu_cublas.gemm
 
             def logged_gemm(*args, **kwargs):
