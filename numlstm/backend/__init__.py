@@ -42,6 +42,12 @@ def for_device(name):
     return _cuda() if name == "cuda" else cpu
 
 
+def in_context(device, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` within the backend of ``device`` ("cpu" or "cuda"): on the GPU with its
+    context attached to the thread throughout, which makes numba-cuda's context lookups inside cheap."""
+    return for_device(device).in_context(function, *args, **kwargs)
+
+
 def to_host(array):
     """``array`` as a numpy array (itself when it is one; a copy of a device array)."""
     return cpu.local(array)

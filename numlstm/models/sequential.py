@@ -8,6 +8,7 @@ model runs, and stay there between calls: on a GPU only each batch's data
 """
 
 import collections
+import functools
 import math
 import sys
 import time
@@ -21,6 +22,17 @@ from ..layers import Layer
 from ..layers.base import check_finite_data, numeric_array
 from ..distributed import LOCAL, LocalStrategy
 from ..layers.input_layer import Input
+
+
+def _in_device_context(method):
+    """Decorator: the method runs within the current device's backend (``backend.in_context``: on the GPU its
+    context stays attached throughout, so that numba-cuda finds it without asking the driver)."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        return backend.in_context(dispatch.current_device(), method, self, *args, **kwargs)
+
+    return run
 
 
 class Sequential:
@@ -161,11 +173,13 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
+    @_in_device_context
     def __call__(self, x, training=False):
         x = self._as_array(x, "x")
         self._ensure_built(x)
         return backend.to_host(self._forward(x, training)[0])
 
+    @_in_device_context
     def predict(self, x, batch_size=32, verbose=0, distribute=None):
         """Outputs for ``x`` in batches; with ``distribute``, each rank computes a share, every rank gets all."""
         strategy = _strategy(distribute)
@@ -261,6 +275,7 @@ class Sequential:
                 metric.update(y, host_output)
         return value, ops.flatten(grads, self._params.dtype), grads
 
+    @_in_device_context
     def compute_gradients(self, x, y):
         """(loss, grads) for one batch, grads aligned one to one with ``get_weights()``."""
         self._require_compiled("compute_gradients")
@@ -269,6 +284,7 @@ class Sequential:
         value, _, grads = self._loss_and_flat_grads(x, y)
         return float(value), [backend.to_host(g) for g in grads]
 
+    @_in_device_context
     def train_on_batch(self, x, y):
         self._require_compiled("train_on_batch")
         if isinstance(self.optimizer, optimizers.LBFGS):
@@ -279,6 +295,7 @@ class Sequential:
         self.optimizer.apply(self._params, flat)
         return float(value)
 
+    @_in_device_context
     def test_on_batch(self, x, y):
         self._require_compiled("test_on_batch")
         x, y = self._check_pair(x, y)
@@ -324,6 +341,7 @@ class Sequential:
             metric.set_state(*reduced[1 + 2 * i:3 + 2 * i])
         return reduced[0]
 
+    @_in_device_context
     def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False, distribute=None):
         """Mean loss (and metrics) over the data, each batch weighted by its size.
 
@@ -338,6 +356,7 @@ class Sequential:
             return logs
         return logs["loss"] if not self.metrics else list(logs.values())
 
+    @_in_device_context
     def fit(self, x, y, batch_size=32, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, distribute=None):
         """Keras' fit: mini-batch training; returns the History callback.

@@ -15,6 +15,7 @@ from numlstm import backend, dispatch, layers, losses, optimizers
 
 pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
                                 reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+on_gpu_only = pytest.mark.skipif(not dispatch.gpu_available(), reason="the simulator has no CUDA driver")
 
 
 def _embedding_model():
@@ -350,3 +351,81 @@ def test_80_epochs_on_the_gpu_path_do_not_grow_resident_memory():
                   callbacks=[numlstm.callbacks.LambdaCallback(on_epoch_end=record)])
     growth = (resident[79] - resident[19]) / resident[19]
     assert growth < 0.05, f"resident memory grew {100 * growth:.1f}% from epoch 20 to 80"
+
+
+def _context_scopes(monkeypatch):
+    """The functions run through the CUDA backend's ``in_context``, outermost first."""
+    from numlstm.backend import cuda
+
+    entered = []
+    in_context = cuda.in_context
+
+    def recorded(function, *args, **kwargs):
+        entered.append(function.__name__)
+        return in_context(function, *args, **kwargs)
+
+    monkeypatch.setattr(cuda, "in_context", recorded)
+    return entered
+
+
+def test_models_and_functional_passes_hold_the_cuda_context(monkeypatch):
+    """Each public entry point that runs on the GPU (a model's methods, lstm_forward and lstm_backward) runs
+    within the backend's ``in_context``, so that numba-cuda's context lookups inside it are cheap; on the
+    CPU none does."""
+    from numlstm import functional
+
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 1))
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3, dtype="float64"),
+                                layers.Dense(1, dtype="float64")])
+    model.compile(optimizers.SGD(0.1), "mse")
+    entered = _context_scopes(monkeypatch)
+    model.train_on_batch(x, y)
+    functional.lstm_forward(x, *(w for w in model.layers[0].get_weights()))
+    with numlstm.device("cpu"):
+        model.fit(x, y, epochs=1, verbose=0)
+    assert entered == []
+    with numlstm.device("cuda"):
+        for run in (lambda: model.train_on_batch(x, y), lambda: model.test_on_batch(x, y),
+                    lambda: model.fit(x, y, epochs=1, verbose=0), lambda: model.evaluate(x, y),
+                    lambda: model.predict(x), lambda: model(x), lambda: model.compute_gradients(x, y)):
+            entered.clear()
+            run()
+            assert entered and entered[0] in ("train_on_batch", "test_on_batch", "fit", "evaluate", "predict",
+                                               "__call__", "compute_gradients"), entered
+    kernel, recurrent_kernel, bias = model.layers[0].get_weights()
+    entered.clear()
+    with numlstm.device("cuda"):  # host arrays, computed on the GPU
+        outputs, _, _, workspace = functional.lstm_forward(x, kernel, recurrent_kernel, bias)
+    functional.lstm_backward(workspace, np.ones_like(outputs))  # the workspace's device, whatever is current
+    assert entered == ["lstm_forward", "lstm_backward"]
+
+
+@on_gpu_only
+def test_a_training_step_and_a_pass_ask_the_driver_for_the_context_once(monkeypatch):
+    """numba-cuda asks the driver for the current context (cuCtxGetCurrent) at every lookup outside an
+    attached scope: 14 times in one small inference pass on an H100 before the passes held the context.
+    Within a step or pass, once."""
+    from numba import cuda
+    from numba.cuda.cudadrv import driver
+
+    from numlstm import functional
+
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((4, 3, 2)).astype(np.float32), rng.standard_normal((4, 1)).astype(np.float32)
+    model = numlstm.Sequential([layers.Input((3, 2)), layers.LSTM(3), layers.Dense(1)])
+    model.compile(optimizers.Adam(), "mse")
+    weights = [cuda.to_device(w) for w in model.layers[0].get_weights()]
+    device_x = cuda.to_device(x)
+    with numlstm.device("cuda"):
+        model.train_on_batch(x, y)
+        functional.lstm_forward(device_x, *weights)
+    lookups = []
+    ask = driver.driver.cuCtxGetCurrent
+    monkeypatch.setattr(driver.driver, "cuCtxGetCurrent", lambda: lookups.append(1) or ask())
+    with numlstm.device("cuda"):
+        for run in (lambda: model.train_on_batch(x, y), lambda: model.predict(x),
+                    lambda: functional.lstm_forward(device_x, *weights, final_states=False)):
+            lookups.clear()
+            run()
+            assert len(lookups) <= 1, run
