@@ -235,7 +235,9 @@ _PERSISTENT = {"persistent_below": 2**62, "persistent_uncached": True}
 TIME_LOOPS = {"one thread per unit": _OFF,
               "split steps": {**_OFF, "split_below": 2**62},
               "GEMM steps": {**_OFF, "gemm_steps_from": 0},
-              "persistent": {**_OFF, **_PERSISTENT}}
+              "persistent": {**_OFF, **_PERSISTENT},
+              # as much shared memory for the weight cache as a block may opt in to (227 KiB on an H100)
+              "persistent, opted-in shared memory": {**_OFF, **_PERSISTENT, "shared_bytes": 2**20}}
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):
@@ -271,7 +273,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
     from numlstm.kernels import config, gpu_lstm
 
     lines = ["| H x N x T | " + " | ".join(f"{name}, ms" for name in TIME_LOOPS)
-             + " | persistent plan (blocks, cached unit blocks per block) | cuDNN, ms | cuDNN / best |",
+             + " | persistent plans (blocks, cached unit blocks per block) | cuDNN, ms | cuDNN / best |",
              "| --- |" + " ---: |" * (len(TIME_LOOPS) + 3)]
     failures = []
     for size in sizes:
@@ -279,7 +281,7 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
         cells = _variants_beside_cudnn(ours, theirs, method, size, TIME_LOOPS, seconds, failures)
         plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
                  if (key.kind, key.B, key.H, key.itemsize) == (kind, B, H, 4)]  # float32
-        cells.insert(len(TIME_LOOPS), str(plans[0]) if plans else "?")
+        cells.insert(len(TIME_LOOPS), " / ".join(map(str, dict.fromkeys(plans))) or "?")
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     defaults = {name: config.GPU_OPTIONS[name] for name in _OFF}
     return (f"{title} (defaults: {defaults}), float32:\n\n" + "\n".join(lines)

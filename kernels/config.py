@@ -32,7 +32,8 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # row block) pairs per step runs as one cooperative kernel for the sequence,
 # blocks of persistent_units x persistent_slices threads, each block holding
 # its units' recurrent weights in shared memory when they fit in
-# shared_bytes (the default per-block limit); where they do not fit, it runs
+# shared_bytes (48 KiB, what a block gets unasked; above it the kernels opt
+# in to more, up to the device's limit); where they do not fit, it runs
 # per step instead unless persistent_uncached. Measured on an H200
 # (asv_bench/README.md), against the split steps launched prepared
 # (gpu_launch.py): with the weights cached they win up to 2048 pairs
@@ -51,16 +52,17 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # runs a cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
 # (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.
-# gemm_steps_from: a batch of at least this many rows runs each step as
-# cuDNN does, the recurrent product as a GEMM then an elementwise update (2
-# launches forward, 2 backward): the weights are read once per GEMM tile
-# of 64 rows instead of once per `rows`. Off: on an H200 they were the
-# slowest loop at every DeepBench size, cuBLAS's GEMMs included (512x64x25
-# training: 20.6 ms against 5.4 split), but then each step's GEMM cost
-# about 0.3 ms of host time through CuPy and each update a numba-cuda
-# marshalling; now a step is one direct cuBLAS call on offset addresses
-# (gpu_lstm.step_gemm) and one prepared launch each way, not yet timed
-# (gpu_session's cublas table has the GEMM steps beside the others).
+# gemm_steps_from: a step of at least this many recurrent multiply-adds
+# (batch x 4 units x units) runs as cuDNN's do, the recurrent product as a
+# cuBLAS GEMM then an elementwise update (2 launches forward, 2 backward):
+# the weights are read once per GEMM tile instead of once per `rows`.
+# Measured on an H100 (asv_bench/README.md), training steps against the
+# split steps: 5.1 ms against 10.5 at 1024x64x25 (2^28 multiply-adds a
+# step), 4.2 against 4.7 at 1024x16x25 (2^26), 4.3 against 4.4 at
+# 512x64x25 (2^26), but 15.1 against 10.3 at 256x64x150 (2^24, where the
+# split step's few blocks keep up and the GEMM's launch does not pay); the
+# forward pass alone wins from 2^28 (1024x64: 2.1 ms against 3.2) and
+# loses a little at 2^26, which the backward more than makes up.
 # gemm_split_*: a Numba GEMM of fewer than gemm_split_blocks output tiles
 # splits its depth over blocks (split-K), no slice shorter than
 # gemm_split_depth, the slices' sums added in order by a second kernel: a
@@ -112,7 +114,7 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
-               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**62,
+               "shared_bytes": 48 * 1024, "gemm_steps_from": 2**26,
                "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
                "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": True,
                "tf32": False}

@@ -829,11 +829,36 @@ _persistent_plans = {}
 
 
 def _max_cooperative_blocks(kernel, args, threads, dynamic_shared_bytes):
-    """How many blocks of ``kernel`` a cooperative launch with these arguments can keep resident at once."""
+    """How many blocks of ``kernel`` a cooperative launch with these arguments can keep resident at once
+    (none where a block cannot have that much shared memory)."""
     if numba.config.ENABLE_CUDASIM:
         return 1  # the simulator runs cooperative grids of one block only
     compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
+    if compiled.shared_mem_per_block + dynamic_shared_bytes > DEFAULT_SHARED_BYTES:
+        if compiled.shared_mem_per_block + dynamic_shared_bytes > _opt_in_shared_bytes():
+            return 0
+        _allow_dynamic_shared(compiled)
     return compiled.max_cooperative_grid_blocks(threads, dynamic_shared_bytes)
+
+
+DEFAULT_SHARED_BYTES = 48 * 1024  # what a block may use without opting in to more
+
+
+def _opt_in_shared_bytes():
+    """The shared memory a block may opt in to on the current device (227 KiB on an H100)."""
+    return cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+
+
+def _allow_dynamic_shared(compiled):
+    """Let ``compiled``'s blocks take all the dynamic shared memory the device allows beside its static
+    shared memory (a kernel may take only 48 KiB in all unless told; numba-cuda never tells it)."""
+    from numba.cuda.cudadrv import driver
+
+    cufunc = compiled.library.get_cufunc()
+    attribute = driver.binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+    # as numba-cuda's own Function.set_shared_memory_carveout sets its attribute
+    driver.driver.cuKernelSetAttribute(attribute, _opt_in_shared_bytes() - compiled.shared_mem_per_block,
+                                       cufunc.handle, cufunc.device.id)
 
 
 def _cache_width(columns, units):
@@ -934,7 +959,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
             return outputs, h_n, c_n, saved
     _run(k.copy_rows, B * H, threads, h0, 0, B, hs, 0)
     _run(k.copy_rows, B * H, threads, c0, 0, B, cs, 0)
-    if B >= options["gemm_steps_from"]:
+    if B * GH * H >= options["gemm_steps_from"]:
         # cuDNN's scheme: per step the recurrent product as a GEMM (the weights read once per 64 rows, not
         # once per ``rows``), then the gate update; with the recurrent mask the GEMM reads h * mask.
         masked_h = hs
@@ -1008,7 +1033,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         persistent_threads = options["persistent_units"] * options["persistent_slices"]
         gpu_launch.launch(k.backward_persistent, blocks, persistent_threads, loop_args(weights) + (cache_slots,),
                           cache_bytes)
-    elif B >= options["gemm_steps_from"]:
+    elif B * GH * H >= options["gemm_steps_from"]:
         dh_product = gpu_memory.device_array((B, H), dtype)
         cell_args = (B, H, gates, cs, dh, dh_product, dc, d_outputs, use_d_outputs, mask, use_mask, recurrent_mask,
                      use_recurrent_mask, peephole, zero_output, cifg)

@@ -263,6 +263,25 @@ def test_persistent_passes_across_many_blocks(monkeypatch, rng, cached):
         assert blocks > 100 and (cache_slots > 0) == cached
 
 
+@pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator has no shared-memory limits")
+def test_persistent_passes_with_opted_in_shared_memory(monkeypatch, rng):
+    """On a GPU: weight caches beyond the 48 KiB a block gets unasked. float64 at H = 768 (18 MiB of
+    recurrent weights, which the shared memory of all of an H100's SMs holds): one unit block's forward
+    cache is 9 columns of 768 rows (54 KiB), its backward cache 2 columns of 3072 (48 KiB), each beside
+    the partial sums' static shared memory."""
+    from numlstm.kernels import gpu_lstm
+
+    plans = _force_persistent(monkeypatch, True)
+    options = _active_gpu_options()
+    monkeypatch.setitem(options, "shared_bytes", 2**20)
+    args = random_lstm_args(rng, B=3, T=4, F=3, H=768, peephole=True, mask=True, initial_state=True)
+    assert_matches_reference(rng, args, False, False, grad_rtol=1e-9)
+    partial_sums = options["persistent_slices"] * options["persistent_units"] * 4 * options["rows"] * 8
+    assert len(plans) == 2
+    for blocks, cache_slots, cache_bytes in plans:  # more than the unasked 48 KiB leave for the cache
+        assert cache_slots > 0 and cache_bytes > gpu_lstm.DEFAULT_SHARED_BYTES - partial_sums, plans
+
+
 @pytest.mark.parametrize("mask", [False, True])
 def test_recurrent_mask_matches_reference(rng, mask):
     args = random_lstm_args(rng, B=2, T=4, F=3, H=5, peephole=True, mask=mask, initial_state=True,

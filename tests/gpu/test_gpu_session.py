@@ -78,9 +78,10 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
                 rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \| - \| - \|",
-                # one thread per unit, split, GEMM steps, persistent; the persistent plan; cuDNN; the ratio
-                rf"\| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| \(\d+, \d+\) \| {number} "
-                rf"\| {number} \|",
+                # one thread per unit, split, GEMM steps, persistent (48 KiB and opted-in shared memory); their
+                # plans; cuDNN; the ratio
+                rf"\| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| \(\d+, \d+\)( / \(\d+, \d+\))* "
+                rf"\| {number} \| {number} \|",
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps, both on TF32; cuDNN; the ratio
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| {number} "
                 rf"\| {number} \|",
@@ -99,9 +100,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
                 rf"through gpu_launch's template: {number} us; "
                 rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
-                # training steps: the three loops, the backward plan, cuDNN, the ratio
+                # training steps: the loops, the backward plans, cuDNN, the ratio
                 rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| {number} "
-                rf"\| \(\d+, \d+\) \| {number} \| {number} \|",
+                rf"\| {number} \| \(\d+, \d+\)( / \(\d+, \d+\))* \| {number} \| {number} \|",
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
                 rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
                 rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
@@ -122,8 +123,8 @@ def test_a_time_loop_failing_on_hardware_costs_only_its_own_cells(gpu_session, m
     monkeypatch.setattr(gpu_lstm, "_persistent_plan", rejected)
     table = gpu_session.forward_loops_table(0)
     number = r"\d+\.\d+"
-    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| {number} \| failed \| [^|]+ \| {number} \| {number} \|",
-                     table), table
+    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| {number} \| failed \| failed \| [^|]+ \| {number} "
+                     rf"\| {number} \|", table), table
     assert "Failed: 3x1x2, persistent: RuntimeError: cooperative launch too large" in table
 
 
