@@ -380,9 +380,9 @@ def test_models_and_functional_passes_hold_the_cuda_context(monkeypatch):
                                 layers.Dense(1, dtype="float64")])
     model.compile(optimizers.SGD(0.1), "mse")
     entered = _context_scopes(monkeypatch)
-    model.train_on_batch(x, y)
-    functional.lstm_forward(x, *(w for w in model.layers[0].get_weights()))
-    with numlstm.device("cpu"):
+    with numlstm.device("cpu"):  # not "auto", which picks a real GPU
+        model.train_on_batch(x, y)
+        functional.lstm_forward(x, *(w for w in model.layers[0].get_weights()))
         model.fit(x, y, epochs=1, verbose=0)
     assert entered == []
     with numlstm.device("cuda"):
