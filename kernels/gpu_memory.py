@@ -31,6 +31,7 @@ tries again), or the context's end.
 """
 
 import collections
+import functools
 import math
 import os
 import weakref
@@ -56,12 +57,12 @@ def block_size(size):
 
 
 class DevicePool:
-    """Free device blocks of one context by size, and the arrays' leases on the blocks in use."""
+    """Free device blocks of one context by size, and the sizes of the blocks in use by address."""
 
     def __init__(self, context):
-        self._context = context
-        self._free = collections.defaultdict(list)  # block size -> numba-cuda allocations
-        self._leases = {}  # address -> the lease numba-cuda's pointers refer to weakly
+        self._context = weakref.proxy(context)
+        self._free = collections.defaultdict(list)  # block size -> (numba-cuda allocation, its address)
+        self._in_use = {}  # address -> bytes asked for
 
     @property
     def cached_bytes(self):
@@ -69,17 +70,14 @@ class DevicePool:
         return sum(block * len(blocks) for block, blocks in list(self._free.items()))
 
     def memalloc(self, size):
-        """Device memory of at least ``size`` bytes for a ``DeviceNDArray``'s ``gpu_data``: an owned pointer
-        whose block comes back to this pool once it and every view of it are gone."""
-        from numba.cuda.cudadrv import driver
-
+        """Device memory of at least ``size`` bytes for a ``DeviceNDArray``'s ``gpu_data``: a pointer whose
+        block comes back to this pool once it and every view of it are gone (views hold their parent)."""
         block = block_size(size)
         free = self._free.get(block)
-        allocation = free.pop() if free else self._allocate(block)
-        lease = driver.AutoFreePointer(weakref.proxy(self._context), allocation.device_pointer, size,
-                                       finalizer=_back_to_pool(self._leases, self._free, block, allocation))
-        self._leases[int(allocation.device_pointer)] = lease
-        return lease.own()
+        allocation, address = free.pop() if free else self._allocate(block)
+        self._in_use[int(address)] = size
+        return _driver().MemoryPointer(self._context, address, size,
+                                       finalizer=_back_to_pool(self._in_use, self._free, block, allocation, address))
 
     def release_cached(self):
         """Give every free block back to numba-cuda, which frees it now (cuMemFree waits for the device)."""
@@ -89,38 +87,47 @@ class DevicePool:
             pending.clear()
 
     def _allocate(self, block):
-        from numba.cuda.cudadrv import driver
-
+        """A new block from numba-cuda's allocator, and its address."""
+        driver = _driver()
         try:
-            return self._context.memalloc(block)
+            allocation = self._context.memalloc(block)
+            return allocation, allocation.device_pointer
         except driver.CudaAPIError as exc:
             if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
                 raise
         cached = self.cached_bytes
         self._free.clear()  # numba-cuda's allocator frees its pending blocks when it too runs out, then retries
         try:
-            return self._context.memalloc(block)
+            allocation = self._context.memalloc(block)
+            return allocation, allocation.device_pointer
         except driver.CudaAPIError as exc:
             if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
                 raise
-            live = sum(lease.size for lease in list(self._leases.values()))
+            live = sum(list(self._in_use.values()))
             raise MemoryError(
                 f"the GPU is out of memory: numlstm asked for {_mib(block)} more, with {_mib(live)} held by its "
                 f"live arrays (its {_mib(cached)} of free blocks already given back); use a smaller batch_size, "
                 f"shorter sequences or a smaller model, or free other programs' memory on this GPU") from exc
 
 
+@functools.lru_cache(maxsize=1)
+def _driver():
+    from numba.cuda.cudadrv import driver
+
+    return driver
+
+
 def _mib(size):
     return f"{size / 2**20:.1f} MiB"
 
 
-def _back_to_pool(leases, free, block, allocation):
-    """A lease's finalizer: its block is free again (no reference to the pool, which goes with its
+def _back_to_pool(in_use, free, block, allocation, address):
+    """A pointer's finalizer: its block is free again (no reference to the pool, which goes with its
     context)."""
 
     def finalize():
-        leases.pop(int(allocation.device_pointer), None)
-        free[block].append(allocation)
+        in_use.pop(int(address), None)
+        free[block].append((allocation, address))
 
     return finalize
 
@@ -147,16 +154,58 @@ def device_array(shape, dtype):
     """An uninitialised C-contiguous device array, its memory from the current context's pool
     (:func:`pool`; numba-cuda's ``cuda.device_array`` where there is none)."""
     found = pool()
-    dtype = np.dtype(dtype)
     shape = shape_tuple(shape)
-    nbytes = math.prod(shape) * dtype.itemsize
-    if found is None or nbytes == 0:
+    if found is None:
         return cuda.device_array(shape, dtype)
+    key = (shape, dtype)
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = _layouts[key] = _layout(shape, dtype)
+    if layout is _EMPTY:
+        return cuda.device_array(shape, dtype)
+    array_class = _device_array_class()
+    array = array_class.__new__(array_class)
+    array.__dict__.update(layout)
+    array.gpu_data = found.memalloc(layout["alloc_size"])
+    return array
+
+
+_layouts = {}  # (shape, dtype) -> a new DeviceNDArray's attributes but its memory
+_LAYOUTS_KEPT = 256  # then forgotten all at once: batch shapes vary little
+_EMPTY = object()
+
+
+def _layout(shape, dtype):
+    """The attributes numba-cuda's ``DeviceNDArray.__init__`` gives a C-contiguous array of ``shape`` and
+    ``dtype`` (its memory, ``gpu_data``, aside), made once per shape and dtype: building them costs
+    several times what copying them does, and a training step makes dozens of arrays of a few shapes."""
     from numba.cuda.api_util import prepare_shape_strides_dtype
+
+    if len(_layouts) >= _LAYOUTS_KEPT:
+        _layouts.clear()
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize == 0:
+        return _EMPTY
+    shape, strides, dtype = prepare_shape_strides_dtype(shape, None, dtype, "C")
+    nbytes = math.prod(shape) * dtype.itemsize
+    described = _device_array_class()(shape, strides, dtype, gpu_data=_Unallocated(nbytes))
+    layout = dict(described.__dict__)
+    del layout["gpu_data"]
+    return layout
+
+
+class _Unallocated:
+    """The ``gpu_data`` of the array :func:`_layout` describes: none, never used."""
+
+    def __init__(self, size):
+        self.size = size
+
+
+@functools.lru_cache(maxsize=1)
+def _device_array_class():
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 
-    shape, strides, dtype = prepare_shape_strides_dtype(shape, None, dtype, "C")
-    return DeviceNDArray(shape, strides, dtype, gpu_data=found.memalloc(nbytes))
+    return DeviceNDArray
 
 
 def shape_tuple(shape):

@@ -170,6 +170,25 @@ def test_release_cached_frees_the_free_blocks_only(context):
 
 
 @needs_numba_cuda_classes
+def test_arrays_of_a_kept_layout_are_what_numba_cuda_builds(context):
+    """The pool's arrays copy the attributes numba-cuda's DeviceNDArray.__init__ gives (kept per shape and
+    dtype, however the dtype is named); each has a block of its own."""
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    for shape, dtype in [((3, 4), np.float32), ((3, 4), "float32"), ((3, 4), np.dtype(np.float32)),
+                         (5, np.float64), ((2, 1, 3), np.int64), ((3, 4), np.float64)]:
+        first, second = gpu_memory.device_array(shape, dtype), gpu_memory.device_array(shape, dtype)
+        built = DeviceNDArray(gpu_memory.shape_tuple(shape), np.empty(shape, dtype).strides, dtype,
+                              gpu_data=first.gpu_data)
+        for array in (first, second):
+            assert type(array) is DeviceNDArray
+            assert {k: v for k, v in vars(array).items() if k != "gpu_data"} == \
+                {k: v for k, v in vars(built).items() if k != "gpu_data"}
+        assert _address(first) != _address(second)
+        assert first.reshape(-1).shape == (first.size,)
+
+
+@needs_numba_cuda_classes
 def test_empty_arrays_take_no_block(context, monkeypatch):
     from numba import cuda
 
