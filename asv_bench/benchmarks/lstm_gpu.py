@@ -63,14 +63,18 @@ class _NumlstmGpu:
         self.d = {name: cuda.to_device(array) for name, array in _host_inputs(size).items()}
         self.train_once()  # JIT warm-up of every kernel
 
-    def forward_once(self):
+    def _forward(self):
         d = self.d
-        result = self.numlstm.lstm_forward(d["x"], d["kernel"], d["recurrent_kernel"], d["bias"], check_finite=False)
+        return self.numlstm.lstm_forward(d["x"], d["kernel"], d["recurrent_kernel"], d["bias"], check_finite=False)
+
+    def forward_once(self):
+        result = self._forward()
         self.cuda.synchronize()
         return result
 
     def train_once(self):
-        workspace = self.forward_once()[3]
+        """The forward and backward passes, then one wait for the device, as torch's training step."""
+        workspace = self._forward()[3]
         self.numlstm.lstm_backward(workspace, self.d["d_outputs"], input_gradient=False)
         self.cuda.synchronize()
 
