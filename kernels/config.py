@@ -46,9 +46,16 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # times over, and found no cache); now each block owns whole unit blocks for
 # all its rows (gpu_lstm.owned_tiles), which caches the weights once per
 # row group: that fits both passes at every DeepBench size (the backward's
-# cache at H = 1024 in 32 KiB of the 48 KiB budget: gpu_lstm._cache_width),
-# but is not yet timed on a GPU: persistent_below stays where the first
-# tiling put it. Numba's simulator
+# cache at H = 1024 in 32 KiB of the 48 KiB budget: gpu_lstm._cache_width)
+# but for the forward pass at H = 1024: on an H100 and an H200 (2026-11-26)
+# its kernel kept only 3 blocks per SM resident (396, fewer than its 512
+# unit blocks), so its pass runs split. With the new tiling the persistent
+# kernels won inference at H = 512, N <= 4 (0.56-0.81 ms against 0.76-1.43
+# split) and came within 11% of the best loop in training at 512x16x25;
+# persistent_below stays. Opted in to all of a block's shared memory
+# (shared_bytes = 2**20), 264 blocks cache the H = 1024 forward's weights
+# two unit blocks each: 1024x1x25 inference 0.83 ms against 0.95 split,
+# 1024x4x25 1.23 against 1.07 (H200); shared_bytes stays. Numba's simulator
 # runs a cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
 # (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.
@@ -69,9 +76,9 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # weight gradient of a small layer over a long sequence (H = 64, T * B =
 # 32000: 4 output tiles) otherwise runs on 4 blocks. 132 is one block per
 # SM of an H100/H200, so the DeepBench sizes' GEMMs of 256 tiles and more
-# stay whole; neither value is timed on a GPU yet (the H200's 256 x 1024 x
-# 9600 weight gradient, 64 tiles, took 2.9 ms unsplit against cuBLAS's
-# 0.12; split in 3, it runs on 192 blocks).
+# stay whole; on an H100 the 256 x 1024 x 9600 weight gradient (64 tiles)
+# took 1.20 ms split against 2.96 whole (cuBLAS: 0.14). Neither value is
+# tuned further: cuBLAS runs every GEMM where it loads.
 # gemm_library: "numba" (the GEMM kernel above), "cublas" (libcublas, which
 # must then load; kernels/gpu_cublas.py) or "auto" (cuBLAS where libcublas
 # loads and the product has at least cublas_from multiply-adds), for every
@@ -79,44 +86,47 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # DeepBench sizes 3.5-25x faster than the kernel above (the inference input
 # projection, 25 x 2048 x 512: 7 us against 105), but through CuPy each
 # call cost about 0.3 ms of host time, so cuBLAS then paid only from 2^30
-# multiply-adds. Called directly (ctypes) it costs one foreign call; that
-# host cost and the whole-step timings are not yet measured on a GPU
-# (asv_bench/gpu_session.py's gemm and cublas tables measure both), so
-# cublas_from = 0 rests on the device times and on a numba-cuda launch of
-# the kernel above costing 25 us or more of Python by itself.
+# multiply-adds. Called directly (ctypes) it ran every training step and
+# inference pass as fast as the Numba GEMMs or faster on an H100 (1024x64x25
+# training: 10.5 ms against 14.5; the GEMMs alone at 12-47 TFLOP/s, 0.78-1.01x
+# torch.matmul's), a 1 x 1 x 1 GEMM costing 35 us of host time against a
+# Numba launch's 14-48 us: cublas_from = 0.
 # cache: keep the compiled GPU kernels on disk (kernels/gpu_jit.py), as the
 # CPU kernels are, but for the cooperative ones (numba-cuda cannot pickle
 # code linked with cudadevrt). On an H200 a fresh process's first training
-# step took 2.4 s compiling and 0.45 s loading; off until
-# tests/gpu/test_gpu_cache.py passes on a GPU.
+# step took 2.4 s compiling and 0.45 s loading. On since
+# tests/gpu/test_gpu_cache.py (a new process loads what the first compiled)
+# passed on an H100 and an H200 (2026-11-26).
 # staged_transfer_bytes: arrays up to this size cross between host and GPU
 # through page-locked staging buffers (numlstm/backend/cuda_staging.py):
 # an upload is queued without waiting for the device, a download (the
 # loss, predict's and the metrics' outputs) waits for its own copy only,
 # not for the launches queued after it; larger ones (weights, whole data
 # sets), and all of them at 0, by an ordinary copy, which waits for all
-# of the device's queued work. Not yet timed on a GPU (gpu_session's
-# uploads table).
+# of the device's queued work. H100 fit epochs (LSTM + Dense): 64.5 ms
+# against 67.9 at 256x64x100, 49.6 against 52.0 at 512x64x25; with Dropout
+# a wash (105.7 against 103.0, 68.8 against 68.1).
 # tf32: cuBLAS computes the float32 GEMMs (input projections, weight
 # gradients, the GEMM steps' recurrent products, Dense) on TF32 tensor cores:
 # operands rounded to 10-bit mantissas, products summed in float32, as
 # cuDNN's float32 RNNs run under torch's defaults
 # (torch.backends.cudnn.allow_tf32). Off: numlstm's float32 accuracy tests
 # hold to float32 rounding, and the per-step kernels (split, persistent)
-# stay on float32 cores either way. Not yet timed (gpu_session's cublas
-# table has a TF32 column).
+# stay on float32 cores either way. On an H100 it bought nothing measurable
+# (1024x64x25 training with GEMM steps: 4.5 ms against 3.9 without).
 # memory_pool: numlstm's device arrays come from a pool of blocks per context
 # (kernels/gpu_memory.py) instead of a cuMemAlloc each and numba-cuda's
 # batched cuMemFree, which waits for all of the device's queued work. On:
 # what PyTorch's and CuPy's allocators do, and a step's several waits on
-# frees would undo the single wait above; not yet timed on a GPU
-# (gpu_session's deallocations table).
+# frees would undo the single wait above. H100: training steps 2.9 ms
+# against 3.8 (512x16x25), 10.4 against 11.9 (1024x64x25); fit epochs 39
+# against 70 ms (512x64x25), 81 against 113 (256x64x100).
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
                "shared_bytes": 48 * 1024, "gemm_steps_from": 2**26,
                "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
-               "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": True,
+               "cache": True, "staged_transfer_bytes": 1 << 22, "memory_pool": True,
                "tf32": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
