@@ -237,7 +237,9 @@ TIME_LOOPS = {"one thread per unit": _OFF,
               "GEMM steps": {**_OFF, "gemm_steps_from": 0},
               "persistent": {**_OFF, **_PERSISTENT},
               # as much shared memory for the weight cache as a block may opt in to (227 KiB on an H100)
-              "persistent, opted-in shared memory": {**_OFF, **_PERSISTENT, "shared_bytes": 2**20}}
+              "persistent, opted-in shared memory": {**_OFF, **_PERSISTENT, "shared_bytes": 2**20},
+              # compiled to fit 4 blocks per SM (fewer registers), which may let more blocks cache their weights
+              "persistent, 4 blocks per SM": {**_OFF, **_PERSISTENT, "persistent_blocks_per_sm": 4}}
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):

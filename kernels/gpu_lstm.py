@@ -45,7 +45,7 @@ def _run(kernel, count, threads, *args):
 
 
 _SHAPE_OPTIONS = ("fastmath", "cache", "gemm_block", "gemm_depth", "gemm_micro", "rows", "split_units", "split_slices",
-                  "persistent_units", "persistent_slices")
+                  "persistent_units", "persistent_slices", "persistent_blocks_per_sm")
 
 
 def kernels_for(dtype, options):
@@ -65,7 +65,8 @@ def build_kernels(dtype, shape_options):
     """The CUDA kernels for one float dtype (``"float32"``/``"float64"``) and the options that shape their
     code (``(name, value)`` pairs of ``config.GPU_OPTIONS``): fastmath, the on-disk cache, the GEMM's block
     tile, depth and per-thread micro-tile, rows per thread, and the block shapes (hidden units x slices of
-    the recurrent sum) of the split steps and of the persistent kernels."""
+    the recurrent sum) of the split steps and of the persistent kernels, and the persistent kernels' launch
+    bound (blocks per SM they are compiled to fit; 0: none)."""
     options = dict(shape_options)
     if options["rows"] > min(options["split_slices"], options["persistent_slices"]):
         raise ValueError(f"rows ({options['rows']}) must not exceed split_slices and persistent_slices: "
@@ -88,7 +89,11 @@ def build_kernels(dtype, shape_options):
     jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], options["cache"])
     # numba-cuda 0.30 cannot cache code linked with cudadevrt ("Cannot pickle CUDACodeLibrary with linking
     # files", seen on an H200), which every grid barrier needs: the cooperative kernels always compile.
-    cooperative_jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], False)
+    persistent_bounds = None
+    if options["persistent_blocks_per_sm"]:
+        persistent_bounds = (persistent_units * persistent_slices, options["persistent_blocks_per_sm"])
+    cooperative_jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], False,
+                                               persistent_bounds)
 
     @cuda.jit(device=True, inline=True)
     def sigmoid(x):

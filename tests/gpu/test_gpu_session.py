@@ -73,15 +73,14 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
     print(printed)
     assert "Traceback" not in printed and "Failed" not in printed
     number = r"\d+\.\d+"
+    loops = rf" {number} \|" * len(gpu_session.TIME_LOOPS)  # one cell per time loop
     for row in (# numlstm, cuDNN, the ratio, cuDNN without TF32 and its ratio (none beside a torch loop)
                 rf"cuDNN without TF32, ms \| ratio \|\n.*\n"
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
                 rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \| - \| - \|",
-                # one thread per unit, split, GEMM steps, persistent (48 KiB and opted-in shared memory); their
-                # plans; cuDNN; the ratio
-                rf"\| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| \(\d+, \d+\)( / \(\d+, \d+\))* "
-                rf"\| {number} \| {number} \|",
+                # the time loops; their persistent plans; cuDNN; the ratio
+                rf"\| 3x1x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* \| {number} \| {number} \|",
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps, both on TF32; cuDNN; the ratio
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| {number} "
                 rf"\| {number} \|",
@@ -101,8 +100,8 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"through gpu_launch's template: {number} us; "
                 rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
                 # training steps: the loops, the backward plans, cuDNN, the ratio
-                rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \| {number} \| {number} "
-                rf"\| {number} \| \(\d+, \d+\)( / \(\d+, \d+\))* \| {number} \| {number} \|",
+                rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* "
+                rf"\| {number} \| {number} \|",
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
                 rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
                 rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
@@ -123,8 +122,10 @@ def test_a_time_loop_failing_on_hardware_costs_only_its_own_cells(gpu_session, m
     monkeypatch.setattr(gpu_lstm, "_persistent_plan", rejected)
     table = gpu_session.forward_loops_table(0)
     number = r"\d+\.\d+"
-    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| {number} \| failed \| failed \| [^|]+ \| {number} "
-                     rf"\| {number} \|", table), table
+    persistent_loops = sum(name.startswith("persistent") for name in gpu_session.TIME_LOOPS)
+    assert persistent_loops == 3
+    assert re.search(rf"\| 3x1x2 \| {number} \| {number} \| {number} \|{' failed |' * persistent_loops} [^|]+ \| "
+                     rf"{number} \| {number} \|", table), table
     assert "Failed: 3x1x2, persistent: RuntimeError: cooperative launch too large" in table
 
 

@@ -138,6 +138,25 @@ def test_backend_kernels_compile_to_ptx(dtype, cc):
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
 
 
+def test_persistent_kernels_take_their_launch_bound_from_the_options():
+    """persistent_blocks_per_sm compiles both persistent kernels (and only they) to fit that many blocks of
+    their shape per SM: NVVM writes the bound into the PTX, where ptxas sizes the registers by it."""
+    options = {**GPU_OPTIONS, "persistent_blocks_per_sm": 4}
+    threads = options["persistent_units"] * options["persistent_slices"]
+    bounded, unbounded = kernels_for("float32", options), kernels_for("float32", GPU_OPTIONS)
+    signatures = _signatures(types.float32)
+    for name in ("forward_persistent", "backward_persistent"):
+        kernel = getattr(bounded, name)
+        assert kernel.targetoptions["launch_bounds"] == (threads, 4)
+        assert getattr(unbounded, name).targetoptions.get("launch_bounds") is None
+        target = SimpleNamespace(compute_capability=(9, 0))
+        with mock.patch.object(numba.cuda.dispatcher, "get_current_device", lambda: target):
+            ptx, _ = compile_ptx(kernel.py_func, signatures[name], cc=(9, 0),
+                                 launch_bounds=kernel.targetoptions["launch_bounds"])
+        assert f".maxntid {threads}" in ptx and ".minnctapersm 4" in ptx
+    assert bounded.forward_step_split.targetoptions.get("launch_bounds") is None
+
+
 @pytest.mark.parametrize("fastmath", [False, True])
 def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
     """config.GPU_OPTIONS["fastmath"] is what decides whether the gate math uses tanh.approx (off by default:
