@@ -25,7 +25,6 @@ activations never turn finite input into NaN (they saturate).
 """
 
 import contextlib
-import functools
 import math
 from typing import NamedTuple
 
@@ -170,20 +169,6 @@ def _carve(dtype, *shapes):
     return arrays
 
 
-def _in_device_context(device_of):
-    """Decorator: the function runs within the backend of the device ``device_of(*args, **kwargs)`` names
-    (``backend.in_context``: on the GPU its context stays attached throughout the pass)."""
-
-    def decorate(function):
-        @functools.wraps(function)
-        def run(*args, **kwargs):
-            return _backend.in_context(device_of(*args, **kwargs), function, *args, **kwargs)
-
-        return run
-
-    return decorate
-
-
 def _device_of_input(x=None, *args, **kwargs):
     return "cuda" if _backend.is_device_array(x) else _dispatch.current_device()
 
@@ -192,7 +177,7 @@ def _device_of_workspace(workspace=None, *args, **kwargs):
     return workspace._options["device"] if isinstance(workspace, LSTMWorkspace) else "cpu"
 
 
-@_in_device_context(_device_of_input)
+@_backend.in_context_of(_device_of_input)
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
                  peephole=None, cifg=False, reverse=False, zero_output_for_mask=False,
                  recurrent_mask=None, check_finite=True, final_states=True):
@@ -318,7 +303,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     return outputs, h_n, c_n, LSTMWorkspace(saved, options)
 
 
-@_in_device_context(_device_of_workspace)
+@_backend.in_context_of(_device_of_workspace)
 def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gradient=True):
     """Backpropagation through time for one :func:`lstm_forward` call.
 

@@ -10,6 +10,8 @@ the device that ``numlstm.dispatch`` names (:func:`for_device`) and leaves
 them there, so that only each batch's data crosses to the GPU.
 """
 
+import functools
+
 import numpy as np
 
 from . import cpu
@@ -46,6 +48,20 @@ def in_context(device, function, *args, **kwargs):
     """``function(*args, **kwargs)`` within the backend of ``device`` ("cpu" or "cuda"): on the GPU with its
     context attached to the thread throughout, which makes numba-cuda's context lookups inside cheap."""
     return for_device(device).in_context(function, *args, **kwargs)
+
+
+def in_context_of(device_of):
+    """Decorator: the function runs :func:`in_context` of the device ``device_of(*args, **kwargs)`` names
+    for its arguments."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            return in_context(device_of(*args, **kwargs), function, *args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 def to_host(array):

@@ -8,7 +8,6 @@ model runs, and stay there between calls: on a GPU only each batch's data
 """
 
 import collections
-import functools
 import math
 import sys
 import time
@@ -24,15 +23,11 @@ from ..distributed import LOCAL, LocalStrategy
 from ..layers.input_layer import Input
 
 
-def _in_device_context(method):
-    """Decorator: the method runs within the current device's backend (``backend.in_context``: on the GPU its
-    context stays attached throughout, so that numba-cuda finds it without asking the driver)."""
+def _current_device(*args, **kwargs):
+    return dispatch.current_device()
 
-    @functools.wraps(method)
-    def run(self, *args, **kwargs):
-        return backend.in_context(dispatch.current_device(), method, self, *args, **kwargs)
 
-    return run
+_in_device_context = backend.in_context_of(_current_device)
 
 
 class Sequential:
