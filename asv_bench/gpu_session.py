@@ -481,9 +481,10 @@ PROFILED_CALLS = 20
 
 
 def _profiled_cases():
-    inference, training = lstm_gpu.INFERENCE[0], lstm_gpu.TRAINING[0]
-    return (("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", _PERSISTENT),
-            ("inference", inference, lstm_gpu.NumlstmGpuInference, "forward_once", {}),
+    training = lstm_gpu.TRAINING[0]
+    widest = max(lstm_gpu.INFERENCE, key=lambda size: lstm_gpu._size(size)[3])  # the first of the most units
+    return (*(("inference", size, lstm_gpu.NumlstmGpuInference, "forward_once", {})
+              for size in dict.fromkeys((lstm_gpu.INFERENCE[0], widest))),
             ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", _PERSISTENT),
             ("training step", training, lstm_gpu.NumlstmGpuTraining, "train_once", {}))
 
@@ -491,8 +492,9 @@ def _profiled_cases():
 def profile_table(seconds):
     """Where the time of one pass goes: its wall time, the device time of each kernel (torch.profiler, which
     records every kernel of the process through CUPTI, numba's too) and the host's Python (cProfile: the
-    functions that take most time themselves, then numlstm's by cumulative time), with the persistent loop
-    forced on and with the defaults: how much is launches and Python, how much the kernels."""
+    functions that take most time themselves, then numlstm's by cumulative time): inference at the first
+    size and the first of the most units, training with the persistent loop forced on and with the
+    defaults: how much is launches and Python, how much the kernels."""
     import cProfile
     import io
     import pstats
