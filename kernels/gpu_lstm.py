@@ -71,6 +71,10 @@ def build_kernels(dtype, shape_options):
     if options["rows"] > min(options["split_slices"], options["persistent_slices"]):
         raise ValueError(f"rows ({options['rows']}) must not exceed split_slices and persistent_slices: "
                          "one thread per (unit, row) finishes a split step")
+    blocks_per_sm = options["persistent_blocks_per_sm"]
+    if not isinstance(blocks_per_sm, (int, np.integer)) or isinstance(blocks_per_sm, bool) or blocks_per_sm < 0:
+        raise ValueError(f"persistent_blocks_per_sm must be a whole number of blocks, 0 for no bound, got "
+                         f"{blocks_per_sm!r}")
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
     element = numba.from_dtype(np.dtype(dtype))
@@ -89,9 +93,7 @@ def build_kernels(dtype, shape_options):
     jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], options["cache"])
     # numba-cuda 0.30 cannot cache code linked with cudadevrt ("Cannot pickle CUDACodeLibrary with linking
     # files", seen on an H200), which every grid barrier needs: the cooperative kernels always compile.
-    persistent_bounds = None
-    if options["persistent_blocks_per_sm"]:
-        persistent_bounds = (persistent_units * persistent_slices, options["persistent_blocks_per_sm"])
+    persistent_bounds = (persistent_units * persistent_slices, int(blocks_per_sm)) if blocks_per_sm else None
     cooperative_jit = gpu_jit.kernel_decorator(("gpu_lstm", dtype, shape_options), options["fastmath"], False,
                                                persistent_bounds)
 

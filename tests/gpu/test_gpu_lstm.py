@@ -9,6 +9,7 @@ remainders in every tiled dimension.
 
 import collections
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -542,3 +543,12 @@ def test_more_rows_per_thread_than_slices_is_refused():
     options = _active_gpu_options()
     with pytest.raises(ValueError, match=r"rows \(\d+\) must not exceed split_slices and persistent_slices"):
         gpu_lstm.kernels_for(np.float64, {**options, "rows": options["split_slices"] + 1})
+
+
+@pytest.mark.parametrize("bound", [-1, 2.5, True, "4"])
+def test_a_launch_bound_that_is_no_count_of_blocks_is_refused(bound):
+    from numlstm.kernels import gpu_lstm
+
+    with pytest.raises(ValueError, match=rf"persistent_blocks_per_sm must be a whole number of blocks, 0 for no "
+                                         rf"bound, got {re.escape(repr(bound))}"):
+        gpu_lstm.kernels_for(np.float64, {**_active_gpu_options(), "persistent_blocks_per_sm": bound})
