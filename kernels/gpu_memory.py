@@ -74,7 +74,11 @@ class DevicePool:
         block comes back to this pool once it and every view of it are gone (views hold their parent)."""
         block = block_size(size)
         free = self._free.get(block)
-        allocation, address = free.pop() if free else self._allocate(block)
+        if free:
+            allocation, address = free.pop()
+        else:
+            allocation = self._allocate(block)
+            address = allocation.device_pointer
         self._in_use[int(address)] = size
         return _driver().MemoryPointer(self._context, address, size,
                                        finalizer=_back_to_pool(self._in_use, self._free, block, allocation, address))
@@ -87,19 +91,16 @@ class DevicePool:
             pending.clear()
 
     def _allocate(self, block):
-        """A new block from numba-cuda's allocator, and its address."""
         driver = _driver()
         try:
-            allocation = self._context.memalloc(block)
-            return allocation, allocation.device_pointer
+            return self._context.memalloc(block)
         except driver.CudaAPIError as exc:
             if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
                 raise
         cached = self.cached_bytes
         self._free.clear()  # numba-cuda's allocator frees its pending blocks when it too runs out, then retries
         try:
-            allocation = self._context.memalloc(block)
-            return allocation, allocation.device_pointer
+            return self._context.memalloc(block)
         except driver.CudaAPIError as exc:
             if exc.code != driver.binding.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
                 raise
