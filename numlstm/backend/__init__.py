@@ -44,20 +44,17 @@ def for_device(name):
     return _cuda() if name == "cuda" else cpu
 
 
-def in_context(device, function, *args, **kwargs):
-    """``function(*args, **kwargs)`` within the backend of ``device`` ("cpu" or "cuda"): on the GPU with its
-    context attached to the thread throughout, which makes numba-cuda's context lookups inside cheap."""
-    return for_device(device).in_context(function, *args, **kwargs)
-
-
 def in_context_of(device_of):
-    """Decorator: the function runs :func:`in_context` of the device ``device_of(*args, **kwargs)`` names
-    for its arguments."""
+    """Decorator: where ``device_of(*args, **kwargs)`` names "cuda" for the function's arguments, the function
+    runs within ``cuda.in_context``, the GPU's context attached to the thread throughout, which makes
+    numba-cuda's context lookups inside cheap; on "cpu" it runs as it is."""
 
     def decorate(function):
         @functools.wraps(function)
         def run(*args, **kwargs):
-            return in_context(device_of(*args, **kwargs), function, *args, **kwargs)
+            if device_of(*args, **kwargs) == "cuda":
+                return _cuda().in_context(function, *args, **kwargs)
+            return function(*args, **kwargs)
 
         return run
 

@@ -11,11 +11,6 @@ from ..kernels import optimizer_updates
 name = "cpu"
 
 
-def in_context(function, *args, **kwargs):
-    """``function(*args, **kwargs)``: the host needs no device context."""
-    return function(*args, **kwargs)
-
-
 def holds(array):
     return not getattr(array, "__cuda_ndarray__", False)
 
