@@ -188,18 +188,11 @@ def _layout(shape, dtype):
     if math.prod(shape) * dtype.itemsize == 0:
         return _EMPTY
     shape, strides, dtype = prepare_shape_strides_dtype(shape, None, dtype, "C")
-    nbytes = math.prod(shape) * dtype.itemsize
-    described = _device_array_class()(shape, strides, dtype, gpu_data=_Unallocated(nbytes))
+    # given any gpu_data, __init__ only keeps it: a placeholder, dropped with the attribute
+    described = _device_array_class()(shape, strides, dtype, gpu_data=object())
     layout = dict(described.__dict__)
     del layout["gpu_data"]
     return layout
-
-
-class _Unallocated:
-    """The ``gpu_data`` of the array :func:`_layout` describes: none, never used."""
-
-    def __init__(self, size):
-        self.size = size
 
 
 @functools.lru_cache(maxsize=1)
