@@ -842,30 +842,27 @@ def _max_cooperative_blocks(kernel, args, threads, dynamic_shared_bytes):
         return 1  # the simulator runs cooperative grids of one block only
     compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
     if compiled.shared_mem_per_block + dynamic_shared_bytes > DEFAULT_SHARED_BYTES:
-        if compiled.shared_mem_per_block + dynamic_shared_bytes > _opt_in_shared_bytes():
+        opt_in = cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK_OPTIN  # 227 KiB on an H100
+        if compiled.shared_mem_per_block + dynamic_shared_bytes > opt_in:
             return 0
-        _allow_dynamic_shared(compiled)
+        _allow_dynamic_shared(compiled, opt_in)
     return compiled.max_cooperative_grid_blocks(threads, dynamic_shared_bytes)
 
 
 DEFAULT_SHARED_BYTES = 48 * 1024  # what a block may use without opting in to more
 
 
-def _opt_in_shared_bytes():
-    """The shared memory a block may opt in to on the current device (227 KiB on an H100)."""
-    return cuda.get_current_device().MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
-
-
-def _allow_dynamic_shared(compiled):
-    """Let ``compiled``'s blocks take all the dynamic shared memory the device allows beside its static
-    shared memory (a kernel may take only 48 KiB in all unless told; numba-cuda never tells it)."""
+def _allow_dynamic_shared(compiled, opt_in):
+    """Let ``compiled``'s blocks take the dynamic shared memory a block may opt in to (``opt_in`` bytes in
+    all) beside its static shared memory (a kernel may take only 48 KiB in all unless told; numba-cuda never
+    tells it)."""
     from numba.cuda.cudadrv import driver
 
     cufunc = compiled.library.get_cufunc()
     attribute = driver.binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     # as numba-cuda's own Function.set_shared_memory_carveout sets its attribute
-    driver.driver.cuKernelSetAttribute(attribute, _opt_in_shared_bytes() - compiled.shared_mem_per_block,
-                                       cufunc.handle, cufunc.device.id)
+    driver.driver.cuKernelSetAttribute(attribute, opt_in - compiled.shared_mem_per_block, cufunc.handle,
+                                       cufunc.device.id)
 
 
 def _cache_width(columns, units):
