@@ -238,8 +238,8 @@ TIME_LOOPS = {"one thread per unit": _OFF,
               "persistent": {**_OFF, **_PERSISTENT},
               # as much shared memory for the weight cache as a block may opt in to (227 KiB on an H100)
               "persistent, opted-in shared memory": {**_OFF, **_PERSISTENT, "shared_bytes": 2**20},
-              # compiled to fit 4 blocks per SM (fewer registers), which may let more blocks cache their weights
-              "persistent, 4 blocks per SM": {**_OFF, **_PERSISTENT, "persistent_blocks_per_sm": 4}}
+              # compiled without the launch bound that fits 4 blocks per SM (more registers, fewer blocks)
+              "persistent, no launch bound": {**_OFF, **_PERSISTENT, "persistent_blocks_per_sm": 0}}
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):

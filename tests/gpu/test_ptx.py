@@ -143,7 +143,8 @@ def test_persistent_kernels_take_their_launch_bound_from_the_options():
     their shape per SM: NVVM writes the bound into the PTX, where ptxas sizes the registers by it."""
     options = {**GPU_OPTIONS, "persistent_blocks_per_sm": 4}
     threads = options["persistent_units"] * options["persistent_slices"]
-    bounded, unbounded = kernels_for("float32", options), kernels_for("float32", GPU_OPTIONS)
+    bounded = kernels_for("float32", options)
+    unbounded = kernels_for("float32", {**GPU_OPTIONS, "persistent_blocks_per_sm": 0})
     signatures = _signatures(types.float32)
     for name in ("forward_persistent", "backward_persistent"):
         kernel = getattr(bounded, name)
