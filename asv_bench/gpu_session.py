@@ -239,7 +239,9 @@ TIME_LOOPS = {"one thread per unit": _OFF,
               # as much shared memory for the weight cache as a block may opt in to (227 KiB on an H100)
               "persistent, opted-in shared memory": {**_OFF, **_PERSISTENT, "shared_bytes": 2**20},
               # compiled without the launch bound that fits 4 blocks per SM (more registers, fewer blocks)
-              "persistent, no launch bound": {**_OFF, **_PERSISTENT, "persistent_blocks_per_sm": 0}}
+              "persistent, no launch bound": {**_OFF, **_PERSISTENT, "persistent_blocks_per_sm": 0},
+              # the inputs projected by a reorder and a cuBLAS GEMM before the kernel, however small
+              "persistent, projection by cuBLAS": {**_OFF, **_PERSISTENT, "persistent_projection_below": 0}}
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):

@@ -8,8 +8,8 @@ unit's gate update, in the same thread); each backward step is two kernels
 weights); the weight gradients are GEMMs over all timesteps after the loop.
 For small batches each time loop can instead be one cooperative kernel
 (``forward_persistent``, ``backward_persistent``: a grid barrier per step,
-the recurrent weights held in shared memory across steps), chosen by
-``config.GPU_OPTIONS``.
+the recurrent weights held in shared memory across steps; for small inputs
+the forward kernel projects them itself), chosen by ``config.GPU_OPTIONS``.
 
 Everything is time-major and in processing order, as on the CPU, and kept
 as 2-D row blocks so that every GEMM reads plain matrices: row ``s * B + b``
@@ -400,12 +400,37 @@ def build_kernels(dtype, shape_options):
         owners = min(unit_blocks, cuda.gridDim.x)
         return cuda.blockIdx.x % owners, owners, cuda.blockIdx.x // owners, cuda.gridDim.x // owners
 
+    @cuda.jit(device=True, inline=True)
+    def input_product(x, kernel, b, t, column):
+        """x[b, t] @ kernel[:, column], in four interleaved partial sums (four multiply-adds in flight, not a
+        chain of F)."""
+        F = x.shape[2]
+        whole = F - F % 4
+        a0 = a1 = a2 = a3 = zero
+        for f in range(0, whole, 4):
+            a0 += x[b, t, f] * kernel[f, column]
+            a1 += x[b, t, f + 1] * kernel[f + 1, column]
+            a2 += x[b, t, f + 2] * kernel[f + 2, column]
+            a3 += x[b, t, f + 3] * kernel[f + 3, column]
+        for f in range(whole, F):
+            a0 += x[b, t, f] * kernel[f, column]
+        return (a0 + a1) + (a2 + a3)
+
     @cooperative_jit
     def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
                            use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, h_n, c_n,
-                           final_states, cache_slots):
+                           final_states, x, kernel, xs, project, cache_slots):
         """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step;
         with ``final_states``, h and c after the last step copied into ``h_n`` and ``c_n`` too.
+
+        With ``project`` the kernel also does what ``reorder`` and the
+        input projection's GEMM do before the other time loops: it copies
+        ``x`` (B, T, F) into ``xs`` in processing order (for BPTT's weight
+        gradient), and each block computes the input projection
+        ``x[b, t] @ kernel`` of the gates it updates, one thread per (row,
+        gate column), into ``gates``: a small batch then costs one launch a
+        pass, not three, and no cuBLAS call (tens of microseconds of host
+        time each, more than the projection takes on the device here).
 
         Each block runs the same tiles at every step (:func:`owned_tiles`),
         so with ``cache_slots`` > 0 it copies the recurrent weights of its
@@ -441,12 +466,30 @@ def build_kernels(dtype, shape_options):
                 slot += 1
         else:
             weights = recurrent_kernel
+        if project:
+            F = x.shape[2]
+            for i in range(cuda.grid(1), T * B * F, cuda.gridDim.x * threads):
+                n = i // F
+                s = n // B
+                b = n - s * B
+                xs[n, i - n * F] = x[b, T - 1 - s if reverse else s, i - n * F]
+            for unit_block in range(first_unit_block, unit_blocks, owners):
+                for i in range(cuda.threadIdx.x, T * B * columns, threads):
+                    n = i // columns  # row s * B + b of gates
+                    c = i - n * columns
+                    s = n // B
+                    b = n - s * B
+                    gate = c // persistent_units
+                    j = unit_block * persistent_units + c - gate * persistent_units
+                    if j < H and (b // rows) % row_groups == row_group and not (cifg and gate == 3):
+                        gates[n, gate * H + j] = input_product(x, kernel, b, T - 1 - s if reverse else s,
+                                                               gate * H + j)
         for i in range(cuda.grid(1), B * H, cuda.gridDim.x * threads):
             b = i // H
             j = i - b * H
             hs[b, j] = h0[b, j]
             cs[b, j] = c0[b, j]
-        grid.sync()
+        grid.sync()  # also: the projected gates are in before any thread of the block reads them
         for s in range(T):
             t = T - 1 - s if reverse else s
             slot = 0
@@ -945,22 +988,24 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     if final_states:
         h_n, c_n = gpu_memory.device_array((B, H), x.dtype), gpu_memory.device_array((B, H), x.dtype)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
-    _run(k.reorder, B * T * F, threads, x, xs, reverse, True)
-    launch_gemm(k, options, xs, kernel, gates, T * B, GH, F)
     row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["persistent_below"]:
+        project = T * B * F < options["persistent_projection_below"]
         # without final states, hs and cs stand in for h_n and c_n: arrays of their type, never written
         loop_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
                      recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs,
-                     hs if h_n is None else h_n, cs if c_n is None else c_n, final_states)
+                     hs if h_n is None else h_n, cs if c_n is None else c_n, final_states, x, kernel, xs, project)
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "forward", k.forward_persistent, loop_args + (0,), options, B, H, H, 4 * options["persistent_units"],
             np.dtype(x.dtype).itemsize)
         if cache_slots or options["persistent_uncached"]:
+            if not project:
+                _project_inputs(k, options, x, kernel, xs, gates, reverse)
             persistent_threads = options["persistent_units"] * options["persistent_slices"]
             gpu_launch.launch(k.forward_persistent, blocks, persistent_threads, loop_args + (cache_slots,),
                               cache_bytes)
             return outputs, h_n, c_n, saved
+    _project_inputs(k, options, x, kernel, xs, gates, reverse)
     _run(k.copy_rows, B * H, threads, h0, 0, B, hs, 0)
     _run(k.copy_rows, B * H, threads, c0, 0, B, cs, 0)
     if B * GH * H >= options["gemm_steps_from"]:
@@ -993,6 +1038,13 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
         _run(k.copy_rows, B * H, threads, hs, T * B, B, h_n, 0)
         _run(k.copy_rows, B * H, threads, cs, T * B, B, c_n, 0)
     return outputs, h_n, c_n, saved
+
+
+def _project_inputs(k, options, x, kernel, xs, gates, reverse):
+    """``xs`` = x in processing order, then the input projection of every step, ``gates = xs @ kernel``."""
+    B, T, F = x.shape
+    _run(k.reorder, B * T * F, options["threads"], x, xs, reverse, True)
+    launch_gemm(k, options, xs, kernel, gates, T * B, kernel.shape[1], F)
 
 
 def _transposed(k, recurrent_kernel, threads):

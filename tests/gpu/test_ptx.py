@@ -50,7 +50,7 @@ def _signatures(real):
         "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
         "forward_step_split": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
         "forward_persistent": (i, flag, i, i, a2, a2, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3,
-                               a2, a2, flag, i),
+                               a2, a2, flag, a3, a2, a2, flag, i),
         "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
         "gate_update": (i, i, i, i, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3, a2),
         "cell_after_gemm": (i, i, i, i, i, a2, a2, a2, a2, a2, a3, flag, mask, flag, a2, flag, a1, flag, flag, flag),
