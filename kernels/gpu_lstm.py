@@ -77,6 +77,7 @@ def build_kernels(dtype, shape_options):
                          f"{blocks_per_sm!r}")
     real = np.dtype(dtype).type
     one, zero = real(1), real(0)
+    index = numba.uint64  # for indices that numba need not check for negative values
     element = numba.from_dtype(np.dtype(dtype))
     rows = options["rows"]
     split_units, split_slices = options["split_units"], options["split_slices"]
@@ -281,6 +282,35 @@ def build_kernels(dtype, shape_options):
                     z[3 * rows + r] += h * w3
 
     @cuda.jit(device=True, inline=True)
+    def cached_products(s, first, start, stride, B, H, hs, cache, width, column, gate_stride, recurrent_mask,
+                        use_recurrent_mask, cifg, z):
+        """:func:`recurrent_products` from a block's weight cache, flat in shared memory: w[k, gate] =
+        cache[k * width + column + gate * gate_stride]. Indices are unsigned and the cache's advances by a
+        running sum: numba adds a check for negative indices to every signed one, and the sum of products
+        of 64-bit indices and strides cost this loop more instructions than its multiply-adds."""
+        step = index(stride)
+        at = index(start) * index(width) + index(column)
+        advance = step * index(width)
+        g1 = index(gate_stride)
+        g2, g3 = g1 + g1, g1 + g1 + g1
+        rows_at = index(s * B + first)
+        for k in range(index(start), index(H), step):
+            w0 = cache[at]
+            w1 = cache[at + g1]
+            w2 = cache[at + g2]
+            w3 = zero if cifg else cache[at + g3]
+            at += advance
+            for r in range(rows):
+                if first + r < B:
+                    h = hs[rows_at + index(r), k]
+                    if use_recurrent_mask:
+                        h *= recurrent_mask[index(first + r), k]
+                    z[r] += h * w0
+                    z[rows + r] += h * w1
+                    z[2 * rows + r] += h * w2
+                    z[3 * rows + r] += h * w3
+
+    @cuda.jit(device=True, inline=True)
     def finish_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, mask, use_mask, zero_output,
                     cifg, outputs):
         """Unit j of row b at step s: the gate update, or, on a masked step, the state carried over."""
@@ -342,6 +372,32 @@ def build_kernels(dtype, shape_options):
         if j < H:
             recurrent_products(s, first, part, slices, B, H, hs, weights, column_base + u, gate_stride,
                                recurrent_mask, use_recurrent_mask, cifg, z)
+        finish_tile(slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole, mask,
+                    use_mask, zero_output, cifg, outputs)
+
+    @cuda.jit(device=True, inline=True)
+    def cached_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, cache, width,
+                    column_base, gate_stride, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
+                    zero_output, cifg, outputs):
+        """:func:`split_tile` with the weights from a block's flat cache (:func:`cached_products`)."""
+        u = cuda.threadIdx.x % units
+        part = cuda.threadIdx.x // units
+        j = unit_block * units + u
+        first = row_block * rows
+        z = cuda.local.array(gate_slots, element)
+        for n in range(gate_slots):
+            z[n] = zero
+        if j < H:
+            cached_products(s, first, part, slices, B, H, hs, cache, width, column_base + u, gate_stride,
+                            recurrent_mask, use_recurrent_mask, cifg, z)
+        finish_tile(slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole, mask,
+                    use_mask, zero_output, cifg, outputs)
+
+    @cuda.jit(device=True, inline=True)
+    def finish_tile(slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole, mask,
+                    use_mask, zero_output, cifg, outputs):
+        """The end of a split tile: each thread's partial sums ``z`` into ``partial``, then one thread per
+        (unit, row) adds them up and finishes the update."""
         for n in range(gate_slots):
             partial[part, u, n] = z[n]
         cuda.syncthreads()
@@ -450,8 +506,8 @@ def build_kernels(dtype, shape_options):
         columns = 4 * persistent_units
         width = columns * cache_slots + 1
         threads = persistent_units * persistent_slices
+        cache = cuda.shared.array(0, element)  # (H, width), flat
         if cache_slots > 0:
-            weights = cuda.shared.array(0, element)[:H * width].reshape((H, width))
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
                 for i in range(cuda.threadIdx.x, columns * H, threads):
@@ -462,10 +518,8 @@ def build_kernels(dtype, shape_options):
                     value = zero
                     if j < H and not (cifg and gate == 3):
                         value = recurrent_kernel[k, gate * H + j]
-                    weights[k, slot * columns + c] = value
+                    cache[k * width + slot * columns + c] = value
                 slot += 1
-        else:
-            weights = recurrent_kernel
         if project:
             F = x.shape[2]
             for i in range(cuda.grid(1), T * B * F, cuda.gridDim.x * threads):
@@ -494,16 +548,17 @@ def build_kernels(dtype, shape_options):
             t = T - 1 - s if reverse else s
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
-                if cache_slots > 0:
-                    column_base = slot * columns
-                    gate_stride = persistent_units
-                else:
-                    column_base = unit_block * persistent_units
-                    gate_stride = H
                 for row_block in range(row_group, row_blocks, row_groups):
-                    split_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B, H,
-                               gates, hs, cs, weights, column_base, gate_stride, bias, peephole, mask, use_mask,
-                               recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
+                    if cache_slots > 0:
+                        cached_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B,
+                                    H, gates, hs, cs, cache, width, slot * columns, persistent_units, bias,
+                                    peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, zero_output,
+                                    cifg, outputs)
+                    else:
+                        split_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B,
+                                   H, gates, hs, cs, recurrent_kernel, unit_block * persistent_units, H, bias,
+                                   peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, zero_output,
+                                   cifg, outputs)
                     cuda.syncthreads()  # before the next tile overwrites ``partial``
                 slot += 1
             grid.sync()  # step s+1 reads every unit's h of step s
