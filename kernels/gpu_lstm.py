@@ -53,6 +53,13 @@ def kernels_for(dtype, options):
     return build_kernels(dtype_name(dtype), tuple(zip(_SHAPE_OPTIONS, map(options.__getitem__, _SHAPE_OPTIONS))))
 
 
+def rows_for_batch(options, B):
+    """``options``, with ``rows`` (batch rows per thread of the per-step recurrent sums) cut to B for a
+    smaller batch: the kernels' loops over rows are unrolled at compile time, so a batch of one in blocks of
+    4 rows would carry three idle rows through every step (the kernels of each row count compile once)."""
+    return options if B >= options["rows"] else {**options, "rows": B}
+
+
 @functools.lru_cache(maxsize=None)
 def dtype_name(dtype):
     """``np.dtype(dtype).name``, looked up once per dtype: numpy computes it in Python at every call, and
@@ -1032,6 +1039,7 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     B, T, F = x.shape
     H = recurrent_kernel.shape[0]
     GH = kernel.shape[1]
+    options = rows_for_batch(options, B)
     k = kernels_for(x.dtype, options)
     threads = options["threads"]
     xs = gpu_memory.device_array((T * B, F), x.dtype)
@@ -1124,6 +1132,7 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
     GH = kernel.shape[1]
     gates, cs, hs, xs = saved["gates"], saved["cs"], saved["hs"], saved["xs"]
     dtype = gates.dtype
+    options = rows_for_batch(options, B)
     k = kernels_for(dtype, options)
     threads = options["threads"]
     dh, dc = d_h_n, d_c_n

@@ -173,6 +173,27 @@ def test_a_persistent_forward_projects_its_inputs_itself_below_the_threshold(mon
     assert counts["forward", "reorder"] == counts["forward", "gemm"] == (0 if in_kernel else 1)
 
 
+@pytest.mark.parametrize("loop", ["persistent", "persistent uncached", "split steps", "one thread per unit"])
+def test_a_batch_of_one_runs_kernels_built_for_one_row_and_matches_numpy_reference(monkeypatch, rng, loop):
+    """A batch smaller than ``rows`` gets kernels whose loops over rows are that short
+    (``gpu_lstm.rows_for_batch``), in both passes."""
+    from numlstm.kernels import gpu_lstm
+
+    if loop.startswith("persistent"):
+        _force_persistent(monkeypatch, cached=loop == "persistent")
+    else:
+        force_time_loop(monkeypatch, **({"split_below": 10**9} if loop == "split steps" else {}))
+    built = []
+    kernels_for = gpu_lstm.kernels_for
+    monkeypatch.setattr(gpu_lstm, "kernels_for", lambda dtype, options: built.append(options["rows"]) or
+                        kernels_for(dtype, options))
+    assert _active_gpu_options()["rows"] > 1
+    args = random_lstm_args(rng, B=1, T=4, F=5, H=5, peephole=True, mask=True, initial_state=True,
+                            recurrent_mask=True)
+    assert_matches_reference(rng, args, True, False, grad_rtol=1e-11)
+    assert built and set(built) == {1}
+
+
 @pytest.mark.parametrize("time_loop", ["persistent", "split steps"])
 def test_without_final_states_a_pass_gives_the_same_outputs_and_gradients(monkeypatch, rng, time_loop):
     """``final_states=False``: the persistent kernel gets the workspace's own hs and cs in place of h_n and

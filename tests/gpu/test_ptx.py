@@ -127,6 +127,14 @@ def test_kernels_compile_to_ptx(dtype, cc):
             assert "cudaCGSynchronize" in ptx  # the grid barrier: a cooperative launch
 
 
+def test_kernels_of_one_row_per_thread_compile_to_ptx():
+    """A batch of one runs kernels built with ``rows`` = 1 (gpu_lstm.rows_for_batch)."""
+    kernels = kernels_for("float32", {**GPU_OPTIONS, "rows": 1})
+    for name, signature in _signatures(types.float32).items():
+        ptx = _compile(getattr(kernels, name).py_func, signature, (9, 0), GPU_OPTIONS["fastmath"])
+        assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
+
+
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_backend_kernels_compile_to_ptx(dtype, cc):
