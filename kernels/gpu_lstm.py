@@ -92,6 +92,7 @@ def build_kernels(dtype, shape_options):
     gemm_block, gemm_depth, gemm_micro = options["gemm_block"], options["gemm_depth"], options["gemm_micro"]
     # Array sizes must be closure constants, not expressions, for NVVM.
     gate_slots = 4 * rows
+    reduction_groups = 8  # at most, in the first round of a split tile's sum over slices (finish_tile)
     split_partials = (split_slices, split_units, gate_slots)
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
     gemm_side = gemm_block // gemm_micro  # threads along each side of a block tile
@@ -379,8 +380,8 @@ def build_kernels(dtype, shape_options):
         if j < H:
             recurrent_products(s, first, part, slices, B, H, hs, weights, column_base + u, gate_stride,
                                recurrent_mask, use_recurrent_mask, cifg, z)
-        finish_tile(slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole, mask,
-                    use_mask, zero_output, cifg, outputs)
+        finish_tile(units, slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole,
+                    mask, use_mask, zero_output, cifg, outputs)
 
     @cuda.jit(device=True, inline=True)
     def cached_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, cache, width,
@@ -397,26 +398,47 @@ def build_kernels(dtype, shape_options):
         if j < H:
             cached_products(s, first, part, slices, B, H, hs, cache, width, column_base + u, gate_stride,
                             recurrent_mask, use_recurrent_mask, cifg, z)
-        finish_tile(slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole, mask,
-                    use_mask, zero_output, cifg, outputs)
+        finish_tile(units, slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole,
+                    mask, use_mask, zero_output, cifg, outputs)
 
     @cuda.jit(device=True, inline=True)
-    def finish_tile(slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole, mask,
-                    use_mask, zero_output, cifg, outputs):
-        """The end of a split tile: each thread's partial sums ``z`` into ``partial``, then one thread per
-        (unit, row) adds them up and finishes the update."""
+    def finish_tile(units, slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole,
+                    mask, use_mask, zero_output, cifg, outputs):
+        """The end of a split tile: each thread's partial sums ``z`` into ``partial``, which the block adds
+        up in two rounds, then one thread per (unit, row) finishes the update.
+
+        Round one: the block's threads share out the (unit, gate slot) pairs
+        times ``groups`` groups of slices, each adding its group's slices
+        into the group's first. Round two: the finishing thread adds the
+        groups' sums of its four gates. One thread adding all slices of
+        its four gates (4 x 64 dependent loads from shared memory a step in
+        the persistent kernel) was the longest serial stretch of a step.
+        """
         for n in range(gate_slots):
             partial[part, u, n] = z[n]
+        cuda.syncthreads()
+        groups = max(1, min(reduction_groups, slices // gate_slots))
+        pairs = units * gate_slots
+        for item in range(index(cuda.threadIdx.x), index(groups * pairs), index(units * slices)):
+            group = item // index(pairs)
+            pair = item - group * index(pairs)
+            pair_unit = pair // index(gate_slots)
+            n = pair - pair_unit * index(gate_slots)
+            total = zero
+            for p in range(group, index(slices), index(groups)):  # slot ``group`` is read by this thread alone
+                total += partial[p, pair_unit, n]
+            partial[group, pair_unit, n] = total
         cuda.syncthreads()
         r = part  # now one thread per (unit, row)
         b = first + r
         if r < rows and j < H and b < B:
             z0 = z1 = z2 = z3 = zero
-            for p in range(slices):
-                z0 += partial[p, u, r]
-                z1 += partial[p, u, rows + r]
-                z2 += partial[p, u, 2 * rows + r]
-                z3 += partial[p, u, 3 * rows + r]
+            at_unit, at_row = index(u), index(r)
+            for p in range(index(groups)):
+                z0 += partial[p, at_unit, at_row]
+                z1 += partial[p, at_unit, index(rows) + at_row]
+                z2 += partial[p, at_unit, index(2 * rows) + at_row]
+                z3 += partial[p, at_unit, index(3 * rows) + at_row]
             finish_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, mask, use_mask,
                         zero_output, cifg, outputs)
 

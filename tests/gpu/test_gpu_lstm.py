@@ -173,6 +173,23 @@ def test_a_persistent_forward_projects_its_inputs_itself_below_the_threshold(mon
     assert counts["forward", "reorder"] == counts["forward", "gemm"] == (0 if in_kernel else 1)
 
 
+@pytest.mark.parametrize("slices,B", [(16, 3), (36, 1)], ids=["2 groups", "8 uneven groups"])
+@pytest.mark.parametrize("loop", ["split steps", "persistent"])
+def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slices, B):
+    """A split tile's sum over slices goes in two rounds, the first over min(8, slices // (4 * rows))
+    groups of slices (``finish_tile``): 16 slices of 2 rows make 2 groups of 8; 36 of one row, 8 groups
+    of 4 or 5. The simulator's default shapes make a single group."""
+    monkeypatch.setitem(_active_gpu_options(), "rows", 2)
+    monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_slices", slices)
+    monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_units", 1)
+    if loop == "persistent":
+        _force_persistent(monkeypatch, cached=True)
+    else:
+        force_time_loop(monkeypatch, split_below=10**9)
+    args = random_lstm_args(rng, B=B, T=3, F=3, H=3, peephole=True, initial_state=True)
+    assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
+
+
 @pytest.mark.parametrize("loop", ["persistent", "persistent uncached", "split steps", "one thread per unit"])
 def test_a_batch_of_one_runs_kernels_built_for_one_row_and_matches_numpy_reference(monkeypatch, rng, loop):
     """A batch smaller than ``rows`` gets kernels whose loops over rows are that short
