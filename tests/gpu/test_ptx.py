@@ -95,13 +95,13 @@ _FLOAT64_BY_DESIGN = {"sgd_update", "adam_update", "rmsprop_update", "adagrad_up
 _FLOAT64_ARITHMETIC = re.compile(r"\b(add|sub|mul|fma|div|rcp|sqrt|ex2|lg2|tanh|max|min|neg|abs)(\.[a-z]+)*\.f64\b")
 
 
-def _compile(function, signature, cc, fastmath):
+def _compile(function, signature, cc, fastmath, launch_bounds=None):
     """compile_ptx without a GPU. numba-cuda compiles library overloads such as the grid group of
     cooperative kernels as device functions for the *current* device, which needs a driver; name the
     target instead."""
     target = SimpleNamespace(compute_capability=cc)
     with mock.patch.object(numba.cuda.dispatcher, "get_current_device", lambda: target):
-        ptx, _ = compile_ptx(function, signature, cc=cc, fastmath=fastmath)
+        ptx, _ = compile_ptx(function, signature, cc=cc, fastmath=fastmath, launch_bounds=launch_bounds)
     assert f".target sm_{cc[0]}{cc[1]}" in ptx
     return ptx
 
@@ -158,12 +158,27 @@ def test_persistent_kernels_take_their_launch_bound_from_the_options():
         kernel = getattr(bounded, name)
         assert kernel.targetoptions["launch_bounds"] == (threads, 4)
         assert getattr(unbounded, name).targetoptions.get("launch_bounds") is None
-        target = SimpleNamespace(compute_capability=(9, 0))
-        with mock.patch.object(numba.cuda.dispatcher, "get_current_device", lambda: target):
-            ptx, _ = compile_ptx(kernel.py_func, signatures[name], cc=(9, 0),
-                                 launch_bounds=kernel.targetoptions["launch_bounds"])
+        ptx = _compile(kernel.py_func, signatures[name], (9, 0), options["fastmath"],
+                       kernel.targetoptions["launch_bounds"])
         assert f".maxntid {threads}" in ptx and ".minnctapersm 4" in ptx
     assert bounded.forward_step_split.targetoptions.get("launch_bounds") is None
+
+
+def test_the_persistent_kernels_fit_their_blocks_per_sm_by_registers():
+    """Linked for sm_90 by nvJitLink, as the driver links them, the persistent kernels use at most the
+    registers that let ``persistent_blocks_per_sm`` blocks share an SM's 65536 (kernel_resources.py)."""
+    from kernel_resources import link, resources
+
+    threads = GPU_OPTIONS["persistent_units"] * GPU_OPTIONS["persistent_slices"]
+    blocks = GPU_OPTIONS["persistent_blocks_per_sm"]
+    assert blocks > 0
+    kernels = kernels_for("float32", GPU_OPTIONS)
+    for name in ("forward_persistent", "backward_persistent"):
+        kernel = getattr(kernels, name)
+        ptx = _compile(kernel.py_func, _signatures(types.float32)[name], (9, 0), GPU_OPTIONS["fastmath"],
+                       kernel.targetoptions["launch_bounds"])
+        registers = resources(link(ptx, "90")[1], re.search(r"\.visible \.entry (\S+)\(", ptx).group(1))[0]
+        assert registers * threads * blocks <= 65536, (name, registers)
 
 
 @pytest.mark.parametrize("fastmath", [False, True])
