@@ -92,7 +92,7 @@ def build_kernels(dtype, shape_options):
     gemm_block, gemm_depth, gemm_micro = options["gemm_block"], options["gemm_depth"], options["gemm_micro"]
     # Array sizes must be closure constants, not expressions, for NVVM.
     gate_slots = 4 * rows
-    reduction_groups = 8  # at most, in the first round of a split tile's sum over slices (finish_tile)
+    reduction_groups = 8  # at most, in the first round of a split tile's sum over slices (split_tile)
     split_partials = (split_slices, split_units, gate_slots)
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
     gemm_side = gemm_block // gemm_micro  # threads along each side of a block tile
@@ -360,15 +360,24 @@ def build_kernels(dtype, shape_options):
                         bias, peephole, mask, use_mask, zero_output, cifg, outputs)
 
     @cuda.jit(device=True, inline=True)
-    def split_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, weights, column_base,
-                   gate_stride, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, zero_output,
-                   cifg, outputs):
+    def split_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, weights, cache, width,
+                   column_base, gate_stride, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
+                   zero_output, cifg, outputs):
         """Step s for ``units`` hidden units from ``unit_block * units`` and ``rows`` batch rows from
         ``row_block * rows``, by a block of (units x slices) threads, each summing one slice of k.
 
-        The slices' partial sums meet in ``partial`` (shared, (slices, units, 4 * rows)), and one thread
-        per (unit, row) finishes the update. Unit u's weights are column ``column_base + u`` of
-        ``weights``, its gates ``gate_stride`` columns apart.
+        Unit u's weights are column ``column_base + u`` of ``weights``, its
+        gates ``gate_stride`` columns apart; or, with ``width`` > 0, of a
+        block's flat ``cache`` of rows of ``width`` (:func:`cached_products`).
+        The slices' partial sums meet in ``partial`` (shared, (slices,
+        units, 4 * rows)), which the block adds up in two rounds: its
+        threads share out the (unit, gate slot) pairs times up to
+        ``reduction_groups`` groups of slices, each adding its group's
+        slices into the group's first; then one thread per (unit, row) adds
+        the groups' sums of its four gates and finishes the update. One
+        thread adding all slices of its four gates (4 x 64 dependent loads
+        from shared memory a step in the persistent kernel) was the longest
+        serial stretch of a step.
         """
         u = cuda.threadIdx.x % units
         part = cuda.threadIdx.x // units
@@ -378,42 +387,12 @@ def build_kernels(dtype, shape_options):
         for n in range(gate_slots):
             z[n] = zero
         if j < H:
-            recurrent_products(s, first, part, slices, B, H, hs, weights, column_base + u, gate_stride,
-                               recurrent_mask, use_recurrent_mask, cifg, z)
-        finish_tile(units, slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole,
-                    mask, use_mask, zero_output, cifg, outputs)
-
-    @cuda.jit(device=True, inline=True)
-    def cached_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, cache, width,
-                    column_base, gate_stride, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
-                    zero_output, cifg, outputs):
-        """:func:`split_tile` with the weights from a block's flat cache (:func:`cached_products`)."""
-        u = cuda.threadIdx.x % units
-        part = cuda.threadIdx.x // units
-        j = unit_block * units + u
-        first = row_block * rows
-        z = cuda.local.array(gate_slots, element)
-        for n in range(gate_slots):
-            z[n] = zero
-        if j < H:
-            cached_products(s, first, part, slices, B, H, hs, cache, width, column_base + u, gate_stride,
-                            recurrent_mask, use_recurrent_mask, cifg, z)
-        finish_tile(units, slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole,
-                    mask, use_mask, zero_output, cifg, outputs)
-
-    @cuda.jit(device=True, inline=True)
-    def finish_tile(units, slices, partial, z, u, part, j, first, s, t, B, H, gates, hs, cs, bias, peephole,
-                    mask, use_mask, zero_output, cifg, outputs):
-        """The end of a split tile: each thread's partial sums ``z`` into ``partial``, which the block adds
-        up in two rounds, then one thread per (unit, row) finishes the update.
-
-        Round one: the block's threads share out the (unit, gate slot) pairs
-        times ``groups`` groups of slices, each adding its group's slices
-        into the group's first. Round two: the finishing thread adds the
-        groups' sums of its four gates. One thread adding all slices of
-        its four gates (4 x 64 dependent loads from shared memory a step in
-        the persistent kernel) was the longest serial stretch of a step.
-        """
+            if width > 0:
+                cached_products(s, first, part, slices, B, H, hs, cache, width, column_base + u, gate_stride,
+                                recurrent_mask, use_recurrent_mask, cifg, z)
+            else:
+                recurrent_products(s, first, part, slices, B, H, hs, weights, column_base + u, gate_stride,
+                                   recurrent_mask, use_recurrent_mask, cifg, z)
         for n in range(gate_slots):
             partial[part, u, n] = z[n]
         cuda.syncthreads()
@@ -454,10 +433,11 @@ def build_kernels(dtype, shape_options):
         still read adjacent weight columns.
         """
         partial = cuda.shared.array(split_partials, element)
+        no_cache = cuda.shared.array(0, element)  # launched without dynamic shared memory: never read
         unit_block = cuda.blockIdx.x
         split_tile(split_units, split_slices, partial, unit_block, cuda.blockIdx.y, s, t, B, H, gates, hs, cs,
-                   recurrent_kernel, unit_block * split_units, H, bias, peephole, mask, use_mask, recurrent_mask,
-                   use_recurrent_mask, zero_output, cifg, outputs)
+                   recurrent_kernel, no_cache, 0, unit_block * split_units, H, bias, peephole, mask, use_mask,
+                   recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs)
 
     @jit
     def gate_update(s, t, B, H, gates, hs, cs, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
@@ -577,17 +557,15 @@ def build_kernels(dtype, shape_options):
             t = T - 1 - s if reverse else s
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
+                if cache_slots > 0:
+                    column_base, gate_stride = slot * columns, persistent_units
+                else:
+                    column_base, gate_stride = unit_block * persistent_units, H
                 for row_block in range(row_group, row_blocks, row_groups):
-                    if cache_slots > 0:
-                        cached_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B,
-                                    H, gates, hs, cs, cache, width, slot * columns, persistent_units, bias,
-                                    peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, zero_output,
-                                    cifg, outputs)
-                    else:
-                        split_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B,
-                                   H, gates, hs, cs, recurrent_kernel, unit_block * persistent_units, H, bias,
-                                   peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, zero_output,
-                                   cifg, outputs)
+                    split_tile(persistent_units, persistent_slices, partial, unit_block, row_block, s, t, B, H,
+                               gates, hs, cs, recurrent_kernel, cache, width if cache_slots > 0 else 0,
+                               column_base, gate_stride, bias, peephole, mask, use_mask, recurrent_mask,
+                               use_recurrent_mask, zero_output, cifg, outputs)
                     cuda.syncthreads()  # before the next tile overwrites ``partial``
                 slot += 1
             grid.sync()  # step s+1 reads every unit's h of step s

@@ -177,7 +177,7 @@ def test_a_persistent_forward_projects_its_inputs_itself_below_the_threshold(mon
 @pytest.mark.parametrize("loop", ["split steps", "persistent"])
 def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slices, B):
     """A split tile's sum over slices goes in two rounds, the first over min(8, slices // (4 * rows))
-    groups of slices (``finish_tile``): 16 slices of 2 rows make 2 groups of 8; 36 of one row, 8 groups
+    groups of slices (``split_tile``): 16 slices of 2 rows make 2 groups of 8; 36 of one row, 8 groups
     of 4 or 5. The simulator's default shapes make a single group."""
     monkeypatch.setitem(_active_gpu_options(), "rows", 2)
     monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_slices", slices)
