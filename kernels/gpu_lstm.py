@@ -360,6 +360,25 @@ def build_kernels(dtype, shape_options):
                         bias, peephole, mask, use_mask, zero_output, cifg, outputs)
 
     @cuda.jit(device=True, inline=True)
+    def sum_slices_in_groups(partial, units, slices, values):
+        """Round one of a split tile's sum over its slices: ``partial[p, u, n]`` for n < ``values`` becomes,
+        at p < groups, the sum of slices p, p + groups, ...; returns groups (at most ``reduction_groups``),
+        whose sums the finishing threads then add. The block's threads share out the (unit, value) pairs
+        times the groups."""
+        groups = max(1, min(reduction_groups, slices // values))
+        pairs = units * values
+        for item in range(index(cuda.threadIdx.x), index(groups * pairs), index(units * slices)):
+            group = item // index(pairs)
+            pair = item - group * index(pairs)
+            pair_unit = pair // index(values)
+            n = pair - pair_unit * index(values)
+            total = zero
+            for p in range(group, index(slices), index(groups)):  # slot ``group`` is read by this thread alone
+                total += partial[p, pair_unit, n]
+            partial[group, pair_unit, n] = total
+        return groups
+
+    @cuda.jit(device=True, inline=True)
     def split_tile(units, slices, partial, unit_block, row_block, s, t, B, H, gates, hs, cs, weights, cache, width,
                    column_base, gate_stride, bias, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
                    zero_output, cifg, outputs):
@@ -396,17 +415,7 @@ def build_kernels(dtype, shape_options):
         for n in range(gate_slots):
             partial[part, u, n] = z[n]
         cuda.syncthreads()
-        groups = max(1, min(reduction_groups, slices // gate_slots))
-        pairs = units * gate_slots
-        for item in range(index(cuda.threadIdx.x), index(groups * pairs), index(units * slices)):
-            group = item // index(pairs)
-            pair = item - group * index(pairs)
-            pair_unit = pair // index(gate_slots)
-            n = pair - pair_unit * index(gate_slots)
-            total = zero
-            for p in range(group, index(slices), index(groups)):  # slot ``group`` is read by this thread alone
-                total += partial[p, pair_unit, n]
-            partial[group, pair_unit, n] = total
+        groups = sum_slices_in_groups(partial, units, slices, gate_slots)
         cuda.syncthreads()
         r = part  # now one thread per (unit, row)
         b = first + r
@@ -692,11 +701,14 @@ def build_kernels(dtype, shape_options):
 
     @cuda.jit(device=True, inline=True)
     def split_recurrent_gradient(units, slices, partial, unit_block, row_block, s, t, B, H, GH, gates, weights,
-                                 column_base, dh, mask, use_mask, recurrent_mask, use_recurrent_mask):
+                                 cache, width, column_base, dh, mask, use_mask, recurrent_mask,
+                                 use_recurrent_mask):
         """dh[b, k] of ``units`` units k from ``unit_block * units`` and ``rows`` rows from
         ``row_block * rows``, by a block of (units x slices) threads, each summing one slice of the GH gate
-        gradients, the slices met in ``partial`` (as :func:`split_tile`). Unit u's weights are column
-        ``column_base + u`` of ``weights`` (the transposed recurrent kernel, or a block's copy of it)."""
+        gradients, the slices met in ``partial`` (as in :func:`split_tile`). Unit u's weights are column
+        ``column_base + u`` of ``weights`` (the transposed recurrent kernel), or with ``width`` > 0 of a
+        block's flat copy of it, ``cache``, of rows of ``width`` (by unsigned running indices, as
+        :func:`cached_products`)."""
         u = cuda.threadIdx.x % units
         part = cuda.threadIdx.x // units
         k = unit_block * units + u
@@ -705,21 +717,34 @@ def build_kernels(dtype, shape_options):
         for r in range(rows):
             total[r] = zero
         if k < H:
-            for n in range(part, GH, slices):
-                w = weights[n, column_base + u]
-                for r in range(rows):
-                    b = first + r
-                    if b < B:
-                        total[r] += gates[s * B + b, n] * w
+            if width > 0:
+                at = index(part) * index(width) + index(column_base + u)
+                advance = index(slices) * index(width)
+                rows_at = index(s * B + first)
+                for n in range(index(part), index(GH), index(slices)):
+                    w = cache[at]
+                    at += advance
+                    for r in range(rows):
+                        if first + r < B:
+                            total[r] += gates[rows_at + index(r), n] * w
+            else:
+                for n in range(part, GH, slices):
+                    w = weights[n, column_base + u]
+                    for r in range(rows):
+                        b = first + r
+                        if b < B:
+                            total[r] += gates[s * B + b, n] * w
         for r in range(rows):
             partial[part, u, r] = total[r]
+        cuda.syncthreads()
+        groups = sum_slices_in_groups(partial, units, slices, rows)
         cuda.syncthreads()
         r = part  # now one thread per (unit, row)
         b = first + r
         if r < rows and k < H and b < B and not (use_mask and not mask[b, t]):
             value = zero
-            for p in range(slices):
-                value += partial[p, u, r]
+            for p in range(index(groups)):
+                value += partial[p, index(u), index(r)]
             if use_recurrent_mask:
                 value *= recurrent_mask[b, k]
             dh[b, k] = value
@@ -730,10 +755,11 @@ def build_kernels(dtype, shape_options):
         """``backward_recurrent`` for small batches: a block of (split_units x split_slices) threads per
         ``split_units`` units and ``rows`` batch rows (:func:`split_recurrent_gradient`)."""
         partial = cuda.shared.array(split_partials, element)
+        no_cache = cuda.shared.array(0, element)  # launched without dynamic shared memory: never read
         unit_block = cuda.blockIdx.x
         split_recurrent_gradient(split_units, split_slices, partial, unit_block, cuda.blockIdx.y, s, t, B, H, GH,
-                                 gates, transposed_kernel, unit_block * split_units, dh, mask, use_mask,
-                                 recurrent_mask, use_recurrent_mask)
+                                 gates, transposed_kernel, no_cache, 0, unit_block * split_units, dh, mask,
+                                 use_mask, recurrent_mask, use_recurrent_mask)
 
     @cooperative_jit
     def backward_persistent(T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
@@ -759,18 +785,16 @@ def build_kernels(dtype, shape_options):
         first_unit_block, owners, row_group, row_groups = owned_tiles(unit_blocks)
         width = persistent_units * cache_slots + (0 if cache_slots == 1 else 1)  # _cache_width
         threads = persistent_units * persistent_slices
+        cache = cuda.shared.array(0, element)  # (GH, width), flat
         if cache_slots > 0:
-            weights = cuda.shared.array(0, element)[:GH * width].reshape((GH, width))
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
                 for i in range(cuda.threadIdx.x, persistent_units * GH, threads):
                     u = i // GH  # adjacent threads read adjacent weights of a row
                     n = i - u * GH
                     k = unit_block * persistent_units + u
-                    weights[n, slot * persistent_units + u] = recurrent_weights[k, n] if k < H else zero
+                    cache[n * width + slot * persistent_units + u] = recurrent_weights[k, n] if k < H else zero
                 slot += 1
-        else:
-            weights = recurrent_weights
         u = cuda.threadIdx.x % persistent_units
         r = cuda.threadIdx.x // persistent_units
         for s in range(T - 1, -1, -1):
@@ -788,7 +812,8 @@ def build_kernels(dtype, shape_options):
                 column_base = slot * persistent_units if cache_slots > 0 else unit_block * persistent_units
                 for row_block in range(row_group, row_blocks, row_groups):
                     split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block, row_block,
-                                             s, t, B, H, GH, gates, weights, column_base, dh, mask, use_mask,
+                                             s, t, B, H, GH, gates, recurrent_weights, cache,
+                                             width if cache_slots > 0 else 0, column_base, dh, mask, use_mask,
                                              recurrent_mask, use_recurrent_mask)
                     cuda.syncthreads()  # before ``partial`` is reused, and before this block's cells read dh
                 slot += 1

@@ -177,8 +177,9 @@ def test_a_persistent_forward_projects_its_inputs_itself_below_the_threshold(mon
 @pytest.mark.parametrize("loop", ["split steps", "persistent"])
 def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slices, B):
     """A split tile's sum over slices goes in two rounds, the first over min(8, slices // (4 * rows))
-    groups of slices (``split_tile``): 16 slices of 2 rows make 2 groups of 8; 36 of one row, 8 groups
-    of 4 or 5. The simulator's default shapes make a single group."""
+    groups of slices forward (``split_tile``): 16 slices of 2 rows make 2 groups of 8; 36 of one row, 8
+    groups of 4 or 5; backward over min(8, slices // rows) (``split_recurrent_gradient``): 8 groups of 2,
+    8 of 4 or 5. The simulator's default shapes make a single group forward."""
     monkeypatch.setitem(_active_gpu_options(), "rows", 2)
     monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_slices", slices)
     monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_units", 1)
