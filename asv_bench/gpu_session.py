@@ -51,6 +51,10 @@ context unusable):
 - ``compile``: the first training step of a fresh process (every kernel
   compiled) against the second, without and with the on-disk kernel cache
   (``cache``).
+- ``steps``: inference at one batch row over 1, 25 and 100 steps beside
+  cuDNN, and a kernel that only meets at as many grid barriers on the
+  persistent forward's grid: what a step costs, and how much of it is the
+  barrier.
 - ``profile``: where one pass's time goes (each kernel's device time, the
   host's Python), persistent loop and defaults: what to make faster.
 
@@ -75,6 +79,7 @@ import traceback
 from unittest import mock
 
 import numpy as np
+from numba import cuda
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -479,6 +484,66 @@ def rows_table(seconds):
     return f"Rows per thread (default {config.GPU_OPTIONS['rows']}), training steps, float32:\n\n" + "\n".join(lines)
 
 
+STEP_COUNTS = (1, 25, 100)
+
+
+def _barriers(count):
+    """A cooperative kernel that does nothing but meet at ``count`` grid barriers (``cuda`` a global of
+    this module, which Numba's simulator swaps for its own while a kernel runs)."""
+    grid = cuda.cg.this_grid()
+    for _ in range(count):
+        grid.sync()
+
+
+@functools.lru_cache(maxsize=1)
+def _barriers_kernel():
+    return cuda.jit(_barriers)
+
+
+def steps_table(seconds):
+    """Inference at one batch row over each of STEP_COUNTS steps, the defaults beside cuDNN, and a kernel
+    that only meets at that many grid barriers on the persistent forward's grid: the time a step adds (the
+    slope between the two longest), what a pass costs besides, and how much of a step is the barrier."""
+    from numlstm.kernels import config, gpu_lstm
+
+    lines = ["| H | " + " | ".join(f"numlstm T={T}, ms" for T in STEP_COUNTS)
+             + " | " + " | ".join(f"cuDNN T={T}, ms" for T in STEP_COUNTS)
+             + " | " + " | ".join(f"barriers T={T}, ms" for T in STEP_COUNTS)
+             + " | a step: numlstm, cuDNN, barrier, us |", "| --- |" + " ---: |" * (3 * len(STEP_COUNTS) + 1)]
+    barriers = _barriers_kernel()
+    threads = config.GPU_OPTIONS["persistent_units"] * config.GPU_OPTIONS["persistent_slices"]
+    for H in sorted({lstm_gpu._size(size)[3] for size in lstm_gpu.INFERENCE}):
+        ours, theirs, fences = [], [], []
+        for T in STEP_COUNTS:
+            size = f"{H}x1x{T}"
+            bench, cudnn = lstm_gpu.NumlstmGpuInference(), lstm_gpu.TorchCudnnInference()
+            bench.setup(size)
+            cudnn.setup(size)
+            ours.append(_median_seconds(bench.forward_once, seconds))
+            theirs.append(_median_seconds(cudnn.forward_once, seconds))
+            plans = [plan[0] for key, plan in gpu_lstm._persistent_plans.items()
+                     if (key.kind, key.B, key.H, key.itemsize) == ("forward", 1, H, 4)]
+            if plans:
+                launch = barriers[plans[-1], threads]
+
+                def meet(launch=launch, T=T):
+                    launch(T)
+                    cuda.synchronize()
+
+                meet()
+                fences.append(_median_seconds(meet, seconds))
+        first, last = STEP_COUNTS[-2:]
+
+        def slope(times):
+            return f"{(times[-1] - times[-2]) / (last - first) * 1e6:.2f}" if len(times) == len(STEP_COUNTS) else "-"
+
+        cells = [f"{t * 1e3:.3f}" for t in ours + theirs] + [f"{t * 1e3:.3f}" for t in fences]
+        cells += ["-"] * (3 * len(STEP_COUNTS) - len(cells))
+        lines.append(f"| {H} | " + " | ".join(cells) + f" | {slope(ours)}, {slope(theirs)}, {slope(fences)} |")
+    return ("Inference steps at one batch row, float32 (defaults; barriers on the persistent forward's grid):\n\n"
+            + "\n".join(lines))
+
+
 PROFILED_CALLS = 20
 
 
@@ -594,6 +659,7 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "rows": lambda args: rows_table(args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),
           "compile": lambda args: compile_table(args.package),
+          "steps": lambda args: steps_table(args.seconds),
           "profile": lambda args: profile_table(args.seconds)}
 
 

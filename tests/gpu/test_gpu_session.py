@@ -60,6 +60,7 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(gpu_session, "timings", _once)
     monkeypatch.setattr(gpu_session, "LAUNCHES_TIMED", 2)
     monkeypatch.setattr(gpu_session, "ROWS_CHOICES", (1, 2))
+    monkeypatch.setattr(gpu_session, "STEP_COUNTS", (1, 2, 3))
     monkeypatch.setattr(gpu_session, "PROFILED_CALLS", 2)
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
     return gpu_session
@@ -104,12 +105,25 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| {number} \| {number} \|",
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
                 rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
+                # numlstm and cuDNN at each step count, barriers on the persistent grid (one there, from the
+                # forward table's forced persistent loop); what a step adds to each
+                rf"\| 3 \|( {number} \|){{9}} -?{number}, -?{number}, -?{number} \|",
                 rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
                 rf"### training step 3x2x2, {{'persistent_below': \d+, 'persistent_uncached': True}}: {number} ms a call \(median\)\n\n"
                 r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
                 rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
                 r"Host Python, 2 calls:\n\n```\n +ncalls +tottime"):
         assert re.search(row, printed), row
+
+
+@in_simulator
+def test_without_a_persistent_plan_the_steps_table_leaves_the_barriers_out(gpu_session, monkeypatch):
+    from numlstm.kernels import gpu_lstm
+
+    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})  # the simulator's defaults run split steps
+    table = gpu_session.steps_table(0)
+    number = r"-?\d+\.\d+"
+    assert re.search(rf"\| 3 \|( {number} \|){{6}}( - \|){{3}} {number}, {number}, - \|", table), table
 
 
 @in_simulator
