@@ -17,7 +17,7 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # per-step kernels; rows: batch rows per thread of the per-step recurrent
 # products (each thread reads its weight column once for that many rows; 4
 # and 8 timed alike on an H200, 2 and 16 up to 1.8x and 1.5x slower at
-# 1024x64x25; a smaller batch runs kernels built for its own row count,
+# 1024x64x25; a batch of one runs kernels built for one row,
 # gpu_lstm.rows_for_batch: at B = 1 the persistent forward's recurrent sum
 # then takes 28 instructions a step of k against 86, nvdisasm on sm_90). fastmath
 # (tanh.approx and friends) stays off: on an H200 it made a training step

@@ -54,10 +54,11 @@ def kernels_for(dtype, options):
 
 
 def rows_for_batch(options, B):
-    """``options``, with ``rows`` (batch rows per thread of the per-step recurrent sums) cut to B for a
-    smaller batch: the kernels' loops over rows are unrolled at compile time, so a batch of one in blocks of
-    4 rows would carry three idle rows through every step (the kernels of each row count compile once)."""
-    return options if B >= options["rows"] else {**options, "rows": B}
+    """``options``, with ``rows`` (batch rows per thread of the per-step recurrent sums) 1 for a batch of
+    one: the kernels' loops over rows are unrolled at compile time, so a batch of one in blocks of 4 rows
+    would carry three idle rows through every step. Other batches keep ``rows``: each row count is a set of
+    kernels to compile, which a smaller last batch of an epoch would otherwise pay for."""
+    return {**options, "rows": 1} if B == 1 and options["rows"] > 1 else options
 
 
 @functools.lru_cache(maxsize=None)

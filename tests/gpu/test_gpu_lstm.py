@@ -191,25 +191,27 @@ def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slice
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
 
 
+@pytest.mark.parametrize("B,rows", [(1, 1), (3, 4)], ids=["a batch of one", "a batch of three"])
 @pytest.mark.parametrize("loop", ["persistent", "persistent uncached", "split steps", "one thread per unit"])
-def test_a_batch_of_one_runs_kernels_built_for_one_row_and_matches_numpy_reference(monkeypatch, rng, loop):
-    """A batch smaller than ``rows`` gets kernels whose loops over rows are that short
-    (``gpu_lstm.rows_for_batch``), in both passes."""
+def test_a_batch_of_one_runs_kernels_built_for_one_row_and_matches_numpy_reference(monkeypatch, rng, loop, B,
+                                                                                   rows):
+    """A batch of one gets kernels whose loops over rows are one row long (``gpu_lstm.rows_for_batch``),
+    in both passes; other batches smaller than ``rows`` (4 here), the kernels of ``rows``."""
     from numlstm.kernels import gpu_lstm
 
     if loop.startswith("persistent"):
         _force_persistent(monkeypatch, cached=loop == "persistent")
     else:
         force_time_loop(monkeypatch, **({"split_below": 10**9} if loop == "split steps" else {}))
+    monkeypatch.setitem(_active_gpu_options(), "rows", 4)
     built = []
     kernels_for = gpu_lstm.kernels_for
     monkeypatch.setattr(gpu_lstm, "kernels_for", lambda dtype, options: built.append(options["rows"]) or
                         kernels_for(dtype, options))
-    assert _active_gpu_options()["rows"] > 1
     # no mask: random_lstm_args masks its last row throughout
-    args = random_lstm_args(rng, B=1, T=4, F=5, H=5, peephole=True, initial_state=True, recurrent_mask=True)
+    args = random_lstm_args(rng, B=B, T=4, F=5, H=5, peephole=True, initial_state=True, recurrent_mask=True)
     assert_matches_reference(rng, args, True, False, grad_rtol=1e-11)
-    assert built and set(built) == {1}
+    assert built and set(built) == {rows}
 
 
 @pytest.mark.parametrize("time_loop", ["persistent", "split steps"])
