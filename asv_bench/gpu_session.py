@@ -514,6 +514,7 @@ def steps_table(seconds):
     threads = config.GPU_OPTIONS["persistent_units"] * config.GPU_OPTIONS["persistent_slices"]
     for H in sorted({lstm_gpu._size(size)[3] for size in lstm_gpu.INFERENCE}):
         ours, theirs, fences = [], [], []
+        gpu_lstm._persistent_plans.clear()  # other tables' variants planned too: keep the defaults' plan only
         for T in STEP_COUNTS:
             size = f"{H}x1x{T}"
             bench, cudnn = lstm_gpu.NumlstmGpuInference(), lstm_gpu.TorchCudnnInference()

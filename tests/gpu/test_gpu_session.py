@@ -105,9 +105,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| {number} \| {number} \|",
                 rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
                 rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
-                # numlstm and cuDNN at each step count, barriers on the persistent grid (one there, from the
-                # forward table's forced persistent loop); what a step adds to each
-                rf"\| 3 \|( {number} \|){{9}} -?{number}, -?{number}, -?{number} \|",
+                # numlstm and cuDNN at each step count, no barriers (the simulator's defaults run split
+                # steps); what a step adds to each
+                rf"\| 3 \|( {number} \|){{6}}( - \|){{3}} -?{number}, -?{number}, - \|",
                 rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
                 rf"### training step 3x2x2, {{'persistent_below': \d+, 'persistent_uncached': True}}: {number} ms a call \(median\)\n\n"
                 r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
@@ -117,13 +117,13 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
 
 
 @in_simulator
-def test_without_a_persistent_plan_the_steps_table_leaves_the_barriers_out(gpu_session, monkeypatch):
-    from numlstm.kernels import gpu_lstm
+def test_the_steps_table_times_bare_barriers_on_the_persistent_forward_s_grid(gpu_session, monkeypatch):
+    from numlstm.kernels import config
 
-    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})  # the simulator's defaults run split steps
+    monkeypatch.setitem(config.GPU_OPTIONS, "persistent_below", 10**9)  # the simulator's options, here
     table = gpu_session.steps_table(0)
     number = r"-?\d+\.\d+"
-    assert re.search(rf"\| 3 \|( {number} \|){{6}}( - \|){{3}} {number}, {number}, - \|", table), table
+    assert re.search(rf"\| 3 \|( {number} \|){{9}} {number}, {number}, {number} \|", table), table
 
 
 @in_simulator
