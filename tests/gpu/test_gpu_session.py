@@ -61,6 +61,9 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(gpu_session, "LAUNCHES_TIMED", 2)
     monkeypatch.setattr(gpu_session, "ROWS_CHOICES", (1, 2))
     monkeypatch.setattr(gpu_session, "STEP_COUNTS", (1, 2, 3))
+    # the same shape of column with 8 threads a block, not 128: the simulator runs a Python thread for each
+    monkeypatch.setitem(gpu_session.TIME_LOOPS, "persistent, 4 units x 32 slices",
+                        {**gpu_session.TIME_LOOPS["persistent, 4 units x 32 slices"], "persistent_slices": 2})
     monkeypatch.setattr(gpu_session, "PROFILED_CALLS", 2)
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
     return gpu_session
