@@ -78,7 +78,7 @@ _COUNTED = {"FFMA": r"\bFFMA\b|\bDFMA\b", "LDS": r"\bLDS\b", "LDG": r"\bLDG\b", 
 
 
 def loops(sass, kernel_name):
-    """Each loop of a kernel's disassembly, innermost last among those sharing a start: (first address,
+    """Each loop of a kernel's disassembly, by first address (a loop inside another after it): (first address,
     last address, instructions, {counted kind: how many})."""
     lines = sass.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f".text.{kernel_name}:"))
