@@ -218,6 +218,19 @@ def build_kernels(dtype, shape_options):
             else:
                 c[row, col] = total
 
+    @cuda.jit(device=True, inline=True)
+    def reorder_element(x, xs, reverse, into_rows, i):
+        """Element i (of B * T * F, in the order of xs) of :func:`reorder`."""
+        B, T, F = x.shape
+        f = i % F
+        b = (i // F) % B
+        s = i // (F * B)
+        t = T - 1 - s if reverse else s
+        if into_rows:
+            xs[s * B + b, f] = x[b, t, f]
+        else:
+            x[b, t, f] = xs[s * B + b, f]
+
     @jit
     def reorder(x, xs, reverse, into_rows):
         """Between x (B, T, F) in the caller's order and rows xs[s * B + b] = x[b, t(s)] in processing order.
@@ -225,16 +238,8 @@ def build_kernels(dtype, shape_options):
         ``into_rows``: fill ``xs`` from ``x``; otherwise fill ``x`` from ``xs``.
         """
         i = cuda.grid(1)
-        B, T, F = x.shape
-        if i < B * T * F:
-            f = i % F
-            b = (i // F) % B
-            s = i // (F * B)
-            t = T - 1 - s if reverse else s
-            if into_rows:
-                xs[s * B + b, f] = x[b, t, f]
-            else:
-                x[b, t, f] = xs[s * B + b, f]
+        if i < x.size:
+            reorder_element(x, xs, reverse, into_rows, i)
 
     @cuda.jit(device=True, inline=True)
     def update_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, cifg, outputs):
@@ -540,12 +545,8 @@ def build_kernels(dtype, shape_options):
                     cache[k * width + slot * columns + c] = value
                 slot += 1
         if project:
-            F = x.shape[2]
-            for i in range(cuda.grid(1), T * B * F, cuda.gridDim.x * threads):
-                n = i // F
-                s = n // B
-                b = n - s * B
-                xs[n, i - n * F] = x[b, T - 1 - s if reverse else s, i - n * F]
+            for i in range(cuda.grid(1), x.size, cuda.gridDim.x * threads):
+                reorder_element(x, xs, reverse, True, i)
             for unit_block in range(first_unit_block, unit_blocks, owners):
                 for i in range(cuda.threadIdx.x, T * B * columns, threads):
                     n = i // columns  # row s * B + b of gates
