@@ -245,8 +245,6 @@ TIME_LOOPS = {"one thread per unit": _OFF,
               "persistent, opted-in shared memory": {**_OFF, **_PERSISTENT, "shared_bytes": 2**20},
               # compiled without the launch bound that fits 4 blocks per SM (more registers, fewer blocks)
               "persistent, no launch bound": {**_OFF, **_PERSISTENT, "persistent_blocks_per_sm": 0},
-              # the inputs projected by a reorder and a cuBLAS GEMM before the kernel, however small
-              "persistent, projection by cuBLAS": {**_OFF, **_PERSISTENT, "persistent_projection_below": 0},
               # half as many blocks, each of twice the units (the same threads): fewer blocks at each barrier
               "persistent, 4 units x 32 slices": {**_OFF, **_PERSISTENT, "persistent_units": 4,
                                                   "persistent_slices": 32}}

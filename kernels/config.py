@@ -64,23 +64,16 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # 528 blocks cache the H = 1024 forward's weights one unit block each, as at
 # H = 512 (0: no bound). Unbounded, the kernels as they are now take 135
 # (forward) and 176 (backward) registers, 3 and 2 blocks per SM; bounded
-# they spill 56 bytes each, and their disassembly (nvdisasm of nvJitLink's
-# sm_90 cubin: tests/gpu/kernel_resources.py --sass) puts every spill
-# outside the per-step tiles' inner loops: 8 loads and 2 stores of local
-# memory a step forward, 14 and 6 backward, none in the recurrent sums or
-# the reductions. On by that reading, not yet timed: gpu_session's
-# time-loop tables time it against no bound.
-# persistent_projection_below: a persistent forward pass over fewer than
-# this many input elements (T x B x F) computes its input projection itself
-# (gpu_lstm.forward_persistent, one thread per row and gate column of a
-# block's tiles) instead of a reorder launch and a cuBLAS GEMM before it:
-# host time is what a small batch's pass waits on (the H200 profile of
-# 512x1x25 inference: 247 us of device time in a 0.46 ms call; a cuBLAS
-# call costs about 35 us of host time, a launch 14). 2**16 takes inference
-# at 512x1, 512x4 and 1024x1 (T = 25) and leaves 1024x4 (102400 elements)
-# and training batches to cuBLAS, where the per-block dot products of
-# length F would outlast the GEMM. Not yet timed: gpu_session's time-loop
-# tables time it against the projection by cuBLAS. Numba's simulator
+# they spill a few bytes, outside the per-step tiles' inner loops
+# (nvdisasm of nvJitLink's sm_90 cubin: tests/gpu/kernel_resources.py
+# --sass). Timed on an H200 (gpu_session, 2026-11-26, run 4): training steps
+# with the persistent loop 1.53 ms against 2.50 unbounded at 512x16x25, 4.60
+# against 11.20 at 1024x16x25; inference at 1024x1x25 0.61 against 1.01.
+# The persistent forward once projected small inputs itself (one launch a
+# pass, no reorder and no cuBLAS call); the same run timed it slower than
+# the projection by cuBLAS everywhere (1024x1x25: 0.61 ms against 0.43; at
+# T = 1 the kernel took 178 us against 36: one thread's dot product of
+# length F waits on a load at each step), and it is gone. Numba's simulator
 # runs a cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
 # (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.
@@ -149,23 +142,20 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 GPU_OPTIONS = {"gemm_block": 64, "gemm_depth": 16, "gemm_micro": 4, "threads": 128, "rows": 4, "fastmath": False,
                "split_units": 8, "split_slices": 16, "split_below": 32768,
                "persistent_units": 2, "persistent_slices": 64, "persistent_below": 4096, "persistent_uncached": False,
-               "persistent_blocks_per_sm": 4, "persistent_projection_below": 2**16, "shared_bytes": 48 * 1024,
-               "gemm_steps_from": 2**26,
+               "persistent_blocks_per_sm": 4, "shared_bytes": 48 * 1024, "gemm_steps_from": 2**26,
                "gemm_split_blocks": 132, "gemm_split_depth": 512, "gemm_library": "auto", "cublas_from": 0,
                "cache": True, "staged_transfer_bytes": 1 << 22, "memory_pool": True,
                "tf32": False}
 # Numba's CUDA simulator runs one Python thread per CUDA thread: tiny blocks,
 # and 2 rows per thread so that the tests' odd batches leave partial blocks.
 # The split step and the persistent kernel are tested on their own
-# (tests/gpu/test_gpu_lstm.py; forced on, the persistent forward projects
-# its inputs itself, and one test has a GEMM do it), as are GEMMs of split depth (none here:
+# (tests/gpu/test_gpu_lstm.py), as are GEMMs of split depth (none here:
 # the simulator's threads are slow, and splitting multiplies them). Its
 # device arrays are numpy arrays: no memory pool.
 GPU_SIMULATOR_OPTIONS = {"gemm_block": 8, "gemm_depth": 4, "gemm_micro": 2, "threads": 16, "rows": 2, "fastmath": False,
                          "split_units": 2, "split_slices": 4, "split_below": 0,
                          "persistent_units": 2, "persistent_slices": 4, "persistent_below": 0,
-                         "persistent_uncached": False, "persistent_blocks_per_sm": 0,
-                         "persistent_projection_below": 2**62, "shared_bytes": 48 * 1024,
+                         "persistent_uncached": False, "persistent_blocks_per_sm": 0, "shared_bytes": 48 * 1024,
                          "gemm_steps_from": 2**62,
                          "gemm_split_blocks": 1, "gemm_split_depth": 4, "gemm_library": "numba", "cublas_from": 0,
                          "cache": False, "staged_transfer_bytes": 1 << 22, "memory_pool": False,

@@ -8,8 +8,8 @@ unit's gate update, in the same thread); each backward step is two kernels
 weights); the weight gradients are GEMMs over all timesteps after the loop.
 For small batches each time loop can instead be one cooperative kernel
 (``forward_persistent``, ``backward_persistent``: a grid barrier per step,
-the recurrent weights held in shared memory across steps; for small inputs
-the forward kernel projects them itself), chosen by ``config.GPU_OPTIONS``.
+the recurrent weights held in shared memory across steps), chosen by
+``config.GPU_OPTIONS``.
 
 Everything is time-major and in processing order, as on the CPU, and kept
 as 2-D row blocks so that every GEMM reads plain matrices: row ``s * B + b``
@@ -94,6 +94,7 @@ def build_kernels(dtype, shape_options):
     # Array sizes must be closure constants, not expressions, for NVVM.
     gate_slots = 4 * rows
     reduction_groups = 8  # at most, in the first round of a split tile's sum over slices (split_tile)
+    cache_loads = 8  # loads in flight per thread while a persistent kernel fills its weight cache
     split_partials = (split_slices, split_units, gate_slots)
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
     gemm_side = gemm_block // gemm_micro  # threads along each side of a block tile
@@ -218,19 +219,6 @@ def build_kernels(dtype, shape_options):
             else:
                 c[row, col] = total
 
-    @cuda.jit(device=True, inline=True)
-    def reorder_element(x, xs, reverse, into_rows, i):
-        """Element i (of B * T * F, in the order of xs) of :func:`reorder`."""
-        B, T, F = x.shape
-        f = i % F
-        b = (i // F) % B
-        s = i // (F * B)
-        t = T - 1 - s if reverse else s
-        if into_rows:
-            xs[s * B + b, f] = x[b, t, f]
-        else:
-            x[b, t, f] = xs[s * B + b, f]
-
     @jit
     def reorder(x, xs, reverse, into_rows):
         """Between x (B, T, F) in the caller's order and rows xs[s * B + b] = x[b, t(s)] in processing order.
@@ -238,8 +226,16 @@ def build_kernels(dtype, shape_options):
         ``into_rows``: fill ``xs`` from ``x``; otherwise fill ``x`` from ``xs``.
         """
         i = cuda.grid(1)
-        if i < x.size:
-            reorder_element(x, xs, reverse, into_rows, i)
+        B, T, F = x.shape
+        if i < B * T * F:
+            f = i % F
+            b = (i // F) % B
+            s = i // (F * B)
+            t = T - 1 - s if reverse else s
+            if into_rows:
+                xs[s * B + b, f] = x[b, t, f]
+            else:
+                x[b, t, f] = xs[s * B + b, f]
 
     @cuda.jit(device=True, inline=True)
     def update_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, cifg, outputs):
@@ -481,36 +477,63 @@ def build_kernels(dtype, shape_options):
         return cuda.blockIdx.x % owners, owners, cuda.blockIdx.x // owners, cuda.gridDim.x // owners
 
     @cuda.jit(device=True, inline=True)
-    def input_product(x, kernel, b, t, column):
-        """x[b, t] @ kernel[:, column], in four interleaved partial sums (four multiply-adds in flight, not a
-        chain of F)."""
-        F = x.shape[2]
-        whole = F - F % 4
-        a0 = a1 = a2 = a3 = zero
-        for f in range(0, whole, 4):
-            a0 += x[b, t, f] * kernel[f, column]
-            a1 += x[b, t, f + 1] * kernel[f + 1, column]
-            a2 += x[b, t, f + 2] * kernel[f + 2, column]
-            a3 += x[b, t, f + 3] * kernel[f + 3, column]
-        for f in range(whole, F):
-            a0 += x[b, t, f] * kernel[f, column]
-        return (a0 + a1) + (a2 + a3)
+    def forward_cache_entry(recurrent_kernel, k, c, unit_block, H, cifg, width, slot):
+        """Row k, column c of a forward block's weight cache (:func:`forward_persistent`): the value and its
+        place. Row k holds the block's columns of the four gates, ``persistent_units`` each."""
+        gate = c // persistent_units
+        j = unit_block * persistent_units + c - gate * persistent_units
+        value = zero
+        if j < H and not (cifg and gate == 3):
+            value = recurrent_kernel[index(k), index(gate * H + j)]
+        return value, k * width + slot * 4 * persistent_units + c
+
+    @cuda.jit(device=True, inline=True)
+    def backward_cache_entry(recurrent_kernel, u, n, unit_block, H, cifg, width, slot):
+        """Unit u's weight n in a backward block's weight cache (:func:`backward_persistent`), transposed:
+        adjacent entries read adjacent weights of a row of the recurrent kernel."""
+        k = unit_block * persistent_units + u
+        return (recurrent_kernel[index(k), index(n)] if k < H else zero), n * width + slot * persistent_units + u
+
+    def cache_filler(entry):
+        @cuda.jit(device=True, inline=True)
+        def fill(cache, recurrent_kernel, majors, minors, unit_block, H, cifg, width, slot):
+            """Entries (major, minor) of ``entry``, majors x minors in row-major order, into ``cache`` by the
+            block's threads, each with ``cache_loads`` loads in flight before it stores them (one at a
+            time, the copy waited on the memory's latency at each entry) and its place in the walk kept
+            by running sums, not divided out at each entry."""
+            values = cuda.local.array(cache_loads, element)
+            places = cuda.local.array(cache_loads, numba.int64)
+            step = cuda.blockDim.x
+            major_step = step // minors
+            minor_step = step - major_step * minors
+            major = cuda.threadIdx.x // minors
+            minor = cuda.threadIdx.x - major * minors
+            while major < majors:
+                for q in range(cache_loads):
+                    value, place = zero, -1
+                    if major < majors:
+                        value, place = entry(recurrent_kernel, major, minor, unit_block, H, cifg, width, slot)
+                    values[q] = value
+                    places[q] = place
+                    major += major_step
+                    minor += minor_step
+                    if minor >= minors:
+                        minor -= minors
+                        major += 1
+                for q in range(cache_loads):
+                    if places[q] >= 0:
+                        cache[index(places[q])] = values[q]
+        return fill
+
+    fill_forward_cache = cache_filler(forward_cache_entry)
+    fill_backward_cache = cache_filler(backward_cache_entry)
 
     @cooperative_jit
     def forward_persistent(T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask,
                            use_mask, recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs, h_n, c_n,
-                           final_states, x, kernel, xs, project, cache_slots):
+                           final_states, cache_slots):
         """The whole time loop in one cooperative launch: the split step's tiles, a grid barrier per step;
         with ``final_states``, h and c after the last step copied into ``h_n`` and ``c_n`` too.
-
-        With ``project`` the kernel also does what ``reorder`` and the
-        input projection's GEMM do before the other time loops: it copies
-        ``x`` (B, T, F) into ``xs`` in processing order (for BPTT's weight
-        gradient), and each block computes the input projection
-        ``x[b, t] @ kernel`` of the gates it updates, one thread per (row,
-        gate column), into ``gates``: a small batch then costs one launch a
-        pass, not three, and no cuBLAS call (tens of microseconds of host
-        time each, more than the projection takes on the device here).
 
         Each block runs the same tiles at every step (:func:`owned_tiles`),
         so with ``cache_slots`` > 0 it copies the recurrent weights of its
@@ -534,36 +557,14 @@ def build_kernels(dtype, shape_options):
         if cache_slots > 0:
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
-                for i in range(cuda.threadIdx.x, columns * H, threads):
-                    k = i // columns
-                    c = i - k * columns
-                    gate = c // persistent_units
-                    j = unit_block * persistent_units + c - gate * persistent_units
-                    value = zero
-                    if j < H and not (cifg and gate == 3):
-                        value = recurrent_kernel[k, gate * H + j]
-                    cache[k * width + slot * columns + c] = value
+                fill_forward_cache(cache, recurrent_kernel, H, columns, unit_block, H, cifg, width, slot)
                 slot += 1
-        if project:
-            for i in range(cuda.grid(1), x.size, cuda.gridDim.x * threads):
-                reorder_element(x, xs, reverse, True, i)
-            for unit_block in range(first_unit_block, unit_blocks, owners):
-                for i in range(cuda.threadIdx.x, T * B * columns, threads):
-                    n = i // columns  # row s * B + b of gates
-                    c = i - n * columns
-                    s = n // B
-                    b = n - s * B
-                    gate = c // persistent_units
-                    j = unit_block * persistent_units + c - gate * persistent_units
-                    if j < H and (b // rows) % row_groups == row_group and not (cifg and gate == 3):
-                        gates[n, gate * H + j] = input_product(x, kernel, b, T - 1 - s if reverse else s,
-                                                               gate * H + j)
         for i in range(cuda.grid(1), B * H, cuda.gridDim.x * threads):
             b = i // H
             j = i - b * H
             hs[b, j] = h0[b, j]
             cs[b, j] = c0[b, j]
-        grid.sync()  # also: the projected gates are in before any thread of the block reads them
+        grid.sync()
         for s in range(T):
             t = T - 1 - s if reverse else s
             slot = 0
@@ -703,14 +704,19 @@ def build_kernels(dtype, shape_options):
 
     @cuda.jit(device=True, inline=True)
     def split_recurrent_gradient(units, slices, partial, unit_block, row_block, s, t, B, H, GH, gates, weights,
-                                 cache, width, column_base, dh, mask, use_mask, recurrent_mask,
-                                 use_recurrent_mask):
+                                 width, column_base, dh, mask, use_mask, recurrent_mask, use_recurrent_mask,
+                                 grouped):
         """dh[b, k] of ``units`` units k from ``unit_block * units`` and ``rows`` rows from
         ``row_block * rows``, by a block of (units x slices) threads, each summing one slice of the GH gate
-        gradients, the slices met in ``partial`` (as in :func:`split_tile`). Unit u's weights are column
-        ``column_base + u`` of ``weights`` (the transposed recurrent kernel), or with ``width`` > 0 of a
-        block's flat copy of it, ``cache``, of rows of ``width`` (by unsigned running indices, as
-        :func:`cached_products`)."""
+        gradients, the slices met in ``partial``, with ``grouped`` in two rounds (:func:`split_tile`: the
+        persistent kernel's 64 slices; on the split step's 16 an H200 timed the second round slower).
+        ``weights`` is flat, rows of ``width``: unit u's weights are its column ``column_base + u`` (the
+        transposed recurrent kernel, or a block's copy of it).
+
+        Each thread takes four gate gradients of its slice at a time, their loads in flight together: the
+        sum runs over 4 H gate gradients, four times the forward's units, and one load after another it
+        waited on the memory's latency at each (an H200 took 2.3x as long for this step's kernel as for
+        the forward step's at 512x16)."""
         u = cuda.threadIdx.x % units
         part = cuda.threadIdx.x // units
         k = unit_block * units + u
@@ -719,28 +725,36 @@ def build_kernels(dtype, shape_options):
         for r in range(rows):
             total[r] = zero
         if k < H:
-            if width > 0:
-                at = index(part) * index(width) + index(column_base + u)
-                advance = index(slices) * index(width)
-                rows_at = index(s * B + first)
-                for n in range(index(part), index(GH), index(slices)):
-                    w = cache[at]
-                    at += advance
-                    for r in range(rows):
-                        if first + r < B:
-                            total[r] += gates[rows_at + index(r), n] * w
-            else:
-                for n in range(part, GH, slices):
-                    w = weights[n, column_base + u]
-                    for r in range(rows):
-                        b = first + r
-                        if b < B:
-                            total[r] += gates[s * B + b, n] * w
+            column = index(column_base + u)
+            step = index(slices)
+            step2, step3 = step + step, step + step + step
+            stride = index(width)
+            n = index(part)
+            rows_at = index(s * B + first)
+            while n + step3 < index(GH):
+                w0 = weights[n * stride + column]
+                w1 = weights[(n + step) * stride + column]
+                w2 = weights[(n + step2) * stride + column]
+                w3 = weights[(n + step3) * stride + column]
+                for r in range(rows):
+                    if first + r < B:
+                        row = rows_at + index(r)
+                        total[r] += (gates[row, n] * w0 + gates[row, n + step] * w1) + (
+                            gates[row, n + step2] * w2 + gates[row, n + step3] * w3)
+                n += step3 + step
+            while n < index(GH):
+                w = weights[n * stride + column]
+                for r in range(rows):
+                    if first + r < B:
+                        total[r] += gates[rows_at + index(r), n] * w
+                n += step
         for r in range(rows):
             partial[part, u, r] = total[r]
         cuda.syncthreads()
-        groups = sum_slices_in_groups(partial, units, slices, rows)
-        cuda.syncthreads()
+        groups = slices
+        if grouped:
+            groups = sum_slices_in_groups(partial, units, slices, rows)
+            cuda.syncthreads()
         r = part  # now one thread per (unit, row)
         b = first + r
         if r < rows and k < H and b < B and not (use_mask and not mask[b, t]):
@@ -752,16 +766,16 @@ def build_kernels(dtype, shape_options):
             dh[b, k] = value
 
     @jit
-    def backward_recurrent_split(s, t, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
+    def backward_recurrent_split(s, t, B, H, GH, gates, flat_transposed_kernel, dh, mask, use_mask, recurrent_mask,
                                  use_recurrent_mask):
         """``backward_recurrent`` for small batches: a block of (split_units x split_slices) threads per
-        ``split_units`` units and ``rows`` batch rows (:func:`split_recurrent_gradient`)."""
+        ``split_units`` units and ``rows`` batch rows (:func:`split_recurrent_gradient`); the transposed
+        recurrent kernel comes flat, (GH * H,)."""
         partial = cuda.shared.array(split_partials, element)
-        no_cache = cuda.shared.array(0, element)  # launched without dynamic shared memory: never read
         unit_block = cuda.blockIdx.x
         split_recurrent_gradient(split_units, split_slices, partial, unit_block, cuda.blockIdx.y, s, t, B, H, GH,
-                                 gates, transposed_kernel, no_cache, 0, unit_block * split_units, dh, mask,
-                                 use_mask, recurrent_mask, use_recurrent_mask)
+                                 gates, flat_transposed_kernel, H, unit_block * split_units, dh, mask, use_mask,
+                                 recurrent_mask, use_recurrent_mask, False)
 
     @cooperative_jit
     def backward_persistent(T, reverse, B, H, GH, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
@@ -791,11 +805,8 @@ def build_kernels(dtype, shape_options):
         if cache_slots > 0:
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
-                for i in range(cuda.threadIdx.x, persistent_units * GH, threads):
-                    u = i // GH  # adjacent threads read adjacent weights of a row
-                    n = i - u * GH
-                    k = unit_block * persistent_units + u
-                    cache[n * width + slot * persistent_units + u] = recurrent_weights[k, n] if k < H else zero
+                fill_backward_cache(cache, recurrent_weights, persistent_units, GH, unit_block, H, False, width,
+                                    slot)
                 slot += 1
         u = cuda.threadIdx.x % persistent_units
         r = cuda.threadIdx.x // persistent_units
@@ -811,12 +822,18 @@ def build_kernels(dtype, shape_options):
             grid.sync()  # the recurrent gradients read every unit's gate gradients
             slot = 0
             for unit_block in range(first_unit_block, unit_blocks, owners):
-                column_base = slot * persistent_units if cache_slots > 0 else unit_block * persistent_units
                 for row_block in range(row_group, row_blocks, row_groups):
-                    split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block, row_block,
-                                             s, t, B, H, GH, gates, recurrent_weights, cache,
-                                             width if cache_slots > 0 else 0, column_base, dh, mask, use_mask,
-                                             recurrent_mask, use_recurrent_mask)
+                    # two call sites, so that the compiler knows the cache's reads for shared-memory loads
+                    if cache_slots > 0:
+                        split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block,
+                                                 row_block, s, t, B, H, GH, gates, cache, width,
+                                                 slot * persistent_units, dh, mask, use_mask, recurrent_mask,
+                                                 use_recurrent_mask, True)
+                    else:
+                        split_recurrent_gradient(persistent_units, persistent_slices, partial, unit_block,
+                                                 row_block, s, t, B, H, GH, gates, recurrent_weights.reshape(GH * H),
+                                                 H, unit_block * persistent_units, dh, mask, use_mask,
+                                                 recurrent_mask, use_recurrent_mask, True)
                     cuda.syncthreads()  # before ``partial`` is reused, and before this block's cells read dh
                 slot += 1
 
@@ -1080,17 +1097,15 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
     row_blocks = -(-B // options["rows"])
     if row_blocks * H < options["persistent_below"]:
-        project = T * B * F < options["persistent_projection_below"]
         # without final states, hs and cs stand in for h_n and c_n: arrays of their type, never written
         loop_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
                      recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs,
-                     hs if h_n is None else h_n, cs if c_n is None else c_n, final_states, x, kernel, xs, project)
+                     hs if h_n is None else h_n, cs if c_n is None else c_n, final_states)
         blocks, cache_slots, cache_bytes = _persistent_plan(
             "forward", k.forward_persistent, loop_args + (0,), options, B, H, H, 4 * options["persistent_units"],
             np.dtype(x.dtype).itemsize)
         if cache_slots or options["persistent_uncached"]:
-            if not project:
-                _project_inputs(k, options, x, kernel, xs, gates, reverse)
+            _project_inputs(k, options, x, kernel, xs, gates, reverse)
             persistent_threads = options["persistent_units"] * options["persistent_slices"]
             gpu_launch.launch(k.forward_persistent, blocks, persistent_threads, loop_args + (cache_slots,),
                               cache_bytes)
@@ -1200,15 +1215,16 @@ def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask,
         cell = gpu_launch.prepared_launch(k.backward_cell, *_launch(B * H, threads),
                                           (0, 0, B, H, gates, cs, dh, dc, d_outputs, use_d_outputs, mask, use_mask,
                                            peephole, zero_output, cifg))
-        recurrent_args = (0, 0, B, H, GH, gates, transposed_kernel, dh, mask, use_mask, recurrent_mask,
-                          use_recurrent_mask)
         if row_blocks * H < options["split_below"]:
             units = options["split_units"]
-            recurrent = gpu_launch.prepared_launch(k.backward_recurrent_split, (-(-H // units), row_blocks),
-                                                   units * options["split_slices"], recurrent_args)
+            recurrent = gpu_launch.prepared_launch(
+                k.backward_recurrent_split, (-(-H // units), row_blocks), units * options["split_slices"],
+                (0, 0, B, H, GH, gates, transposed_kernel.reshape(GH * H), dh, mask, use_mask, recurrent_mask,
+                 use_recurrent_mask))
         else:
             recurrent = gpu_launch.prepared_launch(k.backward_recurrent, *_launch(row_blocks * H, threads),
-                                                   recurrent_args)
+                                                   (0, 0, B, H, GH, gates, transposed_kernel, dh, mask, use_mask,
+                                                    recurrent_mask, use_recurrent_mask))
         for s in range(T - 1, -1, -1):
             t = T - 1 - s if reverse else s
             cell(s, t)

@@ -133,11 +133,10 @@ def _force_persistent(monkeypatch, cached):
 def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg, peephole, mask, reverse,
                                                     zero_output):
     """The forward and backward time loops as one cooperative kernel each, forced on. H = 5 leaves a
-    partial block of units, B = 3 a partial block of rows, F = 6 both loops of the input products that the
-    forward kernel computes (4 features at a time, then the rest); the simulator runs every tile in one
-    block, a GPU one tile per block (each unit block owned by a block per row block)."""
+    partial block of units, B = 3 a partial block of rows; the simulator runs every tile in one block, a
+    GPU one tile per block (each unit block owned by a block per row block)."""
     plans = _force_persistent(monkeypatch, cached)
-    args = random_lstm_args(rng, B=3, T=4, F=6, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
     options = _active_gpu_options()
@@ -149,37 +148,14 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
         assert (min(blocks, unit_blocks) * cache_slots >= unit_blocks) if cached else cache_slots == 0
 
 
-@pytest.mark.parametrize("cifg,mask,reverse", [(False, True, True), (True, False, False)])
-def test_persistent_passes_after_a_gemm_projection_match_numpy_reference(monkeypatch, rng, cifg, mask, reverse):
-    """The persistent forward with its inputs projected before it (a reorder and a GEMM), as larger inputs
-    are (``persistent_projection_below``); the other persistent tests project them in the kernel."""
-    _force_persistent(monkeypatch, True)
-    monkeypatch.setitem(_active_gpu_options(), "persistent_projection_below", 0)
-    args = random_lstm_args(rng, B=3, T=4, F=3, H=5, cifg=cifg, peephole=True, mask=mask, initial_state=True)
-    assert_matches_reference(rng, args, reverse, False, grad_rtol=1e-11)
-
-
-@pytest.mark.parametrize("threshold,in_kernel", [(12, False), (13, True)])
-def test_a_persistent_forward_projects_its_inputs_itself_below_the_threshold(monkeypatch, rng, threshold,
-                                                                            in_kernel):
-    """Below ``persistent_projection_below`` input elements (here T x B x F = 3 x 2 x 2 = 12) the pass is
-    one launch; at it, a reorder and a GEMM go first."""
-    _force_persistent(monkeypatch, True)
-    monkeypatch.setitem(_active_gpu_options(), "persistent_projection_below", threshold)
-    monkeypatch.setitem(_active_gpu_options(), "gemm_library", "numba")  # cuBLAS's GEMMs launch no numba kernel
-    counts = _launches(rng, 3)
-    assert counts["forward", "forward_persistent"] == 1
-    assert counts["forward"] == (1 if in_kernel else 3)
-    assert counts["forward", "reorder"] == counts["forward", "gemm"] == (0 if in_kernel else 1)
-
-
 @pytest.mark.parametrize("slices,B", [(16, 3), (36, 1)], ids=["2 groups", "8 uneven groups"])
 @pytest.mark.parametrize("loop", ["split steps", "persistent"])
 def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slices, B):
     """A split tile's sum over slices goes in two rounds, the first over min(8, slices // (4 * rows))
     groups of slices forward (``split_tile``): 16 slices of 2 rows make 2 groups of 8; 36 of one row, 8
-    groups of 4 or 5; backward over min(8, slices // rows) (``split_recurrent_gradient``): 8 groups of 2,
-    8 of 4 or 5. The simulator's default shapes make a single group forward."""
+    groups of 4 or 5; the persistent backward's over min(8, slices // rows) (``split_recurrent_gradient``
+    with ``grouped``): 8 groups of 2, 8 of 4 or 5 (the split backward step adds its slices in one round).
+    The simulator's default shapes make a single group forward."""
     monkeypatch.setitem(_active_gpu_options(), "rows", 2)
     monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_slices", slices)
     monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_units", 1)
