@@ -1,4 +1,11 @@
-"""Throwaway A/B probe (not committed): python3 probe/probe.py drive  |  worker LABEL"""
+"""The record of the third GPU session's call (5), an A/B probe; not a tool of the repository.
+
+It ran as ``probe/probe.py`` beside ``probe/{old,head,new,nogroup}/numlstm``, each an assembled package
+(numlstm/ with kernels/ inside) of one version: d4df153, 296b145, the working tree that became 0c02da6, and
+that tree with the split backward's two-round sum undone. ``python3 probe/probe.py drive`` compiles each
+version's cases in its own process, side by side, then times them one process after another; its
+output is ``2026-11-26-h200-5-probe.jsonl``.
+"""
 import json
 import os
 import pathlib
