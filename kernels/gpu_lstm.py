@@ -800,7 +800,6 @@ def build_kernels(dtype, shape_options):
         row_blocks = -(-B // rows)
         first_unit_block, owners, row_group, row_groups = owned_tiles(unit_blocks)
         width = persistent_units * cache_slots + (0 if cache_slots == 1 else 1)  # _cache_width
-        threads = persistent_units * persistent_slices
         cache = cuda.shared.array(0, element)  # (GH, width), flat
         if cache_slots > 0:
             slot = 0
