@@ -70,7 +70,6 @@ import importlib.util
 import os
 import pathlib
 import platform
-import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +83,7 @@ from numba import cuda
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import gpu_ab  # noqa: E402
 from benchmarks import lstm_gpu  # noqa: E402
 from compare import timings  # noqa: E402
 
@@ -101,10 +101,8 @@ def importable_checkout():
         return None
     except ImportError:
         pass
-    root = HERE.parent
     package = pathlib.Path(tempfile.mkdtemp(prefix="numlstm-checkout-"))
-    shutil.copytree(root / "numlstm", package / "numlstm")
-    shutil.copytree(root / "kernels", package / "numlstm" / "kernels")
+    gpu_ab.assemble(HERE.parent, package)
     for name in [name for name in sys.modules if name == "numlstm" or name.startswith("numlstm.")]:
         del sys.modules[name]  # a half-imported source tree must not shadow the assembled package
     sys.path.insert(0, str(package))

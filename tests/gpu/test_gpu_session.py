@@ -369,3 +369,30 @@ def test_after_a_failed_table_a_child_leaves_the_rest_to_fresh_processes(monkeyp
     assert children == [(["broken", "after"], False), (["broken"], True), (["after"], False)]
     printed = capsys.readouterr().out
     assert "Table broken again, with" in printed and "no result" not in printed
+
+
+@in_simulator
+def test_a_gpu_ab_worker_times_each_case_when_told_and_stops_at_quit(gpu_session, monkeypatch):
+    """gpu_ab.py's worker (one version, or cuDNN): ready once its cases are compiled, then one JSON line of
+    {case: seconds} per "time" line, under the options given."""
+    import io
+    import json
+
+    import compare
+    import gpu_ab
+    from numlstm.kernels import gpu_lstm
+
+    monkeypatch.setattr(compare, "timings", _once)
+    forced = []
+    monkeypatch.setattr(gpu_lstm, "_persistent_plan", lambda *args: forced.append(args) or (1, 0, 0))
+    cases = ["infer:3x1x2", "train:3x2x2"]
+    for label in ("work", gpu_ab.CUDNN):
+        results = io.StringIO()
+        gpu_ab.worker(label, cases, {"persistent_below": 10**9, "persistent_uncached": True}, 0,
+                      io.StringIO("time\ntime\nquit\ntime\n"), results)
+        lines = [json.loads(line) for line in results.getvalue().splitlines()]
+        assert lines[0] == {"ready": label}
+        assert len(lines) == 3  # nothing after "quit"
+        for measured in lines[1:]:
+            assert set(measured) == set(cases) and all(value > 0 for value in measured.values())
+    assert forced  # numlstm's worker ran under the options; cuDNN's ignores them
