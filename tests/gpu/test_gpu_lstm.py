@@ -148,6 +148,20 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
         assert (min(blocks, unit_blocks) * cache_slots >= unit_blocks) if cached else cache_slots == 0
 
 
+@pytest.mark.parametrize("cifg", [False, True])
+def test_a_cached_persistent_step_loads_h_of_four_k_at_a_time_and_matches_numpy_reference(
+        monkeypatch, rng, cifg):
+    """The cached forward's recurrent sum takes k four at a time (``cached_products``), then the rest one
+    at a time: with 4 slices, H = 19 gives every slice one batch of four (k = slice, slice + 4, ..., +12)
+    and slices 0-2 one more k (16-18); B = 3 a row beyond the simulator's 2-row blocks, whose h is never
+    read; the recurrent mask scales each loaded h."""
+    _force_persistent(monkeypatch, cached=True)
+    monkeypatch.setitem(_active_gpu_options(), "persistent_slices", 4)
+    args = random_lstm_args(rng, B=3, T=3, F=2, H=19, cifg=cifg, peephole=True, initial_state=True,
+                            recurrent_mask=True)
+    assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
+
+
 @pytest.mark.parametrize("slices,B", [(16, 3), (36, 1)], ids=["2 groups", "8 uneven groups"])
 @pytest.mark.parametrize("loop", ["split steps", "persistent"])
 def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slices, B):
