@@ -192,6 +192,8 @@ def table(results, failed, cases, manifest):
     import statistics
 
     labels = list(results)
+    if not labels:
+        return "\n".join(f"Failed: {label}: {why}" for label, why in failed.items())
     lines = ["Versions: " + "; ".join(f"{entry['label']} = {entry['commit']}" for entry in manifest), "",
              "| case | " + " | ".join(f"{label}, ms" for label in labels) + " | "
              + " | ".join(f"{label} / {labels[0]}" for label in labels[1:]) + " |",
