@@ -299,62 +299,62 @@ def build_kernels(dtype, shape_options):
         """:func:`recurrent_products` from a block's weight cache, flat in shared memory: w[k, gate] =
         cache[k * width + column + gate * gate_stride].
 
-        ``h_batch`` values of k at a time, their h (from global memory: the
-        other blocks wrote it at the step before) all loaded before any is
-        used, so that those loads are in flight together; one after another,
-        each waited on the memory's latency (the backward's twin,
-        :func:`split_recurrent_gradient`, ran 2.3x faster on an H200 once
-        its loads went four at a time). Indices are unsigned and the cache's
-        advances by a running sum: numba adds a check for negative indices to
-        every signed one, and the sum of products of 64-bit indices and
-        strides cost this loop more instructions than its multiply-adds."""
+        ``h_batch`` values of k at a time, then the rest one at a time, their
+        h (from global memory: the other blocks wrote it at the step before)
+        all loaded before any is used, so that those loads are in flight
+        together; one after another, each waited on the memory's latency
+        (the backward's twin, :func:`split_recurrent_gradient`, ran 2.3x
+        faster on an H200 once its loads went four at a time). Indices are
+        unsigned and the cache's advances by a running sum: numba adds a
+        check for negative indices to every signed one, and the sum of
+        products of 64-bit indices and strides cost this loop more
+        instructions than its multiply-adds."""
         step = index(stride)
         at = index(start) * index(width) + index(column)
         advance = step * index(width)
         g1 = index(gate_stride)
-        g2, g3 = g1 + g1, g1 + g1 + g1
         rows_at = index(s * B + first)
         h_values = cuda.local.array(h_slots, element)
+        last = index(H)
         k = index(start)
-        while k + index(h_batch - 1) * step < index(H):
+        while k + index(h_batch - 1) * step < last:
             for q in range(h_batch):
-                at_k = k + index(q) * step
-                for r in range(rows):
-                    h = zero
-                    if first + r < B:
-                        h = hs[rows_at + index(r), at_k]
-                        if use_recurrent_mask:
-                            h *= recurrent_mask[index(first + r), at_k]
-                    h_values[q * rows + r] = h
+                load_h(h_values, q, hs, rows_at, first, B, k + index(q) * step, recurrent_mask, use_recurrent_mask)
             for q in range(h_batch):
-                w0 = cache[at]
-                w1 = cache[at + g1]
-                w2 = cache[at + g2]
-                w3 = zero if cifg else cache[at + g3]
+                add_gate_products(z, h_values, q, cache, at, g1, cifg)
                 at += advance
-                for r in range(rows):
-                    h = h_values[q * rows + r]
-                    z[r] += h * w0
-                    z[rows + r] += h * w1
-                    z[2 * rows + r] += h * w2
-                    z[3 * rows + r] += h * w3
             k += index(h_batch) * step
-        while k < index(H):
-            w0 = cache[at]
-            w1 = cache[at + g1]
-            w2 = cache[at + g2]
-            w3 = zero if cifg else cache[at + g3]
+        while k < last:
+            load_h(h_values, 0, hs, rows_at, first, B, k, recurrent_mask, use_recurrent_mask)
+            add_gate_products(z, h_values, 0, cache, at, g1, cifg)
             at += advance
-            for r in range(rows):
-                if first + r < B:
-                    h = hs[rows_at + index(r), k]
-                    if use_recurrent_mask:
-                        h *= recurrent_mask[index(first + r), k]
-                    z[r] += h * w0
-                    z[rows + r] += h * w1
-                    z[2 * rows + r] += h * w2
-                    z[3 * rows + r] += h * w3
             k += step
+
+    @cuda.jit(device=True, inline=True)
+    def load_h(h_values, q, hs, rows_at, first, B, k, recurrent_mask, use_recurrent_mask):
+        """h_values[q * rows + r] = h[first + r, k] (times the recurrent mask), zero past the batch."""
+        for r in range(rows):
+            h = zero
+            if first + r < B:
+                h = hs[rows_at + index(r), k]
+                if use_recurrent_mask:
+                    h *= recurrent_mask[index(first + r), k]
+            h_values[q * rows + r] = h
+
+    @cuda.jit(device=True, inline=True)
+    def add_gate_products(z, h_values, q, cache, at, gate_stride, cifg):
+        """z[gate * rows + r] += h_values[q * rows + r] * w[gate], one k's four weights at cache[at + gate *
+        gate_stride]."""
+        w0 = cache[at]
+        w1 = cache[at + gate_stride]
+        w2 = cache[at + gate_stride + gate_stride]
+        w3 = zero if cifg else cache[at + gate_stride + gate_stride + gate_stride]
+        for r in range(rows):
+            h = h_values[q * rows + r]
+            z[r] += h * w0
+            z[rows + r] += h * w1
+            z[2 * rows + r] += h * w2
+            z[3 * rows + r] += h * w3
 
     @cuda.jit(device=True, inline=True)
     def finish_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, mask, use_mask, zero_output,
