@@ -153,8 +153,8 @@ def test_a_cached_persistent_step_loads_h_of_four_k_at_a_time_and_matches_numpy_
         monkeypatch, rng, cifg):
     """The cached forward's recurrent sum takes k four at a time (``cached_products``), then the rest one
     at a time: with 4 slices, H = 19 gives every slice one batch of four (k = slice, slice + 4, ..., +12)
-    and slices 0-2 one more k (16-18); B = 3 a row beyond the simulator's 2-row blocks, whose h is never
-    read; the recurrent mask scales each loaded h."""
+    and slices 0-2 one more k (16-18); B = 3 leaves the second of the simulator's 2-row blocks a row
+    short, a row whose h is never read; the recurrent mask scales each loaded h."""
     _force_persistent(monkeypatch, cached=True)
     monkeypatch.setitem(_active_gpu_options(), "persistent_slices", 4)
     args = random_lstm_args(rng, B=3, T=3, F=2, H=19, cifg=cifg, peephole=True, initial_state=True,
