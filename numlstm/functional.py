@@ -123,8 +123,19 @@ def _prepare(value, name, dtype, expected, meaning):
     array = _float_array(value, name, dtype)
     _check_shape(array, name, expected, meaning)
     if _backend.is_device_array(array):
-        return array
+        return _c_contiguous_on_device(array, name)
     return np.ascontiguousarray(array)
+
+
+def _c_contiguous_on_device(array, name):
+    """A device array as it is, refused unless C-contiguous: the GPU kernels are compiled for C-contiguous
+    arrays and read some of them flat, and a device array cannot be made contiguous without a copy the
+    caller should see."""
+    if not array.is_c_contiguous():
+        raise ValueError(f"{name} must be a C-contiguous device array, got shape {array.shape} with strides "
+                         f"{array.strides}; pass a contiguous one, e.g. numba.cuda.to_device(np.ascontiguousarray("
+                         f"host_array))")
+    return array
 
 
 def _or_zeros(ops, array, shape, dtype, read_only=False):
@@ -245,7 +256,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         raise ValueError("recurrent_kernel must have at least one unit, got shape (0, 0)")
     GH = n_gates * H
     given = {
-        "x": x if _backend.is_device_array(x) else np.ascontiguousarray(x),
+        "x": _c_contiguous_on_device(x, "x") if _backend.is_device_array(x) else np.ascontiguousarray(x),
         "kernel": _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {n_gates} * units)"),
         "recurrent_kernel": _prepare(recurrent_kernel, "recurrent_kernel", dtype, (H, GH), "(units, G * units)"),
         "bias": _prepare(bias, "bias", dtype, (GH,), f"({n_gates} * units,)"),
@@ -256,7 +267,9 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     }
     use_mask = mask is not None
     if use_mask:
-        if not _backend.is_device_array(mask):
+        if _backend.is_device_array(mask):
+            _c_contiguous_on_device(mask, "mask")
+        else:
             mask = np.ascontiguousarray(mask)
         if mask.dtype != np.bool_:
             raise TypeError(f"mask must be a bool array, got dtype {mask.dtype}")

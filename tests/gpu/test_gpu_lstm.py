@@ -592,6 +592,21 @@ def test_device_arrays_get_the_same_argument_checks(rng):
         numlstm.lstm_forward(cuda.to_device(bad), args["kernel"], args["recurrent_kernel"])
 
 
+@pytest.mark.parametrize("name", ["x", "kernel", "recurrent_kernel", "h0", "mask"])
+def test_a_device_array_that_is_not_c_contiguous_is_refused_by_name(rng, name):
+    """The GPU kernels take C-contiguous arrays (some read flat): a transposed or strided device array gets
+    a ValueError naming it, not a kernel that reads it in the wrong order."""
+    from numba import cuda
+
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=3, initial_state=True)
+    args["mask"] = np.ones((2, 3), bool)
+    given = {key: args[key] for key in ("x", "kernel", "recurrent_kernel", "h0", "mask")}
+    given = {key: cuda.to_device(value) for key, value in given.items()}
+    given[name] = cuda.to_device(np.asfortranarray(args[name]))
+    with pytest.raises(ValueError, match=rf"^{name} must be a C-contiguous device array, got shape "):
+        numlstm.lstm_forward(given.pop("x"), given.pop("kernel"), given.pop("recurrent_kernel"), **given)
+
+
 def test_more_rows_per_thread_than_slices_is_refused():
     """A split step finishes each (unit, row) with one of its slice threads: rows cannot outnumber them."""
     from numlstm.kernels import gpu_lstm
