@@ -9,6 +9,7 @@ then runs the CPU kernels (``lstm.py``) or their CUDA twins
 Where it runs: on the GPU when ``x`` is a CUDA device array (the results
 are device arrays too, and host arrays among the other arguments are
 uploaded), else where ``numlstm.dispatch`` says (numpy in, numpy out).
+Device arrays must be C-contiguous (a ``ValueError`` names one that is not).
 
 Weights use the Keras layout: ``kernel`` (F, G*H), ``recurrent_kernel``
 (H, G*H), ``bias`` (G*H,), gate order ``i, f, c, o`` (G = 4); with
