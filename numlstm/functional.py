@@ -123,15 +123,15 @@ def _prepare(value, name, dtype, expected, meaning):
         return None
     array = _float_array(value, name, dtype)
     _check_shape(array, name, expected, meaning)
-    if _backend.is_device_array(array):
-        return _c_contiguous_on_device(array, name)
-    return np.ascontiguousarray(array)
+    return _c_contiguous(array, name)
 
 
-def _c_contiguous_on_device(array, name):
-    """A device array as it is, refused unless C-contiguous: the GPU kernels are compiled for C-contiguous
-    arrays and read some of them flat, and a device array cannot be made contiguous without a copy the
-    caller should see."""
+def _c_contiguous(array, name):
+    """``array`` C-contiguous: a host array copied where it is not; a device array as it is, refused unless
+    it is (the GPU kernels are compiled for C-contiguous arrays and read some of them flat, and a device
+    array cannot be made contiguous without a copy the caller should see)."""
+    if not _backend.is_device_array(array):
+        return np.ascontiguousarray(array)
     if not array.is_c_contiguous():
         raise ValueError(f"{name} must be a C-contiguous device array, got shape {array.shape} with strides "
                          f"{array.strides}; pass a contiguous one, e.g. numba.cuda.to_device(np.ascontiguousarray("
@@ -257,7 +257,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         raise ValueError("recurrent_kernel must have at least one unit, got shape (0, 0)")
     GH = n_gates * H
     given = {
-        "x": _c_contiguous_on_device(x, "x") if _backend.is_device_array(x) else np.ascontiguousarray(x),
+        "x": _c_contiguous(x, "x"),
         "kernel": _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {n_gates} * units)"),
         "recurrent_kernel": _prepare(recurrent_kernel, "recurrent_kernel", dtype, (H, GH), "(units, G * units)"),
         "bias": _prepare(bias, "bias", dtype, (GH,), f"({n_gates} * units,)"),
@@ -268,10 +268,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     }
     use_mask = mask is not None
     if use_mask:
-        if _backend.is_device_array(mask):
-            _c_contiguous_on_device(mask, "mask")
-        else:
-            mask = np.ascontiguousarray(mask)
+        mask = _c_contiguous(mask, "mask")
         if mask.dtype != np.bool_:
             raise TypeError(f"mask must be a bool array, got dtype {mask.dtype}")
         _check_shape(mask, "mask", (B, T), "(batch, timesteps)")
