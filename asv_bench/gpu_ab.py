@@ -24,6 +24,7 @@ machines differ by up to 30%; see README.md): this can.
 """
 
 import argparse
+import contextlib
 import json
 import pathlib
 import shutil
@@ -94,10 +95,11 @@ def _benches(label, cases, options):
 
 
 def _options(label, options):
+    """``options`` patched into numlstm's GPU options while a version runs; nothing for cuDNN."""
     from unittest import mock
 
     if label == CUDNN or not options:
-        return mock.patch.dict({})
+        return contextlib.nullcontext()
     from numlstm.kernels import config
 
     return mock.patch.dict(config.GPU_OPTIONS, options)
