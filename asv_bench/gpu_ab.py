@@ -1,6 +1,7 @@
 """Versions of numlstm timed side by side on one GPU, in one call: did a change make it faster?
 
     python asv_bench/gpu_ab.py prepare d4df153 HEAD work          # here, before the call
+    python asv_bench/gpu_ab.py prepare HEAD 'HEAD{"persistent_units": 4}'   # a version under other options
     python asv_bench/gpu_ab.py run [--cases infer:1024x1x25,train:256x64x150] [--rounds 3]
                                    [--seconds 0.3] [--options '{"split_below": 0}'] [--profile] > ab.md
 
@@ -8,7 +9,9 @@
 inside, as an install lays it out) under ``asv_bench/versions/<label>/``
 from a git revision, or from the working tree for ``work``; the folder is
 ignored by git, so the device call carries it (``carry:
-["asv_bench/versions", ".whl"]``). ``run``, on the GPU machine, starts one
+["asv_bench/versions", ".whl"]``). A revision followed by a JSON object
+runs under those ``config.GPU_OPTIONS`` overrides (label ``REV+1``, ``+2``,
+... in order), beside the same code under its defaults. ``run``, on the GPU machine, starts one
 process per version and one for cuDNN (torch.nn.LSTM, the benchmarks'
 classes); they compile at the same time, then take turns, ``--rounds``
 times, each timing every case (median of synchronised calls over
@@ -51,12 +54,21 @@ def assemble(source, destination):
 
 def prepare(revisions, root=HERE.parent, versions=VERSIONS):
     """Each revision's package under ``versions``/label (``work``: the working tree), and a manifest of
-    (label, revision, commit); returns the manifest."""
+    (label, revision, commit, options); returns the manifest. A revision may end in a JSON object of
+    options (``HEAD{"rows": 2}``)."""
     shutil.rmtree(versions, ignore_errors=True)
     versions.mkdir(parents=True)
     manifest = []
-    for revision in revisions:
+    variants = 0
+    for given in revisions:
+        revision, brace, options = given.partition("{")
+        options = json.loads(brace + options) if brace else {}
+        if not isinstance(options, dict):
+            raise SystemExit(f"{given}: the options after a revision must be a JSON object")
         label = revision.replace("/", "_").replace("~", "-").replace("^", "-")
+        if options:
+            variants += 1
+            label += f"+{variants}"
         if revision == "work":
             commit = "working tree on " + _git(root, "rev-parse", "--short", "HEAD")
             assemble(root, versions / label)
@@ -68,7 +80,7 @@ def prepare(revisions, root=HERE.parent, versions=VERSIONS):
                 with tarfile.open(archive) as tar:
                     tar.extractall(pathlib.Path(scratch) / "source", filter="data")
                 assemble(pathlib.Path(scratch) / "source", versions / label)
-        manifest.append({"label": label, "revision": revision, "commit": commit})
+        manifest.append({"label": label, "revision": revision, "commit": commit, "options": options})
     (versions / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
@@ -151,9 +163,11 @@ def _worker_command(label, cases, options, seconds):
 
 def drive(labels, cases, rounds, seconds, options, profile, command=_worker_command):
     """{label: {"times": {case: [seconds per round]}, "profiles": {case: rows}}}: the workers of ``labels``
-    started together, then timing in turns, ``rounds`` times; a worker that fails is reported and left out."""
-    workers = {label: subprocess.Popen(command(label, cases, options, seconds), stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True) for label in labels}
+    (each under ``options[label]``) started together, then timing in turns, ``rounds`` times; a worker that
+    fails is reported and left out."""
+    workers = {label: subprocess.Popen(command(label, cases, options.get(label, {}), seconds),
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for label in labels}
     results, failed = {}, {}
 
     def answer(label):
@@ -196,7 +210,9 @@ def table(results, failed, cases, manifest):
     labels = list(results)
     if not labels:
         return "\n".join(f"Failed: {label}: {why}" for label, why in failed.items())
-    lines = ["Versions: " + "; ".join(f"{entry['label']} = {entry['commit']}" for entry in manifest), "",
+    lines = ["Versions: " + "; ".join(f"{entry['label']} = {entry['commit']}"
+                                      + (f" with {json.dumps(entry['options'])}" if entry.get("options") else "")
+                                      for entry in manifest), "",
              "| case | " + " | ".join(f"{label}, ms" for label in labels) + " | "
              + " | ".join(f"{label} / {labels[0]}" for label in labels[1:]) + " |",
              "| --- |" + " ---: |" * (2 * len(labels) - 1)]
@@ -246,7 +262,9 @@ def main(argv=None):
     manifest = json.loads((VERSIONS / "manifest.json").read_text())
     cases = args.cases.split(",")
     labels = [entry["label"] for entry in manifest] + [CUDNN]
-    results, failed = drive(labels, cases, args.rounds, args.seconds, json.loads(args.options), args.profile)
+    shared = json.loads(args.options)
+    options = {entry["label"]: {**shared, **entry.get("options", {})} for entry in manifest}
+    results, failed = drive(labels, cases, args.rounds, args.seconds, options, args.profile)
     print(table(results, failed, cases, manifest + [{"label": CUDNN, "commit": "torch.nn.LSTM"}]))
 
 
