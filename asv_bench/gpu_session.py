@@ -57,11 +57,15 @@ context unusable):
   barrier.
 - ``profile``: where one pass's time goes (each kernel's device time, the
   host's Python), persistent loop and defaults: what to make faster.
+- ``host``: the host time of an inference pass at batch one, piece by
+  piece (each array, launch and GEMM it makes, replayed alone), beside
+  torch's whole call: where the fixed cost of a pass goes.
 
 numlstm need not be installed: see :func:`importable_checkout`.
 """
 
 import argparse
+import contextlib
 import ctypes
 import faulthandler
 import functools
@@ -601,6 +605,121 @@ def profile_table(seconds):
     return f"Profiles (torch {torch.__version__}), float32:\n\n" + "\n\n".join(sections)
 
 
+HOST_CALLS = 400  # passes timed per piece of the host table
+HOST_SYNC_EVERY = 8  # passes queued between waits for the device, which runs behind the host
+
+
+def _host_seconds(function, calls):
+    """Median host time of ``function()`` (until it returns: work it queues on the device is not waited
+    for, but the device is waited for every HOST_SYNC_EVERY calls, so that the queue stays short)."""
+    import time
+
+    samples = []
+    for call in range(calls):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+        if call % HOST_SYNC_EVERY == HOST_SYNC_EVERY - 1:
+            cuda.synchronize()
+    cuda.synchronize()
+    return float(np.median(samples))
+
+
+# What an inference pass calls on the host below lstm_forward: each call is recorded (outermost calls only,
+# not the launch inside a _run) and replayed alone by the host table.
+_HOST_PIECES = (("gpu_memory", "device_array"), ("gpu_lstm", "_run"), ("gpu_lstm", "launch_gemm"),
+                ("gpu_launch", "launch"), ("gpu_lstm", "_persistent_plan"), ("gpu_lstm", "rows_for_batch"),
+                ("gpu_lstm", "kernels_for"))
+
+
+def _recorded_pieces(run):
+    """[(module.function, replay)] of the calls of :data:`_HOST_PIECES` during ``run()``, in order."""
+    from numlstm.kernels import gpu_launch, gpu_lstm, gpu_memory
+
+    modules = {"gpu_memory": gpu_memory, "gpu_lstm": gpu_lstm, "gpu_launch": gpu_launch}
+    recorded, depth = [], [0]
+
+    def recording(name, function):
+        def record(*args, **kwargs):
+            if depth[0] == 0:
+                recorded.append((name, functools.partial(function, *args, **kwargs)))
+            depth[0] += 1
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+        return record
+
+    with contextlib.ExitStack() as patches:
+        for module, function in _HOST_PIECES:
+            original = getattr(modules[module], function)
+            patches.enter_context(mock.patch.object(modules[module], function,
+                                                    recording(f"{module}.{function}", original)))
+        run()
+    cuda.synchronize()
+    return recorded
+
+
+def host_table():
+    """Where the host time of an inference pass goes (until ``lstm_forward`` returns; the device runs
+    behind): the whole call, ``gpu_lstm.forward`` below the validation of ``functional``, and each array,
+    launch, GEMM and plan lookup it makes, replayed alone; beside torch's whole call on cuDNN. At batch one
+    and T = 25 this host time is most of what a pass costs besides its time loop."""
+    import cProfile
+    import io
+    import pstats
+
+    from numlstm.backend import cuda as cuda_backend
+    from numlstm.kernels import gpu_lstm
+
+    sections = []
+    for size in [size for size in lstm_gpu.INFERENCE if lstm_gpu._size(size)[0] == 1]:
+        bench, cudnn = lstm_gpu.NumlstmGpuInference(), lstm_gpu.TorchCudnnInference()
+        bench.setup(size)
+        cudnn.setup(size)
+        captured = []
+        forward = gpu_lstm.forward
+
+        def capturing(*args, **kwargs):
+            captured.append((args, kwargs))
+            return forward(*args, **kwargs)
+
+        with mock.patch.object(gpu_lstm, "forward", capturing):
+            bench._forward()
+        args, kwargs = captured[0]
+        pieces = cuda_backend.in_context(_recorded_pieces, lambda: forward(*args, **kwargs))
+
+        def cudnn_call():
+            with cudnn.torch.no_grad():
+                cudnn.module(cudnn.x)
+
+        rows = [("lstm_forward (the benchmark's call)", bench._forward),
+                ("gpu_lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs))]
+        rows += [(name, functools.partial(cuda_backend.in_context, replay)) for name, replay in pieces]
+        rows.append(("torch.nn.LSTM on cuDNN (its whole call)", cudnn_call))
+        times = [(name, _host_seconds(function, HOST_CALLS)) for name, function in rows]
+        lines = ["| piece | host us |", "| --- | ---: |"]
+        lines += [f"| {name} | {spent * 1e6:.1f} |" for name, spent in times]
+        replayed = sum(spent for _, spent in times[2:-1])
+        lines.append(f"| the pieces above, added up | {replayed * 1e6:.1f} |")
+        host = cProfile.Profile()
+        host.enable()
+        for call in range(PROFILED_CALLS):
+            bench._forward()
+            if call % HOST_SYNC_EVERY == HOST_SYNC_EVERY - 1:
+                cuda.synchronize()
+        host.disable()
+        cuda.synchronize()
+        text = io.StringIO()
+        pstats.Stats(host, stream=text).sort_stats("tottime").print_stats(24)
+        python = "\n".join(line for line in text.getvalue().splitlines()[4:] if line.strip())
+        sections.append(f"### inference {size}\n\n" + "\n".join(lines)
+                        + f"\n\nHost Python of {PROFILED_CALLS} whole calls, by time spent in each function "
+                          f"itself:\n\n```\n{python}\n```")
+    return (f"Host time of an inference pass, piece by piece (medians of {HOST_CALLS} calls), float32:\n\n"
+            + "\n\n".join(sections))
+
+
 _COMPILE_PROBE = """
 import json, sys, time
 start = time.perf_counter()
@@ -660,7 +779,8 @@ TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
           "gemm": lambda args: gemm_table(args.seconds),
           "compile": lambda args: compile_table(args.package),
           "steps": lambda args: steps_table(args.seconds),
-          "profile": lambda args: profile_table(args.seconds)}
+          "profile": lambda args: profile_table(args.seconds),
+          "host": lambda args: host_table()}
 
 
 TEST_TIMEOUT = 120

@@ -65,6 +65,7 @@ def gpu_session(monkeypatch):
     monkeypatch.setitem(gpu_session.TIME_LOOPS, "persistent, 4 units x 32 slices",
                         {**gpu_session.TIME_LOOPS["persistent, 4 units x 32 slices"], "persistent_slices": 2})
     monkeypatch.setattr(gpu_session, "PROFILED_CALLS", 2)
+    monkeypatch.setattr(gpu_session, "HOST_CALLS", 2)
     monkeypatch.setattr(sys, "argv", ["gpu_session.py", "--skip-tests", "--rounds", "1", "--seconds", "0"])
     return gpu_session
 
@@ -115,7 +116,12 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"### training step 3x2x2, {{'persistent_below': \d+, 'persistent_uncached': True}}: {number} ms a call \(median\)\n\n"
                 r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
                 rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
-                r"Host Python, 2 calls:\n\n```\n +ncalls +tottime"):
+                r"Host Python, 2 calls:\n\n```\n +ncalls +tottime",
+                # the whole call, gpu_lstm.forward, its pieces replayed (its arrays among them), torch's call
+                rf"### inference 3x1x2\n\n.*\n.*\n\| lstm_forward \(the benchmark's call\) \| {number} \|\n"
+                rf"\| gpu_lstm.forward alone \| {number} \|\n(.*\n)*?\| gpu_memory.device_array \| {number} \|\n"
+                rf"(.*\n)*?\| torch.nn.LSTM on cuDNN \(its whole call\) \| {number} \|\n"
+                rf"\| the pieces above, added up \| {number} \|"):
         assert re.search(row, printed), row
 
 
