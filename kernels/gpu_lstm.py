@@ -95,8 +95,7 @@ def build_kernels(dtype, shape_options):
     gate_slots = 4 * rows
     reduction_groups = 8  # at most, in the first round of a split tile's sum over slices (split_tile)
     cache_loads = 8  # loads in flight per thread while a persistent kernel fills its weight cache
-    h_loads = 16  # h values a thread of the cached persistent forward loads together (cached_products)
-    h_batch = max(1, h_loads // rows)  # values of k per batch of those loads
+    h_batch = 4  # values of k whose h a persistent forward step loads together (cached_products)
     h_slots = h_batch * rows
     split_partials = (split_slices, split_units, gate_slots)
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
@@ -300,18 +299,17 @@ def build_kernels(dtype, shape_options):
         """:func:`recurrent_products` from a block's weight cache, flat in shared memory: w[k, gate] =
         cache[k * width + column + gate * gate_stride].
 
-        ``h_batch`` values of k at a time (``h_loads`` values of h: 16 k at
-        one row, 4 at four), the last batch cut short at H, their h (from
-        global memory: the other blocks wrote it at the step before) all
-        loaded before any is used, so that those loads are in flight
+        ``h_batch`` values of k at a time, then the rest one at a time, their
+        h (from global memory: the other blocks wrote it at the step before)
+        all loaded before any is used, so that those loads are in flight
         together; one after another, each waited on the memory's latency
         (the backward's twin, :func:`split_recurrent_gradient`, took 2.3x as
-        long on an H200 in a form whose loads the compiler did not overlap).
-        At H = 1024 a thread of 64 slices sums 16 values of k: one batch at
-        one row. Indices are unsigned and the cache's advances by a running
-        sum: numba adds a check for negative indices to every signed one,
-        and the sum of products of 64-bit indices and strides cost this loop
-        more instructions than its multiply-adds."""
+        long on an H200 in a form whose loads the compiler did not overlap;
+        for this loop the gain is not yet timed). Indices are
+        unsigned and the cache's advances by a running sum: numba adds a
+        check for negative indices to every signed one, and the sum of
+        products of 64-bit indices and strides cost this loop more
+        instructions than its multiply-adds."""
         step = index(stride)
         at = index(start) * index(width) + index(column)
         advance = step * index(width)
@@ -320,16 +318,18 @@ def build_kernels(dtype, shape_options):
         h_values = cuda.local.array(h_slots, element)
         last = index(H)
         k = index(start)
-        while k < last:
+        while k + index(h_batch - 1) * step < last:
             for q in range(h_batch):
-                if k + index(q) * step < last:
-                    load_h(h_values, q, hs, rows_at, first, B, k + index(q) * step, recurrent_mask,
-                           use_recurrent_mask)
+                load_h(h_values, q, hs, rows_at, first, B, k + index(q) * step, recurrent_mask, use_recurrent_mask)
             for q in range(h_batch):
-                if k + index(q) * step < last:
-                    add_gate_products(z, h_values, q, cache, at, g1, cifg)
-                    at += advance
+                add_gate_products(z, h_values, q, cache, at, g1, cifg)
+                at += advance
             k += index(h_batch) * step
+        while k < last:
+            load_h(h_values, 0, hs, rows_at, first, B, k, recurrent_mask, use_recurrent_mask)
+            add_gate_products(z, h_values, 0, cache, at, g1, cifg)
+            at += advance
+            k += step
 
     @cuda.jit(device=True, inline=True)
     def load_h(h_values, q, hs, rows_at, first, B, k, recurrent_mask, use_recurrent_mask):

@@ -149,15 +149,14 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
 
 
 @pytest.mark.parametrize("cifg", [False, True])
-def test_a_cached_persistent_step_loads_h_of_several_k_at_a_time_and_matches_numpy_reference(
+def test_a_cached_persistent_step_loads_h_of_four_k_at_a_time_and_matches_numpy_reference(
         monkeypatch, rng, cifg):
-    """The cached forward's recurrent sum takes k in batches of 16 h values (``cached_products``): 8 k at
-    the simulator's 2 rows, the last batch cut short at H. With 2 slices, H = 19 gives slice 0 ten values
-    of k (0, 2, ..., 18: a batch of 8, then one of 2) and slice 1 nine (a batch of 8, then one of 1);
-    B = 3 leaves the second 2-row block a row short, a row whose h is never read; the recurrent mask
-    scales each loaded h."""
+    """The cached forward's recurrent sum takes k four at a time (``cached_products``), then the rest one
+    at a time: with 4 slices, H = 19 gives every slice one batch of four (k = slice, slice + 4, ..., +12)
+    and slices 0-2 one more k (16-18); B = 3 leaves the second of the simulator's 2-row blocks a row
+    short, a row whose h is never read; the recurrent mask scales each loaded h."""
     _force_persistent(monkeypatch, cached=True)
-    monkeypatch.setitem(_active_gpu_options(), "persistent_slices", 2)
+    monkeypatch.setitem(_active_gpu_options(), "persistent_slices", 4)
     args = random_lstm_args(rng, B=3, T=3, F=2, H=19, cifg=cifg, peephole=True, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
