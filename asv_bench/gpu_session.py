@@ -25,6 +25,10 @@ context unusable):
   synchronised timings, ratio = cuDNN's time / numlstm's: the table for
   asv_bench/README.md, with GPU, driver and versions; the single layers
   also beside cuDNN without TF32 (numlstm's float32 arithmetic).
+- ``interleaved``: inference beside cuDNN with and without TF32, the
+  three calls taking turns one call at a time for ``rounds x seconds``
+  a size, medians and the median ratio of the triples: the comparison that
+  the drift of the GPU's clocks between rounds and processes moves least.
 - ``forward``, ``training``: each time loop forced on (one thread per unit,
   split steps, GEMM steps, persistent kernels) beside cuDNN, with the
   persistent kernels' launch plans: where ``split_below``,
@@ -199,6 +203,36 @@ def compare(rounds, seconds):
         strict = "- | -" if float32 is None else f"{float32 * 1e3:.3f} | {float32 / ours:.2f}"
         lines.append(f"| {kind} | {size} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {theirs / ours:.2f} | {strict} |")
     return "\n".join(lines)
+
+
+def interleaved_table(seconds):
+    """Inference beside cuDNN, with and without TF32, the three calls taking turns one call at a time (numlstm,
+    cuDNN, cuDNN without TF32, numlstm, ...) for ``seconds`` a size: each triple meets the same state of the
+    machine (the GPU's clocks, the host's), which drifts between the rounds of ``compare`` and between
+    processes. Medians of each, and the median of each triple's ratio."""
+    import time
+
+    peers = {"numlstm": lstm_gpu.NumlstmGpuInference, "cuDNN": lstm_gpu.TorchCudnnInference,
+             "cuDNN without TF32": lstm_gpu.TorchCudnnFloat32Inference}
+    lines = ["| H x N x T | calls each | " + " | ".join(f"{name}, ms" for name in peers)
+             + " | ratio (cuDNN / numlstm), median of triples | without TF32 |", "| --- |" + " ---: |" * 6]
+    for size in lstm_gpu.INFERENCE:
+        benches = [peer() for peer in peers.values()]
+        for bench in benches:
+            bench.setup(size)
+        samples = [[] for _ in benches]
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or len(samples[0]) < 5:
+            for bench, times in zip(benches, samples):
+                start = time.perf_counter()
+                bench.forward_once()
+                times.append(time.perf_counter() - start)
+        ours, cudnn, strict = (np.array(times) for times in samples)
+        medians = " | ".join(f"{np.median(times) * 1e3:.3f}" for times in (ours, cudnn, strict))
+        lines.append(f"| {size} | {len(ours)} | {medians} | {np.median(cudnn / ours):.2f} | "
+                     f"{np.median(strict / ours):.2f} |")
+    return ("Inference, numlstm and cuDNN taking turns call by call, float32 (medians; ratio above 1: numlstm "
+            "faster):\n\n" + "\n".join(lines))
 
 
 def fastmath_table(seconds):
@@ -694,13 +728,15 @@ def host_table():
                 cudnn.module(cudnn.x)
 
         rows = [("lstm_forward (the benchmark's call)", bench._forward),
-                ("gpu_lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs))]
+                ("gpu_lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs)),
+                ("in_context around nothing (part of each piece below)",
+                 functools.partial(cuda_backend.in_context, lambda: None))]
         rows += [(name, functools.partial(cuda_backend.in_context, replay)) for name, replay in pieces]
         rows.append(("torch.nn.LSTM on cuDNN (its whole call)", cudnn_call))
         times = [(name, _host_seconds(function, HOST_CALLS)) for name, function in rows]
         lines = ["| piece | host us |", "| --- | ---: |"]
         lines += [f"| {name} | {spent * 1e6:.1f} |" for name, spent in times]
-        replayed = sum(spent for _, spent in times[2:-1])
+        replayed = sum(spent for _, spent in times[3:-1])
         lines.append(f"| the pieces above, added up | {replayed * 1e6:.1f} |")
         host = cProfile.Profile()
         host.enable()
@@ -769,6 +805,7 @@ def compile_table(package):
 
 # Most wanted first, each printed as soon as it is done: a session cut short keeps what it measured.
 TABLES = {"cudnn": lambda args: compare(args.rounds, args.seconds),
+          "interleaved": lambda args: interleaved_table(args.seconds * args.rounds),
           "forward": lambda args: forward_loops_table(args.seconds),
           "training": lambda args: training_loops_table(args.seconds),
           "cublas": lambda args: cublas_table(args.seconds),

@@ -84,6 +84,8 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
                 rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
                 rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \| - \| - \|",
+                # calls each; numlstm, cuDNN and cuDNN without TF32; the two ratios
+                rf"\| 3x1x2 \| \d+ \| {number} \| {number} \| {number} \| {number} \| {number} \|",
                 # the time loops; their persistent plans; cuDNN; the ratio
                 rf"\| 3x1x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* \| {number} \| {number} \|",
                 # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps, both on TF32; cuDNN; the ratio
@@ -119,7 +121,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 r"Host Python, 2 calls:\n\n```\n +ncalls +tottime",
                 # the whole call, gpu_lstm.forward, its pieces replayed (its arrays among them), torch's call
                 rf"### inference 3x1x2\n\n.*\n.*\n\| lstm_forward \(the benchmark's call\) \| {number} \|\n"
-                rf"\| gpu_lstm.forward alone \| {number} \|\n(.*\n)*?\| gpu_memory.device_array \| {number} \|\n"
+                rf"\| gpu_lstm.forward alone \| {number} \|\n"
+                rf"\| in_context around nothing \(part of each piece below\) \| {number} \|\n"
+                rf"(.*\n)*?\| gpu_memory.device_array \| {number} \|\n"
                 rf"(.*\n)*?\| torch.nn.LSTM on cuDNN \(its whole call\) \| {number} \|\n"
                 rf"\| the pieces above, added up \| {number} \|"):
         assert re.search(row, printed), row
