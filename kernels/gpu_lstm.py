@@ -95,7 +95,7 @@ def build_kernels(dtype, shape_options):
     gate_slots = 4 * rows
     reduction_groups = 8  # at most, in the first round of a split tile's sum over slices (split_tile)
     cache_loads = 8  # loads in flight per thread while a persistent kernel fills its weight cache
-    h_batch = 4  # values of k whose h a persistent forward step loads together (cached_products)
+    h_batch = 8 if rows == 1 else 4  # values of k whose h a persistent forward step loads together
     h_slots = h_batch * rows
     split_partials = (split_slices, split_units, gate_slots)
     persistent_partials = (persistent_slices, persistent_units, gate_slots)
@@ -299,13 +299,14 @@ def build_kernels(dtype, shape_options):
         """:func:`recurrent_products` from a block's weight cache, flat in shared memory: w[k, gate] =
         cache[k * width + column + gate * gate_stride].
 
-        ``h_batch`` values of k at a time, then the rest one at a time, their
-        h (from global memory: the other blocks wrote it at the step before)
-        all loaded before any is used, so that those loads are in flight
-        together; one after another, each waited on the memory's latency
-        (the backward's twin, :func:`split_recurrent_gradient`, took 2.3x as
-        long on an H200 in a form whose loads the compiler did not overlap;
-        for this loop the gain is not yet timed). Indices are
+        ``h_batch`` values of k at a time (8 at one row, 4 at more), then
+        the rest one at a time, their h (from global memory: the other
+        blocks wrote it at the step before) all loaded before any is used,
+        so that those loads are in flight together; one after another, each
+        waited on the memory's latency. On an H200 four at a time took the
+        kernel 179 us at 1024x1x25 against 248 one at a time, and 276
+        against 451 at 1024x4x25; 16 values of h in one loop whose every
+        load is guarded, 187 and 314 (more instructions, more spills). Indices are
         unsigned and the cache's advances by a running sum: numba adds a
         check for negative indices to every signed one, and the sum of
         products of 64-bit indices and strides cost this loop more
