@@ -25,9 +25,9 @@ context unusable):
   synchronised timings, ratio = cuDNN's time / numlstm's: the table for
   asv_bench/README.md, with GPU, driver and versions; the single layers
   also beside cuDNN without TF32 (numlstm's float32 arithmetic).
-- ``interleaved``: inference beside cuDNN with and without TF32, the
-  three calls taking turns one call at a time for ``rounds x seconds``
-  a size, medians and the median ratio of the triples: the comparison that
+- ``interleaved``: inference beside cuDNN with and without TF32 in turns
+  of a few calls each (the first untimed) for ``rounds x seconds`` a size,
+  medians and the median ratio of each three turns: the comparison that
   the drift of the GPU's clocks between rounds and processes moves least.
 - ``forward``, ``training``: each time loop forced on (one thread per unit,
   split steps, GEMM steps, persistent kernels) beside cuDNN, with the
@@ -205,34 +205,45 @@ def compare(rounds, seconds):
     return "\n".join(lines)
 
 
+INTERLEAVED_WARMUP, INTERLEAVED_TIMED = 3, 5  # calls of a turn: untimed, then timed
+
+
 def interleaved_table(seconds):
-    """Inference beside cuDNN, with and without TF32, the three calls taking turns one call at a time (numlstm,
-    cuDNN, cuDNN without TF32, numlstm, ...) for ``seconds`` a size: each triple meets the same state of the
-    machine (the GPU's clocks, the host's), which drifts between the rounds of ``compare`` and between
-    processes. Medians of each, and the median of each triple's ratio."""
+    """Inference beside cuDNN, with and without TF32, in short turns for ``seconds`` a size: numlstm, cuDNN,
+    cuDNN without TF32, numlstm, ..., each turn INTERLEAVED_WARMUP untimed calls (the caller's code and
+    data back in the caches after the others') and INTERLEAVED_TIMED timed ones. Every three turns meet
+    the same state of the machine (the GPU's clocks and the host's drift between the rounds of
+    ``compare`` and between processes); taking turns call by call instead would time each library just
+    after another's, on caches the other had filled. Medians of the turns' medians, and the median of
+    each three turns' ratios."""
     import time
 
     peers = {"numlstm": lstm_gpu.NumlstmGpuInference, "cuDNN": lstm_gpu.TorchCudnnInference,
              "cuDNN without TF32": lstm_gpu.TorchCudnnFloat32Inference}
-    lines = ["| H x N x T | calls each | " + " | ".join(f"{name}, ms" for name in peers)
-             + " | ratio (cuDNN / numlstm), median of triples | without TF32 |", "| --- |" + " ---: |" * 6]
+    lines = ["| H x N x T | turns each | " + " | ".join(f"{name}, ms" for name in peers)
+             + " | ratio (cuDNN / numlstm), median of turns | without TF32 |", "| --- |" + " ---: |" * 6]
     for size in lstm_gpu.INFERENCE:
         benches = [peer() for peer in peers.values()]
         for bench in benches:
             bench.setup(size)
-        samples = [[] for _ in benches]
+        turns = [[] for _ in benches]
         deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline or len(samples[0]) < 5:
-            for bench, times in zip(benches, samples):
-                start = time.perf_counter()
-                bench.forward_once()
-                times.append(time.perf_counter() - start)
-        ours, cudnn, strict = (np.array(times) for times in samples)
+        while time.perf_counter() < deadline or len(turns[0]) < 3:
+            for bench, medians in zip(benches, turns):
+                for _ in range(INTERLEAVED_WARMUP):
+                    bench.forward_once()
+                times = []
+                for _ in range(INTERLEAVED_TIMED):
+                    start = time.perf_counter()
+                    bench.forward_once()
+                    times.append(time.perf_counter() - start)
+                medians.append(np.median(times))
+        ours, cudnn, strict = (np.array(medians) for medians in turns)
         medians = " | ".join(f"{np.median(times) * 1e3:.3f}" for times in (ours, cudnn, strict))
         lines.append(f"| {size} | {len(ours)} | {medians} | {np.median(cudnn / ours):.2f} | "
                      f"{np.median(strict / ours):.2f} |")
-    return ("Inference, numlstm and cuDNN taking turns call by call, float32 (medians; ratio above 1: numlstm "
-            "faster):\n\n" + "\n".join(lines))
+    return (f"Inference, numlstm and cuDNN in turns of {INTERLEAVED_WARMUP} untimed and {INTERLEAVED_TIMED} timed "
+            "calls, float32 (medians; ratio above 1: numlstm faster):\n\n" + "\n".join(lines))
 
 
 def fastmath_table(seconds):

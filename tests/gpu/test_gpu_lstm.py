@@ -151,12 +151,14 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
 @pytest.mark.parametrize("cifg,B", [(False, 3), (True, 3), (False, 1)])
 def test_a_cached_persistent_step_loads_h_of_several_k_at_a_time_and_matches_numpy_reference(
         monkeypatch, rng, cifg, B):
-    """The cached forward's recurrent sum takes k in batches (``cached_products``: 4 at the simulator's 2
-    rows, 8 at a batch of one, which runs kernels of one row), then the rest one at a time: with 2 slices,
+    """The cached forward's recurrent sum takes k in batches (``cached_products``: 4 at 2 rows, set here
+    for the simulator and a GPU alike, 8 at a batch of one, which runs kernels of one row), then the rest
+    one at a time: with 2 slices,
     H = 19 gives slice 0 ten values of k (0, 2, ..., 18) and slice 1 nine, so two batches of 4 and a
     remainder of 2 or 1, or one batch of 8 and the same remainders; B = 3 leaves the second 2-row block a
     row short, a row whose h is never read; the recurrent mask scales each loaded h."""
     _force_persistent(monkeypatch, cached=True)
+    monkeypatch.setitem(_active_gpu_options(), "rows", 2)  # rows must not exceed the slices
     monkeypatch.setitem(_active_gpu_options(), "persistent_slices", 2)
     args = random_lstm_args(rng, B=B, T=3, F=2, H=19, cifg=cifg, peephole=True, initial_state=True,
                             recurrent_mask=True)
