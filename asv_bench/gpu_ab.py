@@ -23,7 +23,10 @@ benchmark harness (``benchmarks/lstm_gpu.py``) is this checkout's for every
 version.
 
 Two calls of gpu_session.py cannot be compared to a few percent (the
-machines differ by up to 30%; see README.md): this can.
+machines differ by up to 30%; see README.md): this can, for the kernels'
+device times (``--profile``). The versions' wall times are less sure: on
+an H200 two processes of the same code differed by up to 90 us of host
+time a call (fourth GPU session).
 """
 
 import argparse
