@@ -10,10 +10,11 @@ inside, as an install lays it out) under ``asv_bench/versions/<label>/``
 from a git revision, or from the working tree for ``work``; the folder is
 ignored by git, so the device call carries it (``carry:
 ["asv_bench/versions", ".whl"]``). A revision followed by a JSON object
-runs under those ``config.GPU_OPTIONS`` overrides (label ``REV+1``, ``+2``,
-... in order), beside the same code under its defaults. ``run``, on the GPU machine, starts one
-process per version and one for cuDNN (torch.nn.LSTM, the benchmarks'
-classes); they compile at the same time, then take turns, ``--rounds``
+runs under those ``config.GPU_OPTIONS`` overrides (label ``REV+1``,
+``+2``, ... in order), beside the same code under its defaults. ``run``,
+on the GPU machine, starts one process per version and one for cuDNN
+(torch.nn.LSTM, the benchmarks' classes); they compile at the same time,
+then take turns, ``--rounds``
 times, each timing every case (median of synchronised calls over
 ``--seconds``) while the others wait: one machine, one process sequence,
 medians over the rounds. With ``--profile`` each version also lists its

@@ -82,6 +82,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from unittest import mock
 
@@ -216,8 +217,6 @@ def interleaved_table(seconds):
     ``compare`` and between processes); taking turns call by call instead would time each library just
     after another's, on caches the other had filled. Medians of the turns' medians, and the median of
     each three turns' ratios."""
-    import time
-
     peers = {"numlstm": lstm_gpu.NumlstmGpuInference, "cuDNN": lstm_gpu.TorchCudnnInference,
              "cuDNN without TF32": lstm_gpu.TorchCudnnFloat32Inference}
     lines = ["| H x N x T | turns each | " + " | ".join(f"{name}, ms" for name in peers)
@@ -657,8 +656,6 @@ HOST_SYNC_EVERY = 8  # passes queued between waits for the device, which runs be
 def _host_seconds(function, calls):
     """Median host time of ``function()`` (until it returns: work it queues on the device is not waited
     for, but the device is waited for every HOST_SYNC_EVERY calls, so that the queue stays short)."""
-    import time
-
     samples = []
     for call in range(calls):
         start = time.perf_counter()
@@ -738,17 +735,16 @@ def host_table():
             with cudnn.torch.no_grad():
                 cudnn.module(cudnn.x)
 
-        rows = [("lstm_forward (the benchmark's call)", bench._forward),
-                ("gpu_lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs)),
-                ("in_context around nothing (part of each piece below)",
-                 functools.partial(cuda_backend.in_context, lambda: None))]
-        rows += [(name, functools.partial(cuda_backend.in_context, replay)) for name, replay in pieces]
-        rows.append(("torch.nn.LSTM on cuDNN (its whole call)", cudnn_call))
-        times = [(name, _host_seconds(function, HOST_CALLS)) for name, function in rows]
+        wholes = [("lstm_forward (the benchmark's call)", bench._forward),
+                  ("gpu_lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs)),
+                  ("in_context around nothing (part of each piece below)",
+                   functools.partial(cuda_backend.in_context, lambda: None))]
+        replays = [(name, functools.partial(cuda_backend.in_context, replay)) for name, replay in pieces]
+        timed = [[(name, _host_seconds(function, HOST_CALLS)) for name, function in group]
+                 for group in (wholes, replays, [("torch.nn.LSTM on cuDNN (its whole call)", cudnn_call)])]
         lines = ["| piece | host us |", "| --- | ---: |"]
-        lines += [f"| {name} | {spent * 1e6:.1f} |" for name, spent in times]
-        replayed = sum(spent for _, spent in times[3:-1])
-        lines.append(f"| the pieces above, added up | {replayed * 1e6:.1f} |")
+        lines += [f"| {name} | {spent * 1e6:.1f} |" for group in timed for name, spent in group]
+        lines.append(f"| the pieces above, added up | {sum(spent for _, spent in timed[1]) * 1e6:.1f} |")
         host = cProfile.Profile()
         host.enable()
         for call in range(PROFILED_CALLS):

@@ -306,9 +306,9 @@ def build_kernels(dtype, shape_options):
         waited on the memory's latency. On an H200 four at a time took the
         kernel 179 us at 1024x1x25 against 248 one at a time, and 276
         against 451 at 1024x4x25; 16 values of h in one loop whose every
-        load is guarded, 187 and 314 (more instructions, more spills). Indices are
-        unsigned and the cache's advances by a running sum: numba adds a
-        check for negative indices to every signed one, and the sum of
+        load is guarded, 187 and 314 (more instructions, more spills).
+        Indices are unsigned and the cache's advances by a running sum: numba
+        adds a check for negative indices to every signed one, and the sum of
         products of 64-bit indices and strides cost this loop more
         instructions than its multiply-adds."""
         step = index(stride)
