@@ -66,9 +66,10 @@ def prepare(revisions, root=HERE.parent, versions=VERSIONS):
     variants = 0
     for given in revisions:
         revision, brace, options = given.partition("{")
-        options = json.loads(brace + options) if brace else {}
-        if not isinstance(options, dict):
-            raise SystemExit(f"{given}: the options after a revision must be a JSON object")
+        try:
+            options = json.loads(brace + options) if brace else {}
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{given}: the options after a revision must be a JSON object ({exc})") from exc
         label = revision.replace("/", "_").replace("~", "-").replace("^", "-")
         if options:
             variants += 1

@@ -33,6 +33,8 @@ def test_prepare_assembles_a_revision_the_working_tree_and_a_revision_under_opti
     assert (tmp_path / "versions" / "HEAD+1" / "numlstm" / "kernels" / "gpu_lstm.py").read_text() == committed
     assert (tmp_path / "versions" / "HEAD" / "numlstm" / "__init__.py").exists()
     assert not list((tmp_path / "versions").rglob("__pycache__"))
+    with pytest.raises(SystemExit, match=r"HEAD\{rows: 2\}: the options after a revision must be a JSON object"):
+        gpu_ab.prepare(["HEAD{rows: 2}"], ROOT, tmp_path / "versions")
 
 
 STAND_IN = textwrap.dedent("""
