@@ -747,12 +747,8 @@ def host_table():
         lines.append(f"| the pieces above, added up | {sum(spent for _, spent in timed[1]) * 1e6:.1f} |")
         host = cProfile.Profile()
         host.enable()
-        for call in range(PROFILED_CALLS):
-            bench._forward()
-            if call % HOST_SYNC_EVERY == HOST_SYNC_EVERY - 1:
-                cuda.synchronize()
+        _host_seconds(bench._forward, PROFILED_CALLS)  # the same calls and waits as the timed pieces
         host.disable()
-        cuda.synchronize()
         text = io.StringIO()
         pstats.Stats(host, stream=text).sort_stats("tottime").print_stats(24)
         python = "\n".join(line for line in text.getvalue().splitlines()[4:] if line.strip())
