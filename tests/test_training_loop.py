@@ -1,6 +1,8 @@
 """fit's metrics, callbacks and progress output."""
 
 import csv
+import io
+import sys
 
 import numpy as np
 import pytest
@@ -101,6 +103,72 @@ def test_progress_output(capsys):
     assert seconds > 0, "the epoch's time is measured even without a progress bar"
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_auto_verbosity_is_one_line_per_epoch_when_stdout_is_not_a_terminal(capsys):
+    x, y = _regression(32)
+    _model().fit(x, y, epochs=3, batch_size=8)  # verbose="auto", the default; capsys' stdout is no terminal
+    out = capsys.readouterr().out
+    assert "\r" not in out, "no progress bar redrawn into a file or a pipe"
+    lines = out.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"Epoch {i}/3 - 4/4 - ") for i, line in enumerate(lines, 1))
+
+
+def test_auto_verbosity_draws_a_progress_bar_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    x, y = _regression(32)
+    _model().fit(x, y, epochs=1, batch_size=8, verbose="auto")
+    drawn = terminal.getvalue()
+    assert "\r" in drawn and "Epoch 1/1: 100%" in drawn and "4/4" in drawn
+    assert not any(line.startswith("Epoch 1/1 - ") for line in drawn.splitlines()), "a bar, not verbose=2's line"
+
+
+@pytest.mark.parametrize("arguments,match", [
+    ({"batch_size": 0}, r"batch_size must be a positive integer \(or None for 32\), got 0"),
+    ({"batch_size": -4}, "batch_size must be a positive integer .*got -4"),
+    ({"batch_size": 2.5}, "batch_size must be a positive integer .*got 2.5"),
+    ({"batch_size": "8"}, "batch_size must be a positive integer .*got '8'"),
+    ({"batch_size": True}, "batch_size must be a positive integer .*got True"),
+    ({"epochs": -1}, "epochs must be an integer >= 0, got -1"),
+    ({"epochs": 2.0}, "epochs must be an integer >= 0, got 2.0"),
+    ({"epochs": None}, "epochs must be an integer >= 0, got None"),
+    ({"initial_epoch": -1}, "initial_epoch must be an integer >= 0, got -1"),
+    ({"verbose": 3}, "verbose must be 'auto', 0, 1 or 2, got 3"),
+])
+def test_fit_rejects_bad_batch_sizes_epochs_and_verbosity(arguments, match):
+    x, y = _regression(16)
+    model = _model()
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, **{"verbose": 0, **arguments})
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights())), "nothing trained"
+
+
+@pytest.mark.parametrize("batch_size", [0, -4, 1.5])
+def test_evaluate_and_predict_reject_bad_batch_sizes(batch_size):
+    x, y = _regression(16)
+    model = _model()
+    with pytest.raises(ValueError, match=f"batch_size must be a positive integer .*got {batch_size}"):
+        model.evaluate(x, y, batch_size=batch_size)
+    with pytest.raises(ValueError, match=f"batch_size must be a positive integer .*got {batch_size}"):
+        model.predict(x, batch_size=batch_size)
+
+
+def test_zero_epochs_train_nothing_and_a_batch_size_of_none_is_32(capsys):
+    x, y = _regression(64)
+    model = _model()
+    weights = model.get_weights()
+    history = model.fit(x, y, epochs=0)
+    assert history.history == {} and all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    model.fit(x, y, batch_size=None, verbose=2)
+    assert capsys.readouterr().out.startswith("Epoch 1/1 - 2/2 - "), "64 samples in batches of 32"
+    assert model.evaluate(x, y, batch_size=None) == pytest.approx(model.evaluate(x, y, batch_size=32))
+    assert np.array_equal(model.predict(x, batch_size=np.int64(5)), model.predict(x, batch_size=None))
 
 
 def test_callbacks_must_be_callbacks():

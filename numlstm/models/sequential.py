@@ -177,6 +177,7 @@ class Sequential:
     @_in_device_context
     def predict(self, x, batch_size=32, verbose=0, distribute=None):
         """Outputs for ``x`` in batches; with ``distribute``, each rank computes a share, every rank gets all."""
+        batch_size = _batch_size_argument(batch_size)
         strategy = _strategy(distribute)
         x = self._as_array(x, "x")
         self._ensure_built(x)
@@ -344,6 +345,7 @@ class Sequential:
         With ``distribute``, each rank evaluates a share and the sums are reduced.
         """
         self._require_compiled("evaluate")
+        batch_size = _batch_size_argument(batch_size)
         x, y = self._check_pair(x, y)
         self._ensure_built(x)
         logs = self._evaluate_logs(x, y, batch_size, _strategy(distribute))
@@ -356,8 +358,12 @@ class Sequential:
             validation_data=None, shuffle=True, initial_epoch=0, distribute=None):
         """Keras' fit: mini-batch training; returns the History callback.
 
-        ``verbose``: "auto" or 1, a progress bar per epoch (steps, ETA, time
-        per step, loss and metrics); 2, one line per epoch; 0, silent.
+        ``batch_size``: a positive integer (None: 32, as in Keras); ``epochs``:
+        the epoch to stop before, an integer >= 0 (0 trains nothing, as in Keras).
+        ``verbose``: 1, a progress bar per epoch (steps, ETA, time per step,
+        loss and metrics); 2, one line per epoch; 0, silent; "auto" (the
+        default), 1 when standard output is a terminal (or a notebook) and 2
+        otherwise, so that a log file gets one line per epoch, as in Keras.
         ``distribute``: a :class:`numlstm.distributed.MPIStrategy` for
         data-parallel training over MPI (``batch_size`` stays the global batch).
         """
@@ -372,6 +378,11 @@ class Sequential:
     def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
              initial_epoch, strategy):
         self._require_compiled("fit")
+        batch_size = _batch_size_argument(batch_size)
+        epochs = _count_argument(epochs, "epochs")
+        initial_epoch = _count_argument(initial_epoch, "initial_epoch")
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
         x, y = self._check_pair(x, y)
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
@@ -395,7 +406,7 @@ class Sequential:
                 raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
             callback.set_model(self)
             callback.writes_files = strategy.is_main
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = _auto_verbosity() if verbose == "auto" else verbose
         if not strategy.is_main:
             verbose = 0
         if isinstance(self.optimizer, optimizers.LBFGS):
@@ -527,6 +538,33 @@ class Sequential:
             print_fn("".join(cell.ljust(width) for cell, width in zip(row, widths)))
             print_fn(line if i in (0, len(rows) - 1) else "_" * sum(widths))
         print_fn(f"Total params: {self.count_params():,}")
+
+
+def _batch_size_argument(batch_size):
+    """``batch_size`` checked: a positive integer; None means 32, Keras' default."""
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer (or None for 32), got {batch_size!r}")
+    return int(batch_size)
+
+
+def _count_argument(value, name):
+    """``value`` checked: an integer >= 0 (``epochs``, ``initial_epoch``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _auto_verbosity():
+    """What ``verbose="auto"`` means: 1 (a progress bar) when standard output is a terminal or a notebook, 2 (one
+    line per epoch) otherwise: a bar redrawn into a log file or a pipe fills it with partial lines."""
+    if "ipykernel" in sys.modules:  # a Jupyter kernel: tqdm.auto draws a widget
+        return 1
+    try:
+        return 1 if sys.stdout is not None and sys.stdout.isatty() else 2
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return 2
 
 
 def _strategy(distribute):
