@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 
@@ -100,14 +101,90 @@ def test_unreadable_and_ambiguous_csv_files(capsys, tmp_path):
     assert code == 1 and "choose the column to forecast with --column; its columns are year, a, b" in err
 
 
-def test_bad_numbers_in_options_are_usage_errors(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--data", "nile", "--out", "m", "--layers", "64,x"])
-    assert exit_info.value.code == 2
-    assert "expected comma-separated layer sizes" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["train", "--data", "nile", "--out", "m", "--validation", "1.5"])
-    assert "expected a fraction in (0, 1)" in capsys.readouterr().err
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--data", "nile", "--out", "m", "--layers", "64,x"],
+     "numlstm train: error: argument --layers: expected comma-separated layer sizes such as 64,32, got '64,x'"),
+    (["train", "--data", "nile", "--out", "m", "--validation", "1.5"],
+     "numlstm train: error: argument --validation: expected a fraction in (0, 1), got '1.5'"),
+    (["train", "--data", "nile", "--out", "m", "--lookback", "0"],
+     "numlstm train: error: argument --lookback: expected a positive integer, got '0'"),
+    (["train", "--data", "nile", "--out", "m", "--epochs", "x"],
+     "numlstm train: error: argument --epochs: expected a positive integer, got 'x'"),
+    (["train", "--data", "nile", "--out", "m", "--cell", "gru"], "numlstm train: error: argument --cell: invalid choice"),
+    (["train", "--data", "nile", "--out", "m", "--verbose", "3"], "numlstm train: error: argument --verbose: invalid choice: 3"),
+    (["train", "--data", "nile"], "numlstm train: error: the following arguments are required: --out"),
+    (["train", "--data", "nile", "--out", "m", "--bogus"], "numlstm: error: unrecognized arguments: --bogus"),
+    (["train", "--data", "nile", "--out"], "numlstm train: error: argument --out: expected one argument"),
+    (["textgen", "--model", "a", "--out", "b"], "numlstm textgen: error: argument --out: not allowed with argument --model"),
+    (["forecast"], "numlstm forecast: error: the following arguments are required: MODEL"),
+    (["fly"], "numlstm: error: argument COMMAND: invalid choice: 'fly'"),
+    ([], "numlstm: error: the following arguments are required: COMMAND"),
+])
+def test_usage_errors_print_one_line_and_exit_1(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith(message), err
+    assert "usage:" not in err and "--help" in err, "one line, which points to the help"
+
+
+def test_usage_errors_from_a_shell(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "numlstm", "train", "--lookback", "0"], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 1 and completed.stdout == ""
+    assert completed.stderr.splitlines() == [
+        "numlstm train: error: argument --lookback: expected a positive integer, got '0' (see `numlstm train --help`)"]
+
+
+def test_the_device_follows_numlstm_device_unless_device_is_given(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(numlstm.dispatch, "_default", None)  # as in a new process: NUMLSTM_DEVICE not read yet
+    monkeypatch.setenv("NUMLSTM_DEVICE", "gpu")
+    argv = ["train", "--data", "nile", "--out", str(tmp_path / "m.numlstm"), "--epochs", "1", "--layers", "2",
+            "--verbose", "0"]
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and err == "numlstm train: error: NUMLSTM_DEVICE must be one of auto, cpu, cuda, got 'gpu'\n"
+    assert not (tmp_path / "m.numlstm").exists()
+    code, _, err = run(capsys, *argv, "--device", "cpu")
+    assert code == 0 and (tmp_path / "m.numlstm").is_file(), err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--data", "nile", "--epochs", "1", "--layers", "2", "--verbose", "0", "--out", "{missing}/m.numlstm"],
+    ["forecast", "{tmp}/none.numlstm", "--out", "{missing}/f.csv"],
+    ["textgen", "--chars", "2000", "--epochs", "1", "--units", "4", "--length", "5", "--verbose", "0",
+     "--out", "{missing}/m.numlstm"],
+    ["demo", "--epochs", "1", "--layers", "2", "--verbose", "0", "--out-dir", "{missing}/demo"],
+])
+def test_output_in_a_missing_directory_is_an_error(capsys, tmp_path, argv):
+    missing = tmp_path / "no" / "such"
+    argv = [part.format(missing=missing, tmp=tmp_path) for part in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and err.count("\n") == 1, err
+    assert f": no such directory: {missing}" in err and "(create it first)" in err
+    assert not (tmp_path / "no").exists(), "no folder is created"
+    assert "Epoch" not in out, "checked before any training"
+
+
+def test_output_that_is_a_directory_or_a_file_in_the_way(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--data", "nile", "--out", str(tmp_path))
+    assert code == 1 and err == f"numlstm train: error: --out {tmp_path} is a directory; give a file name\n"
+    (tmp_path / "taken").write_text("")
+    code, _, err = run(capsys, "demo", "--out-dir", str(tmp_path / "taken"))
+    assert code == 1 and err == f"numlstm demo: error: --out-dir {tmp_path / 'taken'} is a file, not a directory\n"
+
+
+def test_training_into_a_log_file_writes_one_line_per_epoch(tmp_path):
+    log = tmp_path / "log.txt"
+    with open(log, "w") as file:  # what `numlstm train ... > log.txt` gets: a file, not a terminal
+        completed = subprocess.run([sys.executable, "-m", "numlstm", "train", "--data", "nile", "--lookback", "8",
+                                    "--layers", "4", "--epochs", "3", "--patience", "10", "--out",
+                                    str(tmp_path / "m.numlstm")],
+                                   stdout=file, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    text = log.read_text()
+    assert "\r" not in text, "no progress bar redrawn into the file"
+    epochs = [line for line in text.splitlines() if line.startswith("Epoch")]
+    assert [line.split(" - ")[0] for line in epochs] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert 'Model: "forecaster"' in text, "the summary still shows, as with --verbose 1"
 
 
 @pytest.mark.parametrize("command", ["demo", "train", "forecast", "textgen", "info"])
@@ -137,6 +214,8 @@ def test_info_and_the_module_entry_point(capsys):
     assert code == 0
     for expected in ("numlstm ", "numba", "Numba threads", "CUDA:", "JIT cache"):
         assert expected in out
+    layer = out.split("threading layer: ", 1)[1].split()[0]
+    assert layer in ("omp", "tbb", "workqueue") and layer == numba.threading_layer(), "the layer Numba runs on"
     completed = subprocess.run([sys.executable, "-m", "numlstm", "--help"], capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 0 and "demo" in completed.stdout

@@ -2,11 +2,13 @@
 
 Each sub-command is a thin layer over the library (``numlstm.datasets``,
 ``numlstm.preprocessing``, ``Sequential``); errors in what the user gave
-(files, columns, numbers, window sizes) print one line and exit with 1,
-usage errors exit with 2 (argparse's convention).
+(files, columns, numbers, window sizes) and usage errors (an unknown option,
+a missing or malformed value) print one line and exit with 1; ``--help``
+prints the help and exits with 0.
 """
 
 import argparse
+import contextlib
 import os
 import pathlib
 import sys
@@ -14,6 +16,17 @@ import sys
 from .errors import CommandError
 
 DEMO_DATA = "co2"
+
+
+class UsageError(Exception):
+    """What argparse found wrong in the command line, as the one line ``main`` prints."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse without its usage text and exit status 2: an error is one line, and ``main`` returns 1."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: error: {' '.join(message.split())} (see `{self.prog} --help`)")
 
 
 def _units(text):
@@ -53,13 +66,31 @@ def _fraction(text):
     return value
 
 
-def _use_device(name):
-    from ..dispatch import DeviceError, set_device
+def _use_device(stack, name):
+    """Run the command on ``name``; None: on what numlstm.dispatch resolves (NUMLSTM_DEVICE, else auto)."""
+    from ..dispatch import DeviceError, current_device, device
 
     try:
-        set_device(name)
-    except DeviceError as exc:
+        if name is None:
+            current_device()  # a bad NUMLSTM_DEVICE fails here, before any training
+        else:
+            stack.enter_context(device(name))
+    except (DeviceError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+
+
+def _output_file(path, option):
+    """Check, before any work, that the file ``path`` can be written: its folder exists, it is not a folder."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise CommandError(f"{option} {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise CommandError(f"{option} {path}: no such directory: {path.parent} (create it first)")
+    return path
+
+
+_DEVICE_HELP = "where the LSTMs run (default: NUMLSTM_DEVICE if set, else auto)"
+_VERBOSE_HELP = "0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, 2 otherwise)"
 
 
 def _training_options(parser, epochs, layers, lookback, horizon):
@@ -78,13 +109,12 @@ def _training_options(parser, epochs, layers, lookback, horizon):
     group.add_argument("--validation", type=_fraction, default=0.15, help="share of steps for validation (%(default)s)")
     group.add_argument("--test", type=_fraction, default=0.15, help="share of steps for the test (%(default)s)")
     group.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
-    group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(%(default)s)")
-    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                       help="0 silent, 1 progress bar, 2 one line per epoch (%(default)s)")
+    group.add_argument("--device", choices=("auto", "cpu", "cuda"), help=_DEVICE_HELP)
+    group.add_argument("--verbose", type=int, choices=(0, 1, 2), help=_VERBOSE_HELP)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="numlstm", description="Numba-accelerated LSTMs: train, forecast, generate.")
+    parser = _Parser(prog="numlstm", description="Numba-accelerated LSTMs: train, forecast, generate.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -93,7 +123,9 @@ def build_parser():
                     "LSTM, report test RMSE beside the naive and seasonal-naive forecasts, save the model, and "
                     "plot the forecasts when matplotlib is installed.")
     _training_options(demo, epochs=30, layers=[32, 16], lookback=104, horizon=52)
-    demo.add_argument("--out-dir", default="numlstm-demo", help="where the model and plots go (%(default)s)")
+    demo.add_argument("--out-dir", default="numlstm-demo",
+                      help="folder for the model and plots, created if missing (its parent must exist) "
+                           "(%(default)s)")
 
     train = commands.add_parser("train", help="train a forecaster on a packaged series or a CSV column",
                                 description="Train an LSTM forecaster and save it with its window sizes and scaler.")
@@ -114,8 +146,9 @@ def build_parser():
     textgen = commands.add_parser("textgen", help="train a character-level LSTM on Shakespeare and sample from it",
                                   description="Train a character-level language model on the packaged Shakespeare "
                                               "text (or load one with --model) and print text sampled from it.")
-    textgen.add_argument("--model", help="sample from this saved model instead of training")
-    textgen.add_argument("--out", metavar="MODEL", help="save the trained model here")
+    source = textgen.add_mutually_exclusive_group()
+    source.add_argument("--model", help="sample from this saved model instead of training")
+    source.add_argument("--out", metavar="MODEL", help="save the trained model here")
     textgen.add_argument("--chars", type=_positive_int, default=100_000, help="training characters (%(default)s)")
     textgen.add_argument("--lookback", type=_positive_int, default=48, help="characters per window (%(default)s)")
     textgen.add_argument("--stride", type=_positive_int, default=3, help="characters between windows (%(default)s)")
@@ -128,8 +161,8 @@ def build_parser():
     textgen.add_argument("--temperature", type=float, default=0.7, help="below 1: safer text (%(default)s)")
     textgen.add_argument("--prime", default="ROMEO:\n", help="text the sample continues (%(default)r)")
     textgen.add_argument("--seed", type=int, default=0, help="(%(default)s)")
-    textgen.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(%(default)s)")
-    textgen.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="(%(default)s)")
+    textgen.add_argument("--device", choices=("auto", "cpu", "cuda"), help=_DEVICE_HELP)
+    textgen.add_argument("--verbose", type=int, choices=(0, 1, 2), help=_VERBOSE_HELP)
 
     commands.add_parser("info", help="versions, threads, BLAS, CUDA status and the JIT cache",
                         description="Print what numlstm runs on.")
@@ -140,11 +173,16 @@ def _demo(options):
     from .. import datasets
     from .forecasting import train_and_report, write_plots
 
+    out_dir = pathlib.Path(options.out_dir)  # the demo's own folder: created, but inside one that exists
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--out-dir {out_dir} is a file, not a directory")
+    if not out_dir.parent.is_dir():
+        raise CommandError(f"--out-dir {out_dir}: no such directory: {out_dir.parent} (create it first)")
+    out_dir.mkdir(exist_ok=True)
     series = datasets.load_co2()
     print("numlstm demo: forecast a year of weekly Mauna Loa CO2 (Keeling & Whorf; public domain) from the two "
           "years before it\n")
     options.data, options.bidirectional = DEMO_DATA, True
-    out_dir = pathlib.Path(options.out_dir)
     model, data, history, _ = train_and_report(series.values, series.time, series.season,
                                                f"{series.name} ({series.units}, weekly, {len(series)} steps, "
                                                f"{series.filled.sum()} missing weeks interpolated)",
@@ -156,6 +194,7 @@ def _train(options):
     from .data import load_series
     from .forecasting import train_and_report, write_plots
 
+    _output_file(options.out, "--out")
     values, stamps, season, description = load_series(options.data, options.column)
     model, data, history, _ = train_and_report(values, stamps, season, description, options, options.out)
     if options.plots:
@@ -164,26 +203,18 @@ def _train(options):
 
 
 def main(argv=None):
-    options = build_parser().parse_args(argv)
     try:
-        if hasattr(options, "device"):
-            _use_device(options.device)
-        if options.command == "demo":
-            _demo(options)
-        elif options.command == "train":
-            _train(options)
-        elif options.command == "forecast":
-            from .forecasting import forecast
-
-            forecast(options.model, options.data, options.column, options.out)
-        elif options.command == "textgen":
-            from .textgen import textgen
-
-            textgen(options)
-        else:
-            from .info import info
-
-            info()
+        options = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
+        with contextlib.ExitStack() as stack:
+            if hasattr(options, "device"):
+                _use_device(stack, options.device)
+            if getattr(options, "verbose", 0) is None:  # as fit's "auto": a bar on a terminal, else a line an epoch
+                options.verbose = "auto"
+            _run(options)
     except CommandError as exc:
         print(f"numlstm {options.command}: error: {exc}", file=sys.stderr)
         return 1
@@ -194,3 +225,26 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return 0
+
+
+def _run(options):
+    if options.command == "demo":
+        _demo(options)
+    elif options.command == "train":
+        _train(options)
+    elif options.command == "forecast":
+        from .forecasting import forecast
+
+        if options.out:
+            _output_file(options.out, "--out")
+        forecast(options.model, options.data, options.column, options.out)
+    elif options.command == "textgen":
+        from .textgen import textgen
+
+        if options.out:
+            _output_file(options.out, "--out")
+        textgen(options)
+    else:
+        from .info import info
+
+        info()

@@ -63,8 +63,7 @@ def train_and_report(values, stamps, season, description, options, out):
         "data": options.data, "column": getattr(options, "column", None), "lookback": options.lookback,
         "horizon": options.horizon, "relative": True, "scaler": data.scaler.get_config(), "season": season}}
     out = pathlib.Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    saving.save_model(model, out)
+    saving.save_model(model, out)  # its folder exists: the command checked it before training
     print(f"model saved to {out}")
     return model, data, history, scores
 

@@ -31,6 +31,21 @@ def _cuda_status():
     return 'no GPU found (for a GPU: pip install "numlstm[cuda]"; check with `numba -s`)'
 
 
+def _threads():
+    """(Numba's thread count, its threading layer: omp, tbb or workqueue), or why they are unknown.
+
+    ``numba.threading_layer()`` names the layer only once Numba has started its threads, which
+    ``numba.get_num_threads()`` does; ``numba.config.THREADING_LAYER`` is only what was asked for ("default").
+    """
+    import numba
+
+    try:
+        return numba.get_num_threads(), numba.threading_layer()
+    except Exception as exc:  # no threading layer loads (NUMBA_THREADING_LAYER=tbb without tbb): `info` goes on
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        return numba.config.NUMBA_NUM_THREADS, f"none could start ({type(exc).__name__}: {reason})"
+
+
 def info():
     import numba
     import threadpoolctl
@@ -43,8 +58,10 @@ def info():
     print(f"python {platform.python_version()} ({sys.executable}) on {platform.machine()} {platform.system()}")
     for module in ("numpy", "numba", "numba-cuda", "llvmlite", "scipy", "tqdm", "matplotlib", "mpi4py", "torch"):
         print(f"  {module:<11} {_version(module)}")
-    print(f"CPU cores: {os.cpu_count()}; Numba threads: {numba.get_num_threads()} "
-          f"(NUMBA_NUM_THREADS to change), threading layer: {numba.config.THREADING_LAYER}")
+    threads, layer = _threads()
+    asked = numba.config.THREADING_LAYER
+    print(f"CPU cores: {os.cpu_count()}; Numba threads: {threads} (NUMBA_NUM_THREADS to change), threading layer: "
+          f"{layer}" + (f" (NUMBA_THREADING_LAYER={asked})" if asked != "default" else ""))
     for pool in threadpoolctl.threadpool_info():
         if pool.get("user_api") == "blas":
             print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} ({pool.get('architecture')}, "
