@@ -6,10 +6,13 @@
     NUMLSTM_DEVICE=cuda python train.py
 
 ``"auto"`` (the default) picks CUDA only when a real GPU is usable, never
-Numba's CUDA simulator. Asking for ``"cuda"`` without a GPU raises
-:class:`DeviceError` with what to install and how to check. With
-``NUMBA_ENABLE_CUDASIM=1`` (set before numba is imported) ``"cuda"`` runs
-the GPU kernels in the simulator: slow, for tests only.
+Numba's CUDA simulator; when Numba sees a GPU that the CUDA stack installed
+here cannot use (numba-cuda missing, or a numpy it cannot compile with), it
+warns once (:class:`DeviceWarning`) and runs on the CPU. Asking for
+``"cuda"`` without a usable GPU raises :class:`DeviceError` with what to
+install and how to check. With ``NUMBA_ENABLE_CUDASIM=1`` (set before
+numba is imported) ``"cuda"`` runs the GPU kernels in the simulator: slow,
+for tests only.
 
 Two places ask this module: :mod:`numlstm.functional` (where an LSTM pass on
 host arrays runs) and ``Sequential`` (where it keeps its weights). Layers,
@@ -21,6 +24,7 @@ import contextlib
 import importlib
 import os
 import threading
+import warnings
 
 import numba
 
@@ -30,10 +34,15 @@ _INSTALL_HINT = ('install the CUDA extra (pip install "numlstm[cuda]") on a mach
 
 _state = threading.local()
 _default = None
+_warned = False  # "auto" has warned that it fell back to the CPU from a GPU it cannot use
 
 
 class DeviceError(RuntimeError):
     """The requested device cannot run here."""
+
+
+class DeviceWarning(UserWarning):
+    """``"auto"`` saw a CUDA GPU that the CUDA stack installed here cannot use, and runs on the CPU."""
 
 
 def simulator_enabled():
@@ -46,14 +55,16 @@ def gpu_available():
 
 
 def _gpu_problem():
-    """None when a real CUDA GPU is usable, else why not."""
+    """None when a real CUDA GPU is usable, else ``(seen, why)``: ``seen`` is True when Numba sees a GPU
+    that the CUDA stack installed here cannot use, False when there is simply no GPU."""
     try:
         from numba import cuda
 
-        if not cuda.is_available():
-            return f"no usable CUDA GPU was found: {_INSTALL_HINT}"
-    except Exception:  # no numba-cuda, no driver, a broken driver: all mean no GPU
-        return f"no usable CUDA GPU was found: {_INSTALL_HINT}"
+        seen = cuda.is_available()
+    except Exception:  # no numba.cuda at all, no driver, a broken driver: all mean no GPU
+        seen = False
+    if not seen:
+        return False, f"no usable CUDA GPU was found: {_INSTALL_HINT}"
     try:
         # Registers the numpy functions numba-cuda compiles: numba-cuda 0.30 names np.row_stack, which numpy
         # 2.5 removed, and then every kernel fails to compile deep in its typing (seen on an H200).
@@ -61,19 +72,41 @@ def _gpu_problem():
     except AttributeError as exc:
         import numpy
 
-        return (f"this numba-cuda cannot compile kernels with numpy {numpy.__version__} ({exc}): "
-                'pip install "numpy<2.5", or a numba-cuda that supports this numpy')
+        return True, (f"this numba-cuda cannot compile kernels with numpy {numpy.__version__} ({exc}): "
+                      'pip install "numpy<2.5", or a numba-cuda that supports this numpy')
+    except ImportError as exc:
+        # Numba's own deprecated CUDA target (numba-cuda not installed) sees the GPU, but has no
+        # numba.cuda.np: numlstm's kernels need numba-cuda.
+        return True, (f"Numba sees a CUDA GPU but numba-cuda is missing or incomplete ({type(exc).__name__}: {exc}); "
+                      "Numba's own deprecated CUDA target cannot run numlstm's kernels: "
+                      'pip install "numlstm[cuda]" (numba-cuda, with numpy<2.5)')
+    except Exception as exc:  # a half-installed CUDA stack may fail in any way as it loads
+        return True, f"Numba sees a CUDA GPU but its CUDA stack fails to load ({type(exc).__name__}: {exc}): {_INSTALL_HINT}"
     return None
 
 
 def _resolve(name, where):
     if name not in DEVICES:
         raise ValueError(f"{where} must be one of {', '.join(DEVICES)}, got {name!r}")
-    if name == "auto":
-        return "cuda" if gpu_available() else "cpu"
-    if name == "cuda" and not (simulator_enabled() or gpu_available()):
-        raise DeviceError(f"device 'cuda' was requested but {_gpu_problem() or 'no usable CUDA GPU was found'}")
-    return name
+    if name == "cpu":
+        return name
+    if gpu_available():
+        return "cuda"
+    if simulator_enabled():  # "auto" never picks the simulator; asked for by name, it is allowed (tests)
+        return "cpu" if name == "auto" else "cuda"
+    seen, why = _gpu_problem() or (False, f"no usable CUDA GPU was found: {_INSTALL_HINT}")
+    if name == "cuda":
+        raise DeviceError(f"device 'cuda' was requested but {why}")
+    if seen:  # a GPU is there but this CUDA stack cannot use it: say so (once); no GPU at all is no news
+        _warn_once(f"device 'auto' runs the LSTM passes on the CPU: {why}")
+    return "cpu"
+
+
+def _warn_once(message):
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(message, DeviceWarning, stacklevel=4)
 
 
 def set_device(name):
