@@ -7,7 +7,7 @@ import numlstm
 from numlstm import layers
 from numlstm.interop import from_torch, to_torch
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="needs the torch extra: pip install -e '.[torch]'")
 
 
 @pytest.mark.parametrize("num_layers,bidirectional,with_linear", [(1, False, False), (2, True, True), (3, False, True)])

@@ -79,5 +79,5 @@ def test_matches_torch_golden_files(name):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_matches_live_torch(name):
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="needs the torch extra: pip install -e '.[torch]'")
     check_against(torch_case(name, seed=1), name)

@@ -33,7 +33,7 @@ def cublas_gemms(monkeypatch):
         yield lambda: cublas.calls
     else:
         if not gpu_cublas.usable():
-            pytest.skip("libcublas is not installed")
+            pytest.skip("libcublas is not installed: needs the cublas extra: pip install -e '.[cublas]'")
         yield lambda: None
 
 

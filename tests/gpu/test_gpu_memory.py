@@ -13,7 +13,8 @@ import numlstm
 from numlstm import dispatch, layers
 from numlstm.kernels import config
 
-pytest.importorskip("numba.cuda", reason="needs numba-cuda")
+# numba's own deprecated numba.cuda imports too, but lacks numba-cuda's classes and cuda.bindings.
+pytest.importorskip("numba_cuda", reason="needs the cuda extra: pip install -e '.[cuda]'")
 from numlstm.kernels import gpu_memory  # noqa: E402
 
 needs_numba_cuda_classes = pytest.mark.skipif(dispatch.simulator_enabled(),

@@ -34,7 +34,7 @@ def _once(function, seconds):
 def gpu_session(monkeypatch):
     """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, a stand-in for libcublas,
     tiny sizes."""
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="needs the torch extra: pip install -e '.[torch]'")
     from numlstm.kernels import config, gpu_cublas
 
     monkeypatch.syspath_prepend(str(ASV_BENCH))
