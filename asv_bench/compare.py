@@ -9,6 +9,11 @@ numlstm is faster).
 
     python asv_bench/compare.py --rounds 3 --seconds 2 > table.md
 
+With ``--competitors 0 1 2`` it prints the contended table instead: each
+framework timed quiet, then with one and with two CPU-bound competitor
+processes beside it (``benchmarks/contended.py``), and each time as a
+multiple of the framework's own quiet time.
+
 Peak memory of a training step is the growth of the process's peak RSS over
 its RSS before one step (Linux: /proc/self/clear_refs resets the peak), so
 it leaves out what a framework had allocated before the step, and memory
@@ -148,11 +153,55 @@ def main(rounds, seconds, sizes):
         print(f"- {size}: numlstm training step at {rate:.1f} GFLOP/s = {rate / gemm_rate:.0%} of sgemm (torch {torch_rate})")
 
 
+def contended(rounds, seconds, sizes, loads):
+    """Medians with ``load`` competitor processes running, for each load in turn, alternating frameworks."""
+    sys.path.insert(0, str(HERE))
+    from benchmarks.common import SIZES
+    from benchmarks.contended import Competitors
+
+    sizes = sizes or list(SIZES)
+    frameworks = [fw for fw in FRAMEWORKS if "skipped" not in _run("--worker", fw, "tiny", "0.01")]
+    samples = {(fw, size, load): [] for fw in frameworks for size in sizes for load in loads}
+    for round_ in range(rounds):
+        for load in loads:
+            competitors = Competitors(load)
+            try:
+                for size in sizes:
+                    for framework in frameworks:
+                        print(f"round {round_ + 1}/{rounds}, {load} competitors: {framework} {size}", file=sys.stderr,
+                              flush=True)
+                        samples[(framework, size, load)].append(_run("--worker", framework, size, str(seconds)))
+            finally:
+                competitors.stop()
+
+    def median_ms(fw, size, load, key):
+        return 1e3 * float(np.median([np.median(r[key]) for r in samples[(fw, size, load)]]))
+
+    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    print(f"Machine: {cpu}, {os.cpu_count()} cores. Medians over {rounds} rounds of {seconds} s per measurement, "
+          f"float32; competitors: CPU-bound processes (`while True: pass`) started beside each framework's process.\n")
+    for key, title in (("train_step", "Training step"), ("forward", "Forward")):
+        print(f"| {title}, ms (x own quiet time) | competitors | " + " | ".join(frameworks) + " |")
+        print("| --- | ---: | " + " | ".join("---:" for _ in frameworks) + " |")
+        for size in sizes:
+            for load in loads:
+                cells = []
+                for fw in frameworks:
+                    time_ms = median_ms(fw, size, load, key)
+                    quiet = median_ms(fw, size, loads[0], key) if loads[0] == 0 else None
+                    cells.append(f"{time_ms:.3f}" + (f" ({time_ms / quiet:.2f}x)" if quiet else ""))
+                print(f"| {size} {SIZES[size]} | {load} | " + " | ".join(cells) + " |")
+        print()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--sizes", nargs="*")
+    parser.add_argument("--competitors", nargs="+", type=int, metavar="N",
+                        help="the contended table: each framework with N CPU-bound processes beside it, for each N")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "SIZE", "SECONDS"), help=argparse.SUPPRESS)
     parser.add_argument("--sgemm", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -160,5 +209,7 @@ if __name__ == "__main__":
         print(json.dumps(worker(args.worker[0], args.worker[1], float(args.worker[2]))))
     elif args.sgemm:
         print(json.dumps(sgemm_gflops()))
+    elif args.competitors:
+        contended(args.rounds, args.seconds, args.sizes, args.competitors)
     else:
         main(args.rounds, args.seconds, args.sizes)

@@ -1,7 +1,11 @@
 """numlstm: a Numba-accelerated LSTM engine for Python."""
 
+from . import threads
+
+threads.set_openmp_wait_defaults()  # before anything starts Numba's thread pool
+
 from . import (callbacks, config, datasets, distributed, initializers, interop, layers, losses, metrics, optimizers,
-               plotting, preprocessing, streaming, utils)
+               plotting, preprocessing, streaming, utils)  # noqa: E402
 from .dispatch import DeviceError, current_device, device, set_device
 from .functional import LSTMGradients, LSTMWorkspace, lstm_backward, lstm_forward
 from .models import Sequential
@@ -12,4 +16,4 @@ __version__ = "0.1.0.dev0"
 __all__ = ["DeviceError", "LSTMGradients", "LSTMWorkspace", "Sequential", "load_model", "set_device", "device",
            "current_device", "callbacks", "config", "datasets", "distributed",
            "initializers", "interop", "layers", "losses", "lstm_backward", "lstm_forward", "metrics", "optimizers",
-           "plotting", "preprocessing", "streaming", "utils", "__version__"]
+           "plotting", "preprocessing", "streaming", "threads", "utils", "__version__"]

@@ -32,7 +32,7 @@ import zlib
 
 import numpy as np
 
-from . import backend, dispatch, utils
+from . import backend, dispatch, threads, utils
 
 
 _FORWARDING_GRACE_SECONDS = 0.5
@@ -77,6 +77,10 @@ class MPIStrategy(LocalStrategy):
         This process's rank and the number of ranks.
     is_main : bool
         True on rank 0, the one that prints and writes files.
+    local_ranks : int
+        The ranks on this process's node (MPI's shared-memory communicator). They share its cores:
+        each rank computes on ``available cores // local_ranks`` of Numba's threads, BLAS on one
+        (:mod:`numlstm.threads`), unless ``NUMBA_NUM_THREADS`` is set.
     gpu : int or None
         The GPU this rank computes on when the device is "cuda": ranks on
         one node take its GPUs in turn. None without a GPU.
@@ -92,6 +96,8 @@ class MPIStrategy(LocalStrategy):
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.is_main = self.rank == 0
         node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)  # the ranks on this node
+        self.local_ranks = node.Get_size()
+        threads.share_node(self.local_ranks)
         self.gpu = self._select_gpu(node.Get_rank())
         node.Free()
         if self.size > 1:

@@ -25,16 +25,14 @@ and non-finite values propagate through the affected batch rows; the
 activations never turn finite input into NaN (they saturate).
 """
 
-import contextlib
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from . import backend as _backend
 from . import dispatch as _dispatch
-from .blas_threads import single_threaded_blas
+from . import threads as _threads
 from .kernels import lstm as _cpu
 from .kernels.checks import first_non_finite
 from .kernels.packed_gemm import pack_panels, panels_shape
@@ -145,22 +143,31 @@ def _or_zeros(ops, array, shape, dtype, read_only=False):
     return ops.read_only_zeros(shape, dtype) if read_only else ops.zeros(shape, dtype)
 
 
-def _time_loop_chunks(batch):
-    """How many blocks of batch rows run in parallel (1: one thread, with multi-threaded BLAS).
-
-    Measured on 2 cores, from (B=16, H=64) to (B=64, H=512): the parallel
-    train step was 1.1x to 1.5x faster than one thread with threaded BLAS.
-    """
-    if batch == 1:
-        return 1
-    return max(1, min(batch, numba.get_num_threads()))
+# A single sequence's GEMMs (input projection, weight gradients) are split over Numba's threads from this
+# many multiply-adds on: below it a parallel region's start and join cost more than the split saves.
+_PARALLEL_GEMM_MIN_MULTIPLY_ADDS = 2**20
 
 
-def _blas_threads_for(chunks):
-    # The parallel regime keeps BLAS on one thread for the whole pass, GEMMs
-    # around the loop included: after a multi-threaded call OpenBLAS's threads
-    # spin for a while and slowed the parallel loop that followed 8x.
-    return single_threaded_blas() if chunks > 1 else contextlib.nullcontext()
+class _Split(NamedTuple):
+    """How a CPU pass splits its work: ``threads`` of Numba's, ``loop`` blocks of batch rows for the time
+    loop (1: one thread), ``gemm`` blocks of the T * B rows of the input projection and weight gradients."""
+
+    threads: int
+    loop: int
+    gemm: int
+
+
+def _split(B, T, F, H, GH):
+    """Batch rows never interact, so each block of rows runs its whole time loop on one thread, with no
+    synchronisation between steps; BLAS stays on one thread (numlstm.threads). Measured on 2 cores,
+    from (B=16, H=64) to (B=64, H=512): the parallel train step was 1.1x to 1.5x faster than one thread
+    with threaded BLAS."""
+    threads = _threads.compute_threads()
+    loop = max(1, min(B, threads))
+    gemm = loop
+    if B == 1 and T * (F + H) * GH >= _PARALLEL_GEMM_MIN_MULTIPLY_ADDS:
+        gemm = max(1, min(T, threads))
+    return _Split(max(loop, gemm), loop, gemm)
 
 
 def _carve(dtype, *shapes):
@@ -296,16 +303,16 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     if device == "cuda":
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
                                final_states)
-    chunks = options["chunks"] = _time_loop_chunks(B)
+    split = options["split"] = _split(B, T, F, H, GH)
     xs, gates, hs, cs, panels = _carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
                                        panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
-    with _blas_threads_for(chunks):
-        _cpu.INPUT_PROJECTION[chunks > 1](x, kernel, reverse, chunks, xs, gates)
-        _cpu.FORWARD_LOOP[(cifg, chunks > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
-                                              recurrent_mask, use_recurrent_mask, reverse,
-                                              zero_output_for_mask, chunks, hs, cs, outputs)
+    with _threads.for_pass(split.threads):
+        _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, gates)
+        _cpu.FORWARD_LOOP[(cifg, split.loop > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
+                                                  recurrent_mask, use_recurrent_mask, reverse,
+                                                  zero_output_for_mask, split.loop, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
@@ -366,26 +373,27 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     if options["device"] == "cuda":
         workspace._saved = None
         return _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient)
-    chunks = options["chunks"]
+    split = options["split"]
     GH = saved["gates"].shape[2]
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
     panels, dx_rows, partial_kernel, partial_recurrent = _carve(
-        dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (chunks - 1, F, GH), (chunks - 1, H, GH))
+        dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (split.gemm - 1, F, GH),
+        (split.gemm - 1, H, GH))
     dx = np.empty(dx_shape, dtype)
     d_kernel = np.empty((F, GH), dtype)
     d_recurrent_kernel = np.empty((H, GH), dtype)
     d_bias = np.empty(GH, dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
-    with _blas_threads_for(chunks):
-        dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], chunks > 1)](
+    with _threads.for_pass(split.threads):
+        dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], split.loop > 1)](
             saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
             options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
-            options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], chunks)
+            options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop)
         hs = saved["hs"]
         if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
             hs = hs * saved["recurrent_mask"]
-        _cpu.WEIGHT_GRADIENTS[chunks > 1](
-            saved["xs"], saved["gates"], hs, saved["kernel"], options["reverse"], chunks, input_gradient,
+        _cpu.WEIGHT_GRADIENTS[split.gemm > 1](
+            saved["xs"], saved["gates"], hs, saved["kernel"], options["reverse"], split.gemm, input_gradient,
             dx_rows, partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
     return LSTMGradients(dx if input_gradient else None, d_kernel, d_recurrent_kernel, d_bias,

@@ -134,3 +134,19 @@ def test_without_a_gpu_a_rank_has_none(monkeypatch):
 
     monkeypatch.setattr(dispatch, "gpu_available", lambda: False)
     assert MPIStrategy._select_gpu(2) is None
+
+
+@needs_mpi
+def test_ranks_on_one_node_share_its_cores():
+    """Without thread variables, two ranks on this node each compute on half its cores (at least one
+    thread); NUMBA_NUM_THREADS, where set, stands."""
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_NUM_THREADS"}
+    command = ["mpiexec", "-n", "2", sys.executable, str(WORKER), "threads"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+    assert completed.returncode == 0, completed.stderr
+    cores = numlstm.threads.available_cores()
+    lines = sorted(line for line in completed.stdout.splitlines() if line.startswith("rank "))
+    assert lines == [f"rank {rank}: local_ranks 2 threads {max(1, cores // 2)} cores {cores}" for rank in (0, 1)]
+    completed = run("threads")  # run() sets NUMBA_NUM_THREADS=1
+    assert completed.returncode == 0, completed.stderr
+    assert "local_ranks 2 threads 1 " in completed.stdout

@@ -12,11 +12,15 @@ from reference import reference_backward, reference_forward
 OPTIONS = list(itertools.product([False, True], repeat=5))
 
 
-@pytest.fixture(params=[1, 2, 3], ids=["serial", "2-threads", "3-threads"])
+@pytest.fixture(params=[(1, 1), (2, 2), (3, 3), (1, 2)],
+                ids=["serial", "2-threads", "3-threads", "serial-loop-split-gemms"])
 def time_loop_chunks(request, monkeypatch):
-    """Run the time loop serially or in parallel blocks of batch rows (B = 3 below)."""
-    monkeypatch.setattr(numlstm.functional, "_time_loop_chunks", lambda batch: request.param)
-    return request.param
+    """Run the time loop serially or in parallel blocks of batch rows (B = 3 below), and the GEMMs around
+    it whole or in blocks of rows (a single sequence's split)."""
+    loop, gemm = request.param
+    split = numlstm.functional._Split(max(loop, gemm), loop, gemm)
+    monkeypatch.setattr(numlstm.functional, "_split", lambda *shape: split)
+    return split
 
 
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)

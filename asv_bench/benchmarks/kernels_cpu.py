@@ -18,7 +18,7 @@ class RecurrentProduct:
     def setup(self, size, method):
         from numba import njit
 
-        from numlstm.blas_threads import single_threaded_blas
+        from numlstm.threads import single_threaded_blas
         from numlstm.kernels.packed_gemm import pack_panels, packed_matmul, panels_shape
 
         B, _, _, H = SIZES[size]

@@ -14,6 +14,7 @@ import functools
 
 import numpy as np
 
+from .. import threads
 from . import cpu
 
 
@@ -47,14 +48,17 @@ def for_device(name):
 def in_context_of(device_of):
     """Decorator: where ``device_of(*args, **kwargs)`` names "cuda" for the function's arguments, the function
     runs within ``cuda.in_context``, the GPU's context attached to the thread throughout, which makes
-    numba-cuda's context lookups inside cheap; on "cpu" it runs as it is."""
+    numba-cuda's context lookups inside cheap; on "cpu" it runs with every BLAS on one thread
+    (:func:`numlstm.threads.single_threaded_blas`: the work is split over Numba's threads instead, and no
+    BLAS pool is left spinning after it)."""
 
     def decorate(function):
         @functools.wraps(function)
         def run(*args, **kwargs):
             if device_of(*args, **kwargs) == "cuda":
                 return _cuda().in_context(function, *args, **kwargs)
-            return function(*args, **kwargs)
+            with threads.single_threaded_blas():
+                return function(*args, **kwargs)
 
         return run
 

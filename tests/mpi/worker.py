@@ -4,7 +4,8 @@ Modes: train (seeded stacked bidirectional model, shuffle on, dropout off;
 writes every rank's weights after every epoch, and rank 0's final weights,
 evaluate and predict results), small (a one-LSTM model, two short epochs:
 for the CUDA simulator), fail-in-fit, fail-outside-fit, stateful,
-resume (BackupAndRestore; CRASH_AT_EPOCH=k makes rank 1 fail after epoch k).
+resume (BackupAndRestore; CRASH_AT_EPOCH=k makes rank 1 fail after epoch k), threads (each rank
+prints its node's rank count and the threads its passes run on).
 """
 
 import os
@@ -90,3 +91,6 @@ elif mode == "resume":
             callbacks=[callbacks.BackupAndRestore(out / "backup"), callbacks.LambdaCallback(on_epoch_end=crash)])
     if strategy.is_main:
         np.savez(out / "resumed.npz", *net.get_weights())
+elif mode == "threads":
+    print(f"rank {strategy.rank}: local_ranks {strategy.local_ranks} threads {numlstm.threads.compute_threads()} "
+          f"cores {numlstm.threads.available_cores()}", flush=True)

@@ -1,0 +1,201 @@
+"""How many threads numlstm computes with, and how they wait, so that a busy machine slows it gracefully.
+
+numlstm's CPU parallelism is Numba's thread pool alone: a pass splits its
+batch rows (and the rows of its large GEMMs) into one block per thread, and
+BLAS runs on one thread inside every pass and every model call. Users'
+machines are never quiet (a notebook, another job, several MPI ranks per
+node), and threads that wait for a partner the OS has descheduled, or spin
+while the thread with the work waits for a core, turn a few percent of
+lost CPU into a collapse. So:
+
+- **Threads.** :func:`compute_threads` is Numba's thread count
+  (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``) capped by the cores
+  this process may use: its affinity mask, a cgroup CPU quota (containers,
+  batch schedulers), and its share of the node when ``MPIStrategy`` found
+  other ranks there (:func:`share_node`). A ``NUMBA_NUM_THREADS`` set in
+  the environment is taken as it is.
+- **Waiting.** A Numba pool on GNU OpenMP spins ``GOMP_SPINCOUNT``
+  iterations before it sleeps; libgomp's default (300,000, milliseconds)
+  keeps a finished thread on its core while its partner, or the Python
+  code between two passes, waits for one. numlstm sets
+  ``GOMP_SPINCOUNT`` to :data:`OPENMP_SPIN_COUNT` (and Intel OpenMP's
+  ``KMP_BLOCKTIME`` to :data:`OPENMP_BLOCK_TIME`) when it is imported before
+  Numba's pool starts and neither the variable nor ``OMP_WAIT_POLICY`` was
+  set: long enough to bridge the few microseconds between the regions of
+  one pass, short enough that no pool is left spinning when a pass ends.
+- **BLAS.** OpenBLAS's threads spin about 0.1 s after every multi-threaded
+  call; a pass and a model call hold every loaded BLAS to one thread
+  (:func:`single_threaded_blas`), and their large GEMMs are split over
+  Numba's threads instead, so BLAS pools are never woken by numlstm.
+
+Measured figures, contended and quiet, are in ``asv_bench/README.md``.
+"""
+
+import contextlib
+import functools
+import math
+import os
+import pathlib
+
+import numba
+
+#: Spin iterations of a waiting GNU OpenMP thread before it sleeps (``GOMP_SPINCOUNT``).
+OPENMP_SPIN_COUNT = 10_000
+#: Milliseconds a waiting Intel OpenMP thread spins before it sleeps (``KMP_BLOCKTIME``).
+OPENMP_BLOCK_TIME = 0
+
+_THREAD_VARIABLES = ("NUMBA_NUM_THREADS",)
+_node_ranks = 1
+
+
+def set_openmp_wait_defaults(environ=os.environ):
+    """Bound how long Numba's OpenMP threads spin, unless the user chose; returns what was set.
+
+    Effective only before Numba's thread pool starts (its OpenMP runtime
+    reads the environment once): ``numlstm`` calls this when imported.
+    """
+    from numba.np.ufunc import parallel
+
+    if parallel._is_initialized or "OMP_WAIT_POLICY" in environ:
+        return {}
+    chosen = {}
+    for name, value in (("GOMP_SPINCOUNT", OPENMP_SPIN_COUNT), ("KMP_BLOCKTIME", OPENMP_BLOCK_TIME)):
+        if name not in environ:
+            environ[name] = chosen[name] = str(value)
+    return chosen
+
+
+def cgroup_cpu_limit(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
+    """The CPU quota of this process's cgroup, in cores (a float), or None when it has none.
+
+    cgroup v2 (``cpu.max``) and v1 (``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``); the
+    smallest quota on the path from the process's cgroup up to the root counts.
+    """
+    try:
+        lines = pathlib.Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: one unified hierarchy
+            folders = [pathlib.Path(root) / path.lstrip("/")]
+            limits += [_v2_limit(folder) for folder in _up_to(folders[0], pathlib.Path(root))]
+        elif "cpu" in controllers.split(","):
+            base = next((pathlib.Path(root) / name for name in ("cpu,cpuacct", "cpu", "cpuacct,cpu")
+                         if (pathlib.Path(root) / name).is_dir()), None)
+            if base is not None:
+                limits += [_v1_limit(folder) for folder in _up_to(base / path.lstrip("/"), base)]
+    limits = [limit for limit in limits if limit is not None]
+    return min(limits) if limits else None
+
+
+def _up_to(folder, root):
+    while True:
+        yield folder
+        if folder == root or root not in folder.parents:
+            return
+        folder = folder.parent
+
+
+def _read(path):
+    try:
+        return path.read_text().split()
+    except OSError:
+        return None
+
+
+def _v2_limit(folder):
+    fields = _read(folder / "cpu.max")
+    if not fields or fields[0] == "max":
+        return None
+    return int(fields[0]) / int(fields[1])
+
+
+def _v1_limit(folder):
+    quota, period = _read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")
+    if not quota or not period or int(quota[0]) <= 0:
+        return None
+    return int(quota[0]) / int(period[0])
+
+
+@functools.cache
+def available_cores():
+    """Cores this process may use: its affinity mask, capped by its cgroup's CPU quota (rounded up,
+    as Go and the JVM round it)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return cores
+
+
+def share_node(ranks):
+    """Share this node's cores among ``ranks`` processes (``MPIStrategy`` calls it with the ranks it
+    finds on the node), unless the thread count was set in the environment."""
+    global _node_ranks
+    if ranks < 1:
+        raise ValueError(f"ranks must be a positive number of processes on this node, got {ranks}")
+    _node_ranks = int(ranks)
+
+
+def user_set_threads(environ=os.environ):
+    """True when the environment fixes numlstm's thread count (``NUMBA_NUM_THREADS``)."""
+    return any(name in environ for name in _THREAD_VARIABLES)
+
+
+def compute_threads():
+    """How many of Numba's threads the next pass runs on."""
+    threads = numba.get_num_threads()
+    if user_set_threads():
+        return threads
+    return max(1, min(threads, available_cores() // _node_ranks))
+
+
+@functools.cache
+def _blas_libraries():
+    # Import the BLAS that Numba's np.dot uses before looking for it.
+    import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Every loaded BLAS on one thread inside, back to its own count after. Calls the libraries' own
+    get/set functions: threadpoolctl's ``limit`` surveys every thread pool of the process twice per use,
+    about 20 us, a tenth of a tiny model's training step."""
+    libraries = _blas_libraries()
+    previous = [library.get_num_threads() for library in libraries]
+    for library, threads in zip(libraries, previous):
+        if threads != 1:
+            library.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for library, threads in zip(libraries, previous):
+            if threads != 1:
+                library.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def numba_threads(count):
+    """Numba's parallel regions inside run ``count`` threads (this Python thread only), so that a pass
+    on fewer blocks than the pool has threads wakes no idle ones (at most the pool's size)."""
+    count = min(count, numba.config.NUMBA_NUM_THREADS)
+    previous = numba.get_num_threads()
+    if count != previous:
+        numba.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count != previous:
+            numba.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def for_pass(threads):
+    """What a pass runs under: ``threads`` of Numba's threads, BLAS on one."""
+    with numba_threads(threads), single_threaded_blas():
+        yield
