@@ -162,12 +162,13 @@ def _split(B, T, F, H, GH):
     synchronisation between steps; BLAS stays on one thread (numlstm.threads). Measured on 2 cores,
     from (B=16, H=64) to (B=64, H=512): the parallel train step was 1.1x to 1.5x faster than one thread
     with threaded BLAS."""
-    threads = _threads.compute_threads()
-    loop = max(1, min(B, threads))
-    gemm = loop
-    if B == 1 and T * (F + H) * GH >= _PARALLEL_GEMM_MIN_MULTIPLY_ADDS:
-        gemm = max(1, min(T, threads))
-    return _Split(max(loop, gemm), loop, gemm)
+    if B > 1:
+        threads = _threads.compute_threads(at_most=B)
+        return _Split(threads, threads, threads)
+    if T * (F + H) * GH >= _PARALLEL_GEMM_MIN_MULTIPLY_ADDS:
+        threads = _threads.compute_threads(at_most=T)
+        return _Split(threads, 1, threads)
+    return _Split(1, 1, 1)
 
 
 def _carve(dtype, *shapes):

@@ -38,6 +38,7 @@ def test_a_single_sequence_loops_on_one_thread_and_splits_only_large_gemms(two_t
     assert _split(1, 100, 1, 32, 128) == (1, 1, 1)  # 0.4M multiply-adds: one thread
     assert _split(1, 100, 512, 512, 2048) == (2, 1, 2)
     assert _split(1, 1, 512, 512, 2048) == (1, 1, 1)  # a single row cannot be split
+    assert _split(3, 100, 8, 64, 256) == (2, 2, 2)  # no more threads than the pool's
 
 
 def test_thread_count_is_honoured(two_threads):

@@ -62,6 +62,12 @@ def info():
     asked = numba.config.THREADING_LAYER
     print(f"CPU cores: {os.cpu_count()}; Numba threads: {threads} (NUMBA_NUM_THREADS to change), threading layer: "
           f"{layer}" + (f" (NUMBA_THREADING_LAYER={asked})" if asked != "default" else ""))
+    quota = numlstm.threads.cgroup_cpu_limit()
+    waits = ", ".join(f"{name}={os.environ[name]}" for name in ("GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_WAIT_POLICY")
+                      if name in os.environ) or "the OpenMP runtime's defaults"
+    print(f"numlstm passes: {numlstm.threads.compute_threads()} threads, BLAS on one (cores this process may use: "
+          f"{numlstm.threads.available_cores()}; cgroup CPU quota: {'none' if quota is None else f'{quota:g}'}); "
+          f"waiting threads: {waits}")
     for pool in threadpoolctl.threadpool_info():
         if pool.get("user_api") == "blas":
             print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} ({pool.get('architecture')}, "
