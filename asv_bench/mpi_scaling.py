@@ -1,7 +1,10 @@
 """Weak scaling of data-parallel training over MPI, and the share of time in the gradient Allreduce.
 
-    NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 mpiexec -n 1 python asv_bench/mpi_scaling.py --size medium
-    NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 mpiexec -n 2 python asv_bench/mpi_scaling.py --size medium
+    mpiexec -n 1 python asv_bench/mpi_scaling.py --size medium
+    mpiexec -n 2 python asv_bench/mpi_scaling.py --size medium
+
+``MPIStrategy`` gives each rank its share of the node's cores (no thread
+variables needed; ``NUMBA_NUM_THREADS``, where set, stands).
 
 Weak scaling: every rank keeps the engine benchmark's batch (B rows per
 rank, global batch B x ranks), one LSTM layer + Dense(1), Adam, MSE; the
