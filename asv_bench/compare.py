@@ -28,7 +28,6 @@ import platform
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -40,20 +39,11 @@ def _memory_kib(field):
     return int(re.search(rf"{field}:\s+(\d+)", pathlib.Path("/proc/self/status").read_text()).group(1))
 
 
-def timings(function, seconds):
-    samples = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(samples) < 5:
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return samples
-
-
 def worker(framework, size, seconds):
     """Timings, or with ``seconds`` = 0 the peak memory of one training step."""
     sys.path.insert(0, str(HERE))
     from benchmarks import lstm_cpu
+    from benchmarks.common import timings
 
     bench = getattr(lstm_cpu, FRAMEWORKS[framework])()
     try:

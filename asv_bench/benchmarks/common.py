@@ -1,5 +1,7 @@
 """Problem sizes and inputs shared by the benchmarks of numlstm and its peers."""
 
+import time
+
 import numpy as np
 
 # name: (batch, timesteps, features, units)
@@ -34,3 +36,14 @@ def train_step_flops(size):
     """
     B, T, F, H = SIZES[size]
     return 2 * B * T * 4 * H * (2 * F + 3 * H)
+
+
+def timings(function, seconds):
+    """Seconds of each call of ``function`` for ``seconds`` (at least 5 calls)."""
+    samples = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 5:
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return samples

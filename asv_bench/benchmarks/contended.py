@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .common import SIZES
+from .common import SIZES, timings
 from .lstm_cpu import NumlstmLSTM, TorchLSTM
 
 COMPETITORS = [0, 1, 2]
@@ -38,13 +38,7 @@ class Competitors:
 
 
 def median_seconds(function, seconds=1.0):
-    samples = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(samples) < 5:
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return float(np.median(samples))
+    return float(np.median(timings(function, seconds)))
 
 
 class _Contended:
