@@ -67,8 +67,11 @@ class _Monitor(Callback):
 
     def _current(self, logs):
         if not logs or self.monitor not in logs:
+            names = list(logs or {})
+            hint = ("check the name" if not self.monitor.startswith("val_") or any(n.startswith("val_") for n in names)
+                    else "pass validation data (validation_data or validation_split) for val_ metrics")
             raise ValueError(f"{type(self).__name__} monitors {self.monitor!r}, which is not in the logs "
-                             f"({', '.join(logs or {}) or 'none'}); pass validation data for val_ metrics")
+                             f"({', '.join(names) or 'none'}); {hint}")
         return logs[self.monitor]
 
     def _improved(self, value, best):

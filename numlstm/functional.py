@@ -26,6 +26,7 @@ activations never turn finite input into NaN (they saturate).
 """
 
 import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -169,6 +170,18 @@ def _split(B, T, F, H, GH):
         threads = _threads.compute_threads(at_most=T)
         return _Split(threads, 1, threads)
     return _Split(1, 1, 1)
+
+
+def first_pass_compiles():
+    """True when this process has run no CPU time loop and Numba's on-disk cache holds none: the first pass
+    then compiles the kernels, tens of seconds on a new installation (``fit`` says so before it starts)."""
+    loops = list(_cpu.FORWARD_LOOP.values())
+    try:
+        if any(loop.signatures for loop in loops):
+            return False
+        return not any(os.path.exists(loop._cache._cache_file._index_path) for loop in loops)
+    except AttributeError:  # a Numba whose cache is laid out otherwise: say nothing rather than guess
+        return False
 
 
 def _carve(dtype, *shapes):

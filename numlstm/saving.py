@@ -167,6 +167,10 @@ def write_atomically(path, write):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path}: no such directory {folder} (create it first)")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path}: it is a directory; give a file name")
     prefix = f".{os.path.basename(path)}.{socket.gethostname()}-"
     _remove_orphans(folder, prefix)
     handle, temporary = _create_temporary(folder, f"{prefix}{os.getpid()}-")

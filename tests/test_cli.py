@@ -80,6 +80,8 @@ def test_train_on_a_csv_column_then_forecast_to_a_file(capsys, tmp_path, series_
     (["forecast", "nothing.numlstm"], "no such model file"),
     (["forecast", "{csv}"], "not a numlstm model file"),
     (["textgen", "--temperature", "0"], "--temperature must be positive"),
+    (["train", "--data", "co2", "--validation", "0.5", "--test", "0.6"],
+     "--validation 0.5 and --test 0.6 leave no training data"),
 ])
 def test_user_errors_print_one_line_and_exit_1(capsys, tmp_path, series_csv, argv, message):
     argv = [part.replace("{csv}", str(series_csv)) for part in argv]
@@ -219,3 +221,10 @@ def test_info_and_the_module_entry_point(capsys):
     completed = subprocess.run([sys.executable, "-m", "numlstm", "--help"], capture_output=True, text=True,
                                timeout=120)
     assert completed.returncode == 0 and "demo" in completed.stdout
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"numlstm {numlstm.__version__}"

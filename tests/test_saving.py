@@ -223,3 +223,12 @@ def test_a_saved_model_gets_the_permissions_of_a_plain_open(tmp_path):
     model, path = _valid_file(tmp_path)
     model.save(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
+    model = numlstm.Sequential([numlstm.layers.Input((3, 1)), numlstm.layers.LSTM(2)])
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*m.numlstm: no such directory .*nodir"):
+        model.save(tmp_path / "nodir" / "m.numlstm")
+    with pytest.raises(IsADirectoryError, match="it is a directory"):
+        model.save(tmp_path)
+    assert list(tmp_path.iterdir()) == []

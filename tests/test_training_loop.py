@@ -177,3 +177,33 @@ def test_callbacks_must_be_callbacks():
         _model().fit(x, y, callbacks=[print])
     with pytest.raises(ValueError, match="monitors 'val_loss', which is not in the logs"):
         _model().fit(x, y, verbose=0, callbacks=[callbacks.EarlyStopping()])
+
+
+def test_fit_says_when_its_first_step_compiles_the_kernels(monkeypatch, capsys, tmp_path):
+    import types
+
+    from numlstm import functional
+
+    index = tmp_path / "lstm.forward_loop_standard-1.py311.nbi"
+
+    def fake_loop(signatures):
+        cache = types.SimpleNamespace(_cache_file=types.SimpleNamespace(_index_path=str(index)))
+        return types.SimpleNamespace(signatures=signatures, _cache=cache)
+
+    real_loops = functional._cpu.FORWARD_LOOP
+    monkeypatch.setattr(functional._cpu, "FORWARD_LOOP", {"standard": fake_loop([])})
+    assert functional.first_pass_compiles()  # nothing compiled in this process, nothing in the cache
+    index.write_text("")
+    assert not functional.first_pass_compiles()
+    index.unlink()
+    monkeypatch.setattr(functional._cpu, "FORWARD_LOOP", {"standard": fake_loop(["(float32[:, :, :], ...)"])})
+    assert not functional.first_pass_compiles()
+
+    monkeypatch.setattr(functional._cpu, "FORWARD_LOOP", real_loops)
+    model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(3), numlstm.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x, y = np.zeros((8, 5, 1), np.float32), np.zeros((8, 1), np.float32)
+    for compiles, verbose, said in ((True, 2, True), (True, 0, False), (False, 2, False)):
+        monkeypatch.setattr(functional, "first_pass_compiles", lambda compiles=compiles: compiles)
+        model.fit(x, y, epochs=1, verbose=verbose)
+        assert ("compiling the LSTM kernels" in capsys.readouterr().out) == said

@@ -105,3 +105,28 @@ def test_non_contiguous_arrays_are_accepted(args):
 def test_lists_of_floats_are_not_silently_cast(args):
     with pytest.raises(TypeError, match="x must be a float32 or float64 array, got dtype int64"):
         numlstm.lstm_forward(**{**args, "x": [[[1, 2]] * 3] * 2})
+
+
+def test_a_model_names_the_input_shape_it_takes():
+    """The whole x's shape and the model's, not a batch's shape from deep inside a layer."""
+    model = numlstm.Sequential([numlstm.layers.Input((20, 1)), numlstm.layers.LSTM(4), numlstm.layers.Dense(1)])
+    model.compile("adam", "mse")
+    expected = r"x has shape \(64, 20, 2\), but sequential\w* takes input of shape \(samples, 20, 1\)"
+    with pytest.raises(ValueError, match=expected):
+        model.fit(np.zeros((64, 20, 2)), np.zeros((64, 1)), verbose=0)
+    with pytest.raises(ValueError, match=r"x has shape \(64, 20\), but"):
+        model.predict(np.zeros((64, 20)))
+    variable = numlstm.Sequential([numlstm.layers.Input((None, 3)), numlstm.layers.LSTM(2)])
+    variable.predict(np.zeros((2, 7, 3)))  # any length
+    with pytest.raises(ValueError, match=r"takes input of shape \(samples, any, 3\)"):
+        variable.predict(np.zeros((2, 7, 4)))
+
+
+def test_a_misspelt_monitor_is_named_as_such():
+    model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(2), numlstm.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x, y = np.zeros((8, 5, 1)), np.zeros((8, 1))
+    with pytest.raises(ValueError, match=r"'val_los', which is not in the logs \(loss, val_loss\); check the name"):
+        model.fit(x, y, validation_split=0.5, verbose=0, callbacks=[numlstm.callbacks.EarlyStopping(monitor="val_los")])
+    with pytest.raises(ValueError, match="pass validation data"):
+        model.fit(x, y, verbose=0, callbacks=[numlstm.callbacks.EarlyStopping(monitor="val_loss")])

@@ -115,6 +115,9 @@ def _training_options(parser, epochs, layers, lookback, horizon):
 
 def build_parser():
     parser = _Parser(prog="numlstm", description="Numba-accelerated LSTMs: train, forecast, generate.")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"numlstm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(

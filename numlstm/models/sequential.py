@@ -15,7 +15,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import backend, dispatch, losses, metrics as metrics_module, optimizers, utils
+from .. import backend, dispatch, functional, losses, metrics as metrics_module, optimizers, utils
 from ..callbacks import Callback, History
 from ..layers import Layer
 from ..layers.base import check_finite_data, numeric_array
@@ -117,6 +117,10 @@ class Sequential:
     def _ensure_built(self, x):
         if not self.built:
             self.build((None,) + x.shape[1:])
+        expected = self._input_shape[1:]
+        if x.ndim != len(expected) + 1 or any(want not in (None, got) for want, got in zip(expected, x.shape[1:])):
+            dims = ", ".join("any" if n is None else str(n) for n in expected)
+            raise ValueError(f"x has shape {x.shape}, but {self.name} takes input of shape (samples, {dims})")
 
     # -- weights -------------------------------------------------------------------
     def get_weights(self):
@@ -411,6 +415,9 @@ class Sequential:
             verbose = 0
         if isinstance(self.optimizer, optimizers.LBFGS):
             return self._fit_lbfgs(x, y, epochs, initial_epoch, verbose, callbacks, validation_data, history)
+        if verbose and dispatch.current_device() == "cpu" and functional.first_pass_compiles():
+            print("numlstm: compiling the LSTM kernels for this machine before the first step (about half a "
+                  "minute, once: later runs load them from Numba's cache)", flush=True)
         steps = math.ceil(len(x) / batch_size)
         self.stop_training = False
         self._resume_from_epoch = None
