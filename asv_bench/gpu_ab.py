@@ -139,7 +139,7 @@ def worker(label, cases, options, seconds, commands=sys.stdin, results=sys.stdou
     line of {case: seconds}; at "profile", their kernels; at "quit" (or the end of input) return."""
     import numpy as np
 
-    from compare import timings
+    from benchmarks.common import timings
 
     prepared = _benches(label, cases, options)
     print(json.dumps({"ready": label}), file=results, flush=True)

@@ -94,7 +94,7 @@ sys.path.insert(0, str(HERE))
 
 import gpu_ab  # noqa: E402
 from benchmarks import lstm_gpu  # noqa: E402
-from compare import timings  # noqa: E402
+from benchmarks.common import timings  # noqa: E402
 
 
 def importable_checkout():

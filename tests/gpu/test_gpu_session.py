@@ -388,11 +388,11 @@ def test_a_gpu_ab_worker_times_each_case_when_told_and_stops_at_quit(gpu_session
     import io
     import json
 
-    import compare
     import gpu_ab
+    from benchmarks import common
     from numlstm.kernels import gpu_lstm
 
-    monkeypatch.setattr(compare, "timings", _once)
+    monkeypatch.setattr(common, "timings", _once)
     forced = []
     monkeypatch.setattr(gpu_lstm, "_persistent_plan", lambda *args: forced.append(args) or (1, 0, 0))
     cases = ["infer:3x1x2", "train:3x2x2"]
