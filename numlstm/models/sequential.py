@@ -117,9 +117,12 @@ class Sequential:
     def _ensure_built(self, x):
         if not self.built:
             self.build((None,) + x.shape[1:])
+        # Recurrent models take any number of timesteps; the rank and the features must match.
         expected = self._input_shape[1:]
-        if x.ndim != len(expected) + 1 or any(want not in (None, got) for want, got in zip(expected, x.shape[1:])):
-            dims = ", ".join("any" if n is None else str(n) for n in expected)
+        features = expected[-1] if len(expected) >= 2 else None
+        if x.ndim != len(expected) + 1 or features not in (None, x.shape[-1]):
+            dims = ", ".join(["timesteps"] * (len(expected) - 1) + [str(features) if features else "any"]) \
+                if len(expected) >= 2 else ", ".join(map(str, expected))
             raise ValueError(f"x has shape {x.shape}, but {self.name} takes input of shape (samples, {dims})")
 
     # -- weights -------------------------------------------------------------------
