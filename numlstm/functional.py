@@ -160,7 +160,7 @@ class _Split(NamedTuple):
 
 def _split(B, T, F, H, GH):
     """Batch rows never interact, so each block of rows runs its whole time loop on one thread, with no
-    synchronisation between steps; BLAS stays on one thread (numlstm.threads). Measured on 2 cores,
+    synchronisation between steps; BLAS stays on one thread (``in_context_of``, numlstm.threads). Measured on 2 cores,
     from (B=16, H=64) to (B=64, H=512): the parallel train step was 1.1x to 1.5x faster than one thread
     with threaded BLAS."""
     if B > 1:
@@ -322,7 +322,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                                        panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
-    with _threads.for_pass(split.threads):
+    with _threads.numba_threads(split.threads):  # BLAS: on one thread (in_context_of)
         _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, gates)
         _cpu.FORWARD_LOOP[(cifg, split.loop > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
                                                   recurrent_mask, use_recurrent_mask, reverse,
@@ -398,7 +398,7 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     d_recurrent_kernel = np.empty((H, GH), dtype)
     d_bias = np.empty(GH, dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
-    with _threads.for_pass(split.threads):
+    with _threads.numba_threads(split.threads):  # BLAS: on one thread (in_context_of)
         dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], split.loop > 1)](
             saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
             options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],

@@ -25,8 +25,9 @@ lost CPU into a collapse. So:
   one pass, short enough that no pool is left spinning when a pass ends.
 - **BLAS.** OpenBLAS's threads spin about 0.1 s after every multi-threaded
   call; a pass and a model call hold every loaded BLAS to one thread
-  (:func:`single_threaded_blas`), and their large GEMMs are split over
-  Numba's threads instead, so BLAS pools are never woken by numlstm.
+  (:func:`single_threaded_blas`, entered by ``backend.in_context_of``, which
+  wraps both on the CPU), and their large GEMMs are split over Numba's
+  threads instead, so BLAS pools are never woken by numlstm.
 
 Measured figures, contended and quiet, are in ``asv_bench/README.md``.
 """
@@ -45,7 +46,6 @@ OPENMP_SPIN_COUNT = 1_000
 #: 200). Unmeasured: Numba runs on GNU OpenMP on every machine this was timed on.
 OPENMP_BLOCK_TIME = 1
 
-_THREAD_VARIABLES = ("NUMBA_NUM_THREADS",)
 _node_ranks = 1
 
 
@@ -76,15 +76,15 @@ def cgroup_cpu_limit(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
         lines = pathlib.Path(proc_cgroup).read_text().splitlines()
     except OSError:
         return None
+    root = pathlib.Path(root)
     limits = []
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if controllers == "":  # v2: one unified hierarchy
-            folders = [pathlib.Path(root) / path.lstrip("/")]
-            limits += [_v2_limit(folder) for folder in _up_to(folders[0], pathlib.Path(root))]
+            limits += [_v2_limit(folder) for folder in _up_to(root / path.lstrip("/"), root)]
         elif "cpu" in controllers.split(","):
-            base = next((pathlib.Path(root) / name for name in ("cpu,cpuacct", "cpu", "cpuacct,cpu")
-                         if (pathlib.Path(root) / name).is_dir()), None)
+            base = next((root / name for name in ("cpu,cpuacct", "cpu", "cpuacct,cpu") if (root / name).is_dir()),
+                        None)
             if base is not None:
                 limits += [_v1_limit(folder) for folder in _up_to(base / path.lstrip("/"), base)]
     limits = [limit for limit in limits if limit is not None]
@@ -142,7 +142,7 @@ def share_node(ranks):
 
 def user_set_threads(environ=os.environ):
     """True when the environment fixes numlstm's thread count (``NUMBA_NUM_THREADS``)."""
-    return any(name in environ for name in _THREAD_VARIABLES)
+    return "NUMBA_NUM_THREADS" in environ
 
 
 def compute_threads(at_most=None):
@@ -202,10 +202,3 @@ def numba_threads(count):
     finally:
         if count != previous:
             numba.set_num_threads(previous)
-
-
-@contextlib.contextmanager
-def for_pass(threads):
-    """What a pass runs under: ``threads`` of Numba's threads, BLAS on one."""
-    with numba_threads(threads), single_threaded_blas():
-        yield

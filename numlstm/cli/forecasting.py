@@ -27,10 +27,10 @@ def build_forecaster(lookback, horizon, units, bidirectional=True, cell="lstm", 
 def train_and_report(values, stamps, season, description, options, out):
     """Train a forecaster on ``values``, print test RMSE beside the baselines, save it at ``out``."""
     utils.set_random_seed(options.seed)
+    if options.validation + options.test >= 1:
+        raise CommandError(f"--validation {options.validation:g} and --test {options.test:g} leave no training "
+                           "data: their sum must be below 1")
     try:
-        if options.validation + options.test >= 1:
-            raise CommandError(f"--validation {options.validation:g} and --test {options.test:g} leave no training "
-                               "data: their sum must be below 1")
         data = ForecastData(values, lookback=options.lookback, horizon=options.horizon,
                             validation_fraction=options.validation, test_fraction=options.test, relative=True)
     except ValueError as exc:

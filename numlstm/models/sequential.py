@@ -121,8 +121,8 @@ class Sequential:
         expected = self._input_shape[1:]
         features = expected[-1] if len(expected) >= 2 else None
         if x.ndim != len(expected) + 1 or features not in (None, x.shape[-1]):
-            dims = ", ".join(["timesteps"] * (len(expected) - 1) + [str(features) if features else "any"]) \
-                if len(expected) >= 2 else ", ".join(map(str, expected))
+            last = "any" if expected[-1] is None else str(expected[-1])
+            dims = ", ".join(["timesteps"] * (len(expected) - 1) + [last])
             raise ValueError(f"x has shape {x.shape}, but {self.name} takes input of shape (samples, {dims})")
 
     # -- weights -------------------------------------------------------------------
@@ -554,15 +554,17 @@ def _batch_size_argument(batch_size):
     """``batch_size`` checked: a positive integer; None means 32, Keras' default."""
     if batch_size is None:
         return 32
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer (or None for 32), got {batch_size!r}")
-    return int(batch_size)
+    return _integer_argument(batch_size, "batch_size", 1, "a positive integer (or None for 32)")
 
 
 def _count_argument(value, name):
     """``value`` checked: an integer >= 0 (``epochs``, ``initial_epoch``)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return _integer_argument(value, name, 0, "an integer >= 0")
+
+
+def _integer_argument(value, name, minimum, expected):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value)
 
 
