@@ -39,6 +39,11 @@ def _memory_kib(field):
     return int(re.search(rf"{field}:\s+(\d+)", pathlib.Path("/proc/self/status").read_text()).group(1))
 
 
+def _cpu_name():
+    return next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")), platform.processor())
+
+
 def worker(framework, size, seconds):
     """Timings, or with ``seconds`` = 0 the peak memory of one training step."""
     sys.path.insert(0, str(HERE))
@@ -112,8 +117,7 @@ def main(rounds, seconds, sizes):
             versions[module] = __import__(module).__version__
         except ImportError:
             versions[module] = "absent"
-    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = _cpu_name()
     print(f"Machine: {cpu}, {os.cpu_count()} cores; " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(f"Medians over {rounds} alternating rounds of {seconds} s per measurement; float32.\n")
 
@@ -167,8 +171,7 @@ def contended(rounds, seconds, sizes, loads):
     def median_ms(fw, size, load, key):
         return 1e3 * float(np.median([np.median(r[key]) for r in samples[(fw, size, load)]]))
 
-    cpu = next((line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = _cpu_name()
     print(f"Machine: {cpu}, {os.cpu_count()} cores. Medians over {rounds} rounds of {seconds} s per measurement, "
           f"float32; competitors: CPU-bound processes (`while True: pass`) started beside each framework's process.\n")
     for key, title in (("train_step", "Training step"), ("forward", "Forward")):
