@@ -206,3 +206,98 @@ def clip_values(a, limit):
     np.clip(a, -limit, limit, out=a)
 
 
+# -- graph layers (merging, reshaping, pooling, normalization, conv1d) ------------------
+def concat_axis(arrays, axis):
+    """The arrays joined along ``axis`` (non-negative; bool masks too)."""
+    return np.concatenate([local(a) for a in arrays], axis=axis)
+
+
+def split_axis(a, sizes, axis):
+    """``a`` cut along ``axis`` (non-negative) into consecutive parts of ``sizes``: a list."""
+    return np.split(a, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def mask_ones(shape):
+    """A bool array of ``shape``, all True (the mask of an input that has none)."""
+    return np.ones(shape, bool)
+
+
+def logical_or(a, b):
+    return np.logical_or(local(a), local(b))
+
+
+def where_mask(x, mask, value):
+    """``x`` where ``mask`` (of shape x.shape[:mask.ndim], over x's trailing axes), else ``value``."""
+    mask = local(mask)
+    return np.where(mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim)), x, x.dtype.type(value))
+
+
+def sum_steps(x, mask=None, mean=False):
+    """(B, T, F) -> (B, F): the sum over the steps that ``mask`` (B, T) keeps (every step without one),
+    divided by their count with ``mean`` (0 / 0, NaN, where none is kept, as Keras' GlobalAveragePooling1D)."""
+    if mask is None:
+        total = x.sum(axis=1)
+        return total / x.dtype.type(x.shape[1]) if mean else total
+    mask = local(mask)
+    total = np.where(mask[..., None], x, x.dtype.type(0)).sum(axis=1)
+    if not mean:
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / mask.sum(axis=1, keepdims=True).astype(x.dtype)
+
+
+def spread_steps(a, timesteps, mask=None, mean=False):
+    """(B, F) -> (B, T, F), the transpose of :func:`sum_steps`: a[b] at every step that ``mask`` keeps
+    (every step without one), zero elsewhere; divided by the count of those steps with ``mean``."""
+    a = local(a)
+    if mean:
+        count = (a.dtype.type(timesteps) if mask is None
+                 else local(mask).sum(axis=1, keepdims=True).astype(a.dtype))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = a / count
+    out = np.repeat(a[:, None, :], timesteps, axis=1)
+    return out if mask is None else where_mask(out, mask, 0)
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    """Each row of the 2-D ``x`` normalised: (y, normalized, inv_std) with normalized = (x - mean) *
+    inv_std, inv_std = 1 / sqrt(variance + epsilon) (one per row), y = normalized * gamma + beta
+    (``gamma``/``beta`` None: left out)."""
+    centered = x - x.mean(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt((centered * centered).mean(axis=1) + x.dtype.type(epsilon))
+    normalized = centered * inv_std[:, None]
+    y = normalized * gamma if gamma is not None else normalized.copy()
+    if beta is not None:
+        y += beta
+    return y, normalized, inv_std
+
+
+def layer_norm_gradient(dy, normalized, inv_std, gamma):
+    """The gradient of :func:`layer_norm`'s y wrt x: inv_std * (g - mean(g) - normalized * mean(g *
+    normalized)) per row, g = dy * gamma."""
+    g = dy * gamma if gamma is not None else dy
+    return inv_std[:, None] * (g - g.mean(axis=1, keepdims=True)
+                               - normalized * (g * normalized).mean(axis=1, keepdims=True))
+
+
+def _window_steps(steps, kernel_size, stride, dilation, pad_left, pad_right):
+    steps_out = (steps + pad_left + pad_right - (kernel_size - 1) * dilation - 1) // stride + 1
+    return np.arange(steps_out)[:, None] * stride + np.arange(kernel_size)[None, :] * dilation
+
+
+def sequence_windows(x, kernel_size, stride, dilation, pad_left, pad_right):
+    """The windows a 1-D convolution reads, as rows: (B, T, C) -> (B * T_out, kernel_size * C), row
+    b * T_out + o holding x[b, o * stride + j * dilation - pad_left] for each tap j (zero in the padding)."""
+    B, T, C = x.shape
+    padded = np.pad(x, ((0, 0), (pad_left, pad_right), (0, 0)))
+    steps = _window_steps(T, kernel_size, stride, dilation, pad_left, pad_right)
+    return padded[:, steps].reshape(-1, kernel_size * C)
+
+
+def sequence_windows_gradient(d_windows, input_shape, kernel_size, stride, dilation, pad_left, pad_right):
+    """The transpose of :func:`sequence_windows`: the gradient wrt x (``input_shape``) of its rows."""
+    B, T, C = input_shape
+    steps = _window_steps(T, kernel_size, stride, dilation, pad_left, pad_right)
+    padded = np.zeros((B, T + pad_left + pad_right, C), d_windows.dtype)
+    np.add.at(padded, (slice(None), steps), d_windows.reshape(B, steps.shape[0], kernel_size, C))
+    return np.ascontiguousarray(padded[:, pad_left:pad_left + T])

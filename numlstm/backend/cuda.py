@@ -15,7 +15,7 @@ from numba.cuda.cudadrv import driver
 
 from .. import dispatch, losses
 from . import cuda_staging, is_device_array
-from ..kernels import config, gpu_launch, gpu_lstm, gpu_memory, gpu_ops
+from ..kernels import config, gpu_launch, gpu_layers, gpu_lstm, gpu_memory, gpu_ops
 
 name = "cuda"
 
@@ -478,3 +478,145 @@ def scale_in_place(a, factor):
     k, threads = _kernels(a.dtype)
     _launch(k.scale_in_place, a.size, threads)(a, a.dtype.type(factor))
 
+
+# -- graph layers (merging, reshaping, pooling, normalization, conv1d) ------------------
+def _layer_kernels(dtype):
+    """kernels/gpu_layers.py's kernels for ``dtype``; masks (bool) use float32's, which touch no float."""
+    options = _options()
+    dtype = np.float32 if np.dtype(dtype) == np.bool_ else dtype
+    return (gpu_layers.build_kernels(gpu_lstm.dtype_name(dtype), options["threads"], options["fastmath"],
+                                     options["cache"]), options["threads"])
+
+
+def _copy_kernels(dtype):
+    """gpu_ops' kernels whose ``copy_columns`` copies ``dtype``'s elements (float32's for bool masks)."""
+    return _kernels(np.float32 if np.dtype(dtype) == np.bool_ else dtype)
+
+
+def _around(shape, axis):
+    """(elements before ``axis``, elements after it) of ``shape``."""
+    return int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
+
+
+def concat_axis(arrays, axis):
+    arrays = [local(a) for a in arrays]
+    shapes = [tuple(a.shape) for a in arrays]
+    outer, inner = _around(shapes[0], axis)
+    total = sum(shape[axis] for shape in shapes)
+    out = gpu_memory.device_array(shapes[0][:axis] + (total,) + shapes[0][axis + 1:], arrays[0].dtype)
+    rows = out.reshape(outer, total * inner)
+    k, threads = _copy_kernels(out.dtype)
+    first = 0
+    for array, shape in zip(arrays, shapes):
+        width = shape[axis] * inner
+        _launch(k.copy_columns, outer * width, threads)(array.reshape(outer, width), 0, rows, first, width)
+        first += width
+    return out
+
+
+def split_axis(a, sizes, axis):
+    a = local(a)
+    shape = tuple(a.shape)
+    outer, inner = _around(shape, axis)
+    rows = a.reshape(outer, shape[axis] * inner)
+    k, threads = _copy_kernels(a.dtype)
+    parts, first = [], 0
+    for size in sizes:
+        part = gpu_memory.device_array(shape[:axis] + (size,) + shape[axis + 1:], a.dtype)
+        _launch(k.copy_columns, outer * size * inner, threads)(rows, first, part.reshape(outer, size * inner), 0,
+                                                               size * inner)
+        parts.append(part)
+        first += size * inner
+    return parts
+
+
+def mask_ones(shape):
+    out = gpu_memory.device_array(shape, np.bool_)
+    if out.size:
+        driver.device_memset(out, 1, out.nbytes)  # True is the byte 1
+    return out
+
+
+def logical_or(a, b):
+    a, b = local(a), local(b)
+    out = gpu_memory.device_array(a.shape, np.bool_)
+    k, threads = _layer_kernels(np.bool_)
+    _launch(k.logical_or, a.size, threads)(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return out
+
+
+def where_mask(x, mask, value):
+    x, mask = local(x), local(mask)
+    out = gpu_memory.device_array(x.shape, x.dtype)
+    k, threads = _layer_kernels(x.dtype)
+    _launch(k.where_mask, x.size, threads)(x.reshape(-1), mask.reshape(-1), x.size // max(mask.size, 1),
+                                           x.dtype.type(value), out.reshape(-1))
+    return out
+
+
+def _mask_or_dummy(mask):
+    return (read_only_zeros((1, 1), np.bool_), False) if mask is None else (local(mask), True)
+
+
+def sum_steps(x, mask=None, mean=False):
+    B, T, F = x.shape
+    mask, use_mask = _mask_or_dummy(mask)
+    out = gpu_memory.device_array((B, F), x.dtype)
+    k, threads = _layer_kernels(x.dtype)
+    _launch(k.sum_steps, B * F, threads)(x, mask, use_mask, mean, out)
+    return out
+
+
+def spread_steps(a, timesteps, mask=None, mean=False):
+    a = local(a)
+    B, F = a.shape
+    mask, use_mask = _mask_or_dummy(mask)
+    k, threads = _layer_kernels(a.dtype)
+    use_counts = mean and use_mask
+    counts = gpu_memory.device_array(B, a.dtype) if use_counts else read_only_zeros((1,), a.dtype)
+    if use_counts:
+        _launch(k.step_counts, B, threads)(mask, counts)
+    out = gpu_memory.device_array((B, timesteps, F), a.dtype)
+    _launch(k.spread_steps, out.size, threads)(a, mask, use_mask, counts, use_counts,
+                                               a.dtype.type(timesteps if mean else 1), out)
+    return out
+
+
+def layer_norm(x, gamma, beta, epsilon):
+    rows, width = x.shape
+    dummy = read_only_zeros((1,), x.dtype)
+    y = gpu_memory.device_array((rows, width), x.dtype)
+    normalized = gpu_memory.device_array((rows, width), x.dtype)
+    inv_std = gpu_memory.device_array(rows, x.dtype)
+    k, threads = _layer_kernels(x.dtype)
+    _launch(k.layer_norm_rows, rows, threads)(
+        x, dummy if gamma is None else local(gamma), gamma is not None, dummy if beta is None else local(beta),
+        beta is not None, x.dtype.type(epsilon), y, normalized, inv_std)
+    return y, normalized, inv_std
+
+
+def layer_norm_gradient(dy, normalized, inv_std, gamma):
+    dy = local(dy)
+    dx = gpu_memory.device_array(normalized.shape, normalized.dtype)
+    k, threads = _layer_kernels(dx.dtype)
+    _launch(k.layer_norm_gradient_rows, dx.shape[0], threads)(
+        dy, normalized, inv_std, read_only_zeros((1,), dx.dtype) if gamma is None else local(gamma),
+        gamma is not None, dx)
+    return dx
+
+
+def sequence_windows(x, kernel_size, stride, dilation, pad_left, pad_right):
+    B, T, C = x.shape
+    steps_out = (T + pad_left + pad_right - (kernel_size - 1) * dilation - 1) // stride + 1
+    windows = gpu_memory.device_array((B * steps_out, kernel_size * C), x.dtype)
+    k, threads = _layer_kernels(x.dtype)
+    _launch(k.sequence_windows, windows.size, threads)(x, kernel_size, stride, dilation, pad_left, windows)
+    return windows
+
+
+def sequence_windows_gradient(d_windows, input_shape, kernel_size, stride, dilation, pad_left, pad_right):
+    d_windows = local(d_windows)
+    dx = gpu_memory.device_array(tuple(input_shape), d_windows.dtype)
+    k, threads = _layer_kernels(dx.dtype)
+    _launch(k.sequence_windows_gradient, dx.size, threads)(d_windows, kernel_size, stride, dilation, pad_left, dx)
+    return dx

@@ -207,3 +207,31 @@ def test_cached_kernel_variants_keep_caches_of_their_own():
             assert all(name in filename for filename in names)
     uncached = kernels_for("float32", {**GPU_OPTIONS, "cache": False})
     assert type(uncached.forward_step._cache).__name__ == "NullCache"
+
+
+def _layers_signatures(real):
+    i, flag = types.int64, types.boolean
+    a1, a2, a3 = (types.Array(real, ndim, "C") for ndim in (1, 2, 3))
+    bools1, bools2 = types.Array(types.boolean, 1, "C"), types.Array(types.boolean, 2, "C")
+    return {
+        "logical_or": (bools1, bools1, bools1), "where_mask": (a1, bools1, i, real, a1),
+        "sum_steps": (a3, bools2, flag, flag, a2), "step_counts": (bools2, a1),
+        "spread_steps": (a2, bools2, flag, a1, flag, real, a3),
+        "layer_norm_rows": (a2, a1, flag, a1, flag, real, a2, a2, a1),
+        "layer_norm_gradient_rows": (a2, a2, a1, a1, flag, a2),
+        "sequence_windows": (a3, i, i, i, i, a2), "sequence_windows_gradient": (a2, i, i, i, i, a3),
+    }
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_kernels_compile_to_ptx(dtype, cc):
+    from numlstm.kernels import gpu_layers
+
+    kernels = gpu_layers.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
+    signatures = _layers_signatures(getattr(types, dtype))
+    assert set(vars(kernels)) == set(signatures)
+    for name, signature in signatures.items():
+        ptx = _compile(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+        if dtype == "float32":
+            assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
