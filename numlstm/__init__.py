@@ -8,12 +8,13 @@ from . import (callbacks, config, datasets, distributed, initializers, interop, 
                plotting, preprocessing, streaming, utils)  # noqa: E402
 from .dispatch import DeviceError, current_device, device, set_device
 from .functional import LSTMGradients, LSTMWorkspace, lstm_backward, lstm_forward
-from .models import Sequential
+from .layers import Input
+from .models import Model, Sequential
 from .saving import load_model
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DeviceError", "LSTMGradients", "LSTMWorkspace", "Sequential", "load_model", "set_device", "device",
+__all__ = ["DeviceError", "Input", "LSTMGradients", "LSTMWorkspace", "Model", "Sequential", "load_model", "set_device", "device",
            "current_device", "callbacks", "config", "datasets", "distributed",
-           "initializers", "interop", "layers", "losses", "lstm_backward", "lstm_forward", "metrics", "optimizers",
+           "initializers", "interop", "layers", "losses", "models", "lstm_backward", "lstm_forward", "metrics", "optimizers",
            "plotting", "preprocessing", "streaming", "threads", "utils", "__version__"]

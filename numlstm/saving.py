@@ -49,13 +49,27 @@ _LAYERS = None  # filled lazily: layers import this module's users, not the othe
 
 
 def _layer_classes():
+    """Every layer class numlstm exports, by name: the only classes a file can make."""
     global _LAYERS
     if _LAYERS is None:
         from . import layers
 
-        _LAYERS = {cls.__name__: cls for cls in (layers.LSTM, layers.Dense, layers.Dropout, layers.Embedding,
-                                                  layers.Masking, layers.Bidirectional)}
+        exported = (getattr(layers, name) for name in layers.__all__)
+        _LAYERS = {cls.__name__: cls for cls in exported
+                   if isinstance(cls, type) and issubclass(cls, layers.Layer) and cls is not layers.Layer}
     return _LAYERS
+
+
+def layer_entry(layer):
+    """A layer as data: its class name and its constructor arguments."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def layer_from_config(entry):
+    """The layer described by ``layer_entry``'s data; FileFormatError for a class numlstm does not export."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise FileFormatError(f"a layer description must be a dict with class_name and config, got {entry!r:.80}")
+    return _lookup(_layer_classes(), entry.get("class_name"), "layer").from_config(_decode(entry["config"]))
 
 
 _INITIALIZERS = {cls.__name__: cls for cls in (
@@ -64,9 +78,9 @@ _INITIALIZERS = {cls.__name__: cls for cls in (
 _OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW,
                                              optimizers.RMSprop, optimizers.Adagrad, optimizers.LBFGS)}
 _SCHEDULES = {cls.__name__: cls for cls in (optimizers.ExponentialDecay, optimizers.CosineDecay)}
-_LOSSES = {cls.__name__: cls for cls in (losses.MeanSquaredError, losses.MeanAbsoluteError, losses.Huber,
-                                         losses.BinaryCrossentropy, losses.CategoricalCrossentropy,
-                                         losses.SparseCategoricalCrossentropy)}
+_LOSSES = {cls.__name__: cls for cls in vars(losses).values()
+           if isinstance(cls, type) and issubclass(cls, losses.Loss) and cls.__module__ == losses.__name__
+           and not cls.__name__.startswith("_") and cls is not losses.Loss}
 
 
 class FileFormatError(ValueError):
@@ -125,34 +139,140 @@ def _lookup(registry, name, kind):
 
 
 def model_config(model):
-    config = {"name": model.name, "input_shape": list(model._input_shape) if model._input_shape else None,
-              "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                         for layer in model.layers]}
-    if model.loss is not None:
+    """The model as JSON data: its graph (or layer stack) and its compile settings."""
+    from .models import Sequential
+
+    if isinstance(model, Sequential):
+        config = {"class_name": "Sequential", "name": model.name,
+                  "input_shape": list(model._input_shape) if model._input_shape else None,
+                  "layers": [{**layer_entry(layer), "trainable": layer.trainable} for layer in model.layers]}
+    else:
+        config = {"class_name": "Functional", **model.get_config()}
+    if model._losses is not None:
         config["compile"] = {
             "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
-            "metrics": [metric.name for metric in model.metrics],
+            "loss": [None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
+                     for loss in model._losses],
+            "loss_weights": model._loss_weights,
+            "metrics": [[metric.name for metric in metrics] for metrics in model._output_metrics],
         }
     return _encode(config, "model")
 
 
 def model_from_config(config):
+    """The model ``model_config`` described, compiled as it was; FileFormatError for anything else."""
     from .models import Sequential
 
     config = _decode(config)
-    layers = [_lookup(_layer_classes(), entry["class_name"], "layer").from_config(entry["config"])
-              for entry in config["layers"]]
-    model = Sequential(layers, name=config["name"])
-    if config["input_shape"] is not None:
-        model.build(tuple(config["input_shape"]))
+    kind = config.get("class_name", "Sequential")  # format version 1 files hold Sequential models only
+    if kind == "Functional":
+        model = model_from_graph_config(config)
+    elif kind == "Sequential":
+        model = Sequential([_trainable(layer_from_config(entry), entry) for entry in config["layers"]],
+                           name=config["name"])
+        if config["input_shape"] is not None:
+            model.build(tuple(config["input_shape"]))
+    else:
+        raise FileFormatError(f"unknown model class {kind!r} in the file; known: Functional, Sequential")
     if "compile" in config:
-        settings = config["compile"]
-        optimizer = _lookup(_OPTIMIZERS, settings["optimizer"]["class_name"], "optimizer")(
-            **settings["optimizer"]["config"])
-        loss = _lookup(_LOSSES, settings["loss"]["class_name"], "loss")(**settings["loss"]["config"])
-        model.compile(optimizer, loss, metrics=settings["metrics"])
+        _compile_from_config(model, config["compile"])
     return model
+
+
+def _trainable(layer, entry):
+    trainable = entry.get("trainable", True)
+    if not isinstance(trainable, bool):
+        raise FileFormatError(f"layer {layer.name}: trainable must be true or false, got {trainable!r:.40}")
+    layer.trainable = trainable
+    return layer
+
+
+def _compile_from_config(model, settings):
+    from . import metrics as metrics_module
+
+    optimizer = _lookup(_OPTIMIZERS, settings["optimizer"]["class_name"], "optimizer")(
+        **settings["optimizer"]["config"])
+    loss = settings["loss"]
+    entries = loss if isinstance(loss, list) else [loss]  # version 1: one loss entry
+    resolved = [None if entry is None else _lookup(_LOSSES, entry["class_name"], "loss")(**entry["config"])
+                for entry in entries]
+    metrics = settings["metrics"]
+    if metrics and not isinstance(metrics[0], list):  # version 1: one output's metric names
+        metrics = [metrics]
+    for names in metrics:
+        for name in names:
+            metrics_module.get(name)  # an unknown name fails here, as a ValueError, before compiling
+    single = len(resolved) == 1
+    model.compile(optimizer, resolved[0] if single else resolved, metrics=metrics[0] if single else metrics,
+                  loss_weights=settings.get("loss_weights"))
+
+
+# A forged graph must not make loading allocate or loop without bound.
+_MAX_LAYERS = 10_000
+_MAX_NODES_PER_LAYER = 1_000
+
+
+def model_from_graph_config(config):
+    """Rebuild a functional model from ``Model.get_config()`` data: every layer from its entry, then every
+    recorded call replayed once its inputs exist. Unknown classes, references to nothing, cycles and
+    malformed entries are FileFormatError."""
+    from .layers.input_layer import InputLayer
+    from .models import Model
+
+    entries = config["layers"]
+    if not isinstance(entries, list) or len(entries) > _MAX_LAYERS:
+        raise FileFormatError("the model's layer list is damaged or absurdly long")
+    layers, pending = {}, []
+    for entry in entries:
+        layer = _trainable(layer_from_config(entry), entry)
+        if layer.name in layers or entry.get("name", layer.name) != layer.name:
+            raise FileFormatError(f"the layer name {layer.name!r} is repeated or does not match its config")
+        layers[layer.name] = layer
+        calls = entry.get("inbound_nodes", [])
+        if not isinstance(calls, list) or len(calls) > _MAX_NODES_PER_LAYER:
+            raise FileFormatError(f"layer {layer.name}: its list of calls is damaged")
+        pending += [(layer, number, call) for number, call in enumerate(calls)]
+    tensors = {(name, 0, 0): layer.output for name, layer in layers.items() if isinstance(layer, InputLayer)}
+
+    def tensor(reference):
+        if not (isinstance(reference, list) and len(reference) == 3 and isinstance(reference[0], str)
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in reference[1:])):
+            raise FileFormatError(f"a tensor reference must be [layer name, node, tensor], got {reference!r:.80}")
+        return tensors.get(tuple(reference))
+
+    replayed = dict.fromkeys(layers.values(), 0)
+    while pending:  # replay every call whose inputs exist; a pass with none left means a cycle or a dangling one
+        waiting = []
+        for layer, number, call in pending:
+            if not isinstance(call, dict) or not isinstance(call.get("args"), list):
+                raise FileFormatError(f"layer {layer.name}: a call is damaged")
+            state, mask = call.get("initial_state"), call.get("mask")
+            references = call["args"] + (state or []) + ([mask] if mask is not None else [])
+            if replayed[layer] != number or any(tensor(r) is None for r in references):
+                waiting.append((layer, number, call))
+                continue
+            args = [tensor(r) for r in call["args"]]
+            outputs = layer(args if call.get("list") else args[0],
+                            initial_state=None if state is None else [tensor(r) for r in state],
+                            mask=None if mask is None else tensor(mask), training=call.get("training"))
+            for i, output in enumerate(outputs if isinstance(outputs, list) else [outputs]):
+                tensors[(layer.name, number, i)] = output
+            replayed[layer] += 1
+        if len(waiting) == len(pending):
+            raise FileFormatError(f"the model's graph does not connect: layer {waiting[0][0].name}'s call "
+                                  f"{waiting[0][1]} reads a tensor that nothing makes (or the graph has a cycle)")
+        pending = waiting
+
+    def ends(role):
+        spec = config[role]
+        found = [tensor(r) for r in spec["tensors"]]
+        if any(t is None for t in found) or not found:
+            raise FileFormatError(f"the model's {role} name tensors that the graph does not make")
+        if spec["kind"] == "dict":
+            return dict(zip(spec["names"], found))
+        return found if spec["kind"] == "list" else found[0]
+
+    return Model(ends("input_layers"), ends("output_layers"), name=config["name"])
 
 
 # -- files -------------------------------------------------------------------------
@@ -296,12 +416,16 @@ def _read_model_file(path):
         return {name: archive.read(name) for name in _ENTRIES}
 
 
+_NOT_SIZES = ("seed", "shape", "batch_size", "args", "initial_state", "mask")
+
+
 def _check_layer_sizes(layers, weight_count, path):
     """Every integer of the layer configs (units, dimensions) must be possible with ``weight_count`` weights.
 
     A forged config could otherwise ask for a layer of a billion units and
     make building it allocate gigabytes before the weights are compared.
-    Seeds are not sizes and are left alone.
+    Seeds, input shapes and the graph's node references are not sizes that
+    building allocates, and are left alone.
     """
     def walk(value, key):
         if isinstance(value, dict):
@@ -310,7 +434,7 @@ def _check_layer_sizes(layers, weight_count, path):
         elif isinstance(value, list):
             for item in value:
                 walk(item, key)
-        elif isinstance(value, int) and not isinstance(value, bool) and key != "seed":
+        elif isinstance(value, int) and not isinstance(value, bool) and key not in _NOT_SIZES:
             if value > weight_count + 16:
                 raise FileFormatError(f"{path}: the config asks for {key}={value}, more than the "
                                       f"{weight_count} weights in the file allow")

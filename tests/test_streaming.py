@@ -11,7 +11,7 @@ rng = np.random.default_rng(12)
 
 
 def test_steps_match_the_sequence_run():
-    model = numlstm.Sequential([layers.Input((7, 3)),
+    model = numlstm.Sequential([layers.Input((None, 3)),
                                 layers.LSTM(5, return_sequences=True, peephole=True, dtype="float64"),
                                 layers.LSTM(4, cifg=True, use_bias=False, dtype="float64"),
                                 layers.Dense(2, activation="tanh", dtype="float64")])

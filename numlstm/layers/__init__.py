@@ -7,7 +7,7 @@ from .conv1d import Conv1D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
-from .input_layer import Input
+from .input_layer import Input, InputLayer
 from .lstm import LSTM
 from .masking import Masking
 from .merging import Add, Average, Concatenate, Multiply
@@ -16,6 +16,6 @@ from .pooling import GlobalAveragePooling1D
 from .reshaping import Flatten, RepeatVector, Reshape
 from .time_distributed import TimeDistributed
 
-__all__ = ["Backward", "Bidirectional", "Dense", "Dropout", "Embedding", "Input", "LSTM", "Layer", "Masking"]
+__all__ = ["Backward", "Bidirectional", "Dense", "Dropout", "Embedding", "Input", "InputLayer", "LSTM", "Layer", "Masking"]
 __all__ += ["Activation", "Add", "Average", "Concatenate", "Conv1D", "Flatten", "GlobalAveragePooling1D",
             "LayerNormalization", "Multiply", "RepeatVector", "Reshape", "TimeDistributed"]

@@ -7,12 +7,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, config, initializers
+from .symbolic import any_symbolic, call_symbolically, flatten
 
 _counters = {}
 
 
 def _default_name(layer):
-    base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(layer).__name__).lower()
+    # Keras' snake case: Conv1D -> conv1d, GlobalAveragePooling1D -> global_average_pooling1d, LSTM -> lstm
+    base = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
+    base = re.sub("([a-z])([A-Z])", r"\1_\2", base).lower()
     count = _counters.setdefault(base, itertools.count())
     index = next(count)
     return base if index == 0 else f"{base}_{index}"
@@ -47,9 +50,14 @@ class Backward(NamedTuple):
 class Layer:
     """A layer callable on numpy arrays, with Keras' weight layout and order.
 
-    ``layer(x)`` runs inference. Training code calls ``forward`` (returns the
-    output and a cache) and then ``backward`` with the gradient of the loss
-    with respect to that output.
+    ``layer(x)`` on arrays runs inference; on symbolic tensors (from
+    :func:`numlstm.Input`) it records a node of a model graph and returns
+    symbolic outputs. Training code calls ``forward`` (returns the output
+    and a cache) and then ``backward`` with the gradient of the loss with
+    respect to that output.
+
+    ``trainable = False`` (set before ``compile``) freezes the layer's
+    weights: the optimizer leaves them alone, as in Keras.
     """
 
     def __init__(self, name=None, dtype=None):
@@ -58,6 +66,8 @@ class Layer:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"{self.name}: dtype must be float32 or float64, got {self.dtype}")
         self.built = False
+        self.trainable = True
+        self.inbound_nodes = []  # one Node per call on symbolic tensors
         self._weight_names = []
         self._weights = []
 
@@ -92,6 +102,14 @@ class Layer:
         """The layer's weight arrays themselves (not copies), in Keras order."""
         return list(self._weights)
 
+    @property
+    def trainable_weights(self):
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.weights
+
     def get_weights(self):
         """Copies of the weights as numpy arrays, wherever they live."""
         return [backend.host_copy(w) for w in self._weights]
@@ -125,9 +143,12 @@ class Layer:
             return backend.array_ops(x).asarray(x, self.dtype)
         return np.ascontiguousarray(numeric_array(x, f"{self.name}: {name}"), dtype=self.dtype)
 
-    def __call__(self, x, mask=None, training=False, initial_state=None):
-        check_finite_data(np.asarray(backend.to_host(x)), f"{self.name}: x")
-        output, _ = self.forward(x, mask=mask, training=training, initial_state=initial_state)
+    def __call__(self, x, mask=None, training=None, initial_state=None):
+        if any_symbolic(x, initial_state, mask):
+            return call_symbolically(self, x, mask=mask, training=training, initial_state=initial_state)
+        for i, item in enumerate(flatten(x)):
+            check_finite_data(np.asarray(backend.to_host(item)), f"{self.name}: x" + (f"[{i}]" if isinstance(x, (list, tuple)) else ""))
+        output, _ = self.forward(x, mask=mask, training=bool(training), initial_state=initial_state)
         return output
 
     def forward(self, x, mask=None, training=False, initial_state=None):

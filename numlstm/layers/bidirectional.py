@@ -51,6 +51,18 @@ class Bidirectional(Layer):
     def weights(self):
         return self.forward_layer.weights + self.backward_layer.weights
 
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return self.forward_layer.trainable_weights + self.backward_layer.trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return self.forward_layer.non_trainable_weights + self.backward_layer.non_trainable_weights
+
     def get_weights(self):
         return self.forward_layer.get_weights() + self.backward_layer.get_weights()
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import backend, initializers
 from .base import Backward, Layer
+from .symbolic import is_symbolic
 
 
 class Embedding(Layer):
@@ -41,10 +42,12 @@ class Embedding(Layer):
         on_device = backend.is_device_array(x) or not self.built
         return backend.array_ops(x if on_device else self.embeddings)
 
-    def __call__(self, x, mask=None, training=False, initial_state=None):
+    def __call__(self, x, mask=None, training=None, initial_state=None):
         output = super().__call__(x, mask=mask, training=training, initial_state=initial_state)
         # Called on host ids it answers on the host, as the other layers do, wherever a model left its table.
-        return output if backend.is_device_array(x) else backend.to_host(output)
+        if is_symbolic(output) or backend.is_device_array(x):
+            return output
+        return backend.to_host(output)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:

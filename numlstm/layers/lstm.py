@@ -18,6 +18,9 @@ from .base import Backward, Layer
 
 
 class LSTM(Layer):
+    # backward takes None for an output nothing used (the states of return_state): no zeros are made for it
+    missing_gradients_allowed = True
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,

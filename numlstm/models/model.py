@@ -1,0 +1,441 @@
+"""Model: a graph of layers from symbolic inputs to outputs, Keras' functional API.
+
+    inputs = numlstm.Input((24, 3))
+    features = numlstm.Input((5,))
+    h = numlstm.layers.LSTM(32)(inputs)
+    outputs = numlstm.layers.Dense(1)(numlstm.layers.Concatenate()([h, features]))
+    model = numlstm.Model([inputs, features], outputs)
+
+``Sequential`` is the same model with a chain for a graph. The weights of
+all layers live in one flat buffer once the model is built (the trainable
+ones first, so that the optimizer updates exactly those with one fused
+kernel); the buffer and the optimizer state live on the device that
+``numlstm.dispatch`` names when the model runs and stay there between
+calls.
+"""
+
+import numpy as np
+
+from .. import backend, dispatch
+from ..layers import Layer
+from ..layers.input_layer import InputLayer
+from ..layers.symbolic import SymbolicTensor, flatten
+from . import graph, structures
+from .trainer import Trainer
+
+
+def _current_device(*args, **kwargs):
+    return dispatch.current_device()
+
+
+in_device_context = backend.in_context_of(_current_device)
+
+
+class Model(Trainer):
+    """A model from symbolic inputs to outputs (Keras' functional ``keras.Model``).
+
+    Parameters
+    ----------
+    inputs : SymbolicTensor, list or dict of them
+        From :func:`numlstm.Input`. Data for the model comes in the same
+        structure (a dict keyed as here, or by the inputs' names).
+    outputs : SymbolicTensor, list or dict of them
+        Tensors computed from ``inputs`` by calling layers on them.
+        ``predict`` returns arrays in this structure; ``loss``, ``metrics``
+        and targets may be lists or dicts aligned with it.
+    name : str, optional
+
+    Example
+    -------
+    A sequence-to-sequence model: the encoder's final states start the decoder.
+
+    >>> import numlstm
+    >>> from numlstm import layers
+    >>> encoder_inputs = numlstm.Input((None, 12))
+    >>> _, h, c = layers.LSTM(64, return_state=True)(encoder_inputs)
+    >>> decoder_inputs = numlstm.Input((None, 12))
+    >>> decoded = layers.LSTM(64, return_sequences=True)(decoder_inputs, initial_state=[h, c])
+    >>> outputs = layers.TimeDistributed(layers.Dense(12, activation="softmax"))(decoded)
+    >>> model = numlstm.Model([encoder_inputs, decoder_inputs], outputs)
+    >>> model.compile("adam", "categorical_crossentropy")
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None):
+        if type(self) is Model and (inputs is None or outputs is None):
+            raise TypeError("Model(inputs, outputs): give the symbolic inputs (from numlstm.Input) and the "
+                            "outputs computed from them; for a stack of layers use numlstm.Sequential")
+        super().__init__()
+        self.name = name or ("functional" if type(self) is Model else type(self).__name__.lower())
+        # JSON-compatible facts saved with the model (the numlstm command keeps its
+        # window sizes and scaler here, so that a model file is self-contained).
+        self.metadata = {}
+        self._params = None
+        self._nodes = self._layers = None
+        if inputs is not None:
+            self._set_graph(inputs, outputs)
+
+    # -- structure -------------------------------------------------------------------
+    def _set_graph(self, inputs, outputs):
+        flat_inputs = list(inputs.values()) if isinstance(inputs, dict) else flatten(inputs)
+        for tensor in flat_inputs:
+            if not isinstance(tensor, SymbolicTensor) or not isinstance(tensor.layer, InputLayer):
+                raise TypeError(f"{self.name}: inputs must be symbolic tensors from numlstm.Input, got {tensor!r}")
+        flat_outputs = list(outputs.values()) if isinstance(outputs, dict) else flatten(outputs)
+        for tensor in flat_outputs:
+            if not isinstance(tensor, SymbolicTensor):
+                raise TypeError(f"{self.name}: outputs must be symbolic tensors computed from the inputs "
+                                f"(call layers on numlstm.Input), got {type(tensor).__name__}")
+        self._inputs, self._outputs = flat_inputs, flat_outputs
+        self._nodes, self._layers = graph.map_graph(flat_inputs, flat_outputs)
+        input_names = list(inputs) if isinstance(inputs, dict) else [t.layer.name for t in flat_inputs]
+        output_names = list(outputs) if isinstance(outputs, dict) else [t.layer.name for t in flat_outputs]
+        self._input_structure = structures.Structure(inputs, input_names)
+        self._output_structure = structures.OutputStructure(outputs, output_names)
+        self._host_inputs = [all(getattr(node.layer, "takes_host_input", False) for node in self._consumers(t))
+                             for t in flat_inputs]
+        self._needs_input_gradient = self._input_gradients_needed()
+        self._gather_weights()
+
+    def _consumers(self, tensor):
+        return [node for node in self._nodes if any(t is tensor for t in node.input_tensors)] or [None]
+
+    def _input_gradients_needed(self):
+        """Per node: whether any of its inputs comes from a layer with weights (directly or further up):
+        below the lowest layers with weights no input gradient is computed."""
+        carries = {}
+        needed = {}
+        for node in self._nodes:
+            needed[id(node)] = any(carries.get(id(t), False) for t in node.input_tensors)
+            for tensor in node.outputs:
+                carries[id(tensor)] = needed[id(node)] or node.layer.count_params() > 0
+        return needed
+
+    @property
+    def built(self):
+        return self._layers is not None and self._params is not None
+
+    @property
+    def layers(self):
+        """The layers in Keras' order (a functional model lists its InputLayers; Sequential does not)."""
+        return list(self._layers or [])
+
+    @property
+    def inputs(self):
+        return list(self._inputs) if self._layers is not None else None
+
+    @property
+    def outputs(self):
+        return list(self._outputs) if self._layers is not None else None
+
+    @property
+    def input_names(self):
+        return list(self._input_structure.names)
+
+    @property
+    def output_names(self):
+        return list(self._output_structure.names)
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` (or at position ``index`` of ``layers``); ValueError if there is none."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer takes a name or an index, one of the two")
+        if index is not None:
+            if not isinstance(index, (int, np.integer)) or not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"{self.name} has {len(self.layers)} layers; no index {index!r}")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{self.name} has no layer named {name!r}; its layers: "
+                         f"{', '.join(layer.name for layer in self.layers)}")
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"{self.name} is not built yet: give it an Input, call build(input_shape) "
+                             f"or call it on data before {what}")
+
+    # -- weights ---------------------------------------------------------------------
+    @property
+    def weights(self):
+        """The weight arrays themselves (views of the flat buffer), in Keras' order."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    def _weight_layout(self):
+        """(offset of every weight in ``weights`` order, positions of the trainable ones in buffer order,
+        the number of trainable elements): trainable weights come first in the buffer."""
+        weights = self.weights
+        trainable = {id(w) for w in self.trainable_weights}
+        order = [i for i, w in enumerate(weights) if id(w) in trainable] + \
+            [i for i, w in enumerate(weights) if id(w) not in trainable]
+        offsets, offset = [0] * len(weights), 0
+        for i in order:
+            offsets[i] = offset
+            offset += weights[i].size
+        n_trainable = sum(weights[i].size for i in order[:len(trainable)])
+        return offsets, order[:len(trainable)], n_trainable
+
+    def _gather_weights(self):
+        weights = self.weights
+        dtype = np.result_type(*(w.dtype for w in weights)) if weights else np.float32
+        self._layout = self._weight_layout()
+        self._layout_trainable = [layer.trainable for layer in self.layers]
+        self._params = np.empty(sum(w.size for w in weights), dtype)  # on the host; _place moves it
+        self._bind_weights(copy=True)
+        if self.optimizer is not None:
+            self.optimizer.build(self._trainable_params, self._trainable_sizes())
+
+    @property
+    def _trainable_params(self):
+        """The trainable part of the flat buffer (its start), what the optimizer updates."""
+        return self._params[:self._layout[2]]
+
+    def _trainable_sizes(self):
+        weights = self.weights
+        return [weights[i].size for i in self._layout[1]]
+
+    def _bind_weights(self, copy):
+        """Make every layer's weights views of ``_params`` (copying their values in with ``copy``)."""
+        offsets = iter(self._layout[0])
+        for layer in self.layers:
+            views = []
+            for w in layer.weights:
+                offset = next(offsets)
+                views.append(self._params[offset:offset + w.size].reshape(w.shape))
+            layer._use_weight_storage(views, copy=copy)
+
+    def _relayout_if_trainable_changed(self):
+        if self._params is not None and [layer.trainable for layer in self.layers] != self._layout_trainable:
+            self._gather_weights()
+
+    def _place(self):
+        """The backend of the current device, with the weights and optimizer state moved there if needed."""
+        ops = backend.for_device(dispatch.current_device())
+        if self._params is not None and not ops.holds(self._params):
+            self._params = ops.from_host(backend.to_host(self._params))
+            self._bind_weights(copy=False)
+            if self.optimizer is not None:
+                self.optimizer.move_to(ops)
+        return ops
+
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        self._require_built("set_weights")
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"{self.name} expects {expected} weight arrays, got {len(weights)}")
+        offset = 0
+        for layer in self.layers:
+            count = len(layer.weights)
+            layer.set_weights(weights[offset:offset + count])
+            offset += count
+
+    def _inner_layers(self):
+        """The layers, with a wrapper's layers in its place (a Bidirectional's two LSTMs)."""
+        for layer in self.layers:
+            if hasattr(layer, "forward_layer"):
+                yield from (layer.forward_layer, layer.backward_layer)
+            elif hasattr(layer, "layer") and isinstance(layer.layer, Layer):
+                yield layer.layer
+            else:
+                yield layer
+
+    def reset_states(self):
+        """Forget the states of every stateful layer (Keras' ``reset_states``): new sequences begin."""
+        for layer in self._inner_layers():
+            if getattr(layer, "stateful", False):
+                layer.reset_state()
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    # -- running ---------------------------------------------------------------------
+    def _ensure_built(self, xs):
+        """Check the arrays ``xs`` against the inputs' declared shapes (Sequential builds from them first)."""
+        for tensor, x in zip(self._inputs, xs):
+            declared = tensor.shape
+            matches = x.ndim == len(declared) and all(d is None or d == s for d, s in zip(declared[1:], x.shape[1:]))
+            if not matches:
+                which = "x" if len(self._inputs) == 1 else f"input {tensor.layer.name!r}"
+                raise ValueError(f"{which} has shape {x.shape}, but {self.name} takes input of shape "
+                                 f"{_shape_text(declared)}")
+
+    def _input_arrays(self, x, argument="x"):
+        arrays = structures.as_arrays(self._input_structure.aligned(x, argument), argument, self.input_names)
+        self._ensure_built(arrays)
+        return arrays
+
+    def _forward(self, xs, training):
+        """The outputs (a list) for host arrays ``xs`` on the current device, and the tape for ``_backward``."""
+        ops = self._place()
+        values = {}
+        masks = {}
+        for tensor, x, host in zip(self._inputs, xs, self._host_inputs):
+            values[id(tensor)] = x if host else ops.from_host(x)
+            masks[id(tensor)] = None
+        tape = []
+        for node in self._nodes:
+            layer = node.layer
+            inputs = _pick(node.inputs, values)
+            if node.mask is not None:
+                mask = values[id(node.mask)]
+            else:
+                mask = _pick(node.inputs, masks)
+                if isinstance(mask, list) and all(m is None for m in mask):
+                    mask = None
+            state = [values[id(t)] for t in node.initial_state] if node.initial_state else None
+            output, cache = layer.forward(inputs, mask=mask, training=training if node.training is None
+                                          else bool(node.training), initial_state=state)
+            output_mask = layer.compute_mask(inputs, mask)
+            outputs = output if len(node.outputs) > 1 else [output]
+            if len(node.outputs) > 1 and not isinstance(output_mask, list):
+                output_mask = [output_mask] + [None] * (len(node.outputs) - 1)  # states carry no mask
+            output_masks = output_mask if len(node.outputs) > 1 else [output_mask]
+            for tensor, value, value_mask in zip(node.outputs, outputs, output_masks):
+                values[id(tensor)] = value
+                masks[id(tensor)] = value_mask
+            tape.append((node, cache))
+        return [values[id(t)] for t in self._outputs], (tape, values)
+
+    def _backward(self, tape, d_outputs, ops):
+        """Weight gradients (aligned with ``get_weights()``) from the gradients of the outputs (None: no loss)."""
+        tape, values = tape
+        gradients = {}
+
+        def accumulate(tensor, gradient):
+            if gradient is None:
+                return
+            key = id(tensor)
+            gradients[key] = gradient if key not in gradients else backend.array_ops(gradient).add(gradients[key],
+                                                                                                   gradient)
+
+        for tensor, gradient in zip(self._outputs, d_outputs):
+            accumulate(tensor, gradient)
+        layer_grads = {}
+        for node, cache in reversed(tape):
+            d_output = [gradients.pop(id(t), None) for t in node.outputs]
+            if all(d is None for d in d_output):
+                continue
+            layer = node.layer
+            if not getattr(layer, "missing_gradients_allowed", False):
+                d_output = [ops.zeros_like(values[id(t)]) if d is None else d for t, d in zip(node.outputs, d_output)]
+            result = layer.backward(cache, d_output if len(node.outputs) > 1 else d_output[0],
+                                    input_gradient=self._needs_input_gradient[id(node)])
+            if result.d_input is not None:
+                if isinstance(node.inputs, list):
+                    for tensor, gradient in zip(node.inputs, result.d_input):
+                        accumulate(tensor, gradient)
+                else:
+                    accumulate(node.inputs, result.d_input)
+            if node.initial_state and result.d_initial_state is not None:
+                for tensor, gradient in zip(node.initial_state, result.d_initial_state):
+                    accumulate(tensor, gradient)
+            if result.grads:
+                previous = layer_grads.get(layer)
+                layer_grads[layer] = list(result.grads) if previous is None else \
+                    [ops.add(a, b) for a, b in zip(previous, result.grads)]
+        grads = []
+        for layer in self.layers:
+            grads += layer_grads.get(layer) or [ops.zeros(w.shape, w.dtype) for w in layer.weights]
+        return grads
+
+    def _flat_trainable(self, ops, grads):
+        """The trainable gradients in the buffer's order, as one flat array (the optimizer's input)."""
+        return ops.flatten([grads[i] for i in self._layout[1]], self._params.dtype)
+
+    @in_device_context
+    def __call__(self, x, training=False):
+        if any(isinstance(item, SymbolicTensor) for item in flatten(list(x.values()) if isinstance(x, dict) else x)):
+            raise TypeError(f"{self.name}: calling a model on symbolic tensors (nesting models) is not supported "
+                            "yet; call its layers instead")
+        xs = self._ready_inputs(x)
+        outputs = self._forward(xs, training)[0]
+        return self._output_structure.restore([backend.to_host(o) for o in outputs])
+
+    def predict_on_batch(self, x):
+        return self(x)
+
+    # -- description -----------------------------------------------------------------
+    def summary(self, print_fn=print):
+        """Print Keras' table: a row per layer with its output shape, parameters and (functional models)
+        the layers it is connected to; then the totals, trainable and non-trainable apart."""
+        self._require_built("summary")
+        connected = type(self) is Model
+        rows = [("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())]
+        for layer in self.layers:
+            shapes = [_shape_text(t.shape) for node in self._layer_nodes(layer) for t in node.outputs]
+            sources = [f"{t.layer.name}[{t.node_index}][{t.tensor_index}]"
+                       for node in self._layer_nodes(layer) for t in node.input_tensors]
+            row = (f"{layer.name} ({type(layer).__name__})", ", ".join(shapes), f"{layer.count_params():,}")
+            rows.append(row + ((", ".join(sources) or "-",) if connected else ()))
+        widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(rows[0]))]
+        print_fn(f'Model: "{self.name}"')
+        for i, row in enumerate(rows):
+            print_fn("".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            print_fn(("=" if i in (0, len(rows) - 1) else "_") * sum(widths))
+        trainable = sum(w.size for w in self.trainable_weights)
+        total = self.count_params()
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
+
+    def _layer_nodes(self, layer):
+        """The nodes of ``layer`` in this model (an InputLayer's own node included)."""
+        if isinstance(layer, InputLayer):
+            return layer.inbound_nodes[:1]
+        return [node for node in self._nodes if node.layer is layer]
+
+    def get_config(self):
+        """The graph as data: the layers with their configs and the calls that connect them (Keras' layout)."""
+        from ..saving import layer_entry
+
+        def reference(tensor):
+            return [tensor.layer.name, self._node_number(tensor.node), tensor.tensor_index]
+
+        layers = []
+        for layer in self.layers:
+            entry = layer_entry(layer)
+            entry["name"] = layer.name
+            entry["inbound_nodes"] = [{
+                "args": [reference(t) for t in flatten(node.inputs)], "list": isinstance(node.inputs, list),
+                "initial_state": None if not node.initial_state else [reference(t) for t in node.initial_state],
+                "mask": None if node.mask is None else reference(node.mask), "training": node.training,
+            } for node in self._layer_nodes(layer) if not isinstance(layer, InputLayer)]
+            entry["trainable"] = layer.trainable
+            layers.append(entry)
+        structure = {}
+        for role, tensors, given in (("input_layers", self._inputs, self._input_structure),
+                                     ("output_layers", self._outputs, self._output_structure)):
+            structure[role] = {"kind": given.kind, "names": given.names, "tensors": [reference(t) for t in tensors]}
+        return {"name": self.name, "layers": layers, **structure}
+
+    def _node_number(self, node):
+        """A node's index among its layer's nodes in this model (a layer may have nodes in other models)."""
+        return self._layer_nodes(node.layer).index(node)
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import model_from_graph_config
+
+        return model_from_graph_config(config)
+
+
+def _pick(structure, values):
+    if isinstance(structure, list):
+        return [values[id(t)] for t in structure]
+    return values[id(structure)]
+
+
+def _shape_text(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+

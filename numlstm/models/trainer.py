@@ -1,0 +1,648 @@
+"""Keras' compile / fit / evaluate for every model (Model and Sequential share it).
+
+A model provides ``_forward(xs, training)`` (outputs and a tape) and
+``_backward(tape, d_outputs, ops)`` (weight gradients); this module turns
+data, losses, metrics and callbacks into steps over them.
+"""
+
+import collections
+import math
+import sys
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .. import backend, dispatch, functional, losses, metrics as metrics_module, optimizers, utils
+from ..callbacks import Callback, History
+from ..distributed import LOCAL, LocalStrategy
+from . import structures
+from .batches import ArrayBatches, IterableBatches
+
+
+def _current_device(*args, **kwargs):
+    return dispatch.current_device()
+
+
+_in_device_context = backend.in_context_of(_current_device)
+
+
+class Trainer:
+    def __init__(self):
+        self.optimizer = None
+        self.stop_training = False
+        self._losses = None  # one Loss (or None) per output, once compiled
+        self._loss_weights = None
+        self._output_metrics = []  # one list of Metric per output
+
+    # -- compile ---------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+        """Set the optimizer, the loss(es) and the metrics, as Keras' ``compile``.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+        loss : str, Loss, or a list/dict of them aligned with the outputs
+            One loss for several outputs applies to each of them. A dict may
+            leave outputs out (they get no loss).
+        metrics : list of str or Metric; for several outputs a list of lists or a dict
+        loss_weights : list or dict of floats, optional
+            The total loss is the weighted sum of the outputs' losses.
+        """
+        self.optimizer = optimizers.get(optimizer)
+        if loss is None:
+            raise ValueError(f"{self.name}.compile needs a loss")
+        self._compile_settings = (loss, metrics, loss_weights)
+        if self._layers is not None:
+            self._compile_for_outputs()
+
+    def _compile_for_outputs(self):
+        """Resolve the compile settings against the outputs (Sequential knows them once built)."""
+        loss, metrics, loss_weights = self._compile_settings
+        outputs = self._output_structure
+        if isinstance(loss, (list, tuple, dict)):
+            given = outputs.aligned(loss, "loss", allow_missing=True)
+        else:
+            given = [loss] * len(outputs)
+        self._losses = [None if item is None else losses.get(item) for item in given]
+        if all(item is None for item in self._losses):
+            raise ValueError(f"{self.name}.compile: the loss names no output; outputs: {outputs.names}")
+        if loss_weights is None:
+            weights = [1.0] * len(outputs)
+        elif len(outputs) == 1 and not isinstance(loss_weights, dict):
+            single = loss_weights[0] if isinstance(loss_weights, (list, tuple)) and len(loss_weights) == 1 \
+                else loss_weights
+            if isinstance(single, bool) or not isinstance(single, (int, float)):
+                raise ValueError(f"loss_weights must be a number (or a one-item list) for one output, got "
+                                 f"{loss_weights!r}")
+            weights = [float(single)]
+        else:
+            weights = [1.0 if w is None else float(w)
+                       for w in outputs.aligned(loss_weights, "loss_weights", allow_missing=True)]
+        self._loss_weights = weights
+        self._output_metrics = self._resolve_metrics(metrics)
+        self._relayout_if_trainable_changed()
+        if self._params is not None:
+            self.optimizer.build(self._trainable_params, self._trainable_sizes())
+
+    def _resolve_metrics(self, metrics):
+        outputs = self._output_structure
+        if not metrics:
+            return [[] for _ in outputs.names]
+        if len(outputs) == 1:
+            per_output = [metrics if not isinstance(metrics, dict) else metrics.get(outputs.names[0], [])]
+        elif isinstance(metrics, dict):
+            per_output = outputs.aligned(metrics, "metrics", allow_missing=True)
+        elif isinstance(metrics, (list, tuple)) and len(metrics) == len(outputs) and \
+                all(item is None or isinstance(item, (list, tuple)) for item in metrics):
+            per_output = list(metrics)
+        else:
+            raise ValueError(f"{self.name}: with several outputs, metrics must be a dict keyed by output name or a "
+                             f"list of lists, one per output ({', '.join(outputs.names)}); got {metrics!r}")
+        resolved = []
+        for name, items, loss in zip(outputs.names, per_output, self._losses):
+            items = [items] if isinstance(items, (str, metrics_module.Metric)) else list(items or [])
+            resolved.append([metrics_module.get(m, loss.name if loss is not None else None) for m in items])
+        return resolved
+
+    def _metric_logs(self):
+        """Each metric's result under its log key (``{output}_{metric}`` with several outputs), in Keras' order:
+        the outputs' order, or the sorted keys where the metrics came as a dict (Keras flattens dicts sorted)."""
+        several = len(self._output_metrics) > 1
+        groups = list(zip(self.output_names, self._output_metrics))
+        if isinstance(self._compile_settings[1], dict):
+            groups.sort(key=lambda group: group[0])
+        return {(f"{name}_{metric.name}" if several else metric.name): metric.result()
+                for name, metrics in groups for metric in metrics}
+
+    @property
+    def loss(self):
+        """The loss of a single-output model (the first output's for several), or None before compile."""
+        if not self._losses:
+            return None
+        return self._losses[0] if len(self._losses) == 1 else self._losses
+
+    @property
+    def metrics(self):
+        return [metric for output in self._output_metrics for metric in output]
+
+    def _require_compiled(self, what):
+        if self._losses is None and getattr(self, "_compile_settings", None) is None:
+            raise ValueError(f"{self.name}: call compile(optimizer, loss) before {what}")
+
+    # -- one batch -------------------------------------------------------------------
+    def _targets(self, y, argument="y"):
+        """``y`` as a list aligned with the outputs (None where an output has no loss), as arrays."""
+        given = self._output_structure.aligned(y, argument, allow_missing=True)
+        arrays = []
+        for item, loss, name in zip(given, self._losses, self.output_names):
+            if loss is None:
+                arrays.append(None)
+                continue
+            if item is None:
+                raise ValueError(f"{argument} has no targets for output {name!r}, which has a loss")
+            arrays.append(structures.as_arrays([item], argument if len(given) == 1 else f"{argument}[{name!r}]",
+                                               [name])[0])
+        return arrays
+
+    def _weights_per_output(self, sample_weight, samples, argument="sample_weight"):
+        if sample_weight is None:
+            return [None] * len(self._losses)
+        if isinstance(sample_weight, (list, tuple, dict)) and len(self._losses) > 1:
+            given = self._output_structure.aligned(sample_weight, argument, allow_missing=True)
+            return [None if w is None else structures.sample_weights(w, samples, argument) for w in given]
+        return [structures.sample_weights(sample_weight, samples, argument)] * len(self._losses)
+
+    def _prepared_targets(self, ops, ys, samples):
+        """Each output's targets as its loss takes them, prepared (on the GPU: uploaded) before the forward
+        pass is queued, where the output's shape is known; else as they are."""
+        prepared = []
+        for tensor, loss, y in zip(self._outputs, self._losses, ys):
+            shape = (samples,) + tuple(tensor.shape[1:])
+            if loss is None or None in shape[1:]:
+                prepared.append(y)
+                continue
+            try:
+                prepared.append(ops.loss_targets(loss, y, shape, self._params.dtype))
+            except ValueError:  # the loss repeats its checks against the real output, and names what is wrong
+                prepared.append(y)
+        return prepared
+
+    def _loss_values(self, ops, outputs, targets, weights, with_gradients=True):
+        """(total loss, per-output losses, gradients of the outputs); a single unweighted loss stays where the
+        device left it (``float()`` reads it), so that nothing waits for the device before the step is queued."""
+        values, d_outputs = [], []
+        for output, loss, y, scale, weight in zip(outputs, self._losses, targets, self._loss_weights, weights):
+            if loss is None:
+                values.append(None)
+                d_outputs.append(None)
+                continue
+            output_ops = backend.array_ops(output)
+            if weight is None:
+                value, gradient = output_ops.loss_value_and_gradient(loss, y, output)
+            else:
+                value, gradient = output_ops.loss_value_and_gradient(loss, y, output, sample_weight=weight)
+            if scale != 1.0 and with_gradients:
+                gradient = output_ops.scale(gradient, scale)
+            values.append(value)
+            d_outputs.append(gradient)
+        present = [(v, s) for v, s in zip(values, self._loss_weights) if v is not None]
+        total = present[0][0] if len(present) == 1 and present[0][1] == 1.0 else \
+            sum(float(v) * s for v, s in present)
+        return total, values, d_outputs
+
+    def _loss_and_flat_grads(self, xs, ys, weights, update_metrics=True):
+        """(loss, per-output losses, flat trainable gradient, all gradients) of one batch."""
+        ops = self._place()
+        samples = len(xs[0])
+        targets = self._prepared_targets(ops, ys, samples)
+        outputs, tape = self._forward(xs, training=True)
+        total, values, d_outputs = self._loss_values(ops, outputs, targets, weights)
+        fetches = self._queue_metric_fetches(outputs) if update_metrics else None
+        grads = self._backward(tape, d_outputs, ops)
+        if fetches is not None:
+            self._update_metrics(ys, weights, fetches)
+        return total, values, self._flat_trainable(ops, grads), grads
+
+    def _queue_metric_fetches(self, outputs):
+        if not self.metrics:
+            return None
+        return [backend.array_ops(o).to_host_async(o) if metrics else None
+                for o, metrics in zip(outputs, self._output_metrics)]
+
+    def _update_metrics(self, ys, weights, fetches):
+        for metrics, y, weight, fetch in zip(self._output_metrics, ys, weights, fetches):
+            if fetch is None:
+                continue
+            output = fetch.result()
+            for metric in metrics:
+                if weight is None:
+                    metric.update(y, output)
+                else:
+                    metric.update(y, output, sample_weight=weight)
+
+    def _batch_logs(self, total, values):
+        logs = {"loss": total}
+        if len(self._losses) > 1:
+            logs.update({f"{name}_loss": v for name, v in zip(self.output_names, values) if v is not None})
+        return logs
+
+    def _batch_gradient(self, batch, strategy):
+        """Logs and flat gradient of one batch; with several ranks, of the whole global batch."""
+        xs, ys, weights, rows = batch
+        if strategy.size == 1:
+            total, values, flat, _ = self._loss_and_flat_grads(xs, ys, weights)
+            return self._batch_logs(total, values), flat
+        start, stop = strategy.shard(rows)
+        count = stop - start
+        trainable = self._trainable_params
+        names = list(self._batch_logs(0.0, [0.0] * len(self._losses)))
+        if count:
+            local = [[None if a is None else a[start:stop] for a in group] for group in (xs, ys, weights)]
+            total, values, flat, _ = self._loss_and_flat_grads(*local)
+            logs = self._batch_logs(float(total), [None if v is None else float(v) for v in values])
+            flat = backend.to_host(flat)
+        else:
+            logs = dict.fromkeys(names, 0.0)
+            flat = np.zeros(trainable.shape, trainable.dtype)
+        # One Allreduce: the gradient and the logged losses, each weighted by the share's size.
+        summed = strategy.reduce_sums(np.concatenate([flat * count, [logs[k] * count for k in names]]))
+        mean = (summed[:len(flat)] / rows).astype(trainable.dtype)
+        logs = {k: v / rows for k, v in zip(names, summed[len(flat):])}
+        return logs, backend.array_ops(trainable).from_host(mean)
+
+    def _step(self, flat):
+        if self._layout[2]:  # a model whose every weight is frozen has nothing to update
+            self.optimizer.apply(self._trainable_params, flat)
+
+    @_in_device_context
+    def compute_gradients(self, x, y, sample_weight=None):
+        """(loss, grads) for one batch, grads aligned one to one with ``get_weights()`` (frozen layers too)."""
+        self._require_compiled("compute_gradients")
+        xs, ys, weights = self._batch_arrays(x, y, sample_weight)
+        total, _, _, grads = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
+        return float(total), [backend.to_host(g) for g in grads]
+
+    @_in_device_context
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        self._require_compiled("train_on_batch")
+        if isinstance(self.optimizer, optimizers.LBFGS):
+            raise ValueError("L-BFGS is full-batch: use fit, not train_on_batch")
+        xs, ys, weights = self._batch_arrays(x, y, sample_weight, class_weight)
+        total, _, flat, _ = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
+        self._step(flat)
+        return float(total)
+
+    @_in_device_context
+    def test_on_batch(self, x, y, sample_weight=None):
+        self._require_compiled("test_on_batch")
+        xs, ys, weights = self._batch_arrays(x, y, sample_weight)
+        outputs = self._forward(xs, False)[0]
+        return float(self._loss_values(self._place(), outputs, ys, weights, with_gradients=False)[0])
+
+    def _batch_arrays(self, x, y, sample_weight=None, class_weight=None):
+        """(inputs, targets, per-output sample weights) as aligned lists of checked arrays."""
+        xs = self._ready_inputs(x)
+        ys = self._targets(y)
+        samples = len(xs[0])
+        counts = [len(t) for t in ys if t is not None]
+        if any(count != samples for count in counts):
+            raise ValueError(f"x and y must hold the same number of samples, got {samples} and "
+                             f"{counts[0] if len(counts) == 1 else counts}")
+        weights = self._weights_per_output(sample_weight, samples)
+        if class_weight is not None:
+            weights = self._with_class_weights(class_weight, ys, weights, samples)
+        return xs, ys, weights
+
+    def _with_class_weights(self, class_weight, ys, weights, samples):
+        if len(self._losses) > 1:
+            raise ValueError("class_weight is for single-output models, as in Keras; pass sample_weight instead")
+        class_based = structures.class_weights(class_weight, ys[0], samples)
+        return [class_based if w is None else w * class_based.reshape((-1,) + (1,) * (w.ndim - 1))
+                for w in weights]
+
+    def _ready_inputs(self, x):
+        """``x`` checked and aligned with the inputs; Sequential builds itself here from the first data."""
+        return self._input_arrays(x)
+
+    # -- evaluate --------------------------------------------------------------------
+    def _evaluate_logs(self, batches, strategy=None):
+        strategy = strategy or LOCAL
+        for metric in self.metrics:
+            metric.reset()
+        ops = self._place()
+        totals = collections.defaultdict(float)
+        seen = 0
+        pending = collections.deque()
+
+        def settle(entry):
+            logs, rows, ys, weights, fetches = entry
+            if fetches is not None:
+                self._update_metrics(ys, weights, fetches)
+            for key, value in logs.items():
+                totals[key] += float(value) * rows
+
+        for xs, ys, weights, rows in batches.shard(strategy):
+            targets = self._prepared_targets(ops, ys, rows)
+            outputs = self._forward(xs, False)[0]
+            total, values, _ = self._loss_values(ops, outputs, targets, weights, with_gradients=False)
+            pending.append((self._batch_logs(total, values), rows, ys, weights, self._queue_metric_fetches(outputs)))
+            seen += rows
+            if len(pending) > 1:  # one batch queued ahead, as in predict
+                settle(pending.popleft())
+        while pending:
+            settle(pending.popleft())
+        names = list(self._batch_logs(0.0, [0.0] * len(self._losses)))
+        sums = self._reduce_metrics(strategy, [totals[k] for k in names] + [seen])
+        count = sums[-1]
+        return {**{k: v / count for k, v in zip(names, sums)}, **self._metric_logs()}
+
+    def _reduce_metrics(self, strategy, values):
+        """``values`` and every metric's state summed over the ranks; returns the summed ``values``."""
+        if strategy.size == 1:
+            return values
+        states = [list(metric.get_state()) for metric in self.metrics]
+        reduced = strategy.reduce_sums(list(values) + [v for state in states for v in state])
+        offset = len(values)
+        for metric, state in zip(self.metrics, states):
+            metric.set_state(*reduced[offset:offset + len(state)])
+            offset += len(state)
+        return list(reduced[:len(values)])
+
+    @_in_device_context
+    def evaluate(self, x, y, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
+        """Mean loss (and metrics) over the data, each batch weighted by its size.
+
+        Returns the loss alone when the model has one output and no metrics, else
+        [loss, *per-output losses, *metrics] (or a dict with ``return_dict``).
+        With ``distribute``, each rank evaluates a share and the sums are reduced.
+        """
+        self._require_compiled("evaluate")
+        batch_size = _batch_size_argument(batch_size)
+        batches = ArrayBatches(*self._batch_arrays(x, y, sample_weight), batch_size)
+        logs = self._evaluate_logs(batches, _strategy(distribute))
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    # -- predict ---------------------------------------------------------------------
+    @_in_device_context
+    def predict(self, x, batch_size=32, verbose=0, distribute=None):
+        """Outputs for ``x`` in batches, in the outputs' structure; with ``distribute``, each rank computes
+        a share and every rank gets all."""
+        batch_size = _batch_size_argument(batch_size)
+        strategy = _strategy(distribute)
+        xs = self._ready_inputs(x)
+        start, stop = strategy.shard(len(xs[0]))
+        parts, fetches = [], collections.deque()
+        for i in range(start, stop, batch_size):
+            outputs = self._forward([a[i:min(i + batch_size, stop)] for a in xs], False)[0]
+            fetches.append([backend.array_ops(o).to_host_async(o) for o in outputs])
+            if len(fetches) > 1:  # one batch queued ahead: the device computes it while the host waits
+                parts.append([f.result() for f in fetches.popleft()])
+        parts += [[f.result() for f in batch] for batch in fetches]
+        if not parts:  # this rank's share is empty: empty arrays of the right trailing shapes
+            parts = [[backend.to_host(o)[:0] for o in self._forward([a[:1] for a in xs], False)[0]]]
+        columns = [strategy.gather_rows(np.concatenate(column)) for column in zip(*parts)]
+        return self._output_structure.restore(columns)
+
+    # -- fit -------------------------------------------------------------------------
+    @_in_device_context
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, distribute=None):
+        """Keras' fit: mini-batch training; returns the History callback.
+
+        Parameters
+        ----------
+        x, y : arrays (lists or dicts of arrays for several inputs or outputs)
+            ``x`` may instead be an iterable or generator of ``(x, y)`` or
+            ``(x, y, sample_weight)`` batches (``y`` None then); a generator
+            needs ``steps_per_epoch``, a re-iterable object is read anew each
+            epoch.
+        batch_size : int, optional
+            A positive integer (None: 32, as in Keras).
+        epochs : int
+            The epoch to stop before, an integer >= 0 (0 trains nothing, as in Keras).
+        verbose : "auto", 0, 1 or 2
+            1, a progress bar per epoch (steps, ETA, time per step, loss and
+            metrics); 2, one line per epoch; 0, silent; "auto" (the default), 1
+            when standard output is a terminal (or a notebook) and 2 otherwise,
+            so that a log file gets one line per epoch, as in Keras.
+        validation_data : (x, y) or (x, y, sample_weight), optional
+        class_weight : dict, optional
+            Class index -> weight of its samples' losses (single-output models).
+        sample_weight : array (samples,), optional
+            Each sample's weight in the loss (a list or dict, one per output, for several).
+        distribute : numlstm.distributed.MPIStrategy, optional
+            Data-parallel training over MPI (``batch_size`` stays the global batch).
+        """
+        strategy = _strategy(distribute)
+        try:
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, strategy)
+        except BaseException as exc:
+            strategy.abort(exc)  # one process: re-raises; MPI: this rank's error ends every rank
+            raise
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+             class_weight, sample_weight, initial_epoch, steps_per_epoch, strategy):
+        self._require_compiled("fit")
+        batch_size = _batch_size_argument(batch_size)
+        epochs = _count_argument(epochs, "epochs")
+        initial_epoch = _count_argument(initial_epoch, "initial_epoch")
+        if steps_per_epoch is not None:
+            steps_per_epoch = _integer_argument(steps_per_epoch, "steps_per_epoch", 1, "a positive integer or None")
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+        if IterableBatches.takes(x):
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError("fit on an iterable of batches takes y and sample weights from the batches; "
+                                 "leave y, sample_weight and validation_split unset")
+            if strategy.size > 1:
+                raise ValueError("distribute takes arrays; split an iterable of batches over the ranks yourself")
+            batches = IterableBatches(x, steps_per_epoch, self, class_weight)
+        else:
+            xs, ys, weights = self._batch_arrays(x, y, sample_weight, class_weight)
+            if validation_data is None and validation_split > 0:
+                split = int(math.floor(len(xs[0]) * (1 - validation_split)))
+                head = [[None if a is None else a[:split] for a in group] for group in (xs, ys, weights)]
+                tail = [[None if a is None else a[split:] for a in group] for group in (xs, ys, weights)]
+                (xs, ys, weights), validation_data = head, ArrayBatches(*tail, batch_size)
+            batches = ArrayBatches(xs, ys, weights, batch_size, steps_per_epoch)
+        if validation_data is not None and not isinstance(validation_data, ArrayBatches):
+            validation_data = self._validation_batches(validation_data, batch_size)
+        if strategy.size > 1:
+            self._check_distributable()
+        history = History()
+        callbacks = list(callbacks or []) + [history]  # last, as in Keras: it records what the others logged
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
+            callback.set_model(self)
+            callback.writes_files = strategy.is_main
+        verbose = _auto_verbosity() if verbose == "auto" else verbose
+        if not strategy.is_main:
+            verbose = 0
+        if isinstance(self.optimizer, optimizers.LBFGS):
+            if not isinstance(batches, ArrayBatches):
+                raise ValueError("L-BFGS is full-batch: give fit arrays, not an iterable of batches")
+            return self._fit_lbfgs(batches, epochs, initial_epoch, verbose, callbacks, validation_data, history)
+        if verbose and dispatch.current_device() == "cpu" and functional.first_pass_compiles():
+            print("numlstm: compiling the LSTM kernels for this machine before the first step (about half a "
+                  "minute, once: later runs load them from Numba's cache)", flush=True)
+        self.stop_training = False
+        self._resume_from_epoch = None
+        for callback in callbacks:
+            callback.on_train_begin({})
+        strategy.start(self)
+        if self._resume_from_epoch is not None:  # set by BackupAndRestore
+            initial_epoch = self._resume_from_epoch
+        for epoch in range(initial_epoch, epochs):
+            logs = self._fit_epoch(epoch, epochs, batches, shuffle, verbose, callbacks, validation_data, strategy)
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for callback in callbacks:
+            callback.on_train_end({})
+        return history
+
+    def _validation_batches(self, validation_data, batch_size):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be (x, y) or (x, y, sample_weight)")
+        return ArrayBatches(*self._batch_arrays(*validation_data), batch_size)
+
+    def _check_distributable(self):
+        stateful = [layer.name for layer in self._inner_layers() if getattr(layer, "stateful", False)]
+        if stateful:
+            raise ValueError(f"stateful layers ({', '.join(stateful)}) cannot train data-parallel: their state "
+                             "would follow one rank's share of the batch; use stateful=False")
+        if isinstance(self.optimizer, optimizers.LBFGS):
+            raise ValueError("L-BFGS is full-batch and single-process; use another optimizer with distribute")
+
+    def _fit_epoch(self, epoch, epochs, batches, shuffle, verbose, callbacks, validation_data, strategy):
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch, {})
+        for metric in self.metrics:
+            metric.reset()
+        steps = batches.steps
+        totals, seen = collections.defaultdict(float), 0
+        started = time.perf_counter()
+        bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
+                   disable=verbose != 1, leave=True, dynamic_ncols=True)
+        logs = {}
+        order = strategy.broadcast_order(batches.order(shuffle, utils.global_generator()))
+        step = -1
+        for step, batch in enumerate(batches.epoch(order)):
+            for callback in callbacks:
+                callback.on_train_batch_begin(step, {})
+            batch_logs, flat = self._batch_gradient(batch, strategy)
+            self._step(flat)
+            rows = batch[3]
+            batch_logs = {k: float(v) for k, v in batch_logs.items()}  # the step's one wait for the device
+            for key, value in batch_logs.items():
+                totals[key] += value * rows
+            seen += rows
+            logs = {**{k: v / seen for k, v in totals.items()}, **self._metric_logs()}
+            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+            bar.update(1)
+            for callback in callbacks:
+                callback.on_train_batch_end(step, {**logs, **batch_logs})
+            if self.stop_training:
+                break
+        if step < 0:
+            raise ValueError("fit got no batches in this epoch: the iterable of batches is empty or exhausted "
+                             "(a generator needs steps_per_epoch, and must yield that many batches every epoch)")
+        if strategy.size > 1:  # the epoch's metrics over every rank's shares
+            self._reduce_metrics(strategy, [])
+            logs.update(self._metric_logs())
+        if validation_data is not None:
+            logs.update({f"val_{k}": v for k, v in self._evaluate_logs(validation_data, strategy).items()})
+            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=True)
+        bar.close()
+        logs = strategy.broadcast_logs(logs)
+        strategy.synchronize(self)
+        if verbose == 2:  # Keras' one line per epoch
+            elapsed = time.perf_counter() - started
+            done = step + 1
+            print(f"Epoch {epoch + 1}/{epochs} - {done}/{steps or done} - {elapsed:.3g}s - "
+                  f"{1e3 * elapsed / done:.3g}ms/step - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs
+
+    def _fit_lbfgs(self, batches, epochs, initial_epoch, verbose, callbacks, validation_data, history):
+        from scipy.optimize import minimize
+
+        xs, ys, weights = batches.xs, batches.ys, batches.weights
+        trainable = self._trainable_params
+
+        def loss_and_gradient(flat):
+            backend.assign(trainable, flat.astype(trainable.dtype))
+            value, _, grads, _ = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
+            return float(value), backend.to_host(grads).astype(np.float64)
+
+        epoch = [initial_epoch]
+        everything = ArrayBatches(xs, ys, weights, batches.rows)
+
+        def after_iteration(flat):
+            backend.assign(trainable, flat.astype(trainable.dtype))
+            self.optimizer.iterations += 1
+            logs = self._evaluate_logs(everything)
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self._evaluate_logs(validation_data).items()})
+            if verbose:
+                print(f"L-BFGS iteration {epoch[0] + 1}/{epochs} - "
+                      + " - ".join(f"{k}: {v:.6g}" for k, v in logs.items()))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch[0], logs)
+            epoch[0] += 1
+            if self.stop_training:
+                raise StopIteration
+
+        for callback in callbacks:
+            callback.on_train_begin({})
+        settings = self.optimizer
+        if epochs > initial_epoch:
+            minimize(loss_and_gradient, backend.to_host(trainable).astype(np.float64), jac=True, method="L-BFGS-B",
+                     callback=after_iteration,
+                     options={"maxiter": epochs - initial_epoch, "maxcor": settings.maxcor, "gtol": settings.gtol,
+                              "ftol": settings.ftol})
+        for callback in callbacks:
+            callback.on_train_end({})
+        return history
+
+    # -- saving ----------------------------------------------------------------------
+    def save(self, path):
+        """One ``.numlstm`` zip file: structure, weights, compile settings and optimizer state."""
+        from ..saving import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path):
+        from ..saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        from ..saving import load_weights
+
+        load_weights(self, path)
+
+
+def _batch_size_argument(batch_size):
+    """``batch_size`` checked: a positive integer; None means 32, Keras' default."""
+    if batch_size is None:
+        return 32
+    return _integer_argument(batch_size, "batch_size", 1, "a positive integer (or None for 32)")
+
+
+def _count_argument(value, name):
+    """``value`` checked: an integer >= 0 (``epochs``, ``initial_epoch``)."""
+    return _integer_argument(value, name, 0, "an integer >= 0")
+
+
+def _integer_argument(value, name, minimum, expected):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def _auto_verbosity():
+    """What ``verbose="auto"`` means: 1 (a progress bar) when standard output is a terminal or a notebook, 2 (one
+    line per epoch) otherwise: a bar redrawn into a log file or a pipe fills it with partial lines."""
+    if "ipykernel" in sys.modules:  # a Jupyter kernel: tqdm.auto draws a widget
+        return 1
+    try:
+        return 1 if sys.stdout is not None and sys.stdout.isatty() else 2
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return 2
+
+
+def _strategy(distribute):
+    if distribute is None:
+        return LOCAL
+    if not isinstance(distribute, LocalStrategy):
+        raise TypeError(f"distribute must be a numlstm.distributed.MPIStrategy, got {type(distribute).__name__}")
+    return distribute
