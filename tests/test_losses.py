@@ -60,5 +60,5 @@ def test_bad_targets_and_names():
         losses.get("mse")(np.zeros(2), np.zeros(3))
     with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
         losses.get("sparse_categorical_crossentropy")(np.array([0, 3]), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="unknown loss 'hinge'; valid names: binary_crossentropy"):
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; valid names: bce, binary_crossentropy"):
         losses.get("hinge")

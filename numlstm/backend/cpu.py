@@ -189,9 +189,16 @@ def loss_targets(loss, y_true, shape, dtype):
     return y_true
 
 
-def loss_value_and_gradient(loss, y_true, y_pred):
-    """(mean loss as a float, gradient wrt y_pred on this backend); y_true is host data."""
-    return loss.value_and_gradient(y_true, y_pred)
+def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
+    """(mean loss as a float, gradient wrt y_pred on this backend); y_true is host data.
+
+    ``sample_weight`` (host data, optional) weights the samples or positions as in Keras 3 (see
+    :mod:`numlstm.losses`); without it the loss is called as ``value_and_gradient(y_true, y_pred)``, so
+    custom losses written before sample weights keep working.
+    """
+    if sample_weight is None:
+        return loss.value_and_gradient(y_true, y_pred)
+    return loss.value_and_gradient(y_true, y_pred, sample_weight=sample_weight)
 
 
 # -- optimizers -------------------------------------------------------------------------

@@ -386,7 +386,7 @@ def loss_targets(loss, y_true, shape, dtype):
     """``y_true`` for :func:`loss_value_and_gradient` of an output of ``shape`` and ``dtype``: checked on
     the host and uploaded now, which a training step does before it queues the forward pass (an upload
     too large to be staged waits for the device's queued work). Host data as it is for a loss that runs on
-    the host."""
+    the host. Targets of shape ``(N,)`` for an output ``(N, 1)`` are reshaped as Keras does (``_targets_like``)."""
     output = _OutputSpec(tuple(shape), np.dtype(dtype))
     if _elementwise_kind(loss) is not None:
         device = from_host(loss._targets_like(y_true, output)).reshape(-1)
@@ -400,14 +400,20 @@ def loss_targets(loss, y_true, shape, dtype):
     return _Targets(y_true, output.shape, output.dtype, device)
 
 
-def loss_value_and_gradient(loss, y_true, y_pred):
+def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
     """(mean loss, gradient wrt y_pred on the GPU). ``y_true`` is host data, checked on the host, or what
     :func:`loss_targets` made of it for this output's shape and dtype.
 
     The built-in losses run as kernels, and their value stays on the device
     until ``float()`` reads it (a :class:`DeviceScalar`); any other ``Loss``
     subclass runs on the host (y_pred down, the gradient up) and gives a float.
+    With ``sample_weight`` (host data) every loss runs on the host that way.
     """
+    if sample_weight is not None:
+        host_targets = y_true.host if isinstance(y_true, _Targets) else y_true
+        value, host_gradient = loss.value_and_gradient(host_targets, y_pred.copy_to_host(),
+                                                       sample_weight=sample_weight)
+        return value, from_host(host_gradient)
     if not (isinstance(y_true, _Targets) and y_true.shape == tuple(y_pred.shape) and y_true.dtype == y_pred.dtype):
         y_true = loss_targets(loss, y_true.host if isinstance(y_true, _Targets) else y_true, y_pred.shape,
                               y_pred.dtype)

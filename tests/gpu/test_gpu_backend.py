@@ -168,6 +168,28 @@ def test_loss_checks_stay_on_the_host(gpu):
         gpu.loss_value_and_gradient(losses.MeanSquaredError(), np.zeros((2, 2)), gpu.from_host(np.zeros((2, 3))))
 
 
+@pytest.mark.parametrize("loss", [loss for loss in LOSSES if not isinstance(loss, _CustomLoss)]
+                         + [losses.Poisson(), losses.KLDivergence()],
+                         ids=lambda loss: f"{loss.name}{'_logits' * getattr(loss, 'from_logits', 0)}")
+def test_weighted_losses_and_flat_targets(gpu, rng, loss):
+    """Sample weights (computed on the host) and (N,) targets for (N, 1) outputs, prepared or not."""
+    sparse = loss.name == "sparse_categorical_crossentropy"
+    width = 3 if "categorical" in loss.name else 1
+    y_pred = rng.uniform(0.05, 0.95, (6, width))
+    y_true = rng.integers(0, width, 6) if sparse else rng.uniform(0, 1, (6, width))
+    flat = y_true if sparse or width > 1 else y_true[:, 0]
+    weights = rng.uniform(0, 2, 6)
+    device_pred = gpu.from_host(y_pred)
+    for sample_weight in (None, weights):
+        value, gradient = cpu.loss_value_and_gradient(loss, y_true, y_pred, sample_weight)
+        for targets in (flat, gpu.loss_targets(loss, flat, y_pred.shape, y_pred.dtype)):
+            gpu_value, gpu_gradient = gpu.loss_value_and_gradient(loss, targets, device_pred, sample_weight)
+            assert float(gpu_value) == pytest.approx(value, rel=1e-13)
+            _same(gpu_gradient, gradient)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        gpu.loss_value_and_gradient(loss, flat, device_pred, -weights)
+
+
 OPTIMIZERS = [
     lambda: optimizers.SGD(0.1),
     lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True, clipvalue=0.5),
