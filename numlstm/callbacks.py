@@ -164,6 +164,15 @@ def _model_metrics(model):
     return found
 
 
+def _metrics_named(model, name):
+    """The model's metrics logged as ``name`` (a model with several outputs logs ``{output}_{metric}``)."""
+    lookup = getattr(model, "metric_for_log_key", None)
+    keyed = lookup(name) if lookup is not None else None
+    if keyed is not None:
+        return [keyed]
+    return [metric for metric in _model_metrics(model) if getattr(metric, "name", None) == name]
+
+
 def _read_rate(optimizer):
     """The optimizer's learning rate as Keras reads it.
 
@@ -233,11 +242,10 @@ class MonitorCallback(Callback):
             metric_name = self.monitor.removeprefix("val_")
             if metric_name == "loss":
                 self.monitor_op = np.less
-            for metric in _model_metrics(self.model):
-                if getattr(metric, "name", None) == metric_name:
-                    direction = _metric_direction(metric)
-                    if direction is not None:
-                        self.monitor_op = np.greater if direction == "up" else np.less
+            for metric in _metrics_named(self.model, metric_name):
+                direction = _metric_direction(metric)
+                if direction is not None:
+                    self.monitor_op = np.greater if direction == "up" else np.less
             if self.monitor_op is None:
                 raise ValueError(
                     f"{type(self).__name__} callback received monitor={self.monitor}, but numlstm isn't able to "

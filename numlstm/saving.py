@@ -168,10 +168,13 @@ def model_from_config(config):
     if kind == "Functional":
         model = model_from_graph_config(config)
     elif kind == "Sequential":
-        model = Sequential([_trainable(layer_from_config(entry), entry) for entry in config["layers"]],
+        from .layers.input_layer import InputLayer
+
+        shape = config["input_shape"]
+        start = [] if shape is None else [InputLayer(tuple(shape[1:]), batch_size=shape[0],
+                                                     name=f"{config['name']}_input")]
+        model = Sequential(start + [_trainable(layer_from_config(entry), entry) for entry in config["layers"]],
                            name=config["name"])
-        if config["input_shape"] is not None:
-            model.build(tuple(config["input_shape"]))
     else:
         raise FileFormatError(f"unknown model class {kind!r} in the file; known: Functional, Sequential")
     if "compile" in config:

@@ -95,3 +95,32 @@ def test_frozen_layer_trains_as_in_keras():
     assert len(ours.trainable_weights) == len(reference.trainable_weights)
     for a, b in zip(ours.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def classifier(lib):
+    inputs = lib.Input((6, 2), name="window")
+    hidden = lib.layers.LSTM(4, name="recurrent")(inputs)
+    return lib.Model(inputs, lib.layers.Dense(1, activation="sigmoid", name="probability")(hidden))
+
+
+@pytest.mark.parametrize("weighting", ["sample_weight", "class_weight"])
+def test_weighted_training_matches_keras(weighting):
+    keras.utils.set_random_seed(3)
+    reference, ours = paired(classifier)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 6, 2)).astype(np.float32)
+    y = (rng.random(40) < 0.3).astype(np.float32)  # (N,) labels for a (N, 1) output, as Keras takes them
+    weights = {"sample_weight": rng.uniform(0.1, 3.0, 40).astype(np.float32)} if weighting == "sample_weight" \
+        else {"class_weight": {0: 0.5, 1: 2.5}}
+    validation = (x[:10], y[:10], rng.uniform(0.5, 1.5, 10).astype(np.float32))
+    reference.compile(keras.optimizers.SGD(0.5), "binary_crossentropy", metrics=["accuracy"])
+    ours.compile(numlstm.optimizers.SGD(0.5), "binary_crossentropy", metrics=["accuracy"])
+    expected = reference.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, validation_data=validation,
+                             **weights).history
+    got = ours.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, validation_data=validation,
+                   **weights).history
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, err_msg=key)
+    sample_weight = rng.uniform(0, 2, 40).astype(np.float32)
+    assert ours.evaluate(x, y, sample_weight=sample_weight, return_dict=True)["loss"] == pytest.approx(
+        reference.evaluate(x, y, sample_weight=sample_weight, verbose=0, return_dict=True)["loss"], rel=1e-5)

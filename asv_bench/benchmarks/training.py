@@ -55,6 +55,57 @@ class NumlstmFit:
     track_fit_overhead_percent.unit = "%"
 
 
+def _numlstm_model(kind):
+    """LSTM(H) + Dense(1), compiled with Adam and MSE: as Sequential, or as a functional Model."""
+    import numlstm
+    from numlstm import layers
+
+    numlstm.utils.set_random_seed(0)
+    if kind == "sequential":
+        model = numlstm.Sequential([layers.Input((T, F)), layers.LSTM(H), layers.Dense(1)])
+    else:
+        inputs = numlstm.Input((T, F))
+        model = numlstm.Model(inputs, layers.Dense(1)(layers.LSTM(H)(inputs)))
+    model.compile("adam", "mse")
+    return model
+
+
+class FitByModelKind:
+    """The same network trained through ``Sequential`` and through the functional ``Model``: one graph core
+    runs both, and the functional model's epoch should stay within 5% of the Sequential one
+    (``track_functional_over_sequential_percent``, both timed alternately in one process)."""
+
+    params = [["sequential", "functional"]]
+    param_names = ["model"]
+
+    def setup(self, kind):
+        self.x, self.y = _data()
+        self.model = _numlstm_model(kind)
+        self.time_fit_epoch(kind)
+
+    def time_fit_epoch(self, kind):
+        self.model.fit(self.x, self.y, batch_size=B, epochs=1, verbose=0, shuffle=False)
+
+
+class FunctionalOverhead:
+    def setup(self):
+        self.x, self.y = _data()
+        self.models = {kind: _numlstm_model(kind) for kind in ("sequential", "functional")}
+        for model in self.models.values():
+            model.fit(self.x, self.y, batch_size=B, epochs=1, verbose=0, shuffle=False)
+
+    def track_functional_over_sequential_percent(self):
+        times = {kind: [] for kind in self.models}
+        for _ in range(5):
+            for kind, model in self.models.items():
+                start = time.perf_counter()
+                model.fit(self.x, self.y, batch_size=B, epochs=1, verbose=0, shuffle=False)
+                times[kind].append(time.perf_counter() - start)
+        return 100 * (np.median(times["functional"]) / np.median(times["sequential"]) - 1)
+
+    track_functional_over_sequential_percent.unit = "%"
+
+
 class TorchFit:
     def setup(self):
         try:

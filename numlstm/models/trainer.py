@@ -105,6 +105,14 @@ class Trainer:
             resolved.append([metrics_module.get(m, loss.name if loss is not None else None) for m in items])
         return resolved
 
+    def metric_for_log_key(self, key):
+        """The metric logged under ``key`` (``label_accuracy`` for several outputs), or None."""
+        for name, metrics in zip(self.output_names, self._output_metrics):
+            for metric in metrics:
+                if key == (f"{name}_{metric.name}" if len(self._output_metrics) > 1 else metric.name):
+                    return metric
+        return None
+
     def _metric_logs(self):
         """Each metric's result under its log key (``{output}_{metric}`` with several outputs), in Keras' order:
         the outputs' order, or the sorted keys where the metrics came as a dict (Keras flattens dicts sorted)."""
@@ -211,15 +219,13 @@ class Trainer:
                 for o, metrics in zip(outputs, self._output_metrics)]
 
     def _update_metrics(self, ys, weights, fetches):
-        for metrics, y, weight, fetch in zip(self._output_metrics, ys, weights, fetches):
+        """Compiled metrics see no sample weights, as Keras' ``metrics`` (its ``weighted_metrics`` would)."""
+        for metrics, y, fetch in zip(self._output_metrics, ys, fetches):
             if fetch is None:
                 continue
             output = fetch.result()
             for metric in metrics:
-                if weight is None:
-                    metric.update(y, output)
-                else:
-                    metric.update(y, output, sample_weight=weight)
+                metric.update(y, output)
 
     def _batch_logs(self, total, values):
         logs = {"loss": total}
@@ -341,6 +347,9 @@ class Trainer:
         """``values`` and every metric's state summed over the ranks; returns the summed ``values``."""
         if strategy.size == 1:
             return values
+        for tensor, metrics in zip(self._outputs, self._output_metrics):
+            for metric in metrics:  # a rank that saw no data must still hold a state of the right size
+                metric.build(tensor.shape)
         states = [list(metric.get_state()) for metric in self.metrics]
         reduced = strategy.reduce_sums(list(values) + [v for state in states for v in state])
         offset = len(values)
@@ -462,6 +471,7 @@ class Trainer:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
             callback.set_model(self)
+            callback.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps})
             callback.writes_files = strategy.is_main
         verbose = _auto_verbosity() if verbose == "auto" else verbose
         if not strategy.is_main:
