@@ -28,6 +28,7 @@ class Callback:
 
     Example
     -------
+    >>> import numlstm
     >>> class PrintLoss(numlstm.callbacks.Callback):
     ...     def on_epoch_end(self, epoch, logs=None):
     ...         print(epoch, logs["loss"])
@@ -43,9 +44,11 @@ class Callback:
         self.params = None
 
     def set_params(self, params):
+        """Keep ``fit``'s settings (``epochs``, ``steps``, ``verbose``) as ``self.params``."""
         self.params = params
 
     def set_model(self, model):
+        """Keep the model being trained as ``self.model``."""
         self.model = model
 
     def _print(self, message):
@@ -54,54 +57,56 @@ class Callback:
             print(message, flush=True)
 
     def on_train_begin(self, logs=None):
-        pass
+        """Called once when ``fit`` starts."""
 
     def on_train_end(self, logs=None):
-        pass
+        """Called once when ``fit`` ends, stopped early or not."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        pass
+        """Called at the start of epoch ``epoch`` (counted from 0)."""
 
     def on_epoch_end(self, epoch, logs=None):
-        pass
+        """Called at the end of epoch ``epoch`` with its logs: ``loss``, the metrics, their ``val_`` versions."""
 
     # As in Keras, the train-batch hooks call the older on_batch_* names, so a
     # subclass written against either set of names is called.
     def on_train_batch_begin(self, batch, logs=None):
+        """Called before training step ``batch`` of the epoch; calls ``on_batch_begin``."""
         self.on_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
+        """Called after training step ``batch`` with the epoch's logs so far; calls ``on_batch_end``."""
         self.on_batch_end(batch, logs=logs)
 
     def on_batch_begin(self, batch, logs=None):
-        pass
+        """Keras' older name of ``on_train_batch_begin``, which calls it."""
 
     def on_batch_end(self, batch, logs=None):
-        pass
+        """Keras' older name of ``on_train_batch_end``, which calls it."""
 
     def on_test_begin(self, logs=None):
-        pass
+        """Keras' hook at the start of ``evaluate``; numlstm's ``evaluate`` takes no callbacks, so never called."""
 
     def on_test_end(self, logs=None):
-        pass
+        """Keras' hook at the end of ``evaluate``; never called (see ``on_test_begin``)."""
 
     def on_test_batch_begin(self, batch, logs=None):
-        pass
+        """Keras' hook before each batch of ``evaluate``; never called (see ``on_test_begin``)."""
 
     def on_test_batch_end(self, batch, logs=None):
-        pass
+        """Keras' hook after each batch of ``evaluate``; never called (see ``on_test_begin``)."""
 
     def on_predict_begin(self, logs=None):
-        pass
+        """Keras' hook at the start of ``predict``; numlstm's ``predict`` takes no callbacks, so never called."""
 
     def on_predict_end(self, logs=None):
-        pass
+        """Keras' hook at the end of ``predict``; never called (see ``on_predict_begin``)."""
 
     def on_predict_batch_begin(self, batch, logs=None):
-        pass
+        """Keras' hook before each batch of ``predict``; never called (see ``on_predict_begin``)."""
 
     def on_predict_batch_end(self, batch, logs=None):
-        pass
+        """Keras' hook after each batch of ``predict``; never called (see ``on_predict_begin``)."""
 
 
 class History(Callback):
@@ -306,8 +311,9 @@ class EarlyStopping(MonitorCallback):
 
     Example
     -------
+    >>> import numlstm
     >>> stop = numlstm.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    >>> model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[stop])
+    >>> model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[stop])  # doctest: +SKIP
     """
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
@@ -397,8 +403,9 @@ class ReduceLROnPlateau(MonitorCallback):
 
     Example
     -------
+    >>> import numlstm
     >>> reduce = numlstm.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=1e-4)
-    >>> model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[reduce])
+    >>> model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[reduce])  # doctest: +SKIP
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
@@ -458,6 +465,7 @@ class ReduceLROnPlateau(MonitorCallback):
                 self.wait = 0
 
     def in_cooldown(self):
+        """True during the ``cooldown`` epochs after a reduction."""
         return self.cooldown_counter > 0
 
 
@@ -482,9 +490,11 @@ class LearningRateScheduler(Callback):
 
     Example
     -------
+    >>> import numlstm
     >>> def halve_after_ten(epoch, lr):
     ...     return lr if epoch < 10 else lr * 0.5
-    >>> model.fit(x, y, epochs=20, callbacks=[numlstm.callbacks.LearningRateScheduler(halve_after_ten)])
+    >>> scheduler = numlstm.callbacks.LearningRateScheduler(halve_after_ten)
+    >>> model.fit(x, y, epochs=20, callbacks=[scheduler])  # doctest: +SKIP
     """
 
     def __init__(self, schedule, verbose=0):
@@ -673,9 +683,10 @@ class ModelCheckpoint(MonitorCallback):
 
     Example
     -------
+    >>> import numlstm
     >>> checkpoint = numlstm.callbacks.ModelCheckpoint("best.numlstm", monitor="val_loss", save_best_only=True)
-    >>> model.fit(x, y, validation_split=0.2, epochs=50, callbacks=[checkpoint])
-    >>> best = numlstm.load_model("best.numlstm")
+    >>> model.fit(x, y, validation_split=0.2, epochs=50, callbacks=[checkpoint])  # doctest: +SKIP
+    >>> best = numlstm.load_model("best.numlstm")  # doctest: +SKIP
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,

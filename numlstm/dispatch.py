@@ -46,6 +46,7 @@ class DeviceWarning(UserWarning):
 
 
 def simulator_enabled():
+    """True when Numba's CUDA simulator is on (``NUMBA_ENABLE_CUDASIM=1``), which runs GPU kernels on the CPU."""
     return bool(numba.config.ENABLE_CUDASIM)
 
 
@@ -110,7 +111,14 @@ def _warn_once(message):
 
 
 def set_device(name):
-    """Run every following LSTM pass on ``name`` ("auto", "cpu" or "cuda")."""
+    """Run every following LSTM pass on ``name``, for the rest of the program.
+
+    Parameters
+    ----------
+    name : {"auto", "cpu", "cuda"}
+        ``"auto"`` picks a usable GPU, else the CPU. ``"cuda"`` without a
+        usable GPU raises :class:`DeviceError`.
+    """
     global _default
     _default = _resolve(name, "device")
 
@@ -128,7 +136,21 @@ def current_device():
 
 @contextlib.contextmanager
 def device(name):
-    """Within the block (and this thread), run LSTM passes on ``name``."""
+    """Within the block (and this thread), run LSTM passes on ``name``: a context manager.
+
+    Parameters
+    ----------
+    name : {"auto", "cpu", "cuda"}
+        As for :func:`set_device`; the block gets the device it resolves
+        to (``with device("auto") as where:``).
+
+    Example
+    -------
+    >>> import numlstm
+    >>> with numlstm.device("cpu") as where:
+    ...     print(where, numlstm.current_device())
+    cpu cpu
+    """
     resolved = _resolve(name, "device")
     stack = getattr(_state, "stack", None)
     if stack is None:

@@ -26,10 +26,18 @@ def _fans(shape):
 
 
 class Initializer:
+    """Base class of initializers: ``initializer(shape, dtype)`` returns a new array of initial weights.
+
+    Subclasses implement ``__call__`` and, when they take arguments,
+    ``get_config``. Wherever numlstm takes an initializer, any
+    ``callable(shape, dtype)`` also works.
+    """
+
     def __call__(self, shape, dtype="float32"):
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor's arguments, which rebuild the initializer."""
         return {}
 
     def __repr__(self):
@@ -38,16 +46,40 @@ class Initializer:
 
 
 class Zeros(Initializer):
+    """Initializes to 0.
+
+    Example
+    -------
+    >>> from numlstm import initializers
+    >>> initializers.Zeros()((2,)).tolist()
+    [0.0, 0.0]
+    """
+
     def __call__(self, shape, dtype="float32"):
         return np.zeros(shape, dtype)
 
 
 class Ones(Initializer):
+    """Initializes to 1."""
+
     def __call__(self, shape, dtype="float32"):
         return np.ones(shape, dtype)
 
 
 class Constant(Initializer):
+    """Initializes to a constant ``value``.
+
+    Parameters
+    ----------
+    value : float, default 0.0
+
+    Example
+    -------
+    >>> from numlstm import initializers
+    >>> initializers.Constant(0.5)((2, 2)).tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
+
     def __init__(self, value=0.0):
         self.value = float(value)
 
@@ -59,6 +91,17 @@ class Constant(Initializer):
 
 
 class RandomNormal(Initializer):
+    """Draws from a normal distribution of ``mean`` and ``stddev``.
+
+    Parameters
+    ----------
+    mean : float, default 0.0
+    stddev : float, default 0.05
+    seed : int, optional
+        Every call with a seed draws the same values; without one, the
+        global generator (:func:`numlstm.utils.set_random_seed`) draws.
+    """
+
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
@@ -70,6 +113,17 @@ class RandomNormal(Initializer):
 
 
 class RandomUniform(Initializer):
+    """Draws uniformly from [``minval``, ``maxval``).
+
+    Parameters
+    ----------
+    minval : float, default -0.05
+    maxval : float, default 0.05
+    seed : int, optional
+        Every call with a seed draws the same values; without one, the
+        global generator (:func:`numlstm.utils.set_random_seed`) draws.
+    """
+
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         self.minval, self.maxval, self.seed = float(minval), float(maxval), seed
 
@@ -81,7 +135,26 @@ class RandomUniform(Initializer):
 
 
 class GlorotUniform(Initializer):
-    """Uniform on [-limit, limit], limit = sqrt(6 / (fan_in + fan_out))."""
+    """Glorot (Xavier) uniform: uniform on [-limit, limit], limit = sqrt(6 / (fan_in + fan_out)).
+
+    For a (fan_in, fan_out) matrix; a shape of more axes multiplies both
+    fans by the product of its leading axes (a convolution's window), as
+    Keras.
+
+    Parameters
+    ----------
+    seed : int, optional
+        Every call with a seed draws the same values; without one, the
+        global generator (:func:`numlstm.utils.set_random_seed`) draws.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import initializers
+    >>> w = initializers.GlorotUniform(seed=0)((20, 4))
+    >>> bool(np.abs(w).max() <= np.sqrt(6 / 24))
+    True
+    """
 
     def __init__(self, seed=None):
         self.seed = seed
@@ -100,6 +173,21 @@ class Orthogonal(Initializer):
 
     As in Keras, a shape is flattened to (prod(shape[:-1]), shape[-1]) and
     the wider side gets orthonormal rows or columns.
+
+    Parameters
+    ----------
+    gain : float, default 1.0
+    seed : int, optional
+        Every call with a seed draws the same values; without one, the
+        global generator (:func:`numlstm.utils.set_random_seed`) draws.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import initializers
+    >>> q = initializers.Orthogonal(seed=0)((4, 4), "float64")
+    >>> bool(np.allclose(q @ q.T, np.eye(4)))
+    True
     """
 
     def __init__(self, gain=1.0, seed=None):
@@ -127,7 +215,25 @@ _BY_NAME = {
 
 
 def get(identifier):
-    """An initializer from its name (as in Keras), an instance, or any callable(shape, dtype)."""
+    """An initializer from its name (as in Keras), an instance, or any callable(shape, dtype).
+
+    Parameters
+    ----------
+    identifier : str or Initializer or callable
+        ``"zeros"``, ``"ones"``, ``"constant"``, ``"random_normal"``,
+        ``"random_uniform"``, ``"glorot_uniform"`` or ``"orthogonal"``, with
+        its default arguments; an instance or callable is returned as it is.
+
+    Returns
+    -------
+    Initializer or callable
+
+    Example
+    -------
+    >>> from numlstm import initializers
+    >>> initializers.get("orthogonal")
+    Orthogonal(gain=1.0, seed=None)
+    """
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:

@@ -23,7 +23,34 @@ def _numpy(parameter):
 
 
 def from_torch(lstm, linear=None, name=None):
-    """A Sequential model with the weights of ``lstm`` (and ``linear``)."""
+    """A Sequential model with the weights of ``lstm`` (and ``linear``).
+
+    Parameters
+    ----------
+    lstm : torch.nn.LSTM
+        Any number of layers, bidirectional or not, with or without
+        biases; not ``proj_size``. Its input is taken as batch first,
+        whatever its ``batch_first``.
+    linear : torch.nn.Linear, optional
+        A head applied to every timestep; it becomes a ``Dense`` layer.
+    name : str, optional
+        The model's name.
+
+    Returns
+    -------
+    Sequential
+        ``LSTM(return_sequences=True)`` layers (``Bidirectional`` ones
+        for a bidirectional LSTM), then a ``Dense``; built, in the LSTM's
+        dtype, computing ``linear(lstm(x)[0])``.
+
+    Example
+    -------
+    >>> import torch
+    >>> from numlstm import interop
+    >>> model = interop.from_torch(torch.nn.LSTM(3, 8, num_layers=2), torch.nn.Linear(8, 1))
+    >>> [type(layer).__name__ for layer in model.layers]
+    ['LSTM', 'LSTM', 'Dense']
+    """
     import torch
 
     if not isinstance(lstm, torch.nn.LSTM):
@@ -70,7 +97,24 @@ def _lstm_cells(layers):
 
 
 def to_torch(model):
-    """``(torch.nn.LSTM, torch.nn.Linear or None)`` computing what ``model`` computes."""
+    """``(torch.nn.LSTM, torch.nn.Linear or None)`` computing what ``model`` computes.
+
+    Parameters
+    ----------
+    model : Sequential
+        ``LSTM`` layers, or ``Bidirectional(LSTM)`` layers with
+        ``merge_mode="concat"``, all of one ``units``, each returning
+        sequences, without peepholes, CIFG or state; optionally ending in a
+        linear ``Dense``.
+
+    Returns
+    -------
+    lstm : torch.nn.LSTM
+        ``batch_first=True``, in the model's dtype; ``bias_hh`` is zero
+        and ``bias_ih`` holds the bias.
+    linear : torch.nn.Linear or None
+        The ``Dense`` head, if any.
+    """
     import torch
 
     layers = list(model.layers)

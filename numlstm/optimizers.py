@@ -18,20 +18,46 @@ from .kernels.optimizer_updates import adam_step_size
 
 
 class LearningRateSchedule:
+    """Base class of learning-rate schedules: ``schedule(step)`` is the rate of optimizer step ``step``.
+
+    Pass one as an optimizer's ``learning_rate``; the optimizer evaluates
+    it at its step count (from 0), as Keras does. Subclasses implement
+    ``__call__``.
+    """
+
     def __call__(self, step):
         raise NotImplementedError
 
 
 class ExponentialDecay(LearningRateSchedule):
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase}
+    """Exponential decay: ``initial_learning_rate * decay_rate ** (step / decay_steps)``.
 
-    """initial_learning_rate * decay_rate ** (step / decay_steps), floored with ``staircase``."""
+    Parameters
+    ----------
+    initial_learning_rate : float
+    decay_steps : int
+        The steps over which the rate is multiplied by ``decay_rate``.
+    decay_rate : float
+    staircase : bool, default False
+        Floor ``step / decay_steps``: the rate drops every ``decay_steps``
+        steps instead of smoothly.
+
+    Example
+    -------
+    >>> from numlstm import optimizers
+    >>> schedule = optimizers.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
+    >>> [schedule(step) for step in (0, 9, 10, 20)]
+    [0.1, 0.1, 0.05, 0.025]
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), int(decay_steps)
         self.decay_rate, self.staircase = float(decay_rate), staircase
+
+    def get_config(self):
+        """The constructor's arguments."""
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase}
 
     def __call__(self, step):
         exponent = step / self.decay_steps
@@ -39,14 +65,34 @@ class ExponentialDecay(LearningRateSchedule):
 
 
 class CosineDecay(LearningRateSchedule):
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha}
+    """Cosine decay from ``initial_learning_rate`` to ``alpha * initial_learning_rate`` over ``decay_steps``.
 
-    """Cosine decay from initial_learning_rate to alpha * initial_learning_rate over decay_steps."""
+    ``rate(step) = initial_learning_rate * ((1 - alpha) * cosine + alpha)``
+    with ``cosine = 0.5 * (1 + cos(pi * min(step, decay_steps) / decay_steps))``:
+    constant after ``decay_steps``. Keras' warm-up arguments are not supported.
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+    decay_steps : int
+    alpha : float, default 0.0
+        The final rate as a fraction of the initial one.
+
+    Example
+    -------
+    >>> from numlstm import optimizers
+    >>> schedule = optimizers.CosineDecay(0.1, decay_steps=100)
+    >>> [round(schedule(step), 4) for step in (0, 50, 100, 200)]
+    [0.1, 0.05, 0.0, 0.0]
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
         self.initial_learning_rate, self.decay_steps, self.alpha = float(initial_learning_rate), int(decay_steps), float(alpha)
+
+    def get_config(self):
+        """The constructor's arguments."""
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha}
 
     def __call__(self, step):
         cosine = 0.5 * (1 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))
@@ -54,6 +100,24 @@ class CosineDecay(LearningRateSchedule):
 
 
 class Optimizer:
+    """Base class of the stochastic optimizers: gradient clipping, the learning rate, the step count.
+
+    ``fit`` calls :meth:`build` once and :meth:`apply` every step. The
+    clipping arguments are Keras' and every subclass takes them as keywords.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule
+        Positive.
+    clipnorm : float, optional
+        Scale each weight array's gradient to an L2 norm of at most this.
+    clipvalue : float, optional
+        Clip every gradient element to [-clipvalue, clipvalue] (first).
+    global_clipnorm : float, optional
+        Scale all gradients together to a global L2 norm of at most this
+        (not with ``clipnorm``).
+    """
+
     name = None
 
     def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None):
@@ -115,6 +179,27 @@ class Optimizer:
 
 
 class SGD(Optimizer):
+    """Stochastic gradient descent, with momentum and Nesterov momentum as Keras' ``SGD``.
+
+    Without momentum ``w -= learning_rate * g``; with it
+    ``v = momentum * v - learning_rate * g``, then ``w += v``, or with
+    ``nesterov`` ``w += momentum * v - learning_rate * g``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.01
+    momentum : float, default 0.0
+        In [0, 1].
+    nesterov : bool, default False
+    **clipping
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``: see :class:`Optimizer`.
+
+    Example
+    -------
+    >>> from numlstm import optimizers
+    >>> optimizer = optimizers.SGD(learning_rate=0.05, momentum=0.9, clipnorm=1.0)
+    """
+
     name = "sgd"
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
@@ -130,6 +215,29 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015) with Keras' update rule.
+
+    At step ``t`` (from 1): ``m = beta_1 * m + (1 - beta_1) * g``,
+    ``v = beta_2 * v + (1 - beta_2) * g**2``, then
+    ``w -= learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
+    A ``weight_decay`` above 0 first applies decoupled weight decay,
+    ``w -= learning_rate * weight_decay * w`` (AdamW). ``amsgrad`` is not
+    supported.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1 : float, default 0.9
+        The decay of the first-moment average ``m``.
+    beta_2 : float, default 0.999
+        The decay of the second-moment average ``v``.
+    epsilon : float, default 1e-7
+    weight_decay : float, default 0.0
+        Decoupled weight decay (Keras' default, None, means 0).
+    **clipping
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``: see :class:`Optimizer`.
+    """
+
     name = "adam"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, **clipping):
@@ -146,6 +254,22 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019), as Keras' ``AdamW``.
+
+    :class:`Adam` with a default ``weight_decay`` of 0.004, Keras'; note
+    that ``weight_decay`` comes second here, as in Keras.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    weight_decay : float, default 0.004
+        Each step first does ``w -= learning_rate * weight_decay * w``.
+    beta_1, beta_2 : float, default 0.9, 0.999
+    epsilon : float, default 1e-7
+    **clipping
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``: see :class:`Optimizer`.
+    """
+
     name = "adamw"
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
@@ -154,6 +278,26 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
+    """RMSprop with Keras' update rule, optionally centered and with momentum.
+
+    ``v = rho * v + (1 - rho) * g**2`` and ``w -= learning_rate * g / sqrt(v + epsilon)``;
+    ``centered`` subtracts the square of the average gradient,
+    ``a = rho * a + (1 - rho) * g``, from ``v + epsilon``; a ``momentum``
+    above 0 accumulates the increments, ``b = momentum * b + increment``,
+    and subtracts ``b``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    rho : float, default 0.9
+        The decay of the average of squared gradients.
+    momentum : float, default 0.0
+    epsilon : float, default 1e-7
+    centered : bool, default False
+    **clipping
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``: see :class:`Optimizer`.
+    """
+
     name = "rmsprop"
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **clipping):
@@ -168,6 +312,18 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
+    """Adagrad with Keras' update rule: ``a += g**2``, then ``w -= learning_rate * g / sqrt(a + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    initial_accumulator_value : float, default 0.1
+        The starting value of every ``a``.
+    epsilon : float, default 1e-7
+    **clipping
+        ``clipnorm``, ``clipvalue``, ``global_clipnorm``: see :class:`Optimizer`.
+    """
+
     name = "adagrad"
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **clipping):
@@ -187,6 +343,21 @@ class LBFGS:
     sees the whole training set, and an "epoch" is one L-BFGS iteration
     (``epochs`` caps them). Suited to small models and data sets, where it
     often reaches a much lower loss than stochastic optimizers.
+
+    Parameters
+    ----------
+    maxcor : int, default 10
+        The number of correction pairs the inverse Hessian approximation
+        keeps (scipy's ``maxcor``).
+    gtol : float, default 1e-7
+        Stop when the largest gradient element is below this.
+    ftol : float, default 1e-12
+        Stop when the loss's relative reduction is below this.
+
+    Example
+    -------
+    >>> from numlstm import optimizers
+    >>> optimizer = optimizers.LBFGS(maxcor=20)
     """
 
     name = "lbfgs"
@@ -197,15 +368,17 @@ class LBFGS:
         self.learning_rate = None
 
     def build(self, params, sizes=None):
-        pass
+        """Nothing to allocate: scipy keeps the state (the optimizer interface's ``build``)."""
 
     def move_to(self, ops):
-        pass
+        """Nothing to move (the optimizer interface's ``move_to``)."""
 
     def variables(self):
+        """No state arrays: an empty list."""
         return []
 
     def get_config(self):
+        """The constructor's arguments."""
         return {"maxcor": self.maxcor, "gtol": self.gtol, "ftol": self.ftol}
 
 
@@ -213,7 +386,25 @@ _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagr
 
 
 def get(identifier):
-    """An optimizer from its Keras name or an Optimizer instance."""
+    """An optimizer from its name or an instance.
+
+    Parameters
+    ----------
+    identifier : str or Optimizer or LBFGS
+        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"`` or
+        ``"lbfgs"`` (any case), with its default arguments; an instance
+        is returned as it is.
+
+    Returns
+    -------
+    Optimizer or LBFGS
+
+    Example
+    -------
+    >>> from numlstm import optimizers
+    >>> optimizers.get("Adam").learning_rate
+    0.001
+    """
     if isinstance(identifier, (Optimizer, LBFGS)):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:

@@ -19,6 +19,7 @@ def _pyplot():
 
 
 def matplotlib_available():
+    """True when matplotlib (the ``plot`` extra) can be imported."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -27,7 +28,19 @@ def matplotlib_available():
 
 
 def plot_history(history, path, title="Training"):
-    """Loss and validation loss per epoch (log scale) from ``fit``'s History, saved as an image at ``path``."""
+    """Loss and validation loss per epoch (log scale) from ``fit``'s History, saved as an image at ``path``.
+
+    The best validation epoch is circled.
+
+    Parameters
+    ----------
+    history : History or dict
+        What ``fit`` returns, or its ``history`` dict (``"loss"`` and
+        optionally ``"val_loss"``: one value per epoch).
+    path : str or path
+        Where the image is written (the format follows the extension).
+    title : str, default "Training"
+    """
     plt = _pyplot()
     curves = history.history if hasattr(history, "history") else history
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
@@ -66,6 +79,9 @@ def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast"
         Where the image is written (the format follows the extension).
     boundaries : sequence of (label, time)
         Vertical lines, for example where validation and test begin.
+    title : str, default "Forecast"
+    units : str, default ""
+        The y axis's label.
     context_start : time, optional
         First time shown (the default shows the whole series).
     """

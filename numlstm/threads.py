@@ -54,6 +54,17 @@ def set_openmp_wait_defaults(environ=os.environ):
 
     Effective only before Numba's thread pool starts (its OpenMP runtime
     reads the environment once): ``numlstm`` calls this when imported.
+
+    Parameters
+    ----------
+    environ : mapping, default os.environ
+        The environment to read and set.
+
+    Returns
+    -------
+    dict
+        The variables set (``GOMP_SPINCOUNT``, ``KMP_BLOCKTIME``) and their
+        values; empty when the pool had started or ``OMP_WAIT_POLICY`` is set.
     """
     from numba.np.ufunc import parallel
 
@@ -71,6 +82,13 @@ def cgroup_cpu_limit(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"):
 
     cgroup v2 (``cpu.max``) and v1 (``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``); the
     smallest quota on the path from the process's cgroup up to the root counts.
+
+    Parameters
+    ----------
+    root : str or path, default "/sys/fs/cgroup"
+        Where the cgroup file systems are mounted.
+    proc_cgroup : str or path, default "/proc/self/cgroup"
+        The file naming the process's cgroups.
     """
     try:
         lines = pathlib.Path(proc_cgroup).read_text().splitlines()
@@ -122,8 +140,10 @@ def _v1_limit(folder):
 
 @functools.cache
 def available_cores():
-    """Cores this process may use: its affinity mask, capped by its cgroup's CPU quota (rounded up,
-    as Go and the JVM round it)."""
+    """Cores this process may use: its affinity mask, capped by its cgroup's CPU quota.
+
+    The quota is rounded up, as Go and the JVM round it. Computed once.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     quota = cgroup_cpu_limit()
     if quota is not None:
@@ -132,8 +152,14 @@ def available_cores():
 
 
 def share_node(ranks):
-    """Share this node's cores among ``ranks`` processes (``MPIStrategy`` calls it with the ranks it
-    finds on the node), unless the thread count was set in the environment."""
+    """Share this node's cores among ``ranks`` processes, unless the thread count was set in the environment.
+
+    Parameters
+    ----------
+    ranks : int
+        The processes on this node; ``MPIStrategy`` calls it with the ranks
+        it finds there.
+    """
     global _node_ranks
     if ranks < 1:
         raise ValueError(f"ranks must be a positive number of processes on this node, got {ranks}")
@@ -141,18 +167,33 @@ def share_node(ranks):
 
 
 def user_set_threads(environ=os.environ):
-    """True when the environment fixes numlstm's thread count (``NUMBA_NUM_THREADS``)."""
+    """True when the environment fixes numlstm's thread count (``NUMBA_NUM_THREADS``).
+
+    Parameters
+    ----------
+    environ : mapping, default os.environ
+    """
     return "NUMBA_NUM_THREADS" in environ
 
 
 def compute_threads(at_most=None):
-    """How many of Numba's threads the next pass runs on (``at_most``: the most its work can use): Numba's
-    count, capped by this process's share of the cores it may use, unless ``NUMBA_NUM_THREADS`` is set.
+    """How many of Numba's threads the next pass runs on.
 
-    It does not step aside for other processes' load: under the OS's fair
+    Numba's count, capped by this process's share of the cores it may use,
+    unless ``NUMBA_NUM_THREADS`` is set. It does not step aside for other processes' load: under the OS's fair
     share, a pass on fewer threads gets less of the machine (measured with
     two competitors on 2 cores: one thread's training step at medium size
     took 39-74 ms by where the OS put it, two threads' 45-53 ms).
+
+    Parameters
+    ----------
+    at_most : int, optional
+        The most threads the pass's work can use (its blocks).
+
+    Returns
+    -------
+    int
+        At least 1.
     """
     threads = numba.get_num_threads()
     if at_most is not None:
@@ -173,9 +214,12 @@ def _blas_libraries():
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Every loaded BLAS on one thread inside, back to its own count after. Calls the libraries' own
-    get/set functions: threadpoolctl's ``limit`` surveys every thread pool of the process twice per use,
-    about 20 us, a tenth of a tiny model's training step."""
+    """A context manager: every loaded BLAS on one thread inside, back to its own count after.
+
+    It calls the libraries' own get/set functions: threadpoolctl's
+    ``limit`` surveys every thread pool of the process twice per use, about
+    20 us, a tenth of a tiny model's training step.
+    """
     libraries = _blas_libraries()
     previous = [library.get_num_threads() for library in libraries]
     for library, threads in zip(libraries, previous):
@@ -191,8 +235,15 @@ def single_threaded_blas():
 
 @contextlib.contextmanager
 def numba_threads(count):
-    """Numba's parallel regions inside run ``count`` threads (this Python thread only), so that a pass
-    on fewer blocks than the pool has threads wakes no idle ones (at most the pool's size)."""
+    """A context manager: Numba's parallel regions inside run ``count`` threads (this Python thread only).
+
+    So a pass on fewer blocks than the pool has threads wakes no idle ones.
+
+    Parameters
+    ----------
+    count : int
+        Capped at the pool's size.
+    """
     count = min(count, numba.config.NUMBA_NUM_THREADS)
     previous = numba.get_num_threads()
     if count != previous:

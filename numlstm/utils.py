@@ -15,6 +15,21 @@ def set_random_seed(seed):
     """Seed every random draw numlstm makes (initializers, shuffling, dropout).
 
     With the same seed and thread count, CPU training is bit-reproducible.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers, utils
+    >>> utils.set_random_seed(42)
+    >>> first = layers.Dense(2)(np.ones((1, 3)))
+    >>> utils.set_random_seed(42)
+    >>> bool((layers.Dense(2)(np.ones((1, 3))) == first).all())
+    True
     """
     global _generator
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -28,7 +43,12 @@ def global_generator():
 
 
 def set_global_generator(generator):
-    """Replace the generator behind unseeded draws (``MPIStrategy`` gives each rank its own)."""
+    """Replace the generator behind unseeded draws (``MPIStrategy`` gives each rank its own).
+
+    Parameters
+    ----------
+    generator : numpy.random.Generator
+    """
     global _generator
     if not isinstance(generator, np.random.Generator):
         raise TypeError(f"generator must be a numpy.random.Generator, got {type(generator).__name__}")
@@ -184,6 +204,22 @@ class TimeseriesDataset:
     Re-iterable: each ``iter()`` yields every batch again (in a new order
     when shuffled), so it can serve as an epoch's data. ``len()`` is the
     number of batches (of samples when ``batch_size`` is None).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The part of the series in use (``data[start_index:end_index]``); axis 0 is time.
+    targets : numpy.ndarray or None
+        Aligned with ``data``: the target of the window starting at ``i`` is
+        ``targets[i]``.
+    start_positions : numpy.ndarray
+        Where each window starts in ``data``, in chronological order.
+    sequence_length : int
+    sampling_rate : int
+    batch_size : int or None
+        None yields single windows.
+    rng : numpy.random.RandomState, optional
+        Shuffles the windows at every iteration; None keeps their order.
 
     Attributes
     ----------

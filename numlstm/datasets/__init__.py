@@ -142,7 +142,25 @@ SERIES = {"co2": load_co2, "sunspots": load_sunspots, "elnino": load_elnino, "ni
 
 
 def load_series(name):
-    """One of the packaged series by name: ``"co2"``, ``"sunspots"``, ``"elnino"`` or ``"nile"``."""
+    """One of the packaged series by name.
+
+    Parameters
+    ----------
+    name : {"co2", "sunspots", "elnino", "nile"}
+        The series of ``load_co2``, ``load_sunspots``, ``load_elnino`` or
+        ``load_nile``.
+
+    Returns
+    -------
+    TimeSeries
+
+    Example
+    -------
+    >>> from numlstm import datasets
+    >>> nile = datasets.load_series("nile")
+    >>> len(nile), nile.units
+    (100, '10^8 m^3')
+    """
     if name not in SERIES:
         raise ValueError(f"unknown data set {name!r}; the packaged series are {', '.join(SERIES)}")
     return SERIES[name]()
@@ -155,6 +173,21 @@ def load_text(name="shakespeare"):
     the Tiny Shakespeare corpus of the char-rnn project
     (data/tinyshakespeare/input.txt, 1,115,394 characters in all), cut at a
     speaker boundary. Shakespeare's works are in the public domain.
+
+    Parameters
+    ----------
+    name : str, default "shakespeare"
+        The only corpus packaged.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> from numlstm import datasets
+    >>> len(datasets.load_text())
+    262063
     """
     if name != "shakespeare":
         raise ValueError(f"unknown text {name!r}; the packaged text is 'shakespeare'")

@@ -40,7 +40,18 @@ def check_finite_data(array, name):
 
 
 class Backward(NamedTuple):
-    """What ``Layer.backward`` returns."""
+    """What ``Layer.backward`` returns.
+
+    Attributes
+    ----------
+    d_input : array or list of arrays or None
+        The gradient of the loss with respect to the layer's input (a list
+        for a layer of several inputs); None when not asked for.
+    grads : list of arrays
+        The gradients of the weights, aligned one to one with ``get_weights()``.
+    d_initial_state : list of arrays, optional
+        The gradients of the ``initial_state`` the forward pass was given.
+    """
 
     d_input: np.ndarray
     grads: list  # aligned one to one with ``get_weights()``
@@ -58,6 +69,15 @@ class Layer:
 
     ``trainable = False`` (set before ``compile``) freezes the layer's
     weights: the optimizer leaves them alone, as in Keras.
+
+    Parameters
+    ----------
+    name : str, optional
+        Unique within a model. By default the class name in snake case,
+        numbered after the first (``lstm``, ``lstm_1``, ...), as Keras.
+    dtype : str or numpy dtype, optional
+        The dtype of the weights and outputs: ``floatx()`` (float32) by
+        default, or float64.
     """
 
     def __init__(self, name=None, dtype=None):
@@ -77,6 +97,7 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
+        """A new layer from ``get_config()``'s dict (unbuilt: its weights are drawn anew)."""
         return cls(**config)
 
     # -- weights -------------------------------------------------------------
@@ -104,10 +125,12 @@ class Layer:
 
     @property
     def trainable_weights(self):
+        """The weights the optimizer updates: all of them, or none when ``trainable`` is False."""
         return self.weights if self.trainable else []
 
     @property
     def non_trainable_weights(self):
+        """The weights the optimizer leaves alone: none, or all of them when ``trainable`` is False."""
         return [] if self.trainable else self.weights
 
     def get_weights(self):
@@ -115,6 +138,7 @@ class Layer:
         return [backend.host_copy(w) for w in self._weights]
 
     def set_weights(self, weights):
+        """Copy ``weights`` (arrays of the shapes and order of ``get_weights()``) into the layer's weights."""
         weights = list(weights)
         if not self.built:
             raise ValueError(f"{self.name}: build the layer (call it or .build(input_shape)) before set_weights")
@@ -131,10 +155,12 @@ class Layer:
             backend.assign(current, np.asarray(new, current.dtype))
 
     def count_params(self):
+        """The number of scalars in the layer's weights."""
         return sum(w.size for w in self._weights)
 
     # -- calling ---------------------------------------------------------------
     def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (the first call does it)."""
         self.built = True
 
     def _as_input(self, x, name="x"):
@@ -163,6 +189,7 @@ class Layer:
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
+        """The output's shape (a list of shapes for several outputs) for an input of ``input_shape``."""
         raise NotImplementedError
 
     def compute_mask(self, inputs, mask=None):

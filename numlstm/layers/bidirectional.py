@@ -15,6 +15,38 @@ def _backward_copy(layer):
 
 
 class Bidirectional(Layer):
+    """Bidirectional wrapper for an LSTM: one copy reads the sequence forwards, another backwards.
+
+    The backward layer is a fresh LSTM with ``layer``'s options and the
+    opposite ``go_backwards`` unless given; its returned sequences are put
+    back in the input's time order before the two outputs are merged. The
+    weights are the forward layer's, then the backward layer's (Keras'
+    order). With ``return_state`` the output is ``[merged, h_f, c_f, h_b,
+    c_b]`` (``merge_mode=None``: ``[y_f, y_b, h_f, c_f, h_b, c_b]``), and
+    ``initial_state`` takes the four states in that order.
+
+    Parameters
+    ----------
+    layer : LSTM
+        The forward layer.
+    merge_mode : {"concat", "sum", "mul", "ave", None}, default "concat"
+        How the two outputs combine: joined on the last axis (2 * units
+        features), added, multiplied, averaged, or (None) returned as a
+        list of two.
+    backward_layer : LSTM, optional
+        The backward layer, which must read the other way from ``layer``
+        and agree on ``return_sequences`` and ``return_state``.
+    name : str, optional
+        ``bidirectional_`` and the layer's name by default.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> layers.Bidirectional(layers.LSTM(8, return_sequences=True))(np.zeros((2, 5, 3))).shape
+    (2, 5, 16)
+    """
+
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
         if not isinstance(layer, LSTM):
             raise TypeError(f"Bidirectional wraps an LSTM layer, got {type(layer).__name__}")

@@ -20,7 +20,9 @@ def _single_int(value, name, owner):
 
 
 class Conv1D(Layer):
-    """``y[b, o, f] = activation(sum_{j, c} x_pad[b, o * strides + j * dilation_rate, c] * kernel[j, c, f]
+    """1-D convolution over time (a temporal convolution), channels last, as Keras 3's ``Conv1D``.
+
+    ``y[b, o, f] = activation(sum_{j, c} x_pad[b, o * strides + j * dilation_rate, c] * kernel[j, c, f]
     + bias[f])``.
 
     Input (batch, timesteps, channels); output (batch, new_timesteps,

@@ -8,6 +8,37 @@ from .base import Backward, Layer
 
 
 class Dense(Layer):
+    """Densely connected layer: ``y = activation(x @ kernel + bias)``, on the last axis.
+
+    Input (batch, ..., features), e.g. (batch, features) or, applied to
+    every timestep, (batch, timesteps, features); output the same with
+    ``units`` last. Weights, in Keras order: ``kernel`` (features, units),
+    then ``bias`` (units,) with ``use_bias``. The mask passes through.
+
+    Parameters
+    ----------
+    units : int
+        Output features.
+    activation : str, optional
+        None (linear), ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"softmax"``
+        (over the last axis).
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str or initializer, default "glorot_uniform", "zeros"
+    name : str, optional
+    dtype : str or numpy dtype, optional
+        float32 (``floatx()``) by default, or float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> dense = layers.Dense(4, activation="relu")
+    >>> dense(np.ones((2, 5, 3))).shape
+    (2, 5, 4)
+    >>> [w.shape for w in dense.get_weights()]
+    [(3, 4), (4,)]
+    """
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)

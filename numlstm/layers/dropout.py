@@ -7,6 +7,35 @@ from .base import Backward, Layer
 
 
 class Dropout(Layer):
+    """Sets a fraction ``rate`` of its inputs to 0 while training, scaling the others by ``1 / (1 - rate)``.
+
+    Outside training (``predict``, ``evaluate``, or a call without
+    ``training=True``) it passes its input through. No weights; the mask
+    passes through.
+
+    Parameters
+    ----------
+    rate : float
+        In [0, 1): the fraction of the inputs to drop.
+    seed : int, optional
+        With a seed every call draws the same mask (Keras' seeded layers
+        draw a new one per call); without one, the global generator
+        (:func:`numlstm.utils.set_random_seed`) draws a new mask per call.
+    name : str, optional
+    dtype : str or numpy dtype, optional
+        float32 (``floatx()``) by default, or float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> dropout = layers.Dropout(0.5, seed=0)
+    >>> dropout(np.ones((1, 4))).tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
+    >>> sorted(set(dropout(np.ones((1, 100)), training=True).ravel().tolist()))
+    [0.0, 2.0]
+    """
+
     def __init__(self, rate, seed=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         if not 0.0 <= rate < 1.0:

@@ -8,6 +8,40 @@ from .symbolic import is_symbolic
 
 
 class Embedding(Layer):
+    """Turns integer token ids into dense vectors: ``y[b, t] = embeddings[x[b, t]]``.
+
+    Input (batch, timesteps) of ids in [0, ``input_dim``); output (batch,
+    timesteps, output_dim). One weight: ``embeddings`` (input_dim,
+    output_dim). Its input holds ids, which have no gradient: it comes
+    first in a model (after ``Input``).
+
+    Parameters
+    ----------
+    input_dim : int
+        The vocabulary's size: the largest id plus one.
+    output_dim : int
+        The size of each vector.
+    embeddings_initializer : str or initializer, optional
+        Keras' default, ``RandomUniform(-0.05, 0.05)``, when omitted.
+    mask_zero : bool, default False
+        Id 0 is padding: the layers after it get the mask ``x != 0``
+        (so id 0 cannot be a token, and ``input_dim`` counts it).
+    name : str, optional
+    dtype : str or numpy dtype, optional
+        The vectors' dtype: float32 (``floatx()``) by default, or float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> embedding = layers.Embedding(100, 8, mask_zero=True)
+    >>> ids = np.array([[5, 9, 0, 0]])
+    >>> embedding(ids).shape
+    (1, 4, 8)
+    >>> embedding.compute_mask(ids).tolist()
+    [[True, True, False, False]]
+    """
+
     # It checks its ids on the host: a model hands it its batch as host data instead of uploading the batch
     # for it to download (a download waits for the device's queued work, the last step's backward pass).
     takes_host_input = True

@@ -18,6 +18,93 @@ from .base import Backward, Layer
 
 
 class LSTM(Layer):
+    """Long Short-Term Memory layer (Hochreiter and Schmidhuber, 1997), as Keras 3's ``keras.layers.LSTM``.
+
+    For each timestep ``t`` of an input ``x`` of shape (batch, timesteps,
+    features), with ``h_0`` and ``c_0`` zeros unless given::
+
+        i_t = sigmoid(x_t @ W_i + h_{t-1} @ U_i + b_i)
+        f_t = sigmoid(x_t @ W_f + h_{t-1} @ U_f + b_f)
+        g_t = tanh(x_t @ W_c + h_{t-1} @ U_c + b_c)
+        o_t = sigmoid(x_t @ W_o + h_{t-1} @ U_o + b_o)
+        c_t = f_t * c_{t-1} + i_t * g_t
+        h_t = o_t * tanh(c_t)
+
+    Weights, in Keras order and layout (gates ``i, f, c, o`` side by side):
+    ``kernel`` (features, 4 * units) = [W_i | W_f | W_c | W_o],
+    ``recurrent_kernel`` (units, 4 * units) = [U_i | U_f | U_c | U_o], and
+    ``bias`` (4 * units,) with ``use_bias``. Keras' weights load unchanged.
+
+    Two variants Keras lacks: ``peephole=True`` adds diagonal peepholes
+    (Gers and Schmidhuber, 2000) ``p_i, p_f, p_o``, a last weight
+    ``peephole_weights`` (3 * units,) initialised to zeros, so that
+    ``i_t = sigmoid(... + p_i * c_{t-1})``, ``f_t = sigmoid(... + p_f * c_{t-1})``
+    and ``o_t = sigmoid(... + p_o * c_t)``; ``cifg=True`` couples the input
+    gate to the forget gate, ``i_t = 1 - f_t``, so every weight holds the
+    three gates ``f, c, o`` (3 * units columns; 2 * units peepholes).
+
+    Input (batch, timesteps, features). Output (batch, units), the last
+    processed step's ``h``; (batch, timesteps, units) with
+    ``return_sequences``; with ``return_state``, the list
+    ``[output, h_n, c_n]``. A mask (batch, timesteps) skips steps: a masked
+    step keeps ``h`` and ``c`` and outputs the carried ``h``. The mask
+    passes on only with ``return_sequences``.
+
+    Parameters
+    ----------
+    units : int
+        The size of ``h`` and ``c``.
+    activation : str, default "tanh"
+        Only ``"tanh"``: the fused kernels implement it.
+    recurrent_activation : str, default "sigmoid"
+        Only ``"sigmoid"``, likewise.
+    use_bias : bool, default True
+    kernel_initializer, recurrent_initializer, bias_initializer : str or initializer
+        Default ``"glorot_uniform"``, ``"orthogonal"``, ``"zeros"``.
+    unit_forget_bias : bool, default True
+        Initialise the forget gate's bias to ones (Jozefowicz et al., 2015).
+    dropout : float, default 0.0
+        In [0, 1): the fraction of the input features dropped while
+        training, one mask per sequence.
+    recurrent_dropout : float, default 0.0
+        In [0, 1): the same for ``h_{t-1}`` in the recurrent product.
+    return_sequences : bool, default False
+        Return every step's ``h``, not only the last.
+    return_state : bool, default False
+        Also return the final ``h_n`` and ``c_n``.
+    go_backwards : bool, default False
+        Process the sequence from its last step; returned sequences are in
+        processing order (reversed), as in Keras.
+    stateful : bool, default False
+        Keep the final states as the next call's initial states (every call
+        then needs the same batch size); :meth:`reset_state` forgets them.
+    zero_output_for_mask : bool, default False
+        Masked steps of a returned sequence output zeros instead of the
+        carried ``h``.
+    peephole : bool, default False
+        Add the diagonal peepholes above.
+    cifg : bool, default False
+        Couple the input gate to the forget gate, as above.
+    seed : int, optional
+        With a seed every call draws the same dropout masks (Keras' seeded
+        layers draw new ones per call); without one, the global generator
+        (:func:`numlstm.utils.set_random_seed`) draws new masks per call.
+    name : str, optional
+        ``lstm``, then ``lstm_1``, ... by default, as Keras.
+    dtype : str or numpy dtype, optional
+        float32 (``floatx()``) by default, or float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> lstm = layers.LSTM(8, return_sequences=True)
+    >>> lstm(np.zeros((2, 5, 3))).shape
+    (2, 5, 8)
+    >>> [w.shape for w in lstm.get_weights()]
+    [(3, 32), (8, 32), (32,)]
+    """
+
     # backward takes None for an output nothing used (the states of return_state): no zeros are made for it
     missing_gradients_allowed = True
 
@@ -67,6 +154,7 @@ class LSTM(Layer):
 
     @property
     def gates(self):
+        """The number of gates the weights hold: 4 (``i, f, c, o``), or 3 with ``cifg``."""
         return 3 if self.cifg else 4
 
     def build(self, input_shape):

@@ -7,6 +7,29 @@ from .base import Backward, Layer
 
 
 class Masking(Layer):
+    """Masks the timesteps whose features all equal ``mask_value``, and sets them to zero.
+
+    Input (batch, timesteps, features), the output the same shape; the
+    layers after it get the mask (batch, timesteps), True where a step is
+    kept, and an LSTM skips the masked steps. No weights. Unlike Keras',
+    numlstm's losses and metrics do not see the mask.
+
+    Parameters
+    ----------
+    mask_value : float, default 0.0
+    name : str, optional
+    dtype : str or numpy dtype, optional
+        float32 (``floatx()``) by default, or float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> x = np.array([[[1.0, 2.0], [0.0, 0.0], [3.0, 0.0]]])
+    >>> layers.Masking().compute_mask(x).tolist()
+    [[True, False, True]]
+    """
+
     def __init__(self, mask_value=0.0, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.mask_value = mask_value

@@ -6,6 +6,14 @@ import numpy as np
 class CharVocabulary:
     """The characters of a text, numbered in sorted order.
 
+    Parameters
+    ----------
+    text : str
+        Non-empty; its distinct characters make the vocabulary.
+
+    Example
+    -------
+    >>> from numlstm.preprocessing import CharVocabulary
     >>> vocabulary = CharVocabulary("hello")
     >>> vocabulary.encode("hole")
     array([1, 3, 2, 0])
@@ -30,16 +38,19 @@ class CharVocabulary:
             raise ValueError(f"character {exc.args[0]!r} is not in the vocabulary") from None
 
     def decode(self, indices):
+        """The text of ``indices`` (any shape, read in order); an index out of range is a ValueError."""
         indices = np.asarray(indices)
         if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
             raise ValueError(f"indices must lie in [0, {len(self)}), got {indices.min()}..{indices.max()}")
         return "".join(self.characters[i] for i in indices.reshape(-1))
 
     def get_config(self):
+        """``{"characters": ...}``, which :meth:`from_config` rebuilds the vocabulary from."""
         return {"characters": self.characters}
 
     @classmethod
     def from_config(cls, config):
+        """The vocabulary that :meth:`get_config` described."""
         return cls(config["characters"])
 
 
@@ -50,6 +61,27 @@ def sample_text(model, vocabulary, prime, length, temperature=1.0, generator=Non
     :class:`numlstm.streaming.Stream`, which carries its state from one
     character to the next; each character is drawn from
     softmax(logits / temperature).
+
+    Parameters
+    ----------
+    model : Sequential
+        A model that streams (see :class:`numlstm.streaming.Stream`), taking
+        one character index per step and giving ``len(vocabulary)`` logits.
+    vocabulary : CharVocabulary
+    prime : str
+        The text to continue: at least one character, all in the vocabulary.
+    length : int
+        The number of characters to draw.
+    temperature : float, default 1.0
+        Positive: below 1 the likeliest characters get likelier, above 1 the
+        draw is closer to uniform.
+    generator : numpy.random.Generator, optional
+        A fresh unseeded generator when omitted.
+
+    Returns
+    -------
+    str
+        The ``length`` characters drawn, without ``prime``.
     """
     from ..streaming import Stream
 
@@ -75,8 +107,29 @@ def sample_text(model, vocabulary, prime, length, temperature=1.0, generator=Non
 def char_windows(encoded, lookback, stride=1):
     """Next-character training pairs from an encoded text.
 
-    Returns ``x`` (windows, lookback) of indices and ``y`` (windows,): the
-    index of the character after each window.
+    Parameters
+    ----------
+    encoded : array of int (characters,)
+        A text's indices, e.g. from :meth:`CharVocabulary.encode`.
+    lookback : int
+        The characters in each window.
+    stride : int, default 1
+        The step between the starts of consecutive windows.
+
+    Returns
+    -------
+    x : array (windows, lookback)
+        The windows of indices.
+    y : array (windows,)
+        The index of the character after each window.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm.preprocessing import char_windows
+    >>> x, y = char_windows(np.arange(6), lookback=3, stride=2)
+    >>> x.tolist(), y.tolist()
+    ([[0, 1, 2], [2, 3, 4]], [3, 5])
     """
     encoded = np.asarray(encoded)
     lookback, stride = int(lookback), int(stride)

@@ -28,8 +28,29 @@ def window_starts(steps, lookback, horizon=1, stride=1, first_target=None, end=N
     """Start indices of the windows whose forecast steps all lie in [first_target, end).
 
     A window starting at ``s`` reads steps ``s .. s+lookback-1`` and forecasts
-    ``s+lookback .. s+lookback+horizon-1``. ``first_target`` defaults to
-    ``lookback`` (the first step with a full history), ``end`` to ``steps``.
+    ``s+lookback .. s+lookback+horizon-1``.
+
+    Parameters
+    ----------
+    steps : int
+        The series' length.
+    lookback, horizon, stride : int
+        As in :func:`sliding_windows`.
+    first_target : int, optional
+        The first step a window may forecast; ``lookback`` (the first step
+        with a full history), and never less, by default.
+    end : int, optional
+        One past the last step a window may forecast; ``steps`` by default.
+
+    Returns
+    -------
+    array of int
+
+    Example
+    -------
+    >>> from numlstm.preprocessing import window_starts
+    >>> window_starts(10, lookback=3, horizon=2, first_target=5).tolist()
+    [2, 3, 4, 5]
     """
     lookback, horizon, stride = (_positive(n, v) for n, v in
                                  (("lookback", lookback), ("horizon", horizon), ("stride", stride)))
@@ -73,7 +94,28 @@ def _gather(values, starts, lookback, horizon, target):
 
 
 def time_split(steps, validation_fraction=0.15, test_fraction=0.15):
-    """Boundaries ``(train_end, validation_end)`` of a time-ordered three-way split of ``steps`` steps."""
+    """Boundaries ``(train_end, validation_end)`` of a time-ordered three-way split of ``steps`` steps.
+
+    Steps ``[0, train_end)`` train, ``[train_end, validation_end)``
+    validate and ``[validation_end, steps)`` test; each share is rounded to
+    whole steps.
+
+    Parameters
+    ----------
+    steps : int
+    validation_fraction, test_fraction : float, default 0.15
+        In [0, 1), leaving some steps for training.
+
+    Returns
+    -------
+    train_end, validation_end : int
+
+    Example
+    -------
+    >>> from numlstm.preprocessing import time_split
+    >>> time_split(100)
+    (70, 85)
+    """
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
             raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
@@ -86,7 +128,22 @@ def time_split(steps, validation_fraction=0.15, test_fraction=0.15):
 
 @dataclass
 class Split:
-    """One part of a :class:`ForecastData`: model arrays and what maps them back to units."""
+    """One part of a :class:`ForecastData`: model arrays and what maps them back to units.
+
+    Attributes
+    ----------
+    x : array (windows, lookback, features)
+        The model's inputs, scaled.
+    y : array (windows, horizon)
+        The targets, scaled.
+    y_units : array (windows, horizon)
+        The targets in the series' units.
+    target_starts : array (windows,)
+        The index of each window's first forecast step.
+    anchors : array (windows, features)
+        What was subtracted from each window before scaling: its last
+        observed value with ``relative``, else zeros.
+    """
 
     x: np.ndarray             # (windows, lookback, features), scaled
     y: np.ndarray             # (windows, horizon), scaled
@@ -166,12 +223,12 @@ class ForecastData:
         return y_scaled * self.scaler.scale[self.target] + self.scaler.offset[self.target] + anchors[:, None]
 
     def naive_forecast(self, split):
-        """Every forecast step equals the last observed value."""
+        """The naive baseline for ``split``'s windows: every forecast step equals the last observed value."""
         last = self.values[split.target_starts - 1, self.target]
         return np.repeat(last[:, None], self.horizon, axis=1)
 
     def seasonal_naive_forecast(self, split, season):
-        """Each forecast step equals the value one season earlier (the latest observed one)."""
+        """The seasonal baseline: each step equals the value one ``season`` earlier (the latest observed one)."""
         season = _positive("season", season)
         steps = split.target_starts[:, None] + np.arange(self.horizon)
         back = season * ((np.arange(self.horizon) // season) + 1)
@@ -191,6 +248,27 @@ def stateful_chunks(x, y, length):
     batch k, its state carried from chunk k-1 (gradients stop at chunk
     boundaries). Call ``model.reset_states()`` at each epoch's start.
     Trailing steps that do not fill a chunk are dropped.
+
+    Parameters
+    ----------
+    x : array (sequences, steps, features)
+    y : array (sequences, steps, ...)
+    length : int
+        The steps in each chunk.
+
+    Returns
+    -------
+    x_chunks : array (chunks * sequences, length, features)
+    y_chunks : array (chunks * sequences, length, ...)
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm.preprocessing import stateful_chunks
+    >>> x = np.arange(12.0).reshape(2, 6, 1)
+    >>> x_chunks, _ = stateful_chunks(x, x, length=3)
+    >>> x_chunks[:, :, 0].tolist()
+    [[0.0, 1.0, 2.0], [6.0, 7.0, 8.0], [3.0, 4.0, 5.0], [9.0, 10.0, 11.0]]
     """
     x, y = np.asarray(x), np.asarray(y)
     length = _positive("length", length)
@@ -210,5 +288,21 @@ def stateful_chunks(x, y, length):
 
 
 def rmse(forecast, actual):
-    """Root mean squared error over all windows and steps."""
+    """Root mean squared error over all windows and steps.
+
+    Parameters
+    ----------
+    forecast, actual : array
+        Of one shape, e.g. (windows, horizon).
+
+    Returns
+    -------
+    float
+
+    Example
+    -------
+    >>> from numlstm.preprocessing import rmse
+    >>> rmse([1.0, 2.0], [1.0, 4.0])
+    1.4142135623730951
+    """
     return float(np.sqrt(np.mean((np.asarray(forecast) - np.asarray(actual)) ** 2)))
