@@ -4,9 +4,10 @@
     for sample in sensor:                     # sample: (batch, features)
         y = stream.step(sample)
 
-A model of LSTM layers (forward direction) with per-timestep layers around
-them (Dense, Dropout in inference, an Embedding first) streams: ``step`` gives what the model
-would output at that timestep for the sequence so far (an LSTM with
+A chain of LSTM layers (forward direction) with per-timestep layers around
+them (Dense, Dropout in inference, an Embedding first), as a Sequential or
+a functional model, streams: ``step`` gives what the model would output
+at that timestep for the sequence so far (an LSTM with
 ``return_sequences=False`` included: its output is its latest state).
 ``reset()`` starts new sequences and takes the layers' current weights (the
 stream packs them once; after training, call ``reset()``). A stream runs on
@@ -28,17 +29,18 @@ class Stream:
         self.model = model
         self.batch_size = int(batch_size)
         self._plan = []
-        for layer in model.layers:
+        chain = _chain(model)
+        for layer in chain:
             if isinstance(layer, Bidirectional) or (isinstance(layer, LSTM) and layer.go_backwards):
                 raise ValueError(f"{layer.name}: a layer that reads the sequence backwards cannot stream")
-            if isinstance(layer, Embedding) and (layer is not model.layers[0] or layer.mask_zero):
+            if isinstance(layer, Embedding) and (layer is not chain[0] or layer.mask_zero):
                 raise ValueError(f"{layer.name}: streaming takes an Embedding only as the first layer "
                                  "and without mask_zero")
             if not isinstance(layer, (LSTM, Dense, Dropout, Embedding)):
                 raise ValueError(f"{layer.name}: streaming supports LSTM, Dense, Dropout and Embedding layers, "
                                  f"not {type(layer).__name__}")
             self._plan.append(layer)
-        first = model.layers[0]
+        first = chain[0]
         self._embeddings = first.embeddings if isinstance(first, Embedding) else None
         if self._embeddings is None:
             self._shape = (self.batch_size, first.kernel.shape[0])
@@ -53,7 +55,7 @@ class Stream:
         with dispatch.device("cpu"):
             self.model._place()  # the layers' weights on the host again if a GPU run moved them
         if self._embeddings is not None:
-            self._embeddings = self.model.layers[0].embeddings
+            self._embeddings = self._plan[0].embeddings
         # A precomputed call list: per-step Python work decides the latency.
         self._calls = []
         for layer in self._plan:
@@ -112,3 +114,21 @@ class Stream:
         if not np.isfinite(array).all():
             raise ValueError("x contains NaN or infinity")
         return array
+
+
+def _chain(model):
+    """The layers of ``model`` in order, if its graph is one input through a chain of layers to one output
+    (every Sequential; a functional model built as a chain); else ValueError."""
+    nodes = getattr(model, "_nodes", None) or []
+    if len(model.inputs or []) != 1 or len(model.outputs or []) != 1:
+        raise ValueError(f"{model.name}: streaming takes a model with one input and one output")
+    previous = model.inputs[0]
+    for node in nodes:
+        if node.inputs is not previous or node.initial_state or node.mask is not None or len(node.outputs) != 1:
+            raise ValueError(f"{model.name}: streaming takes a chain of layers, each reading the one before; "
+                             f"{node.layer.name} does not")
+        previous = node.outputs[0]
+    layers = [node.layer for node in nodes]
+    if len(set(map(id, layers))) != len(layers):
+        raise ValueError(f"{model.name}: streaming takes each layer once; a shared layer cannot stream")
+    return layers

@@ -58,6 +58,22 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path):
 
 
 @needs_mpi
+def test_two_ranks_train_a_functional_model_as_one_process(tmp_path):
+    single, double = tmp_path / "single", tmp_path / "double"
+    single.mkdir()
+    double.mkdir()
+    for folder, ranks in ((single, None), (double, 2)):
+        completed = run("functional", folder, ranks=ranks)
+        assert completed.returncode == 0, completed.stderr
+    one = np.load(single / "final_rank0.npz")
+    assert {"value_loss", "label_loss", "value_mae", "label_accuracy", "val_label_accuracy"} <= set(one.files)
+    for rank in (0, 1):
+        two = np.load(double / f"final_rank{rank}.npz")
+        for key in one.files:
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-10, atol=1e-12, err_msg=f"rank {rank}: {key}")
+
+
+@needs_mpi
 def test_ranks_on_the_gpu_path_train_like_one_cpu_process(tmp_path):
     """Each rank's model on device("cuda") (here the CUDA simulator): gradients and weights cross MPI through
     the host, and the result is the one-process CPU run's."""

@@ -181,3 +181,60 @@ def test_weights_files_get_the_same_checks(good, tmp_path):
     np.savez(extra, array_0=np.zeros(2), something=np.zeros(2))
     with pytest.raises(saving.FileFormatError, match="unexpected entries"):
         model.load_weights(extra)
+
+
+@pytest.fixture
+def good_graph(tmp_path):
+    """A functional model: an encoder's states start a decoder; a second input joins after it."""
+    sequence, static = layers.Input((4, 3), name="sequence"), layers.Input((2,), name="static")
+    _, h, c = layers.LSTM(3, return_state=True, name="encoder")(sequence)
+    decoded = layers.LSTM(3, name="decoder")(sequence, initial_state=[h, c])
+    output = layers.Dense(1, name="head")(layers.Concatenate(name="join")([decoded, static]))
+    model = numlstm.Model([sequence, static], output)
+    model.compile("adam", "mse")
+    model.fit([rng.standard_normal((8, 4, 3)), rng.standard_normal((8, 2))], rng.standard_normal(8), epochs=1,
+              verbose=0)
+    path = tmp_path / "graph.numlstm"
+    model.save(path)
+    return model, path
+
+
+def _graph_entry(config, name):
+    return next(entry for entry in config["layers"] if entry["name"] == name)
+
+
+GRAPH_FORGERIES = {
+    "cycle": (lambda c: _graph_entry(c, "encoder")["inbound_nodes"][0]["args"].__setitem__(0, ["decoder", 0, 0]),
+              "does not connect"),
+    "dangling": (lambda c: _graph_entry(c, "join")["inbound_nodes"][0]["args"].append(["ghost", 0, 0]),
+                 "does not connect"),
+    "self": (lambda c: _graph_entry(c, "head")["inbound_nodes"][0]["args"].__setitem__(0, ["head", 0, 0]),
+             "does not connect"),
+    "unknown class": (lambda c: _graph_entry(c, "join").__setitem__("class_name", "subprocess.Popen"), "unknown layer"),
+    "units": (lambda c: _graph_entry(c, "decoder")["config"].__setitem__("units", 10 ** 8), "units=100000000"),
+    "calls": (lambda c: _graph_entry(c, "head").__setitem__("inbound_nodes", [{"args": []}] * 2_000), "calls"),
+    "duplicate name": (lambda c: _graph_entry(c, "join").__setitem__("name", "head"), "repeated"),
+    "outputs": (lambda c: c["output_layers"].__setitem__("tensors", [["head", 5, 0]]), "does not make"),
+    "reference": (lambda c: _graph_entry(c, "head")["inbound_nodes"][0]["args"].__setitem__(0, {"a": 1}),
+                  "reference"),
+}
+
+
+@pytest.mark.parametrize("forgery", GRAPH_FORGERIES, ids=GRAPH_FORGERIES)
+def test_forged_graphs_are_refused(good_graph, tmp_path, forgery):
+    _, path = good_graph
+    members = _members(path)
+    config = json.loads(members["config.json"])
+    mutate, message = GRAPH_FORGERIES[forgery]
+    mutate(config)
+    _refused(_forge({**members, "config.json": json.dumps(config)}, tmp_path / "forged.numlstm"), message)
+
+
+def test_truncated_graph_files_are_refused(good_graph):
+    _, path = good_graph
+    data = path.read_bytes()
+    for size in range(0, len(data), max(1, len(data) // 40)):
+        truncated = path.with_name(f"cut{size}.numlstm")
+        truncated.write_bytes(data[:size])
+        _refused(truncated)
+        truncated.unlink()

@@ -66,3 +66,18 @@ def test_a_text_model_streams_token_by_token():
     masked.build((1, 5))
     with pytest.raises(ValueError, match="without mask_zero"):
         Stream(masked)
+
+
+def test_a_functional_chain_streams_and_a_graph_does_not():
+    inputs = layers.Input((None, 3), dtype="float64")
+    outputs = layers.Dense(2, dtype="float64")(layers.LSTM(4, dtype="float64")(
+        layers.LSTM(5, return_sequences=True, dtype="float64")(inputs)))
+    model = numlstm.Model(inputs, outputs)
+    x = rng.standard_normal((2, 6, 3))
+    stream = Stream(model, batch_size=2)
+    for t in range(6):
+        np.testing.assert_allclose(stream.step(x[:, t]), model.predict(x[:, :t + 1]), rtol=1e-12, atol=1e-14)
+    _, h, c = layers.LSTM(4, return_state=True)(inputs)
+    branched = numlstm.Model(inputs, layers.Dense(1)(layers.LSTM(4)(inputs, initial_state=[h, c])))
+    with pytest.raises(ValueError, match="chain of layers"):
+        Stream(branched)

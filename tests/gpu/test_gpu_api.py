@@ -96,6 +96,41 @@ def test_fit_predict_and_gradients_match_the_cpu(make):
     assert gpu[5] == pytest.approx(cpu[5], rel=1e-9)
 
 
+def _functional_run(device_name):
+    """A graph: an encoder's states start a decoder, a second input joins after it, two outputs, weighted."""
+    with numlstm.device(device_name):
+        numlstm.utils.set_random_seed(4)
+        sequence = layers.Input((4, 2), dtype="float64", name="sequence")
+        static = layers.Input((3,), dtype="float64", name="static")
+        _, h, c = layers.LSTM(3, return_state=True, dtype="float64")(sequence)
+        decoded = layers.LSTM(3, dtype="float64")(sequence, initial_state=[h, c])
+        merged = layers.Concatenate(dtype="float64")([decoded, static])
+        value = layers.Dense(1, dtype="float64", name="value")(merged)
+        label = layers.Dense(3, activation="softmax", dtype="float64", name="label")(merged)
+        model = numlstm.Model([sequence, static], [value, label])
+        model.compile(optimizers.Adam(0.05), ["mse", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.5])
+        rng = np.random.default_rng(4)
+        x = [rng.standard_normal((6, 4, 2)), rng.standard_normal((6, 3))]
+        y = [rng.standard_normal(6), rng.integers(0, 3, 6)]
+        weights = rng.uniform(0.5, 2.0, 6)
+        loss, grads = model.compute_gradients(x, y)
+        history = model.fit(x, y, sample_weight=weights, batch_size=3, epochs=2, verbose=0).history
+        return loss, grads, history, model.get_weights(), model.predict(x), model.evaluate(x, y)
+
+
+def test_a_functional_model_trains_on_the_gpu_as_on_the_cpu():
+    cpu, gpu = _functional_run("cpu"), _functional_run("cuda")
+    assert gpu[0] == pytest.approx(cpu[0], rel=1e-12)
+    for got, want in zip(gpu[1], cpu[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert gpu[2].keys() == cpu[2].keys()
+    for key in cpu[2]:
+        np.testing.assert_allclose(gpu[2][key], cpu[2][key], rtol=1e-10, err_msg=key)
+    for got, want in zip(gpu[3] + gpu[4], cpu[3] + cpu[4]):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(gpu[5], cpu[5], rtol=1e-9)
+
+
 def test_float32_models_train_alike_on_both_devices():
     """float32 through every backend kernel (the other tests use float64 to compare exactly)."""
     rng = np.random.default_rng(7)

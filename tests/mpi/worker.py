@@ -2,7 +2,8 @@
 
 Modes: train (seeded stacked bidirectional model, shuffle on, dropout off;
 writes every rank's weights after every epoch, and rank 0's final weights,
-evaluate and predict results), small (a one-LSTM model, two short epochs:
+evaluate and predict results), functional (a two-input, two-output model with
+sample weights: final weights, logs, evaluate and predict results), small (a one-LSTM model, two short epochs:
 for the CUDA simulator), fail-in-fit, fail-outside-fit, stateful,
 resume (BackupAndRestore; CRASH_AT_EPOCH=k makes rank 1 fail after epoch k), threads (each rank
 prints its node's rank count and the threads its passes run on).
@@ -66,6 +67,26 @@ elif mode == "small":
     np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), loss=history.history["loss"],
              prediction=net.predict(x[:20], batch_size=10, distribute=strategy),
              on_device=backend.is_device_array(net._params))
+elif mode == "functional":  # two inputs, two outputs, per-output metrics and sample weights
+    numlstm.utils.set_random_seed(1)
+    window = layers.Input((6, 2), dtype="float64", name="window")
+    static = layers.Input((3,), dtype="float64", name="static")
+    h = layers.LSTM(4, dtype="float64")(window)
+    merged = layers.Concatenate()([h, static])
+    value = layers.Dense(1, dtype="float64", name="value")(merged)
+    label = layers.Dense(3, activation="softmax", dtype="float64", name="label")(merged)
+    net = numlstm.Model([window, static], [value, label])
+    net.compile(numlstm.optimizers.Adam(0.02), ["mse", "sparse_categorical_crossentropy"],
+                metrics=[["mae"], ["accuracy"]], loss_weights=[1.0, 0.5])
+    rng = np.random.default_rng(2)
+    features, labels, weights = rng.standard_normal((40, 3)), rng.integers(0, 3, 40), rng.uniform(0.5, 2, 40)
+    history = net.fit([x, features], [y[:, 0], labels], sample_weight=weights, batch_size=10, epochs=2,
+                      validation_data=([x[:13], features[:13]], [y[:13, 0], labels[:13]]), verbose=0,
+                      distribute=strategy)
+    evaluation = net.evaluate([x, features], [y[:, 0], labels], batch_size=7, distribute=strategy)
+    prediction = net.predict([x, features], batch_size=7, distribute=strategy)
+    np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), value=prediction[0], label=prediction[1],
+             evaluation=evaluation, **{key: values for key, values in history.history.items()})
 elif mode == "fail-in-fit":
     def fail(epoch, logs):
         if strategy.rank == strategy.size - 1:
