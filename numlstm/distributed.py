@@ -44,32 +44,83 @@ class LocalStrategy:
     rank, size, is_main = 0, 1, True
 
     def shard(self, count):
+        """This process's rows ``[start, stop)`` of ``count`` rows: all of them.
+
+        Parameters
+        ----------
+        count : int
+        """
         return 0, count
 
     def start(self, model):
-        pass
+        """Prepare ``model`` for training (nothing to share in one process).
+
+        Parameters
+        ----------
+        model : Model
+        """
 
     def synchronize(self, model):
-        pass
+        """Make every process's weights equal (one process: they are).
+
+        Parameters
+        ----------
+        model : Model
+        """
 
     def broadcast_order(self, order):
+        """The epoch's sample order, the same on every process.
+
+        Parameters
+        ----------
+        order : array of int
+        """
         return order
 
     def reduce_sums(self, values):
+        """Elementwise sums over the processes (one process: ``values``).
+
+        Parameters
+        ----------
+        values : sequence of float
+        """
         return values
 
     def broadcast_logs(self, logs):
+        """Rank 0's epoch logs on every process (one process: ``logs``).
+
+        Parameters
+        ----------
+        logs : dict
+        """
         return logs
 
     def gather_rows(self, rows):
+        """Every process's rows, concatenated in rank order (one process: ``rows``).
+
+        Parameters
+        ----------
+        rows : array
+        """
         return rows
 
     def abort(self, exc):
+        """End the run with ``exc`` (one process: raise it).
+
+        Parameters
+        ----------
+        exc : BaseException
+        """
         raise exc
 
 
 class MPIStrategy(LocalStrategy):
     """Data parallelism over the ranks of ``comm`` (default ``MPI.COMM_WORLD``).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm, optional
+        The ranks to train over; ``MPI.COMM_WORLD`` by default.
 
     Attributes
     ----------
@@ -177,6 +228,7 @@ class MPIStrategy(LocalStrategy):
                 backend.assign(array, host)
 
     def broadcast_order(self, order):
+        """Rank 0's sample order for the epoch, on every rank (every rank then cuts the same batches)."""
         order = np.ascontiguousarray(order, dtype=np.int64)
         self.comm.Bcast(order, root=0)
         return order
@@ -188,6 +240,7 @@ class MPIStrategy(LocalStrategy):
         return values
 
     def broadcast_logs(self, logs):
+        """Rank 0's epoch logs on every rank, so that callbacks decide the same everywhere."""
         return self.comm.bcast(logs, root=0)
 
     def gather_rows(self, rows):

@@ -42,7 +42,18 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class LSTMGradients(NamedTuple):
-    """Gradients returned by :func:`lstm_backward`."""
+    """Gradients returned by :func:`lstm_backward`, each shaped like its forward argument.
+
+    Attributes
+    ----------
+    dx : array (batch, timesteps, features), or None without ``input_gradient``
+    d_kernel : array (features, G * units)
+    d_recurrent_kernel : array (units, G * units)
+    d_bias : array (G * units,)
+    d_peephole : array, or None without peepholes
+    dh0, dc0 : arrays (batch, units)
+        Gradients with respect to the initial states.
+    """
 
     dx: np.ndarray
     d_kernel: np.ndarray
@@ -59,6 +70,18 @@ class LSTMWorkspace:
     Like cuDNN's reserve space it is consumed by the backward pass, which
     overwrites the saved gate activations with their gradients; a second
     backward pass over the same workspace raises ``ValueError``.
+
+    Parameters
+    ----------
+    saved, options : dict
+        The arrays and settings :func:`lstm_forward` keeps; only it makes workspaces.
+
+    Attributes
+    ----------
+    consumed : bool
+        True once :func:`lstm_backward` has used it.
+    nbytes : int
+        Bytes held for the backward pass.
     """
 
     __slots__ = ("_saved", "_options", "consumed")

@@ -446,7 +446,15 @@ def _check_layer_sizes(layers, weight_count, path):
 
 
 def save_model(model, path):
-    """Write ``model`` (structure, weights, compile settings, optimizer state) to ``path``."""
+    """Write ``model`` (structure, weights, compile settings, optimizer state) to ``path``.
+
+    Parameters
+    ----------
+    model : Model or Sequential
+        Built; its ``metadata`` dict must hold JSON values only.
+    path : str or path-like
+        Written atomically (a temporary file renamed over it once complete).
+    """
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving it")
     config = model_config(model)
@@ -472,7 +480,17 @@ def save_model(model, path):
 
 
 def load_model(path):
-    """Read a model written by ``save_model``; raises FileFormatError for anything else."""
+    """Read a model written by ``save_model``; raises FileFormatError for anything else.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Model or Sequential
+        Compiled as it was saved, with its optimizer state: training resumes exactly.
+    """
     path = os.fspath(path)
     try:
         entries = _read_model_file(path)

@@ -23,6 +23,25 @@ from .layers import LSTM, Bidirectional, Dense, Dropout, Embedding
 
 
 class Stream:
+    """A model fed one timestep at a time, its LSTM states kept between steps.
+
+    Parameters
+    ----------
+    model : Sequential or Model
+        Built; a chain of forward LSTM layers and per-timestep layers (see the module's docstring).
+    batch_size : int
+        The number of sequences streamed side by side.
+
+    Example
+    -------
+    >>> import numpy as np, numlstm
+    >>> inputs = numlstm.Input((None, 2))
+    >>> model = numlstm.Model(inputs, numlstm.layers.Dense(1)(numlstm.layers.LSTM(4)(inputs)))
+    >>> stream = numlstm.streaming.Stream(model)
+    >>> stream.step(np.zeros((1, 2), np.float32)).shape
+    (1, 1)
+    """
+
     def __init__(self, model, batch_size=1):
         if not model.built:
             raise ValueError(f"{model.name}: build the model before streaming it")
@@ -77,8 +96,12 @@ class Stream:
         self._single_lstm = self._calls[0] if len(self._calls) == 1 and self._calls[0][1] is not None else None
 
     def step(self, x):
-        """One timestep: x (batch, features), or (batch,) token indices for an Embedding model,
-        -> the model's output for this timestep (a new array)."""
+        """The model's output for one more timestep of every sequence (a new array).
+
+        Parameters
+        ----------
+        x : array (batch, features), or (batch,) token indices for a model that starts with an Embedding
+        """
         if self._embeddings is not None:  # indices are checked every time: numpy would wrap negative ones
             x = self._embeddings[self._checked(x)]
         elif type(x) is not np.ndarray or x.shape != self._shape or x.dtype != self._dtype or not x.flags.c_contiguous:

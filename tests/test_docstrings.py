@@ -37,52 +37,11 @@ CLASS_ARGUMENTS_DOCUMENTED_ON_LAYER = {"name", "dtype"}
 # Names (module.qualname) whose docstrings are still to be written or fixed, in files others were editing
 # when this test was written. The lead empties this set; a name here that has become compliant fails the
 # test, so that the set cannot go stale.
-KNOWN_MISSING = {
-    "numlstm.distributed.LocalStrategy.abort",
-    "numlstm.distributed.LocalStrategy.broadcast_logs",
-    "numlstm.distributed.LocalStrategy.broadcast_order",
-    "numlstm.distributed.LocalStrategy.gather_rows",
-    "numlstm.distributed.LocalStrategy.reduce_sums",
-    "numlstm.distributed.LocalStrategy.shard",
-    "numlstm.distributed.LocalStrategy.start",
-    "numlstm.distributed.LocalStrategy.synchronize",
-    "numlstm.distributed.MPIStrategy",
-    "numlstm.distributed.MPIStrategy.broadcast_logs",
-    "numlstm.distributed.MPIStrategy.broadcast_order",
-    "numlstm.functional.LSTMGradients",
-    "numlstm.functional.LSTMWorkspace",
-    "numlstm.models.cloning.clone_model",
-    "numlstm.models.model.Model.built",
-    "numlstm.models.model.Model.count_params",
-    "numlstm.models.model.Model.from_config",
-    "numlstm.models.model.Model.get_weights",
-    "numlstm.models.model.Model.input_names",
-    "numlstm.models.model.Model.inputs",
-    "numlstm.models.model.Model.non_trainable_weights",
-    "numlstm.models.model.Model.output_names",
-    "numlstm.models.model.Model.outputs",
-    "numlstm.models.model.Model.predict_on_batch",
-    "numlstm.models.model.Model.set_weights",
-    "numlstm.models.model.Model.summary",
-    "numlstm.models.model.Model.trainable_weights",
-    "numlstm.models.sequential.Sequential.built",
-    "numlstm.models.trainer.Trainer.load_weights",
-    "numlstm.models.trainer.Trainer.metrics",
-    "numlstm.models.trainer.Trainer.predict",
-    "numlstm.models.trainer.Trainer.save_weights",
-    "numlstm.models.trainer.Trainer.test_on_batch",
-    "numlstm.models.trainer.Trainer.train_on_batch",
-    "numlstm.saving.load_model",
-    "numlstm.saving.save_model",
-    "numlstm.streaming.Stream",
-    "numlstm.streaming.Stream.step",
-}
+KNOWN_MISSING = set()
 
 # Modules whose examples fail, likewise theirs to fix and the lead's to empty (a module here whose examples
 # pass fails the test).
-KNOWN_FAILING_EXAMPLES = {
-    "numlstm.models.cloning",  # clone_model's example uses a `model` it does not make
-}
+KNOWN_FAILING_EXAMPLES = set()
 
 # Examples that need an optional dependency run only where it is installed.
 NEEDS = {"numlstm.interop": "torch", "numlstm.plotting": "matplotlib"}

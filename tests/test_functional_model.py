@@ -278,3 +278,25 @@ def test_fit_takes_an_iterable_and_a_generator_of_batches():
     assert len(history["loss"]) == 2
     with pytest.raises(ValueError, match="no batches"):
         twin.fit(iter(batches[:0]), epochs=1, verbose=0)
+
+
+def test_an_explicit_mask_input_reaches_the_lstm():
+    values = numlstm.Input((5, 2), dtype="float64", name="values")
+    present = numlstm.Input((5,), dtype="bool", name="present")
+    recurrent = layers.LSTM(3, dtype="float64")
+    model = numlstm.Model([values, present], recurrent(values, mask=present))
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 5, 2))
+    mask = rng.random((4, 5)) < 0.6
+    np.testing.assert_array_equal(model.predict([x, mask]), recurrent(x, mask=mask))
+    assert not np.allclose(model.predict([x, mask]), recurrent(x))
+
+
+def test_masks_flow_from_an_embedding_through_the_graph():
+    tokens = numlstm.Input((None,), dtype="int32")
+    embedded = layers.Embedding(9, 3, mask_zero=True, dtype="float64")(tokens)
+    recurrent = layers.LSTM(2, dtype="float64")
+    model = numlstm.Model(tokens, recurrent(embedded))
+    ids = np.array([[4, 2, 0, 0], [1, 3, 5, 0]])
+    embedding = model.layers[1]
+    np.testing.assert_array_equal(model.predict(ids), recurrent(embedding(ids), mask=ids != 0))

@@ -5,8 +5,10 @@ from .sequential import Sequential
 
 
 def clone_model(model):
-    """A new model of the same architecture: new layers built from the originals' configs, weights drawn anew
-    by their initializers (Keras' ``keras.models.clone_model``); not compiled.
+    """A new model of the same architecture, with new layers and freshly initialised weights, not compiled.
+
+    Keras' ``keras.models.clone_model``: each layer is rebuilt from its
+    config, so its weights are drawn anew by its initializers.
 
     Parameters
     ----------
@@ -19,6 +21,9 @@ def clone_model(model):
 
     Example
     -------
+    >>> import numlstm
+    >>> inputs = numlstm.Input((5, 2))
+    >>> model = numlstm.Model(inputs, numlstm.layers.Dense(1)(numlstm.layers.LSTM(3)(inputs)))
     >>> twin = numlstm.models.clone_model(model)
     >>> twin.set_weights(model.get_weights())
     """

@@ -112,6 +112,7 @@ class Model(Trainer):
 
     @property
     def built(self):
+        """Whether every layer has its weights, gathered in the model's flat buffer."""
         return self._layers is not None and self._params is not None
 
     @property
@@ -121,18 +122,22 @@ class Model(Trainer):
 
     @property
     def inputs(self):
+        """The symbolic input tensors, in the model's input order (None before a Sequential is built)."""
         return list(self._inputs) if self._layers is not None else None
 
     @property
     def outputs(self):
+        """The symbolic output tensors, in the model's output order (None before a Sequential is built)."""
         return list(self._outputs) if self._layers is not None else None
 
     @property
     def input_names(self):
+        """The inputs' names: the keys of dict data (an InputLayer's name, or a dict input's key)."""
         return list(self._input_structure.names)
 
     @property
     def output_names(self):
+        """The outputs' names, which key dict targets and prefix per-output logs (``{name}_loss``)."""
         return list(self._output_structure.names)
 
     def get_layer(self, name=None, index=None):
@@ -162,10 +167,12 @@ class Model(Trainer):
 
     @property
     def trainable_weights(self):
+        """The weights the optimizer updates (those of layers with ``trainable`` True), in Keras' order."""
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
+        """The weights of frozen layers (``trainable = False``), in Keras' order."""
         return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def _weight_layout(self):
@@ -226,9 +233,17 @@ class Model(Trainer):
         return ops
 
     def get_weights(self):
+        """Copies of every weight as numpy arrays, in Keras' order (layer by layer, each in its own order)."""
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        """Overwrite every weight, in ``get_weights()`` order (a Keras model's ``get_weights()`` fits).
+
+        Parameters
+        ----------
+        weights : list of arrays
+            One array per weight, each of its weight's shape.
+        """
         weights = list(weights)
         self._require_built("set_weights")
         expected = sum(len(layer.weights) for layer in self.layers)
@@ -257,6 +272,7 @@ class Model(Trainer):
                 layer.reset_state()
 
     def count_params(self):
+        """The number of weight elements, trainable or not."""
         return sum(layer.count_params() for layer in self.layers)
 
     # -- running ---------------------------------------------------------------------
@@ -363,12 +379,26 @@ class Model(Trainer):
         return self._output_structure.restore([backend.to_host(o) for o in outputs])
 
     def predict_on_batch(self, x):
+        """The outputs for one batch ``x`` (inputs in the model's structure), in inference mode.
+
+        Parameters
+        ----------
+        x : array, or a list or dict of arrays for several inputs
+        """
         return self(x)
 
     # -- description -----------------------------------------------------------------
     def summary(self, print_fn=print):
-        """Print Keras' table: a row per layer with its output shape, parameters and (functional models)
-        the layers it is connected to; then the totals, trainable and non-trainable apart."""
+        """Print Keras' table of the layers, their output shapes and parameter counts, and the totals.
+
+        A functional model's table also says which tensors feed each layer
+        (``layer[node][tensor]``); the totals split trainable and frozen weights.
+
+        Parameters
+        ----------
+        print_fn : callable
+            Called with each line (``print`` by default).
+        """
         self._require_built("summary")
         connected = type(self) is Model
         rows = [("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())]
@@ -425,6 +455,13 @@ class Model(Trainer):
 
     @classmethod
     def from_config(cls, config):
+        """A new model, with new layers and fresh weights, from ``get_config()`` data.
+
+        Parameters
+        ----------
+        config : dict
+            As ``get_config()`` returns it; anything malformed is a ``FileFormatError``.
+        """
         from ..saving import model_from_graph_config
 
         return model_from_graph_config(config)

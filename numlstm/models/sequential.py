@@ -78,6 +78,7 @@ class Sequential(Model):
 
     @property
     def built(self):
+        """Whether the model has layers, an input shape and its weights gathered."""
         return bool(self._stack) and self._layers is not None and self._params is not None
 
     def build(self, input_shape=None):

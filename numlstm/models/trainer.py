@@ -132,6 +132,7 @@ class Trainer:
 
     @property
     def metrics(self):
+        """The compiled metric objects, every output's, in output order."""
         return [metric for output in self._output_metrics for metric in output]
 
     def _require_compiled(self, what):
@@ -263,7 +264,20 @@ class Trainer:
 
     @_in_device_context
     def compute_gradients(self, x, y, sample_weight=None):
-        """(loss, grads) for one batch, grads aligned one to one with ``get_weights()`` (frozen layers too)."""
+        """The loss of one batch and its gradient with respect to every weight, without updating any.
+
+        Parameters
+        ----------
+        x, y : arrays, or lists or dicts of arrays
+            One batch of inputs and targets, in the model's structures.
+        sample_weight : array (samples,), optional
+
+        Returns
+        -------
+        loss : float
+        grads : list of arrays
+            Aligned one to one with ``get_weights()``, frozen layers' included.
+        """
         self._require_compiled("compute_gradients")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
         total, _, _, grads = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
@@ -271,6 +285,14 @@ class Trainer:
 
     @_in_device_context
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One optimizer step on one batch; returns the batch's loss before the step.
+
+        Parameters
+        ----------
+        x, y : arrays, or lists or dicts of arrays
+        sample_weight : array (samples,), optional
+        class_weight : dict, optional
+        """
         self._require_compiled("train_on_batch")
         if isinstance(self.optimizer, optimizers.LBFGS):
             raise ValueError("L-BFGS is full-batch: use fit, not train_on_batch")
@@ -281,6 +303,13 @@ class Trainer:
 
     @_in_device_context
     def test_on_batch(self, x, y, sample_weight=None):
+        """The loss of one batch in inference mode (dropout off), without updating anything.
+
+        Parameters
+        ----------
+        x, y : arrays, or lists or dicts of arrays
+        sample_weight : array (samples,), optional
+        """
         self._require_compiled("test_on_batch")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
         outputs = self._forward(xs, False)[0]
@@ -377,8 +406,18 @@ class Trainer:
     # -- predict ---------------------------------------------------------------------
     @_in_device_context
     def predict(self, x, batch_size=32, verbose=0, distribute=None):
-        """Outputs for ``x`` in batches, in the outputs' structure; with ``distribute``, each rank computes
-        a share and every rank gets all."""
+        """The model's outputs for ``x``, computed in batches, in the outputs' structure.
+
+        Parameters
+        ----------
+        x : array, or a list or dict of arrays for several inputs
+        batch_size : int, optional
+            Rows per batch (None: 32).
+        verbose : int
+            Accepted for Keras' signature; predict prints nothing.
+        distribute : numlstm.distributed.MPIStrategy, optional
+            Each rank computes a share of the rows and every rank gets them all.
+        """
         batch_size = _batch_size_argument(batch_size)
         strategy = _strategy(distribute)
         xs = self._ready_inputs(x)
@@ -605,17 +644,35 @@ class Trainer:
 
     # -- saving ----------------------------------------------------------------------
     def save(self, path):
-        """One ``.numlstm`` zip file: structure, weights, compile settings and optimizer state."""
+        """Write one ``.numlstm`` zip file: structure, weights, compile settings and optimizer state.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Written atomically: a crash never leaves a half-written file.
+        """
         from ..saving import save_model
 
         save_model(self, path)
 
     def save_weights(self, path):
+        """Write the weights alone (an ``.npz`` file, atomically).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         from ..saving import save_weights
 
         save_weights(self, path)
 
     def load_weights(self, path):
+        """Read weights written by ``save_weights`` into this model (the same architecture).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         from ..saving import load_weights
 
         load_weights(self, path)
