@@ -54,14 +54,22 @@ def _layer_classes():
     if _LAYERS is None:
         from . import layers
 
+        from .models import Model, Sequential
+
         exported = (getattr(layers, name) for name in layers.__all__)
         _LAYERS = {cls.__name__: cls for cls in exported
                    if isinstance(cls, type) and issubclass(cls, layers.Layer) and cls is not layers.Layer}
+        _LAYERS.update(Functional=Model, Sequential=Sequential)  # models nested in models
     return _LAYERS
 
 
 def layer_entry(layer):
-    """A layer as data: its class name and its constructor arguments."""
+    """A layer as data: its class name and its constructor arguments (a nested model: its graph)."""
+    from .models import Model, Sequential
+
+    if isinstance(layer, Model):
+        return {"class_name": "Sequential" if isinstance(layer, Sequential) else "Functional",
+                "config": layer.get_config()}
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
@@ -142,19 +150,15 @@ def model_config(model):
     """The model as JSON data: its graph (or layer stack) and its compile settings."""
     from .models import Sequential
 
-    if isinstance(model, Sequential):
-        config = {"class_name": "Sequential", "name": model.name,
-                  "input_shape": list(model._input_shape) if model._input_shape else None,
-                  "layers": [{**layer_entry(layer), "trainable": layer.trainable} for layer in model.layers]}
-    else:
-        config = {"class_name": "Functional", **model.get_config()}
+    config = {"class_name": "Sequential" if isinstance(model, Sequential) else "Functional", **model.get_config()}
     if model._losses is not None:
         config["compile"] = {
             "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
             "loss": [None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
                      for loss in model._losses],
             "loss_weights": model._loss_weights,
-            "metrics": [[metric.name for metric in metrics] for metrics in model._output_metrics],
+            "metrics": model._metrics.saved_names(weighted=False),
+            "weighted_metrics": model._metrics.saved_names(weighted=True),
         }
     return _encode(config, "model")
 
@@ -168,18 +172,24 @@ def model_from_config(config):
     if kind == "Functional":
         model = model_from_graph_config(config)
     elif kind == "Sequential":
-        from .layers.input_layer import InputLayer
-
-        shape = config["input_shape"]
-        start = [] if shape is None else [InputLayer(tuple(shape[1:]), batch_size=shape[0],
-                                                     name=f"{config['name']}_input")]
-        model = Sequential(start + [_trainable(layer_from_config(entry), entry) for entry in config["layers"]],
-                           name=config["name"])
+        model = sequential_from_config(config)
     else:
         raise FileFormatError(f"unknown model class {kind!r} in the file; known: Functional, Sequential")
     if "compile" in config:
         _compile_from_config(model, config["compile"])
     return model
+
+
+def sequential_from_config(config):
+    """A Sequential model from ``Sequential.get_config()`` data (new layers, fresh weights)."""
+    from .layers.input_layer import InputLayer
+    from .models import Sequential
+
+    shape = config["input_shape"]
+    start = [] if shape is None else [InputLayer(tuple(shape[1:]), batch_size=shape[0],
+                                                 name=f"{config['name']}_input")]
+    return Sequential(start + [_trainable(layer_from_config(entry), entry) for entry in config["layers"]],
+                      name=config["name"])
 
 
 def _trainable(layer, entry):
@@ -202,11 +212,13 @@ def _compile_from_config(model, settings):
     metrics = settings["metrics"]
     if metrics and not isinstance(metrics[0], list):  # version 1: one output's metric names
         metrics = [metrics]
-    for names in metrics:
+    weighted = settings.get("weighted_metrics") or [[] for _ in metrics]
+    for names in metrics + weighted:
         for name in names:
             metrics_module.get(name)  # an unknown name fails here, as a ValueError, before compiling
     single = len(resolved) == 1
     model.compile(optimizer, resolved[0] if single else resolved, metrics=metrics[0] if single else metrics,
+                  weighted_metrics=weighted[0] if single and weighted else weighted,
                   loss_weights=settings.get("loss_weights"))
 
 

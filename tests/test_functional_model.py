@@ -300,3 +300,54 @@ def test_masks_flow_from_an_embedding_through_the_graph():
     ids = np.array([[4, 2, 0, 0], [1, 3, 5, 0]])
     embedding = model.layers[1]
     np.testing.assert_array_equal(model.predict(ids), recurrent(embedding(ids), mask=ids != 0))
+
+
+def test_models_nest_in_models_and_share_their_weights(tmp_path):
+    numlstm.utils.set_random_seed(9)
+    features = numlstm.Input((5, 2), dtype="float64", name="features")
+    encoder = numlstm.Model(features, layers.LSTM(3, dtype="float64", name="encode")(features), name="encoder")
+    head = numlstm.Sequential([layers.Dense(2, activation="tanh", dtype="float64"), layers.Dense(1, dtype="float64")],
+                              name="head")
+    a = numlstm.Input((5, 2), dtype="float64", name="a")
+    b = numlstm.Input((5, 2), dtype="float64", name="b")
+    joined = layers.Concatenate(dtype="float64")([encoder(a), encoder(b)])  # one encoder, two calls
+    model = numlstm.Model([a, b], head(joined), name="siamese")
+    assert [layer.name for layer in model.layers] == ["a", "b", "encoder", "concatenate", "head"]
+    assert len(model.get_weights()) == 3 + 4
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(9)
+    x = [rng.standard_normal((4, 5, 2)), rng.standard_normal((4, 5, 2))]
+    y = rng.standard_normal((4, 1))
+    finite_difference_check(model, x, y)
+    # one set of weights: what the outer model learns, the inner models use
+    model.fit(x, y, epochs=2, verbose=0)
+    np.testing.assert_array_equal(encoder.predict(x[0]), layers.LSTM.__call__(encoder.layers[1], x[0]))
+    expected = head.predict(np.concatenate([encoder.predict(x[0]), encoder.predict(x[1])], axis=1))
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-12)
+    path = tmp_path / "nested.numlstm"
+    model.save(path)
+    loaded = numlstm.load_model(path)
+    assert isinstance(loaded.get_layer("encoder"), numlstm.Model)
+    assert isinstance(loaded.get_layer("head"), numlstm.Sequential)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_a_model_sharing_layers_with_a_trained_model_uses_the_trained_weights():
+    """Keras' seq2seq pattern: inference models built from the training model's layers before training."""
+    numlstm.utils.set_random_seed(10)
+    inputs = numlstm.Input((4, 2))
+    recurrent = layers.LSTM(3)
+    hidden = recurrent(inputs)
+    trained = numlstm.Model(inputs, layers.Dense(1)(hidden))
+    features = numlstm.Model(inputs, hidden)  # built before training: binds the LSTM to its own buffer
+    trained.compile(numlstm.optimizers.Adam(0.05), "mse")
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((16, 4, 2)).astype(np.float32), rng.standard_normal((16, 1)).astype(np.float32)
+    before = features.predict(x)
+    losses = trained.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]  # the optimizer's updates reach the layers the model runs
+    after = features.predict(x)
+    assert not np.allclose(before, after)
+    np.testing.assert_array_equal(after, recurrent(x))
+    trained.fit(x, y, epochs=1, verbose=0)  # and back: the trained model takes its layers back
+    np.testing.assert_array_equal(features.predict(x), recurrent(x))

@@ -15,7 +15,11 @@ _counters = {}
 def _default_name(layer):
     # Keras' snake case: Conv1D -> conv1d, GlobalAveragePooling1D -> global_average_pooling1d, LSTM -> lstm
     base = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
-    base = re.sub("([a-z])([A-Z])", r"\1_\2", base).lower()
+    return unique_name(re.sub("([a-z])([A-Z])", r"\1_\2", base).lower())
+
+
+def unique_name(base):
+    """``base``, then ``base_1``, ``base_2``, ... on later calls, as Keras names layers and models."""
     count = _counters.setdefault(base, itertools.count())
     index = next(count)
     return base if index == 0 else f"{base}_{index}"

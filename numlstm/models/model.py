@@ -18,9 +18,11 @@ import numpy as np
 
 from .. import backend, dispatch
 from ..layers import Layer
+from ..layers.base import unique_name
 from ..layers.input_layer import InputLayer
-from ..layers.symbolic import SymbolicTensor, flatten
+from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, flatten
 from . import graph, structures
+from .nesting import NestedModel
 from .trainer import Trainer
 
 
@@ -31,7 +33,7 @@ def _current_device(*args, **kwargs):
 in_device_context = backend.in_context_of(_current_device)
 
 
-class Model(Trainer):
+class Model(NestedModel, Trainer):
     """A model from symbolic inputs to outputs (Keras' functional ``keras.Model``).
 
     Parameters
@@ -65,12 +67,14 @@ class Model(Trainer):
             raise TypeError("Model(inputs, outputs): give the symbolic inputs (from numlstm.Input) and the "
                             "outputs computed from them; for a stack of layers use numlstm.Sequential")
         super().__init__()
-        self.name = name or ("functional" if type(self) is Model else type(self).__name__.lower())
+        self.name = name or unique_name("functional" if type(self) is Model else type(self).__name__.lower())
         # JSON-compatible facts saved with the model (the numlstm command keeps its
         # window sizes and scaler here, so that a model file is self-contained).
         self.metadata = {}
         self._params = None
         self._nodes = self._layers = None
+        self.inbound_nodes = []  # the model's calls as a layer of other models
+        self.trainable = True
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
@@ -93,16 +97,18 @@ class Model(Trainer):
         self._output_structure = structures.OutputStructure(outputs, output_names)
         self._host_inputs = [all(getattr(node.layer, "takes_host_input", False) for node in self._consumers(t))
                              for t in flat_inputs]
-        self._needs_input_gradient = self._input_gradients_needed()
+        self._needs_input_gradient = self._input_gradients_needed(inputs_carry=False)
+        self._needs_input_gradient_nested = self._input_gradients_needed(inputs_carry=True)
         self._gather_weights()
 
     def _consumers(self, tensor):
         return [node for node in self._nodes if any(t is tensor for t in node.input_tensors)] or [None]
 
-    def _input_gradients_needed(self):
-        """Per node: whether any of its inputs comes from a layer with weights (directly or further up):
-        below the lowest layers with weights no input gradient is computed."""
-        carries = {}
+    def _input_gradients_needed(self, inputs_carry):
+        """Per node: whether any of its inputs comes from a layer with weights (directly or further up), or,
+        with ``inputs_carry``, from the model's inputs (a model nested in another passes gradients on to
+        them): below the lowest layers with weights no input gradient is computed."""
+        carries = {id(t): inputs_carry for t in self._inputs}
         needed = {}
         for node in self._nodes:
             needed[id(node)] = any(carries.get(id(t), False) for t in node.input_tensors)
@@ -168,11 +174,15 @@ class Model(Trainer):
     @property
     def trainable_weights(self):
         """The weights the optimizer updates (those of layers with ``trainable`` True), in Keras' order."""
+        if not self.trainable:  # a frozen model nested in another
+            return []
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
         """The weights of frozen layers (``trainable = False``), in Keras' order."""
+        if not self.trainable:
+            return self.weights
         return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def _weight_layout(self):
@@ -193,7 +203,6 @@ class Model(Trainer):
         weights = self.weights
         dtype = np.result_type(*(w.dtype for w in weights)) if weights else np.float32
         self._layout = self._weight_layout()
-        self._layout_trainable = [layer.trainable for layer in self.layers]
         self._params = np.empty(sum(w.size for w in weights), dtype)  # on the host; _place moves it
         self._bind_weights(copy=True)
         if self.optimizer is not None:
@@ -217,14 +226,20 @@ class Model(Trainer):
                 offset = next(offsets)
                 views.append(self._params[offset:offset + w.size].reshape(w.shape))
             layer._use_weight_storage(views, copy=copy)
+        self._bound_views = self.weights
 
     def _relayout_if_trainable_changed(self):
-        if self._params is not None and [layer.trainable for layer in self.layers] != self._layout_trainable:
+        """A layer frozen or thawed since the weights were gathered: gather them anew, trainable ones first."""
+        if self._params is not None and self._weight_layout()[1] != self._layout[1]:
             self._gather_weights()
 
     def _place(self):
         """The backend of the current device, with the weights and optimizer state moved there if needed."""
         ops = backend.for_device(dispatch.current_device())
+        if self._params is not None and any(a is not b for a, b in zip(self.weights, self._bound_views)):
+            # Another model sharing these layers has bound them to its buffer since (Keras' shared layers): take
+            # them back with their current values, which that model may have trained.
+            self._bind_weights(copy=True)
         if self._params is not None and not ops.holds(self._params):
             self._params = ops.from_host(backend.to_host(self._params))
             self._bind_weights(copy=False)
@@ -258,7 +273,9 @@ class Model(Trainer):
     def _inner_layers(self):
         """The layers, with a wrapper's layers in its place (a Bidirectional's two LSTMs)."""
         for layer in self.layers:
-            if hasattr(layer, "forward_layer"):
+            if isinstance(layer, Model):
+                yield from layer._inner_layers()
+            elif hasattr(layer, "forward_layer"):
                 yield from (layer.forward_layer, layer.backward_layer)
             elif hasattr(layer, "layer") and isinstance(layer.layer, Layer):
                 yield layer.layer
@@ -294,11 +311,15 @@ class Model(Trainer):
     def _forward(self, xs, training):
         """The outputs (a list) for host arrays ``xs`` on the current device, and the tape for ``_backward``."""
         ops = self._place()
+        return self._run_graph([x if host else ops.local(x) for x, host in zip(xs, self._host_inputs)], training)
+
+    def _run_graph(self, xs, training, input_masks=None):
+        """Run the nodes in order on ``xs`` (where the layers compute), masks flowing as in Keras."""
         values = {}
         masks = {}
-        for tensor, x, host in zip(self._inputs, xs, self._host_inputs):
-            values[id(tensor)] = x if host else ops.from_host(x)
-            masks[id(tensor)] = None
+        for i, (tensor, x) in enumerate(zip(self._inputs, xs)):
+            values[id(tensor)] = x
+            masks[id(tensor)] = None if input_masks is None else input_masks[i]
         tape = []
         for node in self._nodes:
             layer = node.layer
@@ -323,9 +344,11 @@ class Model(Trainer):
             tape.append((node, cache))
         return [values[id(t)] for t in self._outputs], (tape, values)
 
-    def _backward(self, tape, d_outputs, ops):
-        """Weight gradients (aligned with ``get_weights()``) from the gradients of the outputs (None: no loss)."""
+    def _backward(self, tape, d_outputs, ops, nested=False):
+        """Weight gradients (aligned with ``get_weights()``) from the gradients of the outputs (None: no loss);
+        ``nested``: also the gradients of the model's inputs (None where nothing reaches one)."""
         tape, values = tape
+        needs_input_gradient = self._needs_input_gradient_nested if nested else self._needs_input_gradient
         gradients = {}
 
         def accumulate(tensor, gradient):
@@ -346,7 +369,7 @@ class Model(Trainer):
             if not getattr(layer, "missing_gradients_allowed", False):
                 d_output = [ops.zeros_like(values[id(t)]) if d is None else d for t, d in zip(node.outputs, d_output)]
             result = layer.backward(cache, d_output if len(node.outputs) > 1 else d_output[0],
-                                    input_gradient=self._needs_input_gradient[id(node)])
+                                    input_gradient=needs_input_gradient[id(node)])
             if result.d_input is not None:
                 if isinstance(node.inputs, list):
                     for tensor, gradient in zip(node.inputs, result.d_input):
@@ -363,17 +386,28 @@ class Model(Trainer):
         grads = []
         for layer in self.layers:
             grads += layer_grads.get(layer) or [ops.zeros(w.shape, w.dtype) for w in layer.weights]
+        if nested:
+            return grads, [gradients.get(id(t)) for t in self._inputs]
         return grads
 
     def _flat_trainable(self, ops, grads):
         """The trainable gradients in the buffer's order, as one flat array (the optimizer's input)."""
         return ops.flatten([grads[i] for i in self._layout[1]], self._params.dtype)
 
+    def __call__(self, x, training=None, mask=None, initial_state=None):
+        """The outputs for ``x``: arrays in, arrays out (inference unless ``training``); symbolic tensors in,
+        symbolic tensors out, the model then one layer of a larger model (its weights shared, as in Keras)."""
+        if any_symbolic(list(x.values()) if isinstance(x, dict) else x, mask, initial_state):
+            if initial_state is not None:
+                raise ValueError(f"{self.name}: a nested model takes no initial_state; give its inputs instead")
+            if not self.built and isinstance(x, SymbolicTensor):  # a Sequential without an Input yet
+                self._build_for_tensor(x)
+            inputs = self._input_structure.aligned(x, "inputs")
+            return call_symbolically(self, inputs if len(inputs) > 1 else inputs[0], mask=mask, training=training)
+        return self._call_on_arrays(x, bool(training))
+
     @in_device_context
-    def __call__(self, x, training=False):
-        if any(isinstance(item, SymbolicTensor) for item in flatten(list(x.values()) if isinstance(x, dict) else x)):
-            raise TypeError(f"{self.name}: calling a model on symbolic tensors (nesting models) is not supported "
-                            "yet; call its layers instead")
+    def _call_on_arrays(self, x, training):
         xs = self._ready_inputs(x)
         outputs = self._forward(xs, training)[0]
         return self._output_structure.restore([backend.to_host(o) for o in outputs])

@@ -100,6 +100,11 @@ class Sequential(Model):
         if getattr(self, "_compile_settings", None) is not None:
             self._compile_for_outputs()
 
+    def _build_for_tensor(self, tensor):
+        self._input_layer = InputLayer(tensor.shape[1:], batch_size=tensor.shape[0], dtype=tensor.dtype,
+                                       name=f"{self.name}_input")
+        self.build()
+
     def _ready_inputs(self, x):
         if not self.built:
             from .structures import as_arrays
@@ -115,6 +120,25 @@ class Sequential(Model):
     @property
     def _output_shape(self):
         return None if not self.built else self._outputs[0].shape
+
+    def get_config(self):
+        """The layers as data, in order, and the input shape (None until known)."""
+        from ..saving import layer_entry
+
+        return {"name": self.name, "input_shape": None if self._input_shape is None else list(self._input_shape),
+                "layers": [{**layer_entry(layer), "trainable": layer.trainable} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        """A new Sequential, with new layers and fresh weights, from ``get_config()`` data.
+
+        Parameters
+        ----------
+        config : dict
+        """
+        from ..saving import sequential_from_config
+
+        return sequential_from_config(config)
 
     def _layer_nodes(self, layer):
         return [node for node in self._nodes if node.layer is layer]

@@ -13,11 +13,12 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import backend, dispatch, functional, losses, metrics as metrics_module, optimizers, utils
+from .. import backend, dispatch, functional, losses, optimizers, utils
 from ..callbacks import Callback, History
 from ..distributed import LOCAL, LocalStrategy
 from . import structures
 from .batches import ArrayBatches, IterableBatches
+from .compiled_metrics import CompiledMetrics
 
 
 def _current_device(*args, **kwargs):
@@ -33,10 +34,10 @@ class Trainer:
         self.stop_training = False
         self._losses = None  # one Loss (or None) per output, once compiled
         self._loss_weights = None
-        self._output_metrics = []  # one list of Metric per output
+        self._metrics = None  # CompiledMetrics, once compiled
 
     # -- compile ---------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None):
         """Set the optimizer, the loss(es) and the metrics, as Keras' ``compile``.
 
         Parameters
@@ -48,17 +49,19 @@ class Trainer:
         metrics : list of str or Metric; for several outputs a list of lists or a dict
         loss_weights : list or dict of floats, optional
             The total loss is the weighted sum of the outputs' losses.
+        weighted_metrics : like ``metrics``, optional
+            Metrics that weigh each sample by ``sample_weight`` (and ``class_weight``); ``metrics`` do not.
         """
         self.optimizer = optimizers.get(optimizer)
         if loss is None:
             raise ValueError(f"{self.name}.compile needs a loss")
-        self._compile_settings = (loss, metrics, loss_weights)
+        self._compile_settings = (loss, metrics, loss_weights, weighted_metrics)
         if self._layers is not None:
             self._compile_for_outputs()
 
     def _compile_for_outputs(self):
         """Resolve the compile settings against the outputs (Sequential knows them once built)."""
-        loss, metrics, loss_weights = self._compile_settings
+        loss, metrics, loss_weights, weighted_metrics = self._compile_settings
         outputs = self._output_structure
         if isinstance(loss, (list, tuple, dict)):
             given = outputs.aligned(loss, "loss", allow_missing=True)
@@ -80,48 +83,17 @@ class Trainer:
             weights = [1.0 if w is None else float(w)
                        for w in outputs.aligned(loss_weights, "loss_weights", allow_missing=True)]
         self._loss_weights = weights
-        self._output_metrics = self._resolve_metrics(metrics)
+        self._metrics = CompiledMetrics(outputs, self._losses, metrics, weighted_metrics)
         self._relayout_if_trainable_changed()
         if self._params is not None:
             self.optimizer.build(self._trainable_params, self._trainable_sizes())
 
-    def _resolve_metrics(self, metrics):
-        outputs = self._output_structure
-        if not metrics:
-            return [[] for _ in outputs.names]
-        if len(outputs) == 1:
-            per_output = [metrics if not isinstance(metrics, dict) else metrics.get(outputs.names[0], [])]
-        elif isinstance(metrics, dict):
-            per_output = outputs.aligned(metrics, "metrics", allow_missing=True)
-        elif isinstance(metrics, (list, tuple)) and len(metrics) == len(outputs) and \
-                all(item is None or isinstance(item, (list, tuple)) for item in metrics):
-            per_output = list(metrics)
-        else:
-            raise ValueError(f"{self.name}: with several outputs, metrics must be a dict keyed by output name or a "
-                             f"list of lists, one per output ({', '.join(outputs.names)}); got {metrics!r}")
-        resolved = []
-        for name, items, loss in zip(outputs.names, per_output, self._losses):
-            items = [items] if isinstance(items, (str, metrics_module.Metric)) else list(items or [])
-            resolved.append([metrics_module.get(m, loss.name if loss is not None else None) for m in items])
-        return resolved
-
     def metric_for_log_key(self, key):
         """The metric logged under ``key`` (``label_accuracy`` for several outputs), or None."""
-        for name, metrics in zip(self.output_names, self._output_metrics):
-            for metric in metrics:
-                if key == (f"{name}_{metric.name}" if len(self._output_metrics) > 1 else metric.name):
-                    return metric
-        return None
+        return None if self._metrics is None else self._metrics.for_key(key)
 
     def _metric_logs(self):
-        """Each metric's result under its log key (``{output}_{metric}`` with several outputs), in Keras' order:
-        the outputs' order, or the sorted keys where the metrics came as a dict (Keras flattens dicts sorted)."""
-        several = len(self._output_metrics) > 1
-        groups = list(zip(self.output_names, self._output_metrics))
-        if isinstance(self._compile_settings[1], dict):
-            groups.sort(key=lambda group: group[0])
-        return {(f"{name}_{metric.name}" if several else metric.name): metric.result()
-                for name, metrics in groups for metric in metrics}
+        return self._metrics.logs()
 
     @property
     def loss(self):
@@ -132,8 +104,8 @@ class Trainer:
 
     @property
     def metrics(self):
-        """The compiled metric objects, every output's, in output order."""
-        return [metric for output in self._output_metrics for metric in output]
+        """The compiled metric objects (weighted ones included), every output's, in log order."""
+        return [] if self._metrics is None else self._metrics.all
 
     def _require_compiled(self, what):
         if self._losses is None and getattr(self, "_compile_settings", None) is None:
@@ -214,19 +186,14 @@ class Trainer:
         return total, values, self._flat_trainable(ops, grads), grads
 
     def _queue_metric_fetches(self, outputs):
-        if not self.metrics:
+        """Downloads of the outputs that have metrics, queued before the backward pass."""
+        if not self._metrics.has_any():
             return None
-        return [backend.array_ops(o).to_host_async(o) if metrics else None
-                for o, metrics in zip(outputs, self._output_metrics)]
+        return [backend.array_ops(o).to_host_async(o) if self._metrics.has_any(i) else None
+                for i, o in enumerate(outputs)]
 
     def _update_metrics(self, ys, weights, fetches):
-        """Compiled metrics see no sample weights, as Keras' ``metrics`` (its ``weighted_metrics`` would)."""
-        for metrics, y, fetch in zip(self._output_metrics, ys, fetches):
-            if fetch is None:
-                continue
-            output = fetch.result()
-            for metric in metrics:
-                metric.update(y, output)
+        self._metrics.update(ys, weights, [None if fetch is None else fetch.result() for fetch in fetches])
 
     def _batch_logs(self, total, values):
         logs = {"loss": total}
@@ -376,8 +343,8 @@ class Trainer:
         """``values`` and every metric's state summed over the ranks; returns the summed ``values``."""
         if strategy.size == 1:
             return values
-        for tensor, metrics in zip(self._outputs, self._output_metrics):
-            for metric in metrics:  # a rank that saw no data must still hold a state of the right size
+        for tensor, entries in zip(self._outputs, self._metrics.per_output):
+            for _, metric, _ in entries:  # a rank that saw no data must still hold a state of the right size
                 metric.build(tensor.shape)
         states = [list(metric.get_state()) for metric in self.metrics]
         reduced = strategy.reduce_sums(list(values) + [v for state in states for v in state])
