@@ -310,9 +310,9 @@ def test_models_nest_in_models_and_share_their_weights(tmp_path):
                               name="head")
     a = numlstm.Input((5, 2), dtype="float64", name="a")
     b = numlstm.Input((5, 2), dtype="float64", name="b")
-    joined = layers.Concatenate(dtype="float64")([encoder(a), encoder(b)])  # one encoder, two calls
+    joined = layers.Concatenate(dtype="float64", name="join")([encoder(a), encoder(b)])  # one encoder, two calls
     model = numlstm.Model([a, b], head(joined), name="siamese")
-    assert [layer.name for layer in model.layers] == ["a", "b", "encoder", "concatenate", "head"]
+    assert [layer.name for layer in model.layers] == ["a", "b", "encoder", "join", "head"]
     assert len(model.get_weights()) == 3 + 4
     model.compile("sgd", "mse")
     rng = np.random.default_rng(9)

@@ -59,7 +59,9 @@ class IterableBatches:
     @staticmethod
     def takes(x):
         """Whether ``x`` is an iterable of batches rather than data (arrays, lists or dicts of them)."""
-        return x is not None and hasattr(x, "__iter__") and not isinstance(x, (np.ndarray, list, tuple, dict, str))
+        if x is None or isinstance(x, (np.ndarray, list, tuple, dict, str)) or hasattr(x, "__array__"):
+            return False  # data: arrays, and array-likes such as DataFrames, which iterate over their columns
+        return hasattr(x, "__iter__")
 
     def order(self, shuffle, generator):
         return None

@@ -491,6 +491,7 @@ class Trainer:
                   "minute, once: later runs load them from Numba's cache)", flush=True)
         self.stop_training = False
         self._resume_from_epoch = None
+        self._place()  # the weights in this model's buffer on its device before ranks share them
         for callback in callbacks:
             callback.on_train_begin({})
         strategy.start(self)
