@@ -31,6 +31,7 @@ import json
 import os
 import secrets
 import socket
+import warnings
 import zipfile
 import zlib
 
@@ -417,7 +418,10 @@ def _read_model_file(path):
         names = [info.filename for info in infos]
         missing = set(_ENTRIES) - set(names)
         if missing:
-            raise FileFormatError(f"{path} is not a numlstm model file (missing {', '.join(sorted(missing))})")
+            keras = "model.weights.h5" in names
+            raise FileFormatError(f"{path} is not a numlstm model file (missing {', '.join(sorted(missing))})" + (
+                "; it is a Keras .keras file, which numlstm cannot read: build the same model in numlstm and copy "
+                "the weights with set_weights(keras_model.get_weights())" if keras else ""))
         unexpected = [name for name in names if name not in _ENTRIES] + \
             [name for name in _ENTRIES if names.count(name) > 1]
         if unexpected:
@@ -457,6 +461,12 @@ def _check_layer_sizes(layers, weight_count, path):
     walk(layers, None)
 
 
+def _warn_if_keras_name(path):
+    if os.fspath(path).endswith((".keras", ".h5")):
+        warnings.warn(f"{path}: numlstm writes its own format whatever the name, which Keras cannot read; "
+                      "numlstm.load_model reads it (name it .numlstm to say so)", UserWarning, stacklevel=4)
+
+
 def save_model(model, path):
     """Write ``model`` (structure, weights, compile settings, optimizer state) to ``path``.
 
@@ -469,6 +479,7 @@ def save_model(model, path):
     """
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving it")
+    _warn_if_keras_name(path)
     config = model_config(model)
     optimizer_state = []
     if model.optimizer is not None:
@@ -555,6 +566,7 @@ def save_weights(model, path):
     """Write only the weights (``.npz``), atomically."""
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving its weights")
+    _warn_if_keras_name(path)
     write_atomically(path, lambda file: file.write(_npz_bytes(model.get_weights())))
 
 

@@ -4,6 +4,8 @@ Gradients are checked against float64 central differences of the model's own
 loss; Sequential and the equivalent functional model must agree exactly.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -351,3 +353,37 @@ def test_a_model_sharing_layers_with_a_trained_model_uses_the_trained_weights():
     np.testing.assert_array_equal(after, recurrent(x))
     trained.fit(x, y, epochs=1, verbose=0)  # and back: the trained model takes its layers back
     np.testing.assert_array_equal(features.predict(x), recurrent(x))
+
+
+def test_validation_from_a_generator_every_other_epoch_and_the_epoch_line(capsys):
+    numlstm.utils.set_random_seed(11)
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((20, 4, 2)).astype(np.float32), rng.standard_normal((20, 1)).astype(np.float32)
+    model = numlstm.Sequential([numlstm.Input((4, 2)), layers.LSTM(3), layers.Dense(1)])
+    model.compile("sgd", "mse")
+
+    def validation():
+        while True:
+            yield x[:8], y[:8]
+
+    history = model.fit(x, y, epochs=4, batch_size=10, validation_data=validation(), validation_steps=2,
+                        validation_freq=2, verbose=2,
+                        callbacks=[numlstm.callbacks.ReduceLROnPlateau(monitor="loss", patience=100)])
+    assert len(history.history["loss"]) == 4 and len(history.history["val_loss"]) == 2
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == 4
+    assert re.fullmatch(r"Epoch 2/4 - 2/2 - \d+s - \d+(ms|us|s)/step - loss: \S+ - val_loss: \S+ - learning_rate: \S+",
+                        lines[1]), lines[1]
+    with pytest.raises(ValueError, match="validation_steps"):
+        model.fit(x, y, epochs=2, validation_data=iter([(x, y)]), verbose=0)
+
+
+def test_keras_names_for_models_and_layers():
+    inputs = numlstm.Input((4, 2), name="seq")
+    hidden = layers.LSTM(3, name="hidden")(inputs)
+    model = numlstm.Model(inputs, layers.subtract([hidden, hidden]))
+    assert model.input is inputs and model.output is model.layers[-1].output
+    assert model.get_layer("hidden").output is hidden and model.get_layer("hidden").input is inputs
+    assert numlstm.models.load_model is numlstm.load_model
+    tower = numlstm.Sequential([numlstm.Input((4, 2)), model, layers.Dense(1)])  # a model as a Sequential layer
+    assert tower.predict(np.zeros((2, 4, 2), np.float32)).shape == (2, 1)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import sys
 
 import numpy as np
@@ -102,8 +103,10 @@ def test_progress_output(capsys):
     model.fit(x, y, epochs=2, batch_size=8, verbose=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line]
     assert len(lines) == 2 and lines[1].startswith("Epoch 2/2 - 4/4 - ") and "loss: " in lines[1]
-    seconds = float(lines[1].split(" - ")[2].rstrip("s"))
-    assert seconds > 0, "the epoch's time is measured even without a progress bar"
+    # Keras' format: whole seconds for the epoch, then the step's time in s, ms or us
+    assert re.fullmatch(r"\d+s", lines[1].split(" - ")[2]), lines[1]
+    per_step = re.fullmatch(r"(\d+)(s|ms|us)/step", lines[1].split(" - ")[3])
+    assert per_step and int(per_step.group(1)) > 0, "the step's time is measured even without a progress bar"
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
 

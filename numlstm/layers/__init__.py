@@ -10,12 +10,13 @@ from .embedding import Embedding
 from .input_layer import Input, InputLayer
 from .lstm import LSTM
 from .masking import Masking
-from .merging import Add, Average, Concatenate, Multiply
+from .merging import Add, Average, Concatenate, Multiply, Subtract, add, average, concatenate, multiply, subtract
 from .normalization import LayerNormalization
 from .pooling import GlobalAveragePooling1D
 from .reshaping import Flatten, RepeatVector, Reshape
 from .time_distributed import TimeDistributed
 
-__all__ = ["Backward", "Bidirectional", "Dense", "Dropout", "Embedding", "Input", "InputLayer", "LSTM", "Layer", "Masking"]
-__all__ += ["Activation", "Add", "Average", "Concatenate", "Conv1D", "Flatten", "GlobalAveragePooling1D",
-            "LayerNormalization", "Multiply", "RepeatVector", "Reshape", "TimeDistributed"]
+__all__ = ["Activation", "Add", "Average", "Backward", "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout",
+           "Embedding", "Flatten", "GlobalAveragePooling1D", "Input", "InputLayer", "LSTM", "Layer",
+           "LayerNormalization", "Masking", "Multiply", "RepeatVector", "Reshape", "Subtract", "TimeDistributed", "add",
+           "average", "concatenate", "multiply", "subtract"]

@@ -128,6 +128,23 @@ class Layer:
         return list(self._weights)
 
     @property
+    def output(self):
+        """The symbolic output of the layer's one call on symbolic tensors (Keras' ``layer.output``)."""
+        outputs = self._only_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's one call on symbolic tensors (Keras' ``layer.input``)."""
+        return self._only_node("input").inputs
+
+    def _only_node(self, what):
+        if len(self.inbound_nodes) != 1:
+            raise AttributeError(f"{self.name} has been called {len(self.inbound_nodes)} times on symbolic tensors; "
+                                 f"its {what} is defined for exactly one call (read it from the call's result)")
+        return self.inbound_nodes[0]
+
+    @property
     def trainable_weights(self):
         """The weights the optimizer updates: all of them, or none when ``trainable`` is False."""
         return self.weights if self.trainable else []

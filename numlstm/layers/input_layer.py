@@ -45,7 +45,6 @@ class InputLayer(Layer):
         self.built = True
         tensor = SymbolicTensor((self.batch_size,) + self.input_shape, data_dtype, self, 0, 0, self.name)
         self.inbound_nodes.append(Node(self, [], None, None, None, [tensor]))
-        self.output = tensor
 
     def get_config(self):
         return {"shape": list(self.input_shape), "batch_size": self.batch_size, "dtype": self.data_dtype.name,

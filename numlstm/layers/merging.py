@@ -99,6 +99,35 @@ class Add(_Merge):
         return Backward([d_output] * cache if input_gradient else None, [])
 
 
+class Subtract(_Merge):
+    """The difference of two inputs of one shape: ``y = x_1 - x_2``.
+
+    Parameters
+    ----------
+    name : str, optional
+    dtype : str or numpy dtype, optional
+        float32 (``floatx()``) by default, or float64.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from numlstm import layers
+    >>> layers.Subtract()([np.ones((1, 2)), np.full((1, 2), 3.0)]).tolist()
+    [[-2.0, -2.0]]
+    """
+
+    def forward(self, x, mask=None, training=False, initial_state=None):
+        xs, _, ops = self._inputs(x, mask)
+        if len(xs) != 2:
+            raise ValueError(f"{self.name}: Subtract takes exactly two inputs, got {len(xs)}")
+        return ops.add(xs[0], ops.scale(xs[1], -1.0)), None
+
+    def backward(self, cache, d_output, input_gradient=True):
+        ops = backend.array_ops(d_output)
+        d_output = ops.asarray(d_output, self.dtype)
+        return Backward([d_output, ops.scale(d_output, -1.0)] if input_gradient else None, [])
+
+
 class Average(_Merge):
     """The elementwise mean of inputs of one shape: ``y = (x_1 + ... + x_n) / n``.
 
@@ -265,3 +294,64 @@ class Concatenate(_Merge):
         axis, sizes = cache
         ops = backend.array_ops(d_output)
         return Backward(ops.split_axis(ops.asarray(d_output, self.dtype), sizes, axis), [])
+
+
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)``: Keras' functional form.
+
+    Parameters
+    ----------
+    inputs : list of tensors or arrays
+    **kwargs
+        ``Add``'s arguments (``name``, ``dtype``).
+    """
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``: Keras' functional form.
+
+    Parameters
+    ----------
+    inputs : list of tensors or arrays
+    **kwargs
+        ``Subtract``'s arguments (``name``, ``dtype``).
+    """
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``: Keras' functional form.
+
+    Parameters
+    ----------
+    inputs : list of tensors or arrays
+    **kwargs
+        ``Multiply``'s arguments (``name``, ``dtype``).
+    """
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``: Keras' functional form.
+
+    Parameters
+    ----------
+    inputs : list of tensors or arrays
+    **kwargs
+        ``Average``'s arguments (``name``, ``dtype``).
+    """
+    return Average(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """``Concatenate(axis, **kwargs)(inputs)``: Keras' functional form.
+
+    Parameters
+    ----------
+    inputs : list of tensors or arrays
+    axis : int
+    **kwargs
+        ``Concatenate``'s other arguments (``name``, ``dtype``).
+    """
+    return Concatenate(axis=axis, **kwargs)(inputs)

@@ -1,8 +1,8 @@
 """Models: the functional ``Model`` (a graph of layers) and ``Sequential`` (a chain), one core for both."""
 
-from ..callbacks import History
+from ..saving import load_model, save_model
 from .cloning import clone_model
 from .model import Model
 from .sequential import Sequential
 
-__all__ = ["History", "Model", "Sequential", "clone_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "save_model"]

@@ -35,7 +35,7 @@ class ArrayBatches:
     def shard(self, strategy):
         """The batches of this rank's share of the rows, in order (evaluation)."""
         start, stop = strategy.shard(self.rows)
-        for i in range(start, stop, self.batch_size):
+        for i in list(range(start, stop, self.batch_size))[:self.steps]:
             rows = slice(i, min(i + self.batch_size, stop))
             yield (*self._take(rows), rows.stop - rows.start)
 
@@ -65,6 +65,10 @@ class IterableBatches:
 
     def order(self, shuffle, generator):
         return None
+
+    def shard(self, strategy):
+        """The batches to evaluate: the next ``steps`` (or all) of them; one process only."""
+        return self.epoch(None)
 
     def epoch(self, order):
         iterator = self._iterator if self.continues else iter(self.source)

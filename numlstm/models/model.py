@@ -137,6 +137,22 @@ class Model(NestedModel, Trainer):
         return list(self._outputs) if self._layers is not None else None
 
     @property
+    def input(self):
+        """The input tensor (a list of them for several inputs), as Keras' ``model.input``."""
+        self._require_graph("input")
+        return self._input_structure.restore(list(self._inputs))
+
+    @property
+    def output(self):
+        """The output tensor (a list or dict of them for several outputs), as Keras' ``model.output``."""
+        self._require_graph("output")
+        return self._output_structure.restore(list(self._outputs))
+
+    def _require_graph(self, what):
+        if self._layers is None:
+            raise AttributeError(f"{self.name} has no {what} yet: give it an Input or build it")
+
+    @property
     def input_names(self):
         """The inputs' names: the keys of dict data (an InputLayer's name, or a dict input's key)."""
         return list(self._input_structure.names)
@@ -437,10 +453,12 @@ class Model(NestedModel, Trainer):
         connected = type(self) is Model
         rows = [("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())]
         for layer in self.layers:
-            shapes = [_shape_text(t.shape) for node in self._layer_nodes(layer) for t in node.outputs]
+            nodes = self._layer_nodes(layer)
+            shapes = [_shape_text(t.shape) for t in nodes[0].outputs] if nodes else []  # a shared layer: its first call
             sources = [f"{t.layer.name}[{t.node_index}][{t.tensor_index}]"
                        for node in self._layer_nodes(layer) for t in node.input_tensors]
-            row = (f"{layer.name} ({type(layer).__name__})", ", ".join(shapes), f"{layer.count_params():,}")
+            kind = "Functional" if type(layer) is Model else type(layer).__name__
+            row = (f"{layer.name} ({kind})", ", ".join(shapes), f"{layer.count_params():,}")
             rows.append(row + ((", ".join(sources) or "-",) if connected else ()))
         widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(rows[0]))]
         print_fn(f'Model: "{self.name}"')

@@ -47,8 +47,8 @@ class Sequential(Model):
                 raise ValueError("Input must come first in a Sequential model")
             self._input_layer = layer
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add takes a numlstm layer, got {type(layer).__name__}")
+        if not isinstance(layer, (Layer, Model)):
+            raise TypeError(f"Sequential.add takes a numlstm layer or model, got {type(layer).__name__}")
         if getattr(layer, "return_state", False) or getattr(layer, "merge_mode", "concat") is None:
             raise ValueError(f"{layer.name}: return_state=True and merge_mode=None return several arrays, "
                              "which a Sequential model cannot pass on; use numlstm.Model (the functional API)")

@@ -7,6 +7,7 @@ data, losses, metrics and callbacks into steps over them.
 
 import collections
 import math
+import os
 import sys
 import time
 
@@ -337,6 +338,9 @@ class Trainer:
         names = list(self._batch_logs(0.0, [0.0] * len(self._losses)))
         sums = self._reduce_metrics(strategy, [totals[k] for k in names] + [seen])
         count = sums[-1]
+        if not count:
+            raise ValueError("the validation or evaluation data gave no batches (a generator given as "
+                             "validation_data needs validation_steps, and must yield that many every epoch)")
         return {**{k: v / count for k, v in zip(names, sums)}, **self._metric_logs()}
 
     def _reduce_metrics(self, strategy, values):
@@ -405,7 +409,8 @@ class Trainer:
     @_in_device_context
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, distribute=None):
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            distribute=None):
         """Keras' fit: mini-batch training; returns the History callback.
 
         Parameters
@@ -425,25 +430,51 @@ class Trainer:
             when standard output is a terminal (or a notebook) and 2 otherwise,
             so that a log file gets one line per epoch, as in Keras.
         validation_data : (x, y) or (x, y, sample_weight), optional
+            Or an iterable or generator of such batches (a generator needs ``validation_steps``).
+        validation_split : float
+            The fraction of the samples (the last ones, before shuffling) held out for validation.
+        shuffle : bool
+            Draw a new order of the samples every epoch.
+        callbacks : list of numlstm.callbacks.Callback, optional
         class_weight : dict, optional
             Class index -> weight of its samples' losses (single-output models).
         sample_weight : array (samples,), optional
             Each sample's weight in the loss (a list or dict, one per output, for several).
+        initial_epoch : int
+            The epoch to start at (resuming an earlier fit).
+        steps_per_epoch : int, optional
+            Batches per epoch (needed for a generator).
+        validation_steps : int, optional
+            Batches per validation (needed for a validation generator).
+        validation_batch_size : int, optional
+            Rows per validation batch (``batch_size`` by default).
+        validation_freq : int
+            Validate after every ``validation_freq``-th epoch.
         distribute : numlstm.distributed.MPIStrategy, optional
             Data-parallel training over MPI (``batch_size`` stays the global batch).
         """
         strategy = _strategy(distribute)
         try:
-            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, strategy)
+            return self._fit(strategy, x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                             callbacks=callbacks, validation_split=validation_split, validation_data=validation_data,
+                             shuffle=shuffle, class_weight=class_weight, sample_weight=sample_weight,
+                             initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                             validation_steps=validation_steps, validation_batch_size=validation_batch_size,
+                             validation_freq=validation_freq)
         except BaseException as exc:
             strategy.abort(exc)  # one process: re-raises; MPI: this rank's error ends every rank
             raise
 
-    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
-             class_weight, sample_weight, initial_epoch, steps_per_epoch, strategy):
+    def _fit(self, strategy, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps, validation_batch_size,
+             validation_freq):
         self._require_compiled("fit")
         batch_size = _batch_size_argument(batch_size)
+        validation_batch_size = batch_size if validation_batch_size is None else \
+            _batch_size_argument(validation_batch_size)
+        validation_freq = _integer_argument(validation_freq, "validation_freq", 1, "a positive integer")
+        if validation_steps is not None:
+            validation_steps = _integer_argument(validation_steps, "validation_steps", 1, "a positive integer or None")
         epochs = _count_argument(epochs, "epochs")
         initial_epoch = _count_argument(initial_epoch, "initial_epoch")
         if steps_per_epoch is not None:
@@ -465,10 +496,14 @@ class Trainer:
                 split = int(math.floor(len(xs[0]) * (1 - validation_split)))
                 head = [[None if a is None else a[:split] for a in group] for group in (xs, ys, weights)]
                 tail = [[None if a is None else a[split:] for a in group] for group in (xs, ys, weights)]
-                (xs, ys, weights), validation_data = head, ArrayBatches(*tail, batch_size)
+                (xs, ys, weights), validation_data = head, ArrayBatches(*tail, validation_batch_size)
             batches = ArrayBatches(xs, ys, weights, batch_size, steps_per_epoch)
-        if validation_data is not None and not isinstance(validation_data, ArrayBatches):
-            validation_data = self._validation_batches(validation_data, batch_size)
+        if IterableBatches.takes(validation_data):
+            if strategy.size > 1:
+                raise ValueError("distribute takes validation arrays, not an iterable of batches")
+            validation_data = IterableBatches(validation_data, validation_steps, self, None)
+        elif validation_data is not None and not isinstance(validation_data, ArrayBatches):
+            validation_data = self._validation_batches(validation_data, validation_batch_size, validation_steps)
         if strategy.size > 1:
             self._check_distributable()
         history = History()
@@ -498,19 +533,26 @@ class Trainer:
         if self._resume_from_epoch is not None:  # set by BackupAndRestore
             initial_epoch = self._resume_from_epoch
         for epoch in range(initial_epoch, epochs):
-            logs = self._fit_epoch(epoch, epochs, batches, shuffle, verbose, callbacks, validation_data, strategy)
+            started = time.perf_counter()
+            validating = validation_data is not None and (epoch + 1) % validation_freq == 0
+            logs, done = self._fit_epoch(epoch, epochs, batches, shuffle, verbose, callbacks,
+                                         validation_data if validating else None, strategy)
             for callback in callbacks:
                 callback.on_epoch_end(epoch, logs)
+            if verbose == 2:  # after the callbacks, as Keras' progress logger: it shows what they logged
+                elapsed = time.perf_counter() - started
+                print(f"Epoch {epoch + 1}/{epochs} - {done}/{batches.steps or done} - {elapsed:.0f}s - "
+                      f"{_per_step(elapsed / done)} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
             if self.stop_training:
                 break
         for callback in callbacks:
             callback.on_train_end({})
         return history
 
-    def _validation_batches(self, validation_data, batch_size):
+    def _validation_batches(self, validation_data, batch_size, steps):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("validation_data must be (x, y) or (x, y, sample_weight)")
-        return ArrayBatches(*self._batch_arrays(*validation_data), batch_size)
+            raise ValueError("validation_data must be (x, y), (x, y, sample_weight) or an iterable of such batches")
+        return ArrayBatches(*self._batch_arrays(*validation_data), batch_size, steps)
 
     def _check_distributable(self):
         stateful = [layer.name for layer in self._inner_layers() if getattr(layer, "stateful", False)]
@@ -527,9 +569,8 @@ class Trainer:
             metric.reset()
         steps = batches.steps
         totals, seen = collections.defaultdict(float), 0
-        started = time.perf_counter()
         bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
-                   disable=verbose != 1, leave=True, dynamic_ncols=True)
+                   disable=verbose != 1, leave=True, **_bar_width())
         logs = {}
         order = strategy.broadcast_order(batches.order(shuffle, utils.global_generator()))
         step = -1
@@ -562,12 +603,7 @@ class Trainer:
         bar.close()
         logs = strategy.broadcast_logs(logs)
         strategy.synchronize(self)
-        if verbose == 2:  # Keras' one line per epoch
-            elapsed = time.perf_counter() - started
-            done = step + 1
-            print(f"Epoch {epoch + 1}/{epochs} - {done}/{steps or done} - {elapsed:.3g}s - "
-                  f"{1e3 * elapsed / done:.3g}ms/step - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-        return logs
+        return logs, step + 1
 
     def _fit_lbfgs(self, batches, epochs, initial_epoch, verbose, callbacks, validation_data, history):
         from scipy.optimize import minimize
@@ -662,6 +698,23 @@ def _integer_argument(value, name, minimum, expected):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value)
+
+
+def _per_step(seconds):
+    """A step's time as Keras' progress bar writes it: 2s/step, 35ms/step, 800us/step."""
+    if seconds >= 1:
+        return f"{seconds:.0f}s/step"
+    return f"{seconds * 1e3:.0f}ms/step" if seconds >= 1e-3 else f"{seconds * 1e6:.0f}us/step"
+
+
+def _bar_width():
+    """tqdm's width: the terminal's as it changes, except where the terminal reports zero columns (some
+    containers and `script`), where tqdm would draw nothing: then 80."""
+    try:
+        columns = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        columns = None
+    return {"ncols": 80} if columns == 0 else {"dynamic_ncols": True}
 
 
 def _auto_verbosity():
