@@ -16,6 +16,9 @@ import warnings
 
 import numpy as np
 
+from . import backend, saving, utils
+from .optimizers import LearningRateSchedule
+
 
 class Callback:
     """Base class of the callbacks ``fit`` calls: override the hooks you need.
@@ -185,8 +188,6 @@ def _read_rate(optimizer):
     reads back; going through float32 here gives the same rates, logs and
     messages (0.01 reads as 0.009999999776482582, as in Keras).
     """
-    from .optimizers import LearningRateSchedule
-
     rate = optimizer.learning_rate
     if isinstance(rate, LearningRateSchedule):
         rate = optimizer.current_learning_rate()
@@ -195,8 +196,6 @@ def _read_rate(optimizer):
 
 def _fixed_rate(optimizer, callback):
     """Fail early, with the reason, where the callback could not set the learning rate."""
-    from .optimizers import LearningRateSchedule
-
     rate = getattr(optimizer, "learning_rate", None)
     if isinstance(rate, LearningRateSchedule):
         raise ValueError(f"{callback} sets the learning rate, which this optimizer takes from a schedule "
@@ -783,8 +782,6 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, "backup.numlstm")
 
     def on_train_begin(self, logs=None):
-        from . import backend, saving, utils
-
         if not os.path.exists(self._path):
             return
         restored = saving.load_model(self._path)
@@ -799,8 +796,6 @@ class BackupAndRestore(Callback):
         self.model._resume_from_epoch = state["epoch"] + 1
 
     def on_epoch_end(self, epoch, logs=None):
-        from . import utils
-
         if not self.writes_files:
             return
         os.makedirs(self.backup_dir, exist_ok=True)

@@ -37,7 +37,8 @@ import zlib
 
 import numpy as np
 
-from . import backend, initializers, losses, optimizers
+from . import backend, initializers, losses, optimizers, registry
+from .registry import FileFormatError
 
 FORMAT = "numlstm"
 FORMAT_VERSION = 2  # 2: SHA-256 checksums of the .npz entries; version 1 files (no checksums) still load
@@ -45,41 +46,6 @@ READABLE_VERSIONS = (1, 2)
 _ENTRIES = ("metadata.json", "config.json", "weights.npz", "optimizer.npz")
 _MAX_JSON_BYTES = 16 << 20
 _MAX_EXPANSION = 50  # uncompressed / compressed size allowed beyond the first MiB of an entry
-
-_LAYERS = None  # filled lazily: layers import this module's users, not the other way round
-
-
-def _layer_classes():
-    """Every layer class numlstm exports, by name: the only classes a file can make."""
-    global _LAYERS
-    if _LAYERS is None:
-        from . import layers
-
-        from .models import Model, Sequential
-
-        exported = (getattr(layers, name) for name in layers.__all__)
-        _LAYERS = {cls.__name__: cls for cls in exported
-                   if isinstance(cls, type) and issubclass(cls, layers.Layer) and cls is not layers.Layer}
-        _LAYERS.update(Functional=Model, Sequential=Sequential)  # models nested in models
-    return _LAYERS
-
-
-def layer_entry(layer):
-    """A layer as data: its class name and its constructor arguments (a nested model: its graph)."""
-    from .models import Model, Sequential
-
-    if isinstance(layer, Model):
-        return {"class_name": "Sequential" if isinstance(layer, Sequential) else "Functional",
-                "config": layer.get_config()}
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def layer_from_config(entry):
-    """The layer described by ``layer_entry``'s data; FileFormatError for a class numlstm does not export."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
-        raise FileFormatError(f"a layer description must be a dict with class_name and config, got {entry!r:.80}")
-    return _lookup(_layer_classes(), entry.get("class_name"), "layer").from_config(_decode(entry["config"]))
-
 
 _INITIALIZERS = {cls.__name__: cls for cls in (
     initializers.Zeros, initializers.Ones, initializers.Constant, initializers.RandomNormal,
@@ -90,10 +56,6 @@ _SCHEDULES = {cls.__name__: cls for cls in (optimizers.ExponentialDecay, optimiz
 _LOSSES = {cls.__name__: cls for cls in vars(losses).values()
            if isinstance(cls, type) and issubclass(cls, losses.Loss) and cls.__module__ == losses.__name__
            and not cls.__name__.startswith("_") and cls is not losses.Loss}
-
-
-class FileFormatError(ValueError):
-    """A file that is not a readable numlstm model or weights file."""
 
 
 # -- JSON encoding of configs ------------------------------------------------------
@@ -149,9 +111,8 @@ def _lookup(registry, name, kind):
 
 def model_config(model):
     """The model as JSON data: its graph (or layer stack) and its compile settings."""
-    from .models import Sequential
-
-    config = {"class_name": "Sequential" if isinstance(model, Sequential) else "Functional", **model.get_config()}
+    entry = registry.layer_entry(model)
+    config = {"class_name": entry["class_name"], **entry["config"]}
     if model._losses is not None:
         config["compile"] = {
             "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
@@ -166,39 +127,14 @@ def model_config(model):
 
 def model_from_config(config):
     """The model ``model_config`` described, compiled as it was; FileFormatError for anything else."""
-    from .models import Sequential
-
     config = _decode(config)
     kind = config.get("class_name", "Sequential")  # format version 1 files hold Sequential models only
-    if kind == "Functional":
-        model = model_from_graph_config(config)
-    elif kind == "Sequential":
-        model = sequential_from_config(config)
-    else:
+    if kind not in ("Functional", "Sequential"):
         raise FileFormatError(f"unknown model class {kind!r} in the file; known: Functional, Sequential")
+    model = registry.lookup(kind, "model").from_config(config)
     if "compile" in config:
         _compile_from_config(model, config["compile"])
     return model
-
-
-def sequential_from_config(config):
-    """A Sequential model from ``Sequential.get_config()`` data (new layers, fresh weights)."""
-    from .layers.input_layer import InputLayer
-    from .models import Sequential
-
-    shape = config["input_shape"]
-    start = [] if shape is None else [InputLayer(tuple(shape[1:]), batch_size=shape[0],
-                                                 name=f"{config['name']}_input")]
-    return Sequential(start + [_trainable(layer_from_config(entry), entry) for entry in config["layers"]],
-                      name=config["name"])
-
-
-def _trainable(layer, entry):
-    trainable = entry.get("trainable", True)
-    if not isinstance(trainable, bool):
-        raise FileFormatError(f"layer {layer.name}: trainable must be true or false, got {trainable!r:.40}")
-    layer.trainable = trainable
-    return layer
 
 
 def _compile_from_config(model, settings):
@@ -221,74 +157,6 @@ def _compile_from_config(model, settings):
     model.compile(optimizer, resolved[0] if single else resolved, metrics=metrics[0] if single else metrics,
                   weighted_metrics=weighted[0] if single and weighted else weighted,
                   loss_weights=settings.get("loss_weights"))
-
-
-# A forged graph must not make loading allocate or loop without bound.
-_MAX_LAYERS = 10_000
-_MAX_NODES_PER_LAYER = 1_000
-
-
-def model_from_graph_config(config):
-    """Rebuild a functional model from ``Model.get_config()`` data: every layer from its entry, then every
-    recorded call replayed once its inputs exist. Unknown classes, references to nothing, cycles and
-    malformed entries are FileFormatError."""
-    from .layers.input_layer import InputLayer
-    from .models import Model
-
-    entries = config["layers"]
-    if not isinstance(entries, list) or len(entries) > _MAX_LAYERS:
-        raise FileFormatError("the model's layer list is damaged or absurdly long")
-    layers, pending = {}, []
-    for entry in entries:
-        layer = _trainable(layer_from_config(entry), entry)
-        if layer.name in layers or entry.get("name", layer.name) != layer.name:
-            raise FileFormatError(f"the layer name {layer.name!r} is repeated or does not match its config")
-        layers[layer.name] = layer
-        calls = entry.get("inbound_nodes", [])
-        if not isinstance(calls, list) or len(calls) > _MAX_NODES_PER_LAYER:
-            raise FileFormatError(f"layer {layer.name}: its list of calls is damaged")
-        pending += [(layer, number, call) for number, call in enumerate(calls)]
-    tensors = {(name, 0, 0): layer.output for name, layer in layers.items() if isinstance(layer, InputLayer)}
-
-    def tensor(reference):
-        if not (isinstance(reference, list) and len(reference) == 3 and isinstance(reference[0], str)
-                and all(isinstance(i, int) and not isinstance(i, bool) for i in reference[1:])):
-            raise FileFormatError(f"a tensor reference must be [layer name, node, tensor], got {reference!r:.80}")
-        return tensors.get(tuple(reference))
-
-    replayed = dict.fromkeys(layers.values(), 0)
-    while pending:  # replay every call whose inputs exist; a pass with none left means a cycle or a dangling one
-        waiting = []
-        for layer, number, call in pending:
-            if not isinstance(call, dict) or not isinstance(call.get("args"), list):
-                raise FileFormatError(f"layer {layer.name}: a call is damaged")
-            state, mask = call.get("initial_state"), call.get("mask")
-            references = call["args"] + (state or []) + ([mask] if mask is not None else [])
-            if replayed[layer] != number or any(tensor(r) is None for r in references):
-                waiting.append((layer, number, call))
-                continue
-            args = [tensor(r) for r in call["args"]]
-            outputs = layer(args if call.get("list") else args[0],
-                            initial_state=None if state is None else [tensor(r) for r in state],
-                            mask=None if mask is None else tensor(mask), training=call.get("training"))
-            for i, output in enumerate(outputs if isinstance(outputs, list) else [outputs]):
-                tensors[(layer.name, number, i)] = output
-            replayed[layer] += 1
-        if len(waiting) == len(pending):
-            raise FileFormatError(f"the model's graph does not connect: layer {waiting[0][0].name}'s call "
-                                  f"{waiting[0][1]} reads a tensor that nothing makes (or the graph has a cycle)")
-        pending = waiting
-
-    def ends(role):
-        spec = config[role]
-        found = [tensor(r) for r in spec["tensors"]]
-        if any(t is None for t in found) or not found:
-            raise FileFormatError(f"the model's {role} name tensors that the graph does not make")
-        if spec["kind"] == "dict":
-            return dict(zip(spec["names"], found))
-        return found if spec["kind"] == "list" else found[0]
-
-    return Model(ends("input_layers"), ends("output_layers"), name=config["name"])
 
 
 # -- files -------------------------------------------------------------------------

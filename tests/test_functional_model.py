@@ -230,10 +230,8 @@ def _entry(config, name):
     (lambda c: _entry(c, "readout")["inbound_nodes"][0]["args"].__setitem__(0, ["decoder", "0", 0]), "reference"),
 ])
 def test_hostile_graph_configs_are_file_format_errors(damage, message):
-    from numlstm.saving import model_from_graph_config
-
     with pytest.raises(FileFormatError, match=message):
-        model_from_graph_config(_damaged_graph(damage))
+        numlstm.Model.from_config(_damaged_graph(damage))
 
 
 def test_clone_model_and_sequential_pop():

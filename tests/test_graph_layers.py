@@ -196,12 +196,12 @@ def test_all_masked_sequence_averages_to_nan_as_keras():
     layers.TimeDistributed(layers.Dense(2, activation="tanh")),
 ])
 def test_config_round_trip(layer):
-    from numlstm import saving
+    from numlstm import registry
 
-    entry = saving.layer_entry(layer)
-    copy = saving.layer_from_config(entry)
+    entry = registry.layer_entry(layer)
+    copy = registry.layer_from_config(entry)
     assert type(copy) is type(layer)
-    assert saving.layer_entry(copy) == entry
+    assert registry.layer_entry(copy) == entry
 
 
 def test_time_distributed_delegates_weights():

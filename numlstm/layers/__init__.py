@@ -20,3 +20,11 @@ __all__ = ["Activation", "Add", "Average", "Backward", "Bidirectional", "Concate
            "Embedding", "Flatten", "GlobalAveragePooling1D", "Input", "InputLayer", "LSTM", "Layer",
            "LayerNormalization", "Masking", "Multiply", "RepeatVector", "Reshape", "Subtract", "TimeDistributed", "add",
            "average", "concatenate", "multiply", "subtract"]
+
+from .. import registry  # noqa: E402
+
+for _name in __all__:  # every exported layer class may appear in a model file; nothing else may
+    _class = globals()[_name]
+    if isinstance(_class, type) and issubclass(_class, Layer) and _class is not Layer:
+        registry.register(_class)
+del _name, _class

@@ -40,7 +40,7 @@ class TimeDistributed(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from ..saving import layer_from_config
+        from ..registry import layer_from_config
 
         return cls(layer_from_config(config["layer"]), name=config.get("name"))
 

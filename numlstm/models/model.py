@@ -21,6 +21,7 @@ from ..layers import Layer
 from ..layers.base import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, flatten
+from ..registry import layer_entry
 from . import graph, structures
 from .nesting import NestedModel
 from .trainer import Trainer
@@ -61,6 +62,8 @@ class Model(NestedModel, Trainer):
     >>> model = numlstm.Model([encoder_inputs, decoder_inputs], outputs)
     >>> model.compile("adam", "categorical_crossentropy")
     """
+
+    registered_name = "Functional"  # Keras' name for it, in saved files and summaries
 
     def __init__(self, inputs=None, outputs=None, name=None):
         if type(self) is Model and (inputs is None or outputs is None):
@@ -457,7 +460,7 @@ class Model(NestedModel, Trainer):
             shapes = [_shape_text(t.shape) for t in nodes[0].outputs] if nodes else []  # a shared layer: its first call
             sources = [f"{t.layer.name}[{t.node_index}][{t.tensor_index}]"
                        for node in self._layer_nodes(layer) for t in node.input_tensors]
-            kind = "Functional" if type(layer) is Model else type(layer).__name__
+            kind = getattr(type(layer), "registered_name", type(layer).__name__)
             row = (f"{layer.name} ({kind})", ", ".join(shapes), f"{layer.count_params():,}")
             rows.append(row + ((", ".join(sources) or "-",) if connected else ()))
         widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(rows[0]))]
@@ -479,7 +482,6 @@ class Model(NestedModel, Trainer):
 
     def get_config(self):
         """The graph as data: the layers with their configs and the calls that connect them (Keras' layout)."""
-        from ..saving import layer_entry
 
         def reference(tensor):
             return [tensor.layer.name, self._node_number(tensor.node), tensor.tensor_index]
@@ -514,9 +516,9 @@ class Model(NestedModel, Trainer):
         config : dict
             As ``get_config()`` returns it; anything malformed is a ``FileFormatError``.
         """
-        from ..saving import model_from_graph_config
+        from .config import graph_from_config
 
-        return model_from_graph_config(config)
+        return graph_from_config(config)
 
 
 def _pick(structure, values):

@@ -8,6 +8,7 @@ saving are the ones of :class:`numlstm.Model`.
 from ..layers import Layer
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import SymbolicTensor
+from ..registry import layer_entry
 from .model import Model
 
 
@@ -29,6 +30,8 @@ class Sequential(Model):
     >>> model = numlstm.Sequential([numlstm.Input((24, 3)), layers.LSTM(32), layers.Dense(1)])
     >>> model.compile("adam", "mse")
     """
+
+    registered_name = "Sequential"
 
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
@@ -123,8 +126,6 @@ class Sequential(Model):
 
     def get_config(self):
         """The layers as data, in order, and the input shape (None until known)."""
-        from ..saving import layer_entry
-
         return {"name": self.name, "input_shape": None if self._input_shape is None else list(self._input_shape),
                 "layers": [{**layer_entry(layer), "trainable": layer.trainable} for layer in self.layers]}
 
@@ -136,7 +137,7 @@ class Sequential(Model):
         ----------
         config : dict
         """
-        from ..saving import sequential_from_config
+        from .config import sequential_from_config
 
         return sequential_from_config(config)
 
