@@ -385,3 +385,25 @@ def test_keras_names_for_models_and_layers():
     assert numlstm.models.load_model is numlstm.load_model
     tower = numlstm.Sequential([numlstm.Input((4, 2)), model, layers.Dense(1)])  # a model as a Sequential layer
     assert tower.predict(np.zeros((2, 4, 2), np.float32)).shape == (2, 1)
+
+
+def test_keras_style_subclasses_get_a_clear_error():
+    class Subclassed(numlstm.Model):
+        def __init__(self):
+            super().__init__()
+
+        def call(self, inputs):
+            return inputs
+
+    with pytest.raises(TypeError, match="does not train subclassed models"):
+        Subclassed()
+
+    class Custom(layers.Layer):
+        def call(self, inputs):
+            return inputs
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    with pytest.raises(NotImplementedError, match="Keras-style call"):
+        Custom()(np.zeros((2, 3)))

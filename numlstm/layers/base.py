@@ -200,7 +200,9 @@ class Layer:
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         """Returns ``(output, cache)``; ``cache`` is what ``backward`` needs."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} defines no forward(x) -> (output, cache) and backward(cache, "
+                                  "d_output): numlstm layers compute both by hand (a Keras-style call() cannot be "
+                                  "differentiated here); see numlstm/layers/dense.py for a small example")
 
     def backward(self, cache, d_output, input_gradient=True):
         """Gradients of the loss, given its gradient with respect to ``forward``'s output.

@@ -66,7 +66,11 @@ class Model(NestedModel, Trainer):
     registered_name = "Functional"  # Keras' name for it, in saved files and summaries
 
     def __init__(self, inputs=None, outputs=None, name=None):
-        if type(self) is Model and (inputs is None or outputs is None):
+        if not getattr(type(self), "builds_its_graph", False) and (inputs is None or outputs is None):
+            if type(self) is not Model:  # a Keras-style subclass with its own call()
+                raise TypeError(f"{type(self).__name__}: numlstm does not train subclassed models (a call() method "
+                                "cannot be differentiated here); build the same network with the functional API, "
+                                "numlstm.Model(inputs, outputs), or numlstm.Sequential")
             raise TypeError("Model(inputs, outputs): give the symbolic inputs (from numlstm.Input) and the "
                             "outputs computed from them; for a stack of layers use numlstm.Sequential")
         super().__init__()

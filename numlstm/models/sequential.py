@@ -32,6 +32,7 @@ class Sequential(Model):
     """
 
     registered_name = "Sequential"
+    builds_its_graph = True  # from its layers, once the input shape is known
 
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
