@@ -296,52 +296,24 @@ class Concatenate(_Merge):
         return Backward(ops.split_axis(ops.asarray(d_output, self.dtype), sizes, axis), [])
 
 
-def add(inputs, **kwargs):
-    """``Add(**kwargs)(inputs)``: Keras' functional form.
+def _functional_form(layer_class):
+    """Keras' lowercase function for a merging layer: ``add(inputs, **kwargs)`` is ``Add(**kwargs)(inputs)``."""
+    def merge(inputs, **kwargs):
+        return layer_class(**kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = layer_class.__name__.lower()
+    merge.__doc__ = f"""``{layer_class.__name__}(**kwargs)(inputs)``: Keras' functional form.
 
     Parameters
     ----------
     inputs : list of tensors or arrays
     **kwargs
-        ``Add``'s arguments (``name``, ``dtype``).
+        ``{layer_class.__name__}``'s arguments (``name``, ``dtype``).
     """
-    return Add(**kwargs)(inputs)
+    return merge
 
 
-def subtract(inputs, **kwargs):
-    """``Subtract(**kwargs)(inputs)``: Keras' functional form.
-
-    Parameters
-    ----------
-    inputs : list of tensors or arrays
-    **kwargs
-        ``Subtract``'s arguments (``name``, ``dtype``).
-    """
-    return Subtract(**kwargs)(inputs)
-
-
-def multiply(inputs, **kwargs):
-    """``Multiply(**kwargs)(inputs)``: Keras' functional form.
-
-    Parameters
-    ----------
-    inputs : list of tensors or arrays
-    **kwargs
-        ``Multiply``'s arguments (``name``, ``dtype``).
-    """
-    return Multiply(**kwargs)(inputs)
-
-
-def average(inputs, **kwargs):
-    """``Average(**kwargs)(inputs)``: Keras' functional form.
-
-    Parameters
-    ----------
-    inputs : list of tensors or arrays
-    **kwargs
-        ``Average``'s arguments (``name``, ``dtype``).
-    """
-    return Average(**kwargs)(inputs)
+add, subtract, multiply, average = (_functional_form(cls) for cls in (Add, Subtract, Multiply, Average))
 
 
 def concatenate(inputs, axis=-1, **kwargs):
