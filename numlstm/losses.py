@@ -175,6 +175,30 @@ class Loss:
 
     name = None
     _last_axis = "mean"  # how the elementwise term is reduced over the last axis: "mean" or "sum"
+    # Which CUDA kernel computes this loss on the GPU ("elementwise" or "crossentropy"); None: the host does,
+    # with value_and_gradient (every loss defined outside this module: its formulas are its own).
+    gpu_kernel = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ != __name__:
+            cls.gpu_kernel = None
+
+    def kernel_targets(self, y_true, output):
+        """``y_true`` as the GPU kernel reads it for an output of ``output.shape`` and ``output.dtype``.
+
+        Checked and of the output's shape; class indices for the sparse crossentropy.
+
+        Parameters
+        ----------
+        y_true : array_like
+        output : array or (shape, dtype) record
+        """
+        return self._targets_like(y_true, output)
+
+    def kernel_options(self):
+        """The settings the GPU kernel reads: ``delta`` (Huber), ``from_logits``, ``sparse`` (class indices)."""
+        return {"delta": 1.0, "from_logits": bool(getattr(self, "from_logits", False)), "sparse": False}
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss value (a float); see :meth:`value_and_gradient`."""
@@ -298,6 +322,7 @@ class MeanSquaredError(_Elementwise):
     """
 
     name = "mean_squared_error"
+    gpu_kernel = "elementwise"
 
     def _term(self, y_true, y_pred):
         error = y_pred - y_true
@@ -308,6 +333,7 @@ class MeanAbsoluteError(_Elementwise):
     """Mean of ``abs(y_true - y_pred)`` (``"mae"``, ``"mean_absolute_error"``)."""
 
     name = "mean_absolute_error"
+    gpu_kernel = "elementwise"
 
     def _term(self, y_true, y_pred):
         error = y_pred - y_true
@@ -359,6 +385,7 @@ class Huber(_Elementwise):
     """
 
     name = "huber"
+    gpu_kernel = "elementwise"
 
     def __init__(self, delta=1.0):
         self.delta = float(delta)
@@ -371,6 +398,9 @@ class Huber(_Elementwise):
 
     def get_config(self):
         return {"delta": self.delta}
+
+    def kernel_options(self):
+        return {**super().kernel_options(), "delta": self.delta}
 
 
 class LogCosh(_Elementwise):
@@ -429,6 +459,7 @@ class BinaryCrossentropy(_Elementwise):
     """
 
     name = "binary_crossentropy"
+    gpu_kernel = "elementwise"
 
     def __init__(self, from_logits=False):
         self.from_logits = from_logits
@@ -459,6 +490,7 @@ class CategoricalCrossentropy(Loss):
     """
 
     name = "categorical_crossentropy"
+    gpu_kernel = "crossentropy"
 
     def __init__(self, from_logits=False):
         self.from_logits = from_logits
@@ -506,6 +538,12 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     def _one_hot(self, y_true, y_pred):
         return np.eye(y_pred.shape[-1], dtype=y_pred.dtype)[self._labels(y_true, y_pred)]
+
+    def kernel_targets(self, y_true, output):
+        return self._labels(y_true, output)
+
+    def kernel_options(self):
+        return {**super().kernel_options(), "sparse": True}
 
     def _labels(self, y_true, y_pred):
         """The class indices of ``y_true`` (shape ``y_pred.shape[:-1]``, int64), checked."""

@@ -13,7 +13,7 @@ import numpy as np
 from numba import cuda
 from numba.cuda.cudadrv import driver
 
-from .. import dispatch, losses
+from .. import dispatch
 from . import cuda_staging, is_device_array
 from ..kernels import config, gpu_launch, gpu_layers, gpu_lstm, gpu_memory, gpu_ops
 
@@ -374,29 +374,18 @@ class _Targets(collections.namedtuple("_Targets", "host shape dtype device")):
     as the loss kernel reads it."""
 
 
-def _elementwise_kind(loss):
-    return gpu_ops.ELEMENTWISE_LOSSES.get(loss.name) if type(loss).__module__ == losses.__name__ else None
-
-
-def _crossentropy(loss):
-    return isinstance(loss, losses.CategoricalCrossentropy) and type(loss).__module__ == losses.__name__
-
-
 def loss_targets(loss, y_true, shape, dtype):
     """``y_true`` for :func:`loss_value_and_gradient` of an output of ``shape`` and ``dtype``: checked on
     the host and uploaded now, which a training step does before it queues the forward pass (an upload
     too large to be staged waits for the device's queued work). Host data as it is for a loss that runs on
-    the host. Targets of shape ``(N,)`` for an output ``(N, 1)`` are reshaped as Keras does (``_targets_like``)."""
+    the host. Each loss says which kernel computes it and how its targets look (``gpu_kernel``,
+    ``kernel_targets``, ``kernel_options``)."""
     output = _OutputSpec(tuple(shape), np.dtype(dtype))
-    if _elementwise_kind(loss) is not None:
-        device = from_host(loss._targets_like(y_true, output)).reshape(-1)
-    elif _crossentropy(loss):
-        if isinstance(loss, losses.SparseCategoricalCrossentropy):
-            device = from_host(loss._labels(y_true, output).reshape(-1))
-        else:
-            device = from_host(loss._targets_like(y_true, output)).reshape(-1, output.shape[-1])
-    else:
+    if loss.gpu_kernel is None:
         return y_true
+    targets = loss.kernel_targets(y_true, output)
+    device = from_host(targets.reshape(-1) if loss.gpu_kernel == "elementwise" or loss.kernel_options()["sparse"]
+                       else targets.reshape(-1, output.shape[-1]))
     return _Targets(y_true, output.shape, output.dtype, device)
 
 
@@ -423,23 +412,23 @@ def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
     k, threads = _kernels(y_pred.dtype)
     gradient = gpu_memory.device_array(y_pred.shape, y_pred.dtype)
     real = y_pred.dtype.type
-    kind = _elementwise_kind(loss)
-    if kind is not None:
+    options = loss.kernel_options()
+    if loss.gpu_kernel == "elementwise":
         values = gpu_memory.device_array(y_pred.size, y_pred.dtype)
         _launch(k.elementwise_loss, y_pred.size, threads)(
-            y_true.device, y_pred.reshape(-1), kind, real(getattr(loss, "delta", 1.0)),
-            bool(getattr(loss, "from_logits", False)), real(y_pred.size), values, gradient.reshape(-1))
+            y_true.device, y_pred.reshape(-1), gpu_ops.ELEMENTWISE_LOSSES[loss.name], real(options["delta"]),
+            options["from_logits"], real(y_pred.size), values, gradient.reshape(-1))
         return _sum(values, y_pred.size), gradient
     width = tuple(y_pred.shape)[-1]
     rows = y_pred.size // width
-    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+    if options["sparse"]:
         labels, targets = y_true.device, y_pred.reshape(-1, width)  # targets: unused by the kernel
     else:
         labels, targets = _device_ints((0,)), y_true.device  # labels: unused by the kernel
     values = gpu_memory.device_array(rows, y_pred.dtype)
     _launch(k.crossentropy_rows, rows, threads)(
-        targets, labels, isinstance(loss, losses.SparseCategoricalCrossentropy), y_pred.reshape(-1, width),
-        bool(loss.from_logits), real(rows), values, gradient.reshape(-1, width))
+        targets, labels, options["sparse"], y_pred.reshape(-1, width), options["from_logits"], real(rows), values,
+        gradient.reshape(-1, width))
     return _sum(values, rows), gradient
 
 
