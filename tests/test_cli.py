@@ -29,6 +29,7 @@ def series_csv(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_demo_beats_both_baselines_and_saves_what_forecast_needs(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--out-dir", str(tmp_path), "--verbose", "0")
     assert code == 0, out

@@ -16,7 +16,7 @@ import numlstm
 TRAINER = pathlib.Path(__file__).parent / "crash" / "trainer.py"
 KILLS = 12
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")]
 
 
 def _start(*arguments):

@@ -1,13 +1,11 @@
 """Data-parallel training over MPI: equivalence with one process, identical ranks, failures that end the job.
 
 Each test runs ``tests/mpi/worker.py`` under ``mpiexec -n 2`` with a
-timeout, so that a hang fails. Skipped without mpi4py and mpiexec unless
-NUMLSTM_REQUIRE_MPI=1 (set in CI).
+timeout, so that a hang fails. Marked ``mpi``: skipped without mpi4py and mpiexec, an error
+instead with NUMLSTM_REQUIRE_MPI=1 (set in CI; tests/conftest.py).
 """
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import pathlib
@@ -18,10 +16,6 @@ import pytest
 import numlstm
 
 WORKER = pathlib.Path(__file__).parent / "mpi" / "worker.py"
-HAVE_MPI = importlib.util.find_spec("mpi4py") is not None and shutil.which("mpiexec") is not None
-if not HAVE_MPI and os.environ.get("NUMLSTM_REQUIRE_MPI") == "1":
-    raise RuntimeError("NUMLSTM_REQUIRE_MPI=1 but mpi4py or mpiexec is missing")
-needs_mpi = pytest.mark.skipif(not HAVE_MPI, reason='needs mpi4py and mpiexec: pip install "numlstm[mpi]"')
 
 
 def run(mode, out=None, ranks=2, env=None, timeout=180):
@@ -32,7 +26,7 @@ def run(mode, out=None, ranks=2, env=None, timeout=180):
                           env={**os.environ, "NUMBA_NUM_THREADS": "1", **(env or {})})
 
 
-@needs_mpi
+@pytest.mark.mpi
 def test_two_ranks_train_the_model_one_process_trains(tmp_path):
     single, double = tmp_path / "single", tmp_path / "double"
     single.mkdir()
@@ -57,7 +51,7 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path):
     assert (double / "best.numlstm").exists()
 
 
-@needs_mpi
+@pytest.mark.mpi
 def test_two_ranks_train_a_functional_model_as_one_process(tmp_path):
     single, double = tmp_path / "single", tmp_path / "double"
     single.mkdir()
@@ -73,7 +67,8 @@ def test_two_ranks_train_a_functional_model_as_one_process(tmp_path):
             np.testing.assert_allclose(two[key], one[key], rtol=1e-10, atol=1e-12, err_msg=f"rank {rank}: {key}")
 
 
-@needs_mpi
+@pytest.mark.mpi
+@pytest.mark.slow
 def test_ranks_on_the_gpu_path_train_like_one_cpu_process(tmp_path):
     """Each rank's model on device("cuda") (here the CUDA simulator): gradients and weights cross MPI through
     the host, and the result is the one-process CPU run's."""
@@ -93,7 +88,7 @@ def test_ranks_on_the_gpu_path_train_like_one_cpu_process(tmp_path):
             np.testing.assert_allclose(two[key], one[key], rtol=1e-9, atol=1e-11, err_msg=f"rank {rank}: {key}")
 
 
-@needs_mpi
+@pytest.mark.mpi
 @pytest.mark.parametrize("mode,message", [
     ("fail-in-fit", "RuntimeError: boom from rank 1"),
     ("fail-outside-fit", "RuntimeError: outside fit, rank 1"),
@@ -105,7 +100,8 @@ def test_an_error_on_one_rank_ends_the_job_with_its_message(mode, message):
     assert message in completed.stderr
 
 
-@needs_mpi
+@pytest.mark.mpi
+@pytest.mark.slow
 def test_a_restarted_job_resumes_from_its_backup(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "crashed").mkdir()
@@ -152,7 +148,7 @@ def test_without_a_gpu_a_rank_has_none(monkeypatch):
     assert MPIStrategy._select_gpu(2) is None
 
 
-@needs_mpi
+@pytest.mark.mpi
 def test_ranks_on_one_node_share_its_cores():
     """Without thread variables, two ranks on this node each compute on half its cores (at least one
     thread); NUMBA_NUM_THREADS, where set, stands."""

@@ -18,6 +18,8 @@ import pytest
 KERAS_IMPORTS = "import keras\nfrom keras import layers\n"
 NUMLSTM_IMPORTS = "import numlstm as keras\nfrom numlstm import layers\n"
 
+pytestmark = pytest.mark.slow  # each port trains a model: about a minute in all
+
 TEXT_CLASSIFIER = """
 rng = np.random.default_rng(0)
 keras.utils.set_random_seed(0)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from numlstm import config, layers
-from reference import reference_forward
+from helpers.finite_differences import check_layer_gradients
+from helpers.reference import reference_forward
 
 rng = np.random.default_rng(5)
 
@@ -153,32 +154,6 @@ def test_dense_on_3d_input_matches_numpy():
     assert dense.compute_output_shape((2, 4, 5)) == (2, 4, 3)
 
 
-def _finite_difference_check(layer, x, d_output_of, forward_kwargs=None, eps=1e-6):
-    """The layer's backward against central differences of sum(output * weights)."""
-    forward_kwargs = forward_kwargs or {}
-
-    def loss():
-        output, _ = layer.forward(x, **forward_kwargs)
-        outputs = output if isinstance(output, list) else [output]
-        return sum(np.sum(o * w) for o, w in zip(outputs, d_output_of))
-
-    output, cache = layer.forward(x, **forward_kwargs)
-    d_output = list(d_output_of) if isinstance(output, list) else d_output_of[0]
-    analytic = layer.backward(cache, d_output)
-    for param, grad in zip([x] + layer.weights, [analytic.d_input] + analytic.grads):
-        numeric = np.zeros_like(param)
-        for index in np.ndindex(param.shape):
-            original = param[index]
-            param[index] = original + eps
-            plus = loss()
-            param[index] = original - eps
-            minus = loss()
-            param[index] = original
-            numeric[index] = (plus - minus) / (2 * eps)
-        error = np.linalg.norm(grad - numeric) / (np.linalg.norm(grad) + np.linalg.norm(numeric))
-        assert error < 1e-6
-
-
 @pytest.mark.parametrize("options", [
     {"return_sequences": True},
     {"go_backwards": True, "return_state": True},
@@ -192,7 +167,7 @@ def test_lstm_layer_backward_matches_finite_differences(options):
     x = rng.standard_normal((2, 3, 2))
     output = layer(x)
     outputs = output if isinstance(output, list) else [output]
-    _finite_difference_check(layer, x, [rng.standard_normal(o.shape) for o in outputs])
+    check_layer_gradients(layer, x, [rng.standard_normal(o.shape) for o in outputs])
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "tanh", "sigmoid", "softmax"])
@@ -200,7 +175,7 @@ def test_dense_backward_matches_finite_differences(activation):
     dense = layers.Dense(3, activation=activation, dtype="float64")
     x = rng.standard_normal((2, 4, 5))
     dense(x)
-    _finite_difference_check(dense, x, [rng.standard_normal((2, 4, 3))])
+    check_layer_gradients(dense, x, [rng.standard_normal((2, 4, 3))])
 
 
 def test_recurrent_dropout_masks_h_before_the_recurrent_product_in_training_only():

@@ -5,8 +5,8 @@ import pytest
 
 import numlstm
 from numlstm import layers
-from reference import reference_forward
-from test_layers import _finite_difference_check
+from helpers.finite_differences import check_layer_gradients
+from helpers.reference import reference_forward
 
 rng = np.random.default_rng(17)
 
@@ -54,7 +54,7 @@ def test_bidirectional_backward_matches_finite_differences(merge_mode, return_se
     x = rng.standard_normal((2, 3, 2))
     bi = _randomised(layers.Bidirectional(layers.LSTM(2, return_sequences=return_sequences, dtype="float64"),
                                           merge_mode=merge_mode), x)
-    _finite_difference_check(bi, x, [rng.standard_normal(bi(x).shape)])
+    check_layer_gradients(bi, x, [rng.standard_normal(bi(x).shape)])
 
 
 def test_embedding_mask_zero_flows_into_the_lstm():

@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 
 import numlstm
-from cases import random_lstm_args
+from helpers.cases import random_lstm_args
 from numlstm import callbacks, layers
 from numlstm.preprocessing import stateful_chunks
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import numlstm
-from cases import assert_matches_reference, random_lstm_args
-from reference import reference_backward, reference_forward
+from helpers.cases import assert_matches_reference, random_lstm_args
+from helpers.reference import reference_backward, reference_forward
 
 OPTIONS = list(itertools.product([False, True], repeat=5))
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numlstm
-from cases import random_lstm_args
+from helpers.cases import random_lstm_args
 
 shapes = st.tuples(
     st.integers(1, 5),                                   # batch

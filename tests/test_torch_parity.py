@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import numlstm
-from torch_cases import CONFIGS, golden_path, torch_case
+from helpers.torch_cases import CONFIGS, golden_path, torch_case
 
 TOLERANCES = {"float64": {"rtol": 1e-9, "atol": 1e-11}, "float32": {"rtol": 2e-4, "atol": 2e-5}}
 

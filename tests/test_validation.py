@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import numlstm
-from cases import random_lstm_args
+from helpers.cases import random_lstm_args
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
     python tests/gpu/kernel_resources.py [--sass] [--dtype float32] [--cc 90] [name=value ...]
 
-Compiles every kernel as the PTX tests do (``test_ptx.py``: NVVM from
+Compiles every kernel as the PTX tests do (``helpers/ptx.py``: NVVM from
 numba-cuda[cu13]), links it for the target with nvJitLink (as the driver
 would, libcudadevrt and numba-cuda's reshape helpers included) and prints
 its registers a thread, spill bytes and stack frame: what decides how many
@@ -23,54 +23,13 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/, for helpers
 
 from numba import types  # noqa: E402
 
 from numlstm.kernels.config import GPU_OPTIONS  # noqa: E402
+from helpers.ptx import compile_for, kernel_signatures, link, resources  # noqa: E402
 from numlstm.kernels.gpu_lstm import kernels_for  # noqa: E402
-from test_ptx import _compile, _signatures  # noqa: E402
-
-
-def _reshape_helpers_ptx(cc):
-    """numba-cuda's array-reshape helpers (reshape_funcs.cu), compiled by NVRTC, which the driver links
-    into every kernel that reshapes an array."""
-    from cuda.bindings import nvrtc
-    from numba.cuda import dispatcher
-
-    source = (pathlib.Path(dispatcher.__file__).parent / "reshape_funcs.cu").read_bytes()
-    _, program = nvrtc.nvrtcCreateProgram(source, b"reshape_funcs.cu", 0, [], [])
-    (result,) = nvrtc.nvrtcCompileProgram(program, 2, [f"--gpu-architecture=compute_{cc}".encode(), b"-rdc=true"])
-    if result != nvrtc.nvrtcResult.NVRTC_SUCCESS:
-        raise RuntimeError(f"NVRTC could not compile numba-cuda's reshape helpers: {result}")
-    _, size = nvrtc.nvrtcGetPTXSize(program)
-    ptx = b" " * size
-    nvrtc.nvrtcGetPTX(program, ptx)
-    return ptx.rstrip(b"\x00 ")
-
-
-def link(ptx, cc):
-    """(cubin bytes, nvJitLink's info log) of one kernel's PTX linked for sm_{cc}."""
-    from cuda.core import Linker, LinkerOptions, ObjectCode
-    from numba.cuda.cudadrv import libs
-
-    objects = [ObjectCode.from_ptx(ptx.encode())]
-    if "nocopy_reshape" in ptx:
-        objects.append(ObjectCode.from_ptx(_reshape_helpers_ptx(cc)))
-    if "cudaCG" in ptx:  # a grid barrier
-        objects.append(ObjectCode.from_library(libs.get_cudalib("cudadevrt", static=True)))
-    linker = Linker(*objects, options=LinkerOptions(arch=f"sm_{cc}", verbose=True))
-    cubin = linker.link("cubin")
-    return bytes(cubin.code), linker.get_info_log()
-
-
-def resources(log, kernel_name):
-    """(registers, spill store bytes, spill load bytes, stack frame bytes) of a kernel, from the link log."""
-    entry = log[log.index(f"Function properties for {kernel_name}"):]
-    stack, stores, loads = map(int, re.search(
-        r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", entry).groups())
-    registers = int(re.search(r"Used (\d+) registers", entry).group(1))
-    return registers, stores, loads, stack
 
 
 _COUNTED = {"FFMA": r"\bFFMA\b|\bDFMA\b", "LDS": r"\bLDS\b", "LDG": r"\bLDG\b", "LD": r"^(@!?P\d )?LD\b",
@@ -127,9 +86,9 @@ def main(argv=None):
     kernels = kernels_for(args.dtype, options)
     print(f"sm_{args.cc}, {args.dtype}, options: {' '.join(args.options) or 'the defaults'}")
     print(f"{'kernel':28} registers  spill stores  spill loads  stack")
-    for name, signature in _signatures(getattr(types, args.dtype)).items():
+    for name, signature in kernel_signatures(getattr(types, args.dtype)).items():
         kernel = getattr(kernels, name)
-        ptx = _compile(kernel.py_func, signature, cc, options["fastmath"],
+        ptx = compile_for(kernel.py_func, signature, cc, options["fastmath"],
                        kernel.targetoptions.get("launch_bounds"))
         mangled = re.search(r"\.visible \.entry (\S+)\(", ptx).group(1)
         cubin, log = link(ptx, args.cc)

@@ -11,89 +11,25 @@ import numpy as np
 import pytest
 
 import numlstm
-from numlstm import backend, dispatch, layers, losses, optimizers
+from helpers.gpu import MODELS, assert_fit_matches_cpu, embedding_model, run_on
+from numlstm import backend, dispatch, layers, optimizers
 
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
-on_gpu_only = pytest.mark.skipif(not dispatch.gpu_available(), reason="the simulator has no CUDA driver")
-
-
-def _embedding_model():
-    model = numlstm.Sequential([
-        layers.Embedding(6, 3, mask_zero=True, dtype="float64"),
-        layers.Bidirectional(layers.LSTM(3, return_sequences=True, peephole=True, dtype="float64"), merge_mode="sum"),
-        layers.LSTM(2, cifg=True, go_backwards=True, dtype="float64"),
-        layers.Dense(1, dtype="float64"),
-    ])
-    model.compile(optimizers.Adam(0.05), "mse")
-    rng = np.random.default_rng(0)
-    x = rng.integers(1, 6, (6, 4))
-    x[0, 2:] = 0  # padding: masked steps
-    return model, x, rng.standard_normal((6, 1))
+pytestmark = pytest.mark.gpu
 
 
-def _masking_dropout_model():
-    model = numlstm.Sequential([
-        layers.Masking(0.0, dtype="float64"),
-        layers.Bidirectional(layers.LSTM(2, return_sequences=True, dropout=0.2, recurrent_dropout=0.3,
-                                         dtype="float64")),
-        layers.Dropout(0.3, dtype="float64"),
-        layers.LSTM(2, go_backwards=True, dtype="float64"),
-        layers.Dense(3, activation="softmax", dtype="float64"),
-    ])
-    model.compile(optimizers.RMSprop(0.05, centered=True, momentum=0.5, clipnorm=0.5),
-                  losses.SparseCategoricalCrossentropy())
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((6, 4, 2))
-    x[1, 3] = 0.0
-    return model, x, rng.integers(0, 3, 6)
-
-
-def _merged_model():
-    model = numlstm.Sequential([
-        layers.Input((4, 2)),
-        layers.Bidirectional(layers.LSTM(2, dtype="float64"), merge_mode="ave"),
-        layers.Dense(2, activation="tanh", dtype="float64"),
-        layers.Dense(2, dtype="float64"),
-    ])
-    model.compile(optimizers.SGD(0.1, momentum=0.9, nesterov=True, clipvalue=0.1),
-                  losses.BinaryCrossentropy(from_logits=True))
-    rng = np.random.default_rng(2)
-    return model, rng.standard_normal((6, 4, 2)), (rng.random((6, 2)) > 0.5).astype(float)
-
-
-MODELS = {"embedding": _embedding_model, "masking_dropout": _masking_dropout_model, "merged": _merged_model}
-
-
-def _run(make, device_name):
-    with numlstm.device(device_name):
-        numlstm.utils.set_random_seed(3)
-        model, x, y = make()
-        loss, grads = model.compute_gradients(x, y)
-        history = model.fit(x, y, batch_size=3, epochs=2, verbose=0)
-        return loss, grads, history.history["loss"], model.get_weights(), model.predict(x), model.evaluate(x, y)
-
-
-@pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs threads one after another: "
-                    "only a GPU's scheduling can reorder a sum")
+@pytest.mark.real_gpu(reason="the simulator runs threads one after another: only a GPU's scheduling can "
+                             "reorder a sum")
 def test_a_seeded_run_gives_the_same_weights_every_time():
     """Every GPU sum has a fixed order (the Embedding gradient's repeated ids included): two runs, equal bits."""
-    first, second = _run(_embedding_model, "cuda"), _run(_embedding_model, "cuda")
+    first, second = run_on(embedding_model, "cuda"), run_on(embedding_model, "cuda")
     for got, want in zip(second[3], first[3]):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 @pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
 def test_fit_predict_and_gradients_match_the_cpu(make):
-    cpu, gpu = _run(make, "cpu"), _run(make, "cuda")
-    assert gpu[0] == pytest.approx(cpu[0], rel=1e-12)
-    for got, want in zip(gpu[1], cpu[1]):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(gpu[2], cpu[2], rtol=1e-10)
-    for got, want in zip(gpu[3], cpu[3]):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(gpu[4], cpu[4], rtol=1e-9, atol=1e-11)
-    assert gpu[5] == pytest.approx(cpu[5], rel=1e-9)
+    assert_fit_matches_cpu(make)
 
 
 def _functional_run(device_name):
@@ -118,6 +54,7 @@ def _functional_run(device_name):
         return loss, grads, history, model.get_weights(), model.predict(x), model.evaluate(x, y)
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 def test_a_functional_model_trains_on_the_gpu_as_on_the_cpu():
     cpu, gpu = _functional_run("cpu"), _functional_run("cuda")
     assert gpu[0] == pytest.approx(cpu[0], rel=1e-12)
@@ -367,6 +304,7 @@ def test_a_stream_takes_a_gpu_trained_model_back_to_the_cpu():
         np.testing.assert_allclose(last, model.predict(x), rtol=1e-12)
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 def test_80_epochs_on_the_gpu_path_do_not_grow_resident_memory():
     import pathlib
 
@@ -436,7 +374,7 @@ def test_models_and_functional_passes_hold_the_cuda_context(monkeypatch):
     assert entered == ["lstm_forward", "lstm_backward"]
 
 
-@on_gpu_only
+@pytest.mark.real_gpu(reason="the simulator has no CUDA driver")
 def test_a_training_step_and_a_pass_ask_the_driver_for_the_context_once(monkeypatch):
     """numba-cuda asks the driver for the current context (cuCtxGetCurrent) at every lookup outside an
     attached scope: 14 times in one small inference pass on an H100 before the passes held the context.

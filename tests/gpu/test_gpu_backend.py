@@ -10,11 +10,10 @@ in every block.
 import numpy as np
 import pytest
 
-from numlstm import dispatch, losses, optimizers
+from numlstm import losses, optimizers
 from numlstm.backend import cpu
 
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.gpu
 
 
 @pytest.fixture(scope="module")

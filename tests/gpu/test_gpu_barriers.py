@@ -1,4 +1,5 @@
-"""Every kernel with its threads run one at a time between barriers, in both orders (serialised_launch.py).
+"""Every kernel with its threads run one at a time between barriers, in both orders
+(helpers/serialised_launch.py).
 
 Numba's simulator runs a block's threads nearly in turn and a cooperative
 grid as one block, so a kernel missing a ``syncthreads()`` or a
@@ -7,26 +8,26 @@ its next barrier before the next one starts, shared memory reads NaN until
 written, and the blocks of the persistent kernels run in turn between grid
 barriers: a read that a missing barrier leaves unordered gets NaN or a
 stale row, in one order or the other. Kernels without barriers run so too,
-through every model of test_gpu_api.py: two threads racing for an element
-would give different answers in the two orders.
+through every model of test_gpu_api.py (helpers.gpu.MODELS): two threads
+racing for an element would give different answers in the two orders.
 """
 
 import numpy as np
 import pytest
 
 import numlstm
-import test_gpu_api
-from cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
-from numlstm import dispatch, layers, losses, optimizers
+from helpers.cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
+from helpers.gpu import MODELS, assert_fit_matches_cpu
+from numlstm import layers, losses, optimizers
 
-pytestmark = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="runs in Numba's CUDA simulator only")
+pytestmark = pytest.mark.simulator
 
 
 @pytest.fixture(params=["natural", "reversed"])
 def serialised(request, monkeypatch):
     """Every float64 kernel of gpu_lstm and gpu_ops launched through SerialisedKernel; yields the wrappers
     by name."""
-    from serialised_launch import SerialisedKernel
+    from helpers.serialised_launch import SerialisedKernel
 
     from numlstm.kernels import config, gpu_lstm, gpu_ops
 
@@ -87,10 +88,11 @@ PER_STEP_KERNELS = {"forward_step", "forward_step_split", "backward_cell", "back
                     "backward_recurrent_split", "gate_update", "cell_after_gemm", "copy_rows"}
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 @pytest.mark.parametrize("time_loop", ["per step", "persistent"])
 def test_every_layer_loss_and_optimizer(serialised, monkeypatch, time_loop):
-    """test_gpu_api's models (every layer, merge mode, loss family, optimizer) through fit, predict,
-    evaluate and compute_gradients, against the CPU: the kernels without barriers too, their threads and
+    """test_gpu_api's models (helpers.gpu.MODELS: every layer, merge mode, loss family, optimizer) through fit,
+    predict, evaluate and compute_gradients, against the CPU: the kernels without barriers too, their threads and
     blocks in both orders, where a race between two of them would give two different answers. With the
     persistent loops, layers of one size and different gate counts follow each other (a CIFG LSTM, then
     plain ones): each must get a weight cache of its own shape, which poisoned shared memory checks."""
@@ -99,8 +101,8 @@ def test_every_layer_loss_and_optimizer(serialised, monkeypatch, time_loop):
     persistent = time_loop == "persistent"
     if persistent:
         monkeypatch.setitem(config.GPU_SIMULATOR_OPTIONS, "persistent_below", 10**9)
-    for make in test_gpu_api.MODELS.values():
-        test_gpu_api.test_fit_predict_and_gradients_match_the_cpu(make)
+    for make in MODELS.values():
+        assert_fit_matches_cpu(make)
     not_launched = {name for name, kernel in serialised.items() if not kernel.launches}
     # The time loops the models do not pick, and GEMMs of split depth, run in test_lstm_passes; the cached
     # persistent backward copies the recurrent kernel itself, transposed; Adagrad's update and fill (zeros

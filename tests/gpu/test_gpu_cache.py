@@ -9,9 +9,7 @@ import sys
 
 import pytest
 
-from numlstm import dispatch
-
-pytestmark = pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU")
+pytestmark = pytest.mark.real_gpu
 
 _RUN = """
 import json

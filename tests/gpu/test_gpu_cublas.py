@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 
 import numlstm
-from cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
+from helpers.cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
+from helpers.gpu import active_gpu_options, force_time_loop
 from numlstm import dispatch, layers
-from simulated_cublas import SimulatedCublas
-from test_gpu_lstm import _active_gpu_options, force_time_loop
+from helpers.simulated_cublas import SimulatedCublas
 
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.gpu
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ def cublas_gemms(monkeypatch):
     """Every GEMM through cuBLAS; yields a function that counts the cuBLAS calls so far (None on a GPU)."""
     from numlstm.kernels import gpu_cublas
 
-    monkeypatch.setitem(_active_gpu_options(), "gemm_library", "cublas")
+    monkeypatch.setitem(active_gpu_options(), "gemm_library", "cublas")
     if dispatch.simulator_enabled():
         cublas = SimulatedCublas()
         monkeypatch.setattr(gpu_cublas, "_library", lambda: cublas)
@@ -74,7 +73,7 @@ def test_gemm_through_cublas_reads_the_leading_rows(rng, cublas_gemms, transpose
     expected = c.copy()
     expected[:m] = op_a @ op_b + (c[:m] if accumulate else 0)
     out = cuda.to_device(c)
-    options = _active_gpu_options()
+    options = active_gpu_options()
     gpu_lstm.launch_gemm(None, options, cuda.to_device(a), cuda.to_device(b), out, m, n, depth, transpose_a,
                          transpose_b, accumulate)
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
@@ -125,7 +124,7 @@ def test_cublas_missing_says_how_to_install(monkeypatch):
 def test_unknown_gemm_library_is_refused(monkeypatch):
     from numlstm.kernels import gpu_lstm
 
-    options = dict(_active_gpu_options(), gemm_library="cupy")
+    options = dict(active_gpu_options(), gemm_library="cupy")
     with pytest.raises(ValueError, match=r'gemm_library"\] must be "auto", "numba" or "cublas", got \'cupy\''):
         gpu_lstm.launch_gemm(None, options, None, None, None, 1, 1, 1)
 
@@ -138,7 +137,7 @@ def test_gemm_through_cublas_reads_column_slices(rng, cublas_gemms):
 
     a, b, c = (rng.standard_normal(shape).astype(np.float32) for shape in ((4, 5), (6, 3), (4, 7)))
     out = cuda.to_device(c)
-    gpu_lstm.launch_gemm(None, _active_gpu_options(), cuda.to_device(a)[:, 1:4], cuda.to_device(b)[:3],
+    gpu_lstm.launch_gemm(None, active_gpu_options(), cuda.to_device(a)[:, 1:4], cuda.to_device(b)[:3],
                          out[:, 2:5], 4, 3, 3)
     expected = c.copy()
     expected[:, 2:5] = a[:, 1:4] @ b[:3]
@@ -155,8 +154,8 @@ def test_a_step_gemm_runs_on_the_rows_it_is_given(rng, monkeypatch, cublas_gemms
 
     from numlstm.kernels import gpu_lstm
 
-    monkeypatch.setitem(_active_gpu_options(), "gemm_library", library)
-    options = _active_gpu_options()
+    monkeypatch.setitem(active_gpu_options(), "gemm_library", library)
+    options = active_gpu_options()
     B, n, depth, steps = 2, 5, 3, 3
     a = rng.standard_normal(((steps + 1) * B, depth)).astype(np.float32)
     b = rng.standard_normal((depth, n)).astype(np.float32)
@@ -183,7 +182,7 @@ def test_an_operand_without_contiguous_rows_is_refused(cublas_gemms):
     columns_apart = cuda.to_device(np.asfortranarray(np.ones((3, 2), np.float32)))
     b, c = cuda.to_device(np.ones((2, 2), np.float32)), cuda.to_device(np.ones((3, 2), np.float32))
     with pytest.raises(ValueError, match=r"a must be a 2-D array with contiguous rows for cuBLAS, got shape \(3, 2\)"):
-        gpu_lstm.launch_gemm(None, _active_gpu_options(), columns_apart, b, c, 3, 2, 2)
+        gpu_lstm.launch_gemm(None, active_gpu_options(), columns_apart, b, c, 3, 2, 2)
 
 
 def test_operands_of_two_dtypes_are_refused(cublas_gemms):
@@ -193,7 +192,7 @@ def test_operands_of_two_dtypes_are_refused(cublas_gemms):
 
     a, b = cuda.to_device(np.ones((2, 2), np.float32)), cuda.to_device(np.ones((2, 2)))
     with pytest.raises(TypeError, match="cuBLAS GEMMs take float32 or float64 operands of one dtype"):
-        gpu_lstm.launch_gemm(None, _active_gpu_options(), a, b, cuda.to_device(np.ones((2, 2))), 2, 2, 2)
+        gpu_lstm.launch_gemm(None, active_gpu_options(), a, b, cuda.to_device(np.ones((2, 2))), 2, 2, 2)
 
 
 @pytest.mark.parametrize("cublas_from", [24, 25])
@@ -208,7 +207,7 @@ def test_auto_picks_cublas_for_large_products_where_it_loads(monkeypatch, rng, c
     assert gpu_cublas.usable() == usable
     through_cublas = []
     monkeypatch.setattr(gpu_cublas, "gemm", lambda *args: through_cublas.append(args))
-    options = dict(_active_gpu_options(), gemm_library="auto", cublas_from=cublas_from)
+    options = dict(active_gpu_options(), gemm_library="auto", cublas_from=cublas_from)
     a, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
     out = cuda.to_device(np.zeros((3, 4)))
     gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
@@ -227,9 +226,9 @@ def test_tf32_rounds_float32_operands_to_10_bit_mantissas_and_leaves_float64_alo
     from numba import cuda
 
     from numlstm.kernels import gpu_lstm
-    from simulated_cublas import tf32
+    from helpers.simulated_cublas import tf32
 
-    options = _active_gpu_options()
+    options = active_gpu_options()
     a, b = rng.standard_normal((6, 40)), rng.standard_normal((40, 5))
     context = cuda.current_context()
     monkeypatch.setattr(cuda, "current_context", lambda: context)  # one handle throughout, as on a GPU

@@ -10,11 +10,10 @@ device too, must match them, and so must each backend function behind them
 import numpy as np
 import pytest
 
-from numlstm import backend, dispatch, layers
+from numlstm import backend, layers
 from numlstm.backend import cpu
 
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.gpu
 
 TIMES = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 

@@ -7,15 +7,13 @@ import pytest
 from numba import cuda
 
 import numlstm
-from cases import random_lstm_args
+from helpers.cases import random_lstm_args
+from helpers.gpu import force_time_loop
 from numlstm import dispatch
 from numlstm.kernels import gpu_launch
-from test_gpu_lstm import force_time_loop
 
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
-on_gpu_only = pytest.mark.skipif(not dispatch.gpu_available(),
-                                 reason="the simulator launches through numba-cuda's own path")
+pytestmark = pytest.mark.gpu
+on_gpu_only = pytest.mark.real_gpu(reason="the simulator launches through numba-cuda's own path")
 
 
 @cuda.jit

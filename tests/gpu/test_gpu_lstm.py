@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 import numlstm
-from cases import assert_matches_reference, random_lstm_args
-from numlstm import dispatch
-from reference import reference_backward, reference_forward
+from helpers.cases import assert_matches_reference, random_lstm_args
+from helpers.finite_differences import check_lstm_gradients
+from helpers.gpu import active_gpu_options, force_time_loop
+from helpers.reference import reference_backward, reference_forward
 
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.gpu
 
 OPTIONS = list(itertools.product([False, True], repeat=5))
 
@@ -35,20 +35,6 @@ def on_gpu():
 def test_gpu_kernels_match_numpy_reference(rng, cifg, peephole, mask, reverse, zero_output):
     args = random_lstm_args(rng, B=3, T=5, F=5, H=3, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
-
-
-def _active_gpu_options():
-    from numlstm.kernels import config
-
-    return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
-
-
-def force_time_loop(monkeypatch, **options):
-    """One time loop forced on (one thread per unit when ``options`` name none), the others off: on a GPU the
-    defaults pick the persistent kernels or the split steps by shape."""
-    chosen = {"persistent_below": 0, "split_below": 0, "gemm_steps_from": 2**62, **options}
-    for name, value in chosen.items():
-        monkeypatch.setitem(_active_gpu_options(), name, value)
 
 
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
@@ -79,7 +65,7 @@ def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accum
     b = rng.standard_normal((n, depth) if transpose_b else (depth, n))
     c = rng.standard_normal((m, n))
     expected = (a.T if transpose_a else a) @ (b.T if transpose_b else b) + (c if accumulate else 0)
-    options = dict(_active_gpu_options(), gemm_library="numba")  # on a GPU "auto" may pick cuBLAS
+    options = dict(active_gpu_options(), gemm_library="numba")  # on a GPU "auto" may pick cuBLAS
     options.update(gemm_split_blocks=10**6 if split else 1, gemm_split_depth=2)
     tiles = -(-m // options["gemm_block"]) * -(-n // options["gemm_block"])
     assert (gpu_lstm._depth_splits(tiles, depth, options) > 1) == split
@@ -115,7 +101,7 @@ def _force_persistent(monkeypatch, cached):
     memory (no shared-memory budget); returns the launch plans chosen, (blocks, cache_slots, bytes)."""
     from numlstm.kernels import gpu_lstm
 
-    options = _active_gpu_options()
+    options = active_gpu_options()
     monkeypatch.setitem(options, "persistent_below", 10**9)
     if not cached:
         monkeypatch.setitem(options, "shared_bytes", 0)
@@ -139,7 +125,7 @@ def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg,
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
-    options = _active_gpu_options()
+    options = active_gpu_options()
     unit_blocks = -(-5 // options["persistent_units"])
     tiles = unit_blocks * -(-3 // options["rows"])
     assert len(plans) == 2  # forward and backward
@@ -158,8 +144,8 @@ def test_a_cached_persistent_step_loads_h_of_several_k_at_a_time_and_matches_num
     remainder of 2 or 1, or one batch of 8 and the same remainders; B = 3 leaves the second 2-row block a
     row short, a row whose h is never read; the recurrent mask scales each loaded h."""
     _force_persistent(monkeypatch, cached=True)
-    monkeypatch.setitem(_active_gpu_options(), "rows", 2)  # rows must not exceed the slices
-    monkeypatch.setitem(_active_gpu_options(), "persistent_slices", 2)
+    monkeypatch.setitem(active_gpu_options(), "rows", 2)  # rows must not exceed the slices
+    monkeypatch.setitem(active_gpu_options(), "persistent_slices", 2)
     args = random_lstm_args(rng, B=B, T=3, F=2, H=19, cifg=cifg, peephole=True, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
@@ -173,9 +159,9 @@ def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slice
     groups of 4 or 5; the persistent backward's over min(8, slices // rows) (``split_recurrent_gradient``
     with ``grouped``): 8 groups of 2, 8 of 4 or 5 (the split backward step adds its slices in one round).
     The simulator's default shapes make a single group forward."""
-    monkeypatch.setitem(_active_gpu_options(), "rows", 2)
-    monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_slices", slices)
-    monkeypatch.setitem(_active_gpu_options(), f"{loop.split()[0]}_units", 1)
+    monkeypatch.setitem(active_gpu_options(), "rows", 2)
+    monkeypatch.setitem(active_gpu_options(), f"{loop.split()[0]}_slices", slices)
+    monkeypatch.setitem(active_gpu_options(), f"{loop.split()[0]}_units", 1)
     if loop == "persistent":
         _force_persistent(monkeypatch, cached=True)
     else:
@@ -196,7 +182,7 @@ def test_a_batch_of_one_runs_kernels_built_for_one_row_and_matches_numpy_referen
         _force_persistent(monkeypatch, cached=loop == "persistent")
     else:
         force_time_loop(monkeypatch, **({"split_below": 10**9} if loop == "split steps" else {}))
-    monkeypatch.setitem(_active_gpu_options(), "rows", 4)
+    monkeypatch.setitem(active_gpu_options(), "rows", 4)
     built = []
     kernels_for = gpu_lstm.kernels_for
     monkeypatch.setattr(gpu_lstm, "kernels_for", lambda dtype, options: built.append(options["rows"]) or
@@ -229,12 +215,12 @@ def test_without_final_states_a_pass_gives_the_same_outputs_and_gradients(monkey
 
 def _cooperative_launches(monkeypatch, blocks):
     """In the simulator, the persistent kernels launch on ``blocks`` co-resident blocks that run in turn
-    between grid barriers (tests/gpu/serialised_launch.py); returns the two wrapped kernels."""
-    from serialised_launch import SerialisedKernel
+    between grid barriers (tests/helpers/serialised_launch.py); returns the two wrapped kernels."""
+    from helpers.serialised_launch import SerialisedKernel
 
     from numlstm.kernels import gpu_lstm
 
-    k = gpu_lstm.kernels_for(np.float64, _active_gpu_options())
+    k = gpu_lstm.kernels_for(np.float64, active_gpu_options())
     wrapped = [SerialisedKernel(k.forward_persistent), SerialisedKernel(k.backward_persistent)]
     monkeypatch.setattr(k, "forward_persistent", wrapped[0])
     monkeypatch.setattr(k, "backward_persistent", wrapped[1])
@@ -242,7 +228,7 @@ def _cooperative_launches(monkeypatch, blocks):
     return wrapped
 
 
-@pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a stand-in for the simulator's one-block grids")
+@pytest.mark.simulator(reason="a stand-in for the simulator's one-block grids")
 @pytest.mark.parametrize("resident,plan", [(3, (3, 2)), (8, (8, 1))],
                          ids=["unit blocks shared out", "row groups"])
 @pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
@@ -262,7 +248,7 @@ def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng,
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
     blocks, slots = plan
     assert [kernel.launches for kernel in kernels] == [[(blocks, 1, 1)], [(blocks, 1, 1)]]
-    options = _active_gpu_options()
+    options = active_gpu_options()
     assert (-(-7 // options["persistent_units"]), -(-3 // options["rows"])) == (4, 2)
     for got in plans:
         assert got[:2] == (blocks, slots if cached else 0)
@@ -275,7 +261,7 @@ def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_
     as many row groups as the resident blocks allow."""
     from numlstm.kernels import gpu_lstm
 
-    options = dict(_active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
+    options = dict(active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
     itemsize, columns = 8, 4 * 2
     static = 4 * 2 * 4 * 2 * itemsize  # the partial sums
 
@@ -312,7 +298,7 @@ def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_
     assert {kind for kind, _ in kinds} == {None, False, True} and (False, True) in kinds
 
 
-@pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator runs cooperative grids of one block only")
+@pytest.mark.real_gpu(reason="the simulator runs cooperative grids of one block only")
 @pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
 def test_persistent_passes_across_many_blocks(monkeypatch, rng, cached):
     """On a GPU: hundreds of blocks meet at the grid barrier of every step."""
@@ -323,7 +309,7 @@ def test_persistent_passes_across_many_blocks(monkeypatch, rng, cached):
         assert blocks > 100 and (cache_slots > 0) == cached
 
 
-@pytest.mark.skipif(dispatch.simulator_enabled(), reason="the simulator has no shared-memory limits")
+@pytest.mark.real_gpu(reason="the simulator has no shared-memory limits")
 def test_persistent_passes_with_opted_in_shared_memory(monkeypatch, rng):
     """On a GPU: weight caches beyond the 48 KiB a block gets unasked. float64 at H = 768 (18 MiB of
     recurrent weights, which the shared memory of all of an H100's SMs holds): one unit block's forward
@@ -332,7 +318,7 @@ def test_persistent_passes_with_opted_in_shared_memory(monkeypatch, rng):
     from numlstm.kernels import gpu_lstm
 
     plans = _force_persistent(monkeypatch, True)
-    options = _active_gpu_options()
+    options = active_gpu_options()
     monkeypatch.setitem(options, "shared_bytes", 2**20)
     args = random_lstm_args(rng, B=3, T=4, F=3, H=768, peephole=True, mask=True, initial_state=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-9)
@@ -356,14 +342,13 @@ def test_recurrent_mask_matches_reference(rng, mask):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 @pytest.mark.parametrize("cifg,peephole,mask,reverse", [(False, True, True, False), (True, True, False, True)])
 def test_gpu_finite_differences(rng, cifg, peephole, mask, reverse):
-    from test_gradcheck import _check_all_gradients
-
     args = random_lstm_args(rng, B=2, T=3, F=2, H=2, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
     weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
                "c_n": rng.standard_normal((2, 2))}
-    _check_all_gradients(args, {"reverse": reverse}, weights)
+    check_lstm_gradients(args, {"reverse": reverse}, weights)
 
 
 def test_every_deepbench_size_caches_its_weights_on_a_model_h200(monkeypatch):
@@ -394,7 +379,7 @@ def test_a_cifg_layer_and_a_plain_one_of_one_size_get_weight_caches_of_their_own
 
     monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
     monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: 8)
-    options = dict(_active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
+    options = dict(active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
     B, H, units, itemsize = 3, 5, 2, 8
     for gates in (3, 4, 3):
         blocks, slots, cache_bytes = gpu_lstm._persistent_plan("backward", "kernel", (), options, B, H, gates * H,
@@ -406,26 +391,24 @@ OTHER_TIME_LOOPS = {"split_steps": {"split_below": 10**9}, "gemm_steps": {"gemm_
                     "persistent": {"persistent_below": 10**9}}
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 @pytest.mark.parametrize("loop", OTHER_TIME_LOOPS)
 def test_every_time_loop_passes_finite_differences(monkeypatch, rng, loop):
-    from test_gradcheck import _check_all_gradients
-
     force_time_loop(monkeypatch, **OTHER_TIME_LOOPS[loop])
     args = random_lstm_args(rng, B=2, T=3, F=2, H=2, peephole=True, mask=True, initial_state=True)
     weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
                "c_n": rng.standard_normal((2, 2))}
-    _check_all_gradients(args, {"reverse": True}, weights)
+    check_lstm_gradients(args, {"reverse": True}, weights)
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 def test_split_depth_gemms_pass_finite_differences(monkeypatch, rng):
     """The weight gradients over T * B = 6 rows and dx over G * H = 8 gates, split into slices of a slab."""
-    from test_gradcheck import _check_all_gradients
-
     force_time_loop(monkeypatch, gemm_split_blocks=10**6, gemm_split_depth=2, gemm_library="numba")
     args = random_lstm_args(rng, B=2, T=3, F=2, H=2, peephole=True, mask=True, initial_state=True)
     weights = {"out": rng.standard_normal((2, 3, 2)), "h_n": rng.standard_normal((2, 2)),
                "c_n": rng.standard_normal((2, 2))}
-    _check_all_gradients(args, {"reverse": True}, weights)
+    check_lstm_gradients(args, {"reverse": True}, weights)
 
 
 def test_float32_on_gpu_is_close_to_float64(rng):
@@ -477,7 +460,7 @@ def _launches(rng, T):
     build = gpu_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
     with pytest.MonkeyPatch.context() as patch:
         # Whole GEMMs: a split one is two kernels, and how many slices it takes grows with T.
-        patch.setitem(_active_gpu_options(), "gemm_split_blocks", 1)
+        patch.setitem(active_gpu_options(), "gemm_split_blocks", 1)
         patch.setattr(gpu_lstm, "build_kernels",
                       lambda *a: SimpleNamespace(**{n: counted(n, k) for n, k in vars(build(*a)).items()}))
         args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)
@@ -498,14 +481,14 @@ def test_launches_per_timestep_are_one_forward_and_two_backward(monkeypatch, rng
 
 def test_gemm_steps_launch_two_kernels_per_step_each_way(monkeypatch, rng):
     force_time_loop(monkeypatch, gemm_steps_from=0)
-    monkeypatch.setitem(_active_gpu_options(), "gemm_library", "numba")  # cuBLAS's GEMMs launch no numba kernel
+    monkeypatch.setitem(active_gpu_options(), "gemm_library", "numba")  # cuBLAS's GEMMs launch no numba kernel
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 2
     assert (long["backward"] - short["backward"]) / 3 == 2
 
 
 def test_persistent_passes_launch_the_same_kernels_whatever_the_length(monkeypatch, rng):
-    monkeypatch.setitem(_active_gpu_options(), "persistent_below", 10**9)
+    monkeypatch.setitem(active_gpu_options(), "persistent_below", 10**9)
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert long == short
 
@@ -614,7 +597,7 @@ def test_more_rows_per_thread_than_slices_is_refused():
     """A split step finishes each (unit, row) with one of its slice threads: rows cannot outnumber them."""
     from numlstm.kernels import gpu_lstm
 
-    options = _active_gpu_options()
+    options = active_gpu_options()
     with pytest.raises(ValueError, match=r"rows \(\d+\) must not exceed split_slices and persistent_slices"):
         gpu_lstm.kernels_for(np.float64, {**options, "rows": options["split_slices"] + 1})
 
@@ -625,4 +608,4 @@ def test_a_launch_bound_that_is_no_count_of_blocks_is_refused(bound):
 
     with pytest.raises(ValueError, match=rf"persistent_blocks_per_sm must be a whole number of blocks, 0 for no "
                                          rf"bound, got {re.escape(repr(bound))}"):
-        gpu_lstm.kernels_for(np.float64, {**_active_gpu_options(), "persistent_blocks_per_sm": bound})
+        gpu_lstm.kernels_for(np.float64, {**active_gpu_options(), "persistent_blocks_per_sm": bound})

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import numlstm
+from helpers.gpu import MODELS
 from numlstm import dispatch, layers
 from numlstm.kernels import config
 
@@ -221,15 +222,14 @@ def test_the_pool_lives_in_its_context_and_stands_aside_where_it_cannot_serve(mo
     assert gpu_memory.pool() is None and gpu_memory.pool() is None
 
 
-@pytest.mark.skipif(not dispatch.simulator_enabled(), reason="counts the simulator's device arrays")
+@pytest.mark.slow  # over 10 s in the simulator on two cores
+@pytest.mark.simulator(reason="counts the simulator's device arrays")
 def test_every_device_array_numlstm_makes_comes_through_the_pool_s_function(monkeypatch):
     """The simulator has no pool, but gpu_memory.device_array still hands out its arrays: a training step,
     predict and evaluate of models with most layers allocate nowhere else."""
     import inspect
 
     from numba import cuda
-
-    from test_gpu_api import MODELS
 
     callers = []
     for name in ("device_array", "to_device"):
@@ -265,7 +265,7 @@ def _trained_weights(steps, allocations):
     return np.concatenate([w.ravel() for w in model.get_weights()])
 
 
-@pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU")
+@pytest.mark.real_gpu
 def test_training_through_the_pool_matches_numba_cudas_allocator_and_allocates_once(monkeypatch):
     from numba import cuda
 

@@ -17,9 +17,9 @@ import time
 import pytest
 
 from numlstm import dispatch
-from simulated_cublas import SimulatedCublas
+from helpers.simulated_cublas import SimulatedCublas
 
-in_simulator = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="a smoke test for the simulator")
+in_simulator = pytest.mark.simulator(reason="a smoke test for the simulator")
 
 ASV_BENCH = pathlib.Path(__file__).resolve().parents[2] / "asv_bench"
 
@@ -70,6 +70,7 @@ def gpu_session(monkeypatch):
     return gpu_session
 
 
+@pytest.mark.slow  # over 10 s in the simulator on two cores
 @in_simulator
 def test_gpu_session_prints_every_table(gpu_session, capsys):
     gpu_session.main()

@@ -8,10 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from numlstm import dispatch
-
-pytestmark = pytest.mark.skipif(not (dispatch.simulator_enabled() or dispatch.gpu_available()),
-                                reason="needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1")
+pytestmark = pytest.mark.gpu
 
 
 @pytest.fixture
@@ -96,7 +93,7 @@ def test_the_current_context_keeps_one_pool(staging):
     assert staging.pool() is staging.pool()
 
 
-@pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU: the simulator runs every call to its end")
+@pytest.mark.real_gpu(reason="the simulator runs every call to its end")
 def test_a_staged_upload_does_not_wait_for_the_kernels_before_it(staging):
     """A pageable copy starts only once the device is idle (so it waits for the spinning kernel); a staged
     one is queued behind it and returns at once, and still lands after the kernel, in stream order."""
@@ -130,7 +127,7 @@ def test_a_staged_upload_does_not_wait_for_the_kernels_before_it(staging):
     assert busy > 0.05 and timings["ordinary"] > busy / 2 and timings["staged"] < busy / 4, (busy, timings)
 
 
-@pytest.mark.skipif(not dispatch.gpu_available(), reason="needs a CUDA GPU: the simulator runs every call to its end")
+@pytest.mark.real_gpu(reason="the simulator runs every call to its end")
 def test_a_staged_download_waits_for_its_copy_not_for_the_kernels_after_it(staging):
     from numba import cuda
 

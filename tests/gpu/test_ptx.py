@@ -10,8 +10,6 @@ NUMLSTM_REQUIRE_PTX=1 (set in CI), which turns the skip into a failure.
 import importlib.util
 import os
 import re
-from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 from numba import types
@@ -26,9 +24,7 @@ try:
     # (with the NVVM of its cu13 extra) counts.
     if importlib.util.find_spec("numba_cuda") is None:
         raise ImportError("numba-cuda is not installed")
-    import numba.cuda.dispatcher
-    from numba.cuda import compile_ptx
-
+    from helpers.ptx import compile_for, kernel_signatures, link, resources
     from numlstm.kernels import gpu_ops
     from numlstm.kernels.gpu_lstm import kernels_for
     from numlstm.kernels.config import GPU_OPTIONS
@@ -37,33 +33,7 @@ except ImportError as exc:
         raise
     pytest.skip(f'{exc}: pip install "numlstm[cuda]"', allow_module_level=True)
 
-
-def _signatures(real):
-    i, flag = types.int64, types.boolean
-    a1, a2, a3 = (types.Array(real, ndim, "C") for ndim in (1, 2, 3))
-    mask = types.Array(types.boolean, 2, "C")
-    return {
-        "gemm": (a2, a2, a2, i, i, i, flag, flag, flag),
-        "gemm_split": (a2, a2, a3, i, i, i, i, flag, flag),
-        "sum_partials": (a3, a2, i, i, flag),
-        "reorder": (a3, a2, flag, flag),
-        "forward_step": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
-        "forward_step_split": (i, i, i, i, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3),
-        "forward_persistent": (i, flag, i, i, a2, a2, a2, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3,
-                               a2, a2, flag, i),
-        "backward_cell": (i, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag),
-        "gate_update": (i, i, i, i, a2, a2, a2, a1, a1, mask, flag, a2, flag, flag, flag, a3, a2),
-        "cell_after_gemm": (i, i, i, i, i, a2, a2, a2, a2, a2, a3, flag, mask, flag, a2, flag, a1, flag, flag, flag),
-        "backward_recurrent": (i, i, i, i, i, a2, a2, a2, mask, flag, a2, flag),
-        "backward_recurrent_split": (i, i, i, i, i, a2, a1, a2, mask, flag, a2, flag),
-        "backward_persistent": (i, flag, i, i, i, a2, a2, a2, a2, a3, flag, mask, flag, a1, flag, flag, a2, a2, flag,
-                                i),
-        "transpose": (a2, a2),
-        "peephole_gradients": (a2, a2, i, i, i, flag, a1),
-        "column_sums": (a2, i, a1),
-        "masked_rows": (a2, a2, i, a2),
-        "copy_rows": (a2, i, i, a2, i),
-    }
+pytestmark = pytest.mark.slow  # NVVM compiles every kernel again and again: minutes on two cores
 
 
 def _ops_signatures(real):
@@ -95,23 +65,12 @@ _FLOAT64_BY_DESIGN = {"sgd_update", "adam_update", "rmsprop_update", "adagrad_up
 _FLOAT64_ARITHMETIC = re.compile(r"\b(add|sub|mul|fma|div|rcp|sqrt|ex2|lg2|tanh|max|min|neg|abs)(\.[a-z]+)*\.f64\b")
 
 
-def _compile(function, signature, cc, fastmath, launch_bounds=None):
-    """compile_ptx without a GPU. numba-cuda compiles library overloads such as the grid group of
-    cooperative kernels as device functions for the *current* device, which needs a driver; name the
-    target instead."""
-    target = SimpleNamespace(compute_capability=cc)
-    with mock.patch.object(numba.cuda.dispatcher, "get_current_device", lambda: target):
-        ptx, _ = compile_ptx(function, signature, cc=cc, fastmath=fastmath, launch_bounds=launch_bounds)
-    assert f".target sm_{cc[0]}{cc[1]}" in ptx
-    return ptx
-
-
 def test_every_kernel_is_checked():
     ops_kernels = gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
     assert set(vars(ops_kernels)) == set(_ops_signatures(types.float32))
 
     kernels = kernels_for("float32", GPU_OPTIONS)
-    assert set(vars(kernels)) == set(_signatures(types.float32))
+    assert set(vars(kernels)) == set(kernel_signatures(types.float32))
 
 
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
@@ -119,8 +78,8 @@ def test_every_kernel_is_checked():
 def test_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
     kernels = kernels_for(dtype, GPU_OPTIONS)
-    for name, signature in _signatures(real).items():
-        ptx = _compile(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+    for name, signature in kernel_signatures(real).items():
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
         if name in ("forward_persistent", "backward_persistent"):
@@ -130,8 +89,8 @@ def test_kernels_compile_to_ptx(dtype, cc):
 def test_kernels_of_one_row_per_thread_compile_to_ptx():
     """A batch of one runs kernels built with ``rows`` = 1 (gpu_lstm.rows_for_batch)."""
     kernels = kernels_for("float32", {**GPU_OPTIONS, "rows": 1})
-    for name, signature in _signatures(types.float32).items():
-        ptx = _compile(getattr(kernels, name).py_func, signature, (9, 0), GPU_OPTIONS["fastmath"])
+    for name, signature in kernel_signatures(types.float32).items():
+        ptx = compile_for(getattr(kernels, name).py_func, signature, (9, 0), GPU_OPTIONS["fastmath"])
         assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
 
 
@@ -141,7 +100,7 @@ def test_backend_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
     kernels = gpu_ops.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
     for name, signature in _ops_signatures(real).items():
-        ptx = _compile(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
         if dtype == "float32" and name not in _FLOAT64_BY_DESIGN:
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
 
@@ -153,12 +112,12 @@ def test_persistent_kernels_take_their_launch_bound_from_the_options():
     threads = options["persistent_units"] * options["persistent_slices"]
     bounded = kernels_for("float32", options)
     unbounded = kernels_for("float32", {**GPU_OPTIONS, "persistent_blocks_per_sm": 0})
-    signatures = _signatures(types.float32)
+    signatures = kernel_signatures(types.float32)
     for name in ("forward_persistent", "backward_persistent"):
         kernel = getattr(bounded, name)
         assert kernel.targetoptions["launch_bounds"] == (threads, 4)
         assert getattr(unbounded, name).targetoptions.get("launch_bounds") is None
-        ptx = _compile(kernel.py_func, signatures[name], (9, 0), options["fastmath"],
+        ptx = compile_for(kernel.py_func, signatures[name], (9, 0), options["fastmath"],
                        kernel.targetoptions["launch_bounds"])
         assert f".maxntid {threads}" in ptx and ".minnctapersm 4" in ptx
     assert bounded.forward_step_split.targetoptions.get("launch_bounds") is None
@@ -166,16 +125,15 @@ def test_persistent_kernels_take_their_launch_bound_from_the_options():
 
 def test_the_persistent_kernels_fit_their_blocks_per_sm_by_registers():
     """Linked for sm_90 by nvJitLink, as the driver links them, the persistent kernels use at most the
-    registers that let ``persistent_blocks_per_sm`` blocks share an SM's 65536 (kernel_resources.py)."""
-    from kernel_resources import link, resources
-
+    registers that let ``persistent_blocks_per_sm`` blocks share an SM's 65536 (as kernel_resources.py
+    reports them)."""
     threads = GPU_OPTIONS["persistent_units"] * GPU_OPTIONS["persistent_slices"]
     blocks = GPU_OPTIONS["persistent_blocks_per_sm"]
     assert blocks > 0
     kernels = kernels_for("float32", GPU_OPTIONS)
     for name in ("forward_persistent", "backward_persistent"):
         kernel = getattr(kernels, name)
-        ptx = _compile(kernel.py_func, _signatures(types.float32)[name], (9, 0), GPU_OPTIONS["fastmath"],
+        ptx = compile_for(kernel.py_func, kernel_signatures(types.float32)[name], (9, 0), GPU_OPTIONS["fastmath"],
                        kernel.targetoptions["launch_bounds"])
         registers = resources(link(ptx, "90")[1], re.search(r"\.visible \.entry (\S+)\(", ptx).group(1))[0]
         assert registers * threads * blocks <= 65536, (name, registers)
@@ -186,7 +144,7 @@ def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
     """config.GPU_OPTIONS["fastmath"] is what decides whether the gate math uses tanh.approx (off by default:
     asv_bench/gpu_session.py measures its error and speed on a GPU)."""
     kernels = kernels_for("float32", {**GPU_OPTIONS, "fastmath": fastmath})
-    ptx = _compile(kernels.forward_step.py_func, _signatures(types.float32)["forward_step"], (9, 0), fastmath)
+    ptx = compile_for(kernels.forward_step.py_func, kernel_signatures(types.float32)["forward_step"], (9, 0), fastmath)
     assert ("tanh.approx.f32" in ptx) == fastmath
 
 
@@ -232,6 +190,6 @@ def test_layer_kernels_compile_to_ptx(dtype, cc):
     signatures = _layers_signatures(getattr(types, dtype))
     assert set(vars(kernels)) == set(signatures)
     for name, signature in signatures.items():
-        ptx = _compile(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"

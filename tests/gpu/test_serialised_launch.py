@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from numlstm import dispatch
-from serialised_launch import SerialisedKernel
+from helpers.serialised_launch import SerialisedKernel
 
-pytestmark = pytest.mark.skipif(not dispatch.simulator_enabled(), reason="runs in Numba's CUDA simulator only")
+pytestmark = pytest.mark.simulator
 
 ORDERS = ["natural", "reversed"]
 

@@ -1,6 +1,6 @@
 """torch.nn.LSTM runs that the parity tests compare numlstm against.
 
-``python tests/torch_cases.py`` rewrites the golden files in tests/golden/
+``python tests/helpers/torch_cases.py`` rewrites the golden files in tests/golden/
 (run it with torch installed, then commit them), so that the comparison also
 runs where torch is absent. The parity tests also call ``torch_case`` live
 when torch is installed.
@@ -10,7 +10,7 @@ import pathlib
 
 import numpy as np
 
-GOLDEN_DIR = pathlib.Path(__file__).parent / "golden"
+GOLDEN_DIR = pathlib.Path(__file__).resolve().parents[1] / "golden"
 
 # name: (num_layers, bidirectional, dtype, batch, timesteps, features, hidden)
 CONFIGS = {

@@ -3,12 +3,12 @@
 import numpy as np
 
 import numlstm
-from reference import reference_backward, reference_forward
+from helpers.reference import reference_backward, reference_forward
 
 
 def random_lstm_args(rng, B=3, T=5, F=2, H=4, *, dtype=np.float64, cifg=False, peephole=False,
                      mask=False, initial_state=False, recurrent_mask=False, scale=0.6):
-    """Random arguments for numlstm.lstm_forward (and tests.reference.reference_forward).
+    """Random arguments for numlstm.lstm_forward (and helpers.reference.reference_forward).
 
     With ``mask``, row 0 starts and ends masked (its first output is h0) and
     the last row is masked throughout.
