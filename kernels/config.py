@@ -76,7 +76,7 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath":
 # length F waits on a load at each step), and it is gone. Numba's simulator
 # runs a cooperative grid as one block; the tests check the grid barriers on
 # several blocks through a stand-in that runs one thread at a time
-# (tests/gpu/serialised_launch.py), and on hundreds when run on a GPU.
+# (tests/helpers/serialised_launch.py), and on hundreds when run on a GPU.
 # gemm_steps_from: a step of at least this many recurrent multiply-adds
 # (batch x 4 units x units) runs as cuDNN's do, the recurrent product as a
 # cuBLAS GEMM then an elementwise update (2 launches forward, 2 backward):
