@@ -1,6 +1,6 @@
 """Parity with torch.nn.LSTM: stacked and bidirectional, float32 and float64.
 
-Each case runs against the golden files made by tests/torch_cases.py (always)
+Each case runs against the golden files made by tests/helpers/torch_cases.py (always)
 and against a live torch run (when torch is installed). Weights go from
 torch's layout to Keras': kernel = W_ih.T, recurrent_kernel = W_hh.T,
 bias = b_ih + b_hh.
