@@ -53,10 +53,14 @@ class _Merge(Layer):
             combined = ops.logical_or(combined, m)
         return combined
 
-    def _inputs(self, x, mask):
+    def _arrays(self, x):
+        """``x``, a non-empty list, as arrays of the layer's dtype."""
         if not isinstance(x, (list, tuple)) or not x:
             raise ValueError(f"{self.name}: x must be a non-empty list of arrays, got {type(x).__name__}")
-        xs = [self._as_input(item, f"x[{i}]") for i, item in enumerate(x)]
+        return [self._as_input(item, f"x[{i}]") for i, item in enumerate(x)]
+
+    def _inputs(self, x, mask):
+        xs = self._arrays(x)
         shapes = [tuple(item.shape) for item in xs]
         if not self.built:
             self.build([(None,) + shape[1:] for shape in shapes])
@@ -88,10 +92,7 @@ class Add(_Merge):
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         xs, _, ops = self._inputs(x, mask)
-        output = xs[0]
-        for item in xs[1:]:
-            output = ops.add(output, item)
-        return output, len(xs)
+        return _sum(ops, xs), len(xs)
 
     def backward(self, cache, d_output, input_gradient=True):
         ops = backend.array_ops(d_output)
@@ -147,10 +148,7 @@ class Average(_Merge):
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         xs, _, ops = self._inputs(x, mask)
-        output = xs[0]
-        for item in xs[1:]:
-            output = ops.add(output, item)
-        return ops.scale(output, 1.0 / len(xs)), len(xs)
+        return ops.scale(_sum(ops, xs), 1.0 / len(xs)), len(xs)
 
     def backward(self, cache, d_output, input_gradient=True):
         ops = backend.array_ops(d_output)
@@ -275,9 +273,7 @@ class Concatenate(_Merge):
         return ops.concat_axis(full, axis)
 
     def _inputs(self, x, mask):
-        if not isinstance(x, (list, tuple)) or not x:
-            raise ValueError(f"{self.name}: x must be a non-empty list of arrays, got {type(x).__name__}")
-        xs = [self._as_input(item, f"x[{i}]") for i, item in enumerate(x)]
+        xs = self._arrays(x)
         shapes = [tuple(item.shape) for item in xs]
         self.compute_output_shape(shapes)  # raises for shapes that do not fit together
         self.built = True
@@ -294,6 +290,14 @@ class Concatenate(_Merge):
         axis, sizes = cache
         ops = backend.array_ops(d_output)
         return Backward(ops.split_axis(ops.asarray(d_output, self.dtype), sizes, axis), [])
+
+
+def _sum(ops, xs):
+    """The elementwise sum of the arrays ``xs``, in their order."""
+    total = xs[0]
+    for item in xs[1:]:
+        total = ops.add(total, item)
+    return total
 
 
 def _functional_form(layer_class):

@@ -102,10 +102,6 @@ class Node:
     def parents(self):
         return [tensor.node for tensor in self.input_tensors]
 
-    @property
-    def index(self):
-        return self.layer.inbound_nodes.index(self)
-
 
 def _shapes(inputs):
     return [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape

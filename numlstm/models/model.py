@@ -24,14 +24,7 @@ from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, f
 from ..registry import layer_entry
 from . import graph, structures
 from .nesting import NestedModel
-from .trainer import Trainer
-
-
-def _current_device(*args, **kwargs):
-    return dispatch.current_device()
-
-
-in_device_context = backend.in_context_of(_current_device)
+from .trainer import Trainer, in_device_context
 
 
 class Model(NestedModel, Trainer):
@@ -102,14 +95,16 @@ class Model(NestedModel, Trainer):
         output_names = list(outputs) if isinstance(outputs, dict) else [t.layer.name for t in flat_outputs]
         self._input_structure = structures.Structure(inputs, input_names)
         self._output_structure = structures.OutputStructure(outputs, output_names)
-        self._host_inputs = [all(getattr(node.layer, "takes_host_input", False) for node in self._consumers(t))
-                             for t in flat_inputs]
+        self._host_inputs = [self._read_on_host(t) for t in flat_inputs]
         self._needs_input_gradient = self._input_gradients_needed(inputs_carry=False)
         self._needs_input_gradient_nested = self._input_gradients_needed(inputs_carry=True)
         self._gather_weights()
 
-    def _consumers(self, tensor):
-        return [node for node in self._nodes if any(t is tensor for t in node.input_tensors)] or [None]
+    def _read_on_host(self, tensor):
+        """Whether every layer that reads the input ``tensor`` takes host data (an Embedding checks its ids
+        there): then a batch of it is never uploaded."""
+        readers = [node.layer for node in self._nodes if any(t is tensor for t in node.input_tensors)]
+        return bool(readers) and all(getattr(layer, "takes_host_input", False) for layer in readers)
 
     def _input_gradients_needed(self, inputs_carry):
         """Per node: whether any of its inputs comes from a layer with weights (directly or further up), or,

@@ -97,10 +97,8 @@ class Sequential(Model):
         tensor = inputs = self._input_layer.output
         for layer in self._stack:
             tensor = layer(tensor)
-        previous = self._params
         self._params = None
         self._set_graph(inputs, tensor)
-        del previous
         if getattr(self, "_compile_settings", None) is not None:
             self._compile_for_outputs()
 
@@ -142,8 +140,6 @@ class Sequential(Model):
 
         return sequential_from_config(config)
 
-    def _layer_nodes(self, layer):
-        return [node for node in self._nodes if node.layer is layer]
 
 
 def _input_for(shape, name):

@@ -26,7 +26,7 @@ def _current_device(*args, **kwargs):
     return dispatch.current_device()
 
 
-_in_device_context = backend.in_context_of(_current_device)
+in_device_context = backend.in_context_of(_current_device)
 
 
 class Trainer:
@@ -230,7 +230,7 @@ class Trainer:
         if self._layout[2]:  # a model whose every weight is frozen has nothing to update
             self.optimizer.apply(self._trainable_params, flat)
 
-    @_in_device_context
+    @in_device_context
     def compute_gradients(self, x, y, sample_weight=None):
         """The loss of one batch and its gradient with respect to every weight, without updating any.
 
@@ -251,7 +251,7 @@ class Trainer:
         total, _, _, grads = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
         return float(total), [backend.to_host(g) for g in grads]
 
-    @_in_device_context
+    @in_device_context
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One optimizer step on one batch; returns the batch's loss before the step.
 
@@ -269,7 +269,7 @@ class Trainer:
         self._step(flat)
         return float(total)
 
-    @_in_device_context
+    @in_device_context
     def test_on_batch(self, x, y, sample_weight=None):
         """The loss of one batch in inference mode (dropout off), without updating anything.
 
@@ -358,7 +358,7 @@ class Trainer:
             offset += len(state)
         return list(reduced[:len(values)])
 
-    @_in_device_context
+    @in_device_context
     def evaluate(self, x, y, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
         """Mean loss (and metrics) over the data, each batch weighted by its size.
 
@@ -375,7 +375,7 @@ class Trainer:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     # -- predict ---------------------------------------------------------------------
-    @_in_device_context
+    @in_device_context
     def predict(self, x, batch_size=32, verbose=0, distribute=None):
         """The model's outputs for ``x``, computed in batches, in the outputs' structure.
 
@@ -406,7 +406,7 @@ class Trainer:
         return self._output_structure.restore(columns)
 
     # -- fit -------------------------------------------------------------------------
-    @_in_device_context
+    @in_device_context
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
