@@ -29,8 +29,8 @@ class Callback:
     ``on_epoch_end`` with the epoch's logs (``loss``, metrics, ``val_``
     versions) and ``on_train_end``. Epochs count from 0, as in Keras.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> class PrintLoss(numlstm.callbacks.Callback):
     ...     def on_epoch_end(self, epoch, logs=None):
@@ -308,8 +308,8 @@ class EarlyStopping(MonitorCallback):
     start_from_epoch : int
         Epochs to ignore at the start (a warm-up with no improvement expected).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> stop = numlstm.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
     >>> model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[stop])  # doctest: +SKIP
@@ -400,8 +400,8 @@ class ReduceLROnPlateau(MonitorCallback):
     min_lr : float
         The rate is never reduced below this.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> reduce = numlstm.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=1e-4)
     >>> model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[reduce])  # doctest: +SKIP
@@ -487,8 +487,8 @@ class LearningRateScheduler(Callback):
     ``LearningRateSchedule``. Each epoch's logs get the rate as
     ``learning_rate``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> def halve_after_ten(epoch, lr):
     ...     return lr if epoch < 10 else lr * 0.5
@@ -680,8 +680,8 @@ class ModelCheckpoint(MonitorCallback):
     initial_value_threshold : float, optional
         With ``save_best_only``, the value the first saved epoch must beat.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> checkpoint = numlstm.callbacks.ModelCheckpoint("best.numlstm", monitor="val_loss", save_best_only=True)
     >>> model.fit(x, y, validation_split=0.2, epochs=50, callbacks=[checkpoint])  # doctest: +SKIP

@@ -18,8 +18,8 @@ def set_floatx(value):
         float32 is fast; float64 is precise (for gradient checks, or
         comparisons with another implementation).
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import config
     >>> config.set_floatx("float64")
     >>> config.floatx()

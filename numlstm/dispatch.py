@@ -144,8 +144,8 @@ def device(name):
         As for :func:`set_device`; the block gets the device it resolves
         to (``with device("auto") as where:``).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> with numlstm.device("cpu") as where:
     ...     print(where, numlstm.current_device())

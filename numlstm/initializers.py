@@ -48,8 +48,8 @@ class Initializer:
 class Zeros(Initializer):
     """Initializes to 0.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import initializers
     >>> initializers.Zeros()((2,)).tolist()
     [0.0, 0.0]
@@ -73,8 +73,8 @@ class Constant(Initializer):
     ----------
     value : float, default 0.0
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import initializers
     >>> initializers.Constant(0.5)((2, 2)).tolist()
     [[0.5, 0.5], [0.5, 0.5]]
@@ -147,8 +147,8 @@ class GlorotUniform(Initializer):
         Every call with a seed draws the same values; without one, the
         global generator (:func:`numlstm.utils.set_random_seed`) draws.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import initializers
     >>> w = initializers.GlorotUniform(seed=0)((20, 4))
@@ -181,8 +181,8 @@ class Orthogonal(Initializer):
         Every call with a seed draws the same values; without one, the
         global generator (:func:`numlstm.utils.set_random_seed`) draws.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import initializers
     >>> q = initializers.Orthogonal(seed=0)((4, 4), "float64")
@@ -228,8 +228,8 @@ def get(identifier):
     -------
     Initializer or callable
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import initializers
     >>> initializers.get("orthogonal")
     Orthogonal(gain=1.0, seed=None)

@@ -43,8 +43,8 @@ def from_torch(lstm, linear=None, name=None):
         for a bidirectional LSTM), then a ``Dense``; built, in the LSTM's
         dtype, computing ``linear(lstm(x)[0])``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import torch
     >>> from numlstm import interop
     >>> model = interop.from_torch(torch.nn.LSTM(3, 8, num_layers=2), torch.nn.Linear(8, 1))

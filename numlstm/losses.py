@@ -39,8 +39,8 @@ Subclass :class:`Loss` and implement either
   ``(value, gradient)``, a float and an array of ``y_pred``'s shape and
   dtype. ``_reduce_positions`` helps to apply sample weights as Keras does.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from numlstm import losses
 >>> class QuarticError(losses.Loss):
@@ -162,8 +162,8 @@ class Loss:
         Keras' name of the loss (e.g. ``"mean_squared_error"``); ``"accuracy"``
         metrics resolve by it.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import losses
     >>> mse = losses.MeanSquaredError()
@@ -314,8 +314,8 @@ class _Elementwise(Loss):
 class MeanSquaredError(_Elementwise):
     """Mean of ``(y_true - y_pred) ** 2`` (``"mse"``, ``"mean_squared_error"``).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> MeanSquaredError()(np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
     0.5
@@ -346,8 +346,8 @@ class MeanAbsolutePercentageError(_Elementwise):
     Also ``"mean_absolute_percentage_error"``; the denominator is clipped to
     Keras' epsilon, as in Keras.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> MeanAbsolutePercentageError()(np.array([[2.0, 4.0]]), np.array([[1.0, 5.0]]))
     37.5
@@ -605,8 +605,8 @@ def get(identifier):
         gradient, so a custom loss is a :class:`Loss` subclass (see the module's
         docstring).
 
-    Example
-    -------
+    Examples
+    --------
     >>> get("msle").name
     'mean_squared_logarithmic_error'
     """

@@ -25,8 +25,8 @@ weighted sum over the weights' sum; weights of the positions' shape
 (``(N, T)`` for sequence outputs) weight each position. They must be finite
 and non-negative.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from numlstm import metrics
 >>> m = metrics.MeanAbsoluteError()
@@ -752,8 +752,8 @@ def get(identifier, loss_name=None):
     -------
     Metric
 
-    Example
-    -------
+    Examples
+    --------
     >>> get("mae").name, get(MeanAbsoluteError).name
     ('mae', 'mean_absolute_error')
     """

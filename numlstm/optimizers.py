@@ -42,8 +42,8 @@ class ExponentialDecay(LearningRateSchedule):
         Floor ``step / decay_steps``: the rate drops every ``decay_steps``
         steps instead of smoothly.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import optimizers
     >>> schedule = optimizers.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
     >>> [schedule(step) for step in (0, 9, 10, 20)]
@@ -78,8 +78,8 @@ class CosineDecay(LearningRateSchedule):
     alpha : float, default 0.0
         The final rate as a fraction of the initial one.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import optimizers
     >>> schedule = optimizers.CosineDecay(0.1, decay_steps=100)
     >>> [round(schedule(step), 4) for step in (0, 50, 100, 200)]
@@ -194,8 +194,8 @@ class SGD(Optimizer):
     **clipping
         ``clipnorm``, ``clipvalue``, ``global_clipnorm``: see :class:`Optimizer`.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import optimizers
     >>> optimizer = optimizers.SGD(learning_rate=0.05, momentum=0.9, clipnorm=1.0)
     """
@@ -354,8 +354,8 @@ class LBFGS:
     ftol : float, default 1e-12
         Stop when the loss's relative reduction is below this.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import optimizers
     >>> optimizer = optimizers.LBFGS(maxcor=20)
     """
@@ -399,8 +399,8 @@ def get(identifier):
     -------
     Optimizer or LBFGS
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import optimizers
     >>> optimizers.get("Adam").learning_rate
     0.001

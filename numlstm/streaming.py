@@ -32,8 +32,8 @@ class Stream:
     batch_size : int
         The number of sequences streamed side by side.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, numlstm
     >>> inputs = numlstm.Input((None, 2))
     >>> model = numlstm.Model(inputs, numlstm.layers.Dense(1)(numlstm.layers.LSTM(4)(inputs)))

@@ -21,8 +21,8 @@ def set_random_seed(seed):
     seed : int
         Non-negative.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers, utils
     >>> utils.set_random_seed(42)
@@ -102,8 +102,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         an unknown ``padding`` or ``truncating``, a string ``value`` with a
         non-string ``dtype``, or no sequences and no ``maxlen``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> pad_sequences([[1], [2, 3], [4, 5, 6]], maxlen=2).tolist()
     [[0, 1], [2, 3], [5, 6]]
     >>> pad_sequences([[1], [2, 3]], padding="post", value=-1).tolist()
@@ -170,8 +170,8 @@ def to_categorical(x, num_classes=None):
         For labels that are negative, not whole, or not below
         ``num_classes``, or for no labels and no ``num_classes``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> to_categorical([0, 2], num_classes=3).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
@@ -324,8 +324,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     Keras then also shuffles within a buffer of ``tf.data``, which has no
     numpy equivalent, so the batches hold the same windows in another order.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> series = np.arange(10)
     >>> dataset = timeseries_dataset_from_array(series[:-3], series[3:], sequence_length=3, batch_size=2)

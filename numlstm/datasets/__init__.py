@@ -154,8 +154,8 @@ def load_series(name):
     -------
     TimeSeries
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import datasets
     >>> nile = datasets.load_series("nile")
     >>> len(nile), nile.units
@@ -183,8 +183,8 @@ def load_text(name="shakespeare"):
     -------
     str
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm import datasets
     >>> len(datasets.load_text())
     262063

@@ -17,8 +17,8 @@ class Activation(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Activation("relu")(np.array([[-1.0, 2.0]])).tolist()

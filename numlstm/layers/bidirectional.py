@@ -39,8 +39,8 @@ class Bidirectional(Layer):
     name : str, optional
         ``bidirectional_`` and the layer's name by default.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Bidirectional(layers.LSTM(8, return_sequences=True))(np.zeros((2, 5, 3))).shape

@@ -53,8 +53,8 @@ class Conv1D(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Conv1D(8, 3, padding="causal")(np.ones((2, 10, 4))).shape

@@ -28,8 +28,8 @@ class Dense(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> dense = layers.Dense(4, activation="relu")

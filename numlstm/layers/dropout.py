@@ -25,8 +25,8 @@ class Dropout(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> dropout = layers.Dropout(0.5, seed=0)

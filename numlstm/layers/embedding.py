@@ -30,8 +30,8 @@ class Embedding(Layer):
     dtype : str or numpy dtype, optional
         The vectors' dtype: float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> embedding = layers.Embedding(100, 8, mask_zero=True)

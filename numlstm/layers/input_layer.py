@@ -81,8 +81,8 @@ def Input(shape, batch_size=None, dtype=None, name=None):
     SymbolicTensor
         Of shape ``(batch_size,) + shape``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> inputs = numlstm.Input((24, 3))
     >>> outputs = numlstm.layers.Dense(1)(numlstm.layers.LSTM(16)(inputs))

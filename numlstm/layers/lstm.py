@@ -94,8 +94,8 @@ class LSTM(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> lstm = layers.LSTM(8, return_sequences=True)

@@ -21,8 +21,8 @@ class Masking(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> x = np.array([[[1.0, 2.0], [0.0, 0.0], [3.0, 0.0]]])

@@ -82,8 +82,8 @@ class Add(_Merge):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Add()([np.ones((2, 3)), np.ones((2, 3))]).shape
@@ -109,8 +109,8 @@ class Subtract(_Merge):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Subtract()([np.ones((1, 2)), np.full((1, 2), 3.0)]).tolist()
@@ -138,8 +138,8 @@ class Average(_Merge):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Average()([np.zeros((1, 2)), np.ones((1, 2))]).tolist()
@@ -169,8 +169,8 @@ class Multiply(_Merge):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Multiply()([np.full((1, 2), 2.0), np.full((1, 2), 3.0)]).tolist()
@@ -223,8 +223,8 @@ class Concatenate(_Merge):
     it is the batch or time axis (an input without a mask counts as all
     kept); otherwise their logical or, all True where an input has none.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Concatenate()([np.ones((2, 5, 3)), np.ones((2, 5, 4))]).shape

@@ -31,8 +31,8 @@ class LayerNormalization(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> y = layers.LayerNormalization()(np.array([[1.0, 2.0, 3.0]]))

@@ -24,8 +24,8 @@ class GlobalAveragePooling1D(Layer):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> x = np.array([[[1.0], [3.0], [100.0]]])

@@ -41,8 +41,8 @@ class RepeatVector(_Reshaping):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.RepeatVector(4)(np.ones((2, 3))).shape
@@ -87,8 +87,8 @@ class Flatten(_Reshaping):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Flatten()(np.ones((2, 5, 3))).shape
@@ -130,8 +130,8 @@ class Reshape(_Reshaping):
     dtype : str or numpy dtype, optional
         float32 (``floatx()``) by default, or float64.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.Reshape((3, -1))(np.ones((2, 12))).shape

@@ -20,8 +20,8 @@ class TimeDistributed(Layer):
     name : str, optional
         ``time_distributed`` (numbered after the first) by default, as Keras.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm import layers
     >>> layers.TimeDistributed(layers.Dense(4))(np.ones((2, 5, 3))).shape

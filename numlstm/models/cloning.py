@@ -16,8 +16,8 @@ def clone_model(model):
     Model or Sequential
         Of the same class; copy the weights with ``clone.set_weights(model.get_weights())`` if wanted.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> inputs = numlstm.Input((5, 2))
     >>> model = numlstm.Model(inputs, numlstm.layers.Dense(1)(numlstm.layers.LSTM(3)(inputs)))

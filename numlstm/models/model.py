@@ -41,8 +41,8 @@ class Model(NestedModel, Trainer):
         and targets may be lists or dicts aligned with it.
     name : str, optional
 
-    Example
-    -------
+    Examples
+    --------
     A sequence-to-sequence model: the encoder's final states start the decoder.
 
     >>> import numlstm

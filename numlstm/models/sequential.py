@@ -23,8 +23,8 @@ class Sequential(Model):
         model at once.
     name : str, optional
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numlstm
     >>> from numlstm import layers
     >>> model = numlstm.Sequential([numlstm.Input((24, 3)), layers.LSTM(32), layers.Dense(1)])

@@ -69,8 +69,8 @@ class StandardScaler(_Scaler):
     the validation or test data leaks into training. A constant feature
     maps to 0.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm.preprocessing import StandardScaler
     >>> scaler = StandardScaler().fit(np.array([1.0, 2.0, 3.0]))
@@ -92,8 +92,8 @@ class MinMaxScaler(_Scaler):
     Values outside the training range map outside [0, 1]. A constant
     feature maps to 0.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm.preprocessing import MinMaxScaler
     >>> MinMaxScaler().fit([2.0, 4.0]).transform([2.0, 3.0, 6.0]).tolist()
     [0.0, 0.5, 2.0]

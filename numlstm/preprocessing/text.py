@@ -11,8 +11,8 @@ class CharVocabulary:
     text : str
         Non-empty; its distinct characters make the vocabulary.
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm.preprocessing import CharVocabulary
     >>> vocabulary = CharVocabulary("hello")
     >>> vocabulary.encode("hole")
@@ -123,8 +123,8 @@ def char_windows(encoded, lookback, stride=1):
     y : array (windows,)
         The index of the character after each window.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm.preprocessing import char_windows
     >>> x, y = char_windows(np.arange(6), lookback=3, stride=2)

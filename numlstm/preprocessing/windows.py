@@ -46,8 +46,8 @@ def window_starts(steps, lookback, horizon=1, stride=1, first_target=None, end=N
     -------
     array of int
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm.preprocessing import window_starts
     >>> window_starts(10, lookback=3, horizon=2, first_target=5).tolist()
     [2, 3, 4, 5]
@@ -110,8 +110,8 @@ def time_split(steps, validation_fraction=0.15, test_fraction=0.15):
     -------
     train_end, validation_end : int
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm.preprocessing import time_split
     >>> time_split(100)
     (70, 85)
@@ -261,8 +261,8 @@ def stateful_chunks(x, y, length):
     x_chunks : array (chunks * sequences, length, features)
     y_chunks : array (chunks * sequences, length, ...)
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np
     >>> from numlstm.preprocessing import stateful_chunks
     >>> x = np.arange(12.0).reshape(2, 6, 1)
@@ -299,8 +299,8 @@ def rmse(forecast, actual):
     -------
     float
 
-    Example
-    -------
+    Examples
+    --------
     >>> from numlstm.preprocessing import rmse
     >>> rmse([1.0, 2.0], [1.0, 4.0])
     1.4142135623730951
