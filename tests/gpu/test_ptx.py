@@ -125,7 +125,7 @@ def test_persistent_kernels_take_their_launch_bound_from_the_options():
 
 def test_the_persistent_kernels_fit_their_blocks_per_sm_by_registers():
     """Linked for sm_90 by nvJitLink, as the driver links them, the persistent kernels use at most the
-    registers that let ``persistent_blocks_per_sm`` blocks share an SM's 65536 (as kernel_resources.py
+    registers that let ``persistent_blocks_per_sm`` blocks share an SM's 65536 (as asv_bench/tools/kernel_resources.py
     reports them)."""
     threads = GPU_OPTIONS["persistent_units"] * GPU_OPTIONS["persistent_slices"]
     blocks = GPU_OPTIONS["persistent_blocks_per_sm"]
@@ -142,7 +142,7 @@ def test_the_persistent_kernels_fit_their_blocks_per_sm_by_registers():
 @pytest.mark.parametrize("fastmath", [False, True])
 def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
     """config.GPU_OPTIONS["fastmath"] is what decides whether the gate math uses tanh.approx (off by default:
-    asv_bench/gpu_session.py measures its error and speed on a GPU)."""
+    asv_bench/tools/gpu_session.py measures its error and speed on a GPU)."""
     kernels = kernels_for("float32", {**GPU_OPTIONS, "fastmath": fastmath})
     ptx = compile_for(kernels.forward_step.py_func, kernel_signatures(types.float32)["forward_step"], (9, 0), fastmath)
     assert ("tanh.approx.f32" in ptx) == fastmath

@@ -11,5 +11,5 @@ random_lstm_args``. No test module imports another test module.
   (``python tests/helpers/torch_cases.py`` rewrites them).
 - ``gpu``: the active GPU options, a forced time loop, and the models the GPU suites run.
 - ``serialised_launch``, ``simulated_cublas``: stand-ins for the CUDA simulator.
-- ``ptx``: compile_ptx and nvJitLink without a GPU (also used by tests/gpu/kernel_resources.py).
+- ``ptx``: compile_ptx and nvJitLink without a GPU (also used by asv_bench/tools/kernel_resources.py).
 """

@@ -1,5 +1,5 @@
 """PTX and cubins of the CUDA kernels without a GPU: ``numba.cuda.compile_ptx`` (NVVM from numba-cuda[cu13]) and
-nvJitLink, as tests/gpu/test_ptx.py and the tool tests/gpu/kernel_resources.py use them. Needs numba-cuda:
+nvJitLink, as tests/gpu/test_ptx.py and the tool asv_bench/tools/kernel_resources.py use them. Needs numba-cuda:
 import it only after checking that it is there."""
 
 import pathlib

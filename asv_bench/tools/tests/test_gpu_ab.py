@@ -1,4 +1,4 @@
-"""asv_bench/gpu_ab.py: versions assembled from git and the working tree; the driver's turns and its table
+"""asv_bench/tools/gpu_ab.py: versions assembled from git and the working tree; the driver's turns and its table
 (with stand-in workers: the real ones need a GPU, and run in the simulator in test_gpu_session.py)."""
 
 import json
@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "asv_bench"))
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "asv_bench" / "tools"))
 import gpu_ab  # noqa: E402
 
 

@@ -1,8 +1,8 @@
 """Versions of numlstm timed side by side on one GPU, in one call: did a change make it faster?
 
-    python asv_bench/gpu_ab.py prepare d4df153 HEAD work          # here, before the call
-    python asv_bench/gpu_ab.py prepare HEAD 'HEAD{"persistent_units": 4}'   # a version under other options
-    python asv_bench/gpu_ab.py run [--cases infer:1024x1x25,train:256x64x150] [--rounds 3]
+    python asv_bench/tools/gpu_ab.py prepare d4df153 HEAD work          # here, before the call
+    python asv_bench/tools/gpu_ab.py prepare HEAD 'HEAD{"persistent_units": 4}'   # a version under other options
+    python asv_bench/tools/gpu_ab.py run [--cases infer:1024x1x25,train:256x64x150] [--rounds 3]
                                    [--seconds 0.3] [--options '{"split_below": 0}'] [--profile] > ab.md
 
 ``prepare`` assembles each version's package (``numlstm/`` with ``kernels/``
@@ -24,7 +24,7 @@ benchmark harness (``benchmarks/lstm_gpu.py``) is this checkout's for every
 version.
 
 Two calls of gpu_session.py cannot be compared to a few percent (the
-machines differ by up to 30%; see README.md): this can, for the kernels'
+machines differ by up to 30%; see asv_bench/README.md): this can, for the kernels'
 device times (``--profile``). The versions' wall times are less sure: on
 an H200 two processes of the same code differed by up to 90 us of host
 time a call (fourth GPU session).
@@ -40,8 +40,10 @@ import sys
 import tarfile
 import tempfile
 
-HERE = pathlib.Path(__file__).resolve().parent
-VERSIONS = HERE / "versions"
+HERE = pathlib.Path(__file__).resolve().parent  # asv_bench/tools/
+ASV_BENCH = HERE.parent  # the suite's benchmarks/ package
+ROOT = ASV_BENCH.parent
+VERSIONS = ASV_BENCH / "versions"
 DEFAULT_CASES = ["infer:512x1x25", "infer:512x4x25", "infer:1024x1x25", "infer:1024x4x25", "train:512x16x25",
                  "train:256x64x150"]
 CUDNN = "cuDNN"
@@ -56,7 +58,7 @@ def assemble(source, destination):
                     ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def prepare(revisions, root=HERE.parent, versions=VERSIONS):
+def prepare(revisions, root=ROOT, versions=VERSIONS):
     """Each revision's package under ``versions``/label (``work``: the working tree), and a manifest of
     (label, revision, commit, options); returns the manifest. A revision may end in a JSON object of
     options (``HEAD{"rows": 2}``)."""
@@ -254,7 +256,7 @@ def main(argv=None):
         for entry in prepare(args.revisions):
             print(f"{entry['label']}: {entry['commit']} -> {VERSIONS / entry['label']}")
         return
-    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(ASV_BENCH))
     if args.command == "worker":
         if args.label != CUDNN:
             sys.path.insert(0, str(VERSIONS / args.label))

@@ -1,6 +1,6 @@
 """Everything a GPU session should run, in one call: the GPU tests on hardware, then the tables.
 
-    python asv_bench/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tests-timeout 270]
+    python asv_bench/tools/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tests-timeout 270]
                                     [--test-workers 12] [--table-timeout 150] [--tables a,b] > gpu.md 2> gpu.log
 
 First ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
@@ -89,7 +89,10 @@ from unittest import mock
 import numpy as np
 from numba import cuda
 
-HERE = pathlib.Path(__file__).resolve().parent
+HERE = pathlib.Path(__file__).resolve().parent  # asv_bench/tools/, for gpu_ab
+ASV_BENCH = HERE.parent  # the suite's benchmarks/ package
+ROOT = ASV_BENCH.parent
+sys.path.insert(0, str(ASV_BENCH))
 sys.path.insert(0, str(HERE))
 
 import gpu_ab  # noqa: E402
@@ -111,7 +114,7 @@ def importable_checkout():
     except ImportError:
         pass
     package = pathlib.Path(tempfile.mkdtemp(prefix="numlstm-checkout-"))
-    gpu_ab.assemble(HERE.parent, package)
+    gpu_ab.assemble(ROOT, package)
     for name in [name for name in sys.modules if name == "numlstm" or name.startswith("numlstm.")]:
         del sys.modules[name]  # a half-imported source tree must not shadow the assembled package
     sys.path.insert(0, str(package))
@@ -794,8 +797,8 @@ def compile_table(package):
     lines = ["| kernels | import numlstm, s | first step, s | second step, ms |", "| --- | ---: | ---: | ---: |"]
     with tempfile.TemporaryDirectory(prefix="numlstm-kernel-cache-") as cache_dir:
         for name, cache in COMPILE_RUNS.items():
-            probe = _COMPILE_PROBE.format(bench=str(HERE), size=size, cache=cache)
-            done = subprocess.run([sys.executable, "-c", probe], cwd=package or HERE, capture_output=True,
+            probe = _COMPILE_PROBE.format(bench=str(ASV_BENCH), size=size, cache=cache)
+            done = subprocess.run([sys.executable, "-c", probe], cwd=package or ASV_BENCH, capture_output=True,
                                   text=True, timeout=COMPILE_PROBE_TIMEOUT,
                                   env={**os.environ, "NUMBA_CACHE_DIR": cache_dir})
             if done.returncode != 0:
@@ -968,7 +971,7 @@ def main():
         parser.error(f"unknown tables {unknown}; choose from {', '.join(TABLES)}")
     package = args.package = importable_checkout()
     if not args.skip_tests:
-        root = HERE.parent
+        root = ROOT
         # From the assembled package's directory, which then comes first on sys.path (not the checkout's
         # incomplete numlstm/); pytest still reads the checkout's configuration.
         status = _run_tests(_test_command(root, args.test_workers), package or root, args.tests_timeout)

@@ -1,8 +1,8 @@
 """What each CUDA kernel of ``kernels/gpu_lstm.py`` costs a multiprocessor, measured without a GPU.
 
-    python tests/gpu/kernel_resources.py [--sass] [--dtype float32] [--cc 90] [name=value ...]
+    python asv_bench/tools/kernel_resources.py [--sass] [--dtype float32] [--cc 90] [name=value ...]
 
-Compiles every kernel as the PTX tests do (``helpers/ptx.py``: NVVM from
+Compiles every kernel as the PTX tests do (``tests/helpers/ptx.py``: NVVM from
 numba-cuda[cu13]), links it for the target with nvJitLink (as the driver
 would, libcudadevrt and numba-cuda's reshape helpers included) and prints
 its registers a thread, spill bytes and stack frame: what decides how many
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # tests/, for helpers
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests"))  # tests/, for helpers
 
 from numba import types  # noqa: E402
 

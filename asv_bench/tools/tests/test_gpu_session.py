@@ -1,4 +1,4 @@
-"""asv_bench/gpu_session.py runs end to end in the CUDA simulator, at tiny sizes, and from a checkout.
+"""asv_bench/tools/gpu_session.py runs end to end in the CUDA simulator, at tiny sizes, and from a checkout.
 
 A GPU session is rare and short: a script that breaks on hardware wastes
 it. Here the simulator stands in for the GPU and torch's CPU build for
@@ -21,7 +21,8 @@ from helpers.simulated_cublas import SimulatedCublas
 
 in_simulator = pytest.mark.simulator(reason="a smoke test for the simulator")
 
-ASV_BENCH = pathlib.Path(__file__).resolve().parents[2] / "asv_bench"
+TOOLS = pathlib.Path(__file__).resolve().parents[1]  # asv_bench/tools/
+ROOT = TOOLS.parents[1]
 
 
 def _once(function, seconds):
@@ -37,7 +38,7 @@ def gpu_session(monkeypatch):
     torch = pytest.importorskip("torch", reason="needs the torch extra: pip install -e '.[torch]'")
     from numlstm.kernels import config, gpu_cublas
 
-    monkeypatch.syspath_prepend(str(ASV_BENCH))
+    monkeypatch.syspath_prepend(str(TOOLS))
     import gpu_session
     from benchmarks import lstm_gpu
 
@@ -164,14 +165,14 @@ def test_an_uninstalled_checkout_is_assembled_into_an_importable_package(tmp_pat
 import sys
 # As if numlstm were not installed: no editable-install finder, the checkout's incomplete tree first.
 sys.meta_path = [finder for finder in sys.meta_path if "editable" not in getattr(finder, "__module__", "")]
-sys.path.insert(0, {str(ASV_BENCH)!r})
+sys.path.insert(0, {str(TOOLS)!r})
 import gpu_session
 package = gpu_session.importable_checkout()
 import numlstm, numlstm.kernels.gpu_lstm
 assert package is not None and numlstm.__file__.startswith(str(package)), (package, numlstm.__file__)
 print("assembled", package)
 """
-    done = subprocess.run([sys.executable, "-c", code], cwd=ASV_BENCH.parent, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "assembled" in done.stdout
@@ -206,7 +207,7 @@ def test_gpu_tests_that_hang_are_stopped_and_the_tables_still_run(gpu_session, m
     gpu_session.main()
     captured = capsys.readouterr()
     (command, timeout), = ran
-    assert timeout == 5 and command[-2:] == ["--ignore", str(ASV_BENCH.parent / "tests" / "gpu" / "test_ptx.py")]
+    assert timeout == 5 and command[-2:] == ["--ignore", str(ROOT / "tests" / "gpu" / "test_ptx.py")]
     assert "GPU tests exit status: stopped after 5 s" in captured.err
     assert captured.out.startswith("fastmath at H x N x T")
 
@@ -214,7 +215,7 @@ def test_gpu_tests_that_hang_are_stopped_and_the_tables_still_run(gpu_session, m
 def test_stopped_tests_take_every_process_they_started_with_them(tmp_path):
     """xdist's workers are the tests' children: one waiting on a hung kernel would hold the GPU through the
     tables unless it is killed too."""
-    sys.path.insert(0, str(ASV_BENCH))
+    sys.path.insert(0, str(TOOLS))
     import gpu_session
 
     pid_file = tmp_path / "worker.pid"
@@ -238,10 +239,10 @@ def _process_state(pid):
 
 
 def test_gpu_tests_spread_over_workers_only_where_xdist_is_installed(monkeypatch):
-    sys.path.insert(0, str(ASV_BENCH))
+    sys.path.insert(0, str(TOOLS))
     import gpu_session
 
-    root = ASV_BENCH.parent
+    root = ROOT
     installed = {"xdist", "pytest_timeout"}
     monkeypatch.setattr(gpu_session.importlib.util, "find_spec", lambda name: name in installed or None)
     command = gpu_session._test_command(root, 12)
@@ -260,7 +261,7 @@ def test_a_table_that_hangs_ends_its_process_with_its_stacks(tmp_path):
     progress = tmp_path / "started"
     code = f"""
 import argparse, sys, time
-sys.path.insert(0, {str(ASV_BENCH)!r})
+sys.path.insert(0, {str(TOOLS)!r})
 import gpu_session
 gpu_session.TABLES = {{"quick": lambda args: "quick table", "hung": lambda args: time.sleep(60),
                        "never": lambda args: "never printed"}}
@@ -278,7 +279,7 @@ def test_a_table_that_hangs_costs_only_itself(monkeypatch, capsys):
     """With --table-timeout, the tables run in a child; after a child ends mid-table, a new one takes up the
     tables after it. Here the children are simulated: the first hangs in "forward", the second in "gemm"
     (its last table), the third finishes."""
-    sys.path.insert(0, str(ASV_BENCH))
+    sys.path.insert(0, str(TOOLS))
     import gpu_session
 
     children = []
@@ -304,7 +305,7 @@ def test_a_table_that_hangs_costs_only_itself(monkeypatch, capsys):
 
 
 def test_a_tables_process_that_fails_at_once_is_not_restarted(monkeypatch, capsys):
-    sys.path.insert(0, str(ASV_BENCH))
+    sys.path.insert(0, str(TOOLS))
     import gpu_session
 
     children = []
@@ -317,7 +318,7 @@ def test_a_tables_process_that_fails_at_once_is_not_restarted(monkeypatch, capsy
 
 
 def _session_module():
-    sys.path.insert(0, str(ASV_BENCH))
+    sys.path.insert(0, str(TOOLS))
     import gpu_session
 
     return gpu_session
