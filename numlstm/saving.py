@@ -53,9 +53,9 @@ _INITIALIZERS = {cls.__name__: cls for cls in (
 _OPTIMIZERS = {cls.__name__: cls for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW,
                                              optimizers.RMSprop, optimizers.Adagrad, optimizers.LBFGS)}
 _SCHEDULES = {cls.__name__: cls for cls in (optimizers.ExponentialDecay, optimizers.CosineDecay)}
-_LOSSES = {cls.__name__: cls for cls in vars(losses).values()
-           if isinstance(cls, type) and issubclass(cls, losses.Loss) and cls.__module__ == losses.__name__
-           and not cls.__name__.startswith("_") and cls is not losses.Loss}
+_LOSSES = {name: getattr(losses, name) for name in losses.__all__
+           if isinstance(getattr(losses, name), type) and issubclass(getattr(losses, name), losses.Loss)
+           and getattr(losses, name) is not losses.Loss}
 
 
 # -- JSON encoding of configs ------------------------------------------------------

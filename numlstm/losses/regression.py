@@ -1,0 +1,125 @@
+"""Regression losses: squared, absolute, percentage, logarithmic, Huber, log-cosh and Poisson."""
+
+import numpy as np
+
+from .loss import EPSILON, _Elementwise
+
+
+class MeanSquaredError(_Elementwise):
+    """Mean of ``(y_true - y_pred) ** 2`` (``"mse"``, ``"mean_squared_error"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> MeanSquaredError()(np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]]))
+    0.5
+    """
+
+    name = "mean_squared_error"
+    gpu_kernel = "elementwise"
+
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
+        return error * error, 2 * error
+
+
+class MeanAbsoluteError(_Elementwise):
+    """Mean of ``abs(y_true - y_pred)`` (``"mae"``, ``"mean_absolute_error"``)."""
+
+    name = "mean_absolute_error"
+    gpu_kernel = "elementwise"
+
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
+        return np.abs(error), np.sign(error)
+
+
+class MeanAbsolutePercentageError(_Elementwise):
+    """``100 * mean(abs((y_true - y_pred) / max(abs(y_true), 1e-7)))`` (``"mape"``).
+
+    Also ``"mean_absolute_percentage_error"``; the denominator is clipped to
+    Keras' epsilon, as in Keras.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> MeanAbsolutePercentageError()(np.array([[2.0, 4.0]]), np.array([[1.0, 5.0]]))
+    37.5
+    """
+
+    name = "mean_absolute_percentage_error"
+
+    def _term(self, y_true, y_pred):
+        scale = np.maximum(np.abs(y_true), EPSILON)
+        return 100.0 * np.abs((y_true - y_pred) / scale), 100.0 * np.sign(y_pred - y_true) / scale
+
+
+class MeanSquaredLogarithmicError(_Elementwise):
+    """Mean of ``(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)) ** 2`` (``"msle"``).
+
+    Also ``"mean_squared_logarithmic_error"``; values below Keras' epsilon
+    are clipped to it (the gradient is zero there), as in Keras.
+    """
+
+    name = "mean_squared_logarithmic_error"
+
+    def _term(self, y_true, y_pred):
+        shifted = np.maximum(y_pred, EPSILON) + 1.0
+        difference = np.log(shifted) - np.log(np.maximum(y_true, EPSILON) + 1.0)
+        return difference * difference, np.where(y_pred > EPSILON, 2 * difference / shifted, 0.0)
+
+
+class Huber(_Elementwise):
+    """Huber loss: quadratic for errors up to ``delta``, linear beyond (``"huber"``).
+
+    Parameters
+    ----------
+    delta : float, optional
+        Where the loss changes from quadratic to linear. Defaults to 1.0.
+    """
+
+    name = "huber"
+    gpu_kernel = "elementwise"
+
+    def __init__(self, delta=1.0):
+        self.delta = float(delta)
+
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
+        small = np.abs(error) <= self.delta
+        value = np.where(small, 0.5 * error * error, self.delta * (np.abs(error) - 0.5 * self.delta))
+        return value, np.where(small, error, self.delta * np.sign(error))
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+    def kernel_options(self):
+        return {**super().kernel_options(), "delta": self.delta}
+
+
+class LogCosh(_Elementwise):
+    """Mean of ``log(cosh(y_pred - y_true))`` (``"log_cosh"``, ``"logcosh"``).
+
+    Computed as Keras does, ``x + softplus(-2 x) - log(2)``, which does not
+    overflow; the derivative is ``tanh(x)``.
+    """
+
+    name = "log_cosh"
+
+    def _term(self, y_true, y_pred):
+        error = y_pred - y_true
+        return error + np.logaddexp(0.0, -2.0 * error) - np.log(2.0), np.tanh(error)
+
+
+class Poisson(_Elementwise):
+    """Mean of ``y_pred - y_true * log(y_pred + 1e-7)`` (``"poisson"``).
+
+    ``y_pred`` is a rate and must be positive (a softplus or exponential
+    output); Keras' epsilon is added inside the logarithm, as in Keras.
+    """
+
+    name = "poisson"
+
+    def _term(self, y_true, y_pred):
+        shifted = y_pred + EPSILON
+        return y_pred - y_true * np.log(shifted), 1.0 - y_true / shifted
