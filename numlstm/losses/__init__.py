@@ -56,7 +56,8 @@ Give an instance to ``model.compile(loss=QuarticError())``. A plain function
 is refused by :func:`get`: it has no gradient.
 """
 
-from .loss import _CUSTOM_LOSS_HELP, EPSILON, Loss, _Elementwise, check_sample_weight
+from .loss import _CUSTOM_LOSS_HELP, EPSILON, Loss, check_sample_weight
+from .loss import _Elementwise  # noqa: F401  (for code that checks isinstance against it)
 from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, SparseCategoricalCrossentropy
 from .regression import (Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
                          MeanSquaredLogarithmicError, Poisson)
