@@ -1,5 +1,7 @@
 """Which device runs the LSTM kernels: ``"cpu"``, ``"cuda"`` or ``"auto"``.
 
+::
+
     numlstm.set_device("cuda")        # for the rest of the program
     with numlstm.device("cpu"):       # for a block
         model.fit(x, y)
@@ -14,9 +16,9 @@ install and how to check. With ``NUMBA_ENABLE_CUDASIM=1`` (set before
 numba is imported) ``"cuda"`` runs the GPU kernels in the simulator: slow,
 for tests only.
 
-Two places ask this module: :mod:`numlstm.functional` (where an LSTM pass on
+Two places ask this module: ``numlstm.functional`` (where an LSTM pass on
 host arrays runs) and ``Sequential`` (where it keeps its weights). Layers,
-losses and optimizers compute through :mod:`numlstm.backend`, which follows
+losses and optimizers compute through ``numlstm.backend``, which follows
 the data, so they do not know which device runs.
 """
 

@@ -1,6 +1,7 @@
 """Saving and loading: one zip file, no pickle, written atomically.
 
 A ``.numlstm`` file is a zip archive of
+
 - ``metadata.json``: the format name and version, the numlstm version and
   the model's own ``metadata`` dict (JSON values only);
 - ``config.json``: the model's layers and compile settings, as JSON;
@@ -39,6 +40,10 @@ import numpy as np
 
 from . import backend, initializers, losses, optimizers, registry
 from .registry import FileFormatError
+
+# The public names (tests/test_docstrings.py walks these; the API reference lists them). Model.save and
+# friends call the other functions here.
+__all__ = ["load_model", "save_model", "FileFormatError"]
 
 FORMAT = "numlstm"
 FORMAT_VERSION = 2  # 2: SHA-256 checksums of the .npz entries; version 1 files (no checksums) still load
@@ -113,15 +118,9 @@ def model_config(model):
     """The model as JSON data: its graph (or layer stack) and its compile settings."""
     entry = registry.layer_entry(model)
     config = {"class_name": entry["class_name"], **entry["config"]}
-    if model._losses is not None:
-        config["compile"] = {
-            "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": [None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
-                     for loss in model._losses],
-            "loss_weights": model._loss_weights,
-            "metrics": model._metrics.saved_names(weighted=False),
-            "weighted_metrics": model._metrics.saved_names(weighted=True),
-        }
+    compile_config = model.get_compile_config()
+    if compile_config is not None:
+        config["compile"] = compile_config
     return _encode(config, "model")
 
 

@@ -18,8 +18,8 @@ lost CPU into a collapse. So:
   iterations before it sleeps; libgomp's default (300,000, milliseconds)
   keeps a finished thread on its core while its partner, or the Python
   code between two passes, waits for one. numlstm sets
-  ``GOMP_SPINCOUNT`` to :data:`OPENMP_SPIN_COUNT` (and Intel OpenMP's
-  ``KMP_BLOCKTIME`` to :data:`OPENMP_BLOCK_TIME`) when it is imported before
+  ``GOMP_SPINCOUNT`` to ``OPENMP_SPIN_COUNT`` (and Intel OpenMP's
+  ``KMP_BLOCKTIME`` to ``OPENMP_BLOCK_TIME``) when it is imported before
   Numba's pool starts and neither the variable nor ``OMP_WAIT_POLICY`` was
   set: long enough to bridge the few microseconds between the regions of
   one pass, short enough that no pool is left spinning when a pass ends.

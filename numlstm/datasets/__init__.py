@@ -4,15 +4,15 @@ Everything is read from files inside the package: no network. Each loader
 states its source, licence, units and how missing values are filled; a
 filled value is marked in ``TimeSeries.filled`` and no NaN is returned.
 
-=================  =========================================  ======  ===============
-loader             what                                       steps   missing values
-=================  =========================================  ======  ===============
-``load_co2``       weekly CO2 at Mauna Loa, 1958-2001 (ppmv)  2284    59, interpolated
-``load_sunspots``  yearly mean sunspot number, 1700-2008      309     none
-``load_elnino``    monthly Nino 1+2 sea temperature, 1950-2010 732    none
-``load_nile``      yearly Nile flow at Aswan, 1871-1970       100     none
-``load_text``      "shakespeare": 262,063 characters          --      --
-=================  =========================================  ======  ===============
+=================  ============================================  ======  ===============
+loader             what                                          steps   missing values
+=================  ============================================  ======  ===============
+``load_co2``       weekly CO2 at Mauna Loa, 1958-2001 (ppmv)     2284    59, interpolated
+``load_sunspots``  yearly mean sunspot number, 1700-2008         309     none
+``load_elnino``    monthly Nino 1+2 sea temperature, 1950-2010   732     none
+``load_nile``      yearly Nile flow at Aswan, 1871-1970          100     none
+``load_text``      "shakespeare": 262,063 characters             --      --
+=================  ============================================  ======  ===============
 """
 
 import csv

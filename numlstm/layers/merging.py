@@ -74,7 +74,7 @@ class _Merge(Layer):
 
 
 class Add(_Merge):
-    """The elementwise sum of inputs of one shape: ``y = x_1 + ... + x_n``.
+    """The elementwise sum of inputs of one shape: ``y = x_1 + x_2 + ...``.
 
     Parameters
     ----------
@@ -130,7 +130,7 @@ class Subtract(_Merge):
 
 
 class Average(_Merge):
-    """The elementwise mean of inputs of one shape: ``y = (x_1 + ... + x_n) / n``.
+    """The elementwise mean of inputs of one shape: ``y = (x_1 + x_2 + ...) / n``.
 
     Parameters
     ----------
@@ -157,7 +157,7 @@ class Average(_Merge):
 
 
 class Multiply(_Merge):
-    """The elementwise product of inputs of one shape: ``y = x_1 * ... * x_n``.
+    """The elementwise product of inputs of one shape: ``y = x_1 * x_2 * ...``.
 
     With masks, as Keras: a masked step of an input counts as 1 in the
     product, and where every input has a mask, the steps that all of them

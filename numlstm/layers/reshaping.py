@@ -75,7 +75,7 @@ class RepeatVector(_Reshaping):
 
 
 class Flatten(_Reshaping):
-    """Flattens every axis but the batch axis: (batch, d1, ..., dk) -> (batch, d1 * ... * dk).
+    """Flattens every axis but the batch axis: ``(batch, d1, ..., dk) -> (batch, d1*...*dk)``.
 
     A (batch,) input becomes (batch, 1), as in Keras.
 
@@ -119,7 +119,7 @@ class Flatten(_Reshaping):
 
 
 class Reshape(_Reshaping):
-    """Reshapes each sample to ``target_shape``: (batch, ...) -> (batch, *target_shape).
+    """Reshapes each sample to ``target_shape``: ``(batch, ...) -> (batch, *target_shape)``.
 
     Parameters
     ----------
