@@ -3,7 +3,7 @@
     python asv_bench/tools/gpu_ab.py prepare d4df153 HEAD work          # here, before the call
     python asv_bench/tools/gpu_ab.py prepare HEAD 'HEAD{"persistent_units": 4}'   # a version under other options
     python asv_bench/tools/gpu_ab.py run [--cases infer:1024x1x25,train:256x64x150] [--rounds 3]
-                                   [--seconds 0.3] [--options '{"split_below": 0}'] [--profile] > ab.md
+                                         [--seconds 0.3] [--options '{"split_below": 0}'] [--profile] > ab.md
 
 ``prepare`` assembles each version's package (``numlstm/`` with ``kernels/``
 inside, as an install lays it out) under ``asv_bench/versions/<label>/``

@@ -1,7 +1,7 @@
 """Everything a GPU session should run, in one call: the GPU tests on hardware, then the tables.
 
     python asv_bench/tools/gpu_session.py [--rounds 3] [--seconds 0.5] [--skip-tests] [--tests-timeout 270]
-                                    [--test-workers 12] [--table-timeout 150] [--tables a,b] > gpu.md 2> gpu.log
+                                          [--test-workers 12] [--table-timeout 150] [--tables a,b] > gpu.md 2> gpu.log
 
 First ``pytest tests/gpu`` on the real GPU (the kernels against the numpy
 reference and finite differences, the API on device("cuda"); not the PTX
