@@ -217,7 +217,7 @@ class MPIStrategy(LocalStrategy):
         this makes the weights bit-identical even where an MPI library's
         reduction order differed between ranks.
         """
-        arrays = [model._params]
+        arrays = [model.parameter_buffer]
         if model.optimizer is not None:
             model.optimizer.iterations = self.comm.bcast(model.optimizer.iterations, root=0)
             arrays += model.optimizer.variables()

@@ -118,15 +118,9 @@ def model_config(model):
     """The model as JSON data: its graph (or layer stack) and its compile settings."""
     entry = registry.layer_entry(model)
     config = {"class_name": entry["class_name"], **entry["config"]}
-    if model._losses is not None:
-        config["compile"] = {
-            "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "loss": [None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
-                     for loss in model._losses],
-            "loss_weights": model._loss_weights,
-            "metrics": model._metrics.saved_names(weighted=False),
-            "weighted_metrics": model._metrics.saved_names(weighted=True),
-        }
+    compile_config = model.get_compile_config()
+    if compile_config is not None:
+        config["compile"] = compile_config
     return _encode(config, "model")
 
 

@@ -16,18 +16,20 @@ calls.
 
 import numpy as np
 
-from .. import backend, dispatch
+from .. import backend
 from ..layers import Layer
 from ..layers.base import unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, flatten
 from ..registry import layer_entry
 from . import graph, structures
+from .device_context import in_device_context
 from .nesting import NestedModel
-from .trainer import Trainer, in_device_context
+from .trainer import Trainer
+from .weight_buffer import WeightBuffer
 
 
-class Model(NestedModel, Trainer):
+class Model(NestedModel, WeightBuffer, Trainer):
     """A model from symbolic inputs to outputs (Keras' functional ``keras.Model``).
 
     Parameters
@@ -182,111 +184,6 @@ class Model(NestedModel, Trainer):
         if not self.built:
             raise ValueError(f"{self.name} is not built yet: give it an Input, call build(input_shape) "
                              f"or call it on data before {what}")
-
-    # -- weights ---------------------------------------------------------------------
-    @property
-    def weights(self):
-        """The weight arrays themselves (views of the flat buffer), in Keras' order."""
-        return [w for layer in self.layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self):
-        """The weights the optimizer updates (those of layers with ``trainable`` True), in Keras' order."""
-        if not self.trainable:  # a frozen model nested in another
-            return []
-        return [w for layer in self.layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self):
-        """The weights of frozen layers (``trainable = False``), in Keras' order."""
-        if not self.trainable:
-            return self.weights
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
-
-    def _weight_layout(self):
-        """(offset of every weight in ``weights`` order, positions of the trainable ones in buffer order,
-        the number of trainable elements): trainable weights come first in the buffer."""
-        weights = self.weights
-        trainable = {id(w) for w in self.trainable_weights}
-        order = [i for i, w in enumerate(weights) if id(w) in trainable] + \
-            [i for i, w in enumerate(weights) if id(w) not in trainable]
-        offsets, offset = [0] * len(weights), 0
-        for i in order:
-            offsets[i] = offset
-            offset += weights[i].size
-        n_trainable = sum(weights[i].size for i in order[:len(trainable)])
-        return offsets, order[:len(trainable)], n_trainable
-
-    def _gather_weights(self):
-        weights = self.weights
-        dtype = np.result_type(*(w.dtype for w in weights)) if weights else np.float32
-        self._layout = self._weight_layout()
-        self._params = np.empty(sum(w.size for w in weights), dtype)  # on the host; _place moves it
-        self._bind_weights(copy=True)
-        if self.optimizer is not None:
-            self.optimizer.build(self._trainable_params, self._trainable_sizes())
-
-    @property
-    def _trainable_params(self):
-        """The trainable part of the flat buffer (its start), what the optimizer updates."""
-        return self._params[:self._layout[2]]
-
-    def _trainable_sizes(self):
-        weights = self.weights
-        return [weights[i].size for i in self._layout[1]]
-
-    def _bind_weights(self, copy):
-        """Make every layer's weights views of ``_params`` (copying their values in with ``copy``)."""
-        offsets = iter(self._layout[0])
-        for layer in self.layers:
-            views = []
-            for w in layer.weights:
-                offset = next(offsets)
-                views.append(self._params[offset:offset + w.size].reshape(w.shape))
-            layer._use_weight_storage(views, copy=copy)
-        self._bound_views = self.weights
-
-    def _relayout_if_trainable_changed(self):
-        """A layer frozen or thawed since the weights were gathered: gather them anew, trainable ones first."""
-        if self._params is not None and self._weight_layout()[1] != self._layout[1]:
-            self._gather_weights()
-
-    def _place(self):
-        """The backend of the current device, with the weights and optimizer state moved there if needed."""
-        ops = backend.for_device(dispatch.current_device())
-        if self._params is not None and any(a is not b for a, b in zip(self.weights, self._bound_views)):
-            # Another model sharing these layers has bound them to its buffer since (Keras' shared layers): take
-            # them back with their current values, which that model may have trained.
-            self._bind_weights(copy=True)
-        if self._params is not None and not ops.holds(self._params):
-            self._params = ops.from_host(backend.to_host(self._params))
-            self._bind_weights(copy=False)
-            if self.optimizer is not None:
-                self.optimizer.move_to(ops)
-        return ops
-
-    def get_weights(self):
-        """Copies of every weight as numpy arrays, in Keras' order (layer by layer, each in its own order)."""
-        return [w for layer in self.layers for w in layer.get_weights()]
-
-    def set_weights(self, weights):
-        """Overwrite every weight, in ``get_weights()`` order (a Keras model's ``get_weights()`` fits).
-
-        Parameters
-        ----------
-        weights : list of arrays
-            One array per weight, each of its weight's shape.
-        """
-        weights = list(weights)
-        self._require_built("set_weights")
-        expected = sum(len(layer.weights) for layer in self.layers)
-        if len(weights) != expected:
-            raise ValueError(f"{self.name} expects {expected} weight arrays, got {len(weights)}")
-        offset = 0
-        for layer in self.layers:
-            count = len(layer.weights)
-            layer.set_weights(weights[offset:offset + count])
-            offset += count
 
     def _inner_layers(self):
         """The layers, with a wrapper's layers in its place (a Bidirectional's two LSTMs)."""

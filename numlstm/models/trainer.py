@@ -1,13 +1,14 @@
-"""Keras' compile / fit / evaluate for every model (Model and Sequential share it).
+"""Keras' compile / fit for every model (Model and Sequential share it).
 
 A model provides ``_forward(xs, training)`` (outputs and a tape) and
-``_backward(tape, d_outputs, ops)`` (weight gradients); this module turns
-data, losses, metrics and callbacks into steps over them.
+``_backward(tape, d_outputs, ops)`` (weight gradients); :class:`Trainer`
+turns data, losses, metrics and callbacks into steps over them, with the
+per-batch steps from :mod:`.training_steps` and ``evaluate``/``predict``
+from :mod:`.inference`.
 """
 
 import collections
 import math
-import os
 import sys
 import time
 
@@ -16,26 +17,25 @@ from tqdm.auto import tqdm
 
 from .. import backend, dispatch, functional, losses, optimizers, utils
 from ..callbacks import Callback, History
-from ..distributed import LOCAL, LocalStrategy
-from . import structures
 from .batches import ArrayBatches, IterableBatches
 from .compiled_metrics import CompiledMetrics
+from .device_context import in_device_context
+from .fit_arguments import (_auto_verbosity, _bar_width, _batch_size_argument, _count_argument, _integer_argument,
+                            _per_step, _strategy)
+from .inference import Inference
+from .training_steps import TrainingSteps
 
 
-def _current_device(*args, **kwargs):
-    return dispatch.current_device()
+class Trainer(TrainingSteps, Inference):
+    """Keras' ``compile``, ``fit``, ``evaluate`` and ``predict``, shared by ``Model`` and ``Sequential``."""
 
-
-in_device_context = backend.in_context_of(_current_device)
-
-
-class Trainer:
     def __init__(self):
         self.optimizer = None
         self.stop_training = False
         self._losses = None  # one Loss (or None) per output, once compiled
         self._loss_weights = None
         self._metrics = None  # CompiledMetrics, once compiled
+        self._resume_from_epoch = None  # where the fit in progress starts, once a callback restored a backup
 
     # -- compile ---------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None):
@@ -89,6 +89,59 @@ class Trainer:
         if self._params is not None:
             self.optimizer.build(self._trainable_params, self._trainable_sizes())
 
+    def get_compile_config(self):
+        """The compile settings as data, as saved files record them; None before they are resolved.
+
+        A Sequential model compiled before it was built resolves its settings
+        against its outputs when it builds, and has none to report until then.
+
+        Returns
+        -------
+        dict or None
+            ``optimizer`` and one ``loss`` entry per output (None for an
+            output without a loss), each ``{"class_name": ..., "config":
+            {...}}``; ``loss_weights``, one float per output; ``metrics`` and
+            ``weighted_metrics``, each output's metric names.
+
+        Examples
+        --------
+        >>> model = numlstm.Sequential([numlstm.Input((4, 2)), numlstm.layers.LSTM(3), numlstm.layers.Dense(1)])
+        >>> model.compile("adam", "mse", metrics=["mae"])
+        >>> config = model.get_compile_config()
+        >>> config["loss"], config["metrics"]
+        ([{'class_name': 'MeanSquaredError', 'config': {}}], [['mae']])
+        """
+        if self._losses is None:
+            return None
+        return {
+            "optimizer": {"class_name": type(self.optimizer).__name__, "config": self.optimizer.get_config()},
+            "loss": [None if loss is None else {"class_name": type(loss).__name__, "config": loss.get_config()}
+                     for loss in self._losses],
+            "loss_weights": self._loss_weights,
+            "metrics": self._metrics.saved_names(weighted=False),
+            "weighted_metrics": self._metrics.saved_names(weighted=True),
+        }
+
+    def resume_at_epoch(self, epoch):
+        """Make the ``fit`` in progress continue at ``epoch`` (counted from 0), not at ``initial_epoch``.
+
+        For a callback's ``on_train_begin`` that restored the weights and
+        optimizer state of a backup (:class:`numlstm.callbacks.BackupAndRestore`);
+        each ``fit`` forgets it when it starts.
+
+        Parameters
+        ----------
+        epoch : int
+            The first epoch to run.
+
+        Examples
+        --------
+        >>> class StartLater(numlstm.callbacks.Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.model.resume_at_epoch(3)
+        """
+        self._resume_from_epoch = int(epoch)
+
     def metric_for_log_key(self, key):
         """The metric logged under ``key`` (``label_accuracy`` for several outputs), or None."""
         return None if self._metrics is None else self._metrics.for_key(key)
@@ -111,299 +164,6 @@ class Trainer:
     def _require_compiled(self, what):
         if self._losses is None and getattr(self, "_compile_settings", None) is None:
             raise ValueError(f"{self.name}: call compile(optimizer, loss) before {what}")
-
-    # -- one batch -------------------------------------------------------------------
-    def _targets(self, y, argument="y"):
-        """``y`` as a list aligned with the outputs (None where an output has no loss), as arrays."""
-        given = self._output_structure.aligned(y, argument, allow_missing=True)
-        arrays = []
-        for item, loss, name in zip(given, self._losses, self.output_names):
-            if loss is None:
-                arrays.append(None)
-                continue
-            if item is None:
-                raise ValueError(f"{argument} has no targets for output {name!r}, which has a loss")
-            arrays.append(structures.as_arrays([item], argument if len(given) == 1 else f"{argument}[{name!r}]",
-                                               [name])[0])
-        return arrays
-
-    def _weights_per_output(self, sample_weight, samples, argument="sample_weight"):
-        if sample_weight is None:
-            return [None] * len(self._losses)
-        if isinstance(sample_weight, (list, tuple, dict)) and len(self._losses) > 1:
-            given = self._output_structure.aligned(sample_weight, argument, allow_missing=True)
-            return [None if w is None else structures.sample_weights(w, samples, argument) for w in given]
-        return [structures.sample_weights(sample_weight, samples, argument)] * len(self._losses)
-
-    def _prepared_targets(self, ops, ys, samples):
-        """Each output's targets as its loss takes them, prepared (on the GPU: uploaded) before the forward
-        pass is queued, where the output's shape is known; else as they are."""
-        prepared = []
-        for tensor, loss, y in zip(self._outputs, self._losses, ys):
-            shape = (samples,) + tuple(tensor.shape[1:])
-            if loss is None or None in shape[1:]:
-                prepared.append(y)
-                continue
-            try:
-                prepared.append(ops.loss_targets(loss, y, shape, self._params.dtype))
-            except ValueError:  # the loss repeats its checks against the real output, and names what is wrong
-                prepared.append(y)
-        return prepared
-
-    def _loss_values(self, ops, outputs, targets, weights, with_gradients=True):
-        """(total loss, per-output losses, gradients of the outputs); a single unweighted loss stays where the
-        device left it (``float()`` reads it), so that nothing waits for the device before the step is queued."""
-        values, d_outputs = [], []
-        for output, loss, y, scale, weight in zip(outputs, self._losses, targets, self._loss_weights, weights):
-            if loss is None:
-                values.append(None)
-                d_outputs.append(None)
-                continue
-            output_ops = backend.array_ops(output)
-            if weight is None:
-                value, gradient = output_ops.loss_value_and_gradient(loss, y, output)
-            else:
-                value, gradient = output_ops.loss_value_and_gradient(loss, y, output, sample_weight=weight)
-            if scale != 1.0 and with_gradients:
-                gradient = output_ops.scale(gradient, scale)
-            values.append(value)
-            d_outputs.append(gradient)
-        present = [(v, s) for v, s in zip(values, self._loss_weights) if v is not None]
-        total = present[0][0] if len(present) == 1 and present[0][1] == 1.0 else \
-            sum(float(v) * s for v, s in present)
-        return total, values, d_outputs
-
-    def _loss_and_flat_grads(self, xs, ys, weights, update_metrics=True):
-        """(loss, per-output losses, flat trainable gradient, all gradients) of one batch."""
-        ops = self._place()
-        samples = len(xs[0])
-        targets = self._prepared_targets(ops, ys, samples)
-        outputs, tape = self._forward(xs, training=True)
-        total, values, d_outputs = self._loss_values(ops, outputs, targets, weights)
-        fetches = self._queue_metric_fetches(outputs) if update_metrics else None
-        grads = self._backward(tape, d_outputs, ops)
-        if fetches is not None:
-            self._update_metrics(ys, weights, fetches)
-        return total, values, self._flat_trainable(ops, grads), grads
-
-    def _queue_metric_fetches(self, outputs):
-        """Downloads of the outputs that have metrics, queued before the backward pass."""
-        if not self._metrics.has_any():
-            return None
-        return [backend.array_ops(o).to_host_async(o) if self._metrics.has_any(i) else None
-                for i, o in enumerate(outputs)]
-
-    def _update_metrics(self, ys, weights, fetches):
-        self._metrics.update(ys, weights, [None if fetch is None else fetch.result() for fetch in fetches])
-
-    def _batch_logs(self, total, values):
-        logs = {"loss": total}
-        if len(self._losses) > 1:
-            logs.update({f"{name}_loss": v for name, v in zip(self.output_names, values) if v is not None})
-        return logs
-
-    def _batch_gradient(self, batch, strategy):
-        """Logs and flat gradient of one batch; with several ranks, of the whole global batch."""
-        xs, ys, weights, rows = batch
-        if strategy.size == 1:
-            total, values, flat, _ = self._loss_and_flat_grads(xs, ys, weights)
-            return self._batch_logs(total, values), flat
-        start, stop = strategy.shard(rows)
-        count = stop - start
-        trainable = self._trainable_params
-        names = list(self._batch_logs(0.0, [0.0] * len(self._losses)))
-        if count:
-            local = [[None if a is None else a[start:stop] for a in group] for group in (xs, ys, weights)]
-            total, values, flat, _ = self._loss_and_flat_grads(*local)
-            logs = self._batch_logs(float(total), [None if v is None else float(v) for v in values])
-            flat = backend.to_host(flat)
-        else:
-            logs = dict.fromkeys(names, 0.0)
-            flat = np.zeros(trainable.shape, trainable.dtype)
-        # One Allreduce: the gradient and the logged losses, each weighted by the share's size.
-        summed = strategy.reduce_sums(np.concatenate([flat * count, [logs[k] * count for k in names]]))
-        mean = (summed[:len(flat)] / rows).astype(trainable.dtype)
-        logs = {k: v / rows for k, v in zip(names, summed[len(flat):])}
-        return logs, backend.array_ops(trainable).from_host(mean)
-
-    def _step(self, flat):
-        if self._layout[2]:  # a model whose every weight is frozen has nothing to update
-            self.optimizer.apply(self._trainable_params, flat)
-
-    @in_device_context
-    def compute_gradients(self, x, y, sample_weight=None):
-        """The loss of one batch and its gradient with respect to every weight, without updating any.
-
-        Parameters
-        ----------
-        x, y : arrays, or lists or dicts of arrays
-            One batch of inputs and targets, in the model's structures.
-        sample_weight : array (samples,), optional
-
-        Returns
-        -------
-        loss : float
-        grads : list of arrays
-            Aligned one to one with ``get_weights()``, frozen layers' included.
-        """
-        self._require_compiled("compute_gradients")
-        xs, ys, weights = self._batch_arrays(x, y, sample_weight)
-        total, _, _, grads = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
-        return float(total), [backend.to_host(g) for g in grads]
-
-    @in_device_context
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
-        """One optimizer step on one batch; returns the batch's loss before the step.
-
-        Parameters
-        ----------
-        x, y : arrays, or lists or dicts of arrays
-        sample_weight : array (samples,), optional
-        class_weight : dict, optional
-        """
-        self._require_compiled("train_on_batch")
-        if isinstance(self.optimizer, optimizers.LBFGS):
-            raise ValueError("L-BFGS is full-batch: use fit, not train_on_batch")
-        xs, ys, weights = self._batch_arrays(x, y, sample_weight, class_weight)
-        total, _, flat, _ = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
-        self._step(flat)
-        return float(total)
-
-    @in_device_context
-    def test_on_batch(self, x, y, sample_weight=None):
-        """The loss of one batch in inference mode (dropout off), without updating anything.
-
-        Parameters
-        ----------
-        x, y : arrays, or lists or dicts of arrays
-        sample_weight : array (samples,), optional
-        """
-        self._require_compiled("test_on_batch")
-        xs, ys, weights = self._batch_arrays(x, y, sample_weight)
-        outputs = self._forward(xs, False)[0]
-        return float(self._loss_values(self._place(), outputs, ys, weights, with_gradients=False)[0])
-
-    def _batch_arrays(self, x, y, sample_weight=None, class_weight=None):
-        """(inputs, targets, per-output sample weights) as aligned lists of checked arrays."""
-        xs = self._ready_inputs(x)
-        ys = self._targets(y)
-        samples = len(xs[0])
-        counts = [len(t) for t in ys if t is not None]
-        if any(count != samples for count in counts):
-            raise ValueError(f"x and y must hold the same number of samples, got {samples} and "
-                             f"{counts[0] if len(counts) == 1 else counts}")
-        weights = self._weights_per_output(sample_weight, samples)
-        if class_weight is not None:
-            weights = self._with_class_weights(class_weight, ys, weights, samples)
-        return xs, ys, weights
-
-    def _with_class_weights(self, class_weight, ys, weights, samples):
-        if len(self._losses) > 1:
-            raise ValueError("class_weight is for single-output models, as in Keras; pass sample_weight instead")
-        class_based = structures.class_weights(class_weight, ys[0], samples)
-        return [class_based if w is None else w * class_based.reshape((-1,) + (1,) * (w.ndim - 1))
-                for w in weights]
-
-    def _ready_inputs(self, x):
-        """``x`` checked and aligned with the inputs; Sequential builds itself here from the first data."""
-        return self._input_arrays(x)
-
-    # -- evaluate --------------------------------------------------------------------
-    def _evaluate_logs(self, batches, strategy=None):
-        strategy = strategy or LOCAL
-        for metric in self.metrics:
-            metric.reset()
-        ops = self._place()
-        totals = collections.defaultdict(float)
-        seen = 0
-        pending = collections.deque()
-
-        def settle(entry):
-            logs, rows, ys, weights, fetches = entry
-            if fetches is not None:
-                self._update_metrics(ys, weights, fetches)
-            for key, value in logs.items():
-                totals[key] += float(value) * rows
-
-        for xs, ys, weights, rows in batches.shard(strategy):
-            targets = self._prepared_targets(ops, ys, rows)
-            outputs = self._forward(xs, False)[0]
-            total, values, _ = self._loss_values(ops, outputs, targets, weights, with_gradients=False)
-            pending.append((self._batch_logs(total, values), rows, ys, weights, self._queue_metric_fetches(outputs)))
-            seen += rows
-            if len(pending) > 1:  # one batch queued ahead, as in predict
-                settle(pending.popleft())
-        while pending:
-            settle(pending.popleft())
-        names = list(self._batch_logs(0.0, [0.0] * len(self._losses)))
-        sums = self._reduce_metrics(strategy, [totals[k] for k in names] + [seen])
-        count = sums[-1]
-        if not count:
-            raise ValueError("the validation or evaluation data gave no batches (a generator given as "
-                             "validation_data needs validation_steps, and must yield that many every epoch)")
-        return {**{k: v / count for k, v in zip(names, sums)}, **self._metric_logs()}
-
-    def _reduce_metrics(self, strategy, values):
-        """``values`` and every metric's state summed over the ranks; returns the summed ``values``."""
-        if strategy.size == 1:
-            return values
-        for tensor, entries in zip(self._outputs, self._metrics.per_output):
-            for _, metric, _ in entries:  # a rank that saw no data must still hold a state of the right size
-                metric.build(tensor.shape)
-        states = [list(metric.get_state()) for metric in self.metrics]
-        reduced = strategy.reduce_sums(list(values) + [v for state in states for v in state])
-        offset = len(values)
-        for metric, state in zip(self.metrics, states):
-            metric.set_state(*reduced[offset:offset + len(state)])
-            offset += len(state)
-        return list(reduced[:len(values)])
-
-    @in_device_context
-    def evaluate(self, x, y, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
-        """Mean loss (and metrics) over the data, each batch weighted by its size.
-
-        Returns the loss alone when the model has one output and no metrics, else
-        [loss, *per-output losses, *metrics] (or a dict with ``return_dict``).
-        With ``distribute``, each rank evaluates a share and the sums are reduced.
-        """
-        self._require_compiled("evaluate")
-        batch_size = _batch_size_argument(batch_size)
-        batches = ArrayBatches(*self._batch_arrays(x, y, sample_weight), batch_size)
-        logs = self._evaluate_logs(batches, _strategy(distribute))
-        if return_dict:
-            return logs
-        return logs["loss"] if len(logs) == 1 else list(logs.values())
-
-    # -- predict ---------------------------------------------------------------------
-    @in_device_context
-    def predict(self, x, batch_size=32, verbose=0, distribute=None):
-        """The model's outputs for ``x``, computed in batches, in the outputs' structure.
-
-        Parameters
-        ----------
-        x : array, or a list or dict of arrays for several inputs
-        batch_size : int, optional
-            Rows per batch (None: 32).
-        verbose : int
-            Accepted for Keras' signature; predict prints nothing.
-        distribute : numlstm.distributed.MPIStrategy, optional
-            Each rank computes a share of the rows and every rank gets them all.
-        """
-        batch_size = _batch_size_argument(batch_size)
-        strategy = _strategy(distribute)
-        xs = self._ready_inputs(x)
-        start, stop = strategy.shard(len(xs[0]))
-        parts, fetches = [], collections.deque()
-        for i in range(start, stop, batch_size):
-            outputs = self._forward([a[i:min(i + batch_size, stop)] for a in xs], False)[0]
-            fetches.append([backend.array_ops(o).to_host_async(o) for o in outputs])
-            if len(fetches) > 1:  # one batch queued ahead: the device computes it while the host waits
-                parts.append([f.result() for f in fetches.popleft()])
-        parts += [[f.result() for f in batch] for batch in fetches]
-        if not parts:  # this rank's share is empty: empty arrays of the right trailing shapes
-            parts = [[backend.to_host(o)[:0] for o in self._forward([a[:1] for a in xs], False)[0]]]
-        columns = [strategy.gather_rows(np.concatenate(column)) for column in zip(*parts)]
-        return self._output_structure.restore(columns)
 
     # -- fit -------------------------------------------------------------------------
     @in_device_context
@@ -510,7 +270,8 @@ class Trainer:
         callbacks = list(callbacks or []) + [history]  # last, as in Keras: it records what the others logged
         for callback in callbacks:
             if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be numlstm.callbacks.Callback instances, got {type(callback).__name__}")
+                raise TypeError("callbacks must be numlstm.callbacks.Callback instances, got "
+                                f"{type(callback).__name__}")
             callback.set_model(self)
             callback.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps})
             callback.writes_files = strategy.is_main
@@ -530,7 +291,7 @@ class Trainer:
         for callback in callbacks:
             callback.on_train_begin({})
         strategy.start(self)
-        if self._resume_from_epoch is not None:  # set by BackupAndRestore
+        if self._resume_from_epoch is not None:  # a callback restored a backup in on_train_begin
             initial_epoch = self._resume_from_epoch
         for epoch in range(initial_epoch, epochs):
             started = time.perf_counter()
@@ -680,57 +441,3 @@ class Trainer:
         from ..saving import load_weights
 
         load_weights(self, path)
-
-
-def _batch_size_argument(batch_size):
-    """``batch_size`` checked: a positive integer; None means 32, Keras' default."""
-    if batch_size is None:
-        return 32
-    return _integer_argument(batch_size, "batch_size", 1, "a positive integer (or None for 32)")
-
-
-def _count_argument(value, name):
-    """``value`` checked: an integer >= 0 (``epochs``, ``initial_epoch``)."""
-    return _integer_argument(value, name, 0, "an integer >= 0")
-
-
-def _integer_argument(value, name, minimum, expected):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value)
-
-
-def _per_step(seconds):
-    """A step's time as Keras' progress bar writes it: 2s/step, 35ms/step, 800us/step."""
-    if seconds >= 1:
-        return f"{seconds:.0f}s/step"
-    return f"{seconds * 1e3:.0f}ms/step" if seconds >= 1e-3 else f"{seconds * 1e6:.0f}us/step"
-
-
-def _bar_width():
-    """tqdm's width: the terminal's as it changes, except where the terminal reports zero columns (some
-    containers and `script`), where tqdm would draw nothing: then 80."""
-    try:
-        columns = os.get_terminal_size(sys.stdout.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        columns = None
-    return {"ncols": 80} if columns == 0 else {"dynamic_ncols": True}
-
-
-def _auto_verbosity():
-    """What ``verbose="auto"`` means: 1 (a progress bar) when standard output is a terminal or a notebook, 2 (one
-    line per epoch) otherwise: a bar redrawn into a log file or a pipe fills it with partial lines."""
-    if "ipykernel" in sys.modules:  # a Jupyter kernel: tqdm.auto draws a widget
-        return 1
-    try:
-        return 1 if sys.stdout is not None and sys.stdout.isatty() else 2
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return 2
-
-
-def _strategy(distribute):
-    if distribute is None:
-        return LOCAL
-    if not isinstance(distribute, LocalStrategy):
-        raise TypeError(f"distribute must be a numlstm.distributed.MPIStrategy, got {type(distribute).__name__}")
-    return distribute
