@@ -16,7 +16,6 @@ the CPU: it brings a model whose weights are on the GPU back to the host.
 
 import numpy as np
 
-from . import dispatch
 from .kernels.lstm_step import STEP
 from .kernels.packed_gemm import pack_panels, panels_shape
 from .layers import LSTM, Bidirectional, Dense, Dropout, Embedding
@@ -71,8 +70,7 @@ class Stream:
 
     def reset(self):
         """Zero every LSTM state (start new sequences) and take the layers' current weights."""
-        with dispatch.device("cpu"):
-            self.model._place()  # the layers' weights on the host again if a GPU run moved them
+        self.model.weights_to_host()  # the panels below are packed from the layers' host arrays
         if self._embeddings is not None:
             self._embeddings = self._plan[0].embeddings
         # A precomputed call list: per-step Python work decides the latency.
