@@ -21,6 +21,14 @@ class BackupAndRestore(Callback):
         The folder of the backup file (created when needed).
     delete_checkpoint : bool
         Delete the backup once ``fit`` completes.
+
+    Examples
+    --------
+    Run the same script again after a crash: ``fit`` continues where the last backup left it.
+
+    >>> import numlstm
+    >>> backup = numlstm.callbacks.BackupAndRestore("backups/run-1")
+    >>> model.fit(x, y, epochs=100, callbacks=[backup])  # doctest: +SKIP
     """
 
     _STATE_KEY = "backup_and_restore"

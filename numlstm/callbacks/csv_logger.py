@@ -25,6 +25,12 @@ class CSVLogger(Callback):
     append : bool
         Append to an existing file (its header is kept, and written only
         if the file is empty) instead of overwriting it.
+
+    Examples
+    --------
+    >>> import numlstm
+    >>> logger = numlstm.callbacks.CSVLogger("training.csv", append=True)
+    >>> model.fit(x, y, epochs=10, callbacks=[logger])  # doctest: +SKIP
     """
 
     def __init__(self, filename, separator=",", append=False):

@@ -10,6 +10,16 @@ class History(Callback):
     with every ``fit`` while ``history.history`` keeps growing when the same
     instance is passed to several, and the model's ``history`` attribute
     points at it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import numlstm
+    >>> model = numlstm.Sequential([numlstm.Input((3,)), numlstm.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> history = model.fit(np.zeros((8, 3)), np.zeros((8, 1)), epochs=2, verbose=0)
+    >>> history.epoch, len(history.history["loss"])
+    ([0, 1], 2)
     """
 
     def __init__(self):

@@ -16,6 +16,15 @@ class LambdaCallback(Callback):
         Called with ``(batch, logs)``.
     **kwargs
         Any other hook of :class:`Callback` by name, e.g. ``on_test_end=f``.
+
+    Examples
+    --------
+    >>> import numlstm
+    >>> losses = []
+    >>> record = numlstm.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+    >>> record.on_epoch_end(0, {"loss": 0.25})
+    >>> losses
+    [0.25]
     """
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,

@@ -66,6 +66,23 @@ class MonitorCallback(Callback):
         The initial best value.
     min_delta : float
         An improvement must beat the best by more than this.
+
+    Examples
+    --------
+    A callback that prints each new best value of the monitored quantity:
+
+    >>> class PrintBest(MonitorCallback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         if self.monitor_op is None:
+    ...             self._set_monitor_op()
+    ...         current = self._current(logs)
+    ...         if self._is_improvement(current, self.best):
+    ...             self.best = current
+    ...             print(f"epoch {epoch}: best {self.monitor} {current}")
+    >>> callback = PrintBest(monitor="loss", mode="min")
+    >>> callback.on_epoch_end(0, {"loss": 0.5})
+    epoch 0: best loss 0.5
+    >>> callback.on_epoch_end(1, {"loss": 0.7})
     """
 
     def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):

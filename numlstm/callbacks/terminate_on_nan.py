@@ -14,6 +14,12 @@ class TerminateOnNaN(Callback):
         False (default): print ``Batch N: Invalid loss, terminating training``
         and stop gracefully (``on_train_end`` runs). True: raise a
         RuntimeError at once, so no other callback's ``on_train_end`` runs.
+
+    Examples
+    --------
+    >>> import numlstm
+    >>> stop = numlstm.callbacks.TerminateOnNaN(raise_error=True)
+    >>> model.fit(x, y, epochs=100, callbacks=[stop])  # doctest: +SKIP
     """
 
     def __init__(self, raise_error=False):

@@ -11,6 +11,12 @@ class KLDivergence(_Elementwise):
     Also ``"kld"``. Both arguments are clipped to ``[1e-7, 1]`` as in Keras
     (the gradient is zero where ``y_pred`` is clipped); the last axis is
     summed, not averaged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(KLDivergence()(np.array([[0.5, 0.5]]), np.array([[0.25, 0.75]])), 4)
+    0.1438
     """
 
     name = "kl_divergence"
@@ -30,6 +36,14 @@ class BinaryCrossentropy(_Elementwise):
     from_logits : bool, optional
         Whether ``y_pred`` holds logits rather than probabilities (which are
         clipped to ``[1e-7, 1 - 1e-7]``, as in Keras). Defaults to False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(BinaryCrossentropy()(np.array([[1.0, 0.0]]), np.array([[0.9, 0.2]])), 4)
+    0.1643
+    >>> round(BinaryCrossentropy(from_logits=True)(np.array([[1.0]]), np.array([[0.0]])), 4)  # log(2)
+    0.6931
     """
 
     name = "binary_crossentropy"
@@ -61,6 +75,12 @@ class CategoricalCrossentropy(Loss):
         Whether ``y_pred`` holds logits rather than probabilities (which are
         normalised over the last axis and clipped to ``[1e-7, 1 - 1e-7]``, as
         in Keras). Defaults to False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(CategoricalCrossentropy()(np.array([[0.0, 1.0, 0.0]]), np.array([[0.1, 0.8, 0.1]])), 4)  # -log(0.8)
+    0.2231
     """
 
     name = "categorical_crossentropy"
@@ -106,6 +126,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     ----------
     from_logits : bool, optional
         Whether ``y_pred`` holds logits. Defaults to False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y_pred = np.array([[0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    >>> round(SparseCategoricalCrossentropy()(np.array([1, 2]), y_pred), 4)  # -(log(0.8) + log(0.6)) / 2
+    0.367
     """
 
     name = "sparse_categorical_crossentropy"

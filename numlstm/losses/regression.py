@@ -24,7 +24,14 @@ class MeanSquaredError(_Elementwise):
 
 
 class MeanAbsoluteError(_Elementwise):
-    """Mean of ``abs(y_true - y_pred)`` (``"mae"``, ``"mean_absolute_error"``)."""
+    """Mean of ``abs(y_true - y_pred)`` (``"mae"``, ``"mean_absolute_error"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> MeanAbsoluteError()(np.array([[0.0, 1.0]]), np.array([[1.0, 1.5]]))
+    0.75
+    """
 
     name = "mean_absolute_error"
     gpu_kernel = "elementwise"
@@ -59,6 +66,12 @@ class MeanSquaredLogarithmicError(_Elementwise):
 
     Also ``"mean_squared_logarithmic_error"``; values below Keras' epsilon
     are clipped to it (the gradient is zero there), as in Keras.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(MeanSquaredLogarithmicError()(np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]])), 4)
+    0.2402
     """
 
     name = "mean_squared_logarithmic_error"
@@ -76,6 +89,12 @@ class Huber(_Elementwise):
     ----------
     delta : float, optional
         Where the loss changes from quadratic to linear. Defaults to 1.0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Huber(delta=1.0)(np.array([[0.0, 0.0]]), np.array([[0.5, 3.0]]))  # (0.125 + 2.5) / 2
+    1.3125
     """
 
     name = "huber"
@@ -102,6 +121,12 @@ class LogCosh(_Elementwise):
 
     Computed as Keras does, ``x + softplus(-2 x) - log(2)``, which does not
     overflow; the derivative is ``tanh(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(LogCosh()(np.array([[0.0, 0.0]]), np.array([[0.0, 1.0]])), 4)
+    0.2169
     """
 
     name = "log_cosh"
@@ -116,6 +141,12 @@ class Poisson(_Elementwise):
 
     ``y_pred`` is a rate and must be positive (a softplus or exponential
     output); Keras' epsilon is added inside the logarithm, as in Keras.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(Poisson()(np.array([[1.0, 2.0]]), np.array([[1.0, 2.0]])), 4)
+    0.8069
     """
 
     name = "poisson"

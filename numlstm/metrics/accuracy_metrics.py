@@ -10,6 +10,14 @@ class CategoricalAccuracy(Mean):
     """How often the argmax of ``y_pred`` is the argmax of one-hot ``y_true``.
 
     Default name ``"categorical_accuracy"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = CategoricalAccuracy()
+    >>> m.update(np.array([[0, 1], [1, 0]]), np.array([[0.2, 0.8], [0.3, 0.7]]))
+    >>> m.result()
+    0.5
     """
 
     default_name = "categorical_accuracy"
@@ -24,6 +32,14 @@ class SparseCategoricalAccuracy(Mean):
 
     Default name ``"sparse_categorical_accuracy"``; labels of shape
     ``y_pred.shape[:-1]`` or with a trailing axis of length 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = SparseCategoricalAccuracy()
+    >>> m.update(np.array([1, 0]), np.array([[0.2, 0.8], [0.3, 0.7]]))
+    >>> m.result()
+    0.5
     """
 
     default_name = "sparse_categorical_accuracy"
@@ -45,6 +61,14 @@ class BinaryAccuracy(Mean):
         Defaults to ``"binary_accuracy"``.
     threshold : float, optional
         Predictions above it count as 1. Defaults to 0.5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = BinaryAccuracy()
+    >>> m.update(np.array([1.0, 0.0, 1.0]), np.array([[0.9], [0.6], [0.4]]))
+    >>> round(m.result(), 4)
+    0.3333
     """
 
     default_name = "binary_accuracy"

@@ -59,6 +59,14 @@ class Precision(_Confusion):
         Only this class (last axis of ``y_pred``) is counted.
     name : str, optional
         Defaults to ``"precision"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Precision()
+    >>> m.update(np.array([1.0, 0.0, 1.0]), np.array([[0.9], [0.6], [0.4]]))
+    >>> m.result()  # one true positive of two predicted positives
+    0.5
     """
 
     default_name = "precision"
@@ -100,6 +108,14 @@ class Recall(_Confusion):
         Only this class (last axis of ``y_pred``) is counted.
     name : str, optional
         Defaults to ``"recall"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Recall()
+    >>> m.update(np.array([1.0, 0.0, 1.0]), np.array([[0.9], [0.6], [0.4]]))
+    >>> m.result()  # one of the two positives found
+    0.5
     """
 
     default_name = "recall"
@@ -160,6 +176,14 @@ class AUC(Metric):
     -----
     State: ``(*true_positives, *false_positives, *true_negatives,
     *false_negatives)``, ``4 * num_thresholds`` floats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = AUC()
+    >>> m.update(np.array([0.0, 0.0, 1.0, 1.0]), np.array([[0.1], [0.4], [0.35], [0.8]]))
+    >>> round(m.result(), 4)
+    0.75
     """
 
     default_name = "auc"

@@ -79,6 +79,31 @@ class Metric:
     Subclasses implement :meth:`reset`, :meth:`update`, :meth:`result`,
     :meth:`get_state` and :meth:`set_state`; see the module's docstring for
     the state protocol.
+
+    Examples
+    --------
+    A metric counting the samples it has seen: a state of one float.
+
+    >>> import numpy as np
+    >>> class SampleCount(Metric):
+    ...     default_name = "samples"
+    ...     def reset(self):
+    ...         self.count = 0.0
+    ...     def update(self, y_true, y_pred, sample_weight=None):
+    ...         self.count += len(y_pred)
+    ...     def result(self):
+    ...         return self.count
+    ...     def get_state(self):
+    ...         return (self.count,)
+    ...     def set_state(self, *values):
+    ...         (self.count,) = values
+    ...     @property
+    ...     def state_size(self):
+    ...         return 1
+    >>> m = SampleCount()
+    >>> m.update(None, np.zeros((3, 1)))
+    >>> m.name, m.result()
+    ('samples', 3.0)
     """
 
     default_name = None

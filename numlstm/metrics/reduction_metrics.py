@@ -15,6 +15,20 @@ class Mean(Metric):
     those and ``count`` the number of samples (or the sum of the weights),
     0.0 before any update (Keras' ``divide_no_nan``). State: ``(total,
     count)``.
+
+    Examples
+    --------
+    A subclass gives the per-sample values:
+
+    >>> import numpy as np
+    >>> class MeanPrediction(Mean):
+    ...     default_name = "mean_prediction"
+    ...     def _values(self, y_true, y_pred):
+    ...         return np.asarray(y_pred).mean(axis=-1)
+    >>> m = MeanPrediction()
+    >>> m.update(None, np.array([[1.0], [2.0], [6.0]]))
+    >>> m.result(), m.get_state()
+    (3.0, (9.0, 3.0))
     """
 
     def reset(self):
@@ -67,6 +81,14 @@ class MeanMetricWrapper(Mean):
         samples (e.g. ``numpy.abs(y_pred - y_true).mean(axis=-1)``).
     name : str, optional
         Defaults to the function's ``__name__``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = MeanMetricWrapper(lambda y_true, y_pred: np.abs(y_pred - y_true).max(axis=-1), name="max_error")
+    >>> m.update(np.array([[0.0, 1.0]]), np.array([[0.5, 3.0]]))
+    >>> m.name, m.result()
+    ('max_error', 2.0)
     """
 
     def __init__(self, fn, name=None):

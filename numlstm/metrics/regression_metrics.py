@@ -10,7 +10,16 @@ from .reduction_metrics import Mean
 
 
 class MeanAbsoluteError(Mean):
-    """Mean of ``abs(y_true - y_pred)`` (``"mae"``; default name ``"mean_absolute_error"``)."""
+    """Mean of ``abs(y_true - y_pred)`` (``"mae"``; default name ``"mean_absolute_error"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = MeanAbsoluteError()
+    >>> m.update(np.array([1.0, 2.0]), np.array([[1.5], [2.0]]))
+    >>> m.result()
+    0.25
+    """
 
     default_name = "mean_absolute_error"
 
@@ -20,7 +29,16 @@ class MeanAbsoluteError(Mean):
 
 
 class MeanSquaredError(Mean):
-    """Mean of ``(y_true - y_pred) ** 2`` (``"mse"``; default name ``"mean_squared_error"``)."""
+    """Mean of ``(y_true - y_pred) ** 2`` (``"mse"``; default name ``"mean_squared_error"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = MeanSquaredError()
+    >>> m.update(np.array([1.0, 2.0]), np.array([[1.5], [3.0]]))
+    >>> m.result()
+    0.625
+    """
 
     default_name = "mean_squared_error"
 
@@ -33,6 +51,14 @@ class MeanAbsolutePercentageError(Mean):
     """``100 * mean(abs((y_true - y_pred) / max(abs(y_true), 1e-7)))`` (``"mape"``).
 
     Default name ``"mean_absolute_percentage_error"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = MeanAbsolutePercentageError()
+    >>> m.update(np.array([2.0, 4.0]), np.array([[1.0], [5.0]]))
+    >>> m.result()
+    37.5
     """
 
     default_name = "mean_absolute_percentage_error"
@@ -47,6 +73,14 @@ class RootMeanSquaredError(Mean):
 
     Default name ``"root_mean_squared_error"``. As in Keras, the squared
     errors are averaged elementwise, then the root is taken of the mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = RootMeanSquaredError()
+    >>> m.update(np.array([0.0, 0.0]), np.array([[3.0], [4.0]]))
+    >>> round(m.result(), 4)  # sqrt((9 + 16) / 2)
+    3.5355
     """
 
     default_name = "root_mean_squared_error"
@@ -80,6 +114,14 @@ class R2Score(Metric):
     State: ``(*sum, *squared_sum, *residual, *count, num_samples)``, ``4 * F
     + 1`` floats; the width ``F`` comes from :meth:`build` or the first
     update.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = R2Score()
+    >>> m.update(np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.0], [4.0]]))
+    >>> m.result()  # 1 - 1 / 2
+    0.5
     """
 
     default_name = "r2_score"
