@@ -10,7 +10,7 @@ warning.
 """
 
 from .backup_and_restore import BackupAndRestore
-from .callback import Callback
+from .callback import Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .history import History
@@ -21,5 +21,5 @@ from .monitor_callback import MonitorCallback
 from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .terminate_on_nan import TerminateOnNaN
 
-__all__ = ["Callback", "History", "MonitorCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
+__all__ = ["Callback", "CallbackList", "History", "MonitorCallback", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler",
            "TerminateOnNaN", "CSVLogger", "LambdaCallback", "ModelCheckpoint", "BackupAndRestore"]

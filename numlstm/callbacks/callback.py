@@ -91,3 +91,80 @@ class Callback:
 
     def on_predict_batch_end(self, batch, logs=None):
         """Keras' hook after each batch of ``predict``; never called (see ``on_predict_begin``)."""
+
+
+def _call_each(hook):
+    """A CallbackList method that calls ``hook`` of every callback in the list, in order, with the same logs."""
+    def call_each(self, *args, **kwargs):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args, **kwargs)
+
+    call_each.__name__ = call_each.__qualname__ = hook
+    call_each.__doc__ = f"Call ``{hook}`` of every callback, in order."
+    return call_each
+
+
+class CallbackList(Callback):
+    """Several callbacks called as one, in order: ``fit`` calls its callbacks through one of these.
+
+    Every hook passes the same ``logs`` dict to each callback in turn, so a
+    callback sees what those before it added (``History``, last, records
+    the learning rate that ``ReduceLROnPlateau`` logged).
+
+    Parameters
+    ----------
+    callbacks : iterable of Callback, optional
+        The callbacks, in the order their hooks run.
+
+    Examples
+    --------
+    >>> import numlstm
+    >>> seen = []
+    >>> callbacks = CallbackList([numlstm.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(e)),
+    ...                           numlstm.callbacks.History()])
+    >>> callbacks.on_train_begin({})
+    >>> callbacks.on_epoch_end(0, {"loss": 0.5})
+    >>> seen, callbacks.callbacks[1].history
+    ([0], {'loss': [0.5]})
+    """
+
+    def __init__(self, callbacks=None):
+        super().__init__()
+        self.callbacks = list(callbacks or [])
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError("callbacks must be numlstm.callbacks.Callback instances, got "
+                                f"{type(callback).__name__}")
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __len__(self):
+        return len(self.callbacks)
+
+    @property
+    def writes_files(self):
+        """Whether the callbacks write files and print (True but on the ranks other than 0 of an MPI fit)."""
+        return all(callback.writes_files for callback in self.callbacks)
+
+    @writes_files.setter
+    def writes_files(self, value):
+        for callback in self.callbacks:
+            callback.writes_files = value
+
+    def set_params(self, params):
+        """Give ``fit``'s settings to every callback."""
+        self.params = params
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def set_model(self, model):
+        """Give the model being trained to every callback."""
+        self.model = model
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+
+# Every hook Callback defines, so that the list passes on whatever fit calls.
+for _hook in [name for name in vars(Callback) if name.startswith("on_")]:
+    setattr(CallbackList, _hook, _call_each(_hook))

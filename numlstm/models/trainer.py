@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import backend, dispatch, functional, losses, optimizers, utils
-from ..callbacks import Callback, History
+from ..callbacks import CallbackList, History
 from .batches import ArrayBatches, IterableBatches
 from .compiled_metrics import CompiledMetrics
 from .device_context import in_device_context
@@ -267,14 +267,11 @@ class Trainer(TrainingSteps, Inference):
         if strategy.size > 1:
             self._check_distributable()
         history = History()
-        callbacks = list(callbacks or []) + [history]  # last, as in Keras: it records what the others logged
-        for callback in callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError("callbacks must be numlstm.callbacks.Callback instances, got "
-                                f"{type(callback).__name__}")
-            callback.set_model(self)
-            callback.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps})
-            callback.writes_files = strategy.is_main
+        # History last, as in Keras: it records what the others logged.
+        callbacks = CallbackList(list(callbacks or []) + [history])
+        callbacks.set_model(self)
+        callbacks.set_params({"verbose": verbose, "epochs": epochs, "steps": batches.steps})
+        callbacks.writes_files = strategy.is_main
         verbose = _auto_verbosity() if verbose == "auto" else verbose
         if not strategy.is_main:
             verbose = 0
@@ -288,8 +285,7 @@ class Trainer(TrainingSteps, Inference):
         self.stop_training = False
         self._resume_from_epoch = None
         self._place()  # the weights in this model's buffer on its device before ranks share them
-        for callback in callbacks:
-            callback.on_train_begin({})
+        callbacks.on_train_begin({})
         strategy.start(self)
         if self._resume_from_epoch is not None:  # a callback restored a backup in on_train_begin
             initial_epoch = self._resume_from_epoch
@@ -298,16 +294,14 @@ class Trainer(TrainingSteps, Inference):
             validating = validation_data is not None and (epoch + 1) % validation_freq == 0
             logs, done = self._fit_epoch(epoch, epochs, batches, shuffle, verbose, callbacks,
                                          validation_data if validating else None, strategy)
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, logs)
+            callbacks.on_epoch_end(epoch, logs)
             if verbose == 2:  # after the callbacks, as Keras' progress logger: it shows what they logged
                 elapsed = time.perf_counter() - started
                 print(f"Epoch {epoch + 1}/{epochs} - {done}/{batches.steps or done} - {elapsed:.0f}s - "
                       f"{_per_step(elapsed / done)} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
             if self.stop_training:
                 break
-        for callback in callbacks:
-            callback.on_train_end({})
+        callbacks.on_train_end({})
         return history
 
     def _validation_batches(self, validation_data, batch_size, steps):
@@ -324,8 +318,7 @@ class Trainer(TrainingSteps, Inference):
             raise ValueError("L-BFGS is full-batch and single-process; use another optimizer with distribute")
 
     def _fit_epoch(self, epoch, epochs, batches, shuffle, verbose, callbacks, validation_data, strategy):
-        for callback in callbacks:
-            callback.on_epoch_begin(epoch, {})
+        callbacks.on_epoch_begin(epoch, {})
         for metric in self.metrics:
             metric.reset()
         steps = batches.steps
@@ -336,8 +329,7 @@ class Trainer(TrainingSteps, Inference):
         order = strategy.broadcast_order(batches.order(shuffle, utils.global_generator()))
         step = -1
         for step, batch in enumerate(batches.epoch(order)):
-            for callback in callbacks:
-                callback.on_train_batch_begin(step, {})
+            callbacks.on_train_batch_begin(step, {})
             batch_logs, flat = self._batch_gradient(batch, strategy)
             self._step(flat)
             rows = batch[3]
@@ -348,8 +340,7 @@ class Trainer(TrainingSteps, Inference):
             logs = {**{k: v / seen for k, v in totals.items()}, **self._metric_logs()}
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
             bar.update(1)
-            for callback in callbacks:
-                callback.on_train_batch_end(step, {**logs, **batch_logs})
+            callbacks.on_train_batch_end(step, {**logs, **batch_logs})
             if self.stop_training:
                 break
         if step < 0:
@@ -389,22 +380,19 @@ class Trainer(TrainingSteps, Inference):
             if verbose:
                 print(f"L-BFGS iteration {epoch[0] + 1}/{epochs} - "
                       + " - ".join(f"{k}: {v:.6g}" for k, v in logs.items()))
-            for callback in callbacks:
-                callback.on_epoch_end(epoch[0], logs)
+            callbacks.on_epoch_end(epoch[0], logs)
             epoch[0] += 1
             if self.stop_training:
                 raise StopIteration
 
-        for callback in callbacks:
-            callback.on_train_begin({})
+        callbacks.on_train_begin({})
         settings = self.optimizer
         if epochs > initial_epoch:
             minimize(loss_and_gradient, backend.to_host(trainable).astype(np.float64), jac=True, method="L-BFGS-B",
                      callback=after_iteration,
                      options={"maxiter": epochs - initial_epoch, "maxcor": settings.maxcor, "gtol": settings.gtol,
                               "ftol": settings.ftol})
-        for callback in callbacks:
-            callback.on_train_end({})
+        callbacks.on_train_end({})
         return history
 
     # -- saving ----------------------------------------------------------------------
