@@ -47,7 +47,7 @@ def test_compute_gradients_match_finite_differences(loss):
 
 def test_weights_live_in_one_flat_buffer():
     model = _model()
-    base = model._params
+    base = model.parameter_buffer
     for layer in model.layers:
         for w in layer.weights:
             assert np.shares_memory(w, base)

@@ -66,7 +66,7 @@ elif mode == "small":
     history = net.fit(x[:20], y[:20], batch_size=10, epochs=2, shuffle=True, verbose=0, distribute=strategy)
     np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), loss=history.history["loss"],
              prediction=net.predict(x[:20], batch_size=10, distribute=strategy),
-             on_device=backend.is_device_array(net._params))
+             on_device=backend.is_device_array(net.parameter_buffer))
 elif mode == "functional":  # two inputs, two outputs, per-output metrics and sample weights
     numlstm.utils.set_random_seed(1)
     window = layers.Input((6, 2), dtype="float64", name="window")
