@@ -23,7 +23,7 @@ a :class:`FileFormatError`.
 Writing goes to a temporary file in the target's folder that is renamed
 over the target only once complete, so a crash never leaves a half-written
 model behind; the next write of the target removes a temporary file that a
-killed process left (:func:`numlstm.atomic_files.write_atomically`).
+killed process left (``numlstm.atomic_files.write_atomically``).
 """
 
 import hashlib
