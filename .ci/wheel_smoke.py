@@ -14,9 +14,9 @@ from numlstm import layers
 
 installed = pathlib.Path(numlstm.__file__).resolve().parent
 assert installed.parent.name == "site-packages", f"numlstm was imported from {installed}, not from the wheel"
-import numlstm.kernels.lstm  # noqa: E402  (kernels/ installs inside numlstm)
+import numlstm.kernels.cpu.lstm  # noqa: E402  (kernels/ installs inside numlstm)
 
-assert pathlib.Path(numlstm.kernels.lstm.__file__).resolve().is_relative_to(installed)
+assert pathlib.Path(numlstm.kernels.cpu.lstm.__file__).resolve().is_relative_to(installed)
 
 loaders = sorted(name for name in numlstm.datasets.__all__ if name.startswith("load_") and name != "load_series")
 for name in loaders:

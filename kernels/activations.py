@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .config import JIT_OPTIONS
+from .options import JIT_KWARGS
 
 _CLAMP = 9.0
 _NUMERATOR = (
@@ -44,7 +44,7 @@ _A1, _A3, _A5, _A7, _A9, _A11, _A13 = _NUMERATOR
 _B0, _B2, _B4, _B6 = _DENOMINATOR
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def rational_tanh(x):
     """Branch-free float64 rational tanh, absolute error < 3e-8."""
     x = min(max(x, -_CLAMP), _CLAMP)
@@ -73,7 +73,7 @@ def sigmoid(x):
     raise NotImplementedError("numlstm.kernels.activations.sigmoid runs inside njit code only")
 
 
-@overload(tanh, inline="always", jit_options=JIT_OPTIONS)
+@overload(tanh, inline="always", jit_options=JIT_KWARGS)
 def _tanh_overload(x):
     if x == types.float32:
         return lambda x: np.float32(rational_tanh(np.float64(x)))
@@ -82,7 +82,7 @@ def _tanh_overload(x):
     return None
 
 
-@overload(sigmoid, inline="always", jit_options=JIT_OPTIONS)
+@overload(sigmoid, inline="always", jit_options=JIT_KWARGS)
 def _sigmoid_overload(x):
     if x == types.float32:
         return lambda x: np.float32(0.5 * rational_tanh(0.5 * np.float64(x)) + 0.5)
@@ -91,14 +91,14 @@ def _sigmoid_overload(x):
     return None
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def tanh_array(x, out):
     """Elementwise tanh of a 1-D array into ``out`` (for tests and benchmarks)."""
     for i in range(x.shape[0]):
         out[i] = tanh(x[i])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def sigmoid_array(x, out):
     """Elementwise sigmoid of a 1-D array into ``out`` (for tests and benchmarks)."""
     for i in range(x.shape[0]):

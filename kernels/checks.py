@@ -4,10 +4,10 @@ import math
 
 from numba import njit
 
-from .config import JIT_OPTIONS
+from .options import JIT_KWARGS
 
 
-@njit(**{**JIT_OPTIONS, "fastmath": False})  # fastmath may assume finiteness away
+@njit(**{**JIT_KWARGS, "fastmath": False})  # fastmath may assume finiteness away
 def first_non_finite(arrays):
     """(position in the tuple, flat index) of the first NaN or infinity in a tuple of 1-D arrays, or (-1, -1).
 

@@ -16,17 +16,17 @@ multiply-adds per unit and keeps one code path.
 from numba import njit
 
 from .activations import sigmoid, tanh
-from .config import JIT_OPTIONS
+from .options import JIT_KWARGS
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _sigmoid_gate(gates, gate, peephole, weights, state):
     """gates[gate:gate+H] = sigmoid(gates[...] + peephole[weights:weights+H] * state), in place."""
     for j in range(state.shape[0]):
         gates[gate + j] = sigmoid(gates[gate + j] + peephole[weights + j] * state[j])
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
     """Forward step of one row.
 
@@ -62,7 +62,7 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
         h_out[j] = gates[o + j] * tanh(c_out[j])
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
     """Backward step of one row, in place.
 
@@ -106,7 +106,7 @@ def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
             dc[j] = dc_t * f + dz_i * peephole[j] + dz_f * peephole[H + j]
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def accumulate_peephole_grad(dz, c_prev, c, d_peephole, cifg):
     """Add one row's contribution to the peephole gradient."""
     H = c_prev.shape[0]

@@ -1,7 +1,7 @@
 """Fused optimizer updates over one flat parameter buffer (one pass, no temporaries).
 
 Each rule is written once, for one element (``*_at``), and compiled twice:
-here into the CPU loops, and by ``gpu_ops.py`` into one-thread-per-element
+here into the CPU loops, and by ``cuda/ops.py`` into one-thread-per-element
 CUDA kernels, so that both devices apply the same arithmetic in the same
 order (float64 scalars, every store rounded to the buffer's dtype).
 """
@@ -10,7 +10,7 @@ import math
 
 from numba import njit
 
-from .config import JIT_OPTIONS
+from .options import JIT_KWARGS
 
 
 def sgd_at(i, params, grads, velocity, learning_rate, momentum, nesterov):
@@ -62,25 +62,25 @@ def adagrad_at(i, params, grads, accumulator, learning_rate, epsilon):
     params[i] -= learning_rate * grads[i] / math.sqrt(accumulator[i] + epsilon)
 
 
-_sgd_at = njit(inline="always", **JIT_OPTIONS)(sgd_at)
-_adam_at = njit(inline="always", **JIT_OPTIONS)(adam_at)
-_rmsprop_at = njit(inline="always", **JIT_OPTIONS)(rmsprop_at)
-_adagrad_at = njit(inline="always", **JIT_OPTIONS)(adagrad_at)
+_sgd_at = njit(inline="always", **JIT_KWARGS)(sgd_at)
+_adam_at = njit(inline="always", **JIT_KWARGS)(adam_at)
+_rmsprop_at = njit(inline="always", **JIT_KWARGS)(rmsprop_at)
+_adagrad_at = njit(inline="always", **JIT_KWARGS)(adagrad_at)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def sgd_update(params, grads, velocity, learning_rate, momentum, nesterov):
     for i in range(params.shape[0]):
         _sgd_at(i, params, grads, velocity, learning_rate, momentum, nesterov)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def adam_update(params, grads, m, v, learning_rate, alpha, beta_1, beta_2, epsilon, weight_decay):
     for i in range(params.shape[0]):
         _adam_at(i, params, grads, m, v, learning_rate, alpha, beta_1, beta_2, epsilon, weight_decay)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def rmsprop_update(params, grads, velocity, average_grad, momentum_buffer, learning_rate, rho, momentum,
                    epsilon, centered):
     for i in range(params.shape[0]):
@@ -88,13 +88,13 @@ def rmsprop_update(params, grads, velocity, average_grad, momentum_buffer, learn
                     epsilon, centered)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def adagrad_update(params, grads, accumulator, learning_rate, epsilon):
     for i in range(params.shape[0]):
         _adagrad_at(i, params, grads, accumulator, learning_rate, epsilon)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def clip_segment_norms(grads, boundaries, clipnorm):
     """Scale each segment grads[boundaries[k]:boundaries[k+1]] to an L2 norm of at most ``clipnorm``."""
     for k in range(boundaries.shape[0] - 1):

@@ -4,7 +4,7 @@ This is the checked entry to the kernels in ``numlstm.kernels``: it turns
 whatever the user passed into the arrays the kernels expect, or raises a
 ``TypeError``/``ValueError`` that names the argument and what was expected,
 then runs the CPU kernels (``lstm.py``) or their CUDA twins
-(``gpu_lstm.py``), whose workspace stays on the GPU until the backward pass.
+(``kernels/cuda/lstm.py``), whose workspace stays on the GPU until the backward pass.
 
 Where it runs: on the GPU when ``x`` is a CUDA device array (the results
 are device arrays too, and host arrays among the other arguments are
@@ -34,9 +34,9 @@ import numpy as np
 from . import backend as _backend
 from . import dispatch as _dispatch
 from . import threads as _threads
-from .kernels import lstm as _cpu
+from .kernels.cpu import lstm as _cpu
 from .kernels.checks import first_non_finite
-from .kernels.packed_gemm import pack_panels, panels_shape
+from .kernels.cpu.packed_gemm import pack_panels, panels_shape
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -438,9 +438,9 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
 
 
 def _gpu_options():
-    from .kernels import config
+    from .kernels import options
 
-    return config.GPU_SIMULATOR_OPTIONS if _dispatch.simulator_enabled() else config.GPU_OPTIONS
+    return options.gpu_options().kernels
 
 
 def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
@@ -448,10 +448,10 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     """``lstm_forward`` on the CUDA device (every array already there): the workspace stays there until
     ``lstm_backward``; results come back to the host unless ``x`` was a device array."""
     from .backend import cuda as ops
-    from .kernels import gpu_lstm
+    from .kernels.cuda import lstm as cuda_lstm
 
     gpu_options = _gpu_options()
-    outputs, h_n, c_n, saved = gpu_lstm.forward(
+    outputs, h_n, c_n, saved = cuda_lstm.forward(
         x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, options["use_mask"], recurrent_mask,
         options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], gpu_options,
         final_states)
@@ -464,9 +464,9 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
 
 def _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient):
     from .backend import cuda as ops
-    from .kernels import gpu_lstm
+    from .kernels.cuda import lstm as cuda_lstm
 
-    gradients = gpu_lstm.backward(
+    gradients = cuda_lstm.backward(
         saved, options["x_shape"], saved["kernel"], saved["recurrent_kernel"], saved["peephole"], saved["mask"],
         options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
         options["zero_output"], options["cifg"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"],

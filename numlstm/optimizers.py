@@ -2,7 +2,7 @@
 
 Each works on the model's single flat parameter buffer with a fused kernel
 (``numlstm.kernels.optimizer_updates`` on the CPU, its CUDA twin in
-``gpu_ops.py`` when the buffer lives on the GPU, where the state then lives
+``kernels/cuda/ops.py`` when the buffer lives on the GPU, where the state then lives
 too): one pass over all weights per step, not a Python loop per array.
 Gradient clipping as in Keras: ``clipvalue`` (elementwise), ``clipnorm``
 (each weight array's norm), ``global_clipnorm`` (the norm of all gradients

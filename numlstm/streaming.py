@@ -16,8 +16,8 @@ the CPU: it brings a model whose weights are on the GPU back to the host.
 
 import numpy as np
 
-from .kernels.lstm_step import STEP
-from .kernels.packed_gemm import pack_panels, panels_shape
+from .kernels.cpu.step import STEP
+from .kernels.cpu.packed_gemm import pack_panels, panels_shape
 from .layers import LSTM, Bidirectional, Dense, Dropout, Embedding
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from numlstm.kernels.packed_gemm import pack_panels, packed_matmul, panels_shape
+from numlstm.kernels.cpu.packed_gemm import pack_panels, packed_matmul, panels_shape
 
 
 @njit

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from numba import njit
 
-from numlstm.kernels import lstm
+from numlstm.kernels.cpu import lstm
 from numlstm.kernels.activations import sigmoid_array, tanh_array
-from numlstm.kernels.config import JIT_OPTIONS
-from numlstm.kernels.packed_gemm import panels_shape
+from numlstm.kernels.options import JIT_KWARGS
+from numlstm.kernels.cpu.packed_gemm import panels_shape
 
 B, T, F, H = 2, 3, 2, 8
 
@@ -42,7 +42,7 @@ def _backward_loop_args(cifg):
 
 def _packed_divisions(function, args):
     # Cached code cannot be inspected: compile a private, uncached copy.
-    fresh = njit(**{**JIT_OPTIONS, "cache": False})(function.py_func)
+    fresh = njit(**{**JIT_KWARGS, "cache": False})(function.py_func)
     fresh(*args)
     asm = fresh.inspect_asm(fresh.signatures[0])
     # Each activation has one division; packed ones use ymm/zmm registers.

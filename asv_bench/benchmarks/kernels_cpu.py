@@ -19,7 +19,7 @@ class RecurrentProduct:
         from numba import njit
 
         from numlstm.threads import single_threaded_blas
-        from numlstm.kernels.packed_gemm import pack_panels, packed_matmul, panels_shape
+        from numlstm.kernels.cpu.packed_gemm import pack_panels, packed_matmul, panels_shape
 
         B, _, _, H = SIZES[size]
         rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ are the kernels and each library's Python around them; every
 in setup) without a real GPU, or for torch without CUDA.
 The defaults send every GEMM to cuBLAS where libcublas loads;
 ``NumlstmGpuTrainingNumbaGemms`` runs them all through numlstm's own GEMM
-kernel (``config.GPU_OPTIONS["gemm_library"] = "numba"``), as on a machine
+kernel (``GpuKernelOptions.gemm_library = "numba"``), as on a machine
 without libcublas.
 """
 
@@ -155,10 +155,10 @@ class NumlstmGpuTrainingNumbaGemms(NumlstmGpuTraining):
     """The same training steps with every GEMM through numlstm's GEMM kernel (``gemm_library = "numba"``)."""
 
     def setup(self, size):
-        from numlstm.kernels import config
+        from numlstm.kernels import options
 
-        self.library = config.GPU_OPTIONS["gemm_library"]
-        config.GPU_OPTIONS["gemm_library"] = "numba"
+        self.preset = options.DEVICE_PRESET
+        options.DEVICE_PRESET = options.DEVICE_PRESET.replace(gemm_library="numba")
         try:
             super().setup(size)
         except BaseException:
@@ -166,9 +166,9 @@ class NumlstmGpuTrainingNumbaGemms(NumlstmGpuTraining):
             raise
 
     def teardown(self, size):
-        from numlstm.kernels import config
+        from numlstm.kernels import options
 
-        config.GPU_OPTIONS["gemm_library"] = self.library
+        options.DEVICE_PRESET = self.preset
 
 
 class TorchCudnnTraining(_TrainingSizes, _TorchCudnn):

@@ -10,7 +10,7 @@ inside, as an install lays it out) under ``asv_bench/versions/<label>/``
 from a git revision, or from the working tree for ``work``; the folder is
 ignored by git, so the device call carries it (``carry:
 ["asv_bench/versions", ".whl"]``). A revision followed by a JSON object
-runs under those ``config.GPU_OPTIONS`` overrides (label ``REV+1``,
+runs under those GPU option overrides (``numlstm.kernels.options``) (label ``REV+1``,
 ``+2``, ... in order), beside the same code under its defaults. ``run``,
 on the GPU machine, starts one process per version and one for cuDNN
 (torch.nn.LSTM, the benchmarks' classes); they compile at the same time,
@@ -119,9 +119,13 @@ def _options(label, options):
 
     if label == CUDNN or not options:
         return contextlib.nullcontext()
-    from numlstm.kernels import config
+    try:
+        from numlstm.kernels import options as kernel_options
+    except ImportError:  # a revision from before kernels/options.py, whose options were a dict
+        from numlstm.kernels import config
 
-    return mock.patch.dict(config.GPU_OPTIONS, options)
+        return mock.patch.dict(config.GPU_OPTIONS, options)
+    return kernel_options.overridden(**options)
 
 
 def _kernel_times(run):
@@ -245,7 +249,7 @@ def main(argv=None):
     run_parser.add_argument("--cases", default=",".join(DEFAULT_CASES))
     run_parser.add_argument("--rounds", type=int, default=3)
     run_parser.add_argument("--seconds", type=float, default=0.3)
-    run_parser.add_argument("--options", default="{}", help="config.GPU_OPTIONS overrides for every version, JSON")
+    run_parser.add_argument("--options", default="{}", help="GPU option overrides for every version, JSON")
     run_parser.add_argument("--profile", action="store_true")
     worker_parser = commands.add_parser("worker")
     for name in ("label", "cases", "options"):

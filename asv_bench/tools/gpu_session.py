@@ -51,7 +51,7 @@ context unusable):
   training sizes' GEMM shapes: which block shape, whether split-K pays, how
   far the kernel is from cuBLAS; and the host cost from Python
   of one kernel launch (through numba-cuda and through a template of
-  ``kernels/gpu_launch.py``) and of one GEMM through numlstm's cuBLAS call.
+  ``kernels/cuda/launch.py``) and of one GEMM through numlstm's cuBLAS call.
 - ``compile``: the first training step of a fresh process (every kernel
   compiled) against the second, without and with the on-disk kernel cache
   (``cache``).
@@ -71,6 +71,7 @@ numlstm need not be installed: see :func:`importable_checkout`.
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import faulthandler
 import functools
 import importlib
@@ -151,13 +152,13 @@ def _environment():
 
 def _cublas_version():
     try:
-        from numlstm.kernels import gpu_cublas
+        from numlstm.kernels.cuda import cublas as cuda_cublas
 
-        if not gpu_cublas.usable():
+        if not cuda_cublas.usable():
             return "no libcublas"
         value, parts = ctypes.c_int(), []
         for kind in range(3):  # libraryPropertyType: major version, minor version, patch level
-            gpu_cublas._library().cublasGetProperty(kind, ctypes.byref(value))
+            cuda_cublas._library().cublasGetProperty(kind, ctypes.byref(value))
             parts.append(str(value.value))
         return f"cuBLAS {'.'.join(parts)}"
     except Exception as exc:  # as _version
@@ -254,7 +255,7 @@ def fastmath_table(seconds):
     from numba import cuda
 
     import numlstm
-    from numlstm.kernels import config
+    from numlstm.kernels import options as kernel_options
 
     size = lstm_gpu.TRAINING[0]
     B, T, F, H = lstm_gpu._size(size)
@@ -267,7 +268,7 @@ def fastmath_table(seconds):
     lines = ["| GPU fastmath | max abs error, outputs | max rel error, d_kernel | train step, ms |",
              "| --- | ---: | ---: | ---: |"]
     for fastmath in (False, True):
-        with mock.patch.dict(config.GPU_OPTIONS, fastmath=fastmath):
+        with kernel_options.overridden(fastmath=fastmath):
 
             def step():
                 out, *_, workspace = numlstm.lstm_forward(device["x"], device["kernel"], device["recurrent_kernel"],
@@ -285,7 +286,7 @@ def fastmath_table(seconds):
 
 
 _OFF = {"split_below": 0, "persistent_below": 0, "gemm_steps_from": 2**62}
-_PERSISTENT = {"persistent_below": 2**62, "persistent_uncached": True}
+_PERSISTENT = {"persistent_below": 2**62}
 TIME_LOOPS = {"one thread per unit": _OFF,
               "split steps": {**_OFF, "split_below": 2**62},
               "GEMM steps": {**_OFF, "gemm_steps_from": 0},
@@ -300,13 +301,13 @@ TIME_LOOPS = {"one thread per unit": _OFF,
 
 
 def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failures):
-    """Table cells: the median ms of ``method`` under each variant of config.GPU_OPTIONS (read at each
+    """Table cells: the median ms of ``method`` under each variant of the GPU options (read at each
     call; a variant's "numba config" entry sets attributes of numba.config, which numba-cuda reads live
     too), then cuDNN's and cuDNN / best. A variant that fails shows "failed", its error appended to
     ``failures``, so that it costs only its own cell."""
     import numba
 
-    from numlstm.kernels import config
+    from numlstm.kernels import options as kernel_options
 
     bench, cudnn = ours(), theirs()
     bench.setup(size)
@@ -315,7 +316,7 @@ def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failur
     for name, options in variants.items():
         options = dict(options)
         numba_settings = options.pop("numba config", {})
-        with mock.patch.dict(config.GPU_OPTIONS, options), mock.patch.dict(numba.config.__dict__, numba_settings):
+        with kernel_options.overridden(**options), mock.patch.dict(numba.config.__dict__, numba_settings):
             try:
                 getattr(bench, method)()  # compiles this variant's kernels outside the timing
                 times.append(_median_seconds(getattr(bench, method), seconds))
@@ -329,7 +330,8 @@ def _variants_beside_cudnn(ours, theirs, method, size, variants, seconds, failur
 
 
 def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
-    from numlstm.kernels import config, gpu_lstm
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import plans as cuda_plans
 
     lines = ["| H x N x T | " + " | ".join(f"{name}, ms" for name in TIME_LOOPS)
              + " | persistent plans (blocks, cached unit blocks per block) | cuDNN, ms | cuDNN / best |",
@@ -338,11 +340,11 @@ def _loops_table(title, kind, sizes, ours, theirs, method, seconds):
     for size in sizes:
         B, _, _, H = lstm_gpu._size(size)
         cells = _variants_beside_cudnn(ours, theirs, method, size, TIME_LOOPS, seconds, failures)
-        plans = [plan[:2] for key, plan in gpu_lstm._persistent_plans.items()
+        plans = [plan[:2] for key, plan in cuda_plans.persistent_plans.items()
                  if (key.kind, key.B, key.H, key.itemsize) == (kind, B, H, 4)]  # float32
         cells.insert(len(TIME_LOOPS), " / ".join(map(str, dict.fromkeys(plans))) or "?")
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
-    defaults = {name: config.GPU_OPTIONS[name] for name in _OFF}
+    defaults = {name: getattr(kernel_options.gpu_options().kernels, name) for name in _OFF}
     return (f"{title} (defaults: {defaults}), float32:\n\n" + "\n".join(lines)
             + "".join(f"\n\nFailed: {failure}" for failure in failures))
 
@@ -389,7 +391,7 @@ def cublas_table(seconds):
 
 # numba-cuda frees device memory in batches: past CUDA_DEALLOCS_COUNT (10) pending frees it calls
 # cuMemFree for each, and cuMemFree waits for the device to finish its work, so a step that drops more
-# arrays than that stalls the host that many times over; numlstm's pool (kernels/gpu_memory.py) frees
+# arrays than that stalls the host that many times over; numlstm's pool (kernels/cuda/memory.py) frees
 # nothing.
 DEALLOCATIONS = {"memory pool": {},
                  "numba-cuda's allocator": {"memory_pool": False},
@@ -433,14 +435,16 @@ def gemm_table(seconds):
     """numlstm's GEMMs (the kernel at each block shape of GEMM_SHAPES, and its call of cuBLAS) beside
     torch.matmul at the GEMM shapes of the training sizes, and the host cost of one kernel launch and of
     one cuBLAS call from Python: what routing the GEMMs to cuBLAS saves, and which block shape
-    config.GPU_OPTIONS should name."""
+    GpuKernelOptions should name."""
     import torch
     from numba import cuda
 
-    from numlstm.kernels import config, gpu_cublas, gpu_launch, gpu_lstm
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import cublas as cuda_cublas, launch as cuda_launch, lstm as cuda_lstm
 
-    variants = {name: {**config.GPU_OPTIONS, **shape} for name, shape in GEMM_SHAPES.items()
-                if shape["gemm_library"] != "cublas" or gpu_cublas.usable()}
+    defaults = kernel_options.gpu_options().kernels
+    variants = {name: dataclasses.replace(defaults, **shape) for name, shape in GEMM_SHAPES.items()
+                if shape["gemm_library"] != "cublas" or cuda_cublas.usable()}
     rng = np.random.default_rng(2)
     lines = ["| size, GEMM | m x n x depth | " + " | ".join(f"numlstm {name}, ms (TFLOP/s)" for name in variants)
              + " | torch.matmul, ms (TFLOP/s) | torch / best numlstm |",
@@ -457,10 +461,10 @@ def gemm_table(seconds):
             flops = 2 * m * n * depth
             cells, times = [], []
             for options in variants.values():
-                kernels = gpu_lstm.kernels_for(np.float32, options)
+                kernels = cuda_lstm.kernels_for(np.float32, options)
 
                 def ours():
-                    gpu_lstm.launch_gemm(kernels, options, a_ours, b_ours, c_ours, m, n, depth, transpose_a)
+                    cuda_lstm.launch_gemm(kernels, options, a_ours, b_ours, c_ours, m, n, depth, transpose_a)
                     cuda.synchronize()
 
                 ours()
@@ -476,7 +480,7 @@ def gemm_table(seconds):
             cublas = _median_seconds(theirs, seconds)
             lines.append(f"| {size}, {name} | {m} x {n} x {depth} | " + " | ".join(cells)
                          + f" | {cublas * 1e3:.3f} ({flops / cublas / 1e12:.1f}) | {cublas / min(times):.2f} |")
-    kernels = gpu_lstm.kernels_for(np.float32, config.GPU_OPTIONS)
+    kernels = cuda_lstm.kernels_for(np.float32, defaults)
     tiny = cuda.device_array((1, 1), np.float32)
     empty_launch = kernels.copy_rows[1, 32]
     empty_launch(tiny, 0, 0, tiny, 0)
@@ -490,20 +494,20 @@ def gemm_table(seconds):
 
     def template_launches():
         for _ in range(LAUNCHES_TIMED):
-            gpu_launch.launch(kernels.copy_rows, 1, 32, (tiny, 0, 0, tiny, 0))
+            cuda_launch.launch(kernels.copy_rows, 1, 32, (tiny, 0, 0, tiny, 0))
         cuda.synchronize()
 
     template_launches()
     per_template_launch = _median_seconds(template_launches, seconds) / LAUNCHES_TIMED
     text = (f"GEMMs, float32 (torch.matmul TF32: {torch.backends.cuda.matmul.allow_tf32}):\n\n" + "\n".join(lines)
             + f"\n\nOne kernel launch from Python through numba-cuda (an empty copy_rows): {per_launch * 1e6:.1f} us; "
-            f"through gpu_launch's template: {per_template_launch * 1e6:.1f} us")
-    if gpu_cublas.usable():
-        options = {**config.GPU_OPTIONS, "gemm_library": "cublas"}
+            f"through cuda/launch.py's template: {per_template_launch * 1e6:.1f} us")
+    if cuda_cublas.usable():
+        options = dataclasses.replace(defaults, gemm_library="cublas")
 
         def cublas_calls():
             for _ in range(LAUNCHES_TIMED):
-                gpu_lstm.launch_gemm(kernels, options, tiny, tiny, tiny, 1, 1, 1)
+                cuda_lstm.launch_gemm(kernels, options, tiny, tiny, tiny, 1, 1, 1)
             cuda.synchronize()
 
         cublas_calls()
@@ -518,7 +522,7 @@ ROWS_CHOICES = (2, 4, 8, 16)
 def rows_table(seconds):
     """Training steps with each number of batch rows per thread of the per-step kernels (each thread reads
     its weights once for that many rows), under the default time loops."""
-    from numlstm.kernels import config
+    from numlstm.kernels import options as kernel_options
 
     lines = ["| H x N x T | " + " | ".join(f"rows = {rows}, ms" for rows in ROWS_CHOICES) + " |",
              "| --- |" + " ---: |" * len(ROWS_CHOICES)]
@@ -527,11 +531,12 @@ def rows_table(seconds):
         bench.setup(size)
         cells = []
         for rows in ROWS_CHOICES:
-            with mock.patch.dict(config.GPU_OPTIONS, rows=rows):
+            with kernel_options.overridden(rows=rows):
                 bench.train_once()  # compiles the kernels of this shape outside the timing
                 cells.append(f"{_median_seconds(bench.train_once, seconds) * 1e3:.3f}")
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
-    return f"Rows per thread (default {config.GPU_OPTIONS['rows']}), training steps, float32:\n\n" + "\n".join(lines)
+    default = kernel_options.gpu_options().kernels.rows
+    return f"Rows per thread (default {default}), training steps, float32:\n\n" + "\n".join(lines)
 
 
 STEP_COUNTS = (1, 25, 100)
@@ -554,17 +559,19 @@ def steps_table(seconds):
     """Inference at one batch row over each of STEP_COUNTS steps, the defaults beside cuDNN, and a kernel
     that only meets at that many grid barriers on the persistent forward's grid: the time a step adds (the
     slope between the two longest), what a pass costs besides, and how much of a step is the barrier."""
-    from numlstm.kernels import config, gpu_lstm
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import plans as cuda_plans
 
     lines = ["| H | " + " | ".join(f"numlstm T={T}, ms" for T in STEP_COUNTS)
              + " | " + " | ".join(f"cuDNN T={T}, ms" for T in STEP_COUNTS)
              + " | " + " | ".join(f"barriers T={T}, ms" for T in STEP_COUNTS)
              + " | a step: numlstm, cuDNN, barrier, us |", "| --- |" + " ---: |" * (3 * len(STEP_COUNTS) + 1)]
     barriers = _barriers_kernel()
-    threads = config.GPU_OPTIONS["persistent_units"] * config.GPU_OPTIONS["persistent_slices"]
+    defaults = kernel_options.gpu_options().kernels
+    threads = defaults.persistent_units * defaults.persistent_slices
     for H in sorted({lstm_gpu._size(size)[3] for size in lstm_gpu.INFERENCE}):
         ours, theirs, fences = [], [], []
-        gpu_lstm._persistent_plans.clear()  # other tables' variants planned too: keep the defaults' plan only
+        cuda_plans.persistent_plans.clear()  # other tables' variants planned too: keep the defaults' plan only
         for T in STEP_COUNTS:
             size = f"{H}x1x{T}"
             bench, cudnn = lstm_gpu.NumlstmGpuInference(), lstm_gpu.TorchCudnnInference()
@@ -572,7 +579,7 @@ def steps_table(seconds):
             cudnn.setup(size)
             ours.append(_median_seconds(bench.forward_once, seconds))
             theirs.append(_median_seconds(cudnn.forward_once, seconds))
-            plans = [plan[0] for key, plan in gpu_lstm._persistent_plans.items()
+            plans = [plan[0] for key, plan in cuda_plans.persistent_plans.items()
                      if (key.kind, key.B, key.H, key.itemsize) == ("forward", 1, H, 4)]
             if plans:
                 launch = barriers[plans[-1], threads]
@@ -620,13 +627,13 @@ def profile_table(seconds):
     import torch
     from torch import profiler
 
-    from numlstm.kernels import config
+    from numlstm.kernels import options as kernel_options
 
     sections = []
     activities = [activity for activity in (profiler.ProfilerActivity.CPU, profiler.ProfilerActivity.CUDA)
                   if activity in profiler.supported_activities()]
     for kind, size, ours, method, options in _profiled_cases():
-        with mock.patch.dict(config.GPU_OPTIONS, options):
+        with kernel_options.overridden(**options):
             bench = ours()
             bench.setup(size)
             run = getattr(bench, method)
@@ -672,16 +679,16 @@ def _host_seconds(function, calls):
 
 # What an inference pass calls on the host below lstm_forward: each call is recorded (outermost calls only,
 # not the launch inside a _run) and replayed alone by the host table.
-_HOST_PIECES = (("gpu_memory", "device_array"), ("gpu_lstm", "_run"), ("gpu_lstm", "launch_gemm"),
-                ("gpu_launch", "launch"), ("gpu_lstm", "_persistent_plan"), ("gpu_lstm", "rows_for_batch"),
-                ("gpu_lstm", "kernels_for"))
+_HOST_PIECES = (("cuda.lstm", "device_array"), ("cuda.lstm", "_run"), ("cuda.lstm", "launch_gemm"),
+                ("cuda.launch", "launch"), ("cuda.plans", "persistent_plan"), ("cuda.lstm", "rows_for_batch"),
+                ("cuda.lstm", "kernels_for"))
 
 
 def _recorded_pieces(run):
     """[(module.function, replay)] of the calls of :data:`_HOST_PIECES` during ``run()``, in order."""
-    from numlstm.kernels import gpu_launch, gpu_lstm, gpu_memory
+    from numlstm.kernels.cuda import launch as cuda_launch, lstm as cuda_lstm, plans as cuda_plans
 
-    modules = {"gpu_memory": gpu_memory, "gpu_lstm": gpu_lstm, "gpu_launch": gpu_launch}
+    modules = {"cuda.lstm": cuda_lstm, "cuda.launch": cuda_launch, "cuda.plans": cuda_plans}
     recorded, depth = [], [0]
 
     def recording(name, function):
@@ -707,15 +714,15 @@ def _recorded_pieces(run):
 
 def host_table():
     """Where the host time of an inference pass goes (until ``lstm_forward`` returns; the device runs
-    behind): the whole call, ``gpu_lstm.forward`` below the validation of ``functional``, and each array,
-    launch, GEMM and plan lookup it makes, replayed alone; beside torch's whole call on cuDNN. At batch one
+    behind): the whole call, ``kernels/cuda/lstm.py``'s ``forward`` below the validation of ``functional``,
+    and each array, launch, GEMM and plan lookup it makes, replayed alone; beside torch's whole call on cuDNN. At batch one
     and T = 25 this host time is most of what a pass costs besides its time loop."""
     import cProfile
     import io
     import pstats
 
     from numlstm.backend import cuda as cuda_backend
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     sections = []
     for size in [size for size in lstm_gpu.INFERENCE if lstm_gpu._size(size)[0] == 1]:
@@ -723,13 +730,13 @@ def host_table():
         bench.setup(size)
         cudnn.setup(size)
         captured = []
-        forward = gpu_lstm.forward
+        forward = cuda_lstm.forward
 
         def capturing(*args, **kwargs):
             captured.append((args, kwargs))
             return forward(*args, **kwargs)
 
-        with mock.patch.object(gpu_lstm, "forward", capturing):
+        with mock.patch.object(cuda_lstm, "forward", capturing):
             bench._forward()
         args, kwargs = captured[0]
         pieces = cuda_backend.in_context(_recorded_pieces, lambda: forward(*args, **kwargs))
@@ -739,7 +746,7 @@ def host_table():
                 cudnn.module(cudnn.x)
 
         wholes = [("lstm_forward (the benchmark's call)", bench._forward),
-                  ("gpu_lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs)),
+                  ("cuda.lstm.forward alone", lambda: cuda_backend.in_context(forward, *args, **kwargs)),
                   ("in_context around nothing (part of each piece below)",
                    functools.partial(cuda_backend.in_context, lambda: None))]
         replays = [(name, functools.partial(cuda_backend.in_context, replay)) for name, replay in pieces]
@@ -767,8 +774,9 @@ import json, sys, time
 start = time.perf_counter()
 import numlstm
 from numba import cuda
-from numlstm.kernels import config
-config.GPU_OPTIONS["cache"] = config.GPU_SIMULATOR_OPTIONS["cache"] = {cache!r}
+from numlstm.kernels import options
+options.DEVICE_PRESET = options.DEVICE_PRESET.replace(cache={cache!r})
+options.SIMULATOR_PRESET = options.SIMULATOR_PRESET.replace(cache={cache!r})
 imported = time.perf_counter()
 sys.path.insert(0, {bench!r})
 from benchmarks import lstm_gpu
@@ -790,7 +798,7 @@ COMPILE_RUNS = {"compiled, no cache": False, "compiled, saved to a new cache": T
 def compile_table(package):
     """The first training step in a fresh process, which compiles every kernel it launches, against the
     second; without the on-disk kernel cache, then with it twice (saving, then loading): whether
-    config.GPU_OPTIONS["cache"] should be on."""
+    GpuKernelOptions.cache should be on."""
     import json
 
     size = lstm_gpu.TRAINING[0]
@@ -857,7 +865,7 @@ def _run_tests(command, cwd, timeout):
 
 
 # What a table that fails under the defaults runs with again: the defaults that no GPU has run yet turned off
-# (the memory pool, staged transfers, cuBLAS), and numba-cuda's own launches instead of gpu_launch's templates.
+# (the memory pool, staged transfers, cuBLAS), and numba-cuda's own launches instead of cuda/launch.py's templates.
 CAUTIOUS_OPTIONS = {"memory_pool": False, "staged_transfer_bytes": 0, "gemm_library": "numba"}
 _TABLE_FAILED = 3  # a child's exit status: a table failed, the tables after it go to a fresh process
 
@@ -866,11 +874,12 @@ def _cautiously(table, args):
     """``table(args)`` under :data:`CAUTIOUS_OPTIONS` and numba-cuda's own launches."""
     import weakref
 
-    from numlstm.kernels import config, gpu_launch
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import launch as cuda_launch
 
-    with mock.patch.dict(config.GPU_OPTIONS, CAUTIOUS_OPTIONS), \
-            mock.patch.object(gpu_launch, "_templates", weakref.WeakKeyDictionary()), \
-            mock.patch.object(gpu_launch._FastLaunch, "for_kernel", lambda *args, **kwargs: None):
+    with kernel_options.overridden(**CAUTIOUS_OPTIONS), \
+            mock.patch.object(cuda_launch, "_templates", weakref.WeakKeyDictionary()), \
+            mock.patch.object(cuda_launch._FastLaunch, "for_kernel", lambda *args, **kwargs: None):
         return table(args)
 
 

@@ -1,4 +1,4 @@
-"""What each CUDA kernel of ``kernels/gpu_lstm.py`` costs a multiprocessor, measured without a GPU.
+"""What each CUDA kernel of the LSTM (``kernels/cuda/``) costs a multiprocessor, measured without a GPU.
 
     python asv_bench/tools/kernel_resources.py [--sass] [--dtype float32] [--cc 90] [name=value ...]
 
@@ -12,10 +12,11 @@ nvidia-cuda-nvdisasm``) and prints every loop (a backward branch) with its
 instruction count and its multiply-adds, shared, global, generic and local
 (spill) loads: how many instructions a step of an inner loop takes, and
 whether spills land in one. ``name=value`` pairs override
-``config.GPU_OPTIONS`` (integers), e.g. ``rows=1 persistent_blocks_per_sm=0``.
+``GpuKernelOptions`` (integers), e.g. ``rows=1 persistent_blocks_per_sm=0``.
 """
 
 import argparse
+import dataclasses
 import pathlib
 import re
 import shutil
@@ -27,9 +28,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests"))  
 
 from numba import types  # noqa: E402
 
-from numlstm.kernels.config import GPU_OPTIONS  # noqa: E402
+from numlstm.kernels.options import DEVICE_PRESET  # noqa: E402
 from helpers.ptx import compile_for, kernel_signatures, link, resources  # noqa: E402
-from numlstm.kernels.gpu_lstm import kernels_for  # noqa: E402
+from numlstm.kernels.cuda.lstm import kernels_for  # noqa: E402
 
 
 _COUNTED = {"FFMA": r"\bFFMA\b|\bDFMA\b", "LDS": r"\bLDS\b", "LDG": r"\bLDG\b", "LD": r"^(@!?P\d )?LD\b",
@@ -70,14 +71,15 @@ def main(argv=None):
     parser.add_argument("--sass", action="store_true", help="also list each kernel's loops (needs nvdisasm)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--cc", default="90", help="compute capability, e.g. 80 or 90")
-    parser.add_argument("options", nargs="*", metavar="name=value", help="config.GPU_OPTIONS overrides")
+    parser.add_argument("options", nargs="*", metavar="name=value", help="GpuKernelOptions overrides")
     args = parser.parse_args(argv)
-    options = dict(GPU_OPTIONS)
+    overrides = {}
     for pair in args.options:
         name, _, value = pair.partition("=")
-        if name not in options:
-            parser.error(f"{name} is not an option of config.GPU_OPTIONS")
-        options[name] = int(value)
+        if not hasattr(DEVICE_PRESET.kernels, name):
+            parser.error(f"{name} is not an option of GpuKernelOptions")
+        overrides[name] = int(value)
+    options = dataclasses.replace(DEVICE_PRESET.kernels, **overrides)
     nvdisasm = shutil.which("nvdisasm")
     if args.sass and nvdisasm is None:
         parser.error("--sass needs nvdisasm on PATH: pip install nvidia-cuda-nvdisasm (it lands in "
@@ -88,7 +90,7 @@ def main(argv=None):
     print(f"{'kernel':28} registers  spill stores  spill loads  stack")
     for name, signature in kernel_signatures(getattr(types, args.dtype)).items():
         kernel = getattr(kernels, name)
-        ptx = compile_for(kernel.py_func, signature, cc, options["fastmath"],
+        ptx = compile_for(kernel.py_func, signature, cc, options.fastmath,
                        kernel.targetoptions.get("launch_bounds"))
         mangled = re.search(r"\.visible \.entry (\S+)\(", ptx).group(1)
         cubin, log = link(ptx, args.cc)

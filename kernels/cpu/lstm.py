@@ -27,22 +27,22 @@ recurrent weights packed once per pass.
 import numpy as np
 from numba import njit, prange
 
-from .config import JIT_OPTIONS
-from .lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
+from ..options import JIT_KWARGS
+from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from .packed_gemm import packed_matmul
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _timestep(s, T, reverse):
     return T - 1 - s if reverse else s
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _chunk_rows(chunk, chunks, B):
     return chunk * B // chunks, (chunk + 1) * B // chunks
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
                   recurrent_mask, use_recurrent_mask, reverse, cifg):
     """The time loop for batch rows lo:hi; with a recurrent mask, rec = (h * mask) @ R."""
@@ -64,7 +64,7 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, 
             cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _input_projection(x, kernel, reverse, chunks, xs, gates):
     """Fill xs (T, B, F) with x (B, T, F) in processing order, and gates (T, B, G*H) with xs @ kernel."""
     B, T, F = x.shape
@@ -79,17 +79,17 @@ def _input_projection(x, kernel, reverse, chunks, xs, gates):
         np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def input_projection(x, kernel, reverse, chunks, xs, gates):
     _input_projection(x, kernel, reverse, chunks, xs, gates)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **JIT_KWARGS)
 def input_projection_parallel(x, kernel, reverse, chunks, xs, gates):
     _input_projection(x, kernel, reverse, chunks, xs, gates)
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
                   recurrent_mask, use_recurrent_mask, reverse,
                   zero_output, cifg, chunks, hs, cs, outputs):
@@ -124,7 +124,7 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
                 outputs[b, t] = hs[s + 1, b]  # a masked step's output is the carried h, as in Keras 3
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask,
                    recurrent_mask, use_recurrent_mask, reverse,
                    zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
@@ -161,7 +161,7 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
                     dh[b] = dh_rec[b, :H]
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
                    recurrent_mask, use_recurrent_mask, reverse, zero_output,
                    cifg, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
@@ -194,7 +194,7 @@ def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
     return dh, dc, d_peephole
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                       partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
     """The GEMMs after BPTT, over the pre-activation gradients ``dz`` (T, B, G*H).
@@ -242,14 +242,14 @@ def _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_ro
             dx[b, t] = dx_steps[s, b]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                      partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
     _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                       partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **JIT_KWARGS)
 def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                               partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
     _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
@@ -262,7 +262,7 @@ def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks, input_gradien
 # do the same but re-dispatches through Python on every call). Each is its
 # own named function so that Numba's on-disk cache keeps them apart.
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def forward_loop_standard(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
                           recurrent_mask, use_recurrent_mask, reverse,
                           zero_output, chunks, hs, cs, outputs):
@@ -271,7 +271,7 @@ def forward_loop_standard(gates, recurrent_panels, bias, peephole, h0, c0, mask,
                   zero_output, False, chunks, hs, cs, outputs)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def forward_loop_cifg(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
                       recurrent_mask, use_recurrent_mask, reverse,
                       zero_output, chunks, hs, cs, outputs):
@@ -280,7 +280,7 @@ def forward_loop_cifg(gates, recurrent_panels, bias, peephole, h0, c0, mask, use
                   zero_output, True, chunks, hs, cs, outputs)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **JIT_KWARGS)
 def forward_loop_standard_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
                                    recurrent_mask, use_recurrent_mask,
                                    reverse, zero_output, chunks, hs, cs, outputs):
@@ -289,7 +289,7 @@ def forward_loop_standard_parallel(gates, recurrent_panels, bias, peephole, h0, 
                   zero_output, False, chunks, hs, cs, outputs)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **JIT_KWARGS)
 def forward_loop_cifg_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
                                recurrent_mask, use_recurrent_mask,
                                reverse, zero_output, chunks, hs, cs, outputs):
@@ -298,7 +298,7 @@ def forward_loop_cifg_parallel(gates, recurrent_panels, bias, peephole, h0, c0, 
                   zero_output, True, chunks, hs, cs, outputs)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def backward_loop_standard(gates, cs, transposed_panels, peephole, mask, use_mask,
                            recurrent_mask, use_recurrent_mask, reverse,
                            zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
@@ -307,7 +307,7 @@ def backward_loop_standard(gates, cs, transposed_panels, peephole, mask, use_mas
                           False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def backward_loop_cifg(gates, cs, transposed_panels, peephole, mask, use_mask,
                        recurrent_mask, use_recurrent_mask, reverse,
                        zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
@@ -316,7 +316,7 @@ def backward_loop_cifg(gates, cs, transposed_panels, peephole, mask, use_mask,
                           True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **JIT_KWARGS)
 def backward_loop_standard_parallel(gates, cs, transposed_panels, peephole, mask, use_mask,
                                     recurrent_mask, use_recurrent_mask, reverse,
                                     zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
@@ -326,7 +326,7 @@ def backward_loop_standard_parallel(gates, cs, transposed_panels, peephole, mask
                           False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **JIT_KWARGS)
 def backward_loop_cifg_parallel(gates, cs, transposed_panels, peephole, mask, use_mask,
                                 recurrent_mask, use_recurrent_mask, reverse,
                                 zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,

@@ -21,7 +21,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .config import JIT_OPTIONS
+from ..options import JIT_KWARGS
 
 VECTOR_BYTES = 64
 MAX_ROWS = 4
@@ -114,7 +114,7 @@ def _make_block_kernel(rows):
 _block_1, _block_2, _block_3, _block_4 = (_make_block_kernel(rows) for rows in range(1, MAX_ROWS + 1))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def pack_panels(b, transpose, panels):
     """Pack B = b (K, N), or b.T when ``transpose``, into ``panels`` of ``panels_shape``.
 
@@ -134,7 +134,7 @@ def pack_panels(b, transpose, panels):
                     panels[p, k, j] = b[k, n]
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def packed_matmul(a, first_row, end_row, panels, out):
     """out[first_row:end_row, :P*NR] = a[first_row:end_row] @ B, with B packed by ``pack_panels``.
 

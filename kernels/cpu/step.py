@@ -9,12 +9,12 @@ states in place.
 
 from numba import njit
 
-from .config import JIT_OPTIONS
-from .lstm_cell import cell_forward
+from ..options import JIT_KWARGS
+from ..lstm_cell import cell_forward
 from .packed_gemm import packed_matmul
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **JIT_KWARGS)
 def _step(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch, cifg):
     B = x.shape[0]
     h, c = state[0], state[1]
@@ -29,7 +29,7 @@ def _step(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch,
 
 # Few arguments on purpose: Numba's dispatch costs about 0.08 us per array
 # argument, a noticeable part of a 3 us step.
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def step_standard(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch):
     """Advance state = [h, c] (2, B, H) in place by one input row per sequence, x (B, F).
 
@@ -39,7 +39,7 @@ def step_standard(x, kernel_panels, recurrent_panels, bias_and_peephole, state, 
     _step(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch, False)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**JIT_KWARGS)
 def step_cifg(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch):
     """As ``step_standard`` with three gates: bias (3H) then peepholes (2H)."""
     _step(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch, True)

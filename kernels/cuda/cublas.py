@@ -1,10 +1,10 @@
-"""GEMMs through cuBLAS, called directly on numba's device arrays, for ``config.GPU_OPTIONS["gemm_library"]``
+"""GEMMs through cuBLAS, called directly on numba's device arrays, for ``GpuKernelOptions.gemm_library``
 "cublas", or "auto" where libcublas loads (never in Numba's CUDA simulator).
 
 libcublas comes from the nvidia-cublas wheel (``pip install "numlstm[cublas]"``),
 a CUDA toolkit, or a package that ships it (PyTorch's CUDA wheels do); it is
 found as numba-cuda finds its own libraries, by cuda.pathfinder. It is
-never required: without it every GEMM runs in the Numba kernel of ``gpu_lstm``.
+never required: without it every GEMM runs in the Numba kernel of ``cuda/gemm.py``.
 
 One GEMM is one ctypes call on the arrays' addresses. CuPy, used here
 before, wrapped numba's arrays and ran its own Python around the call:
@@ -50,7 +50,7 @@ def _library():
         loaded = pathfinder.load_nvidia_dynamic_lib("cublas")
     except Exception as exc:  # not found, not loadable, or no cuda.pathfinder
         raise ImportError(
-            'config.GPU_OPTIONS["gemm_library"] = "cublas" needs libcublas: pip install "numlstm[cublas]" (the '
+            'GpuKernelOptions.gemm_library = "cublas" needs libcublas: pip install "numlstm[cublas]" (the '
             'nvidia-cublas wheel) or install a CUDA toolkit; or set it back to "auto" or "numba"') from exc
     library = ctypes.CDLL(loaded.abs_path)
     pointer, integer = ctypes.c_void_p, ctypes.c_int

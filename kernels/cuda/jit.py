@@ -1,5 +1,5 @@
-"""``cuda.jit`` for the kernels that ``gpu_lstm`` and ``gpu_ops`` build per variant (dtype, launch shapes,
-fastmath), with an optional on-disk cache (``config.GPU_OPTIONS["cache"]``)."""
+"""``cuda.jit`` for the kernels that ``kernels/cuda`` builds per variant (dtype, launch shapes,
+fastmath), with an optional on-disk cache (``GpuKernelOptions.cache``)."""
 
 import functools
 import hashlib

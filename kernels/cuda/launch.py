@@ -2,7 +2,7 @@
 
 numba-cuda turns every argument into kernel parameters at every launch, in
 Python: about 100 us per launch of a kernel of 17 arguments on an H200
-(asv_bench/gpu_session.py's ``profile`` table), several times the device
+(asv_bench/tools/gpu_session.py's ``profile`` table), several times the device
 time of a time step, and of most of the small kernels around the loop.
 
 - :func:`prepared_launch`: a time loop launches the same kernel T times with

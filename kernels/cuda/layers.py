@@ -3,7 +3,7 @@
 ``numlstm/backend/cuda.py`` launches them; their CPU twins are the numpy
 functions of the same names in ``numlstm/backend/cpu.py``. Arrays are
 C-contiguous; one thread per output element unless a docstring says
-otherwise. Built per dtype and block size, as ``gpu_ops.py``'s kernels; every
+otherwise. Built per dtype and block size, as ``ops.py``'s kernels; every
 sum runs in one fixed order (no atomics), so results repeat bit for bit.
 """
 
@@ -14,16 +14,16 @@ from types import SimpleNamespace
 import numpy as np
 from numba import cuda
 
-from . import gpu_jit
+from .jit import kernel_decorator
 
 
 @functools.lru_cache(maxsize=None)
 def build_kernels(dtype, threads, fastmath, cache):
     """The kernels for one float dtype and one block size, fastmath and on-disk cache as
-    ``config.GPU_OPTIONS`` says."""
+    ``GpuKernelOptions`` says."""
     real = np.dtype(dtype).type
     zero, one = real(0), real(1)
-    jit = gpu_jit.kernel_decorator(("gpu_layers", dtype, threads, fastmath), fastmath, cache)
+    jit = kernel_decorator(("cuda.layers", dtype, threads, fastmath), fastmath, cache)
 
     @jit
     def logical_or(a, b, out):

@@ -21,8 +21,8 @@ program queues on a non-blocking stream (``cudaStreamNonBlocking``, as
 PyTorch's streams are) with numlstm's arrays must finish before it drops
 them. Under per-thread default streams (``CUDA_PYTHON_CUDA_PER_THREAD_DEFAULT_STREAM``)
 threads' streams run unordered, so there numlstm's arrays come from
-numba-cuda's allocator, as they do with ``config.GPU_OPTIONS["memory_pool"]
-= False`` and in the simulator.
+numba-cuda's allocator, as they do with ``GpuMemoryOptions.memory_pool``
+off and in the simulator.
 
 Blocks come from numba-cuda's allocator (so an EMM plugin a program set,
 such as RMM's, serves them) and stay allocated until :func:`release_cached`,
@@ -40,7 +40,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import config
+from .. import options
 
 GRANULE = 512  # bytes
 _OCTAVE_STEPS_FROM = 1 << 20  # bytes: from here sizes round to an eighth of their power of two
@@ -136,8 +136,8 @@ def _back_to_pool(in_use, free, block, allocation, address):
 def pool():
     """The current context's :class:`DevicePool` (kept in the context's ``extras``, so it goes with the
     context), or None where numlstm's arrays come from numba-cuda's allocator: in the simulator, with
-    ``config.GPU_OPTIONS["memory_pool"]`` off, in a context made under per-thread default streams."""
-    if numba.config.ENABLE_CUDASIM or not config.GPU_OPTIONS["memory_pool"]:
+    ``GpuMemoryOptions.memory_pool`` off, in a context made under per-thread default streams."""
+    if numba.config.ENABLE_CUDASIM or not options.gpu_options().memory.memory_pool:
         return None
     context = cuda.current_context()
     extras = context.extras

@@ -7,7 +7,7 @@ optimizers, the same per-element functions as ``optimizer_updates.py``.
 
 Arrays are C-contiguous; elementwise kernels take flat (1-D) views. One
 thread per element unless a docstring says otherwise. Built per dtype and
-block size (closure constants, as in ``gpu_lstm.py``).
+block size (closure constants, as in ``step_kernels.py``).
 """
 
 import functools
@@ -18,7 +18,8 @@ import numba
 import numpy as np
 from numba import cuda
 
-from . import gpu_jit, optimizer_updates
+from .. import optimizer_updates
+from .jit import kernel_decorator
 
 # Codes passed to the kernels (launch arguments, never globals the simulator would read live).
 ACTIVATIONS = {"linear": 0, "relu": 1, "tanh": 2, "sigmoid": 3}
@@ -30,12 +31,12 @@ EPSILON = 1e-7  # as numlstm.losses.EPSILON (Keras' backend epsilon)
 @functools.lru_cache(maxsize=None)
 def build_kernels(dtype, threads, fastmath, cache):
     """The kernels for one float dtype and one block size (a power of two: the reductions halve it),
-    fastmath and the on-disk cache as ``config.GPU_OPTIONS`` says."""
+    fastmath and the on-disk cache as ``GpuKernelOptions`` says."""
     real = np.dtype(dtype).type
     one, zero, half, two = real(1), real(0), real(0.5), real(2)
     epsilon, one_minus_epsilon = real(EPSILON), real(1 - EPSILON)
     element = numba.from_dtype(np.dtype(dtype))
-    jit = gpu_jit.kernel_decorator(("gpu_ops", dtype, threads, fastmath), fastmath, cache)
+    jit = kernel_decorator(("cuda.ops", dtype, threads, fastmath), fastmath, cache)
 
     @cuda.jit(device=True, inline=True)
     def sign(x):

@@ -2,7 +2,7 @@
 
 Layers, losses, optimizers and models compute through the functions of a
 backend module, ``cpu`` (numpy) or ``cuda`` (Numba device arrays and the
-kernels of ``numlstm.kernels.gpu_ops``), which offer the same functions with
+kernels of ``numlstm.kernels.cuda.ops``), which offer the same functions with
 the same meaning. Which one runs follows the data: :func:`array_ops` gives
 the backend that holds an array, so a layer handed device arrays computes on
 the GPU without knowing it. A model moves its weights and optimizer state to

@@ -1,4 +1,4 @@
-"""The CUDA backend: ``cpu.py``'s functions on Numba device arrays, launching ``kernels/gpu_ops.py``.
+"""The CUDA backend: ``cpu.py``'s functions on Numba device arrays, launching ``kernels/cuda/ops.py``.
 
 Every function takes and returns C-contiguous device arrays (``local``
 uploads a host array); the only transfers to the host are the loss value
@@ -13,27 +13,37 @@ import numpy as np
 from numba import cuda
 from numba.cuda.cudadrv import driver
 
-from .. import dispatch
 from . import cuda_staging, is_device_array
-from ..kernels import config, gpu_launch, gpu_layers, gpu_lstm, gpu_memory, gpu_ops
+from ..kernels import options as kernel_options
+from ..kernels.cuda import layers as layer_kernels
+from ..kernels.cuda import ops as op_kernels
+from ..kernels.cuda.gemm import launch_gemm
+from ..kernels.cuda.launch import launch as launch_kernel
+from ..kernels.cuda.lstm import kernels_for as lstm_kernels_for
+from ..kernels.cuda.memory import device_array, shape_tuple, to_device
+from ..kernels.cuda.variant import dtype_name
 
 name = "cuda"
 
 
 def _options():
-    return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
+    return kernel_options.gpu_options().kernels
+
+
+def _staged_transfer_bytes():
+    return kernel_options.gpu_options().memory.staged_transfer_bytes
 
 
 def _kernels(dtype):
     options = _options()
-    return (gpu_ops.build_kernels(gpu_lstm.dtype_name(dtype), options["threads"], options["fastmath"],
-                                  options["cache"]), options["threads"])
+    return (op_kernels.build_kernels(dtype_name(dtype), options.threads, options.fastmath, options.cache),
+            options.threads)
 
 
 def _launch(kernel, count, threads):
     """``kernel`` over ``count`` threads in blocks of ``threads``: a function of the kernel's arguments."""
     blocks = max(1, -(-count // threads))
-    return lambda *args: gpu_launch.launch(kernel, blocks, threads, args)
+    return lambda *args: launch_kernel(kernel, blocks, threads, args)
 
 
 @cuda.require_context
@@ -51,7 +61,7 @@ holds = is_device_array
 
 def from_host(array):
     """A device copy of a host array; a small one is queued without waiting for the device (cuda_staging)."""
-    return cuda_staging.upload(np.ascontiguousarray(array), _options()["staged_transfer_bytes"])
+    return cuda_staging.upload(np.ascontiguousarray(array), _staged_transfer_bytes())
 
 
 def local(array):
@@ -66,14 +76,14 @@ def to_host(array):
 def to_host_async(array):
     """A host copy of ``array`` to be taken by ``result()``, which waits for the copy alone, not for work
     queued after it (cuda_staging.download)."""
-    return cuda_staging.download(array, _options()["staged_transfer_bytes"])
+    return cuda_staging.download(array, _staged_transfer_bytes())
 
 
 def asarray(array, dtype):
     array = local(array)
     if array.dtype == np.dtype(dtype):
         return array
-    out = gpu_memory.device_array(array.shape, dtype)
+    out = device_array(array.shape, dtype)
     k, threads = _kernels(dtype)
     _launch(k.copy_into, array.size, threads)(array.reshape(-1), out.reshape(-1), 0)
     return out
@@ -84,7 +94,7 @@ def zeros(shape, dtype):
 
 
 def full(shape, dtype, value):
-    out = gpu_memory.device_array(shape, dtype)
+    out = device_array(shape, dtype)
     if out.size and value == 0:  # a driver memset: no kernel launch, no flat view
         driver.device_memset(out, 0, out.nbytes)
     elif out.size:
@@ -97,7 +107,7 @@ def read_only_zeros(shape, dtype):
     """A zero array for inputs that nothing writes (absent initial states, bias or peepholes): made once
     per shape, dtype and GPU, so that a pass launches no fill for them."""
     device = getattr(cuda.get_current_device(), "id", 0)  # the simulator's device has no id
-    return _read_only_zeros(gpu_memory.shape_tuple(shape), gpu_lstm.dtype_name(dtype), device)
+    return _read_only_zeros(shape_tuple(shape), dtype_name(dtype), device)
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,7 +124,7 @@ def full_like(array, value):
 
 
 def copy(array):
-    out = gpu_memory.device_array(array.shape, array.dtype)
+    out = device_array(array.shape, array.dtype)
     out.copy_to_device(array)
     return out
 
@@ -128,24 +138,24 @@ def assign(target, source):
 
 # -- arithmetic ---------------------------------------------------------------------
 def _combine(a, b, operation, factor):
-    out = gpu_memory.device_array(a.shape, a.dtype)
+    out = device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
     _launch(k.combine, a.size, threads)(a.reshape(-1), b.reshape(-1), operation, a.dtype.type(factor), out.reshape(-1))
     return out
 
 
 def add(a, b):
-    return _combine(local(a), local(b), gpu_ops.ADD, 1.0)
+    return _combine(local(a), local(b), op_kernels.ADD, 1.0)
 
 
 def multiply(a, b):
     """a * b; ``b`` has a's shape or, for 3-D ``a`` (B, T, F), (B, 1, F): one row per sequence."""
     a, b = local(a), local(b)
     if b.shape == a.shape:
-        return _combine(a, b, gpu_ops.MULTIPLY, 1.0)
+        return _combine(a, b, op_kernels.MULTIPLY, 1.0)
     if a.ndim != 3 or b.shape != (a.shape[0], 1, a.shape[2]):
         raise ValueError(f"multiply: cannot broadcast {b.shape} over {a.shape}")
-    out = gpu_memory.device_array(a.shape, a.dtype)
+    out = device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
     _launch(k.multiply_over_time, a.size, threads)(a, b, out)
     return out
@@ -158,14 +168,14 @@ def scale(a, factor):
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False):
-    """op(a) @ op(b) for 2-D arrays, with the tiled GEMM of gpu_lstm."""
+    """op(a) @ op(b) for 2-D arrays, with the tiled GEMM of kernels/cuda/gemm.py (or cuBLAS)."""
     a, b = local(a), local(b)
     m, depth = (a.shape[1], a.shape[0]) if transpose_a else a.shape
     n = b.shape[0] if transpose_b else b.shape[1]
-    out = gpu_memory.device_array((m, n), a.dtype)
+    out = device_array((m, n), a.dtype)
     options = _options()
-    k = gpu_lstm.kernels_for(a.dtype, options)
-    gpu_lstm.launch_gemm(k, options, a, b, out, m, n, depth, transpose_a, transpose_b)
+    k = lstm_kernels_for(a.dtype, options)
+    launch_gemm(k, options, a, b, out, m, n, depth, transpose_a, transpose_b)
     return out
 
 
@@ -175,10 +185,10 @@ def add_bias(rows, bias):
 
 
 def column_sums(rows):
-    out = gpu_memory.device_array(rows.shape[1], rows.dtype)
+    out = device_array(rows.shape[1], rows.dtype)
     options = _options()
-    k = gpu_lstm.kernels_for(rows.dtype, options)
-    _launch(k.column_sums, rows.shape[1], options["threads"])(rows, rows.shape[0], out)
+    k = lstm_kernels_for(rows.dtype, options)
+    _launch(k.column_sums, rows.shape[1], options.threads)(rows, rows.shape[0], out)
     return out
 
 
@@ -190,7 +200,7 @@ def activate(name, z):
         rows = z.reshape(-1, tuple(z.shape)[-1])
         _launch(k.softmax_rows, rows.shape[0], threads)(rows)
     else:
-        _launch(k.activate, z.size, threads)(z.reshape(-1), gpu_ops.ACTIVATIONS[name])
+        _launch(k.activate, z.size, threads)(z.reshape(-1), op_kernels.ACTIVATIONS[name])
     return z
 
 
@@ -198,7 +208,7 @@ def activation_gradient(name, y, dy):
     dy = local(dy)
     if name == "linear":
         return dy
-    out = gpu_memory.device_array(y.shape, y.dtype)
+    out = device_array(y.shape, y.dtype)
     k, threads = _kernels(y.dtype)
     if name == "softmax":
         width = tuple(y.shape)[-1]
@@ -206,13 +216,13 @@ def activation_gradient(name, y, dy):
             y.reshape(-1, width), dy.reshape(-1, width), out.reshape(-1, width))
     else:
         _launch(k.activation_gradient, y.size, threads)(
-            y.reshape(-1), dy.reshape(-1), gpu_ops.ACTIVATIONS[name], out.reshape(-1))
+            y.reshape(-1), dy.reshape(-1), op_kernels.ACTIVATIONS[name], out.reshape(-1))
     return out
 
 
 # -- sequences ------------------------------------------------------------------------
 def reverse_time(a):
-    out = gpu_memory.device_array(a.shape, a.dtype)
+    out = device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
     _launch(k.reverse_time, a.size, threads)(a, out)
     return out
@@ -225,7 +235,7 @@ def _copy_columns(source, first, target, target_first, width):
 
 def time_step(a, t):
     B, T, H = a.shape
-    out = gpu_memory.device_array((B, H), a.dtype)
+    out = device_array((B, H), a.dtype)
     _copy_columns(a.reshape(B, T * H), t * H, out, 0, H)
     return out
 
@@ -233,7 +243,7 @@ def time_step(a, t):
 def concat_last(a, b):
     a, b = local(a), local(b)
     wa, wb = tuple(a.shape)[-1], tuple(b.shape)[-1]
-    out = gpu_memory.device_array(tuple(a.shape)[:-1] + (wa + wb,), a.dtype)
+    out = device_array(tuple(a.shape)[:-1] + (wa + wb,), a.dtype)
     rows = out.reshape(-1, wa + wb)
     _copy_columns(a.reshape(-1, wa), 0, rows, 0, wa)
     _copy_columns(b.reshape(-1, wb), 0, rows, wa, wb)
@@ -246,14 +256,14 @@ def split_last(a, width):
     rows = a.reshape(-1, total)
     parts = []
     for first, part_width in ((0, width), (width, total - width)):
-        part = gpu_memory.device_array(tuple(a.shape)[:-1] + (part_width,), a.dtype)
+        part = device_array(tuple(a.shape)[:-1] + (part_width,), a.dtype)
         _copy_columns(rows, first, part.reshape(-1, part_width), 0, part_width)
         parts.append(part)
     return tuple(parts)
 
 
 def flatten(arrays, dtype):
-    out = gpu_memory.device_array(sum(a.size for a in arrays), dtype)
+    out = device_array(sum(a.size for a in arrays), dtype)
     k, threads = _kernels(dtype)
     offset = 0
     for array in arrays:
@@ -263,14 +273,14 @@ def flatten(arrays, dtype):
 
 
 def steps_differing(x, value):
-    mask = gpu_memory.device_array(x.shape[:2], np.bool_)
+    mask = device_array(x.shape[:2], np.bool_)
     k, threads = _kernels(x.dtype)
     _launch(k.steps_differing, x.shape[0] * x.shape[1], threads)(x, x.dtype.type(value), mask)
     return mask
 
 
 def not_equal(a, value):
-    out = gpu_memory.device_array(a.shape, np.bool_)
+    out = device_array(a.shape, np.bool_)
     k, threads = _kernels(np.float64)
     _launch(k.not_equal, a.size, threads)(a.reshape(-1), value, out.reshape(-1))
     return out
@@ -278,7 +288,7 @@ def not_equal(a, value):
 
 def zero_masked_steps(x, mask):
     x, mask = local(x), local(mask)
-    out = gpu_memory.device_array(x.shape, x.dtype)
+    out = device_array(x.shape, x.dtype)
     k, threads = _kernels(x.dtype)
     _launch(k.zero_masked_steps, x.size, threads)(x, mask, out)
     return out
@@ -287,7 +297,7 @@ def zero_masked_steps(x, mask):
 def gather_rows(table, ids):
     ids = local(ids)
     flat = ids.reshape(-1)
-    out = gpu_memory.device_array(tuple(ids.shape) + (table.shape[1],), table.dtype)
+    out = device_array(tuple(ids.shape) + (table.shape[1],), table.dtype)
     k, threads = _kernels(table.dtype)
     _launch(k.gather_rows, out.size, threads)(table, flat, out.reshape(-1, table.shape[1]))
     return out
@@ -330,7 +340,7 @@ def _device_ints(boundaries):
 
 @functools.lru_cache(maxsize=64)
 def _device_ints_on(boundaries, device_id):
-    return gpu_memory.to_device(np.array(boundaries, np.int64))
+    return to_device(np.array(boundaries, np.int64))
 
 
 class DeviceScalar:
@@ -361,8 +371,8 @@ class DeviceScalar:
 def _sum(values, divisor):
     """The sum of a 1-D device array over ``divisor``, on its way to the host: one block, no atomics."""
     k, threads = _kernels(values.dtype)
-    out = gpu_memory.device_array(1, values.dtype)
-    gpu_launch.launch(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), False, out))
+    out = device_array(1, values.dtype)
+    launch_kernel(k.segment_sums, 1, threads, (values, _device_ints((0, values.size)), False, out))
     return DeviceScalar(to_host_async(out), divisor)
 
 
@@ -410,13 +420,13 @@ def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
         value, host_gradient = loss.value_and_gradient(y_true, y_pred.copy_to_host())
         return value, from_host(host_gradient)
     k, threads = _kernels(y_pred.dtype)
-    gradient = gpu_memory.device_array(y_pred.shape, y_pred.dtype)
+    gradient = device_array(y_pred.shape, y_pred.dtype)
     real = y_pred.dtype.type
     options = loss.kernel_options()
     if loss.gpu_kernel == "elementwise":
-        values = gpu_memory.device_array(y_pred.size, y_pred.dtype)
+        values = device_array(y_pred.size, y_pred.dtype)
         _launch(k.elementwise_loss, y_pred.size, threads)(
-            y_true.device, y_pred.reshape(-1), gpu_ops.ELEMENTWISE_LOSSES[loss.name], real(options["delta"]),
+            y_true.device, y_pred.reshape(-1), op_kernels.ELEMENTWISE_LOSSES[loss.name], real(options["delta"]),
             options["from_logits"], real(y_pred.size), values, gradient.reshape(-1))
         return _sum(values, y_pred.size), gradient
     width = tuple(y_pred.shape)[-1]
@@ -425,7 +435,7 @@ def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
         labels, targets = y_true.device, y_pred.reshape(-1, width)  # targets: unused by the kernel
     else:
         labels, targets = _device_ints((0,)), y_true.device  # labels: unused by the kernel
-    values = gpu_memory.device_array(rows, y_pred.dtype)
+    values = device_array(rows, y_pred.dtype)
     _launch(k.crossentropy_rows, rows, threads)(
         targets, labels, options["sparse"], y_pred.reshape(-1, width), options["from_logits"], real(rows), values,
         gradient.reshape(-1, width))
@@ -464,8 +474,8 @@ def clip_values(a, limit):
 def clip_segment_norms(grads, boundaries, clipnorm):
     k, threads = _kernels(grads.dtype)
     boundaries = _device_ints(tuple(int(b) for b in boundaries))
-    squares = gpu_memory.device_array(boundaries.size - 1, grads.dtype)
-    gpu_launch.launch(k.segment_sums, boundaries.size - 1, threads, (grads, boundaries, True, squares))
+    squares = device_array(boundaries.size - 1, grads.dtype)
+    launch_kernel(k.segment_sums, boundaries.size - 1, threads, (grads, boundaries, True, squares))
     _launch(k.scale_segments, grads.size, threads)(grads, boundaries, squares, grads.dtype.type(clipnorm))
 
 
@@ -476,15 +486,15 @@ def scale_in_place(a, factor):
 
 # -- graph layers (merging, reshaping, pooling, normalization, conv1d) ------------------
 def _layer_kernels(dtype):
-    """kernels/gpu_layers.py's kernels for ``dtype``; masks (bool) use float32's, which touch no float."""
+    """kernels/cuda/layers.py's kernels for ``dtype``; masks (bool) use float32's, which touch no float."""
     options = _options()
     dtype = np.float32 if np.dtype(dtype) == np.bool_ else dtype
-    return (gpu_layers.build_kernels(gpu_lstm.dtype_name(dtype), options["threads"], options["fastmath"],
-                                     options["cache"]), options["threads"])
+    return (layer_kernels.build_kernels(dtype_name(dtype), options.threads, options.fastmath, options.cache),
+            options.threads)
 
 
 def _copy_kernels(dtype):
-    """gpu_ops' kernels whose ``copy_columns`` copies ``dtype``'s elements (float32's for bool masks)."""
+    """ops.py's kernels whose ``copy_columns`` copies ``dtype``'s elements (float32's for bool masks)."""
     return _kernels(np.float32 if np.dtype(dtype) == np.bool_ else dtype)
 
 
@@ -498,7 +508,7 @@ def concat_axis(arrays, axis):
     shapes = [tuple(a.shape) for a in arrays]
     outer, inner = _around(shapes[0], axis)
     total = sum(shape[axis] for shape in shapes)
-    out = gpu_memory.device_array(shapes[0][:axis] + (total,) + shapes[0][axis + 1:], arrays[0].dtype)
+    out = device_array(shapes[0][:axis] + (total,) + shapes[0][axis + 1:], arrays[0].dtype)
     rows = out.reshape(outer, total * inner)
     k, threads = _copy_kernels(out.dtype)
     first = 0
@@ -517,7 +527,7 @@ def split_axis(a, sizes, axis):
     k, threads = _copy_kernels(a.dtype)
     parts, first = [], 0
     for size in sizes:
-        part = gpu_memory.device_array(shape[:axis] + (size,) + shape[axis + 1:], a.dtype)
+        part = device_array(shape[:axis] + (size,) + shape[axis + 1:], a.dtype)
         _launch(k.copy_columns, outer * size * inner, threads)(rows, first, part.reshape(outer, size * inner), 0,
                                                                size * inner)
         parts.append(part)
@@ -526,7 +536,7 @@ def split_axis(a, sizes, axis):
 
 
 def mask_ones(shape):
-    out = gpu_memory.device_array(shape, np.bool_)
+    out = device_array(shape, np.bool_)
     if out.size:
         driver.device_memset(out, 1, out.nbytes)  # True is the byte 1
     return out
@@ -534,7 +544,7 @@ def mask_ones(shape):
 
 def logical_or(a, b):
     a, b = local(a), local(b)
-    out = gpu_memory.device_array(a.shape, np.bool_)
+    out = device_array(a.shape, np.bool_)
     k, threads = _layer_kernels(np.bool_)
     _launch(k.logical_or, a.size, threads)(a.reshape(-1), b.reshape(-1), out.reshape(-1))
     return out
@@ -542,7 +552,7 @@ def logical_or(a, b):
 
 def where_mask(x, mask, value):
     x, mask = local(x), local(mask)
-    out = gpu_memory.device_array(x.shape, x.dtype)
+    out = device_array(x.shape, x.dtype)
     k, threads = _layer_kernels(x.dtype)
     _launch(k.where_mask, x.size, threads)(x.reshape(-1), mask.reshape(-1), x.size // max(mask.size, 1),
                                            x.dtype.type(value), out.reshape(-1))
@@ -556,7 +566,7 @@ def _mask_or_dummy(mask):
 def sum_steps(x, mask=None, mean=False):
     B, T, F = x.shape
     mask, use_mask = _mask_or_dummy(mask)
-    out = gpu_memory.device_array((B, F), x.dtype)
+    out = device_array((B, F), x.dtype)
     k, threads = _layer_kernels(x.dtype)
     _launch(k.sum_steps, B * F, threads)(x, mask, use_mask, mean, out)
     return out
@@ -568,10 +578,10 @@ def spread_steps(a, timesteps, mask=None, mean=False):
     mask, use_mask = _mask_or_dummy(mask)
     k, threads = _layer_kernels(a.dtype)
     use_counts = mean and use_mask
-    counts = gpu_memory.device_array(B, a.dtype) if use_counts else read_only_zeros((1,), a.dtype)
+    counts = device_array(B, a.dtype) if use_counts else read_only_zeros((1,), a.dtype)
     if use_counts:
         _launch(k.step_counts, B, threads)(mask, counts)
-    out = gpu_memory.device_array((B, timesteps, F), a.dtype)
+    out = device_array((B, timesteps, F), a.dtype)
     _launch(k.spread_steps, out.size, threads)(a, mask, use_mask, counts, use_counts,
                                                a.dtype.type(timesteps if mean else 1), out)
     return out
@@ -580,9 +590,9 @@ def spread_steps(a, timesteps, mask=None, mean=False):
 def layer_norm(x, gamma, beta, epsilon):
     rows, width = x.shape
     dummy = read_only_zeros((1,), x.dtype)
-    y = gpu_memory.device_array((rows, width), x.dtype)
-    normalized = gpu_memory.device_array((rows, width), x.dtype)
-    inv_std = gpu_memory.device_array(rows, x.dtype)
+    y = device_array((rows, width), x.dtype)
+    normalized = device_array((rows, width), x.dtype)
+    inv_std = device_array(rows, x.dtype)
     k, threads = _layer_kernels(x.dtype)
     _launch(k.layer_norm_rows, rows, threads)(
         x, dummy if gamma is None else local(gamma), gamma is not None, dummy if beta is None else local(beta),
@@ -592,7 +602,7 @@ def layer_norm(x, gamma, beta, epsilon):
 
 def layer_norm_gradient(dy, normalized, inv_std, gamma):
     dy = local(dy)
-    dx = gpu_memory.device_array(normalized.shape, normalized.dtype)
+    dx = device_array(normalized.shape, normalized.dtype)
     k, threads = _layer_kernels(dx.dtype)
     _launch(k.layer_norm_gradient_rows, dx.shape[0], threads)(
         dy, normalized, inv_std, read_only_zeros((1,), dx.dtype) if gamma is None else local(gamma),
@@ -603,7 +613,7 @@ def layer_norm_gradient(dy, normalized, inv_std, gamma):
 def sequence_windows(x, kernel_size, stride, dilation, pad_left, pad_right):
     B, T, C = x.shape
     steps_out = (T + pad_left + pad_right - (kernel_size - 1) * dilation - 1) // stride + 1
-    windows = gpu_memory.device_array((B * steps_out, kernel_size * C), x.dtype)
+    windows = device_array((B * steps_out, kernel_size * C), x.dtype)
     k, threads = _layer_kernels(x.dtype)
     _launch(k.sequence_windows, windows.size, threads)(x, kernel_size, stride, dilation, pad_left, windows)
     return windows
@@ -611,7 +621,7 @@ def sequence_windows(x, kernel_size, stride, dilation, pad_left, pad_right):
 
 def sequence_windows_gradient(d_windows, input_shape, kernel_size, stride, dilation, pad_left, pad_right):
     d_windows = local(d_windows)
-    dx = gpu_memory.device_array(tuple(input_shape), d_windows.dtype)
+    dx = device_array(tuple(input_shape), d_windows.dtype)
     k, threads = _layer_kernels(dx.dtype)
     _launch(k.sequence_windows_gradient, dx.size, threads)(d_windows, kernel_size, stride, dilation, pad_left, dx)
     return dx

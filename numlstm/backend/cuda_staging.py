@@ -20,7 +20,7 @@ page-locked memory is queued like a kernel:
 A buffer serves again once the event after its last copy has passed and,
 for a download, once its result has been taken (or the download dropped).
 Buffers come in powers of two and go with their context; arrays above the
-caller's ``largest`` (``config.GPU_OPTIONS["staged_transfer_bytes"]``),
+caller's ``largest`` (``GpuMemoryOptions.staged_transfer_bytes``),
 and transfers beyond ``BUDGET`` bytes of buffers, are copied the ordinary
 way.
 """
@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ..kernels import gpu_memory
+from ..kernels.cuda.memory import device_array, to_device
 from .cpu import Ready
 
 BUDGET = 1 << 26
@@ -57,7 +57,7 @@ class StagingPool:
         capacity, buffer, event = taken
         staged = _view(buffer, array)
         staged[...] = array
-        out = gpu_memory.device_array(array.shape, array.dtype)
+        out = device_array(array.shape, array.dtype)
         stream = cuda.default_stream()
         out.copy_to_device(staged, stream=stream)
         event.record(stream)
@@ -156,7 +156,7 @@ def upload(array, largest):
     """``array`` (host, C-contiguous) on the device, staged when it is at most ``largest`` bytes: the copy
     does not wait for the device to finish the work queued before it."""
     out = pool().upload(array, largest)
-    return gpu_memory.to_device(array) if out is None else out
+    return to_device(array) if out is None else out
 
 
 def download(array, largest):

@@ -52,7 +52,8 @@ def info():
 
     import numlstm
 
-    from ..kernels import config as kernel_config
+    from ..kernels import options as kernel_options
+    from ..kernels.cpu import lstm as cpu_kernels
 
     print(f"numlstm {numlstm.__version__} at {os.path.dirname(numlstm.__file__)}")
     print(f"python {platform.python_version()} ({sys.executable}) on {platform.machine()} {platform.system()}")
@@ -79,7 +80,7 @@ def info():
     except Exception as exc:  # a bad NUMLSTM_DEVICE must not stop `info`
         chosen = f"none ({exc})"
     print(f"CUDA: {_cuda_status()}; LSTM passes run on: {chosen} (NUMLSTM_DEVICE or numlstm.set_device to change)")
-    kernels = os.path.dirname(kernel_config.__file__)
+    kernels = os.path.dirname(cpu_kernels.__file__)
     cache = numba.config.CACHE_DIR or (os.path.join(kernels, "__pycache__") if os.access(kernels, os.W_OK)
                                        else "the user cache folder Numba picks (set NUMBA_CACHE_DIR to choose)")
-    print(f"JIT cache: {cache} (cache={kernel_config.JIT_OPTIONS.get('cache')})")
+    print(f"JIT cache: {cache} (cache={kernel_options.CPU_JIT.cache})")

@@ -153,17 +153,18 @@ class _Transfers:
             import weakref
 
             from numba.cuda.dispatcher import _LaunchConfiguration as configured_kernel
-            from numlstm.kernels import gpu_cublas, gpu_launch
+            from numlstm.kernels.cuda import cublas as cuda_cublas
+            from numlstm.kernels.cuda import launch as cuda_launch
 
-            monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kw: None))
-            monkeypatch.setattr(gpu_launch, "_templates", weakref.WeakKeyDictionary())
-            gemm = gpu_cublas.gemm
+            monkeypatch.setattr(cuda_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kw: None))
+            monkeypatch.setattr(cuda_launch, "_templates", weakref.WeakKeyDictionary())
+            gemm = cuda_cublas.gemm
 
             def logged_gemm(*args, **kwargs):
                 self.log.append("launch")
                 return gemm(*args, **kwargs)
 
-            monkeypatch.setattr(gpu_cublas, "gemm", logged_gemm)
+            monkeypatch.setattr(cuda_cublas, "gemm", logged_gemm)
         call = configured_kernel.__call__
 
         def logged_call(kernel, *args):

@@ -17,7 +17,7 @@ import pytest
 
 import numlstm
 from helpers.cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
-from helpers.gpu import MODELS, assert_fit_matches_cpu
+from helpers.gpu import MODELS, assert_fit_matches_cpu, set_gpu_options
 from numlstm import layers, losses, optimizers
 
 pytestmark = pytest.mark.simulator
@@ -25,37 +25,34 @@ pytestmark = pytest.mark.simulator
 
 @pytest.fixture(params=["natural", "reversed"])
 def serialised(request, monkeypatch):
-    """Every float64 kernel of gpu_lstm and gpu_ops launched through SerialisedKernel; yields the wrappers
-    by name."""
+    """Every float64 kernel of kernels/cuda (the LSTM's and ops.py's) launched through SerialisedKernel; yields
+    the wrappers by name."""
     from helpers.serialised_launch import SerialisedKernel
 
-    from numlstm.kernels import config, gpu_lstm, gpu_ops
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import lstm, ops, plans
 
-    options = config.GPU_SIMULATOR_OPTIONS
+    options = kernel_options.SIMULATOR_PRESET.kernels
     wrapped = {}
-    for namespace in (gpu_lstm.kernels_for(np.float64, options),
-                      gpu_ops.build_kernels("float64", options["threads"], options["fastmath"], options["cache"])):
+    for namespace in (lstm.kernels_for(np.float64, options),
+                      ops.build_kernels("float64", options.threads, options.fastmath, options.cache)):
         for name, kernel in list(vars(namespace).items()):
             wrapped[name] = SerialisedKernel(kernel, request.param)
             monkeypatch.setattr(namespace, name, wrapped[name])
-    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: 3)
+    monkeypatch.setattr(plans, "max_cooperative_blocks", lambda *args: 3)
     with numlstm.device("cuda"):
         yield wrapped
 
 
 TIME_LOOPS = {"one thread per unit": {}, "split steps": {"split_below": 10**9}, "GEMM steps": {"gemm_steps_from": 0},
               "persistent, cached": {"persistent_below": 10**9},
-              "persistent, uncached": {"persistent_below": 10**9, "shared_bytes": 0, "persistent_uncached": True},
               "GEMMs of split depth": {"gemm_split_blocks": 10**6, "gemm_split_depth": 4}}
 
 
 @pytest.mark.parametrize("time_loop", list(TIME_LOOPS))
 def test_lstm_passes(monkeypatch, rng, serialised, time_loop):
     """H = 5 and B = 3 leave partial blocks of units, slices and rows; the GEMMs span several tiles."""
-    from numlstm.kernels import config
-
-    for name, value in TIME_LOOPS[time_loop].items():
-        monkeypatch.setitem(config.GPU_SIMULATOR_OPTIONS, name, value)
+    set_gpu_options(monkeypatch, **TIME_LOOPS[time_loop])
     args = random_lstm_args(rng, B=3, T=3, F=9, H=5, peephole=True, mask=True, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
@@ -96,11 +93,9 @@ def test_every_layer_loss_and_optimizer(serialised, monkeypatch, time_loop):
     blocks in both orders, where a race between two of them would give two different answers. With the
     persistent loops, layers of one size and different gate counts follow each other (a CIFG LSTM, then
     plain ones): each must get a weight cache of its own shape, which poisoned shared memory checks."""
-    from numlstm.kernels import config
-
     persistent = time_loop == "persistent"
     if persistent:
-        monkeypatch.setitem(config.GPU_SIMULATOR_OPTIONS, "persistent_below", 10**9)
+        set_gpu_options(monkeypatch, persistent_below=10**9)
     for make in MODELS.values():
         assert_fit_matches_cpu(make)
     not_launched = {name for name, kernel in serialised.items() if not kernel.launches}

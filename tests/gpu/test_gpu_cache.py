@@ -1,4 +1,4 @@
-"""The on-disk cache of the GPU kernels (``config.GPU_OPTIONS["cache"]``): a second process loads what the
+"""The on-disk cache of the GPU kernels (``GpuKernelOptions.cache``): a second process loads what the
 first compiled, and computes the same bits (the cooperative kernels, which numba-cuda cannot cache, apart). Needs a real GPU (the simulator compiles nothing); that the
 variants cache apart is checked without one in test_ptx.py."""
 
@@ -15,20 +15,21 @@ _RUN = """
 import json
 import numpy as np
 import numlstm
-from numlstm.kernels import config, gpu_lstm
-config.GPU_OPTIONS.update(cache=True, gemm_library="numba")
+from numlstm.kernels import options
+from numlstm.kernels.cuda import lstm
+options.DEVICE_PRESET = options.DEVICE_PRESET.replace(cache=True, gemm_library="numba")
 rng = np.random.default_rng(0)
 x = rng.standard_normal((3, 4, 2)).astype(np.float32)
 kernel = rng.standard_normal((2, 20)).astype(np.float32)
 recurrent_kernel = rng.standard_normal((5, 20)).astype(np.float32)
 results = []
 for persistent_below in (0, 10**9):  # the per-step kernels, then the persistent (cooperative) ones
-    config.GPU_OPTIONS["persistent_below"] = persistent_below
+    options.DEVICE_PRESET = options.DEVICE_PRESET.replace(persistent_below=persistent_below)
     with numlstm.device("cuda"):
         out, h_n, c_n, workspace = numlstm.lstm_forward(x, kernel, recurrent_kernel)
         grads = numlstm.lstm_backward(workspace, np.ones_like(out))
     results += [out.tolist(), grads.d_kernel.tolist()]
-kernels = gpu_lstm.kernels_for(np.float32, config.GPU_OPTIONS)
+kernels = lstm.kernels_for(np.float32, options.DEVICE_PRESET.kernels)
 stats = {name: [sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())]
          for name, k in vars(kernels).items()}
 print(json.dumps({"stats": stats, "results": results}))

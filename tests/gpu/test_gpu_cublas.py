@@ -1,4 +1,4 @@
-"""The GEMMs through cuBLAS (``gemm_library = "cublas"``, kernels/gpu_cublas.py) against numpy.
+"""The GEMMs through cuBLAS (``gemm_library = "cublas"``, kernels/cuda/cublas.py) against numpy.
 
 On a GPU they call libcublas where it loads. In Numba's simulator (cuBLAS
 needs a GPU) a stand-in (simulated_cublas.py) computes cuBLAS's column-major
@@ -7,12 +7,14 @@ to column-major mapping: operand order, transposes, leading dimensions of
 leading-row slices, accumulation.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import numlstm
 from helpers.cases import assert_gradients_match_cpu, assert_matches_reference, random_lstm_args
-from helpers.gpu import active_gpu_options, force_time_loop
+from helpers.gpu import active_gpu_options, force_time_loop, set_gpu_options
 from numlstm import dispatch, layers
 from helpers.simulated_cublas import SimulatedCublas
 
@@ -22,16 +24,16 @@ pytestmark = pytest.mark.gpu
 @pytest.fixture
 def cublas_gemms(monkeypatch):
     """Every GEMM through cuBLAS; yields a function that counts the cuBLAS calls so far (None on a GPU)."""
-    from numlstm.kernels import gpu_cublas
+    from numlstm.kernels.cuda import cublas as cuda_cublas
 
-    monkeypatch.setitem(active_gpu_options(), "gemm_library", "cublas")
+    set_gpu_options(monkeypatch, gemm_library="cublas")
     if dispatch.simulator_enabled():
         cublas = SimulatedCublas()
-        monkeypatch.setattr(gpu_cublas, "_library", lambda: cublas)
-        monkeypatch.setattr(gpu_cublas, "_address", cublas.address)
+        monkeypatch.setattr(cuda_cublas, "_library", lambda: cublas)
+        monkeypatch.setattr(cuda_cublas, "_address", cublas.address)
         yield lambda: cublas.calls
     else:
-        if not gpu_cublas.usable():
+        if not cuda_cublas.usable():
             pytest.skip("libcublas is not installed: needs the cublas extra: pip install -e '.[cublas]'")
         yield lambda: None
 
@@ -62,7 +64,7 @@ def test_gemm_through_cublas_reads_the_leading_rows(rng, cublas_gemms, transpose
     is chosen for."""
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     n, depth = 7, 6
     a = rng.standard_normal((depth + spare, m) if transpose_a else (m + spare, depth)).astype(np.float32)
@@ -74,7 +76,7 @@ def test_gemm_through_cublas_reads_the_leading_rows(rng, cublas_gemms, transpose
     expected[:m] = op_a @ op_b + (c[:m] if accumulate else 0)
     out = cuda.to_device(c)
     options = active_gpu_options()
-    gpu_lstm.launch_gemm(None, options, cuda.to_device(a), cuda.to_device(b), out, m, n, depth, transpose_a,
+    cuda_lstm.launch_gemm(None, options, cuda.to_device(a), cuda.to_device(b), out, m, n, depth, transpose_a,
                          transpose_b, accumulate)
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
     assert cublas_gemms() in (None, 1)
@@ -107,37 +109,38 @@ def test_a_model_through_cublas_matches_the_cpu(rng, cublas_gemms):
 def test_cublas_missing_says_how_to_install(monkeypatch):
     from cuda import pathfinder
 
-    from numlstm.kernels import gpu_cublas
+    from numlstm.kernels.cuda import cublas as cuda_cublas
 
     def not_found(name):
         raise pathfinder.DynamicLibNotFoundError(f"Failure finding {name}")
 
     monkeypatch.setattr(pathfinder, "load_nvidia_dynamic_lib", not_found)
-    gpu_cublas._library.cache_clear()
+    cuda_cublas._library.cache_clear()
     try:
         with pytest.raises(ImportError, match=r'"cublas" needs libcublas: pip install "numlstm\[cublas\]"'):
-            gpu_cublas.gemm(None, None, None, 1, 1, 1, False, False, False)
+            cuda_cublas.gemm(None, None, None, 1, 1, 1, False, False, False)
     finally:
-        gpu_cublas._library.cache_clear()
+        cuda_cublas._library.cache_clear()
 
 
 def test_unknown_gemm_library_is_refused(monkeypatch):
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
-    options = dict(active_gpu_options(), gemm_library="cupy")
-    with pytest.raises(ValueError, match=r'gemm_library"\] must be "auto", "numba" or "cublas", got \'cupy\''):
-        gpu_lstm.launch_gemm(None, options, None, None, None, 1, 1, 1)
+    options = dataclasses.replace(active_gpu_options(), gemm_library="cupy")
+    with pytest.raises(ValueError,
+                       match=r'GpuKernelOptions.gemm_library must be "auto", "numba" or "cublas", got \'cupy\''):
+        cuda_lstm.launch_gemm(None, options, None, None, None, 1, 1, 1)
 
 
 def test_gemm_through_cublas_reads_column_slices(rng, cublas_gemms):
     """Views whose rows are longer than the columns they use: the leading dimension is the row stride."""
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     a, b, c = (rng.standard_normal(shape).astype(np.float32) for shape in ((4, 5), (6, 3), (4, 7)))
     out = cuda.to_device(c)
-    gpu_lstm.launch_gemm(None, active_gpu_options(), cuda.to_device(a)[:, 1:4], cuda.to_device(b)[:3],
+    cuda_lstm.launch_gemm(None, active_gpu_options(), cuda.to_device(a)[:, 1:4], cuda.to_device(b)[:3],
                          out[:, 2:5], 4, 3, 3)
     expected = c.copy()
     expected[:, 2:5] = a[:, 1:4] @ b[:3]
@@ -146,22 +149,22 @@ def test_gemm_through_cublas_reads_column_slices(rng, cublas_gemms):
 
 @pytest.mark.parametrize("library", ["cublas", "numba"])
 def test_a_step_gemm_runs_on_the_rows_it_is_given(rng, monkeypatch, cublas_gemms, library):
-    """The GEMM steps' product (gpu_lstm.step_gemm) at row offsets of ``a`` and ``c``, as each time step
+    """The GEMM steps' product (cuda_lstm.step_gemm) at row offsets of ``a`` and ``c``, as each time step
     reads h of its own step and adds into its own rows of ``gates``: only those rows change. Through cuBLAS
     the offsets move the addresses (the stand-in asserts that no read leaves an operand), and offsets that
     would reach past an operand are refused."""
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
-    monkeypatch.setitem(active_gpu_options(), "gemm_library", library)
+    set_gpu_options(monkeypatch, gemm_library=library)
     options = active_gpu_options()
     B, n, depth, steps = 2, 5, 3, 3
     a = rng.standard_normal(((steps + 1) * B, depth)).astype(np.float32)
     b = rng.standard_normal((depth, n)).astype(np.float32)
     c = rng.standard_normal((steps * B, n)).astype(np.float32)
     out = cuda.to_device(c)
-    run = gpu_lstm.step_gemm(gpu_lstm.kernels_for(np.float32, options), options, cuda.to_device(a),
+    run = cuda_lstm.step_gemm(cuda_lstm.kernels_for(np.float32, options), options, cuda.to_device(a),
                              cuda.to_device(b), out, B, n, depth, accumulate=True)
     run(3 * B, B)  # a's last rows into c's middle rows
     expected = c.copy()
@@ -177,22 +180,22 @@ def test_a_step_gemm_runs_on_the_rows_it_is_given(rng, monkeypatch, cublas_gemms
 def test_an_operand_without_contiguous_rows_is_refused(cublas_gemms):
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     columns_apart = cuda.to_device(np.asfortranarray(np.ones((3, 2), np.float32)))
     b, c = cuda.to_device(np.ones((2, 2), np.float32)), cuda.to_device(np.ones((3, 2), np.float32))
     with pytest.raises(ValueError, match=r"a must be a 2-D array with contiguous rows for cuBLAS, got shape \(3, 2\)"):
-        gpu_lstm.launch_gemm(None, active_gpu_options(), columns_apart, b, c, 3, 2, 2)
+        cuda_lstm.launch_gemm(None, active_gpu_options(), columns_apart, b, c, 3, 2, 2)
 
 
 def test_operands_of_two_dtypes_are_refused(cublas_gemms):
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     a, b = cuda.to_device(np.ones((2, 2), np.float32)), cuda.to_device(np.ones((2, 2)))
     with pytest.raises(TypeError, match="cuBLAS GEMMs take float32 or float64 operands of one dtype"):
-        gpu_lstm.launch_gemm(None, active_gpu_options(), a, b, cuda.to_device(np.ones((2, 2))), 2, 2, 2)
+        cuda_lstm.launch_gemm(None, active_gpu_options(), a, b, cuda.to_device(np.ones((2, 2))), 2, 2, 2)
 
 
 @pytest.mark.parametrize("cublas_from", [24, 25])
@@ -201,16 +204,17 @@ def test_auto_picks_cublas_for_large_products_where_it_loads(monkeypatch, rng, c
     (3 x 4 x 2 = 24 here); the Numba kernel otherwise, without libcublas, or in the simulator."""
     from numba import cuda
 
-    from numlstm.kernels import gpu_cublas, gpu_lstm
+    from numlstm.kernels.cuda import cublas as cuda_cublas
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     usable = not dispatch.simulator_enabled() and _cublas_loads()
-    assert gpu_cublas.usable() == usable
+    assert cuda_cublas.usable() == usable
     through_cublas = []
-    monkeypatch.setattr(gpu_cublas, "gemm", lambda *args: through_cublas.append(args))
-    options = dict(active_gpu_options(), gemm_library="auto", cublas_from=cublas_from)
+    monkeypatch.setattr(cuda_cublas, "gemm", lambda *args: through_cublas.append(args))
+    options = dataclasses.replace(active_gpu_options(), gemm_library="auto", cublas_from=cublas_from)
     a, b = rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
     out = cuda.to_device(np.zeros((3, 4)))
-    gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
+    cuda_lstm.launch_gemm(cuda_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
                          out, 3, 4, 2)
     expected = usable and cublas_from <= 24
     assert len(through_cublas) == expected
@@ -225,7 +229,7 @@ def test_tf32_rounds_float32_operands_to_10_bit_mantissas_and_leaves_float64_alo
     handle's math mode follows each GEMM's."""
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
     from helpers.simulated_cublas import tf32
 
     options = active_gpu_options()
@@ -235,18 +239,18 @@ def test_tf32_rounds_float32_operands_to_10_bit_mantissas_and_leaves_float64_alo
 
     def product(dtype):
         out = cuda.device_array((6, 5), dtype)
-        gpu_lstm.launch_gemm(None, options, cuda.to_device(a.astype(dtype)), cuda.to_device(b.astype(dtype)), out,
+        cuda_lstm.launch_gemm(None, options, cuda.to_device(a.astype(dtype)), cuda.to_device(b.astype(dtype)), out,
                              6, 5, 40)
         return out.copy_to_host()
 
     exact = a.astype(np.float32).astype(np.float64) @ b.astype(np.float32).astype(np.float64)
     rounded = tf32(a).astype(np.float64) @ tf32(b).astype(np.float64)
-    monkeypatch.setitem(options, "tf32", True)
+    options = dataclasses.replace(options, tf32=True)
     fast = product(np.float32)
     np.testing.assert_allclose(fast, exact, rtol=0, atol=40 * 2**-10 * np.abs(a).max() * np.abs(b).max())
     if dispatch.simulator_enabled():
         np.testing.assert_allclose(fast, rounded, rtol=1e-5, atol=1e-5)
         assert np.abs(fast - exact).max() > 1e-4  # far beyond float32 rounding: the operands were rounded
     np.testing.assert_allclose(product(np.float64), a @ b, rtol=1e-13)
-    monkeypatch.setitem(options, "tf32", False)
+    options = dataclasses.replace(options, tf32=False)
     np.testing.assert_allclose(product(np.float32), exact, rtol=1e-5, atol=1e-5)

@@ -4,7 +4,7 @@ Runs on a GPU or in the CUDA simulator (NUMBA_ENABLE_CUDASIM=1). The CPU
 layers are pinned by tests/test_graph_layers.py (finite differences, Keras);
 here each layer's forward and backward on device arrays, its weights on the
 device too, must match them, and so must each backend function behind them
-(kernels/gpu_layers.py) its numpy twin in numlstm/backend/cpu.py.
+(kernels/cuda/layers.py) its numpy twin in numlstm/backend/cpu.py.
 """
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Prepared launches (kernels/gpu_launch.py): the time loops' per-step kernels with their parameters
+"""Prepared launches (kernels/cuda/launch.py): the time loops' per-step kernels with their parameters
 marshalled once. On a GPU they skip numba-cuda's own marshalling; in the simulator, and for anything but a
 plain kernel, they go through numba-cuda's launch, with the same results."""
 
@@ -10,7 +10,7 @@ import numlstm
 from helpers.cases import random_lstm_args
 from helpers.gpu import force_time_loop
 from numlstm import dispatch
-from numlstm.kernels import gpu_launch
+from numlstm.kernels.cuda import launch as cuda_launch
 
 pytestmark = pytest.mark.gpu
 on_gpu_only = pytest.mark.real_gpu(reason="the simulator launches through numba-cuda's own path")
@@ -26,8 +26,8 @@ def _record(s, t, scale, out):
 
 def test_each_launch_takes_its_leading_arguments_and_keeps_the_rest():
     out = cuda.to_device(np.zeros(3))
-    launch = gpu_launch.prepared_launch(_record, 1, 32, (0, 0, 2.5, out))
-    assert gpu_launch.is_prepared(launch) == dispatch.gpu_available()
+    launch = cuda_launch.prepared_launch(_record, 1, 32, (0, 0, 2.5, out))
+    assert cuda_launch.is_prepared(launch) == dispatch.gpu_available()
     launch(3, 4)
     np.testing.assert_array_equal(out.copy_to_host(), [3, 4, 7.5])
     launch(-1, 9)
@@ -39,7 +39,7 @@ def test_each_launch_takes_its_leading_arguments_and_keeps_the_rest():
 def test_only_integers_can_vary():
     out = cuda.to_device(np.zeros(3))
     with pytest.raises(TypeError, match="the first 3 arguments of a prepared launch must be integers"):
-        gpu_launch.prepared_launch(_record, 1, 32, (0, 0, 1.0, out), varying=3)
+        cuda_launch.prepared_launch(_record, 1, 32, (0, 0, 1.0, out), varying=3)
 
 
 def test_a_wrapped_kernel_launches_through_the_wrapper():
@@ -55,8 +55,8 @@ def test_a_wrapped_kernel_launches_through_the_wrapper():
             return run
 
     out = cuda.to_device(np.zeros(3))
-    launch = gpu_launch.prepared_launch(Counted(), 1, 32, (0, 0, 1.0, out))
-    assert not gpu_launch.is_prepared(launch)
+    launch = cuda_launch.prepared_launch(Counted(), 1, 32, (0, 0, 1.0, out))
+    assert not cuda_launch.is_prepared(launch)
     launch(1, 2)
     launch(3, 4)
     assert launches == [(1, 2), (3, 4)]
@@ -68,13 +68,13 @@ def test_time_loops_launch_prepared_and_match_numba_cudas_own_launches(monkeypat
     """Every per-step kernel of both passes (split steps, one thread per unit and GEMM steps) is launched
     prepared, and computes the same bits as through numba-cuda's launch."""
     made = []
-    prepare = gpu_launch.prepared_launch
+    prepare = cuda_launch.prepared_launch
 
     def recorded(*args, **kwargs):
         made.append(prepare(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(gpu_launch, "prepared_launch", recorded)
+    monkeypatch.setattr(cuda_launch, "prepared_launch", recorded)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, peephole=True, mask=True, initial_state=True,
                             recurrent_mask=True)
 
@@ -89,11 +89,11 @@ def test_time_loops_launch_prepared_and_match_numba_cudas_own_launches(monkeypat
         return results
 
     prepared = passes()
-    assert len(made) == 8 and all(gpu_launch.is_prepared(launch) for launch in made)
-    monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args: None))
+    assert len(made) == 8 and all(cuda_launch.is_prepared(launch) for launch in made)
+    monkeypatch.setattr(cuda_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args: None))
     made.clear()
     through_numba = passes()
-    assert len(made) == 8 and not any(gpu_launch.is_prepared(launch) for launch in made)
+    assert len(made) == 8 and not any(cuda_launch.is_prepared(launch) for launch in made)
     for got, want in zip(prepared, through_numba):
         if want is not None:
             np.testing.assert_array_equal(got, want)
@@ -104,7 +104,7 @@ def test_a_one_off_launch_computes_what_numba_cudas_launch_does():
     each launch writes what its own arguments say."""
     for scale, length in [(2.5, 3), (0.5, 3), (1.5, 5)]:
         out = cuda.to_device(np.zeros(length))
-        gpu_launch.launch(_record, 1, 32, (length, -length, scale, out))
+        cuda_launch.launch(_record, 1, 32, (length, -length, scale, out))
         np.testing.assert_array_equal(out.copy_to_host()[:3], [length, -length, scale * length])
 
 
@@ -118,7 +118,7 @@ def test_a_one_off_launch_of_a_wrapped_kernel_goes_through_the_wrapper():
 
     out = cuda.to_device(np.zeros(3))
     for _ in range(2):
-        gpu_launch.launch(Counted(), 1, 32, (1, 2, 1.0, out))
+        cuda_launch.launch(Counted(), 1, 32, (1, 2, 1.0, out))
     assert launches == [(1, 32), (1, 32)]
     np.testing.assert_array_equal(out.copy_to_host(), [1, 2, 3])
 
@@ -150,11 +150,11 @@ def test_after_a_first_training_step_numba_cuda_marshals_nothing(monkeypatch, rn
     calls = []
     call = CUDADispatcher.call
     monkeypatch.setattr(CUDADispatcher, "call", lambda self, *args: calls.append(self) or call(self, *args))
-    monkeypatch.setattr(gpu_launch, "_templates", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(cuda_launch, "_templates", weakref.WeakKeyDictionary())
     through_templates = trained()
     assert calls == []
-    monkeypatch.setattr(gpu_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kwargs: None))
-    monkeypatch.setattr(gpu_launch, "_templates", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(cuda_launch._FastLaunch, "for_kernel", classmethod(lambda cls, *args, **kwargs: None))
+    monkeypatch.setattr(cuda_launch, "_templates", weakref.WeakKeyDictionary())
     through_numba = trained()
     assert calls  # the second step's launches went through numba-cuda
     for got, want in zip(through_templates, through_numba):

@@ -3,11 +3,12 @@
 Runs on a real GPU, or on CPU-only machines in Numba's CUDA simulator:
 ``NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/gpu`` (the variable must be
 set before numba is imported). The simulator runs with 4 x 4 GEMM tiles and
-16-thread blocks (``config.GPU_SIMULATOR_OPTIONS``); the shapes below leave
+16-thread blocks (``options.SIMULATOR_PRESET``); the shapes below leave
 remainders in every tiled dimension.
 """
 
 import collections
+import dataclasses
 import itertools
 import re
 
@@ -17,7 +18,7 @@ import pytest
 import numlstm
 from helpers.cases import assert_matches_reference, random_lstm_args
 from helpers.finite_differences import check_lstm_gradients
-from helpers.gpu import active_gpu_options, force_time_loop
+from helpers.gpu import active_gpu_options, force_time_loop, set_gpu_options
 from helpers.reference import reference_backward, reference_forward
 
 pytestmark = pytest.mark.gpu
@@ -58,19 +59,20 @@ def test_gemm_across_blocks_with_remainders(rng, transpose_a, transpose_b, accum
     in slices of whole slabs (4 in the simulator), the last one partial, summed by a second kernel."""
     from numba import cuda
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import gemm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     m, n, depth = 19, 21, 9
     a = rng.standard_normal((depth, m) if transpose_a else (m, depth))
     b = rng.standard_normal((n, depth) if transpose_b else (depth, n))
     c = rng.standard_normal((m, n))
     expected = (a.T if transpose_a else a) @ (b.T if transpose_b else b) + (c if accumulate else 0)
-    options = dict(active_gpu_options(), gemm_library="numba")  # on a GPU "auto" may pick cuBLAS
-    options.update(gemm_split_blocks=10**6 if split else 1, gemm_split_depth=2)
-    tiles = -(-m // options["gemm_block"]) * -(-n // options["gemm_block"])
-    assert (gpu_lstm._depth_splits(tiles, depth, options) > 1) == split
+    options = dataclasses.replace(active_gpu_options(), gemm_library="numba",  # on a GPU "auto" may pick cuBLAS
+                                  gemm_split_blocks=10**6 if split else 1, gemm_split_depth=2)
+    tiles = -(-m // options.gemm_block) * -(-n // options.gemm_block)
+    assert (gemm.depth_splits(tiles, depth, options) > 1) == split
     out = cuda.to_device(c)
-    gpu_lstm.launch_gemm(gpu_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
+    cuda_lstm.launch_gemm(cuda_lstm.kernels_for(np.float64, options), options, cuda.to_device(a), cuda.to_device(b),
                          out, m, n, depth, transpose_a, transpose_b, accumulate)
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-13, atol=1e-13)
 
@@ -96,42 +98,36 @@ def test_gemm_steps_match_numpy_reference(monkeypatch, rng, cifg, peephole, mask
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
 
 
-def _force_persistent(monkeypatch, cached):
-    """Forward and backward passes run as one cooperative kernel each, weights cached in shared memory or read from global
-    memory (no shared-memory budget); returns the launch plans chosen, (blocks, cache_slots, bytes)."""
-    from numlstm.kernels import gpu_lstm
+def _force_persistent(monkeypatch):
+    """Forward and backward passes run as one cooperative kernel each, their weights cached in shared memory;
+    returns the launch plans chosen, (blocks, cache_slots, bytes)."""
+    from numlstm.kernels.cuda import plans as cuda_plans
 
-    options = active_gpu_options()
-    monkeypatch.setitem(options, "persistent_below", 10**9)
-    if not cached:
-        monkeypatch.setitem(options, "shared_bytes", 0)
-        monkeypatch.setitem(options, "persistent_uncached", True)
+    set_gpu_options(monkeypatch, persistent_below=10**9)
     plans = []
-    plan = gpu_lstm._persistent_plan
-    monkeypatch.setattr(gpu_lstm, "_persistent_plan", lambda *a: plans.append(plan(*a)) or plans[-1])
+    plan = cuda_plans.persistent_plan
+    monkeypatch.setattr(cuda_plans, "persistent_plan", lambda *a: plans.append(plan(*a)) or plans[-1])
     return plans
 
 
-@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
     (False, False, False, False, False), (False, True, True, True, True), (True, True, True, False, False),
     (True, False, False, True, False)])
-def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cached, cifg, peephole, mask, reverse,
-                                                    zero_output):
+def test_persistent_passes_match_numpy_reference(monkeypatch, rng, cifg, peephole, mask, reverse, zero_output):
     """The forward and backward time loops as one cooperative kernel each, forced on. H = 5 leaves a
     partial block of units, B = 3 a partial block of rows; the simulator runs every tile in one block, a
     GPU one tile per block (each unit block owned by a block per row block)."""
-    plans = _force_persistent(monkeypatch, cached)
+    plans = _force_persistent(monkeypatch)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=5, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-11)
     options = active_gpu_options()
-    unit_blocks = -(-5 // options["persistent_units"])
-    tiles = unit_blocks * -(-3 // options["rows"])
+    unit_blocks = -(-5 // options.persistent_units)
+    tiles = unit_blocks * -(-3 // options.rows)
     assert len(plans) == 2  # forward and backward
     for blocks, cache_slots, _ in plans:
         assert 1 <= blocks <= tiles
-        assert (min(blocks, unit_blocks) * cache_slots >= unit_blocks) if cached else cache_slots == 0
+        assert min(blocks, unit_blocks) * cache_slots >= unit_blocks
 
 
 @pytest.mark.parametrize("cifg,B", [(False, 3), (True, 3), (False, 1)])
@@ -143,9 +139,8 @@ def test_a_cached_persistent_step_loads_h_of_several_k_at_a_time_and_matches_num
     H = 19 gives slice 0 ten values of k (0, 2, ..., 18) and slice 1 nine, so two batches of 4 and a
     remainder of 2 or 1, or one batch of 8 and the same remainders; B = 3 leaves the second 2-row block a
     row short, a row whose h is never read; the recurrent mask scales each loaded h."""
-    _force_persistent(monkeypatch, cached=True)
-    monkeypatch.setitem(active_gpu_options(), "rows", 2)  # rows must not exceed the slices
-    monkeypatch.setitem(active_gpu_options(), "persistent_slices", 2)
+    _force_persistent(monkeypatch)
+    set_gpu_options(monkeypatch, rows=2, persistent_slices=2)  # rows must not exceed the slices
     args = random_lstm_args(rng, B=B, T=3, F=2, H=19, cifg=cifg, peephole=True, initial_state=True,
                             recurrent_mask=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-11)
@@ -159,11 +154,9 @@ def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slice
     groups of 4 or 5; the persistent backward's over min(8, slices // rows) (``split_recurrent_gradient``
     with ``grouped``): 8 groups of 2, 8 of 4 or 5 (the split backward step adds its slices in one round).
     The simulator's default shapes make a single group forward."""
-    monkeypatch.setitem(active_gpu_options(), "rows", 2)
-    monkeypatch.setitem(active_gpu_options(), f"{loop.split()[0]}_slices", slices)
-    monkeypatch.setitem(active_gpu_options(), f"{loop.split()[0]}_units", 1)
+    set_gpu_options(monkeypatch, rows=2, **{f"{loop.split()[0]}_slices": slices, f"{loop.split()[0]}_units": 1})
     if loop == "persistent":
-        _force_persistent(monkeypatch, cached=True)
+        _force_persistent(monkeypatch)
     else:
         force_time_loop(monkeypatch, split_below=10**9)
     args = random_lstm_args(rng, B=B, T=3, F=3, H=3, peephole=True, initial_state=True)
@@ -171,21 +164,21 @@ def test_split_tiles_add_up_their_slices_in_groups(monkeypatch, rng, loop, slice
 
 
 @pytest.mark.parametrize("B,rows", [(1, 1), (3, 4)], ids=["a batch of one", "a batch of three"])
-@pytest.mark.parametrize("loop", ["persistent", "persistent uncached", "split steps", "one thread per unit"])
+@pytest.mark.parametrize("loop", ["persistent", "split steps", "one thread per unit"])
 def test_a_batch_of_one_runs_kernels_built_for_one_row_and_matches_numpy_reference(monkeypatch, rng, loop, B,
                                                                                    rows):
-    """A batch of one gets kernels whose loops over rows are one row long (``gpu_lstm.rows_for_batch``),
+    """A batch of one gets kernels whose loops over rows are one row long (``cuda_lstm.rows_for_batch``),
     in both passes; other batches smaller than ``rows`` (4 here), the kernels of ``rows``."""
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
-    if loop.startswith("persistent"):
-        _force_persistent(monkeypatch, cached=loop == "persistent")
+    if loop == "persistent":
+        _force_persistent(monkeypatch)
     else:
         force_time_loop(monkeypatch, **({"split_below": 10**9} if loop == "split steps" else {}))
-    monkeypatch.setitem(active_gpu_options(), "rows", 4)
+    set_gpu_options(monkeypatch, rows=4)
     built = []
-    kernels_for = gpu_lstm.kernels_for
-    monkeypatch.setattr(gpu_lstm, "kernels_for", lambda dtype, options: built.append(options["rows"]) or
+    kernels_for = cuda_lstm.kernels_for
+    monkeypatch.setattr(cuda_lstm, "kernels_for", lambda dtype, options: built.append(options.rows) or
                         kernels_for(dtype, options))
     # no mask: random_lstm_args masks its last row throughout
     args = random_lstm_args(rng, B=B, T=4, F=5, H=5, peephole=True, initial_state=True, recurrent_mask=True)
@@ -198,7 +191,7 @@ def test_without_final_states_a_pass_gives_the_same_outputs_and_gradients(monkey
     """``final_states=False``: the persistent kernel gets the workspace's own hs and cs in place of h_n and
     c_n and must leave them alone; the per-step loops skip the copies."""
     if time_loop == "persistent":
-        _force_persistent(monkeypatch, cached=True)
+        _force_persistent(monkeypatch)
     else:
         force_time_loop(monkeypatch, split_below=10**9)
     # no mask: every row's first step reads h0, so a pass that overwrote it would change the gradients
@@ -218,30 +211,30 @@ def _cooperative_launches(monkeypatch, blocks):
     between grid barriers (tests/helpers/serialised_launch.py); returns the two wrapped kernels."""
     from helpers.serialised_launch import SerialisedKernel
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
+    from numlstm.kernels.cuda import plans as cuda_plans
 
-    k = gpu_lstm.kernels_for(np.float64, active_gpu_options())
+    k = cuda_lstm.kernels_for(np.float64, active_gpu_options())
     wrapped = [SerialisedKernel(k.forward_persistent), SerialisedKernel(k.backward_persistent)]
     monkeypatch.setattr(k, "forward_persistent", wrapped[0])
     monkeypatch.setattr(k, "backward_persistent", wrapped[1])
-    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: blocks)
+    monkeypatch.setattr(cuda_plans, "max_cooperative_blocks", lambda *args: blocks)
     return wrapped
 
 
 @pytest.mark.simulator(reason="a stand-in for the simulator's one-block grids")
 @pytest.mark.parametrize("resident,plan", [(3, (3, 2)), (8, (8, 1))],
                          ids=["unit blocks shared out", "row groups"])
-@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", [
     (False, True, True, False, True), (True, False, True, True, False)])
-def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng, cached, cifg, peephole, mask,
-                                                              reverse, zero_output, resident, plan):
+def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng, cifg, peephole, mask, reverse,
+                                                              zero_output, resident, plan):
     """Eight tiles: H = 7 makes four unit blocks of 2 units, B = 3 two row blocks of 2 rows. Three
     co-resident blocks own unit blocks 0 and 3, 1, 2, each with both row blocks (two unit blocks' weights
     cached in the first); eight own one tile each, two row groups per unit block. The blocks run one at a
     time between grid barriers, in an order that reverses at each: a missing barrier reads rows not yet
     written."""
-    plans = _force_persistent(monkeypatch, cached)
+    plans = _force_persistent(monkeypatch)
     kernels = _cooperative_launches(monkeypatch, resident)
     args = random_lstm_args(rng, B=3, T=4, F=2, H=7, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
                             recurrent_mask=True)
@@ -249,9 +242,9 @@ def test_persistent_passes_meet_at_grid_barriers_across_blocks(monkeypatch, rng,
     blocks, slots = plan
     assert [kernel.launches for kernel in kernels] == [[(blocks, 1, 1)], [(blocks, 1, 1)]]
     options = active_gpu_options()
-    assert (-(-7 // options["persistent_units"]), -(-3 // options["rows"])) == (4, 2)
+    assert (-(-7 // options.persistent_units), -(-3 // options.rows)) == (4, 2)
     for got in plans:
-        assert got[:2] == (blocks, slots if cached else 0)
+        assert got[:2] == (blocks, slots)
 
 
 def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_grid(monkeypatch):
@@ -259,17 +252,18 @@ def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_
     weight cache, the fewest slots s such that the blocks resident with s slots' shared memory own every
     unit block; without, no s whose cache fits the budget would do. The grid: every unit block owned, times
     as many row groups as the resident blocks allow."""
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import plans as cuda_plans
 
-    options = dict(active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
+    options = dataclasses.replace(active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2,
+                                  shared_bytes=48 * 1024)
     itemsize, columns = 8, 4 * 2
     static = 4 * 2 * 4 * 2 * itemsize  # the partial sums
 
     def resident(shared):
         return 4 * min(8, 100 * 1024 // (static + shared))
 
-    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda kernel, args, threads, shared: resident(shared))
-    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
+    monkeypatch.setattr(cuda_plans, "max_cooperative_blocks", lambda kernel, args, threads, shared: resident(shared))
+    monkeypatch.setattr(cuda_plans, "persistent_plans", {})
     kinds = set()
     for B, H in [(1, 64), (2, 64), (8, 64), (3, 200), (1, 8), (16, 16), (9, 40), (1, 100), (4, 100)]:
         unit_blocks, row_blocks = -(-H // 2), -(-B // 2)
@@ -278,14 +272,14 @@ def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_
             return (columns * slots + 1) * H * itemsize
 
         def owns_every_unit_block(slots):
-            return cache_bytes(slots) <= options["shared_bytes"] - static and \
+            return cache_bytes(slots) <= options.shared_bytes - static and \
                 min(unit_blocks, resident(cache_bytes(slots))) * slots >= unit_blocks
 
         def grid(shared):
             owners = min(unit_blocks, resident(shared))
             return owners * min(row_blocks, resident(shared) // owners)
 
-        blocks, slots, shared = gpu_lstm._persistent_plan("forward", None, (), options, B, H, H, columns, itemsize)
+        blocks, slots, shared = cuda_plans.persistent_plan("forward", None, (), options, B, H, H, columns, itemsize)
         if slots:
             assert owns_every_unit_block(slots) and not any(owns_every_unit_block(s) for s in range(1, slots))
             assert (blocks, shared) == (grid(cache_bytes(slots)), cache_bytes(slots))
@@ -294,19 +288,18 @@ def test_persistent_plan_caches_the_fewest_unit_blocks_per_block_that_cover_the_
             assert (blocks, shared) == (grid(0), 0)
         assert blocks <= resident(shared) and (blocks % unit_blocks == 0 or blocks < unit_blocks)
         kinds.add((slots > 1 if slots else None, blocks > unit_blocks))
-    # uncached, one slot, several; and grids of several row groups
+    # no cache, one slot, several; and grids of several row groups
     assert {kind for kind, _ in kinds} == {None, False, True} and (False, True) in kinds
 
 
 @pytest.mark.real_gpu(reason="the simulator runs cooperative grids of one block only")
-@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
-def test_persistent_passes_across_many_blocks(monkeypatch, rng, cached):
+def test_persistent_passes_across_many_blocks(monkeypatch, rng):
     """On a GPU: hundreds of blocks meet at the grid barrier of every step."""
-    plans = _force_persistent(monkeypatch, cached)
+    plans = _force_persistent(monkeypatch)
     args = random_lstm_args(rng, B=5, T=12, F=3, H=300, peephole=True, mask=True, initial_state=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-9)
     for blocks, cache_slots, _ in plans:
-        assert blocks > 100 and (cache_slots > 0) == cached
+        assert blocks > 100 and cache_slots > 0
 
 
 @pytest.mark.real_gpu(reason="the simulator has no shared-memory limits")
@@ -315,17 +308,17 @@ def test_persistent_passes_with_opted_in_shared_memory(monkeypatch, rng):
     recurrent weights, which the shared memory of all of an H100's SMs holds): one unit block's forward
     cache is 9 columns of 768 rows (54 KiB), its backward cache 2 columns of 3072 (48 KiB), each beside
     the partial sums' static shared memory."""
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import plans as cuda_plans
 
-    plans = _force_persistent(monkeypatch, True)
+    plans = _force_persistent(monkeypatch)
+    set_gpu_options(monkeypatch, shared_bytes=2**20)
     options = active_gpu_options()
-    monkeypatch.setitem(options, "shared_bytes", 2**20)
     args = random_lstm_args(rng, B=3, T=4, F=3, H=768, peephole=True, mask=True, initial_state=True)
     assert_matches_reference(rng, args, False, False, grad_rtol=1e-9)
-    partial_sums = options["persistent_slices"] * options["persistent_units"] * 4 * options["rows"] * 8
+    partial_sums = options.persistent_slices * options.persistent_units * 4 * options.rows * 8
     assert len(plans) == 2
     for blocks, cache_slots, cache_bytes in plans:  # more than the unasked 48 KiB leave for the cache
-        assert cache_slots > 0 and cache_bytes > gpu_lstm.DEFAULT_SHARED_BYTES - partial_sums, plans
+        assert cache_slots > 0 and cache_bytes > cuda_plans.DEFAULT_SHARED_BYTES - partial_sums, plans
 
 
 @pytest.mark.parametrize("mask", [False, True])
@@ -355,35 +348,37 @@ def test_every_deepbench_size_caches_its_weights_on_a_model_h200(monkeypatch):
     """With the default options, against a model of an H200's residency (132 SMs of 228 KiB shared memory,
     2048 threads, 1 KiB reserved per block), both persistent passes of every DeepBench size cache their
     recurrent weights, one unit block per block, float32."""
-    from numlstm.kernels import config, gpu_lstm
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import plans as cuda_plans
 
-    options = config.GPU_OPTIONS
-    units, slices, rows = options["persistent_units"], options["persistent_slices"], options["rows"]
+    options = kernel_options.DEVICE_PRESET.kernels
+    units, slices, rows = options.persistent_units, options.persistent_slices, options.rows
     static = slices * units * 4 * rows * 4  # the partial sums
 
     def resident(kernel, args, threads, shared):
         return 132 * min(2048 // threads, 228 * 1024 // (static + shared + 1024))
 
-    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", resident)
-    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
+    monkeypatch.setattr(cuda_plans, "max_cooperative_blocks", resident)
+    monkeypatch.setattr(cuda_plans, "persistent_plans", {})
     for H, B in [(512, 16), (512, 64), (1024, 16), (1024, 64), (256, 64), (512, 1), (512, 4), (1024, 1), (1024, 4)]:
         for kind, cache_rows, columns in (("forward", H, 4 * units), ("backward", 4 * H, units)):
-            blocks, slots, _ = gpu_lstm._persistent_plan(kind, kind, (), options, B, H, cache_rows, columns, 4)
+            blocks, slots, _ = cuda_plans.persistent_plan(kind, kind, (), options, B, H, cache_rows, columns, 4)
             assert slots == 1 and blocks % -(-H // units) == 0, (H, B, kind, blocks, slots)
 
 
 def test_a_cifg_layer_and_a_plain_one_of_one_size_get_weight_caches_of_their_own(monkeypatch):
     """One backward kernel serves both, but its weight cache holds G * H rows: 3 H with CIFG, 4 H without.
     A plan kept for one and reused for the other gave it too little shared memory (seen on an H200)."""
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import plans as cuda_plans
 
-    monkeypatch.setattr(gpu_lstm, "_persistent_plans", {})
-    monkeypatch.setattr(gpu_lstm, "_max_cooperative_blocks", lambda *args: 8)
-    options = dict(active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2, shared_bytes=48 * 1024)
+    monkeypatch.setattr(cuda_plans, "persistent_plans", {})
+    monkeypatch.setattr(cuda_plans, "max_cooperative_blocks", lambda *args: 8)
+    options = dataclasses.replace(active_gpu_options(), persistent_units=2, persistent_slices=4, rows=2,
+                                  shared_bytes=48 * 1024)
     B, H, units, itemsize = 3, 5, 2, 8
     for gates in (3, 4, 3):
-        blocks, slots, cache_bytes = gpu_lstm._persistent_plan("backward", "kernel", (), options, B, H, gates * H,
-                                                               units, itemsize)
+        blocks, slots, cache_bytes = cuda_plans.persistent_plan("backward", "kernel", (), options, B, H, gates * H,
+                                                                units, itemsize)
         assert slots >= 1 and cache_bytes == (units * slots + (slots > 1)) * gates * H * itemsize
 
 
@@ -435,7 +430,7 @@ def _launches(rng, T):
     ``counts[phase, kernel name]`` of each kernel."""
     from types import SimpleNamespace
 
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     counts = collections.Counter()
     phase = ["forward"]
@@ -457,11 +452,11 @@ def _launches(rng, T):
 
         return Launcher()
 
-    build = gpu_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
+    build = cuda_lstm.build_kernels.__wrapped__  # the uncached builder under lru_cache
     with pytest.MonkeyPatch.context() as patch:
         # Whole GEMMs: a split one is two kernels, and how many slices it takes grows with T.
-        patch.setitem(active_gpu_options(), "gemm_split_blocks", 1)
-        patch.setattr(gpu_lstm, "build_kernels",
+        set_gpu_options(patch, gemm_split_blocks=1)
+        patch.setattr(cuda_lstm, "build_kernels",
                       lambda *a: SimpleNamespace(**{n: counted(n, k) for n, k in vars(build(*a)).items()}))
         args = random_lstm_args(rng, B=2, T=T, F=2, H=3, peephole=True, mask=True, initial_state=True)
         out, _, _, ws = numlstm.lstm_forward(**args)
@@ -481,26 +476,24 @@ def test_launches_per_timestep_are_one_forward_and_two_backward(monkeypatch, rng
 
 def test_gemm_steps_launch_two_kernels_per_step_each_way(monkeypatch, rng):
     force_time_loop(monkeypatch, gemm_steps_from=0)
-    monkeypatch.setitem(active_gpu_options(), "gemm_library", "numba")  # cuBLAS's GEMMs launch no numba kernel
+    set_gpu_options(monkeypatch, gemm_library="numba")  # cuBLAS's GEMMs launch no numba kernel
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert (long["forward"] - short["forward"]) / 3 == 2
     assert (long["backward"] - short["backward"]) / 3 == 2
 
 
 def test_persistent_passes_launch_the_same_kernels_whatever_the_length(monkeypatch, rng):
-    monkeypatch.setitem(active_gpu_options(), "persistent_below", 10**9)
+    set_gpu_options(monkeypatch, persistent_below=10**9)
     short, long = _launches(rng, 2), _launches(rng, 5)
     assert long == short
 
 
-@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
-def test_only_the_uncached_persistent_backward_transposes_the_recurrent_kernel(monkeypatch, rng, cached):
-    """The cached loop copies the recurrent kernel into shared memory itself, transposed; the uncached one
-    reads a transposed copy at every step."""
-    _force_persistent(monkeypatch, cached)
+def test_the_persistent_backward_transposes_no_copy_of_the_recurrent_kernel(monkeypatch, rng):
+    """The persistent loop copies the recurrent kernel into shared memory itself, transposed."""
+    _force_persistent(monkeypatch)
     counts = _launches(rng, 3)
     assert counts["backward", "backward_persistent"] == 1
-    assert counts["backward", "transpose"] == (0 if cached else 1)
+    assert counts["backward", "transpose"] == 0
 
 
 def test_absent_inputs_cost_no_launch_after_the_first_pass(monkeypatch, rng):
@@ -595,17 +588,17 @@ def test_a_device_array_that_is_not_c_contiguous_is_refused_by_name(rng, name):
 
 def test_more_rows_per_thread_than_slices_is_refused():
     """A split step finishes each (unit, row) with one of its slice threads: rows cannot outnumber them."""
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     options = active_gpu_options()
     with pytest.raises(ValueError, match=r"rows \(\d+\) must not exceed split_slices and persistent_slices"):
-        gpu_lstm.kernels_for(np.float64, {**options, "rows": options["split_slices"] + 1})
+        cuda_lstm.kernels_for(np.float64, dataclasses.replace(options, rows=options.split_slices + 1))
 
 
 @pytest.mark.parametrize("bound", [-1, 2.5, True, "4"])
 def test_a_launch_bound_that_is_no_count_of_blocks_is_refused(bound):
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import lstm as cuda_lstm
 
     with pytest.raises(ValueError, match=rf"persistent_blocks_per_sm must be a whole number of blocks, 0 for no "
                                          rf"bound, got {re.escape(repr(bound))}"):
-        gpu_lstm.kernels_for(np.float64, {**active_gpu_options(), "persistent_blocks_per_sm": bound})
+        cuda_lstm.kernels_for(np.float64, dataclasses.replace(active_gpu_options(), persistent_blocks_per_sm=bound))

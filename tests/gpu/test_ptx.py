@@ -7,6 +7,7 @@ Skipped under the simulator; skipped without numba-cuda unless
 NUMLSTM_REQUIRE_PTX=1 (set in CI), which turns the skip into a failure.
 """
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -25,13 +26,15 @@ try:
     if importlib.util.find_spec("numba_cuda") is None:
         raise ImportError("numba-cuda is not installed")
     from helpers.ptx import compile_for, kernel_signatures, link, resources
-    from numlstm.kernels import gpu_ops
-    from numlstm.kernels.gpu_lstm import kernels_for
-    from numlstm.kernels.config import GPU_OPTIONS
+    from numlstm.kernels.cuda import ops as cuda_ops
+    from numlstm.kernels.cuda.lstm import kernels_for
+    from numlstm.kernels.options import DEVICE_PRESET
 except ImportError as exc:
     if os.environ.get("NUMLSTM_REQUIRE_PTX") == "1":
         raise
     pytest.skip(f'{exc}: pip install "numlstm[cuda]"', allow_module_level=True)
+
+DEVICE_OPTIONS = DEVICE_PRESET.kernels
 
 pytestmark = pytest.mark.slow  # NVVM compiles every kernel again and again: minutes on two cores
 
@@ -66,10 +69,10 @@ _FLOAT64_ARITHMETIC = re.compile(r"\b(add|sub|mul|fma|div|rcp|sqrt|ex2|lg2|tanh|
 
 
 def test_every_kernel_is_checked():
-    ops_kernels = gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
+    ops_kernels = cuda_ops.build_kernels("float32", DEVICE_OPTIONS.threads, DEVICE_OPTIONS.fastmath, False)
     assert set(vars(ops_kernels)) == set(_ops_signatures(types.float32))
 
-    kernels = kernels_for("float32", GPU_OPTIONS)
+    kernels = kernels_for("float32", DEVICE_OPTIONS)
     assert set(vars(kernels)) == set(kernel_signatures(types.float32))
 
 
@@ -77,9 +80,9 @@ def test_every_kernel_is_checked():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
-    kernels = kernels_for(dtype, GPU_OPTIONS)
+    kernels = kernels_for(dtype, DEVICE_OPTIONS)
     for name, signature in kernel_signatures(real).items():
-        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, DEVICE_OPTIONS.fastmath)
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
         if name in ("forward_persistent", "backward_persistent"):
@@ -87,10 +90,10 @@ def test_kernels_compile_to_ptx(dtype, cc):
 
 
 def test_kernels_of_one_row_per_thread_compile_to_ptx():
-    """A batch of one runs kernels built with ``rows`` = 1 (gpu_lstm.rows_for_batch)."""
-    kernels = kernels_for("float32", {**GPU_OPTIONS, "rows": 1})
+    """A batch of one runs kernels built with ``rows`` = 1 (cuda_lstm.rows_for_batch)."""
+    kernels = kernels_for("float32", dataclasses.replace(DEVICE_OPTIONS, rows=1))
     for name, signature in kernel_signatures(types.float32).items():
-        ptx = compile_for(getattr(kernels, name).py_func, signature, (9, 0), GPU_OPTIONS["fastmath"])
+        ptx = compile_for(getattr(kernels, name).py_func, signature, (9, 0), DEVICE_OPTIONS.fastmath)
         assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
 
 
@@ -98,9 +101,9 @@ def test_kernels_of_one_row_per_thread_compile_to_ptx():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_backend_kernels_compile_to_ptx(dtype, cc):
     real = getattr(types, dtype)
-    kernels = gpu_ops.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
+    kernels = cuda_ops.build_kernels(dtype, DEVICE_OPTIONS.threads, DEVICE_OPTIONS.fastmath, False)
     for name, signature in _ops_signatures(real).items():
-        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, DEVICE_OPTIONS.fastmath)
         if dtype == "float32" and name not in _FLOAT64_BY_DESIGN:
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
 
@@ -108,16 +111,16 @@ def test_backend_kernels_compile_to_ptx(dtype, cc):
 def test_persistent_kernels_take_their_launch_bound_from_the_options():
     """persistent_blocks_per_sm compiles both persistent kernels (and only they) to fit that many blocks of
     their shape per SM: NVVM writes the bound into the PTX, where ptxas sizes the registers by it."""
-    options = {**GPU_OPTIONS, "persistent_blocks_per_sm": 4}
-    threads = options["persistent_units"] * options["persistent_slices"]
+    options = dataclasses.replace(DEVICE_OPTIONS, persistent_blocks_per_sm=4)
+    threads = options.persistent_units * options.persistent_slices
     bounded = kernels_for("float32", options)
-    unbounded = kernels_for("float32", {**GPU_OPTIONS, "persistent_blocks_per_sm": 0})
+    unbounded = kernels_for("float32", dataclasses.replace(DEVICE_OPTIONS, persistent_blocks_per_sm=0))
     signatures = kernel_signatures(types.float32)
     for name in ("forward_persistent", "backward_persistent"):
         kernel = getattr(bounded, name)
         assert kernel.targetoptions["launch_bounds"] == (threads, 4)
         assert getattr(unbounded, name).targetoptions.get("launch_bounds") is None
-        ptx = compile_for(kernel.py_func, signatures[name], (9, 0), options["fastmath"],
+        ptx = compile_for(kernel.py_func, signatures[name], (9, 0), options.fastmath,
                        kernel.targetoptions["launch_bounds"])
         assert f".maxntid {threads}" in ptx and ".minnctapersm 4" in ptx
     assert bounded.forward_step_split.targetoptions.get("launch_bounds") is None
@@ -127,13 +130,13 @@ def test_the_persistent_kernels_fit_their_blocks_per_sm_by_registers():
     """Linked for sm_90 by nvJitLink, as the driver links them, the persistent kernels use at most the
     registers that let ``persistent_blocks_per_sm`` blocks share an SM's 65536 (as asv_bench/tools/kernel_resources.py
     reports them)."""
-    threads = GPU_OPTIONS["persistent_units"] * GPU_OPTIONS["persistent_slices"]
-    blocks = GPU_OPTIONS["persistent_blocks_per_sm"]
+    threads = DEVICE_OPTIONS.persistent_units * DEVICE_OPTIONS.persistent_slices
+    blocks = DEVICE_OPTIONS.persistent_blocks_per_sm
     assert blocks > 0
-    kernels = kernels_for("float32", GPU_OPTIONS)
+    kernels = kernels_for("float32", DEVICE_OPTIONS)
     for name in ("forward_persistent", "backward_persistent"):
         kernel = getattr(kernels, name)
-        ptx = compile_for(kernel.py_func, kernel_signatures(types.float32)[name], (9, 0), GPU_OPTIONS["fastmath"],
+        ptx = compile_for(kernel.py_func, kernel_signatures(types.float32)[name], (9, 0), DEVICE_OPTIONS.fastmath,
                        kernel.targetoptions["launch_bounds"])
         registers = resources(link(ptx, "90")[1], re.search(r"\.visible \.entry (\S+)\(", ptx).group(1))[0]
         assert registers * threads * blocks <= 65536, (name, registers)
@@ -141,20 +144,20 @@ def test_the_persistent_kernels_fit_their_blocks_per_sm_by_registers():
 
 @pytest.mark.parametrize("fastmath", [False, True])
 def test_gpu_fastmath_switches_to_approximate_tanh(fastmath):
-    """config.GPU_OPTIONS["fastmath"] is what decides whether the gate math uses tanh.approx (off by default:
+    """config.DEVICE_OPTIONS.fastmath is what decides whether the gate math uses tanh.approx (off by default:
     asv_bench/tools/gpu_session.py measures its error and speed on a GPU)."""
-    kernels = kernels_for("float32", {**GPU_OPTIONS, "fastmath": fastmath})
+    kernels = kernels_for("float32", dataclasses.replace(DEVICE_OPTIONS, fastmath=fastmath))
     ptx = compile_for(kernels.forward_step.py_func, kernel_signatures(types.float32)["forward_step"], (9, 0), fastmath)
     assert ("tanh.approx.f32" in ptx) == fastmath
 
 
 def test_cached_kernel_variants_keep_caches_of_their_own():
-    """With config.GPU_OPTIONS["cache"], each variant's kernels cache under names of their own: numba-cuda's
+    """With config.DEVICE_OPTIONS.cache, each variant's kernels cache under names of their own: numba-cuda's
     cache key leaves out jit options, and a fastmath variant has the same code and closure as the other."""
-    plain = kernels_for("float32", {**GPU_OPTIONS, "cache": True, "fastmath": False})
-    fast = kernels_for("float32", {**GPU_OPTIONS, "cache": True, "fastmath": True})
-    wide = kernels_for("float64", {**GPU_OPTIONS, "cache": True, "fastmath": False})
-    ops = [gpu_ops.build_kernels("float32", GPU_OPTIONS["threads"], fastmath, True) for fastmath in (False, True)]
+    plain = kernels_for("float32", dataclasses.replace(DEVICE_OPTIONS, cache=True, fastmath=False))
+    fast = kernels_for("float32", dataclasses.replace(DEVICE_OPTIONS, cache=True, fastmath=True))
+    wide = kernels_for("float64", dataclasses.replace(DEVICE_OPTIONS, cache=True, fastmath=False))
+    ops = [cuda_ops.build_kernels("float32", DEVICE_OPTIONS.threads, fastmath, True) for fastmath in (False, True)]
     for variants in ([plain, fast, wide], ops):
         for name in vars(variants[0]):
             if name in ("forward_persistent", "backward_persistent"):  # numba-cuda cannot cache them
@@ -163,7 +166,7 @@ def test_cached_kernel_variants_keep_caches_of_their_own():
             names = {getattr(kernels, name)._cache._impl.filename_base for kernels in variants}
             assert len(names) == len(variants), name
             assert all(name in filename for filename in names)
-    uncached = kernels_for("float32", {**GPU_OPTIONS, "cache": False})
+    uncached = kernels_for("float32", dataclasses.replace(DEVICE_OPTIONS, cache=False))
     assert type(uncached.forward_step._cache).__name__ == "NullCache"
 
 
@@ -184,12 +187,12 @@ def _layers_signatures(real):
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_layer_kernels_compile_to_ptx(dtype, cc):
-    from numlstm.kernels import gpu_layers
+    from numlstm.kernels.cuda import layers as cuda_layers
 
-    kernels = gpu_layers.build_kernels(dtype, GPU_OPTIONS["threads"], GPU_OPTIONS["fastmath"], False)
+    kernels = cuda_layers.build_kernels(dtype, DEVICE_OPTIONS.threads, DEVICE_OPTIONS.fastmath, False)
     signatures = _layers_signatures(getattr(types, dtype))
     assert set(vars(kernels)) == set(signatures)
     for name, signature in signatures.items():
-        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, GPU_OPTIONS["fastmath"])
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, DEVICE_OPTIONS.fastmath)
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"

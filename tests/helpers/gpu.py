@@ -9,19 +9,25 @@ from numlstm import dispatch, layers, losses, optimizers
 
 
 def active_gpu_options():
-    """The options dict the kernels read: ``config.GPU_SIMULATOR_OPTIONS`` in the simulator, else
-    ``config.GPU_OPTIONS`` (patch it with ``monkeypatch.setitem``)."""
-    from numlstm.kernels import config
+    """The ``GpuKernelOptions`` the kernels read now: the simulator's preset in the simulator, else the
+    device's (change them with :func:`set_gpu_options`)."""
+    from numlstm.kernels import options
 
-    return config.GPU_SIMULATOR_OPTIONS if dispatch.simulator_enabled() else config.GPU_OPTIONS
+    return options.gpu_options().kernels
+
+
+def set_gpu_options(monkeypatch, **changes):
+    """The named fields of the GPU preset in force (kernel or memory options) changed for one test."""
+    from numlstm.kernels import options
+
+    name = "SIMULATOR_PRESET" if dispatch.simulator_enabled() else "DEVICE_PRESET"
+    monkeypatch.setattr(options, name, getattr(options, name).replace(**changes))
 
 
 def force_time_loop(monkeypatch, **options):
     """One time loop forced on (one thread per unit when ``options`` name none), the others off: on a GPU the
     defaults pick the persistent kernels or the split steps by shape."""
-    chosen = {"persistent_below": 0, "split_below": 0, "gemm_steps_from": 2**62, **options}
-    for name, value in chosen.items():
-        monkeypatch.setitem(active_gpu_options(), name, value)
+    set_gpu_options(monkeypatch, **{"persistent_below": 0, "split_below": 0, "gemm_steps_from": 2**62, **options})
 
 
 def embedding_model():

@@ -13,7 +13,7 @@ from numba.cuda import compile_ptx
 
 
 def kernel_signatures(real):
-    """The argument types of every kernel of ``gpu_lstm.kernels_for``, by name, for ``real`` (types.float32 or
+    """The argument types of every kernel of ``cuda_lstm.kernels_for``, by name, for ``real`` (types.float32 or
     types.float64)."""
     i, flag = types.int64, types.boolean
     a1, a2, a3 = (types.Array(real, ndim, "C") for ndim in (1, 2, 3))

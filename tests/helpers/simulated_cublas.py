@@ -1,11 +1,11 @@
-"""libcublas as far as kernels/gpu_cublas.py calls it, for Numba's CUDA simulator, where cuBLAS cannot run.
+"""libcublas as far as kernels/cuda/cublas.py calls it, for Numba's CUDA simulator, where cuBLAS cannot run.
 
 ``cublasSgemm_v2``/``cublasDgemm_v2`` compute C = alpha op(A) op(B) + beta C
 by BLAS's column-major definition on the memory at the addresses they are
 given, reading and writing only the elements that definition names, and
 never C's when beta = 0 (cuBLAS's rule: an uninitialised C may hold NaN).
 Addresses come from :meth:`SimulatedCublas.address`, which stands in for
-``gpu_cublas._address`` and records each array's buffer, so that a call
+``cuda_cublas._address`` and records each array's buffer, so that a call
 that would reach past an operand's memory fails an assertion instead of
 reading whatever lies there. ``cublasSetMathMode`` with TF32 (3) makes float32
 GEMMs on that handle round their operands to TF32's 10-bit mantissas, as

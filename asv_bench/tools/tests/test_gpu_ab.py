@@ -25,12 +25,12 @@ def test_prepare_assembles_a_revision_the_working_tree_and_a_revision_under_opti
                         {"label": "work", "revision": "work", "commit": f"working tree on {head}", "options": {}},
                         {"label": "HEAD+1", "revision": "HEAD", "commit": head, "options": {"rows": 2}}]
     assert json.loads((tmp_path / "versions" / "manifest.json").read_text()) == manifest
-    committed = subprocess.run(["git", "show", "HEAD:kernels/gpu_lstm.py"], cwd=ROOT, capture_output=True,
+    committed = subprocess.run(["git", "show", "HEAD:kernels/cuda/lstm.py"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout
-    assert (tmp_path / "versions" / "HEAD" / "numlstm" / "kernels" / "gpu_lstm.py").read_text() == committed
-    assert (tmp_path / "versions" / "work" / "numlstm" / "kernels" / "gpu_lstm.py").read_text() == \
-        (ROOT / "kernels" / "gpu_lstm.py").read_text()
-    assert (tmp_path / "versions" / "HEAD+1" / "numlstm" / "kernels" / "gpu_lstm.py").read_text() == committed
+    assert (tmp_path / "versions" / "HEAD" / "numlstm" / "kernels" / "cuda" / "lstm.py").read_text() == committed
+    assert (tmp_path / "versions" / "work" / "numlstm" / "kernels" / "cuda" / "lstm.py").read_text() == \
+        (ROOT / "kernels" / "cuda" / "lstm.py").read_text()
+    assert (tmp_path / "versions" / "HEAD+1" / "numlstm" / "kernels" / "cuda" / "lstm.py").read_text() == committed
     assert (tmp_path / "versions" / "HEAD" / "numlstm" / "__init__.py").exists()
     assert not list((tmp_path / "versions").rglob("__pycache__"))
     with pytest.raises(SystemExit, match=r"HEAD\{rows: 2\}: the options after a revision must be a JSON object"):

@@ -36,7 +36,7 @@ def gpu_session(monkeypatch):
     """gpu_session.py with the simulator as its GPU, torch's CPU build as cuDNN, a stand-in for libcublas,
     tiny sizes."""
     torch = pytest.importorskip("torch", reason="needs the torch extra: pip install -e '.[torch]'")
-    from numlstm.kernels import config, gpu_cublas
+    from numlstm.kernels.cuda import cublas as cuda_cublas
 
     monkeypatch.syspath_prepend(str(TOOLS))
     import gpu_session
@@ -49,11 +49,9 @@ def gpu_session(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(gpu_session, "_environment", lambda: "the CUDA simulator")
     cublas = SimulatedCublas()
-    monkeypatch.setattr(gpu_cublas, "_library", lambda: cublas)
-    monkeypatch.setattr(gpu_cublas, "_address", cublas.address)
-    monkeypatch.setattr(gpu_cublas, "usable", lambda: True)
-    # What the script patches in GPU_OPTIONS must reach the kernels, which read the simulator's options.
-    monkeypatch.setattr(config, "GPU_OPTIONS", config.GPU_SIMULATOR_OPTIONS)
+    monkeypatch.setattr(cuda_cublas, "_library", lambda: cublas)
+    monkeypatch.setattr(cuda_cublas, "_address", cublas.address)
+    monkeypatch.setattr(cuda_cublas, "usable", lambda: True)
     monkeypatch.setattr(lstm_gpu, "TRAINING", ["3x2x2"])
     monkeypatch.setattr(lstm_gpu, "INFERENCE", ["3x1x2"])
     monkeypatch.setattr(lstm_gpu, "FIT", ["3x2x2"])
@@ -106,7 +104,7 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
                 rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
                 rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
-                rf"through gpu_launch's template: {number} us; "
+                rf"through cuda/launch.py's template: {number} us; "
                 rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
                 # training steps: the loops, the backward plans, cuDNN, the ratio
                 rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* "
@@ -117,15 +115,15 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
                 # steps); what a step adds to each
                 rf"\| 3 \|( {number} \|){{6}}( - \|){{3}} -?{number}, -?{number}, - \|",
                 rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
-                rf"### training step 3x2x2, {{'persistent_below': \d+, 'persistent_uncached': True}}: {number} ms a call \(median\)\n\n"
+                rf"### training step 3x2x2, {{'persistent_below': \d+}}: {number} ms a call \(median\)\n\n"
                 r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
                 rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
                 r"Host Python, 2 calls:\n\n```\n +ncalls +tottime",
-                # the whole call, gpu_lstm.forward, its pieces replayed (its arrays among them), torch's call
+                # the whole call, cuda/lstm.py's forward, its pieces replayed (its arrays among them), torch's call
                 rf"### inference 3x1x2\n\n.*\n.*\n\| lstm_forward \(the benchmark's call\) \| {number} \|\n"
-                rf"\| gpu_lstm.forward alone \| {number} \|\n"
+                rf"\| cuda.lstm.forward alone \| {number} \|\n"
                 rf"\| in_context around nothing \(part of each piece below\) \| {number} \|\n"
-                rf"(.*\n)*?\| gpu_memory.device_array \| {number} \|\n"
+                rf"(.*\n)*?\| cuda.lstm.device_array \| {number} \|\n"
                 rf"(.*\n)*?\| torch.nn.LSTM on cuDNN \(its whole call\) \| {number} \|\n"
                 rf"\| the pieces above, added up \| {number} \|"):
         assert re.search(row, printed), row
@@ -133,9 +131,9 @@ def test_gpu_session_prints_every_table(gpu_session, capsys):
 
 @in_simulator
 def test_the_steps_table_times_bare_barriers_on_the_persistent_forward_s_grid(gpu_session, monkeypatch):
-    from numlstm.kernels import config
+    from numlstm.kernels import options
 
-    monkeypatch.setitem(config.GPU_OPTIONS, "persistent_below", 10**9)  # the simulator's options, here
+    monkeypatch.setattr(options, "SIMULATOR_PRESET", options.SIMULATOR_PRESET.replace(persistent_below=10**9))
     table = gpu_session.steps_table(0)
     number = r"-?\d+\.\d+"
     assert re.search(rf"\| 3 \|( {number} \|){{9}} {number}, {number}, {number} \|", table), table
@@ -143,12 +141,12 @@ def test_the_steps_table_times_bare_barriers_on_the_persistent_forward_s_grid(gp
 
 @in_simulator
 def test_a_time_loop_failing_on_hardware_costs_only_its_own_cells(gpu_session, monkeypatch):
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import plans as cuda_plans
 
     def rejected(*args):
         raise RuntimeError("cooperative launch too large")
 
-    monkeypatch.setattr(gpu_lstm, "_persistent_plan", rejected)
+    monkeypatch.setattr(cuda_plans, "persistent_plan", rejected)
     table = gpu_session.forward_loops_table(0)
     number = r"\d+\.\d+"
     persistent_loops = sum(name.startswith("persistent") for name in gpu_session.TIME_LOOPS)
@@ -168,7 +166,7 @@ sys.meta_path = [finder for finder in sys.meta_path if "editable" not in getattr
 sys.path.insert(0, {str(TOOLS)!r})
 import gpu_session
 package = gpu_session.importable_checkout()
-import numlstm, numlstm.kernels.gpu_lstm
+import numlstm, numlstm.kernels.cuda.lstm
 assert package is not None and numlstm.__file__.startswith(str(package)), (package, numlstm.__file__)
 print("assembled", package)
 """
@@ -329,24 +327,28 @@ def test_a_table_failing_under_the_defaults_runs_again_cautiously(monkeypatch, c
     figures: its error is printed, then the table runs again with the untried defaults off."""
     import argparse
 
-    from numlstm.kernels import config, gpu_launch
+    from numlstm.kernels import options as kernel_options
+    from numlstm.kernels.cuda import launch as cuda_launch
 
     gpu_session = _session_module()
     seen = []
 
     def table(args):
-        seen.append((config.GPU_OPTIONS["memory_pool"], gpu_launch._FastLaunch.for_kernel(None, 1, 1, (), 0, 0)))
-        if config.GPU_OPTIONS["memory_pool"]:
+        memory_pool = kernel_options.gpu_options().memory.memory_pool
+        seen.append((memory_pool, cuda_launch._FastLaunch.for_kernel(None, 1, 1, (), 0, 0)))
+        if memory_pool:
             raise RuntimeError("CUDA_ERROR_ILLEGAL_ADDRESS")
         return "| the table |"
 
     monkeypatch.setitem(gpu_session.TABLES, "flaky", table)
     args = argparse.Namespace(progress=None, table_timeout=0, cautious=False)
-    gpu_session._print_tables(["flaky"], args)
+    with kernel_options.overridden(memory_pool=True):  # the device's default, in the simulator too
+        gpu_session._print_tables(["flaky"], args)
+        pool_after = kernel_options.gpu_options().memory.memory_pool
     printed = capsys.readouterr().out
     assert "RuntimeError: CUDA_ERROR_ILLEGAL_ADDRESS" in printed
     assert printed.index("ILLEGAL_ADDRESS") < printed.index("Table flaky again, with") < printed.index("| the table |")
-    assert seen[1] == (False, None) and config.GPU_OPTIONS["memory_pool"]  # the defaults are back afterwards
+    assert seen[1] == (False, None) and pool_after  # the defaults are back afterwards
 
 
 def test_after_a_failed_table_a_child_leaves_the_rest_to_fresh_processes(monkeypatch, tmp_path, capsys):
@@ -392,15 +394,16 @@ def test_a_gpu_ab_worker_times_each_case_when_told_and_stops_at_quit(gpu_session
 
     import gpu_ab
     from benchmarks import common
-    from numlstm.kernels import gpu_lstm
+    from numlstm.kernels.cuda import plans as cuda_plans
 
     monkeypatch.setattr(common, "timings", _once)
     forced = []
-    monkeypatch.setattr(gpu_lstm, "_persistent_plan", lambda *args: forced.append(args) or (1, 0, 0))
+    monkeypatch.setattr(cuda_plans, "persistent_plan",
+                        lambda *args: forced.append(args) or cuda_plans.PersistentPlan(1, 0, 0))
     cases = ["infer:3x1x2", "train:3x2x2"]
     for label in ("work", gpu_ab.CUDNN):
         results = io.StringIO()
-        gpu_ab.worker(label, cases, {"persistent_below": 10**9, "persistent_uncached": True}, 0,
+        gpu_ab.worker(label, cases, {"persistent_below": 10**9}, 0,
                       io.StringIO("time\ntime\nquit\ntime\n"), results)
         lines = [json.loads(line) for line in results.getvalue().splitlines()]
         assert lines[0] == {"ready": label}
