@@ -77,7 +77,7 @@ class Metric:
     Notes
     -----
     Subclasses implement :meth:`reset`, :meth:`update`, :meth:`result`,
-    :meth:`get_state` and :meth:`set_state`; see the module's docstring for
+    :meth:`get_state` and :meth:`set_state`; see :mod:`numlstm.metrics` for
     the state protocol.
 
     Examples
@@ -146,7 +146,7 @@ class Metric:
         raise NotImplementedError
 
     def result(self):
-        """The metric over every update since the last :meth:`reset`, as a float."""
+        """The metric over every update since the last :meth:`~numlstm.metrics.Metric.reset`, as a float."""
         raise NotImplementedError
 
     def get_state(self):
@@ -173,7 +173,7 @@ class Metric:
         self.update(y_true, y_pred, sample_weight)
 
     def reset_state(self):
-        """Keras' name for :meth:`reset`."""
+        """Keras' name for :meth:`~numlstm.metrics.Metric.reset`."""
         self.reset()
 
     def __repr__(self):
