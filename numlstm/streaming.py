@@ -1,5 +1,7 @@
 """Streaming inference: feed a model one timestep at a time, its LSTM states kept between calls.
 
+For example::
+
     stream = numlstm.streaming.Stream(model, batch_size=1)
     for sample in sensor:                     # sample: (batch, features)
         y = stream.step(sample)
