@@ -11,7 +11,16 @@ Gate layout along the last axis (Keras order): standard ``i, f, c, o``
 CIFG ``p_f, p_o``; the input and forget gates see c_{t-1}, the output gate
 sees c_t. A cell without peepholes gets a zero vector, which costs three
 multiply-adds per unit and keeps one code path.
+
+The gate equations themselves are written once, per unit, in
+:func:`gate_rules`, and compiled for both devices as ``optimizer_updates.py``'s
+rules are: here with ``njit`` over ``activations.py``'s vectorising sigmoid and
+tanh, and by ``cuda/step_kernels.py`` and ``cuda/backward_kernels.py`` with
+``cuda.jit(device=True)`` over CUDA's. The rules take the activations as
+arguments of the factory, since each device has its own.
 """
+
+from types import SimpleNamespace
 
 from numba import njit
 
@@ -19,11 +28,88 @@ from .activations import sigmoid, tanh
 from .options import JIT_KWARGS
 
 
+def gate_rules(compile, sigmoid, tanh):
+    """The per-unit gate equations, each compiled by ``compile`` (``njit(inline="always")`` or
+    ``cuda.jit(device=True, inline=True)``) over the device's ``sigmoid`` and ``tanh``.
+
+    Parameters
+    ----------
+    compile : callable
+        The decorator that compiles a rule for one device.
+    sigmoid, tanh : callable
+        The activations the rules call, compiled for that device.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``peephole_gate(z, peephole, state)``: sigmoid(z + peephole * state), a gate that sees a cell
+        state; ``cell_state(f, c_prev, i, g)``: f * c_prev + i * g; ``hidden_state(o, c)``: o * tanh(c);
+        ``unit_forward`` and ``unit_backward``: one unit's whole step, composed of them (see their
+        docstrings). ``one`` and ``zero`` arguments are constants of the dtype, so that float32 math
+        never promotes to float64.
+    """
+
+    @compile
+    def peephole_gate(z, peephole, state):
+        return sigmoid(z + peephole * state)
+
+    @compile
+    def cell_state(f, c_prev, i, g):
+        return f * c_prev + i * g
+
+    @compile
+    def hidden_state(o, c):
+        return o * tanh(c)
+
+    @compile
+    def unit_forward(one, z_i, z_f, z_g, z_o, c_prev, p_i, p_f, p_o, cifg):
+        """(i, f, g, o, c) of one unit from its gate pre-activations (bias and both projections added) and
+        peephole weights; with ``cifg`` i = 1 - f, and ``z_i``, ``p_i`` go unread. h is
+        ``hidden_state(o, c)``, for the caller to compute once it has stored the gates: computed here,
+        its tanh ran while all four gates were live, which cost a float64 step kernel 26 registers and a
+        stack frame (nvJitLink, sm_90)."""
+        if cifg:
+            f = peephole_gate(z_f, p_f, c_prev)
+            i = one - f
+        else:
+            i = peephole_gate(z_i, p_i, c_prev)
+            f = peephole_gate(z_f, p_f, c_prev)
+        g = tanh(z_g)
+        c = cell_state(f, c_prev, i, g)
+        return i, f, g, peephole_gate(z_o, p_o, c), c
+
+    @compile
+    def unit_backward(one, i, f, g, o, c_prev, tanh_c, dh, dc, p_i, p_f, p_o, cifg):
+        """(dz_i, dz_f, dz_g, dz_o, dc_prev) of one unit: the pre-activation gradients from its saved gate
+        activations, c_{t-1}, tanh(c_t) (computed by the caller before it loads the activations, as the
+        kernels did before this rule was shared), the total gradient ``dh`` reaching h_t and ``dc``
+        reaching c_t from step t+1; with ``cifg`` ``i`` and ``p_i`` go unread and dz_i is zero."""
+        dz_o = dh * tanh_c * o * (one - o)
+        dc_t = dc + dh * o * (one - tanh_c * tanh_c) + dz_o * p_o
+        if cifg:
+            dz_f = dc_t * (c_prev - g) * f * (one - f)
+            dz_g = dc_t * (one - f) * (one - g * g)
+            return one - one, dz_f, dz_g, dz_o, dc_t * f + dz_f * p_f
+        dz_i = dc_t * g * i * (one - i)
+        dz_f = dc_t * c_prev * f * (one - f)
+        dz_g = dc_t * i * (one - g * g)
+        return dz_i, dz_f, dz_g, dz_o, dc_t * f + dz_i * p_i + dz_f * p_f
+
+    return SimpleNamespace(peephole_gate=peephole_gate, cell_state=cell_state, hidden_state=hidden_state,
+                           unit_forward=unit_forward, unit_backward=unit_backward, sigmoid=sigmoid, tanh=tanh)
+
+
+# Inlined into the CPU loops; their own on-disk cache would hold nothing.
+_RULES = gate_rules(njit(inline="always", **{**JIT_KWARGS, "cache": False}), sigmoid, tanh)
+_peephole_gate, _cell_state, _hidden_state = _RULES.peephole_gate, _RULES.cell_state, _RULES.hidden_state
+_unit_backward = _RULES.unit_backward
+
+
 @njit(inline="always", **JIT_KWARGS)
 def _sigmoid_gate(gates, gate, peephole, weights, state):
     """gates[gate:gate+H] = sigmoid(gates[...] + peephole[weights:weights+H] * state), in place."""
     for j in range(state.shape[0]):
-        gates[gate + j] = sigmoid(gates[gate + j] + peephole[weights + j] * state[j])
+        gates[gate + j] = _peephole_gate(gates[gate + j], peephole[weights + j], state[j])
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -34,7 +120,8 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
     activations that BPTT needs. Each loop writes one array, in place or
     elementwise: with several written arrays LLVM must check at run time
     that they do not overlap, and when those checks fail or grow too many it
-    runs the scalar loop.
+    runs the scalar loop. So the unit's rules run here a gate at a time, not
+    as ``unit_forward``.
     """
     H = c_prev.shape[0]
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
@@ -53,13 +140,13 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
         gates[g + j] = tanh(gates[g + j])
     if cifg:
         for j in range(H):
-            c_out[j] = gates[f + j] * c_prev[j] + (one - gates[f + j]) * gates[g + j]
+            c_out[j] = _cell_state(gates[f + j], c_prev[j], one - gates[f + j], gates[g + j])
     else:
         for j in range(H):
-            c_out[j] = gates[f + j] * c_prev[j] + gates[i + j] * gates[g + j]
+            c_out[j] = _cell_state(gates[f + j], c_prev[j], gates[i + j], gates[g + j])
     _sigmoid_gate(gates, o, peephole, o_peephole, c_out)
     for j in range(H):
-        h_out[j] = gates[o + j] * tanh(c_out[j])
+        h_out[j] = _hidden_state(gates[o + j], c_out[j])
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -73,37 +160,24 @@ def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
     """
     H = c_prev.shape[0]
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
+    zero = c_prev.dtype.type(0)
     if cifg:
         for j in range(H):
-            f = gates[j]
-            g = gates[H + j]
-            o = gates[2 * H + j]
-            tc = tanh(c[j])
-            dz_o = dh[j] * tc * o * (one - o)
-            dc_t = dc[j] + dh[j] * o * (one - tc * tc) + dz_o * peephole[H + j]
-            dz_f = dc_t * (c_prev[j] - g) * f * (one - f)
-            dz_g = dc_t * (one - f) * (one - g * g)
+            _, dz_f, dz_g, dz_o, dc[j] = _unit_backward(one, zero, gates[j], gates[H + j], gates[2 * H + j],
+                                                        c_prev[j], tanh(c[j]), dh[j], dc[j], zero, peephole[j],
+                                                        peephole[H + j], True)
             gates[j] = dz_f
             gates[H + j] = dz_g
             gates[2 * H + j] = dz_o
-            dc[j] = dc_t * f + dz_f * peephole[j]
     else:
         for j in range(H):
-            i = gates[j]
-            f = gates[H + j]
-            g = gates[2 * H + j]
-            o = gates[3 * H + j]
-            tc = tanh(c[j])
-            dz_o = dh[j] * tc * o * (one - o)
-            dc_t = dc[j] + dh[j] * o * (one - tc * tc) + dz_o * peephole[2 * H + j]
-            dz_i = dc_t * g * i * (one - i)
-            dz_f = dc_t * c_prev[j] * f * (one - f)
-            dz_g = dc_t * i * (one - g * g)
+            dz_i, dz_f, dz_g, dz_o, dc[j] = _unit_backward(one, gates[j], gates[H + j], gates[2 * H + j],
+                                                           gates[3 * H + j], c_prev[j], tanh(c[j]), dh[j], dc[j],
+                                                           peephole[j], peephole[H + j], peephole[2 * H + j], False)
             gates[j] = dz_i
             gates[H + j] = dz_f
             gates[2 * H + j] = dz_g
             gates[3 * H + j] = dz_o
-            dc[j] = dc_t * f + dz_i * peephole[j] + dz_f * peephole[H + j]
 
 
 @njit(inline="always", **JIT_KWARGS)

@@ -100,4 +100,5 @@ def build_layout_kernels(dtype, shape_options):
             k = i - r * width
             target[target_first + r, k] = source[first + r, k]
 
-    return SimpleNamespace(reorder=reorder, transpose=transpose, peephole_gradients=peephole_gradients, column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)
+    return SimpleNamespace(reorder=reorder, transpose=transpose, peephole_gradients=peephole_gradients,
+                           column_sums=column_sums, masked_rows=masked_rows, copy_rows=copy_rows)

@@ -7,7 +7,8 @@ optimizers, the same per-element functions as ``optimizer_updates.py``.
 
 Arrays are C-contiguous; elementwise kernels take flat (1-D) views. One
 thread per element unless a docstring says otherwise. Built per dtype and
-block size (closure constants, as in ``step_kernels.py``).
+block size (closure constants, as in ``step_kernels.py``), a factory per
+family: arrays, activations, losses, optimizers.
 """
 
 import functools
@@ -28,15 +29,22 @@ ADD, MULTIPLY = 0, 1
 EPSILON = 1e-7  # as numlstm.losses.EPSILON (Keras' backend epsilon)
 
 
+
 @functools.lru_cache(maxsize=None)
 def build_kernels(dtype, threads, fastmath, cache):
     """The kernels for one float dtype and one block size (a power of two: the reductions halve it),
-    fastmath and the on-disk cache as ``GpuKernelOptions`` says."""
+    fastmath and the on-disk cache as ``GpuKernelOptions`` says: every family's, in one namespace."""
+    merged = {}
+    for family in (build_array_kernels, build_activation_kernels, build_loss_kernels, build_optimizer_kernels):
+        merged.update(vars(family(dtype, threads, fastmath, cache)))
+    return SimpleNamespace(**merged)
+
+
+@functools.lru_cache(maxsize=None)
+def _constants(dtype, threads, fastmath, cache):
+    """The closure constants, scalar device functions and jit decorator of one variant."""
     real = np.dtype(dtype).type
-    one, zero, half, two = real(1), real(0), real(0.5), real(2)
-    epsilon, one_minus_epsilon = real(EPSILON), real(1 - EPSILON)
-    element = numba.from_dtype(np.dtype(dtype))
-    jit = kernel_decorator(("cuda.ops", dtype, threads, fastmath), fastmath, cache)
+    one, zero, half = real(1), real(0), real(0.5)
 
     @cuda.jit(device=True, inline=True)
     def sign(x):
@@ -49,6 +57,20 @@ def build_kernels(dtype, threads, fastmath, cache):
     @cuda.jit(device=True, inline=True)
     def sigmoid(x):
         return half * math.tanh(half * x) + half
+
+    return SimpleNamespace(real=real, one=one, zero=zero, half=half, two=real(2), epsilon=real(EPSILON),
+                           one_minus_epsilon=real(1 - EPSILON), element=numba.from_dtype(np.dtype(dtype)),
+                           threads=threads, sign=sign, sigmoid=sigmoid,
+                           jit=kernel_decorator(("cuda.ops", dtype, threads, fastmath), fastmath, cache))
+
+
+@functools.lru_cache(maxsize=None)
+def build_array_kernels(dtype, threads, fastmath, cache):
+    """Fills, copies, elementwise combinations and row gathers of one variant."""
+    c = _constants(dtype, threads, fastmath, cache)
+    real = c.real
+    zero = c.zero
+    jit = c.jit
 
     @jit
     def fill(a, value):
@@ -129,6 +151,81 @@ def build_kernels(dtype, threads, fastmath, cache):
                 a[i] = -bound
 
     @jit
+    def gather_rows(table, ids, out):
+        """out[r] = table[ids[r]]."""
+        i = cuda.grid(1)
+        width = table.shape[1]
+        if i < ids.shape[0] * width:
+            r = i // width
+            out[r, i - r * width] = table[ids[r], i - r * width]
+
+    @jit
+    def sum_row_groups(groups, count, unique_count, rows, table):
+        """table[unique[u]] = the sum of rows[order[p]] over p in [starts[u], starts[u + 1]), in p order.
+
+        ``groups`` holds ``order`` (count), ``starts`` (unique_count + 1)
+        and ``unique`` (unique_count) end to end; one thread per (distinct
+        id, column). Each sum has one fixed order, no atomics: the same
+        result every run.
+        """
+        i = cuda.grid(1)
+        width = table.shape[1]
+        if i < unique_count * width:
+            u = i // width
+            column = i - u * width
+            total = zero
+            for p in range(groups[count + u], groups[count + u + 1]):
+                total += rows[groups[p], column]
+            table[groups[count + unique_count + 1 + u], column] = total
+
+    @jit
+    def steps_differing(x, value, mask):
+        """mask[b, t] = any(x[b, t, :] != value); one thread per timestep."""
+        i = cuda.grid(1)
+        B, T, F = x.shape
+        if i < B * T:
+            b = i // T
+            t = i - b * T
+            differs = False
+            for f in range(F):
+                if x[b, t, f] != value:
+                    differs = True
+            mask[b, t] = differs
+
+    @jit
+    def zero_masked_steps(x, mask, out):
+        """out[b, t] = x[b, t] where mask[b, t], else 0."""
+        i = cuda.grid(1)
+        B, T, F = x.shape
+        if i < B * T * F:
+            b = i // (T * F)
+            t = (i // F) % T
+            f = i % F
+            out[b, t, f] = x[b, t, f] if mask[b, t] else zero
+
+    @jit
+    def not_equal(a, value, out):
+        i = cuda.grid(1)
+        if i < a.shape[0]:
+            out[i] = a[i] != value
+
+    return SimpleNamespace(fill=fill, copy_into=copy_into, copy_columns=copy_columns, reverse_time=reverse_time,
+                           add_bias=add_bias, combine=combine, multiply_over_time=multiply_over_time,
+                           scale_in_place=scale_in_place, clip_values=clip_values, gather_rows=gather_rows,
+                           sum_row_groups=sum_row_groups, steps_differing=steps_differing,
+                           zero_masked_steps=zero_masked_steps, not_equal=not_equal)
+
+
+@functools.lru_cache(maxsize=None)
+def build_activation_kernels(dtype, threads, fastmath, cache):
+    """Dense's activations and their gradients, softmax included, of one variant."""
+    c = _constants(dtype, threads, fastmath, cache)
+    one = c.one
+    zero = c.zero
+    sigmoid = c.sigmoid
+    jit = c.jit
+
+    @jit
     def activate(z, kind):
         """z = f(z) in place, flat; "linear" launches nothing."""
         i = cuda.grid(1)
@@ -177,45 +274,24 @@ def build_kernels(dtype, threads, fastmath, cache):
             for k in range(y.shape[1]):
                 out[r, k] = y[r, k] * (dy[r, k] - dot)
 
-    @jit
-    def segment_sums(values, boundaries, squares, out):
-        """out[s] = sum of values[boundaries[s]:boundaries[s + 1]] (of their squares with ``squares``).
+    return SimpleNamespace(activate=activate, activation_gradient=activation_gradient, softmax_rows=softmax_rows,
+                           softmax_gradient_rows=softmax_gradient_rows)
 
-        One block per segment, a tree reduction in shared memory: the same
-        order every run, so results are reproducible (no atomics).
-        """
-        partial = cuda.shared.array(threads, element)
-        s = cuda.blockIdx.x
-        t = cuda.threadIdx.x
-        total = zero
-        for i in range(boundaries[s] + t, boundaries[s + 1], threads):
-            total += values[i] * values[i] if squares else values[i]
-        partial[t] = total
-        cuda.syncthreads()
-        width = threads // 2
-        while width > 0:
-            if t < width:
-                partial[t] += partial[t + width]
-            cuda.syncthreads()
-            width //= 2
-        if t == 0:
-            out[s] = partial[0]
 
-    @jit
-    def scale_segments(values, boundaries, squares, limit):
-        """Scale each segment whose L2 norm (sqrt of ``squares[s]``) exceeds ``limit`` down to ``limit``."""
-        i = cuda.grid(1)
-        if i < values.shape[0]:
-            low, high = 0, boundaries.shape[0] - 1
-            while high - low > 1:  # the segment s with boundaries[s] <= i < boundaries[s + 1]
-                middle = (low + high) // 2
-                if boundaries[middle] <= i:
-                    low = middle
-                else:
-                    high = middle
-            norm = math.sqrt(squares[low])
-            if norm > real(limit):
-                values[i] *= real(limit) / norm
+@functools.lru_cache(maxsize=None)
+def build_loss_kernels(dtype, threads, fastmath, cache):
+    """The losses' values and gradients of one variant."""
+    c = _constants(dtype, threads, fastmath, cache)
+    real = c.real
+    one = c.one
+    zero = c.zero
+    half = c.half
+    two = c.two
+    epsilon = c.epsilon
+    one_minus_epsilon = c.one_minus_epsilon
+    sign = c.sign
+    sigmoid = c.sigmoid
+    jit = c.jit
 
     @jit
     def elementwise_loss(y_true, y_pred, kind, delta, from_logits, count, values, gradients):
@@ -288,64 +364,59 @@ def build_kernels(dtype, threads, fastmath, cache):
                     gradients[r, k] = (gradients[r, k] - weighted) / total / count_
             values[r] = value
 
-    @jit
-    def gather_rows(table, ids, out):
-        """out[r] = table[ids[r]]."""
-        i = cuda.grid(1)
-        width = table.shape[1]
-        if i < ids.shape[0] * width:
-            r = i // width
-            out[r, i - r * width] = table[ids[r], i - r * width]
+    return SimpleNamespace(elementwise_loss=elementwise_loss, crossentropy_rows=crossentropy_rows)
+
+
+@functools.lru_cache(maxsize=None)
+def build_optimizer_kernels(dtype, threads, fastmath, cache):
+    """Gradient clipping by segment norms and the optimizer updates (``optimizer_updates.py``'s rules) of one
+    variant."""
+    c = _constants(dtype, threads, fastmath, cache)
+    real = c.real
+    zero = c.zero
+    element = c.element
+    threads = c.threads
+    jit = c.jit
 
     @jit
-    def sum_row_groups(groups, count, unique_count, rows, table):
-        """table[unique[u]] = the sum of rows[order[p]] over p in [starts[u], starts[u + 1]), in p order.
+    def segment_sums(values, boundaries, squares, out):
+        """out[s] = sum of values[boundaries[s]:boundaries[s + 1]] (of their squares with ``squares``).
 
-        ``groups`` holds ``order`` (count), ``starts`` (unique_count + 1)
-        and ``unique`` (unique_count) end to end; one thread per (distinct
-        id, column). Each sum has one fixed order, no atomics: the same
-        result every run.
+        One block per segment, a tree reduction in shared memory: the same
+        order every run, so results are reproducible (no atomics).
         """
-        i = cuda.grid(1)
-        width = table.shape[1]
-        if i < unique_count * width:
-            u = i // width
-            column = i - u * width
-            total = zero
-            for p in range(groups[count + u], groups[count + u + 1]):
-                total += rows[groups[p], column]
-            table[groups[count + unique_count + 1 + u], column] = total
+        partial = cuda.shared.array(threads, element)
+        s = cuda.blockIdx.x
+        t = cuda.threadIdx.x
+        total = zero
+        for i in range(boundaries[s] + t, boundaries[s + 1], threads):
+            total += values[i] * values[i] if squares else values[i]
+        partial[t] = total
+        cuda.syncthreads()
+        width = threads // 2
+        while width > 0:
+            if t < width:
+                partial[t] += partial[t + width]
+            cuda.syncthreads()
+            width //= 2
+        if t == 0:
+            out[s] = partial[0]
 
     @jit
-    def steps_differing(x, value, mask):
-        """mask[b, t] = any(x[b, t, :] != value); one thread per timestep."""
+    def scale_segments(values, boundaries, squares, limit):
+        """Scale each segment whose L2 norm (sqrt of ``squares[s]``) exceeds ``limit`` down to ``limit``."""
         i = cuda.grid(1)
-        B, T, F = x.shape
-        if i < B * T:
-            b = i // T
-            t = i - b * T
-            differs = False
-            for f in range(F):
-                if x[b, t, f] != value:
-                    differs = True
-            mask[b, t] = differs
-
-    @jit
-    def zero_masked_steps(x, mask, out):
-        """out[b, t] = x[b, t] where mask[b, t], else 0."""
-        i = cuda.grid(1)
-        B, T, F = x.shape
-        if i < B * T * F:
-            b = i // (T * F)
-            t = (i // F) % T
-            f = i % F
-            out[b, t, f] = x[b, t, f] if mask[b, t] else zero
-
-    @jit
-    def not_equal(a, value, out):
-        i = cuda.grid(1)
-        if i < a.shape[0]:
-            out[i] = a[i] != value
+        if i < values.shape[0]:
+            low, high = 0, boundaries.shape[0] - 1
+            while high - low > 1:  # the segment s with boundaries[s] <= i < boundaries[s + 1]
+                middle = (low + high) // 2
+                if boundaries[middle] <= i:
+                    low = middle
+                else:
+                    high = middle
+            norm = math.sqrt(squares[low])
+            if norm > real(limit):
+                values[i] *= real(limit) / norm
 
     sgd_at = cuda.jit(device=True, inline=True)(optimizer_updates.sgd_at)
     adam_at = cuda.jit(device=True, inline=True)(optimizer_updates.adam_at)
@@ -378,12 +449,5 @@ def build_kernels(dtype, threads, fastmath, cache):
         if i < params.shape[0]:
             adagrad_at(i, params, grads, accumulator, learning_rate, epsilon)
 
-    return SimpleNamespace(
-        fill=fill, copy_into=copy_into, copy_columns=copy_columns, reverse_time=reverse_time, add_bias=add_bias,
-        combine=combine, multiply_over_time=multiply_over_time, scale_in_place=scale_in_place,
-        clip_values=clip_values, activate=activate, activation_gradient=activation_gradient,
-        softmax_rows=softmax_rows, softmax_gradient_rows=softmax_gradient_rows, segment_sums=segment_sums,
-        scale_segments=scale_segments, elementwise_loss=elementwise_loss, crossentropy_rows=crossentropy_rows,
-        gather_rows=gather_rows, sum_row_groups=sum_row_groups, steps_differing=steps_differing,
-        zero_masked_steps=zero_masked_steps, not_equal=not_equal, sgd_update=sgd_update, adam_update=adam_update,
-        rmsprop_update=rmsprop_update, adagrad_update=adagrad_update)
+    return SimpleNamespace(segment_sums=segment_sums, scale_segments=scale_segments, sgd_update=sgd_update,
+                           adam_update=adam_update, rmsprop_update=rmsprop_update, adagrad_update=adagrad_update)

@@ -87,12 +87,14 @@ def weight_cache_functions(dtype, shape_options):
     fill_forward_cache = cache_filler(forward_cache_entry)
     fill_backward_cache = cache_filler(backward_cache_entry)
 
-    return SimpleNamespace(owned_tiles=owned_tiles, fill_forward_cache=fill_forward_cache, fill_backward_cache=fill_backward_cache)
+    return SimpleNamespace(owned_tiles=owned_tiles, fill_forward_cache=fill_forward_cache,
+                           fill_backward_cache=fill_backward_cache)
 
 
 @functools.lru_cache(maxsize=None)
 def build_persistent_kernels(dtype, shape_options):
-    """The persistent kernels of one variant (:func:`variant.constants`): ``forward_persistent`` and ``backward_persistent``."""
+    """The persistent kernels of one variant (:func:`variant.constants`): ``forward_persistent`` and
+    ``backward_persistent``."""
     c = constants(dtype, shape_options)
     element = c.element
     rows = c.rows

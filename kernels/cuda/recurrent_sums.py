@@ -127,4 +127,5 @@ def recurrent_sum_functions(dtype, shape_options):
             partial[group, pair_unit, n] = total
         return groups
 
-    return SimpleNamespace(recurrent_products=recurrent_products, cached_products=cached_products, sum_slices_in_groups=sum_slices_in_groups)
+    return SimpleNamespace(recurrent_products=recurrent_products, cached_products=cached_products,
+                           sum_slices_in_groups=sum_slices_in_groups)

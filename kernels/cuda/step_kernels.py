@@ -3,18 +3,18 @@ slices of the recurrent sum (``forward_step_split``), and the GEMM steps' gate u
 device functions the persistent forward kernel shares with them (``split_tile``, ``finish_unit``)."""
 
 import functools
-import math
 from types import SimpleNamespace
 
 from numba import cuda
 
 from .recurrent_sums import recurrent_sum_functions
-from .variant import constants
+from .variant import constants, cuda_gate_rules
 
 
 @functools.lru_cache(maxsize=None)
 def forward_step_functions(dtype, shape_options):
-    """The forward step's device functions of one variant (:func:`variant.constants`): the gate update of a unit and a split tile of a step."""
+    """The forward step's device functions of one variant (:func:`variant.constants`): the gate update of a unit and a
+    split tile of a step."""
     c = constants(dtype, shape_options)
     one = c.one
     zero = c.zero
@@ -25,10 +25,8 @@ def forward_step_functions(dtype, shape_options):
     sums = recurrent_sum_functions(dtype, shape_options)
     recurrent_products, cached_products = sums.recurrent_products, sums.cached_products
     sum_slices_in_groups = sums.sum_slices_in_groups
-
-    @cuda.jit(device=True, inline=True)
-    def sigmoid(x):
-        return one / (one + math.exp(-x))
+    rules = cuda_gate_rules(dtype)
+    unit_forward, hidden_state = rules.unit_forward, rules.hidden_state
 
     @cuda.jit(device=True, inline=True)
     def update_unit(s, t, b, j, B, H, z0, z1, z2, z3, gates, hs, cs, bias, peephole, cifg, outputs):
@@ -39,26 +37,20 @@ def forward_step_functions(dtype, shape_options):
         z1 += gates[row, H + j] + bias[H + j]
         z2 += gates[row, 2 * H + j] + bias[2 * H + j]
         c_prev = cs[row, j]
-        if cifg:
-            f = sigmoid(z0 + peephole[j] * c_prev)
-            g = math.tanh(z1)
-            c = f * c_prev + (one - f) * g
-            o = sigmoid(z2 + peephole[H + j] * c)
+        if cifg:  # gates f, c, o
+            _, f, g, o, c = unit_forward(one, zero, z0, z1, z2, c_prev, zero, peephole[j], peephole[H + j], True)
             gates[row, j] = f
             gates[row, H + j] = g
             gates[row, 2 * H + j] = o
         else:
             z3 += gates[row, 3 * H + j] + bias[3 * H + j]
-            ig = sigmoid(z0 + peephole[j] * c_prev)
-            f = sigmoid(z1 + peephole[H + j] * c_prev)
-            g = math.tanh(z2)
-            c = f * c_prev + ig * g
-            o = sigmoid(z3 + peephole[2 * H + j] * c)
-            gates[row, j] = ig
+            i, f, g, o, c = unit_forward(one, z0, z1, z2, z3, c_prev, peephole[j], peephole[H + j],
+                                         peephole[2 * H + j], False)
+            gates[row, j] = i
             gates[row, H + j] = f
             gates[row, 2 * H + j] = g
             gates[row, 3 * H + j] = o
-        h = o * math.tanh(c)
+        h = hidden_state(o, c)
         cs[nxt, j] = c
         hs[nxt, j] = h
         outputs[b, t, j] = h

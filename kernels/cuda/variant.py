@@ -9,11 +9,14 @@ arguments, never as module globals, which the CUDA simulator would read live.
 """
 
 import functools
+import math
 from types import SimpleNamespace
 
 import numba
 import numpy as np
+from numba import cuda
 
+from ..lstm_cell import gate_rules
 from .jit import kernel_decorator
 
 # The fields of GpuKernelOptions that change the kernels' code; the others only change how they are launched.
@@ -73,3 +76,20 @@ def constants(dtype, shape_options):
         jit=kernel_decorator(("cuda.lstm", dtype, shape_options), options["fastmath"], options["cache"]),
         cooperative_jit=kernel_decorator(("cuda.lstm", dtype, shape_options), options["fastmath"], False,
                                          persistent_bounds))
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_gate_rules(dtype):
+    """``lstm_cell.gate_rules`` compiled as CUDA device functions for one float dtype's name: the same gate
+    equations as the CPU's, over CUDA's exp and tanh."""
+    one = np.dtype(dtype).type(1)
+
+    @cuda.jit(device=True, inline=True)
+    def sigmoid(x):
+        return one / (one + math.exp(-x))
+
+    @cuda.jit(device=True, inline=True)
+    def tanh(x):
+        return math.tanh(x)
+
+    return gate_rules(cuda.jit(device=True, inline=True), sigmoid, tanh)
