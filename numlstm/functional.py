@@ -450,13 +450,11 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     from .backend import cuda as ops
     from .kernels.cuda import lstm as cuda_lstm
 
-    gpu_options = _gpu_options()
+    flags = cuda_lstm.PassFlags(options["use_mask"], options["use_recurrent_mask"], options["reverse"],
+                                options["zero_output"], options["cifg"])
     outputs, h_n, c_n, saved = cuda_lstm.forward(
-        x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, options["use_mask"], recurrent_mask,
-        options["use_recurrent_mask"], options["reverse"], options["zero_output"], options["cifg"], gpu_options,
-        final_states)
-    saved.update(kernel=kernel, recurrent_kernel=recurrent_kernel, peephole=peephole, mask=mask,
-                 recurrent_mask=recurrent_mask)
+        x, cuda_lstm.Weights(kernel, recurrent_kernel, bias, peephole), h0, c0, mask, recurrent_mask, flags,
+        _gpu_options(), final_states)
     results = (outputs, h_n, c_n) if options["resident"] else \
         (None if a is None else ops.to_host(a) for a in (outputs, h_n, c_n))
     return (*results, LSTMWorkspace(saved, options))
@@ -466,11 +464,8 @@ def _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, inp
     from .backend import cuda as ops
     from .kernels.cuda import lstm as cuda_lstm
 
-    gradients = cuda_lstm.backward(
-        saved, options["x_shape"], saved["kernel"], saved["recurrent_kernel"], saved["peephole"], saved["mask"],
-        options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
-        options["zero_output"], options["cifg"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"],
-        input_gradient, _gpu_options())
+    gradients = cuda_lstm.backward(saved, d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"],
+                                   input_gradient, _gpu_options())
     if not options["resident"]:
         gradients = [None if g is None else ops.to_host(g) for g in gradients]
     dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh0, dc0 = gradients

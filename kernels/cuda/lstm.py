@@ -19,6 +19,7 @@ code (:func:`kernels_for`), one factory per family: ``gemm``, ``layout``,
 ``step_kernels``, ``backward_kernels``, ``persistent``.
 """
 
+import collections
 import functools
 from types import SimpleNamespace
 
@@ -34,7 +35,14 @@ from .plans import TimeLoop, grid_for, rows_for_batch
 from .step_kernels import build_step_kernels
 from .variant import dtype_name, shape_options
 
-__all__ = ["backward", "build_kernels", "forward", "kernels_for", "launch_gemm", "rows_for_batch", "step_gemm"]
+__all__ = ["PassFlags", "Weights", "backward", "build_kernels", "forward", "kernels_for", "launch_gemm",
+           "rows_for_batch", "step_gemm"]
+
+# A layer's weights as device arrays: kernel (F, G*H), recurrent_kernel (H, G*H), bias (G*H,) and peephole (a zero
+# vector when unused).
+Weights = collections.namedtuple("Weights", "kernel recurrent_kernel bias peephole")
+# The switches of a pass: masks in use, the direction, masked steps' outputs, three gates (CIFG) or four.
+PassFlags = collections.namedtuple("PassFlags", "use_mask use_recurrent_mask reverse zero_output cifg")
 
 
 def _run(kernel, count, threads, *args):
@@ -59,19 +67,38 @@ def build_kernels(dtype, shape_options):
     return SimpleNamespace(**merged)
 
 
-def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-            use_recurrent_mask, reverse, zero_output, cifg, options, final_states=True):
+def forward(x, weights, h0, c0, mask, recurrent_mask, flags, options, final_states=True):
     """The forward pass on device arrays; returns ``outputs`` (B, T, H), ``h_n`` and ``c_n`` (copies of the
     states after the last step, (B, H) each, or None without ``final_states``) and the saved workspace.
 
-    Every argument is a device array of one float dtype (``mask`` bool,
-    ``peephole`` a zero vector when unused, ``mask``/``recurrent_mask``
-    placeholders when their flags are off); ``options`` is a
-    ``GpuKernelOptions``. The workspace holds ``xs``, ``gates``
-    (activations), ``hs`` and ``cs``, all still on the device; ``h_n`` and
-    ``c_n`` are copies, for the workspace's rows must survive what a caller
-    does with them.
+    Parameters
+    ----------
+    x : device array
+        The inputs, (B, T, F).
+    weights : Weights
+        The layer's weights, device arrays of ``x``'s dtype.
+    h0, c0 : device arrays
+        The initial states, (B, H) each.
+    mask, recurrent_mask : device arrays
+        The step mask (B, T), bool, and the recurrent dropout mask (B, H); placeholders when ``flags``
+        says they are not in use.
+    flags : PassFlags
+        The pass's switches.
+    options : GpuKernelOptions
+        How the kernels are compiled and launched, and which time loop may run.
+    final_states : bool
+        Whether to copy h and c after the last step out of the workspace.
+
+    Returns
+    -------
+    tuple
+        ``outputs``, ``h_n``, ``c_n`` and the workspace: a dict of ``xs``, ``gates`` (activations),
+        ``hs`` and ``cs``, all still on the device, and what :func:`backward` reads besides (the weights,
+        masks, flags and input shape). ``h_n`` and ``c_n`` are copies, for the workspace's rows must
+        survive what a caller does with them.
     """
+    kernel, recurrent_kernel, bias, peephole = weights
+    use_mask, use_recurrent_mask, reverse, zero_output, cifg = flags
     B, T, F = x.shape
     H = recurrent_kernel.shape[0]
     GH = kernel.shape[1]
@@ -86,7 +113,8 @@ def forward(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
     h_n = c_n = None
     if final_states:
         h_n, c_n = device_array((B, H), x.dtype), device_array((B, H), x.dtype)
-    saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs}
+    saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "weights": weights, "mask": mask,
+             "recurrent_mask": recurrent_mask, "flags": flags, "x_shape": x.shape}
     # without final states, hs and cs stand in for h_n and c_n: arrays of their type, never written
     persistent_args = (T, reverse, B, H, gates, hs, cs, h0, c0, recurrent_kernel, bias, peephole, mask, use_mask,
                        recurrent_mask, use_recurrent_mask, zero_output, cifg, outputs,
@@ -153,15 +181,35 @@ def _transposed(k, recurrent_kernel, threads):
     return out
 
 
-def backward(saved, x_shape, kernel, recurrent_kernel, peephole, mask, use_mask, recurrent_mask,
-             use_recurrent_mask, reverse, zero_output, cifg, d_outputs, use_d_outputs, d_h_n, d_c_n,
-             use_peephole, input_gradient, options):
-    """BPTT on device arrays for one ``forward``; returns the gradients as device arrays.
+def backward(saved, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, input_gradient, options):
+    """BPTT on device arrays for one :func:`forward`; returns the gradients as device arrays.
 
-    ``d_h_n`` and ``d_c_n`` are consumed (they become dh0 and dc0); ``options`` is a ``GpuKernelOptions``.
-    Returns dx (or None), d_kernel, d_recurrent_kernel, d_bias, d_peephole (or None), dh0, dc0.
+    Parameters
+    ----------
+    saved : dict
+        The workspace that :func:`forward` returned.
+    d_outputs : device array
+        The gradient reaching the outputs, (B, T, H); a placeholder without ``use_d_outputs``.
+    use_d_outputs : bool
+        Whether ``d_outputs`` is in use.
+    d_h_n, d_c_n : device arrays
+        The gradients reaching the final states, (B, H) each; consumed (they become dh0 and dc0).
+    use_peephole : bool
+        Whether to compute the peephole gradient.
+    input_gradient : bool
+        Whether to compute dx.
+    options : GpuKernelOptions
+        How the kernels are compiled and launched, and which time loop may run.
+
+    Returns
+    -------
+    tuple
+        dx (or None), d_kernel, d_recurrent_kernel, d_bias, d_peephole (or None), dh0, dc0.
     """
-    B, T, F = x_shape
+    kernel, recurrent_kernel, _, peephole = saved["weights"]
+    use_mask, use_recurrent_mask, reverse, zero_output, cifg = saved["flags"]
+    mask, recurrent_mask = saved["mask"], saved["recurrent_mask"]
+    B, T, F = saved["x_shape"]
     H = recurrent_kernel.shape[0]
     GH = kernel.shape[1]
     gates, cs, hs, xs = saved["gates"], saved["cs"], saved["hs"], saved["xs"]
