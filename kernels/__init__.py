@@ -1,5 +1,10 @@
-"""Device code of numlstm: Numba CPU kernels for the LSTM time loop and BPTT.
+"""Device code of numlstm, installed as ``numlstm.kernels``.
 
-Installed as ``numlstm.kernels``. Nothing here validates input: the callers in
-``numlstm`` do, so that a user never meets a Numba typing error.
+- ``activations.py``, ``lstm_cell.py``, ``optimizer_updates.py``, ``checks.py``: per-element rules, each
+  written once and compiled for both devices.
+- ``cpu/``: the Numba CPU time loops and BPTT, the streaming step and the packed recurrent GEMM.
+- ``cuda/``: the CUDA kernels, one module per family, and their launch, memory and cuBLAS plumbing.
+- ``options.py``: the compile and launch options, as frozen dataclasses.
+
+Nothing here validates input: the callers in ``numlstm`` do, so that a user never meets a Numba typing error.
 """

@@ -1,0 +1,2 @@
+"""The CUDA kernels, one module per family, built per dtype and options by cached factories, and the host code
+that plans and launches them (``lstm.py``: the forward and backward passes)."""
