@@ -2,8 +2,8 @@
 
 Every call must either work (finite results of the right shape) or raise
 ValueError or TypeError; never a Numba typing error, another exception, a
-crash or a hang. Hypothesis draws ``EXAMPLES`` cases per test; the README's
-Reliability section quotes their total.
+crash or a hang. Hypothesis draws ``EXAMPLES`` cases per test; the reliability
+guide (docs/guide/reliability.md) quotes their total.
 """
 
 import numpy as np

@@ -37,7 +37,7 @@ def test_to_torch_round_trip():
     with torch.no_grad():
         torch_output = linear(lstm(torch.from_numpy(x))[0]).numpy()
     np.testing.assert_allclose(torch_output, model.predict(x), rtol=1e-10, atol=1e-12)
-    assert all(np.shares_memory(w, model._params) for w in model.layers[2].weights), "to_torch leaves the model alone"
+    assert all(np.shares_memory(w, model.parameter_buffer) for w in model.layers[2].weights), "to_torch leaves the model alone"
     back = from_torch(lstm, linear)
     np.testing.assert_allclose(back.predict(x), model.predict(x), rtol=1e-12, atol=1e-14)
 

@@ -83,3 +83,13 @@ def test_layout_names_every_folder():
     wanted |= {folder for folder in folders if folder.startswith(("numlstm/", "kernels/"))
                and "__pycache__" not in folder}  # every subpackage of numlstm/ and kernels/
     assert not sorted(wanted - named), f"the README's Layout table leaves out: {sorted(wanted - named)}"
+
+
+@needs_checkout
+def test_layout_names_every_top_level_module():
+    """The rows of numlstm/ and kernels/ name each module directly inside them (subpackages have rows)."""
+    mentioned = {path: names for paths, names in layout_rows() for path in paths}
+    missing = [f"{package}{module.name}" for package in ("numlstm/", "kernels/")
+               for module in sorted((ROOT / package).glob("*.py"))
+               if module.name not in ("__init__.py", "__main__.py") and module.name not in mentioned.get(package, [])]
+    assert not missing, f"the README's Layout table leaves out: {missing}"

@@ -187,7 +187,7 @@ def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
         model.fit(x, y, batch_size=4, epochs=2, verbose=0)
         steps = 4
         assert (transfers.up, transfers.down) == (2 * steps, steps)  # each batch's x and y up, its loss down
-        for array in [model._params, *model.optimizer.variables(), *model.layers[0].weights]:
+        for array in [model.parameter_buffer, *model.optimizer.variables(), *model.layers[0].weights]:
             assert backend.is_device_array(array)
         transfers.reset()
         predictions = model.predict(x, batch_size=4)
@@ -196,7 +196,7 @@ def test_weights_and_optimizer_state_stay_on_the_device(monkeypatch):
     assert all(isinstance(w, np.ndarray) for w in weights)
     with numlstm.device("cpu"):  # the model follows the device: back to the host, same results
         np.testing.assert_allclose(model.predict(x, batch_size=4), predictions, rtol=1e-12)
-        assert isinstance(model._params, np.ndarray) and isinstance(model.optimizer.m, np.ndarray)
+        assert isinstance(model.parameter_buffer, np.ndarray) and isinstance(model.optimizer.m, np.ndarray)
         for got, want in zip(model.get_weights(), weights):
             np.testing.assert_array_equal(got, want)
 
@@ -296,9 +296,9 @@ def test_a_stream_takes_a_gpu_trained_model_back_to_the_cpu():
     model.compile("adam", "mse")
     with numlstm.device("cuda"):
         model.fit(x, y, batch_size=2, epochs=1, verbose=0)
-    assert backend.is_device_array(model._params)
+    assert backend.is_device_array(model.parameter_buffer)
     stream = numlstm.streaming.Stream(model, batch_size=4)
-    assert isinstance(model._params, np.ndarray)
+    assert isinstance(model.parameter_buffer, np.ndarray)
     for t in range(3):
         last = stream.step(x[:, t])
     with numlstm.device("cpu"):
