@@ -407,3 +407,20 @@ def test_keras_style_subclasses_get_a_clear_error():
 
     with pytest.raises(NotImplementedError, match="Keras-style call"):
         Custom()(np.zeros((2, 3)))
+
+
+def test_one_item_loss_list_for_one_output():
+    """Keras takes ``loss=["mse"]`` for a single-output model; a list of two is an error naming ``loss``."""
+    x = np.random.default_rng(0).normal(size=(16, 5, 2))
+    y = np.random.default_rng(1).normal(size=(16, 1))
+    results = []
+    for loss in ("mse", ["mse"], ("mse",)):
+        numlstm.utils.set_random_seed(3)
+        inputs = numlstm.Input((5, 2))
+        model = numlstm.Model(inputs, numlstm.layers.Dense(1)(numlstm.layers.LSTM(4)(inputs)))
+        model.compile("sgd", loss)
+        results.append(model.evaluate(x, y, verbose=0))
+    assert results[0] == results[1] == results[2] and np.isfinite(results[0])
+    with pytest.raises(ValueError, match="loss holds 2 items"):
+        model.compile("sgd", ["mse", "mae"])
+        model.evaluate(x, y, verbose=0)

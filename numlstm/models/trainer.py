@@ -64,7 +64,11 @@ class Trainer(TrainingSteps, Inference):
         """Resolve the compile settings against the outputs (Sequential knows them once built)."""
         loss, metrics, loss_weights, weighted_metrics = self._compile_settings
         outputs = self._output_structure
-        if isinstance(loss, (list, tuple, dict)):
+        if isinstance(loss, (list, tuple)) and len(outputs) == 1:
+            if len(loss) != 1:  # Keras takes a one-item list for one output, as it does loss_weights
+                raise ValueError(f"loss holds {len(loss)} items; the model has one output ({outputs.names[0]})")
+            given = list(loss)
+        elif isinstance(loss, (list, tuple, dict)):
             given = outputs.aligned(loss, "loss", allow_missing=True)
         else:
             given = [loss] * len(outputs)
