@@ -132,3 +132,32 @@ def test_a_misspelt_monitor_is_named_as_such():
         model.fit(x, y, validation_split=0.5, verbose=0, callbacks=[numlstm.callbacks.EarlyStopping(monitor="val_los")])
     with pytest.raises(ValueError, match="pass validation data"):
         model.fit(x, y, verbose=0, callbacks=[numlstm.callbacks.EarlyStopping(monitor="val_loss")])
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda c: c.EarlyStopping(monitor=3), TypeError, "EarlyStopping: monitor must be a non-empty string, got 3"),
+    (lambda c: c.EarlyStopping(monitor=None), TypeError, "monitor must be a non-empty string"),
+    (lambda c: c.EarlyStopping(patience=-1), ValueError, "patience must be >= 0, got -1"),
+    (lambda c: c.EarlyStopping(patience=1.5), TypeError, "patience must be an int"),
+    (lambda c: c.EarlyStopping(patience="3"), TypeError, "patience must be an int"),
+    (lambda c: c.EarlyStopping(restore_best_weights="no"), TypeError, "restore_best_weights must be True or False"),
+    (lambda c: c.EarlyStopping(start_from_epoch=-2), ValueError, "start_from_epoch must be >= 0"),
+    (lambda c: c.EarlyStopping(baseline="x"), TypeError, "baseline must be a number or None"),
+    (lambda c: c.EarlyStopping(min_delta="a"), TypeError, "min_delta must be a number"),
+    (lambda c: c.ReduceLROnPlateau(monitor=3), TypeError, "ReduceLROnPlateau: monitor"),
+    (lambda c: c.ReduceLROnPlateau(cooldown=-1), ValueError, "cooldown must be >= 0"),
+    (lambda c: c.ReduceLROnPlateau(min_lr="0"), TypeError, "min_lr must be a number"),
+    (lambda c: c.ModelCheckpoint(3), TypeError, "ModelCheckpoint: filepath must be a file path"),
+    (lambda c: c.ModelCheckpoint("m.numlstm", save_best_only="yes"), TypeError, "save_best_only must be True or False"),
+    (lambda c: c.CSVLogger(3), TypeError, "CSVLogger: filename must be a file path"),
+    (lambda c: c.CSVLogger("log.csv", separator=""), TypeError, "separator must be a non-empty string"),
+])
+def test_bad_callback_arguments_fail_at_construction(make, error, match):
+    with pytest.raises(error, match=match):
+        make(numlstm.callbacks)
+
+
+def test_callback_arguments_take_numpy_scalars():
+    stop = numlstm.callbacks.EarlyStopping(patience=np.int64(3), restore_best_weights=np.bool_(True),
+                                           baseline=np.float32(0.5))
+    assert (stop.patience, stop.restore_best_weights, stop.baseline) == (3, True, 0.5)

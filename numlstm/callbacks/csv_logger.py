@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from . import arguments
 from .callback import Callback
 
 
@@ -35,9 +36,9 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.sep = separator
-        self.filename = os.fspath(filename)
-        self.append = append
+        self.sep = arguments.check_name(self, "separator", separator)
+        self.filename = arguments.check_path(self, "filename", filename)
+        self.append = arguments.check_flag(self, "append", append)
         self.writer = None
         self.keys = None
         self.append_header = True

@@ -1,5 +1,6 @@
 """``EarlyStopping``: stop training when a monitored quantity stops improving."""
 
+from . import arguments
 from .monitor_callback import MonitorCallback
 
 
@@ -44,14 +45,14 @@ class EarlyStopping(MonitorCallback):
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta=min_delta)
-        self.patience = patience
-        self.verbose = verbose
-        self.baseline = baseline
+        self.patience = arguments.check_count(self, "patience", patience)
+        self.verbose = arguments.check_count(self, "verbose", verbose)
+        self.baseline = arguments.check_number(self, "baseline", baseline, optional=True)
         self.wait = 0
         self.stopped_epoch = 0
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = arguments.check_flag(self, "restore_best_weights", restore_best_weights)
         self.best_weights = None
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = arguments.check_count(self, "start_from_epoch", start_from_epoch)
 
     def on_train_begin(self, logs=None):
         # A new fit starts from scratch: the same instance may serve several.

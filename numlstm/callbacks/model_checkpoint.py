@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from . import arguments
 from .monitor_callback import MonitorCallback
 
 
@@ -47,10 +48,10 @@ class ModelCheckpoint(MonitorCallback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, initial_value_threshold)
-        self.verbose = verbose
-        self.filepath = os.fspath(filepath)
-        self.save_best_only = save_best_only
-        self.save_weights_only = save_weights_only
+        self.verbose = arguments.check_count(self, "verbose", verbose)
+        self.filepath = arguments.check_path(self, "filepath", filepath)
+        self.save_best_only = arguments.check_flag(self, "save_best_only", save_best_only)
+        self.save_weights_only = arguments.check_flag(self, "save_weights_only", save_weights_only)
         if isinstance(save_freq, int) and not isinstance(save_freq, bool):
             raise ValueError(f"ModelCheckpoint saves once per epoch: save_freq must be 'epoch' in numlstm, "
                              f"got {save_freq}")

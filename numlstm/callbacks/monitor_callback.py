@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import arguments
 from .callback import Callback
 
 
@@ -91,10 +92,10 @@ class MonitorCallback(Callback):
             # Keras warns and falls back to "auto"; a misspelt mode is more
             # likely a mistake than a wish for "auto".
             raise ValueError(f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        self.monitor = monitor
+        self.monitor = arguments.check_name(self, "monitor", monitor)
         self.mode = mode
-        self.best = baseline
-        self.min_delta = abs(min_delta)
+        self.best = arguments.check_number(self, "baseline", baseline, optional=True)
+        self.min_delta = abs(arguments.check_number(self, "min_delta", min_delta))
         self.monitor_op = None
 
     def _set_monitor_op(self):

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import arguments
 from .learning_rate import _fixed_rate, _read_rate
 from .monitor_callback import MonitorCallback
 
@@ -44,15 +45,16 @@ class ReduceLROnPlateau(MonitorCallback):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0, **kwargs):
         super().__init__(monitor, mode, min_delta=min_delta)
+        factor = arguments.check_number(self, "factor", factor)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
         if not factor > 0:  # Keras accepts it; a rate of zero or less would stop or reverse training
             raise ValueError(f"ReduceLROnPlateau needs a factor in (0, 1). Received factor={factor}")
         self.factor = factor
-        self.min_lr = min_lr
-        self.patience = patience
-        self.verbose = verbose
-        self.cooldown = cooldown
+        self.min_lr = arguments.check_number(self, "min_lr", min_lr)
+        self.patience = arguments.check_count(self, "patience", patience)
+        self.verbose = arguments.check_count(self, "verbose", verbose)
+        self.cooldown = arguments.check_count(self, "cooldown", cooldown)
         self.cooldown_counter = 0
         self.wait = 0
 
