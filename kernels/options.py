@@ -7,9 +7,11 @@ transfers. A :class:`GpuPreset` pairs the last two; :func:`gpu_options`
 picks the simulator's preset or the device's. The measurements behind each
 value are in ``docs/history/gpu-kernel-options.md``.
 
-To run with other values, replace a preset (``dataclasses.replace``) or use
-:func:`overridden`; the kernels read the options at each call, never at
-import.
+To run the GPU kernels with other values, use :func:`overridden` for a
+block, or assign ``DEVICE_PRESET.replace(...)`` to :data:`DEVICE_PRESET`:
+the GPU code reads the preset in force at each call. The CPU options are
+read once, by the CPU kernels' decorators at import (and Numba caches the
+compiled code on disk), so they change only by editing this module.
 """
 
 import contextlib
@@ -31,8 +33,9 @@ class CpuJitOptions:
     error_model : str
         ``"numpy"``: no division-by-zero checks, which would block vectorisation.
     fastmath : frozenset of str
-        LLVM fast-math flags: ``reassoc`` lets reductions vectorise, ``contract`` allows FMA; never
-        ``nnan``/``ninf``, for a NaN must propagate, not be optimised into a finite value.
+        LLVM fast-math flags: ``reassoc`` lets reductions vectorise, ``contract`` allows FMA, ``nsz``
+        ignores the sign of zero and ``arcp`` lets a division become a multiplication by the reciprocal;
+        never ``nnan``/``ninf``, for a NaN must propagate, not be optimised into a finite value.
     """
 
     cache: bool = True
