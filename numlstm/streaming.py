@@ -88,7 +88,9 @@ class Stream:
                 width = recurrent_panels.shape[0] * recurrent_panels.shape[2]
                 state = np.zeros((2, B, H), layer.dtype)
                 scratch = np.zeros((2, B, width), layer.dtype)
-                bias_and_peephole = np.concatenate([layer._bias_or_zeros, layer._peephole_or_zeros])
+                bias = layer.bias if layer.use_bias else np.zeros(layer.gates * H, layer.dtype)
+                peephole = layer.peephole_weights if layer.peephole else np.zeros((layer.gates - 1) * H, layer.dtype)
+                bias_and_peephole = np.concatenate([bias, peephole])
                 arguments = (kernel_panels, recurrent_panels, bias_and_peephole, state, scratch)
                 self._calls.append((STEP[layer.cifg], arguments, state[0]))
             elif isinstance(layer, Dense):

@@ -172,18 +172,6 @@ class LSTM(Layer):
             self.add_weight("peephole_weights", ((g - 1) * u,), "zeros")
         self.built = True
 
-    @property
-    def _bias_or_zeros(self):
-        if self.use_bias:
-            return self.bias
-        return np.zeros(self.gates * self.units, self.dtype)
-
-    @property
-    def _peephole_or_zeros(self):
-        if self.peephole:
-            return self.peephole_weights
-        return np.zeros((self.gates - 1) * self.units, self.dtype)
-
     def _bias_initializer(self, shape, dtype):
         if not self.unit_forget_bias:
             return self.bias_initializer(shape, dtype)
