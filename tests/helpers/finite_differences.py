@@ -10,9 +10,9 @@ GRAD_OF = {"x": "dx", "kernel": "d_kernel", "recurrent_kernel": "d_recurrent_ker
            "peephole": "d_peephole", "h0": "dh0", "c0": "dc0"}
 
 
-def _loss(args, options, weights):
+def _loss(args, options, weights, forward=numlstm.lstm_forward):
     """A scalar loss that reaches every output; returns it and the workspace."""
-    out, h_n, c_n, ws = numlstm.lstm_forward(**args, **options)
+    out, h_n, c_n, ws = forward(**args, **options)
     loss = np.sum(out * weights["out"])
     if "h_n" in weights:
         loss += np.sum(h_n * weights["h_n"]) + np.sum(c_n * weights["c_n"])
@@ -23,23 +23,24 @@ def _relative_error(analytic, numeric):
     return np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic) + np.linalg.norm(numeric), 1e-30)
 
 
-def check_lstm_gradients(args, options, weights):
-    """Every gradient ``numlstm.lstm_backward`` returns (on the current device) against central differences
-    of sum(out * weights["out"]) (+ the final states times weights["h_n"], weights["c_n"] where given)."""
-    _, ws = _loss(args, options, weights)
-    grads = numlstm.lstm_backward(ws, weights["out"], weights.get("h_n"), weights.get("c_n"))
+def check_lstm_gradients(args, options, weights, forward=numlstm.lstm_forward, backward=numlstm.lstm_backward):
+    """Every gradient ``backward`` returns (on the current device) against central differences of
+    sum(out * weights["out"]) (+ the final states times weights["h_n"], weights["c_n"] where given), for the
+    LSTM by default or the ConvLSTM (``numlstm.convlstm_forward``, ``numlstm.convlstm_backward``)."""
+    _, ws = _loss(args, options, weights, forward)
+    grads = backward(ws, weights["out"], weights.get("h_n"), weights.get("c_n"))
     for name, grad_name in GRAD_OF.items():
-        if name not in args:
-            assert getattr(grads, grad_name) is None
+        if name not in args:  # only the peephole gradient is None when its argument was not given
+            assert (getattr(grads, grad_name) is None) == (name == "peephole")
             continue
         param = args[name]
         numeric = np.zeros_like(param)
         for index in np.ndindex(param.shape):
             original = param[index]
             param[index] = original + EPS
-            plus, _ = _loss(args, options, weights)
+            plus, _ = _loss(args, options, weights, forward)
             param[index] = original - EPS
-            minus, _ = _loss(args, options, weights)
+            minus, _ = _loss(args, options, weights, forward)
             param[index] = original
             numeric[index] = (plus - minus) / (2 * EPS)
         error = _relative_error(getattr(grads, grad_name), numeric)
