@@ -121,10 +121,65 @@ def _device_of_workspace(workspace=None, *args, **kwargs):
     return workspace._options["device"] if isinstance(workspace, ConvLSTMWorkspace) else "cpu"
 
 
-def _cpu_only(device, what):
-    if device != "cpu":
-        raise NotImplementedError(f"{what} runs on the CPU only so far (its CUDA kernels are not written yet); "
-                                  "pass numpy arrays, or use numlstm.dispatch.device('cpu')")
+def _forward_on_gpu(given, mask, tables, options, final_states):
+    """``convlstm_forward`` on the CUDA device (``kernels/cuda/convlstm.py``): host arrays are uploaded, the
+    workspace stays there until the backward pass; results are device arrays only when ``x`` was one."""
+    from .backend import cuda as ops
+    from .kernels.cuda import convlstm as cuda_convlstm
+    from .kernels.options import gpu_options
+
+    dtype, state_shape = options["dtype"], options["state_shape"]
+    B, T, P_in, C = options["x_shape"]
+    rows, F, G1F = math.prod(state_shape[:-1]), state_shape[-1], options["peephole_shape"][-1]
+    GF = G1F + F
+    arrays = {name: None if array is None else ops.local(array) for name, array in given.items()}
+    states = [ops.read_only_zeros((rows, F), dtype) if arrays[name] is None else arrays[name].reshape(rows, F)
+              for name in ("h0", "c0")]
+    weights = cuda_convlstm.Weights(
+        arrays["kernel"].reshape(-1, GF), arrays["recurrent_kernel"].reshape(-1, GF),
+        ops.read_only_zeros(GF, dtype) if arrays["bias"] is None else arrays["bias"],
+        arrays["peephole"].reshape(rows // B, G1F) if options["use_peephole"] else ops.read_only_zeros((1, G1F), dtype))
+    flags = cuda_convlstm.Flags(options["use_mask"], options["use_recurrent_mask"], options["use_peephole"],
+                                options["reverse"], options["zero_output"], options["cifg"])
+    outputs, h_n, c_n, saved = cuda_convlstm.forward(
+        arrays["x"].reshape(B, T, P_in, C), weights, *states,
+        ops.local(mask) if options["use_mask"] else ops.read_only_zeros((0, 0), np.bool_),
+        arrays["recurrent_mask"].reshape(rows, F) if options["use_recurrent_mask"] else ops.read_only_zeros(
+            (0, 0), dtype),
+        cuda_convlstm.Tables(*(ops.local(table) for table in tables)), flags, gpu_options().kernels, final_states)
+    results = [outputs.reshape((B, T) + state_shape[1:])] + [
+        None if state is None else state.reshape(state_shape) for state in (h_n, c_n)]
+    if not options["resident"]:
+        results = [None if array is None else ops.to_host(array) for array in results]
+    return (*results, ConvLSTMWorkspace(saved, options))
+
+
+def _backward_on_gpu(workspace, given, input_gradient):
+    """``convlstm_backward`` on the CUDA device, for a workspace of :func:`_forward_on_gpu`."""
+    from .backend import cuda as ops
+    from .kernels.cuda import convlstm as cuda_convlstm
+    from .kernels.options import gpu_options
+
+    saved, options = workspace._saved, workspace._options
+    dtype, state_shape = options["dtype"], options["state_shape"]
+    rows, F = math.prod(state_shape[:-1]), state_shape[-1]
+    # The pass turns d_h_n and d_c_n into dh0 and dc0: never the caller's arrays.
+    dh, dc = (ops.zeros((rows, F), dtype) if given[name] is None else
+              (ops.copy(given[name]) if _backend.is_device_array(given[name]) else ops.local(given[name])).reshape(
+                  rows, F) for name in ("d_h_n", "d_c_n"))
+    use_d_outputs = given["d_outputs"] is not None
+    B, T = options["x_shape"][:2]
+    d_outputs = (ops.local(given["d_outputs"]).reshape(B, T, rows // B, F) if use_d_outputs else
+                 ops.read_only_zeros((0, 0, 0, 0), dtype))
+    workspace.consumed = True
+    workspace._saved = None
+    gradients = cuda_convlstm.backward(saved, d_outputs, use_d_outputs, dh, dc, input_gradient, gpu_options().kernels)
+    shapes = (options["input_shape"], options["kernel_shape"], options["recurrent_kernel_shape"], None,
+              options["peephole_shape"], state_shape, state_shape)
+    gradients = [None if g is None else g if shape is None else g.reshape(shape) for g, shape in zip(gradients, shapes)]
+    if not options["resident"]:
+        gradients = [None if g is None else ops.to_host(g) for g in gradients]
+    return ConvLSTMGradients(*gradients)
 
 
 @_backend.in_context_of(_device_of_input)
@@ -253,7 +308,14 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
     if check_finite:
         _check_finite(given)
     device = "cuda" if _backend.is_device_array(x) else _dispatch.current_device()
-    _cpu_only(device, "convlstm_forward")
+    if device == "cuda":
+        return _forward_on_gpu(given, mask, (table, inverse, recurrent_table, recurrent_inverse), {
+            "use_mask": use_mask, "use_recurrent_mask": recurrent_mask is not None, "reverse": bool(reverse),
+            "zero_output": bool(zero_output_for_mask), "cifg": bool(cifg), "use_peephole": peephole is not None,
+            "check_finite": check_finite, "x_shape": (B, T, math.prod(spatial), C), "input_shape": x.shape,
+            "state_shape": state_shape, "dtype": dtype, "device": device, "kernel_shape": kernel.shape,
+            "recurrent_kernel_shape": recurrent_kernel.shape, "peephole_shape": state_spatial + ((G - 1) * F,),
+            "resident": _backend.is_device_array(x)}, final_states)
     given = {name: None if array is None else _backend.to_host(array) for name, array in given.items()}
     rows = B * P
     use_peephole = peephole is not None
@@ -334,6 +396,8 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
     }
     if options["check_finite"]:
         _check_finite(given)
+    if options["device"] == "cuda":
+        return _backward_on_gpu(workspace, given, bool(input_gradient))
     given = {name: None if array is None else _backend.to_host(array) for name, array in given.items()}
     use_d_outputs = d_outputs is not None
     d_outputs = given["d_outputs"].reshape(B, T, P, F) if use_d_outputs else np.zeros((0, 0, 0, 0), dtype)

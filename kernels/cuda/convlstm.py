@@ -1,0 +1,466 @@
+"""The ConvLSTM time loop and backpropagation through time on a CUDA GPU: the twin of ``cpu/convlstm.py``.
+
+The same scheme as the CPU's: a convolution is a gather of patches through
+a table from ``conv_geometry`` (one row per output position, laid out
+``[tap, channel]``) and a GEMM with the kernel reshaped to ``(taps *
+channels, G * filters)``, through ``gemm.launch_gemm`` (the Numba GEMM, or
+cuBLAS on a real GPU). The input convolution of every timestep runs before
+the loop, in blocks of whole frames; a forward step is three launches
+(gather the states' patches, the recurrent GEMM added into the step's
+gates, the fused gate update); a backward step three more (the gate
+gradients, their GEMM with the recurrent kernel into patch gradients, and
+the gather-sum of those through the inverse table into dh); the weight
+gradients are GEMMs over blocks of frames after the loop.
+
+Rows are (batch item, position) pairs, ``r = b * P + p``, and the gate
+kernels run one thread per (row, filter), like the LSTM's ``gate_update``:
+a warp reads adjacent columns of one row. Layouts, all C-contiguous and in
+processing order (step ``s`` reads timestep ``t = T-1-s`` when ``reverse``):
+
+- ``x`` (B, T, P_in, C) and ``outputs`` (B, T, P, F): the caller's order.
+- ``gates`` (T, B * P, G * F): the input convolution, then the recurrent
+  one added, then the activations, then (after BPTT) the pre-activation
+  gradients.
+- ``hs``, ``cs`` (T + 1, B * P, F): the states before and after each step.
+- ``peephole`` (P, (G-1) * F), or one row of zeros without peepholes.
+
+A frame is a (step, batch item) pair, numbered ``f = s * B + b``; the
+kernels find a frame's rows in a source "in caller order" (x, dx: rows
+``(b * T + t) * positions``) or "in processing order" (hs: rows ``f *
+positions``). Every sum runs in one fixed order, without atomics.
+"""
+
+import collections
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+from numba import cuda
+
+from . import launch
+from .gemm import build_gemm_kernels, launch_gemm, step_gemm
+from .layout import build_layout_kernels
+from .memory import device_array
+from .plans import grid_for
+from .variant import constants, cuda_gate_rules, dtype_name, shape_options
+
+__all__ = ["Flags", "Tables", "Weights", "backward", "build_convlstm_kernels", "forward", "kernels_for"]
+
+#: Bytes of patches a block of frames gathers before its GEMMs (per patch buffer): large GEMMs, a bounded
+#: workspace. A block holds at least one frame.
+PATCH_BYTES = 64 << 20
+
+# kernel (taps * C, G*F), recurrent_kernel (taps * F, G*F), bias (G*F,), peephole (P or 1, (G-1) * F).
+Weights = collections.namedtuple("Weights", "kernel recurrent_kernel bias peephole")
+# The gather tables (int32 device arrays): of the input convolution (P, taps) and its inverse (P_in, taps), of
+# the recurrent convolution (P, taps_r) and its inverse (P, taps_r).
+Tables = collections.namedtuple("Tables", "table inverse recurrent_table recurrent_inverse")
+Flags = collections.namedtuple("Flags", "use_mask use_recurrent_mask use_peephole reverse zero_output cifg")
+
+
+@functools.lru_cache(maxsize=None)
+def build_convlstm_kernels(dtype, shape_options):
+    """The ConvLSTM's own kernels for one float dtype's name and ``variant.shape_options``."""
+    c = constants(dtype, shape_options)
+    one, zero, jit = c.one, c.zero, c.jit
+    rules = cuda_gate_rules(dtype)
+    unit_forward, unit_backward, hidden_state, tanh = (rules.unit_forward, rules.unit_backward,
+                                                       rules.hidden_state, rules.tanh)
+
+    @cuda.jit(device=True, inline=True)
+    def frame_rows(f, B, T, reverse, caller_order, positions):
+        """(first row of frame ``f`` in a source of ``positions`` rows a frame, its batch item)."""
+        s = f // B
+        b = f - s * B
+        if caller_order:
+            t = T - 1 - s if reverse else s
+            return (b * T + t) * positions, b
+        return f * positions, b
+
+    @jit
+    def gather_patches(first, frames, source, positions, table, scale, use_scale, B, T, reverse, caller_order,
+                       patches):
+        """patches[n * P + p, k * W + w] = source[row of frame first + n at table[p, k], w] (times ``scale[b *
+        positions + q, w]`` with ``use_scale``), zero where the tap falls in the padding; one thread per
+        element of the patches, so that a warp writes one patch row and reads a source row's channels."""
+        i = cuda.grid(1)
+        P, taps = table.shape
+        W = source.shape[1]
+        if i >= frames * P * taps * W:
+            return
+        w = i % W
+        k = (i // W) % taps
+        row = i // (W * taps)
+        n = row // P
+        q = table[row - n * P, k]
+        value = zero
+        if q >= 0:
+            base, b = frame_rows(first + n, B, T, reverse, caller_order, positions)
+            value = source[base + q, w]
+            if use_scale:
+                value *= scale[b * positions + q, w]
+        patches[row, k * W + w] = value
+
+    @jit
+    def sum_patch_gradients(first, t, frames, d_patches, inverse, P, B, T, reverse, caller_order, mask, use_mask,
+                            scale, use_scale, target):
+        """A convolution's input gradient from its patch gradients, one thread per (frame, input position
+        q, channel w): target[row of frame first + n at q, w] = sum over taps k of d_patches[n * P +
+        inverse[q, k], k * W + w] (times ``scale[b * Q + q, w]``), the taps in order as on the CPU. Frames
+        whose batch item is masked at timestep ``t`` are left as they are (their gradient flows on)."""
+        i = cuda.grid(1)
+        Q, taps = inverse.shape
+        W = target.shape[1]
+        if i >= frames * Q * W:
+            return
+        w = i % W
+        row = i // W
+        n = row // Q
+        q = row - n * Q
+        base, b = frame_rows(first + n, B, T, reverse, caller_order, Q)
+        if use_mask and not mask[b, t]:
+            return
+        total = zero
+        for k in range(taps):
+            p = inverse[q, k]
+            if p >= 0:
+                total += d_patches[n * P + p, k * W + w]
+        if use_scale:
+            total *= scale[b * Q + q, w]
+        target[base + q, w] = total
+
+    @jit
+    def gate_forward(s, t, B, P, gates, hs, cs, bias, peephole, use_peephole, mask, use_mask, zero_output, cifg,
+                     outputs):
+        """Step s (timestep t) after the recurrent GEMM added its product into ``gates`` rows of step s: the
+        gate update of one (row, filter) per thread with the row's position's peepholes; writes the
+        activations over the pre-activations, h and c of step s+1 and the output (a masked step carries
+        the state and outputs the carried h, or zero with ``zero_output``)."""
+        i = cuda.grid(1)
+        F = hs.shape[1]
+        rows = B * P
+        if i >= rows * F:
+            return
+        r = i // F
+        j = i - r * F
+        b = r // P
+        row = s * rows + r
+        if use_mask and not mask[b, t]:
+            h = hs[row, j]
+            hs[row + rows, j] = h
+            cs[row + rows, j] = cs[row, j]
+            outputs[b, t, r - b * P, j] = zero if zero_output else h
+            return
+        p = r - b * P if use_peephole else 0
+        c_prev = cs[row, j]
+        z0 = gates[row, j] + bias[j]
+        z1 = gates[row, F + j] + bias[F + j]
+        z2 = gates[row, 2 * F + j] + bias[2 * F + j]
+        if cifg:  # gates f, c, o
+            _, f, g, o, c_new = unit_forward(one, zero, z0, z1, z2, c_prev, zero, peephole[p, j], peephole[p, F + j],
+                                             True)
+            gates[row, j] = f
+            gates[row, F + j] = g
+            gates[row, 2 * F + j] = o
+        else:
+            z3 = gates[row, 3 * F + j] + bias[3 * F + j]
+            i_, f, g, o, c_new = unit_forward(one, z0, z1, z2, z3, c_prev, peephole[p, j], peephole[p, F + j],
+                                              peephole[p, 2 * F + j], False)
+            gates[row, j] = i_
+            gates[row, F + j] = f
+            gates[row, 2 * F + j] = g
+            gates[row, 3 * F + j] = o
+        h = hidden_state(o, c_new)
+        cs[row + rows, j] = c_new
+        hs[row + rows, j] = h
+        outputs[b, t, r - b * P, j] = h
+
+    @jit
+    def gate_backward(s, t, B, P, gates, cs, dh, dc, d_outputs, use_d_outputs, peephole, use_peephole, mask,
+                      use_mask, zero_output, cifg):
+        """Step s of BPTT for one (row, filter) per thread: ``dh`` (B * P, F) takes the output's gradient and
+        becomes the total gradient at h_s (a masked row keeps it: it flows on to h_{s-1}); the row's
+        ``gates`` become pre-activation gradients (zeros on a masked row) and ``dc`` the gradient at
+        c_{s-1}."""
+        i = cuda.grid(1)
+        F = cs.shape[1]
+        rows = B * P
+        if i >= rows * F:
+            return
+        r = i // F
+        j = i - r * F
+        b = r // P
+        row = s * rows + r
+        active = not use_mask or mask[b, t]
+        grad = dh[r, j]
+        if use_d_outputs and (active or not zero_output):
+            grad += d_outputs[b, t, r - b * P, j]
+        dh[r, j] = grad
+        if not active:
+            for gate in range(3 if cifg else 4):
+                gates[row, gate * F + j] = zero
+            return
+        p = r - b * P if use_peephole else 0
+        c_prev = cs[row, j]
+        tanh_c = tanh(cs[row + rows, j])
+        if cifg:
+            _, dz_f, dz_g, dz_o, dc_prev = unit_backward(one, zero, gates[row, j], gates[row, F + j],
+                                                         gates[row, 2 * F + j], c_prev, tanh_c, grad, dc[r, j], zero,
+                                                         peephole[p, j], peephole[p, F + j], True)
+            gates[row, j] = dz_f
+            gates[row, F + j] = dz_g
+            gates[row, 2 * F + j] = dz_o
+        else:
+            dz_i, dz_f, dz_g, dz_o, dc_prev = unit_backward(one, gates[row, j], gates[row, F + j],
+                                                            gates[row, 2 * F + j], gates[row, 3 * F + j], c_prev,
+                                                            tanh_c, grad, dc[r, j], peephole[p, j], peephole[p, F + j],
+                                                            peephole[p, 2 * F + j], False)
+            gates[row, j] = dz_i
+            gates[row, F + j] = dz_f
+            gates[row, 2 * F + j] = dz_g
+            gates[row, 3 * F + j] = dz_o
+        dc[r, j] = dc_prev
+
+    @jit
+    def peephole_gradients(gates, cs, T, B, P, cifg, d_peephole):
+        """d_peephole (P, (G-1) * F) from the pre-activation gradients of every step, one thread per (position,
+        filter) summing over steps and batch items: a position's peepholes are shared by the batch only,
+        so each sum has one owner and needs no atomics."""
+        i = cuda.grid(1)
+        F = cs.shape[1]
+        if i >= P * F:
+            return
+        p = i // F
+        j = i - p * F
+        rows = B * P
+        p0 = p1 = p2 = zero
+        for s in range(T):
+            for b in range(B):
+                row = s * rows + b * P + p
+                c_prev = cs[row, j]
+                c_new = cs[row + rows, j]
+                if cifg:
+                    p0 += gates[row, j] * c_prev
+                    p1 += gates[row, 2 * F + j] * c_new
+                else:
+                    p0 += gates[row, j] * c_prev
+                    p1 += gates[row, F + j] * c_prev
+                    p2 += gates[row, 3 * F + j] * c_new
+        d_peephole[p, j] = p0
+        d_peephole[p, F + j] = p1
+        if not cifg:
+            d_peephole[p, 2 * F + j] = p2
+
+    @jit
+    def fill(out, value):
+        i = cuda.grid(1)
+        if i < out.shape[0]:
+            out[i] = value
+
+    return SimpleNamespace(gather_patches=gather_patches, sum_patch_gradients=sum_patch_gradients,
+                           gate_forward=gate_forward, gate_backward=gate_backward,
+                           peephole_gradients=peephole_gradients, fill=fill)
+
+
+def kernels_for(dtype, options):
+    """The ConvLSTM's kernels and the GEMM and layout kernels it launches, for a dtype and a ``GpuKernelOptions``."""
+    return _merged(dtype_name(dtype), shape_options(options))
+
+
+@functools.lru_cache(maxsize=None)
+def _merged(dtype, shape_options):
+    merged = {}
+    for family in (build_gemm_kernels, build_layout_kernels, build_convlstm_kernels):
+        merged.update(vars(family(dtype, shape_options)))
+    return SimpleNamespace(**merged)
+
+
+def _run(kernel, count, threads, *args):
+    launch.launch(kernel, *grid_for(count, threads), args)
+
+
+def _frames_per_block(P, width, dtype):
+    """Whole frames of P patch rows of ``width`` that fit :data:`PATCH_BYTES` (at least one)."""
+    return max(1, PATCH_BYTES // max(1, P * width * np.dtype(dtype).itemsize))
+
+
+def forward(x, weights, h0, c0, mask, recurrent_mask, tables, flags, options, final_states=True):
+    """The forward pass on device arrays.
+
+    Parameters
+    ----------
+    x : device array (B, T, P_in, C)
+    weights : Weights
+    h0, c0 : device arrays (B * P, F)
+    mask : bool device array (B, T); recurrent_mask : device array (B * P, F)
+        Placeholders where ``flags`` says they are not in use.
+    tables : Tables
+    flags : Flags
+    options : GpuKernelOptions
+    final_states : bool
+
+    Returns
+    -------
+    outputs (B, T, P, F), h_n and c_n ((B * P, F) copies, or None), and the saved workspace: a dict of the
+    CPU path's names (``gates``, ``hs``, ``cs`` as in the module's layouts, the inputs and tables).
+    """
+    kernel, recurrent_kernel, bias, peephole = weights
+    B, T = x.shape[:2]
+    P = tables.table.shape[0]
+    rows, F = h0.shape
+    GF = kernel.shape[1]
+    dtype = x.dtype
+    k = kernels_for(dtype, options)
+    threads = options.threads
+    gates = device_array((T, rows, GF), dtype)
+    hs = device_array((T + 1, rows, F), dtype)
+    cs = device_array((T + 1, rows, F), dtype)
+    outputs = device_array((B, T, P, F), dtype)
+    gate_rows, h_rows, c_rows = gates.reshape(T * rows, GF), hs.reshape((T + 1) * rows, F), cs.reshape(
+        (T + 1) * rows, F)
+    _input_convolution(k, options, x, kernel, tables.table, flags.reverse, gate_rows)
+    _run(k.copy_rows, rows * F, threads, h0, 0, rows, h_rows, 0)
+    _run(k.copy_rows, rows * F, threads, c0, 0, rows, c_rows, 0)
+    width = recurrent_kernel.shape[0]
+    patches = device_array((rows, width), dtype)
+    gather = launch.prepared_launch(
+        k.gather_patches, *grid_for(rows * width, threads),
+        (0, B, h_rows, P, tables.recurrent_table, recurrent_mask, flags.use_recurrent_mask, B, T, flags.reverse,
+         False, patches), varying=1)
+    recurrent = step_gemm(k, options, patches, recurrent_kernel, gate_rows, rows, GF, width, accumulate=True)
+    update = launch.prepared_launch(
+        k.gate_forward, *grid_for(rows * F, threads),
+        (0, 0, B, P, gate_rows, h_rows, c_rows, bias, peephole, flags.use_peephole, mask, flags.use_mask,
+         flags.zero_output, flags.cifg, outputs))
+    for s in range(T):
+        gather(s * B)
+        recurrent(0, s * rows)
+        update(s, T - 1 - s if flags.reverse else s)
+    h_n = c_n = None
+    if final_states:
+        h_n, c_n = device_array((rows, F), dtype), device_array((rows, F), dtype)
+        _run(k.copy_rows, rows * F, threads, h_rows, T * rows, rows, h_n, 0)
+        _run(k.copy_rows, rows * F, threads, c_rows, T * rows, rows, c_n, 0)
+    saved = {"x": x, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel, "recurrent_kernel": recurrent_kernel,
+             "peephole": peephole, "mask": mask, "recurrent_mask": recurrent_mask, "tables": tables, "flags": flags}
+    return outputs, h_n, c_n, saved
+
+
+def _input_convolution(k, options, x, kernel, table, reverse, gate_rows):
+    """gate_rows[f * P:(f + 1) * P] = the patches of frame f of x @ kernel, in blocks of whole frames."""
+    B, T, P_in, C = x.shape
+    P = table.shape[0]
+    width, GF = kernel.shape
+    source = x.reshape(B * T * P_in, C)
+    per_block = min(T * B, _frames_per_block(P, width, x.dtype))
+    patches = device_array((per_block * P, width), x.dtype)
+    for f0 in range(0, T * B, per_block):
+        n = min(per_block, T * B - f0)
+        _run(k.gather_patches, n * P * width, options.threads, f0, n, source, P_in, table, source, False, B, T,
+             reverse, True, patches)
+        launch_gemm(k, options, patches, kernel, gate_rows[f0 * P:(f0 + n) * P], n * P, GF, width)
+
+
+def backward(saved, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient, options):
+    """BPTT on device arrays for one :func:`forward`.
+
+    Parameters
+    ----------
+    saved : dict
+        From :func:`forward`; its ``gates`` become the pre-activation gradients.
+    d_outputs : device array (B, T, P, F)
+        A placeholder without ``use_d_outputs``.
+    d_h_n, d_c_n : device arrays (B * P, F)
+        Consumed: they become dh0 and dc0.
+    input_gradient : bool
+    options : GpuKernelOptions
+
+    Returns
+    -------
+    dx ((B, T, P_in, C) or None), d_kernel, d_recurrent_kernel (like the rows layouts of the weights),
+    d_bias (G * F,), d_peephole ((P, (G-1) * F) or None), dh0, dc0 ((B * P, F)).
+    """
+    x, gates, hs, cs = saved["x"], saved["gates"], saved["hs"], saved["cs"]
+    tables, flags = saved["tables"], saved["flags"]
+    mask, recurrent_mask, peephole = saved["mask"], saved["recurrent_mask"], saved["peephole"]
+    recurrent_kernel = saved["recurrent_kernel"]
+    B, T = x.shape[:2]
+    _, rows, GF = gates.shape
+    F = hs.shape[2]
+    P = rows // B
+    dtype = gates.dtype
+    k = kernels_for(dtype, options)
+    threads = options.threads
+    gate_rows, c_rows = gates.reshape(T * rows, GF), cs.reshape((T + 1) * rows, F)
+    dh, dc = d_h_n, d_c_n
+    width = recurrent_kernel.shape[0]
+    d_patches = device_array((rows, width), dtype)
+    cell = launch.prepared_launch(
+        k.gate_backward, *grid_for(rows * F, threads),
+        (0, 0, B, P, gate_rows, c_rows, dh, dc, d_outputs, use_d_outputs, peephole, flags.use_peephole, mask,
+         flags.use_mask, flags.zero_output, flags.cifg))
+    product = step_gemm(k, options, gate_rows, recurrent_kernel, d_patches, rows, width, GF, transpose_b=True)
+    spread = launch.prepared_launch(
+        k.sum_patch_gradients, *grid_for(rows * F, threads),
+        (0, 0, B, d_patches, tables.recurrent_inverse, P, B, T, flags.reverse, False, mask, flags.use_mask,
+         recurrent_mask, flags.use_recurrent_mask, dh))
+    for s in range(T - 1, -1, -1):
+        t = T - 1 - s if flags.reverse else s
+        cell(s, t)
+        product(s * rows, 0)
+        spread(0, t)
+    d_peephole = None
+    if flags.use_peephole:
+        d_peephole = device_array(peephole.shape, dtype)
+        _run(k.peephole_gradients, P * F, threads, gate_rows, c_rows, T, B, P, flags.cifg, d_peephole)
+    dx, d_kernel, d_recurrent_kernel, d_bias = _weight_gradients(k, options, saved, input_gradient)
+    return dx, d_kernel, d_recurrent_kernel, d_bias, d_peephole, dh, dc
+
+
+def _weight_gradients(k, options, saved, input_gradient):
+    """d_kernel, d_recurrent_kernel, d_bias and dx from the pre-activation gradients, in blocks of whole
+    frames: each block regathers the patches the forward pass multiplied (of x through the table, of the
+    pre-step states through the recurrent table, times the recurrent mask) and adds ``patches.T @ dz`` to
+    the sums; d_bias adds ``ones @ dz`` (a GEMM: one thread per column would run down every row alone);
+    dx is ``dz @ kernel.T`` gathered through the inverse table, frame by frame."""
+    x, gates, hs, kernel = saved["x"], saved["gates"], saved["hs"], saved["kernel"]
+    tables, flags, recurrent_kernel = saved["tables"], saved["flags"], saved["recurrent_kernel"]
+    B, T, P_in, C = x.shape
+    _, rows, GF = gates.shape
+    F = hs.shape[2]
+    P = rows // B
+    dtype = gates.dtype
+    threads = options.threads
+    width, recurrent_width = kernel.shape[0], recurrent_kernel.shape[0]
+    gate_rows, h_rows = gates.reshape(T * rows, GF), hs.reshape((T + 1) * rows, F)
+    source = x.reshape(B * T * P_in, C)
+    per_block = min(T * B, _frames_per_block(P, max(width, recurrent_width), dtype))
+    block_rows = per_block * P
+    input_patches = device_array((block_rows, width), dtype)
+    state_patches = device_array((block_rows, recurrent_width), dtype)
+    ones = device_array((1, block_rows), dtype)
+    _run(k.fill, block_rows, threads, ones.reshape(block_rows), dtype.type(1))
+    d_kernel = device_array((width, GF), dtype)
+    d_recurrent_kernel = device_array((recurrent_width, GF), dtype)
+    d_bias = device_array(GF, dtype)
+    dx = d_input_patches = None
+    if input_gradient:
+        dx = device_array((B, T, P_in, C), dtype)
+        d_input_patches = device_array((block_rows, width), dtype)
+    for f0 in range(0, T * B, per_block):
+        n = min(per_block, T * B - f0)
+        m, more = n * P, f0 > 0
+        dz = gate_rows[f0 * P:f0 * P + m]
+        _run(k.gather_patches, m * width, threads, f0, n, source, P_in, tables.table, source, False, B, T,
+             flags.reverse, True, input_patches)
+        _run(k.gather_patches, m * recurrent_width, threads, f0, n, h_rows, P, tables.recurrent_table,
+             saved["recurrent_mask"], flags.use_recurrent_mask, B, T, flags.reverse, False, state_patches)
+        launch_gemm(k, options, input_patches, dz, d_kernel, width, GF, m, transpose_a=True, accumulate=more)
+        launch_gemm(k, options, state_patches, dz, d_recurrent_kernel, recurrent_width, GF, m, transpose_a=True,
+                    accumulate=more)
+        launch_gemm(k, options, ones, dz, d_bias.reshape(1, GF), 1, GF, m, accumulate=more)
+        if input_gradient:
+            launch_gemm(k, options, dz, kernel, d_input_patches, m, width, GF, transpose_b=True)
+            _run(k.sum_patch_gradients, n * P_in * C, threads, f0, 0, n, d_input_patches, tables.inverse, P, B, T,
+                 flags.reverse, True, saved["mask"], False, source, False, dx.reshape(B * T * P_in, C))
+    return dx, d_kernel, d_recurrent_kernel, d_bias
