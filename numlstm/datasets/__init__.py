@@ -22,8 +22,10 @@ from importlib import resources
 
 import numpy as np
 
+from .moving_shapes import moving_shapes
+
 __all__ = ["TimeSeries", "load_co2", "load_sunspots", "load_elnino", "load_nile", "load_text", "load_series",
-           "SERIES"]
+           "SERIES", "moving_shapes"]
 
 
 @dataclass(frozen=True, eq=False)
