@@ -196,3 +196,33 @@ def test_layer_kernels_compile_to_ptx(dtype, cc):
         ptx = compile_for(getattr(kernels, name).py_func, signature, cc, DEVICE_OPTIONS.fastmath)
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
+
+
+def _convlstm_signatures(real):
+    i, flag = types.int64, types.boolean
+    a1, a2, a4 = (types.Array(real, ndim, "C") for ndim in (1, 2, 4))
+    table, mask = types.Array(types.int32, 2, "C"), types.Array(types.boolean, 2, "C")
+    return {
+        "gather_patches": (i, i, a2, i, table, a2, flag, i, i, flag, flag, a2),
+        "sum_patch_gradients": (i, i, i, a2, table, i, i, i, flag, flag, mask, flag, a2, flag, a2),
+        "gate_forward": (i, i, i, i, a2, a2, a2, a1, a2, flag, mask, flag, flag, flag, a4),
+        "gate_backward": (i, i, i, i, a2, a2, a2, a2, a4, flag, a2, flag, mask, flag, flag, flag),
+        "peephole_gradients": (a2, a2, i, i, i, flag, a2),
+        "fill": (a1, real),
+    }
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_convlstm_kernels_compile_to_ptx(dtype, cc):
+    """The ConvLSTM's own kernels (its GEMM and layout kernels are the LSTM's, checked above)."""
+    from numlstm.kernels.cuda.convlstm_kernels import build_convlstm_kernels
+    from numlstm.kernels.cuda.variant import shape_options
+
+    kernels = build_convlstm_kernels(dtype, shape_options(DEVICE_OPTIONS))
+    signatures = _convlstm_signatures(getattr(types, dtype))
+    assert set(vars(kernels)) == set(signatures)
+    for name, signature in signatures.items():
+        ptx = compile_for(getattr(kernels, name).py_func, signature, cc, DEVICE_OPTIONS.fastmath)
+        if dtype == "float32":
+            assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
