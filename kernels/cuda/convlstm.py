@@ -97,7 +97,7 @@ def forward(x, weights, h0, c0, mask, recurrent_mask, tables, flags, options, fi
     Returns
     -------
     outputs (B, T, P, F), h_n and c_n ((B * P, F) copies, or None), and the saved workspace: a dict of the
-    CPU path's names (``gates``, ``hs``, ``cs`` as in the module's layouts, the inputs and tables).
+    CPU path's names and layouts (``gates``, ``hs``, ``cs``, the inputs, the four tables) and the ``flags``.
     """
     kernel, recurrent_kernel, bias, peephole = weights
     B, T = x.shape[:2]
@@ -137,7 +137,7 @@ def forward(x, weights, h0, c0, mask, recurrent_mask, tables, flags, options, fi
         _run(k.copy_rows, rows * F, threads, h_rows, T * rows, rows, h_n, 0)
         _run(k.copy_rows, rows * F, threads, c_rows, T * rows, rows, c_n, 0)
     saved = {"x": x, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel, "recurrent_kernel": recurrent_kernel,
-             "peephole": peephole, "mask": mask, "recurrent_mask": recurrent_mask, "tables": tables, "flags": flags}
+             "peephole": peephole, "mask": mask, "recurrent_mask": recurrent_mask, "flags": flags, **tables._asdict()}
     return outputs, h_n, c_n, saved
 
 
@@ -176,7 +176,7 @@ def backward(saved, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient, opti
     d_bias (G * F,), d_peephole ((P, (G-1) * F) or None), dh0, dc0 ((B * P, F)).
     """
     x, gates, hs, cs = saved["x"], saved["gates"], saved["hs"], saved["cs"]
-    tables, flags = saved["tables"], saved["flags"]
+    tables, flags = Tables(*(saved[name] for name in Tables._fields)), saved["flags"]
     mask, recurrent_mask, peephole = saved["mask"], saved["recurrent_mask"], saved["peephole"]
     recurrent_kernel = saved["recurrent_kernel"]
     B, T = x.shape[:2]
@@ -219,7 +219,8 @@ def _weight_gradients(k, options, saved, input_gradient):
     the sums; d_bias adds ``ones @ dz`` (a GEMM: one thread per column would run down every row alone);
     dx is ``dz @ kernel.T`` gathered through the inverse table, frame by frame."""
     x, gates, hs, kernel = saved["x"], saved["gates"], saved["hs"], saved["kernel"]
-    tables, flags, recurrent_kernel = saved["tables"], saved["flags"], saved["recurrent_kernel"]
+    tables = Tables(*(saved[name] for name in Tables._fields))
+    flags, recurrent_kernel = saved["flags"], saved["recurrent_kernel"]
     B, T, P_in, C = x.shape
     _, rows, GF = gates.shape
     F = hs.shape[2]

@@ -75,6 +75,7 @@ def _assert_gpu_matches_cpu(args, grads, input_gradient=True, resident=False):
     CPU's, every output and gradient; returns the GPU's results as host arrays."""
     dtype = args["x"].dtype.type
     outputs, h_n, c_n, workspace = numlstm.convlstm_forward(**args)
+    cpu_saved = dict(workspace._saved)
     expected = (outputs, h_n, c_n) + tuple(numlstm.convlstm_backward(workspace, **grads,
                                                                      input_gradient=input_gradient))
     with numlstm.device("cuda"):
@@ -83,7 +84,13 @@ def _assert_gpu_matches_cpu(args, grads, input_gradient=True, resident=False):
             grads = {name: _on_device(value) for name, value in grads.items()}
             kept = {name: value.copy_to_host() for name, value in grads.items() if value is not None}
         outputs, h_n, c_n, workspace = numlstm.convlstm_forward(**args)
-        assert workspace.nbytes > 0
+        saved = workspace._saved  # the CPU's arrays, by the same names and shapes
+        assert set(cpu_saved) <= set(saved)
+        for name, array in cpu_saved.items():
+            assert saved[name].shape == array.shape, name
+        for name in ("hs", "cs"):
+            np.testing.assert_allclose(saved[name].copy_to_host(), cpu_saved[name], rtol=TOLERANCE[dtype],
+                                       atol=TOLERANCE[dtype], err_msg=name)
         got = (outputs, h_n, c_n) + tuple(numlstm.convlstm_backward(workspace, **grads, input_gradient=input_gradient))
     names = ("outputs", "h_n", "c_n") + numlstm.convlstm.ConvLSTMGradients._fields
     on_host = []
