@@ -68,6 +68,21 @@ def test_two_ranks_train_a_functional_model_as_one_process(tmp_path):
 
 
 @pytest.mark.mpi
+def test_two_ranks_train_a_convlstm_model_as_one_process(tmp_path):
+    single, double = tmp_path / "single", tmp_path / "double"
+    single.mkdir()
+    double.mkdir()
+    for folder, ranks in ((single, None), (double, 2)):
+        completed = run("convlstm", folder, ranks=ranks)
+        assert completed.returncode == 0, completed.stderr
+    one = np.load(single / "final_rank0.npz")
+    for rank in (0, 1):
+        two = np.load(double / f"final_rank{rank}.npz")
+        for key in one.files:
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-10, atol=1e-12, err_msg=f"rank {rank}: {key}")
+
+
+@pytest.mark.mpi
 @pytest.mark.slow
 def test_ranks_on_the_gpu_path_train_like_one_cpu_process(tmp_path):
     """Each rank's model on device("cuda") (here the CUDA simulator): gradients and weights cross MPI through

@@ -4,6 +4,7 @@ from .activation import Activation
 from .base import Backward, Layer
 from .bidirectional import Bidirectional
 from .conv1d import Conv1D
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -16,7 +17,8 @@ from .pooling import GlobalAveragePooling1D
 from .reshaping import Flatten, RepeatVector, Reshape
 from .time_distributed import TimeDistributed
 
-__all__ = ["Activation", "Add", "Average", "Backward", "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout",
+__all__ = ["Activation", "Add", "Average", "Backward", "Bidirectional", "Concatenate", "Conv1D", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+           "Dense", "Dropout",
            "Embedding", "Flatten", "GlobalAveragePooling1D", "Input", "InputLayer", "LSTM", "Layer",
            "LayerNormalization", "Masking", "Multiply", "RepeatVector", "Reshape", "Subtract", "TimeDistributed", "add",
            "average", "concatenate", "multiply", "subtract"]

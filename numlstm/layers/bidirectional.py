@@ -1,23 +1,23 @@
-"""Bidirectional: an LSTM over the sequence and a copy over it reversed, merged."""
+"""Bidirectional: a recurrent layer over the sequence and a copy over it reversed, merged."""
 
-from .. import backend
+from .. import backend, registry
 from .base import Backward, Layer
-from .lstm import LSTM
+from .recurrent import Recurrent
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _backward_copy(layer):
-    """A fresh LSTM with the same options running the other way (Keras builds it from the config)."""
+    """A fresh layer with the same options running the other way (Keras builds it from the config)."""
     options = layer.get_config()
     options.update(go_backwards=not layer.go_backwards, name=f"backward_{layer.name}")
-    return LSTM(**options)
+    return type(layer)(**options)
 
 
 class Bidirectional(Layer):
-    """Bidirectional wrapper for an LSTM: one copy reads the sequence forwards, another backwards.
+    """Bidirectional wrapper for an LSTM or ConvLSTM: one copy reads the sequence forwards, another backwards.
 
-    The backward layer is a fresh LSTM with ``layer``'s options and the
+    The backward layer is a fresh layer of the same class with ``layer``'s options and the
     opposite ``go_backwards`` unless given; its returned sequences are put
     back in the input's time order before the two outputs are merged. The
     weights are the forward layer's, then the backward layer's (Keras'
@@ -27,13 +27,13 @@ class Bidirectional(Layer):
 
     Parameters
     ----------
-    layer : LSTM
+    layer : LSTM, ConvLSTM1D, ConvLSTM2D or ConvLSTM3D
         The forward layer.
     merge_mode : {"concat", "sum", "mul", "ave", None}, default "concat"
         How the two outputs combine: joined on the last axis (2 * units
-        features), added, multiplied, averaged, or (None) returned as a
+        features; 2 * filters channels, channels last), added, multiplied, averaged, or (None) returned as a
         list of two.
-    backward_layer : LSTM, optional
+    backward_layer : layer of ``layer``'s class, optional
         The backward layer, which must read the other way from ``layer``
         and agree on ``return_sequences`` and ``return_state``.
     name : str, optional
@@ -48,8 +48,11 @@ class Bidirectional(Layer):
     """
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
-        if not isinstance(layer, LSTM):
-            raise TypeError(f"Bidirectional wraps an LSTM layer, got {type(layer).__name__}")
+        if not isinstance(layer, Recurrent):
+            raise TypeError(f"Bidirectional wraps an LSTM or ConvLSTM layer, got {type(layer).__name__}")
+        if backward_layer is not None and type(backward_layer) is not type(layer):
+            raise TypeError(f"backward_layer must be a {type(layer).__name__} like layer, got "
+                            f"{type(backward_layer).__name__}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
         super().__init__(name=name or f"bidirectional_{layer.name}", dtype=layer.dtype)
@@ -66,12 +69,18 @@ class Bidirectional(Layer):
 
     def get_config(self):
         return {"layer": self.forward_layer.get_config(), "merge_mode": self.merge_mode,
-                "backward_layer": self.backward_layer.get_config(), "name": self.name}
+                "backward_layer": self.backward_layer.get_config(), "name": self.name,
+                "layer_class": type(self.forward_layer).__name__}
 
     @classmethod
     def from_config(cls, config):
-        return cls(LSTM(**config["layer"]), merge_mode=config["merge_mode"],
-                   backward_layer=LSTM(**config["backward_layer"]), name=config["name"])
+        config = dict(config)
+        layer_class = registry.lookup(config.pop("layer_class", "LSTM"))  # files before ConvLSTM hold LSTMs
+        if not issubclass(layer_class, Recurrent):
+            raise registry.FileFormatError(f"Bidirectional wraps an LSTM or ConvLSTM layer, the file names "
+                                           f"{layer_class.__name__}")
+        return cls(layer_class(**config["layer"]), merge_mode=config["merge_mode"],
+                   backward_layer=layer_class(**config["backward_layer"]), name=config["name"])
 
     def build(self, input_shape):
         for layer in (self.forward_layer, self.backward_layer):

@@ -12,12 +12,13 @@ Differences from Keras, all deliberate:
 
 import numpy as np
 
-from .. import backend, initializers, utils
+from .. import backend
 from ..functional import lstm_backward, lstm_forward
-from .base import Backward, Layer
+from .base import Backward
+from .recurrent import Recurrent
 
 
-class LSTM(Layer):
+class LSTM(Recurrent):
     """Long Short-Term Memory layer (Hochreiter and Schmidhuber, 1997), as Keras 3's ``keras.layers.LSTM``.
 
     For each timestep ``t`` of an input ``x`` of shape (batch, timesteps,
@@ -105,57 +106,31 @@ class LSTM(Layer):
     [(3, 32), (8, 32), (32,)]
     """
 
-    # backward takes None for an output nothing used (the states of return_state): no zeros are made for it
-    missing_gradients_allowed = True
-
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  zero_output_for_mask=False, peephole=False, cifg=False, seed=None, name=None,
                  dtype=None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
+                         bias_initializer, unit_forget_bias, dropout, recurrent_dropout, return_sequences,
+                         return_state, go_backwards, stateful, zero_output_for_mask, peephole, cifg, seed, name,
+                         dtype)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{self.name}: units must be a positive int, got {units!r}")
-        if activation != "tanh" or recurrent_activation != "sigmoid":
-            raise ValueError(f"{self.name}: numlstm's kernels implement activation='tanh' and "
-                             f"recurrent_activation='sigmoid' only, got {activation!r} and {recurrent_activation!r}")
-        for argument, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= rate < 1.0:
-                raise ValueError(f"{self.name}: {argument} must be in [0, 1), got {rate!r}")
         self.units = int(units)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.unit_forget_bias = unit_forget_bias
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
-        self.return_sequences = return_sequences
-        self.return_state = return_state
-        self.go_backwards = go_backwards
-        self.stateful = stateful
-        self.zero_output_for_mask = zero_output_for_mask
-        self.peephole = peephole
-        self.cifg = cifg
-        self.seed = seed
-        self.states = None
-        self._stateful_batch = None
-
-    def get_config(self):
-        return {"units": self.units, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "recurrent_initializer": self.recurrent_initializer,
-                "bias_initializer": self.bias_initializer, "unit_forget_bias": self.unit_forget_bias,
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
-                "zero_output_for_mask": self.zero_output_for_mask, "peephole": self.peephole, "cifg": self.cifg,
-                "seed": self.seed, "name": self.name, "dtype": self.dtype.name}
 
     @property
-    def gates(self):
-        """The number of gates the weights hold: 4 (``i, f, c, o``), or 3 with ``cifg``."""
-        return 3 if self.cifg else 4
+    def state_channels(self):
+        """The size of ``h`` and ``c``: ``units``."""
+        return self.units
+
+    @property
+    def _state_description(self):
+        return f"(batch, {self.units})"
+
+    def get_config(self):
+        return {"units": self.units, **self._recurrent_config()}
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -172,39 +147,10 @@ class LSTM(Layer):
             self.add_weight("peephole_weights", ((g - 1) * u,), "zeros")
         self.built = True
 
-    def _bias_initializer(self, shape, dtype):
-        if not self.unit_forget_bias:
-            return self.bias_initializer(shape, dtype)
-        u = self.units
-        input_gate = [] if self.cifg else [self.bias_initializer((u,), dtype)]
-        return np.concatenate(input_gate + [np.ones(u, dtype), self.bias_initializer((2 * u,), dtype)])  # f, then c, o
-
     def compute_output_shape(self, input_shape):
         batch, timesteps = input_shape[0], input_shape[1]
         output = (batch, timesteps, self.units) if self.return_sequences else (batch, self.units)
         return [output, (batch, self.units), (batch, self.units)] if self.return_state else output
-
-    def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
-
-    def reset_state(self):
-        """Forget the state a stateful layer carries between calls."""
-        self.states = None
-
-    def _initial_states(self, initial_state, batch):
-        if initial_state is not None:
-            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
-                raise ValueError(f"{self.name}: initial_state must be [h, c], two arrays of shape (batch, {self.units})")
-            return [self._as_input(s, name) for s, name in zip(initial_state, ("initial_state[0]", "initial_state[1]"))]
-        if self.stateful:
-            if self._stateful_batch is None:
-                self._stateful_batch = batch
-            elif batch != self._stateful_batch:
-                raise ValueError(f"{self.name}: a stateful layer needs the same batch size on every call; "
-                                 f"it was built for {self._stateful_batch}, got {batch}")
-            if self.states is not None:
-                return list(self.states)
-        return [None, None]
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         x = self._as_input(x)
@@ -215,18 +161,9 @@ class LSTM(Layer):
         if x.shape[2] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected {self.kernel.shape[0]} features, got shape {x.shape}")
         h0, c0 = self._initial_states(initial_state, x.shape[0])
-        ops = backend.array_ops(x)
-        dropout_mask = recurrent_mask = None
-        if training and (self.dropout > 0 or self.recurrent_dropout > 0):
-            # Drawn on the host whatever the device, so that a seed gives the same masks everywhere.
-            generator = utils.global_generator() if self.seed is None else np.random.default_rng(self.seed)
-            if self.dropout > 0:  # one mask per sequence, as in Keras
-                keep = generator.random((x.shape[0], 1, x.shape[2])) >= self.dropout
-                dropout_mask = ops.local((keep / (1.0 - self.dropout)).astype(self.dtype))
-                x = ops.multiply(x, dropout_mask)
-            if self.recurrent_dropout > 0:
-                keep = generator.random((x.shape[0], self.units)) >= self.recurrent_dropout
-                recurrent_mask = ops.local((keep / (1.0 - self.recurrent_dropout)).astype(self.dtype))
+        dropout_mask, recurrent_mask = self._dropout_masks(x, (x.shape[0], self.units), training)
+        if dropout_mask is not None:
+            x = backend.array_ops(x).multiply(x, dropout_mask)
         keeps_states = self.stateful or self.return_state
         outputs, h, c, workspace = lstm_forward(
             x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, h0, c0, mask,
@@ -238,31 +175,14 @@ class LSTM(Layer):
             # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
             # checked where it enters (Layer.__call__, the model's fit/predict).
             check_finite=False, final_states=keeps_states)
-        if self.return_sequences:  # Keras: processing order
-            output = ops.reverse_time(outputs) if self.go_backwards else outputs
-        else:  # one copy of the last processed step, not the two of h_n and c_n
-            output = ops.time_step(outputs, 0 if self.go_backwards else outputs.shape[1] - 1)
-        if self.stateful:
-            self.states = (h, c)
-        result = [output, ops.copy(h), ops.copy(c)] if self.return_state else output
+        result = self._assemble_outputs(outputs, h, c)
         cache = {"workspace": workspace, "dropout_mask": dropout_mask,
                  "recurrent_mask": recurrent_mask,
                  "initial_state": initial_state is not None}
         return result, cache
 
     def backward(self, cache, d_output, input_gradient=True):
-        d_h = d_c = None
-        if self.return_state:
-            d_output, d_h, d_c = d_output
-        d_outputs = None
-        if d_output is not None:
-            ops = backend.array_ops(d_output)
-            d_output = ops.asarray(d_output, self.dtype)
-            if self.return_sequences:
-                d_outputs = ops.reverse_time(d_output) if self.go_backwards else d_output
-            else:
-                # The last output is the final state h: zero_output_for_mask only shapes sequences.
-                d_h = d_output if d_h is None else ops.add(d_h, d_output)
+        d_outputs, d_h, d_c = self._split_output_gradient(d_output)
         g = lstm_backward(cache["workspace"], d_outputs, d_h, d_c, input_gradient=input_gradient)
         dx = g.dx if g.dx is None or cache["dropout_mask"] is None else \
             backend.array_ops(g.dx).multiply(g.dx, cache["dropout_mask"])

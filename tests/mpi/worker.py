@@ -4,7 +4,7 @@ Modes: train (seeded stacked bidirectional model, shuffle on, dropout off;
 writes every rank's weights after every epoch, and rank 0's final weights,
 evaluate and predict results), functional (a two-input, two-output model with
 sample weights: final weights, logs, evaluate and predict results), small (a one-LSTM model, two short epochs:
-for the CUDA simulator), fail-in-fit, fail-outside-fit, stateful,
+for the CUDA simulator), convlstm (a ConvLSTM2D next-frame model: final weights and predictions), fail-in-fit, fail-outside-fit, stateful,
 resume (BackupAndRestore; CRASH_AT_EPOCH=k makes rank 1 fail after epoch k), threads (each rank
 prints its node's rank count and the threads its passes run on).
 """
@@ -67,6 +67,17 @@ elif mode == "small":
     np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), loss=history.history["loss"],
              prediction=net.predict(x[:20], batch_size=10, distribute=strategy),
              on_device=backend.is_device_array(net.parameter_buffer))
+elif mode == "convlstm":
+    numlstm.utils.set_random_seed(1)
+    frames = numlstm.datasets.moving_shapes(20, timesteps=5, size=6, objects=1, dtype="float64")
+    net = numlstm.Sequential([layers.Input((4, 6, 6, 1)),
+                              layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True, dtype="float64"),
+                              layers.ConvLSTM2D(1, 3, padding="same", peephole=True, dtype="float64")])
+    net.compile(numlstm.optimizers.Adam(0.02), "mse")
+    history = net.fit(frames[:, :4], frames[:, 4], batch_size=5, epochs=2, shuffle=True, verbose=0,
+                      distribute=strategy)
+    np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), loss=history.history["loss"],
+             prediction=net.predict(frames[:, :4], batch_size=5, distribute=strategy))
 elif mode == "functional":  # two inputs, two outputs, per-output metrics and sample weights
     numlstm.utils.set_random_seed(1)
     window = layers.Input((6, 2), dtype="float64", name="window")
