@@ -258,21 +258,23 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
         raise ValueError(f"x must have at least one batch item, timestep, position and channel, got shape {x.shape}")
     dtype = x.dtype
     rank = x.ndim - 3
-    B, T, spatial, C = x.shape[0], x.shape[1], tuple(x.shape[2:-1]), x.shape[-1]
+    shape = tuple(x.shape)  # a plain tuple: the CUDA simulator's device-array shapes take no negative index
+    B, T, spatial, C = shape[0], shape[1], shape[2:-1], shape[-1]
     G = 3 if cifg else 4
     gate_names = "f, c, o" if cifg else "i, f, c, o"
     recurrent_kernel = _float_array(recurrent_kernel, "recurrent_kernel", dtype)
-    if (recurrent_kernel.ndim != rank + 2 or recurrent_kernel.shape[-1] != G * recurrent_kernel.shape[-2]
-            or min(recurrent_kernel.shape) < 1):
+    recurrent_shape = tuple(recurrent_kernel.shape)
+    if recurrent_kernel.ndim != rank + 2 or recurrent_shape[-1] != G * recurrent_shape[-2] or min(recurrent_shape) < 1:
         raise ValueError(f"recurrent_kernel must have shape kernel_size + (filters, {G} * filters) for gates "
-                         f"{gate_names}, with {rank} kernel_size axes, got {recurrent_kernel.shape}")
-    F = recurrent_kernel.shape[-2]
+                         f"{gate_names}, with {rank} kernel_size axes, got {recurrent_shape}")
+    F = recurrent_shape[-2]
     GF = G * F
     kernel = _float_array(kernel, "kernel", dtype)
-    if kernel.ndim != rank + 2 or kernel.shape[-2:] != (C, GF) or min(kernel.shape) < 1:
+    kernel_shape = tuple(kernel.shape)
+    if kernel.ndim != rank + 2 or kernel_shape[-2:] != (C, GF) or min(kernel_shape) < 1:
         raise ValueError(f"kernel must have shape kernel_size + (channels, {G} * filters) = kernel_size + "
-                         f"({C}, {GF}) with {rank} kernel_size axes, got {kernel.shape}")
-    kernel_size, recurrent_kernel_size = tuple(kernel.shape[:rank]), tuple(recurrent_kernel.shape[:rank])
+                         f"({C}, {GF}) with {rank} kernel_size axes, got {kernel_shape}")
+    kernel_size, recurrent_kernel_size = kernel_shape[:rank], recurrent_shape[:rank]
     strides = _spatial_tuple(strides, rank, "strides")
     dilation_rate = _spatial_tuple(dilation_rate, rank, "dilation_rate")
     if max(strides) > 1 and max(dilation_rate) > 1:

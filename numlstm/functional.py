@@ -130,8 +130,16 @@ def _check_finite(named_arrays):
     names = [name for name, array in named_arrays.items() if array is not None]
     # Device arrays are checked on a host copy: direct calls only; layers pass check_finite=False.
     arrays = [_backend.to_host(named_arrays[name]) for name in names]
-    which, flat_index = first_non_finite(tuple(array.reshape(-1) for array in arrays))
-    if which >= 0:
+    flats = [array.reshape(-1) for array in arrays]
+    # One call per kind of array: Numba cannot index a tuple that mixes read-only and writable arrays.
+    found = []
+    for writable in (True, False):
+        group = [i for i, flat in enumerate(flats) if flat.flags.writeable == writable]
+        which, flat_index = first_non_finite(tuple(flats[i] for i in group)) if group else (-1, -1)
+        if which >= 0:
+            found.append((group[which], flat_index))
+    if found:
+        which, flat_index = min(found)
         index = tuple(int(i) for i in np.unravel_index(flat_index, arrays[which].shape))
         raise ValueError(
             f"{names[which]} contains NaN or infinity (first at index {index}); "

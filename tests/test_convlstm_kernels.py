@@ -479,19 +479,15 @@ def test_bad_backward_arguments_raise_and_leave_the_workspace_usable(name):
 
 
 # -- read-only arrays ------------------------------------------------------------------------------------------
-READ_ONLY_DEFECT = ("a read-only argument beside writable ones (np.asarray of a JAX array, np.load(mmap_mode='r')) "
-                    "makes check_finite's first_non_finite (kernels/checks.py, via numlstm.functional._check_finite) "
-                    "fail Numba typing: it indexes a tuple of readonly and writable arrays, a heterogeneous tuple")
-
-
 def _read_only(array):
     array = np.array(array)
     array.setflags(write=False)
     return array
 
 
-@pytest.mark.parametrize("check_finite", [
-    False, pytest.param(True, marks=pytest.mark.xfail(strict=True, raises=NumbaError, reason=READ_ONLY_DEFECT))])
+# Read-only arrays (np.asarray of a JAX array, np.load(mmap_mode="r")) beside writable ones: the finite check
+# once failed Numba typing on the mixed tuple.
+@pytest.mark.parametrize("check_finite", [False, True])
 @pytest.mark.parametrize("which", ["x", "kernel", "h0"])
 def test_read_only_arguments(which, check_finite):
     args, options, _ = _make_case("read-only", padding="same", peephole=True, initial_state=True)
@@ -502,7 +498,6 @@ def test_read_only_arguments(which, check_finite):
         np.testing.assert_array_equal(g, e)
 
 
-@pytest.mark.xfail(strict=True, raises=NumbaError, reason=READ_ONLY_DEFECT)
 def test_read_only_output_gradient():
     workspace = _workspace()
     got = numlstm.convlstm_backward(workspace, _read_only(np.ones((2, 3, 4, 5, 2))), np.ones((2, 4, 5, 2)))

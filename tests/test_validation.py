@@ -161,3 +161,20 @@ def test_callback_arguments_take_numpy_scalars():
     stop = numlstm.callbacks.EarlyStopping(patience=np.int64(3), restore_best_weights=np.bool_(True),
                                            baseline=np.float32(0.5))
     assert (stop.patience, stop.restore_best_weights, stop.baseline) == (3, True, 0.5)
+
+
+def test_backward_passes_take_no_gradient_at_all():
+    """An empty set of gradients to check for NaN once failed Numba typing (an empty tuple)."""
+    workspace = numlstm.lstm_forward(np.ones((2, 3, 4)), np.ones((4, 8)), np.ones((2, 8)))[3]
+    assert not numlstm.lstm_backward(workspace).dx.any()
+    workspace = numlstm.convlstm_forward(np.ones((2, 3, 4, 1)), np.ones((3, 1, 8)), np.ones((3, 2, 8)))[3]
+    assert not numlstm.convlstm_backward(workspace).dx.any()
+
+
+def test_read_only_and_writable_arrays_mix():
+    x = np.ones((2, 3, 4))
+    x.setflags(write=False)
+    kernel = np.ones((4, 8))
+    kernel[1, 2] = np.inf
+    with pytest.raises(ValueError, match=r"kernel contains NaN or infinity \(first at index \(1, 2\)\)"):
+        numlstm.lstm_forward(x, kernel, np.ones((2, 8)))

@@ -80,7 +80,7 @@ def add(a, b):
 
 
 def multiply(a, b):
-    """a * b; ``b`` has a's shape or, for 3-D ``a`` (B, T, F), (B, 1, F): one row per sequence."""
+    """a * b; ``b`` has a's shape or, for ``a`` (B, T, ...), (B, 1, ...): one frame per sequence."""
     return a * b
 
 

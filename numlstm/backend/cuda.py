@@ -8,6 +8,7 @@ uploads a host array); the only transfers to the host are the loss value
 
 import collections
 import functools
+import math
 
 import numpy as np
 from numba import cuda
@@ -149,15 +150,18 @@ def add(a, b):
 
 
 def multiply(a, b):
-    """a * b; ``b`` has a's shape or, for 3-D ``a`` (B, T, F), (B, 1, F): one row per sequence."""
+    """a * b; ``b`` has a's shape or, for ``a`` (B, T, ...), (B, 1, ...): one frame per sequence."""
     a, b = local(a), local(b)
-    if b.shape == a.shape:
+    shape = tuple(a.shape)
+    if tuple(b.shape) == shape:
         return _combine(a, b, op_kernels.MULTIPLY, 1.0)
-    if a.ndim != 3 or b.shape != (a.shape[0], 1, a.shape[2]):
+    if a.ndim < 3 or tuple(b.shape) != (shape[0], 1) + shape[2:]:
         raise ValueError(f"multiply: cannot broadcast {b.shape} over {a.shape}")
-    out = device_array(a.shape, a.dtype)
+    frame = math.prod(shape[2:])
+    out = device_array(shape, a.dtype)
     k, threads = _kernels(a.dtype)
-    _launch(k.multiply_over_time, a.size, threads)(a, b, out)
+    _launch(k.multiply_over_time, a.size, threads)(a.reshape(shape[0], shape[1], frame),
+                                                   b.reshape(shape[0], 1, frame), out.reshape(shape[0], shape[1], frame))
     return out
 
 
@@ -221,10 +225,16 @@ def activation_gradient(name, y, dy):
 
 
 # -- sequences ------------------------------------------------------------------------
+def _as_sequence(a):
+    """(B, T, ...) as the (B, T, frame) view the kernels take."""
+    shape = tuple(a.shape)
+    return a.reshape(shape[0], shape[1], math.prod(shape[2:]))
+
+
 def reverse_time(a):
     out = device_array(a.shape, a.dtype)
     k, threads = _kernels(a.dtype)
-    _launch(k.reverse_time, a.size, threads)(a, out)
+    _launch(k.reverse_time, a.size, threads)(_as_sequence(a), _as_sequence(out))
     return out
 
 
@@ -234,9 +244,10 @@ def _copy_columns(source, first, target, target_first, width):
 
 
 def time_step(a, t):
-    B, T, H = a.shape
-    out = device_array((B, H), a.dtype)
-    _copy_columns(a.reshape(B, T * H), t * H, out, 0, H)
+    shape = tuple(a.shape)
+    B, T, H = _as_sequence(a).shape
+    out = device_array((B,) + shape[2:], a.dtype)
+    _copy_columns(a.reshape(B, T * H), t * H, out.reshape(B, H), 0, H)
     return out
 
 

@@ -202,12 +202,14 @@ class ConvLSTM(Recurrent):
         if not self.built:
             self.build(x.shape)
         spatial, channels = self._spatial_and_channels(x.shape)
-        if channels != self.kernel.shape[-2]:
-            raise ValueError(f"{self.name}: expected {self.kernel.shape[-2]} channels, got shape {tuple(x.shape)}")
-        if self.peephole and self._state_spatial(spatial) != tuple(self.peephole_weights.shape[:-1]):
+        # Plain tuples: the CUDA simulator's device-array shapes take no negative index.
+        expected_channels = tuple(self.kernel.shape)[-2]
+        if channels != expected_channels:
+            raise ValueError(f"{self.name}: expected {expected_channels} channels, got shape {tuple(x.shape)}")
+        built_for = tuple(self.peephole_weights.shape)[:-1] if self.peephole else None
+        if self.peephole and self._state_spatial(spatial) != built_for:
             raise ValueError(f"{self.name}: the peephole weights were built for a state of spatial shape "
-                             f"{tuple(self.peephole_weights.shape[:-1])}; an input of spatial shape {spatial} "
-                             f"makes {self._state_spatial(spatial)}")
+                             f"{built_for}; an input of spatial shape {spatial} makes {self._state_spatial(spatial)}")
         x = self._to_channels_last(x, 1)
         h0, c0 = (self._to_channels_last(s, 0) for s in self._initial_states(initial_state, x.shape[0]))
         state_shape = (x.shape[0],) + self._state_spatial(spatial) + (self.filters,)

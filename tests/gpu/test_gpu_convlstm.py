@@ -152,6 +152,25 @@ def test_float32(rng, geometry):
     _assert_gpu_matches_cpu(args, grads)
 
 
+@pytest.mark.parametrize("zero_output", [False, True], ids=["carry", "zero-output"])
+@pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
+def test_mask_and_recurrent_mask(rng, zero_output, cifg):
+    mask = np.array([[True, False, True], [False, True, False]])
+    args, grads = _case(rng, GEOMETRIES["2d-same"], cifg=cifg, peephole=True, initial_state=True, mask=mask,
+                        recurrent_mask=True)
+    args["zero_output_for_mask"] = zero_output
+    args["reverse"] = zero_output
+    _assert_gpu_matches_cpu(args, grads)
+
+
+@pytest.mark.parametrize("geometry", ["1d-dilated", "2d-valid-strides"])
+def test_float32(rng, geometry):
+    mask = np.array([[True, True, False], [False, True, True]])
+    args, grads = _case(rng, GEOMETRIES[geometry], dtype=np.float32, peephole=True, initial_state=True, mask=mask,
+                        recurrent_mask=True)
+    _assert_gpu_matches_cpu(args, grads)
+
+
 @pytest.fixture
 def host_shapes(monkeypatch):
     """In the simulator, device arrays' shapes as a real GPU's: plain tuples. The simulator's own refuse
@@ -165,7 +184,6 @@ def host_shapes(monkeypatch):
 
 
 @pytest.mark.parametrize("zero_output", [False, True], ids=["carry", "zero-output"])
-@pytest.mark.usefixtures("host_shapes")
 def test_device_arrays_in_device_arrays_out(rng, zero_output):
     mask = np.array([[False, True, True], [True, True, False]])
     args, grads = _case(rng, GEOMETRIES["2d-even-same-strided"], peephole=True, initial_state=True, mask=mask,
@@ -208,3 +226,31 @@ def test_frames_in_several_blocks(monkeypatch, rng):
     monkeypatch.setattr(cuda_convlstm, "PATCH_BYTES", 4 * positions * width * 8 + 8)
     assert cuda_convlstm._frames_per_block(positions, width, np.float64) == 4
     _assert_gpu_matches_cpu(args, grads)
+
+
+def test_a_model_trains_on_the_gpu_as_on_the_cpu():
+    """The layers in a model on device("cuda"): Bidirectional (a go_backwards copy), dropout, peepholes and
+    channels_first run on device arrays, and two steps give the CPU's losses and predictions."""
+    from numlstm import layers
+
+    frames = np.ascontiguousarray(np.moveaxis(
+        numlstm.datasets.moving_shapes(4, timesteps=3, size=4, objects=1, dtype="float64"), -1, 2))
+
+    def train():
+        numlstm.utils.set_random_seed(3)
+        common = {"padding": "same", "dtype": "float64", "data_format": "channels_first"}
+        model = numlstm.Sequential([
+            layers.Input((2,) + frames.shape[2:]),
+            layers.Bidirectional(layers.ConvLSTM2D(2, 3, return_sequences=True, dropout=0.2, recurrent_dropout=0.1,
+                                                   seed=1, **common), merge_mode="sum"),
+            layers.ConvLSTM2D(1, 3, peephole=True, **common)])
+        model.compile(numlstm.optimizers.Adam(0.01), "mse")
+        history = model.fit(frames[:, :2], frames[:, 2], batch_size=2, epochs=1, verbose=0)
+        return history.history["loss"], model.predict(frames[:, :2], verbose=0)
+
+    with numlstm.device("cpu"):
+        cpu_loss, cpu_prediction = train()
+    with numlstm.device("cuda"):
+        gpu_loss, gpu_prediction = train()
+    np.testing.assert_allclose(gpu_loss, cpu_loss, rtol=1e-12)
+    np.testing.assert_allclose(gpu_prediction, cpu_prediction, rtol=1e-10, atol=1e-12)
