@@ -1,6 +1,7 @@
 """numlstm beside torch.nn.LSTM and Keras 3 on JAX: the side-by-side table.
 
-Runs the asv benchmark classes of ``benchmarks/lstm_cpu.py`` outside asv,
+Runs the asv benchmark classes of ``benchmarks/lstm_cpu.py`` (or, with
+``--family convlstm``, of ``benchmarks/convlstm_cpu.py``) outside asv,
 each framework in its own process and in alternating rounds (numlstm, torch,
 keras, numlstm, ...), because on a 2-core machine the frameworks' spinning
 thread pools slow each other down inside one process. Prints a markdown
@@ -32,7 +33,14 @@ import sys
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
-FRAMEWORKS = {"numlstm": "NumlstmLSTM", "torch": "TorchLSTM", "keras-jax": "KerasJaxLSTM"}
+# family: (benchmark module, framework -> benchmark class, sizes and flop count in benchmarks/common.py)
+FAMILIES = {
+    "lstm": ("lstm_cpu", {"numlstm": "NumlstmLSTM", "torch": "TorchLSTM", "keras-jax": "KerasJaxLSTM"},
+             "SIZES", "train_step_flops"),
+    "convlstm": ("convlstm_cpu", {"numlstm": "NumlstmConvLSTM", "torch": "TorchConvLSTM",
+                                  "keras-jax": "KerasJaxConvLSTM"}, "CONVLSTM_SIZES", "convlstm_train_step_flops"),
+}
+FRAMEWORKS = FAMILIES["lstm"][1]
 
 
 def _memory_kib(field):
@@ -44,13 +52,22 @@ def _cpu_name():
                  if line.startswith("model name")), platform.processor())
 
 
-def worker(framework, size, seconds):
-    """Timings, or with ``seconds`` = 0 the peak memory of one training step."""
+def _family(name):
+    """(framework -> benchmark class, sizes, flop count) of one family."""
+    import importlib
+
     sys.path.insert(0, str(HERE))
-    from benchmarks import lstm_cpu
+    module_name, classes, sizes, flops = FAMILIES[name]
+    module = importlib.import_module(f"benchmarks.{module_name}")
+    common = importlib.import_module("benchmarks.common")
+    return {fw: getattr(module, cls) for fw, cls in classes.items()}, getattr(common, sizes), getattr(common, flops)
+
+
+def worker(framework, size, seconds, family="lstm"):
+    """Timings, or with ``seconds`` = 0 the peak memory of one training step."""
     from benchmarks.common import timings
 
-    bench = getattr(lstm_cpu, FRAMEWORKS[framework])()
+    bench = _family(family)[0][framework]()
     try:
         bench.setup(size)
     except NotImplementedError as exc:
@@ -75,7 +92,7 @@ def sgemm_gflops():
     return bench.track_sgemm_gflops()
 
 
-def _run(*args, memory=False):
+def _run(*args, memory=False, family="lstm"):
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     if memory:
         # A fixed mmap threshold makes glibc return every large block to the
@@ -83,25 +100,24 @@ def _run(*args, memory=False):
         # allocates (by default glibc reuses freed heap pages). It slows every
         # framework's allocations, so timings never run with it.
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    output = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True,
+    output = subprocess.run([sys.executable, __file__, "--family", family, *args], check=True, capture_output=True, text=True,
                             env=env)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def main(rounds, seconds, sizes):
-    sys.path.insert(0, str(HERE))
-    from benchmarks.common import SIZES, train_step_flops
-
+def main(rounds, seconds, sizes, family="lstm"):
+    _, SIZES, train_step_flops = _family(family)
     sizes = sizes or list(SIZES)
     samples = {(fw, size): [] for fw in FRAMEWORKS for size in sizes}
     gemm = []
     for round_ in range(rounds):
-        gemm.append(_run("--sgemm"))
+        gemm.append(_run("--sgemm", family=family))
         for size in sizes:
             for framework in FRAMEWORKS:
                 print(f"round {round_ + 1}/{rounds}: {framework} {size}", file=sys.stderr, flush=True)
-                samples[(framework, size)].append(_run("--worker", framework, size, str(seconds)))
-    memory = {(fw, size): _run("--worker", fw, size, "0", memory=True) for fw in FRAMEWORKS for size in sizes}
+                samples[(framework, size)].append(_run("--worker", framework, size, str(seconds), family=family))
+    memory = {(fw, size): _run("--worker", fw, size, "0", memory=True, family=family)
+              for fw in FRAMEWORKS for size in sizes}
 
     def median_ms(fw, size, key):
         runs = [r for r in samples[(fw, size)] if "skipped" not in r]
@@ -193,16 +209,18 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--sizes", nargs="*")
+    parser.add_argument("--family", choices=list(FAMILIES), default="lstm",
+                        help="the LSTM layer's table (default) or the ConvLSTM2D layer's")
     parser.add_argument("--competitors", nargs="+", type=int, metavar="N",
                         help="the contended table: each framework with N CPU-bound processes beside it, for each N")
     parser.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "SIZE", "SECONDS"), help=argparse.SUPPRESS)
     parser.add_argument("--sgemm", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker[0], args.worker[1], float(args.worker[2]))))
+        print(json.dumps(worker(args.worker[0], args.worker[1], float(args.worker[2]), args.family)))
     elif args.sgemm:
         print(json.dumps(sgemm_gflops()))
     elif args.competitors:
         contended(args.rounds, args.seconds, args.sizes, args.competitors)
     else:
-        main(args.rounds, args.seconds, args.sizes)
+        main(args.rounds, args.seconds, args.sizes, args.family)

@@ -47,3 +47,32 @@ def timings(function, seconds):
         function()
         samples.append(time.perf_counter() - start)
     return samples
+
+
+# name: (batch, timesteps, rows, cols, channels, filters, kernel); the frames are square, padding "same"
+CONVLSTM_SIZES = {
+    "small": (4, 10, 16, 16, 1, 16, 3),
+    "moving-mnist": (8, 10, 16, 16, 16, 64, 5),  # Shi et al.'s 64x64 frames as 16x16 patches of 4x4 pixels
+    "large": (4, 10, 32, 32, 8, 64, 3),
+}
+
+
+def convlstm_inputs(size, dtype=np.float32, seed=0):
+    """Input (channels last), Keras-layout weights and an upstream gradient of the sequence, for one size."""
+    B, T, rows, cols, C, F, k = CONVLSTM_SIZES[size]
+    rng = np.random.default_rng(seed)
+    scale = 1.0 / np.sqrt(k * k * (C + F))
+    return {
+        "x": rng.standard_normal((B, T, rows, cols, C)).astype(dtype),
+        "kernel": rng.uniform(-scale, scale, (k, k, C, 4 * F)).astype(dtype),
+        "recurrent_kernel": rng.uniform(-scale, scale, (k, k, F, 4 * F)).astype(dtype),
+        "bias": rng.uniform(-scale, scale, 4 * F).astype(dtype),
+        "d_outputs": rng.standard_normal((B, T, rows, cols, F)).astype(dtype) / (B * T * rows * cols),
+    }
+
+
+def convlstm_train_step_flops(size):
+    """Multiply-adds x 2 of one forward + backward pass to the weights ("same" padding, no dx): the input and
+    recurrent convolutions forward, the recurrent one's input gradient, and both kernels' gradients."""
+    B, T, rows, cols, C, F, k = CONVLSTM_SIZES[size]
+    return 2 * B * T * rows * cols * k * k * 4 * F * (2 * C + 3 * F)
