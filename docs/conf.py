@@ -91,11 +91,12 @@ autosummary_context = {"reexports": _reexports()}
 
 # Nitpicky: every cross-reference must resolve. Private bases (``_Merge``) and the bases of the model core
 # in numlstm.models' own modules (``trainer.Trainer``, ``weight_buffer.WeightBuffer``: the public names are
-# numlstm.models'), appear in "Bases:" lines but have no pages of their own.
+# numlstm.models'), and the recurrent layers' shared bases (``Recurrent``, ``ConvLSTM``), appear in "Bases:" lines but have no pages of their own.
 nitpicky = True
 nitpick_ignore_regex = [
     ("py:class", r"numlstm\..*\._\w+"),
     ("py:class", r"numlstm\.models\.\w+\.\w+"),
+    ("py:class", r"numlstm\.layers\.(recurrent\.Recurrent|conv_lstm\.ConvLSTM)"),
 ]
 
 

@@ -1,12 +1,15 @@
 """Functional ConvLSTM: one layer, one direction, a whole sequence of frames per call.
 
-The checked entry to the ConvLSTM kernels (``numlstm.kernels.cpu.convlstm``),
-as :mod:`numlstm.functional` is to the LSTM's: it turns what the user passed
+The checked entry to the ConvLSTM kernels (``numlstm.kernels.cpu.convlstm``
+and their CUDA twins in ``kernels/cuda/convlstm.py``), as
+:mod:`numlstm.functional` is to the LSTM's: it turns what the user passed
 into the arrays the kernels expect, or raises a ``TypeError``/``ValueError``
-naming the argument and what was expected.
+naming the argument and what was expected. It runs on the GPU when ``x`` is
+a CUDA device array (results are device arrays too) or under
+``numlstm.dispatch.device("cuda")``, else on the CPU.
 
 Frames are channels-last grids of any rank (1 for ConvLSTM1D, 2 for
-ConvLSTM2D): ``x`` is (batch, timesteps, *spatial, channels). Weights use
+ConvLSTM2D): ``x`` is (batch, timesteps, spatial..., channels). Weights use
 the Keras layout: ``kernel`` ``kernel_size + (channels, G * filters)``,
 ``recurrent_kernel`` ``recurrent_kernel_size + (filters, G * filters)``,
 ``bias`` (G * filters,), gates ``i, f, c, o`` (G = 4) or, with ``cifg``,
@@ -37,12 +40,12 @@ class ConvLSTMGradients(NamedTuple):
 
     Attributes
     ----------
-    dx : array (batch, timesteps, *spatial, channels), or None without ``input_gradient``
+    dx : array (batch, timesteps, spatial..., channels), or None without ``input_gradient``
     d_kernel : array, like ``kernel``
     d_recurrent_kernel : array, like ``recurrent_kernel``
     d_bias : array (G * filters,)
     d_peephole : array, or None without peepholes
-    dh0, dc0 : arrays (batch, *state_spatial, filters)
+    dh0, dc0 : arrays (batch, state_spatial..., filters)
         Gradients with respect to the initial states.
     """
 
@@ -88,12 +91,14 @@ class ConvLSTMWorkspace:
         return sum(self._saved[name].nbytes for name in ("gates", "hs", "cs"))
 
 
-def _spatial_tuple(value, rank, name):
-    """An int or a tuple of ``rank`` positive ints, as a tuple (Keras' standardize_tuple)."""
+def _spatial_tuple(value, rank, name, owner=None):
+    """An int or a tuple of ``rank`` positive ints, as a tuple (Keras' standardize_tuple); ``owner`` (a layer's
+    name) prefixes the error."""
     values = (value,) * rank if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
     if not isinstance(values, (tuple, list)) or len(values) != rank or any(
             isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in values):
-        raise ValueError(f"{name} must be a positive int or a tuple of {rank} positive ints, got {value!r}")
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}{name} must be a positive int or a tuple of {rank} positive ints, got {value!r}")
     return tuple(int(v) for v in values)
 
 
@@ -199,14 +204,14 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
 
     Parameters
     ----------
-    x : array (batch, timesteps, *spatial, channels), float32 or float64
+    x : array (batch, timesteps, spatial..., channels), float32 or float64
         Every other array of the call must have the same dtype.
     kernel : array ``kernel_size + (channels, G * filters)``
     recurrent_kernel : array ``recurrent_kernel_size + (filters, G * filters)``
         G is 4, or 3 with ``cifg=True``.
     bias : array (G * filters,), optional
         Zeros when omitted.
-    h0, c0 : arrays (batch, *state_spatial, filters), optional
+    h0, c0 : arrays (batch, state_spatial..., filters), optional
         Initial states; zeros when omitted. ``state_spatial`` is the input
         convolution's output grid.
     mask : bool array (batch, timesteps), optional
@@ -224,7 +229,7 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
         Process timestep T-1 first; ``outputs[:, t]`` is still the output
         of the step that read ``x[:, t]``.
     zero_output_for_mask : bool
-    recurrent_mask : array (batch, *state_spatial, filters), optional
+    recurrent_mask : array (batch, state_spatial..., filters), optional
         Multiplies h before the recurrent convolution at every step
         (recurrent dropout, already scaled); gradients account for it.
     check_finite : bool
@@ -234,8 +239,8 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
 
     Returns
     -------
-    outputs : array (batch, timesteps, *state_spatial, filters)
-    h_n, c_n : arrays (batch, *state_spatial, filters), or None
+    outputs : array (batch, timesteps, state_spatial..., filters)
+    h_n, c_n : arrays (batch, state_spatial..., filters), or None
     workspace : ConvLSTMWorkspace
         Input to :func:`convlstm_backward`.
 
@@ -252,7 +257,7 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
     """
     x = _float_array(x, "x")
     if x.ndim < 4:
-        raise ValueError(f"x must have shape (batch, timesteps, *spatial, channels) with at least one spatial axis, "
+        raise ValueError(f"x must have shape (batch, timesteps, spatial..., channels) with at least one spatial axis, "
                          f"got {x.ndim}-D shape {x.shape}")
     if min(x.shape) < 1:
         raise ValueError(f"x must have at least one batch item, timestep, position and channel, got shape {x.shape}")
@@ -287,7 +292,7 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
         spatial, kernel_size, strides, dilation_rate, padding, recurrent_kernel_size)
     P = math.prod(state_spatial)
     state_shape = (B,) + state_spatial + (F,)
-    state_meaning = "(batch, *state_spatial, filters)"
+    state_meaning = "(batch, state_spatial..., filters)"
     given = {
         "x": _c_contiguous(x, "x"),
         "kernel": _c_contiguous(kernel, "kernel"),
@@ -366,9 +371,9 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
     ----------
     workspace : ConvLSTMWorkspace
         From the forward pass; consumed.
-    d_outputs : array (batch, timesteps, *state_spatial, filters), optional
+    d_outputs : array (batch, timesteps, state_spatial..., filters), optional
         Gradient of the loss with respect to ``outputs``; zeros if omitted.
-    d_h_n, d_c_n : arrays (batch, *state_spatial, filters), optional
+    d_h_n, d_c_n : arrays (batch, state_spatial..., filters), optional
         Gradients flowing in from the final states; zeros if omitted.
     input_gradient : bool, default True
         Whether to compute ``dx``.
@@ -389,10 +394,10 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
     B, T, P_in, C = options["x_shape"]
     rows, F = math.prod(state_shape[:-1]), state_shape[-1]
     P = rows // B
-    meaning = "(batch, *state_spatial, filters)"
+    meaning = "(batch, state_spatial..., filters)"
     given = {
         "d_outputs": _prepare(d_outputs, "d_outputs", dtype, (B, T) + state_shape[1:],
-                              "(batch, timesteps, *state_spatial, filters)"),
+                              "(batch, timesteps, state_spatial..., filters)"),
         "d_h_n": _prepare(d_h_n, "d_h_n", dtype, state_shape, meaning),
         "d_c_n": _prepare(d_c_n, "d_c_n", dtype, state_shape, meaning),
     }

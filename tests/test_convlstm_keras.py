@@ -6,6 +6,8 @@ live Keras run where the ``keras`` extra is installed. Tolerances: float64 1e-9,
 1e-5 (relative to each array's largest value).
 """
 
+import os
+
 import numpy as np
 import pytest
 from helpers.keras_convlstm_cases import CONFIGS, golden_path, keras_case
@@ -54,6 +56,7 @@ def test_matches_keras_golden_files(name):
 @pytest.mark.parametrize("name", ["2d_same_initial_state_float64", "2d_dilation_float32",
                                   "1d_go_backwards_initial_state_float64"])
 def test_matches_keras_live(name):
+    os.environ.setdefault("KERAS_BACKEND", "jax")
     pytest.importorskip("keras", reason="needs the extra 'keras' (Keras 3 on JAX)")
     pytest.importorskip("jax", reason="needs the extra 'keras' (Keras 3 on JAX)")
     import keras

@@ -340,7 +340,7 @@ def _with_nan(array, index, value=np.nan):
 
 # name: (changes to _good_call, exception, pattern the message must match: the argument's name)
 BAD_FORWARD = {
-    "x-rank-3": ({"x": np.zeros((2, 3, 4))}, ValueError, r"^x must have shape \(batch, timesteps, \*spatial"),
+    "x-rank-3": ({"x": np.zeros((2, 3, 4))}, ValueError, r"^x must have shape \(batch, timesteps, spatial\.\.\."),
     "x-no-timesteps": ({"x": np.zeros((2, 0, 4, 5, 2))}, ValueError, r"^x must have at least one"),
     "x-int": ({"x": np.zeros((2, 3, 4, 5, 2), int)}, TypeError, r"^x must be a float32 or float64 array"),
     "x-complex": ({"x": np.zeros((2, 3, 4, 5, 2), complex)}, TypeError, r"^x must be a float32 or float64"),

@@ -15,7 +15,7 @@ Differences from Keras, all deliberate:
 import numpy as np
 
 from .. import backend
-from ..convlstm import convlstm_backward, convlstm_forward
+from ..convlstm import _spatial_tuple, convlstm_backward, convlstm_forward
 from ..kernels import conv_geometry
 from .base import Backward
 from .recurrent import Recurrent
@@ -23,71 +23,9 @@ from .recurrent import Recurrent
 _DATA_FORMATS = ("channels_last", "channels_first")
 
 
-def _spatial_tuple(value, rank, name, owner):
-    """A positive int or a tuple of ``rank`` of them, as a tuple (Keras' standardize_tuple)."""
-    values = (value,) * rank if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-    if not isinstance(values, (tuple, list)) or len(values) != rank or any(
-            isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in values):
-        raise ValueError(f"{owner}: {name} must be a positive int or a tuple of {rank} positive ints, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 class ConvLSTM(Recurrent):
-    """The convolutional LSTM of any rank; use :class:`ConvLSTM1D`, :class:`ConvLSTM2D` or :class:`ConvLSTM3D`.
-
-    Per step, with ``*`` a convolution and ``∘`` the elementwise product::
-
-        i_t = sigmoid(W_i * x_t + U_i * h_{t-1} + b_i)
-        f_t = sigmoid(W_f * x_t + U_f * h_{t-1} + b_f)
-        g_t = tanh(W_c * x_t + U_c * h_{t-1} + b_c)
-        o_t = sigmoid(W_o * x_t + U_o * h_{t-1} + b_o)
-        c_t = f_t ∘ c_{t-1} + i_t ∘ g_t
-        h_t = o_t ∘ tanh(c_t)
-
-    The input convolution ``W * x_t`` has the layer's ``strides``,
-    ``padding`` and ``dilation_rate``; the recurrent one ``U * h`` always
-    stride 1, no dilation and ``"same"`` padding, so the states keep the
-    input convolution's output grid (as Keras). Weights, in Keras order and
-    layout (gates ``i, f, c, o`` side by side): ``kernel`` ``kernel_size +
-    (channels, 4 * filters)``, ``recurrent_kernel`` ``kernel_size +
-    (filters, 4 * filters)``, ``bias`` (4 * filters,) with ``use_bias``.
-    ``peephole=True`` adds ``i_t = sigmoid(... + p_i ∘ c_{t-1})``, ``f_t =
-    sigmoid(... + p_f ∘ c_{t-1})``, ``o_t = sigmoid(... + p_o ∘ c_t)``: a last
-    weight ``peephole_weights`` ``state_spatial + (3 * filters,)``, zeros at
-    first, which fixes the input's spatial shape; ``cifg=True`` sets ``i_t =
-    1 - f_t`` and every weight holds the three gates ``f, c, o``.
-
-    Input (batch, timesteps, *spatial, channels) (``channels_last``) or
-    (batch, timesteps, channels, *spatial) (``channels_first``). Output the
-    last processed step's ``h``, (batch, *state_spatial, filters) or
-    channels first; with ``return_sequences`` every step's, (batch,
-    timesteps, ...); with ``return_state`` the list ``[output, h_n, c_n]``.
-    A mask (batch, timesteps) skips steps, as in :class:`LSTM`.
-
-    Parameters
-    ----------
-    rank : int
-        The number of spatial axes.
-    filters : int
-        The channels of ``h`` and ``c``.
-    kernel_size : int or tuple of ints
-        The window of both convolutions.
-    strides : int or tuple of ints, default 1
-        Of the input convolution.
-    padding : {"valid", "same"}, default "valid"
-        Of the input convolution.
-    data_format : {"channels_last", "channels_first"}, optional
-        ``"channels_last"`` by default.
-    dilation_rate : int or tuple of ints, default 1
-        Of the input convolution; not with strides above 1.
-    activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer
-        As :class:`LSTM`'s.
-    unit_forget_bias, dropout, recurrent_dropout, seed, return_sequences, return_state, go_backwards
-        As :class:`LSTM`'s; the dropout masks have the input frame's and
-        the state's shapes.
-    stateful, zero_output_for_mask, peephole, cifg, name, dtype
-        As :class:`LSTM`'s.
-    """
+    """The convolutional LSTM of any rank: :class:`ConvLSTM1D`, :class:`ConvLSTM2D` and :class:`ConvLSTM3D`
+    fix ``rank``, the number of spatial axes; :class:`ConvLSTM2D` documents the arguments."""
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True,
@@ -125,8 +63,8 @@ class ConvLSTM(Recurrent):
 
     @property
     def _state_description(self):
-        return (f"(batch, *state_spatial, {self.filters})" if self.data_format == "channels_last"
-                else f"(batch, {self.filters}, *state_spatial)")
+        return (f"(batch, state_spatial..., {self.filters})" if self.data_format == "channels_last"
+                else f"(batch, {self.filters}, state_spatial...)")
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
@@ -137,7 +75,7 @@ class ConvLSTM(Recurrent):
     def _spatial_and_channels(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) != self.rank + 3:
-            layout = ("*spatial, channels" if self.data_format == "channels_last" else "channels, *spatial")
+            layout = ("spatial..., channels" if self.data_format == "channels_last" else "channels, spatial...")
             raise ValueError(f"{self.name}: expects input of shape (batch, timesteps, {layout}) with {self.rank} "
                              f"spatial axes, got {input_shape}")
         if self.data_format == "channels_last":
@@ -247,8 +185,8 @@ class ConvLSTM(Recurrent):
 class ConvLSTM1D(ConvLSTM):
     """1-D convolutional LSTM, as Keras 3's ``keras.layers.ConvLSTM1D``: frames are sequences of positions.
 
-    Input (batch, timesteps, steps, channels). See :class:`ConvLSTM` for the
-    equations, weights and every argument but ``rank``.
+    Input (batch, timesteps, steps, channels), or channels first. See
+    :class:`ConvLSTM2D` for the equations, weights and arguments.
 
     Parameters
     ----------
@@ -256,8 +194,12 @@ class ConvLSTM1D(ConvLSTM):
         The channels of ``h`` and ``c``.
     kernel_size : int or tuple of 1 ints
         The window of both convolutions.
-    **kwargs
-        Every other argument of :class:`ConvLSTM`, with its default.
+    strides, padding, data_format, dilation_rate, activation, recurrent_activation, use_bias
+        As :class:`ConvLSTM2D`'s.
+    kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias, dropout, recurrent_dropout
+        As :class:`ConvLSTM2D`'s.
+    seed, return_sequences, return_state, go_backwards, stateful, zero_output_for_mask, peephole, cifg, name, dtype
+        As :class:`ConvLSTM2D`'s.
 
     Examples
     --------
@@ -270,15 +212,51 @@ class ConvLSTM1D(ConvLSTM):
     [(3, 3, 16), (3, 4, 16), (16,)]
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(1, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, zero_output_for_mask=False,
+                 peephole=False, cifg=False, name=None, dtype=None):
+        super().__init__(1, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         recurrent_activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         unit_forget_bias, dropout, recurrent_dropout, seed, return_sequences, return_state,
+                         go_backwards, stateful, zero_output_for_mask, peephole, cifg, name, dtype)
 
 
 class ConvLSTM2D(ConvLSTM):
     """2-D convolutional LSTM (Shi et al., 2015), as Keras 3's ``keras.layers.ConvLSTM2D``: frames are images.
 
-    Input (batch, timesteps, rows, cols, channels). See :class:`ConvLSTM`
-    for the equations, weights and every argument but ``rank``.
+    Per step, with ``*`` a convolution and ``∘`` the elementwise product::
+
+        i_t = sigmoid(W_i * x_t + U_i * h_{t-1} + b_i)
+        f_t = sigmoid(W_f * x_t + U_f * h_{t-1} + b_f)
+        g_t = tanh(W_c * x_t + U_c * h_{t-1} + b_c)
+        o_t = sigmoid(W_o * x_t + U_o * h_{t-1} + b_o)
+        c_t = f_t ∘ c_{t-1} + i_t ∘ g_t
+        h_t = o_t ∘ tanh(c_t)
+
+    The input convolution ``W * x_t`` has the layer's ``strides``,
+    ``padding`` and ``dilation_rate``; the recurrent one ``U * h`` always
+    stride 1, no dilation and ``"same"`` padding, so the states keep the
+    input convolution's output grid (as Keras). Weights, in Keras order and
+    layout (gates ``i, f, c, o`` side by side): ``kernel`` ``kernel_size +
+    (channels, 4 * filters)``, ``recurrent_kernel`` ``kernel_size +
+    (filters, 4 * filters)``, ``bias`` (4 * filters,) with ``use_bias``.
+    ``peephole=True`` adds ``i_t = sigmoid(... + p_i ∘ c_{t-1})``, ``f_t =
+    sigmoid(... + p_f ∘ c_{t-1})``, ``o_t = sigmoid(... + p_o ∘ c_t)``: a last
+    weight ``peephole_weights`` ``state_spatial + (3 * filters,)``, zeros at
+    first, which fixes the input's spatial shape; ``cifg=True`` sets ``i_t =
+    1 - f_t`` and every weight holds the three gates ``f, c, o``.
+
+    Input (batch, timesteps, rows, cols, channels) (``channels_last``) or
+    (batch, timesteps, channels, rows, cols) (``channels_first``); the
+    other ranks, :class:`ConvLSTM1D` and :class:`ConvLSTM3D`, differ only in
+    the number of spatial axes. Output the
+    last processed step's ``h``, (batch, state_spatial..., filters) or
+    channels first; with ``return_sequences`` every step's, (batch,
+    timesteps, ...); with ``return_state`` the list ``[output, h_n, c_n]``.
+    A mask (batch, timesteps) skips steps, as in :class:`LSTM`.
 
     Parameters
     ----------
@@ -286,8 +264,21 @@ class ConvLSTM2D(ConvLSTM):
         The channels of ``h`` and ``c``.
     kernel_size : int or tuple of 2 ints
         The window of both convolutions.
-    **kwargs
-        Every other argument of :class:`ConvLSTM`, with its default.
+    strides : int or tuple of ints, default 1
+        Of the input convolution.
+    padding : {"valid", "same"}, default "valid"
+        Of the input convolution.
+    data_format : {"channels_last", "channels_first"}, optional
+        ``"channels_last"`` by default.
+    dilation_rate : int or tuple of ints, default 1
+        Of the input convolution; not with strides above 1.
+    activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer
+        As :class:`LSTM`'s.
+    unit_forget_bias, dropout, recurrent_dropout, seed, return_sequences, return_state, go_backwards
+        As :class:`LSTM`'s; the dropout masks have the input frame's and
+        the state's shapes.
+    stateful, zero_output_for_mask, peephole, cifg, name, dtype
+        As :class:`LSTM`'s.
 
     Examples
     --------
@@ -300,16 +291,23 @@ class ConvLSTM2D(ConvLSTM):
     [(3, 3, 1, 32), (3, 3, 8, 32), (32,)]
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(2, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, zero_output_for_mask=False,
+                 peephole=False, cifg=False, name=None, dtype=None):
+        super().__init__(2, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         recurrent_activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         unit_forget_bias, dropout, recurrent_dropout, seed, return_sequences, return_state,
+                         go_backwards, stateful, zero_output_for_mask, peephole, cifg, name, dtype)
 
 
 class ConvLSTM3D(ConvLSTM):
     """3-D convolutional LSTM, as Keras 3's ``keras.layers.ConvLSTM3D``: frames are volumes.
 
-    Input (batch, timesteps, depth, rows, cols, channels). See
-    :class:`ConvLSTM` for the equations, weights and every argument but
-    ``rank``.
+    Input (batch, timesteps, depth, rows, cols, channels), or channels
+    first. See :class:`ConvLSTM2D` for the equations, weights and arguments.
 
     Parameters
     ----------
@@ -317,8 +315,12 @@ class ConvLSTM3D(ConvLSTM):
         The channels of ``h`` and ``c``.
     kernel_size : int or tuple of 3 ints
         The window of both convolutions.
-    **kwargs
-        Every other argument of :class:`ConvLSTM`, with its default.
+    strides, padding, data_format, dilation_rate, activation, recurrent_activation, use_bias
+        As :class:`ConvLSTM2D`'s.
+    kernel_initializer, recurrent_initializer, bias_initializer, unit_forget_bias, dropout, recurrent_dropout
+        As :class:`ConvLSTM2D`'s.
+    seed, return_sequences, return_state, go_backwards, stateful, zero_output_for_mask, peephole, cifg, name, dtype
+        As :class:`ConvLSTM2D`'s.
 
     Examples
     --------
@@ -328,5 +330,13 @@ class ConvLSTM3D(ConvLSTM):
     (1, 4, 4, 4, 2)
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(3, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, zero_output_for_mask=False,
+                 peephole=False, cifg=False, name=None, dtype=None):
+        super().__init__(3, filters, kernel_size, strides, padding, data_format, dilation_rate, activation,
+                         recurrent_activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+                         unit_forget_bias, dropout, recurrent_dropout, seed, return_sequences, return_state,
+                         go_backwards, stateful, zero_output_for_mask, peephole, cifg, name, dtype)

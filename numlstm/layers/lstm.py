@@ -78,7 +78,7 @@ class LSTM(Recurrent):
         processing order (reversed), as in Keras.
     stateful : bool, default False
         Keep the final states as the next call's initial states (every call
-        then needs the same batch size); :meth:`reset_state` forgets them.
+        then needs the same batch size); ``reset_state()`` forgets them.
     zero_output_for_mask : bool, default False
         Masked steps of a returned sequence output zeros instead of the
         carried ``h``.
