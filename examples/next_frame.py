@@ -1,6 +1,6 @@
 """Next-frame prediction: a ConvLSTM encoder-forecaster predicts 10 video frames from the 10 before them.
 
-    python examples/next_frame.py                  # 20 epochs, 4 to 6 min on 2 cores
+    python examples/next_frame.py                  # 20 epochs: 4 min on 2 idle cores, 6.5 shared
     python examples/next_frame.py --fast           # a smoke run (CI), about 20 s
     python examples/next_frame.py --epochs 40 --filters 16 --out strip.png
 
