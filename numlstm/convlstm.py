@@ -114,6 +114,26 @@ def _tables(spatial, kernel_size, strides, dilation_rate, padding, recurrent_ker
             conv_geometry.inverse_table(recurrent_table, positions))
 
 
+# numpy's switch for advising the kernel to back its large arrays with transparent huge pages (numpy 2).
+_SET_HUGE_PAGE_ADVICE = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage",
+                                None)
+
+
+def _empty(shape, dtype):
+    """``np.empty`` without numpy's huge-page advice. With it, a pass's fresh arrays of tens of MiB made the
+    kernel compact memory to find huge pages (THP defrag "madvise", Linux's default): forward passes of the
+    "large" benchmark size took 3x their time until the kernel's pool of free huge pages had grown, and
+    alternating with other processes kept them slow (asv_bench/README.md). Without it a pass is up to 12%
+    slower at best and never stalls."""
+    if _SET_HUGE_PAGE_ADVICE is None:
+        return np.empty(shape, dtype)
+    previous = _SET_HUGE_PAGE_ADVICE(False)
+    try:
+        return np.empty(shape, dtype)
+    finally:
+        _SET_HUGE_PAGE_ADVICE(previous)
+
+
 def _row_split(rows):
     return _threads.compute_threads(at_most=rows)
 
@@ -342,20 +362,20 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
                "state_shape": state_shape, "dtype": dtype, "device": device,
                "kernel_shape": kernel.shape, "recurrent_kernel_shape": recurrent_kernel.shape,
                "peephole_shape": state_spatial + ((G - 1) * F,)}
-    gates = np.empty((T, rows, GF), dtype)
-    hs = np.empty((T + 1, rows, F), dtype)
-    cs = np.empty((T + 1, rows, F), dtype)
-    outputs = np.empty((B, T, P, F), dtype)
+    gates = _empty((T, rows, GF), dtype)
+    hs = _empty((T + 1, rows, F), dtype)
+    cs = _empty((T + 1, rows, F), dtype)
+    outputs = _empty((B, T, P, F), dtype)
     frame_chunks = _row_split(T * B)
     with _threads.numba_threads(frame_chunks):
         _cpu.input_convolution(x, kernel_rows, table, options["reverse"], frame_chunks,
-                               np.empty((frame_chunks, max(_cpu.BLOCK_ROWS, P), kernel_rows.shape[0]), dtype), gates)
+                               _empty((frame_chunks, max(_cpu.BLOCK_ROWS, P), kernel_rows.shape[0]), dtype), gates)
     row_chunks = _row_split(rows)
     with _threads.numba_threads(row_chunks):
         _cpu.FORWARD_LOOP[options["cifg"]](
             gates, recurrent_rows, bias, peephole, use_peephole, h0, c0, recurrent_table, mask, use_mask,
             recurrent_mask, use_recurrent_mask, options["reverse"], options["zero_output"], row_chunks,
-            np.empty((rows, recurrent_rows.shape[0]), dtype), np.empty((rows, GF), dtype), hs, cs, outputs)
+            _empty((rows, recurrent_rows.shape[0]), dtype), _empty((rows, GF), dtype), hs, cs, outputs)
     saved = {"x": x, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel_rows, "recurrent_kernel": recurrent_rows,
              "peephole": peephole, "mask": mask, "recurrent_mask": recurrent_mask, "table": table, "inverse": inverse,
              "recurrent_table": recurrent_table, "recurrent_inverse": recurrent_inverse}
@@ -419,20 +439,20 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
             gates, saved["cs"], recurrent_rows, saved["peephole"], options["use_peephole"],
             saved["recurrent_inverse"], saved["mask"], options["use_mask"], saved["recurrent_mask"],
             options["use_recurrent_mask"], options["reverse"], options["zero_output"], d_outputs, use_d_outputs,
-            d_h_n, d_c_n, row_chunks, np.empty((rows, recurrent_rows.shape[0]), dtype))
+            d_h_n, d_c_n, row_chunks, _empty((rows, recurrent_rows.shape[0]), dtype))
     frame_chunks = _row_split(T * B)
     block_rows = max(_cpu.BLOCK_ROWS, P)
-    dx = np.empty((B, T, P_in, C) if input_gradient else (0, 0, 0, C), dtype)
-    d_kernel = np.empty(kernel_rows.shape, dtype)
-    d_recurrent_kernel = np.empty(recurrent_rows.shape, dtype)
-    d_bias = np.empty(gates.shape[2], dtype)
+    dx = _empty((B, T, P_in, C) if input_gradient else (0, 0, 0, C), dtype)
+    d_kernel = _empty(kernel_rows.shape, dtype)
+    d_recurrent_kernel = _empty(recurrent_rows.shape, dtype)
+    d_bias = _empty(gates.shape[2], dtype)
     with _threads.numba_threads(frame_chunks):
         _cpu.weight_gradients(
             saved["x"], gates, saved["hs"], kernel_rows, saved["table"], saved["inverse"], saved["recurrent_table"],
             saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"], frame_chunks,
-            input_gradient, np.empty((frame_chunks, block_rows, kernel_rows.shape[0]), dtype),
-            np.empty((frame_chunks, block_rows, recurrent_rows.shape[0]), dtype),
-            np.empty((frame_chunks, block_rows if input_gradient else 0, kernel_rows.shape[0]), dtype),
+            input_gradient, _empty((frame_chunks, block_rows, kernel_rows.shape[0]), dtype),
+            _empty((frame_chunks, block_rows, recurrent_rows.shape[0]), dtype),
+            _empty((frame_chunks, block_rows if input_gradient else 0, kernel_rows.shape[0]), dtype),
             dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
     return ConvLSTMGradients(dx.reshape(options["input_shape"]) if input_gradient else None,
