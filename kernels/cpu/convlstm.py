@@ -34,9 +34,10 @@ from numba import njit, prange
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from ..options import JIT_KWARGS
 
-#: Rows of patches a frame block gathers before its GEMMs: enough rows to keep BLAS efficient, few enough
-#: that the patches stay in the cache hierarchy (taps * channels columns each).
-BLOCK_ROWS = 1024
+#: Rows of patches a frame block gathers before its GEMMs (at least one frame's): enough rows to keep BLAS
+#: efficient, few enough that the per-thread patch buffers stay small. 1024 rows cost 8 MiB more peak memory
+#: in the moving-mnist training step than 256, for the same time (asv_bench/README.md).
+BLOCK_ROWS = 256
 
 
 @njit(inline="always", **JIT_KWARGS)
