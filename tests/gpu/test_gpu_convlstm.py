@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 import pytest
+from numlstm.kernels import conv_geometry
 
 import numlstm
-from numlstm.kernels import conv_geometry
 
 pytestmark = pytest.mark.gpu
 
@@ -123,18 +123,17 @@ def test_positions_no_tap_reads_get_zero_input_gradient(rng):
     np.testing.assert_array_equal(dx[:, :, 7], 0)
 
 
-@pytest.mark.parametrize("rank", ["1d-same", "2d-same"])
-@pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
-@pytest.mark.parametrize("peephole", [False, True], ids=["", "peephole"])
-@pytest.mark.parametrize("reverse", [False, True], ids=["", "reverse"])
+# The simulator runs a Python thread per CUDA thread: a few combinations, each option on and off somewhere.
+@pytest.mark.parametrize("rank, cifg, peephole, reverse", [
+    ("2d-same", False, False, False), ("2d-same", True, True, True), ("2d-same", False, True, True),
+    ("1d-same", True, False, True)])
 def test_variants(rng, rank, cifg, peephole, reverse):
     args, grads = _case(rng, GEOMETRIES[rank], cifg=cifg, peephole=peephole, initial_state=True)
     args["reverse"] = reverse
     _assert_gpu_matches_cpu(args, grads)
 
 
-@pytest.mark.parametrize("zero_output", [False, True], ids=["carry", "zero-output"])
-@pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
+@pytest.mark.parametrize("zero_output, cifg", [(False, False), (True, True)], ids=["carry", "zero-output-cifg"])
 def test_mask_and_recurrent_mask(rng, zero_output, cifg):
     mask = np.array([[True, False, True], [False, True, False]])
     args, grads = _case(rng, GEOMETRIES["2d-same"], cifg=cifg, peephole=True, initial_state=True, mask=mask,
@@ -144,51 +143,18 @@ def test_mask_and_recurrent_mask(rng, zero_output, cifg):
     _assert_gpu_matches_cpu(args, grads)
 
 
-@pytest.mark.parametrize("geometry", ["1d-dilated", "2d-valid-strides"])
-def test_float32(rng, geometry):
+def test_float32(rng):
     mask = np.array([[True, True, False], [False, True, True]])
-    args, grads = _case(rng, GEOMETRIES[geometry], dtype=np.float32, peephole=True, initial_state=True, mask=mask,
+    args, grads = _case(rng, GEOMETRIES["2d-valid-strides"], dtype=np.float32, peephole=True, initial_state=True, mask=mask,
                         recurrent_mask=True)
     _assert_gpu_matches_cpu(args, grads)
 
 
-@pytest.mark.parametrize("zero_output", [False, True], ids=["carry", "zero-output"])
-@pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
-def test_mask_and_recurrent_mask(rng, zero_output, cifg):
-    mask = np.array([[True, False, True], [False, True, False]])
-    args, grads = _case(rng, GEOMETRIES["2d-same"], cifg=cifg, peephole=True, initial_state=True, mask=mask,
-                        recurrent_mask=True)
-    args["zero_output_for_mask"] = zero_output
-    args["reverse"] = zero_output
-    _assert_gpu_matches_cpu(args, grads)
-
-
-@pytest.mark.parametrize("geometry", ["1d-dilated", "2d-valid-strides"])
-def test_float32(rng, geometry):
-    mask = np.array([[True, True, False], [False, True, True]])
-    args, grads = _case(rng, GEOMETRIES[geometry], dtype=np.float32, peephole=True, initial_state=True, mask=mask,
-                        recurrent_mask=True)
-    _assert_gpu_matches_cpu(args, grads)
-
-
-@pytest.fixture
-def host_shapes(monkeypatch):
-    """In the simulator, device arrays' shapes as a real GPU's: plain tuples. The simulator's own refuse
-    negative indices, which convlstm_forward's argument checks use (``x.shape[-1]``)."""
-    from numlstm import dispatch
-
-    if dispatch.simulator_enabled():
-        from numba.cuda.simulator.cudadrv import devicearray
-
-        monkeypatch.setattr(devicearray.FakeShape, "__getitem__", tuple.__getitem__)
-
-
-@pytest.mark.parametrize("zero_output", [False, True], ids=["carry", "zero-output"])
-def test_device_arrays_in_device_arrays_out(rng, zero_output):
+def test_device_arrays_in_device_arrays_out(rng):
     mask = np.array([[False, True, True], [True, True, False]])
     args, grads = _case(rng, GEOMETRIES["2d-even-same-strided"], peephole=True, initial_state=True, mask=mask,
                         recurrent_mask=True)
-    args["zero_output_for_mask"] = zero_output
+    args["zero_output_for_mask"] = True
     _assert_gpu_matches_cpu(args, grads, resident=True)
 
 
@@ -202,10 +168,10 @@ def test_without_output_gradients_bias_or_input_gradient(rng):
 
 
 def test_final_states_off_and_no_gradients_at_all(rng):
-    """check_finite off: the finite-value scan of no arrays at all does not compile (kernels/checks.py)."""
+    """No final states, and a backward pass given no gradient at all (nothing for the finite check to scan)."""
     args, _ = _case(rng, GEOMETRIES["2d-same"], peephole=True)
     with numlstm.device("cuda"):
-        outputs, h_n, c_n, workspace = numlstm.convlstm_forward(**args, final_states=False, check_finite=False)
+        outputs, h_n, c_n, workspace = numlstm.convlstm_forward(**args, final_states=False)
         assert h_n is None and c_n is None
         gradients = numlstm.convlstm_backward(workspace)
         assert not np.any(gradients.d_kernel) and not np.any(gradients.dx)
@@ -241,9 +207,8 @@ def test_a_model_trains_on_the_gpu_as_on_the_cpu():
         common = {"padding": "same", "dtype": "float64", "data_format": "channels_first"}
         model = numlstm.Sequential([
             layers.Input((2,) + frames.shape[2:]),
-            layers.Bidirectional(layers.ConvLSTM2D(2, 3, return_sequences=True, dropout=0.2, recurrent_dropout=0.1,
-                                                   seed=1, **common), merge_mode="sum"),
-            layers.ConvLSTM2D(1, 3, peephole=True, **common)])
+            layers.Bidirectional(layers.ConvLSTM2D(1, 3, dropout=0.2, recurrent_dropout=0.1, seed=1, peephole=True,
+                                                   **common), merge_mode="sum")])
         model.compile(numlstm.optimizers.Adam(0.01), "mse")
         history = model.fit(frames[:, :2], frames[:, 2], batch_size=2, epochs=1, verbose=0)
         return history.history["loss"], model.predict(frames[:, :2], verbose=0)
