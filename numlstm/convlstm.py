@@ -30,7 +30,7 @@ import numpy as np
 from . import backend as _backend
 from . import dispatch as _dispatch
 from . import threads as _threads
-from .functional import _c_contiguous, _check_finite, _check_shape, _float_array, _prepare
+from .functional import _c_contiguous, _check_finite, _check_shape, _float_array, _prepare, _Workspace
 from .kernels import conv_geometry
 from .kernels.cpu import convlstm as _cpu
 
@@ -58,37 +58,22 @@ class ConvLSTMGradients(NamedTuple):
     dc0: np.ndarray
 
 
-class ConvLSTMWorkspace:
+class ConvLSTMWorkspace(_Workspace):
     """What :func:`convlstm_backward` needs from one :func:`convlstm_forward` call.
 
     Consumed by the backward pass, which overwrites the saved gate
     activations with their gradients; a second backward pass over the same
-    workspace raises ``ValueError``.
+    workspace raises ``ValueError``. ``consumed`` says whether it has been;
+    ``nbytes`` is what it holds for the backward pass.
 
     Parameters
     ----------
     saved, options : dict
         The arrays and settings :func:`convlstm_forward` keeps; only it makes workspaces.
-
-    Attributes
-    ----------
-    consumed : bool
-        True once :func:`convlstm_backward` has used it.
-    nbytes : int
-        Bytes held for the backward pass.
     """
 
-    __slots__ = ("_saved", "_options", "consumed")
-
-    def __init__(self, saved, options):
-        self._saved = saved
-        self._options = options
-        self.consumed = False
-
-    @property
-    def nbytes(self):
-        """Bytes held for the backward pass (the weights and input it references are the caller's)."""
-        return sum(self._saved[name].nbytes for name in ("gates", "hs", "cs"))
+    __slots__ = ()
+    _held = ("gates", "hs", "cs")  # the input is the caller's, as the weights
 
 
 def _spatial_tuple(value, rank, name, owner=None):

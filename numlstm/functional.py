@@ -64,8 +64,9 @@ class LSTMGradients(NamedTuple):
     dc0: np.ndarray
 
 
-class LSTMWorkspace:
-    """What :func:`lstm_backward` needs from one :func:`lstm_forward` call.
+class _Workspace:
+    """What a backward pass needs from its forward pass; base of :class:`LSTMWorkspace` and
+    :class:`numlstm.ConvLSTMWorkspace`.
 
     Like cuDNN's reserve space it is consumed by the backward pass, which
     overwrites the saved gate activations with their gradients; a second
@@ -74,17 +75,16 @@ class LSTMWorkspace:
     Parameters
     ----------
     saved, options : dict
-        The arrays and settings :func:`lstm_forward` keeps; only it makes workspaces.
+        The arrays and settings the forward pass keeps; only it makes workspaces.
 
     Attributes
     ----------
     consumed : bool
-        True once :func:`lstm_backward` has used it.
-    nbytes : int
-        Bytes held for the backward pass.
+        True once the backward pass has used it.
     """
 
     __slots__ = ("_saved", "_options", "consumed")
+    _held = ()  # the names of the saved arrays it holds for the backward pass (the weights are the caller's)
 
     def __init__(self, saved, options):
         self._saved = saved
@@ -94,7 +94,25 @@ class LSTMWorkspace:
     @property
     def nbytes(self):
         """Bytes held for the backward pass (the weights it references are the caller's)."""
-        return sum(self._saved[name].nbytes for name in ("xs", "gates", "hs", "cs"))
+        return sum(self._saved[name].nbytes for name in self._held)
+
+
+class LSTMWorkspace(_Workspace):
+    """What :func:`lstm_backward` needs from one :func:`lstm_forward` call.
+
+    Consumed by the backward pass, which overwrites the saved gate
+    activations with their gradients; a second backward pass over the same
+    workspace raises ``ValueError``. ``consumed`` says whether it has been;
+    ``nbytes`` is what it holds for the backward pass.
+
+    Parameters
+    ----------
+    saved, options : dict
+        The arrays and settings :func:`lstm_forward` keeps; only it makes workspaces.
+    """
+
+    __slots__ = ()
+    _held = ("xs", "gates", "hs", "cs")
 
 
 def _float_array(value, name, dtype=None):

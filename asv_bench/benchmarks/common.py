@@ -76,3 +76,50 @@ def convlstm_train_step_flops(size):
     recurrent convolutions forward, the recurrent one's input gradient, and both kernels' gradients."""
     B, T, rows, cols, C, F, k = CONVLSTM_SIZES[size]
     return 2 * B * T * rows * cols * k * k * 4 * F * (2 * C + 3 * F)
+
+
+def keras_jax():
+    """The ``keras`` module on JAX; NotImplementedError (asv: skip) where Keras or JAX is missing."""
+    import os
+
+    os.environ["KERAS_BACKEND"] = "jax"
+    try:
+        import jax  # noqa: F401
+        import keras
+    except ImportError:
+        raise NotImplementedError("keras or jax is not installed")
+    if keras.backend.backend() != "jax":
+        raise NotImplementedError("keras was imported with another backend")
+    return keras
+
+
+def keras_jitted_passes(model, inputs):
+    """(forward, train_step) of a built Keras model on JAX, each XLA-jitted, warmed up and blocking until done:
+    the forward pass of ``inputs["x"]``, and the gradient of sum(output * inputs["d_outputs"]) with respect
+    to the trainable weights."""
+    import jax
+    import jax.numpy as jnp
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    x = jnp.asarray(inputs["x"])
+    d_outputs = jnp.asarray(inputs["d_outputs"])
+
+    def forward(trainable, x):
+        return model.stateless_call(trainable, non_trainable, x)[0]
+
+    def loss(trainable, x):
+        return jnp.sum(forward(trainable, x) * d_outputs)
+
+    forward_jit = jax.jit(forward)
+    grad_jit = jax.jit(jax.grad(loss))
+
+    def run_forward():
+        forward_jit(trainable, x).block_until_ready()
+
+    def run_train_step():
+        jax.block_until_ready(grad_jit(trainable, x))
+
+    run_forward()
+    run_train_step()
+    return run_forward, run_train_step

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .common import SIZES, lstm_inputs, train_step_flops
+from .common import SIZES, keras_jax, keras_jitted_passes, lstm_inputs, train_step_flops
 
 PARAMS = list(SIZES)
 
@@ -95,38 +95,13 @@ class KerasJaxLSTM:
     param_names = ["size"]
 
     def setup(self, size):
-        os.environ["KERAS_BACKEND"] = "jax"
-        try:
-            import jax
-            import keras
-        except ImportError:
-            raise NotImplementedError("keras or jax is not installed")
-        if keras.backend.backend() != "jax":
-            raise NotImplementedError("keras was imported with another backend")
-        import jax.numpy as jnp
-
+        keras = keras_jax()
         B, T, F, H = SIZES[size]
         inputs = lstm_inputs(size)
         model = keras.Sequential([keras.Input((T, F), batch_size=B),
                                   keras.layers.LSTM(H, return_sequences=True)])
         model.set_weights([inputs["kernel"], inputs["recurrent_kernel"], inputs["bias"]])
-        trainable = [v.value for v in model.trainable_variables]
-        non_trainable = [v.value for v in model.non_trainable_variables]
-        x = jnp.asarray(inputs["x"])
-        d_outputs = jnp.asarray(inputs["d_outputs"])
-
-        def forward(trainable, x):
-            return model.stateless_call(trainable, non_trainable, x)[0]
-
-        def loss(trainable, x):
-            return jnp.sum(forward(trainable, x) * d_outputs)
-
-        forward_jit = jax.jit(forward)
-        grad_jit = jax.jit(jax.grad(loss))
-        self.forward = lambda: forward_jit(trainable, x).block_until_ready()
-        self.train_step = lambda: jax.block_until_ready(grad_jit(trainable, x))
-        self.forward()
-        self.train_step()
+        self.forward, self.train_step = keras_jitted_passes(model, inputs)
 
     def time_forward(self, size):
         self.forward()

@@ -33,21 +33,12 @@ from numba import njit, prange
 
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from ..options import JIT_KWARGS
+from .lstm import _chunk_rows, _timestep
 
 #: Rows of patches a frame block gathers before its GEMMs (at least one frame's): enough rows to keep BLAS
 #: efficient, few enough that the per-thread patch buffers stay small. 1024 rows cost 8 MiB more peak memory
 #: in the moving-mnist training step than 256, for the same time (asv_bench/README.md).
 BLOCK_ROWS = 256
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _timestep(s, T, reverse):
-    return T - 1 - s if reverse else s
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _chunk_range(chunk, chunks, n):
-    return chunk * n // chunks, (chunk + 1) * n // chunks
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -94,7 +85,7 @@ def input_convolution(x, kernel, table, reverse, chunks, patches, gates):
     per_block = max(1, patches.shape[1] // P)
     no_scale = np.empty((0, 0), x.dtype)
     for chunk in prange(chunks):
-        first, last = _chunk_range(chunk, chunks, T * B)
+        first, last = _chunk_rows(chunk, chunks, T * B)
         for f0 in range(first, last, per_block):
             n = min(per_block, last - f0)
             for i in range(n):
@@ -124,7 +115,7 @@ def _forward_loop(gates, recurrent_kernel, bias, peephole, use_peephole, h0, c0,
     for s in range(T):
         t = _timestep(s, T, reverse)
         for chunk in prange(chunks):
-            lo, hi = _chunk_range(chunk, chunks, rows)
+            lo, hi = _chunk_rows(chunk, chunks, rows)
             for r in range(lo, hi):
                 b = r // P
                 _gather_row(hs[s], b * P, table[r - b * P], patches[r], recurrent_mask, use_recurrent_mask)
@@ -189,7 +180,7 @@ def _backward_loop(gates, cs, recurrent_kernel, peephole, use_peephole, inverse,
     for s in range(T - 1, -1, -1):
         t = _timestep(s, T, reverse)
         for chunk in prange(chunks):
-            lo, hi = _chunk_range(chunk, chunks, rows)
+            lo, hi = _chunk_rows(chunk, chunks, rows)
             for r in range(lo, hi):
                 b = r // P
                 p = r - b * P
@@ -211,7 +202,7 @@ def _backward_loop(gates, cs, recurrent_kernel, peephole, use_peephole, inverse,
                     accumulate_peephole_grad(gates[s, r], cs[s, r], cs[s + 1, r], d_peephole_chunks[chunk, p], cifg)
             np.dot(gates[s, lo:hi], recurrent_kernel.T, d_patches[lo:hi])
         for chunk in prange(chunks):
-            lo, hi = _chunk_range(chunk, chunks, rows)
+            lo, hi = _chunk_rows(chunk, chunks, rows)
             for r in range(lo, hi):
                 b = r // P
                 if use_mask and not mask[b, t]:
@@ -273,7 +264,7 @@ def weight_gradients(x, dz, hs, kernel, table, inverse, recurrent_table, recurre
     for chunk in prange(chunks):
         product_kernel = np.empty(d_kernel.shape, dz.dtype)
         product_recurrent = np.empty(d_recurrent_kernel.shape, dz.dtype)
-        first, last = _chunk_range(chunk, chunks, T * B)
+        first, last = _chunk_rows(chunk, chunks, T * B)
         for f0 in range(first, last, per_block):
             n = min(per_block, last - f0)
             for i in range(n):
