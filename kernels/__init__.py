@@ -1,8 +1,9 @@
 """Device code of numlstm, installed as ``numlstm.kernels``.
 
 - ``activations.py``, ``lstm_cell.py``, ``optimizer_updates.py``, ``checks.py``: per-element rules, each
-  written once and compiled for both devices.
-- ``cpu/``: the Numba CPU time loops and BPTT, the streaming step and the packed recurrent GEMM.
+  written once and compiled for both devices; ``conv_geometry.py``: the convolutions' gather tables.
+- ``cpu/``: the Numba CPU time loops and BPTT (LSTM and ConvLSTM), the streaming step and the packed
+  recurrent GEMM.
 - ``cuda/``: the CUDA kernels, one module per family, and their launch, memory and cuBLAS plumbing.
 - ``options.py``: the compile and launch options, as frozen dataclasses.
 
