@@ -1,7 +1,8 @@
 """Next-frame prediction: a ConvLSTM encoder-forecaster predicts 10 video frames from the 10 before them.
 
     python examples/next_frame.py                  # 20 epochs: 4 min on 2 idle cores, 6.5 shared
-    python examples/next_frame.py --fast           # a smoke run (CI), about 20 s
+    python examples/next_frame.py --fast           # a smoke run (CI), about 20 s; the first run
+                                                   # also compiles the ConvLSTM kernels, a minute or two
     python examples/next_frame.py --epochs 40 --filters 16 --out strip.png
 
 The videos are numlstm.datasets.moving_shapes: two squares or discs of 4
@@ -128,7 +129,7 @@ def save_strip(path, inputs, true, predicted, copied):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fast", action="store_true", help="a small, quick run for a smoke test (about 20 s)")
+    parser.add_argument("--fast", action="store_true", help="a small, quick run for a smoke test (about 20 s, once the kernels are compiled)")
     parser.add_argument("--epochs", type=int, metavar="N", help="most epochs (early stopping may end sooner); "
                         "default 20, or 3 with --fast")
     parser.add_argument("--train", type=int, metavar="N", help="training videos (default 1024, or 256 with --fast)")

@@ -210,7 +210,8 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
     Parameters
     ----------
     x : array (batch, timesteps, spatial..., channels), float32 or float64
-        Every other array of the call must have the same dtype.
+        Channels last (the layers move channels-first data); every other
+        array of the call must have the same dtype.
     kernel : array ``kernel_size + (channels, G * filters)``
     recurrent_kernel : array ``recurrent_kernel_size + (filters, G * filters)``
         G is 4, or 3 with ``cifg=True``.
@@ -272,14 +273,18 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
     B, T, spatial, C = shape[0], shape[1], shape[2:-1], shape[-1]
     G = 3 if cifg else 4
     gate_names = "f, c, o" if cifg else "i, f, c, o"
+    kernel = _float_array(kernel, "kernel", dtype)
     recurrent_kernel = _float_array(recurrent_kernel, "recurrent_kernel", dtype)
+    if kernel.ndim >= 3 and kernel.ndim == recurrent_kernel.ndim != rank + 2:  # both kernels say x is wrong
+        raise ValueError(f"x must have shape (batch, timesteps, spatial..., channels) with {kernel.ndim - 2} "
+                         f"spatial axes, as the kernels {tuple(kernel.shape)} and {tuple(recurrent_kernel.shape)} "
+                         f"have, got {x.ndim}-D shape {shape}")
     recurrent_shape = tuple(recurrent_kernel.shape)
     if recurrent_kernel.ndim != rank + 2 or recurrent_shape[-1] != G * recurrent_shape[-2] or min(recurrent_shape) < 1:
         raise ValueError(f"recurrent_kernel must have shape kernel_size + (filters, {G} * filters) for gates "
                          f"{gate_names}, with {rank} kernel_size axes, got {recurrent_shape}")
     F = recurrent_shape[-2]
     GF = G * F
-    kernel = _float_array(kernel, "kernel", dtype)
     kernel_shape = tuple(kernel.shape)
     if kernel.ndim != rank + 2 or kernel_shape[-2:] != (C, GF) or min(kernel_shape) < 1:
         raise ValueError(f"kernel must have shape kernel_size + (channels, {G} * filters) = kernel_size + "

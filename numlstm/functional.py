@@ -221,10 +221,11 @@ def _split(B, T, F, H, GH):
     return _Split(1, 1, 1)
 
 
-def first_pass_compiles():
-    """True when this process has run no CPU time loop and Numba's on-disk cache holds none: the first pass
-    then compiles the kernels, tens of seconds on a new installation (``fit`` says so before it starts)."""
-    loops = list(_cpu.FORWARD_LOOP.values())
+def first_pass_compiles(loops=None):
+    """True when this process has run none of ``loops`` (Numba dispatchers; the LSTM's CPU time loops by
+    default) and Numba's on-disk cache holds none: the first pass then compiles the kernels, tens of seconds
+    on a new installation (``fit`` says so before it starts)."""
+    loops = list(_cpu.FORWARD_LOOP.values()) if loops is None else list(loops)
     try:
         if any(loop.signatures for loop in loops):
             return False

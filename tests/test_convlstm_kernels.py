@@ -346,8 +346,9 @@ BAD_FORWARD = {
     "x-complex": ({"x": np.zeros((2, 3, 4, 5, 2), complex)}, TypeError, r"^x must be a float32 or float64"),
     "x-none": ({"x": None}, TypeError, r"^x must be"),
     "kernel-rank": ({"kernel": np.zeros((3, 2, 8))}, ValueError, r"^kernel must have shape kernel_size"),
+    # Both kernels of one rank, x of another: the message names x and both kernels' shapes.
     "kernel-1d-for-2d-x": ({"kernel": np.zeros((3, 2, 8)), "recurrent_kernel": np.zeros((3, 2, 8))},
-                           ValueError, r"^recurrent_kernel must have shape"),
+                           ValueError, r"^x must have shape .* with 1 spatial axes, as the kernels \(3, 2, 8\)"),
     "kernel-channels": ({"kernel": np.zeros((3, 3, 3, 8))}, ValueError, r"^kernel must have shape .*\(2, 8\)"),
     "kernel-columns": ({"kernel": np.zeros((3, 3, 2, 6))}, ValueError, r"^kernel must have shape .*\(2, 8\)"),
     "kernel-empty": ({"kernel": np.zeros((0, 3, 2, 8))}, ValueError, r"^kernel must have shape"),

@@ -210,6 +210,16 @@ def test_fit_says_when_its_first_step_compiles_the_kernels(monkeypatch, capsys, 
     model.compile("adam", "mse")
     x, y = np.zeros((8, 5, 1), np.float32), np.zeros((8, 1), np.float32)
     for compiles, verbose, said in ((True, 2, True), (True, 0, False), (False, 2, False)):
-        monkeypatch.setattr(functional, "first_pass_compiles", lambda compiles=compiles: compiles)
+        monkeypatch.setattr(functional, "first_pass_compiles", lambda loops=None, compiles=compiles: compiles)
         model.fit(x, y, epochs=1, verbose=verbose)
         assert ("compiling the LSTM kernels" in capsys.readouterr().out) == said
+
+    # A model with a ConvLSTM asks about the ConvLSTM's loops, and names them.
+    asked = []
+    monkeypatch.setattr(functional, "first_pass_compiles", lambda loops=None: asked.append(loops) or True)
+    model = numlstm.Sequential([numlstm.layers.Input((2, 3, 3, 1)),
+                                numlstm.layers.Bidirectional(numlstm.layers.ConvLSTM2D(1, 3, padding="same"))])
+    model.compile("adam", "mse")
+    model.fit(np.zeros((2, 2, 3, 3, 1), np.float32), np.zeros((2, 3, 3, 2), np.float32), epochs=1, verbose=2)
+    assert "compiling the ConvLSTM kernels" in capsys.readouterr().out
+    assert len(list(asked[-1])) == 2  # the standard and CIFG forward loops

@@ -283,9 +283,8 @@ class Trainer(TrainingSteps, Inference):
             if not isinstance(batches, ArrayBatches):
                 raise ValueError("L-BFGS is full-batch: give fit arrays, not an iterable of batches")
             return self._fit_lbfgs(batches, epochs, initial_epoch, verbose, callbacks, validation_data, history)
-        if verbose and dispatch.current_device() == "cpu" and functional.first_pass_compiles():
-            print("numlstm: compiling the LSTM kernels for this machine before the first step (about half a "
-                  "minute, once: later runs load them from Numba's cache)", flush=True)
+        if verbose and dispatch.current_device() == "cpu":
+            self._say_if_compiling()
         self.stop_training = False
         self._resume_from_epoch = None
         self._place()  # the weights in this model's buffer on its device before ranks share them
@@ -360,6 +359,20 @@ class Trainer(TrainingSteps, Inference):
         logs = strategy.broadcast_logs(logs)
         strategy.synchronize(self)
         return logs, step + 1
+
+    def _say_if_compiling(self):
+        """Print that the first step compiles the CPU kernels, when it will (a silent minute looks like a hang)."""
+        from ..kernels.cpu import convlstm as convlstm_kernels
+        from ..layers.conv_lstm import ConvLSTM
+
+        inner = [getattr(layer, "forward_layer", layer) for layer in self.layers]
+        if any(isinstance(layer, ConvLSTM) for layer in inner):
+            kernels, loops, duration = "ConvLSTM", convlstm_kernels.FORWARD_LOOP.values(), "a minute or two"
+        else:
+            kernels, loops, duration = "LSTM", None, "about half a minute"
+        if functional.first_pass_compiles(loops):
+            print(f"numlstm: compiling the {kernels} kernels for this machine before the first step ({duration}, "
+                  "once: later runs load them from Numba's cache)", flush=True)
 
     def _fit_lbfgs(self, batches, epochs, initial_epoch, verbose, callbacks, validation_data, history):
         from scipy.optimize import minimize
