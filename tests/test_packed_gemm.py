@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from numlstm.kernels.cpu.packed_gemm import pack_panels, packed_matmul, panels_shape
+from numlstm.kernels.cpu.packed_gemm import VECTOR_BYTES, pack_panels, packed_matmul, panels_shape
 
 
 @njit
@@ -22,7 +22,7 @@ def test_matches_numpy(dtype, M, K, N):
     panels = np.full(panels_shape(K, N, dtype), np.nan, dtype)
     pack_panels(b, False, panels)
     width = panels.shape[2]
-    assert width * np.dtype(dtype).itemsize == 128 and panels.shape[0] * width >= N > (panels.shape[0] - 1) * width
+    assert width * np.dtype(dtype).itemsize == 2 * VECTOR_BYTES and panels.shape[0] * width >= N > (panels.shape[0] - 1) * width
     out = np.full((M, panels.shape[0] * width), np.nan, dtype)
     _matmul_rows(a, 0, M, panels, out)
     expected = a.astype(np.float64) @ b.astype(np.float64)

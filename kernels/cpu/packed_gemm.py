@@ -4,27 +4,53 @@ Each timestep multiplies a few batch rows by the same recurrent weights.
 A BLAS call repacks those weights into its panel layout on every call: at
 (B=16, H=128) that repacking took 40% of the GEMM time, and the BLAS thread
 pool's wake-ups most of the rest. Here the weights are packed once per pass
-into column panels, and a register-blocked micro-kernel written in LLVM IR
-(two SIMD vectors wide, up to four rows deep, accumulators held in
-registers through the whole reduction) computes each block of the product.
-Measured single-threaded on a 2-core AMD EPYC (Zen 4, float32): 108-112
-GFLOP/s from (16 x 64 x 256) to (64 x 512 x 2048), about one core's peak;
-OpenBLAS on both cores reached 113-134 GFLOP/s on the same shapes.
+into column panels, two SIMD vectors wide, and a register-blocked
+micro-kernel written in LLVM IR computes each block of the product with its
+accumulators held in registers through the whole reduction.
 
-The vectors are 64 bytes (16 float32 or 8 float64); LLVM splits them into
-the target's own registers where they are narrower.
+The block's shape follows the instruction set Numba compiles for
+(:data:`VECTOR_BYTES`, :data:`MAX_ROWS`): the accumulators of a block must
+fit the register file, or they spill to the stack on every multiply-add.
+Blocks of few rows (the batch's last rows, or a batch of one) span several
+panels at once, so that enough independent multiply-add chains hide the
+instruction's latency. Measured single-threaded: 108-112 GFLOP/s float32 on
+an AMD EPYC Zen 4 (AVX-512, 4-row blocks), about one core's peak; on a Zen 3
+(AVX2) the Zen 4 shape spilled and ran at 39 GFLOP/s, the AVX2 shape runs at
+the figures in ``asv_bench/README.md``.
 """
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils, codegen, config
 from numba.extending import intrinsic
 
 from ..options import JIT_KWARGS
 
-VECTOR_BYTES = 64
-MAX_ROWS = 4
+
+def _target_features():
+    """The CPU features Numba compiles for: NUMBA_CPU_FEATURES, or the host's ('' for NUMBA_CPU_NAME=generic)."""
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else codegen.get_host_cpu_features()
+    return set(features.split(","))
+
+
+def _vector_bytes(features):
+    if "+avx512f" in features:
+        return 64
+    if "+avx2" in features or "+avx" in features:
+        return 32
+    return 16
+
+
+#: Bytes of one SIMD register of the target: 64 with AVX-512, 32 with AVX/AVX2, 16 otherwise (SSE2, and
+#: NUMBA_CPU_NAME=generic). A panel is two vectors wide.
+VECTOR_BYTES = _vector_bytes(_target_features())
+#: Rows of the largest block: 2 * MAX_ROWS accumulators plus two panel vectors and a broadcast must fit the
+#: 32 vector registers of AVX-512 or the 16 of AVX2 and SSE (6 rows: 15 registers).
+MAX_ROWS = 4 if VECTOR_BYTES == 64 else 6
+#: Independent accumulator vectors a block of few rows should reach by spanning several panels: two FMA
+#: units of four cycles' latency keep eight multiply-add chains in flight.
+MIN_ACCUMULATORS = 8
 
 
 def panels_shape(rows, columns, dtype):
@@ -33,39 +59,46 @@ def panels_shape(rows, columns, dtype):
     return (-(-columns // width), rows, width)
 
 
-def _make_block_kernel(rows):
-    """An intrinsic computing ``rows`` rows of one output panel.
+def _panel_group(rows):
+    """Panels a block of ``rows`` rows spans at once."""
+    return max(1, min(4, MIN_ACCUMULATORS // (2 * rows)))
 
-    out[out_start + r * ldo + j] = sum_k a[a_start + r * lda + k] * panels[panel_start + k * NR + j]
-    for r < rows, j < NR, k < depth (depth >= 1).
+
+def _make_block_kernel(rows, group):
+    """An intrinsic computing ``rows`` rows of ``group`` consecutive output panels.
+
+    For q < group: out[out_start + r * ldo + q * NR + j] = sum_k a[a_start + r * lda + k]
+    * panels[panel_start + q * panel_stride + k * NR + j], for r < rows, j < NR, k < depth (depth >= 1).
     """
 
     @intrinsic
-    def block_kernel(typingctx, a, a_start, lda, panels, panel_start, out, out_start, ldo, depth):
+    def block_kernel(typingctx, a, a_start, lda, panels, panel_start, panel_stride, out, out_start, ldo, depth):
         if not (isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)
                 and panels.dtype == a.dtype and out.dtype == a.dtype):
             return None
-        sig = types.void(a, a_start, lda, panels, panel_start, out, out_start, ldo, depth)
+        sig = types.void(a, a_start, lda, panels, panel_start, panel_stride, out, out_start, ldo, depth)
 
         def codegen(context, builder, signature, args):
-            a_arr, a_start, lda, panel_arr, panel_start, out_arr, out_start, ldo, depth = args
+            a_arr, a_start, lda, panel_arr, panel_start, panel_stride, out_arr, out_start, ldo, depth = args
             element = context.get_value_type(signature.args[0].dtype)
-            lanes = VECTOR_BYTES // context.get_abi_sizeof(element)
+            element_bytes = context.get_abi_sizeof(element)
+            lanes = VECTOR_BYTES // element_bytes
             vector = ir.VectorType(element, lanes)
             vector_ptr = vector.as_pointer()
             i32, i64 = ir.IntType(32), ir.IntType(64)
             a_data = context.make_array(signature.args[0])(context, builder, a_arr).data
             panel_data = context.make_array(signature.args[3])(context, builder, panel_arr).data
-            out_data = context.make_array(signature.args[5])(context, builder, out_arr).data
+            out_data = context.make_array(signature.args[6])(context, builder, out_arr).data
             fma = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vector, [vector] * 3),
-                f"llvm.fma.v{lanes}{'f32' if lanes == 16 else 'f64'}")
+                f"llvm.fma.v{lanes}{'f32' if element_bytes == 4 else 'f64'}")
             splat = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
             undef = ir.Constant(vector, ir.Undefined)
 
             def const(value):
                 return ir.Constant(i64, value)
 
+            width = 2 * lanes
             entry = builder.block
             loop = builder.append_basic_block("block.loop")
             done = builder.append_basic_block("block.done")
@@ -74,44 +107,42 @@ def _make_block_kernel(rows):
             builder.position_at_end(loop)
             k = builder.phi(i64)
             k.add_incoming(const(0), entry)
-            accumulators = []
-            for _ in range(2 * rows):
-                phi = builder.phi(vector)
-                phi.add_incoming(ir.Constant(vector, None), entry)
-                accumulators.append(phi)
-            panel_row = builder.add(panel_start, builder.mul(k, const(2 * lanes)))
-            b = [builder.load(builder.bitcast(builder.gep(panel_data, [builder.add(panel_row, const(h * lanes))]),
-                                              vector_ptr), align=context.get_abi_sizeof(element))
-                 for h in range(2)]
-            updated = []
+            accumulators = {}
+            for r in range(rows):
+                for column in range(2 * group):
+                    phi = builder.phi(vector)
+                    phi.add_incoming(ir.Constant(vector, None), entry)
+                    accumulators[r, column] = phi
+            b = []
+            for q in range(group):
+                panel_row = builder.add(builder.add(panel_start, builder.mul(const(q), panel_stride)),
+                                        builder.mul(k, const(width)))
+                b += [builder.load(builder.bitcast(builder.gep(panel_data, [builder.add(panel_row, const(h * lanes))]),
+                                                   vector_ptr), align=element_bytes)
+                      for h in range(2)]
+            updated = {}
             for r in range(rows):
                 a_index = builder.add(builder.add(a_start, builder.mul(const(r), lda)), k)
                 a_value = builder.load(builder.gep(a_data, [a_index]))
                 a_vector = builder.shuffle_vector(builder.insert_element(undef, a_value, ir.Constant(i32, 0)),
                                                   undef, splat)
-                for h in range(2):
-                    updated.append(builder.call(fma, [a_vector, b[h], accumulators[2 * r + h]]))
+                for column in range(2 * group):
+                    updated[r, column] = builder.call(fma, [a_vector, b[column], accumulators[r, column]])
             k_next = builder.add(k, const(1))
-            for phi, value in zip(accumulators, updated):
-                phi.add_incoming(value, loop)
+            for key, phi in accumulators.items():
+                phi.add_incoming(updated[key], loop)
             k.add_incoming(k_next, loop)
             builder.cbranch(builder.icmp_signed("<", k_next, depth), loop, done)
 
             builder.position_at_end(done)
-            for r in range(rows):
-                row_start = builder.add(out_start, builder.mul(const(r), ldo))
-                for h in range(2):
-                    target = builder.gep(out_data, [builder.add(row_start, const(h * lanes))])
-                    builder.store(updated[2 * r + h], builder.bitcast(target, vector_ptr),
-                                  align=context.get_abi_sizeof(element))
+            for (r, column), value in updated.items():
+                index = builder.add(builder.add(out_start, builder.mul(const(r), ldo)), const(column * lanes))
+                builder.store(value, builder.bitcast(builder.gep(out_data, [index]), vector_ptr), align=element_bytes)
             return context.get_dummy_value()
 
         return sig, codegen
 
     return block_kernel
-
-
-_block_1, _block_2, _block_3, _block_4 = (_make_block_kernel(rows) for rows in range(1, MAX_ROWS + 1))
 
 
 @njit(**JIT_KWARGS)
@@ -134,25 +165,72 @@ def pack_panels(b, transpose, panels):
                     panels[p, k, j] = b[k, n]
 
 
+def _make_rows_product(rows):
+    """``rows_product(a, r, panels, out)``: out[r:r+rows] = a[r:r+rows] @ B, ``_panel_group(rows)`` panels at a
+    time and the panels left over one at a time."""
+    group = _panel_group(rows)
+    grouped = _make_block_kernel(rows, group)
+    single = _make_block_kernel(rows, 1) if group > 1 else grouped
+
+    @njit(inline="always", **JIT_KWARGS)
+    def rows_product(a, r, panels, out):
+        K = a.shape[1]
+        P, _, width = panels.shape
+        stride = K * width
+        ldo = out.shape[1]
+        p = 0
+        while p + group <= P:
+            grouped(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            p += group
+        while p < P:
+            single(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            p += 1
+
+    return rows_product
+
+
+def _make_leftover_product():
+    """``leftover_product(a, r, left, panels, out)`` for 0 <= left < MAX_ROWS: a chain of compiled branches,
+    one per row count, since each count is its own kernel."""
+
+    @njit(inline="always", **JIT_KWARGS)
+    def no_rows(a, r, left, panels, out):
+        pass
+
+    chain = no_rows
+    for rows in range(1, MAX_ROWS):
+        chain = _chain_link(rows, _make_rows_product(rows), chain)
+    return chain
+
+
+def _chain_link(rows, rows_product, otherwise):
+    @njit(inline="always", **JIT_KWARGS)
+    def link(a, r, left, panels, out):
+        if left == rows:
+            rows_product(a, r, panels, out)
+        else:
+            otherwise(a, r, left, panels, out)
+
+    return link
+
+
+_full_block = _make_block_kernel(MAX_ROWS, 1)
+_leftover_product = _make_leftover_product()
+
+
 @njit(inline="always", **JIT_KWARGS)
 def packed_matmul(a, first_row, end_row, panels, out):
     """out[first_row:end_row, :P*NR] = a[first_row:end_row] @ B, with B packed by ``pack_panels``.
 
-    ``a`` (M, K) and ``out`` (M, >= P*NR) are C-contiguous; K >= 1.
+    ``a`` (M, K) and ``out`` (M, >= P*NR) are C-contiguous; K >= 1. Blocks of ``MAX_ROWS`` rows sweep each
+    panel in turn (it stays in cache across them); the rows left over go through all panels at the end.
     """
     K = a.shape[1]
     P, _, width = panels.shape
+    stride = K * width
     ldo = out.shape[1]
+    full_end = end_row - (end_row - first_row) % MAX_ROWS
     for p in range(P):
-        panel_start = p * K * width
-        r = first_row
-        while r + 4 <= end_row:
-            _block_4(a, r * K, K, panels, panel_start, out, r * ldo + p * width, ldo, K)
-            r += 4
-        left = end_row - r
-        if left == 3:
-            _block_3(a, r * K, K, panels, panel_start, out, r * ldo + p * width, ldo, K)
-        elif left == 2:
-            _block_2(a, r * K, K, panels, panel_start, out, r * ldo + p * width, ldo, K)
-        elif left == 1:
-            _block_1(a, r * K, K, panels, panel_start, out, r * ldo + p * width, ldo, K)
+        for r in range(first_row, full_end, MAX_ROWS):
+            _full_block(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+    _leftover_product(a, full_end, end_row - full_end, panels, out)
