@@ -3,11 +3,13 @@
 Numba lowers ``math.tanh``/``math.exp`` to scalar libm calls, which stop LLVM
 from vectorising the gate loop. For float32 we use the clamped rational
 approximation of tanh that Eigen and XLA use (odd degree-13 numerator over an
-even degree-6 denominator). It is evaluated in float64 and rounded once: in
-float32 arithmetic its rounding error reaches 2.6e-7, in float64 the result is
-within 6e-8 of the true tanh over the whole real line, and the float64 loop
-still vectorises. The clamp sits at 9, where float32 tanh has rounded to 1
-(tanh(9) = 1 - 3e-8), so no input, however large, overflows.
+even degree-6 denominator), evaluated in float32 as they do: within 3e-7 of
+the true tanh over the whole real line (under 5 float32 ulps of 1), and twice
+as fast as the same formula evaluated in float64 and rounded once (within
+6e-8, but 0.72 against 0.31 ns an element on a Zen 3, AVX2), which the gate
+loops of every step paid for. The clamp sits at Eigen's 7.90531, the end of
+the range the coefficients were fitted on, so no input, however large,
+overflows.
 
 float64 kernels are the precision path (gradient checks, reference runs): they
 use libm's tanh (within an ulp), so that the derivatives computed from
@@ -24,7 +26,7 @@ from numba.extending import overload
 
 from .options import JIT_KWARGS
 
-_CLAMP = 9.0
+_CLAMP = 7.90531110763549805
 _NUMERATOR = (
     4.89352455891786e-03,
     6.37261928875436e-04,
@@ -40,14 +42,16 @@ _DENOMINATOR = (
     1.18534705686654e-04,
     1.19825839466702e-06,
 )
-_A1, _A3, _A5, _A7, _A9, _A11, _A13 = _NUMERATOR
-_B0, _B2, _B4, _B6 = _DENOMINATOR
+# float32 constants: a Python float would promote the whole evaluation to float64.
+_A1, _A3, _A5, _A7, _A9, _A11, _A13 = (np.float32(a) for a in _NUMERATOR)
+_B0, _B2, _B4, _B6 = (np.float32(b) for b in _DENOMINATOR)
+_CLAMP32, _HALF32 = np.float32(_CLAMP), np.float32(0.5)
 
 
 @njit(inline="always", **JIT_KWARGS)
 def rational_tanh(x):
-    """Branch-free float64 rational tanh, absolute error < 3e-8."""
-    x = min(max(x, -_CLAMP), _CLAMP)
+    """Branch-free float32 rational tanh, absolute error < 3e-7."""
+    x = min(max(x, -_CLAMP32), _CLAMP32)
     x2 = x * x
     p = _A13
     p = p * x2 + _A11
@@ -76,7 +80,7 @@ def sigmoid(x):
 @overload(tanh, inline="always", jit_options=JIT_KWARGS)
 def _tanh_overload(x):
     if x == types.float32:
-        return lambda x: np.float32(rational_tanh(np.float64(x)))
+        return lambda x: rational_tanh(x)
     if x == types.float64:
         return lambda x: math.tanh(x)
     return None
@@ -85,7 +89,7 @@ def _tanh_overload(x):
 @overload(sigmoid, inline="always", jit_options=JIT_KWARGS)
 def _sigmoid_overload(x):
     if x == types.float32:
-        return lambda x: np.float32(0.5 * rational_tanh(0.5 * np.float64(x)) + 0.5)
+        return lambda x: _HALF32 * rational_tanh(_HALF32 * x) + _HALF32
     if x == types.float64:
         return lambda x: 0.5 * math.tanh(0.5 * x) + 0.5
     return None
