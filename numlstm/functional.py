@@ -25,6 +25,7 @@ and non-finite values propagate through the affected batch rows; the
 activations never turn finite input into NaN (they saturate).
 """
 
+import functools
 import math
 import os
 from typing import NamedTuple
@@ -241,15 +242,22 @@ def _carve(dtype, *shapes):
     the kernel to use them from 4 MiB on): fresh 4 KiB pages for every array
     of every pass cost 20% of the forward time at (B=64, H=512).
     """
-    step = 64 // np.dtype(dtype).itemsize
-    sizes = [math.prod(shape) for shape in shapes]
-    buffer = np.empty(sum(-(-size // step) * step for size in sizes), dtype)
-    arrays = []
+    total, layout = _carve_layout(np.dtype(dtype).itemsize, shapes)
+    buffer = np.empty(total, dtype)
+    return [buffer[start:end].reshape(shape) for start, end, shape in layout]
+
+
+@functools.lru_cache(maxsize=64)
+def _carve_layout(itemsize, shapes):
+    """(elements, [(start, end, shape)]) of :func:`_carve`: a pass asks for the same shapes call after call."""
+    step = 64 // itemsize
+    layout = []
     offset = 0
-    for shape, size in zip(shapes, sizes):
-        arrays.append(buffer[offset:offset + size].reshape(shape))
+    for shape in shapes:
+        size = math.prod(shape)
+        layout.append((offset, offset + size, shape))
         offset += -(-size // step) * step
-    return arrays
+    return offset, tuple(layout)
 
 
 def _device_of_input(x=None, *args, **kwargs):
@@ -372,7 +380,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                                        panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
-    with _threads.numba_threads(split.threads):  # BLAS: on one thread (in_context_of)
+    with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
         _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, gates)
         _cpu.FORWARD_LOOP[(cifg, split.loop > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
                                                   recurrent_mask, use_recurrent_mask, reverse,
@@ -448,7 +456,7 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     d_recurrent_kernel = np.empty((H, GH), dtype)
     d_bias = np.empty(GH, dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
-    with _threads.numba_threads(split.threads):  # BLAS: on one thread (in_context_of)
+    with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
         dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], split.loop > 1)](
             saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
             options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],

@@ -37,6 +37,7 @@ import functools
 import math
 import os
 import pathlib
+import threading
 
 import numba
 
@@ -212,25 +213,58 @@ def _blas_libraries():
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
+@functools.cache
+def _blas_thread_functions():
+    """(get, set) of each loaded BLAS's thread count: for OpenBLAS the library's own C functions, looked up
+    once (threadpoolctl looks them up on every call: 2 us a call, 9 us a block on two libraries); the
+    controllers' methods for any other BLAS."""
+    functions = []
+    for library in _blas_libraries():
+        get, set_ = library.get_num_threads, library.set_num_threads
+        if library.internal_api == "openblas" and hasattr(library, "_get_symbol"):
+            openmp = getattr(library, "threading_layer", None) == "openmp"
+            raw_get = library._get_symbol("omp_get_max_threads" if openmp else "openblas_get_num_threads")
+            raw_set = library._get_symbol("omp_set_num_threads" if openmp else "openblas_set_num_threads")
+            if raw_get is not None and raw_set is not None:
+                get, set_ = raw_get, raw_set
+        functions.append((get, set_))
+    return tuple(functions)
+
+
+_blas_held = threading.local()  # .depth: how many single_threaded_blas blocks this Python thread is inside
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """A context manager: every loaded BLAS on one thread inside, back to its own count after.
 
-    It calls the libraries' own get/set functions: threadpoolctl's
-    ``limit`` surveys every thread pool of the process twice per use, about
-    20 us, a tenth of a tiny model's training step.
+    It calls the libraries' own get/set functions (:func:`_blas_thread_functions`):
+    threadpoolctl's ``limit`` surveys every thread pool of the process twice
+    per use, about 20 us, a tenth of a tiny model's training step. Inside
+    another such block of the same Python thread (a pass inside a model call)
+    it does nothing.
     """
-    libraries = _blas_libraries()
-    previous = [library.get_num_threads() for library in libraries]
-    for library, threads in zip(libraries, previous):
+    depth = getattr(_blas_held, "depth", 0)
+    if depth:
+        _blas_held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _blas_held.depth = depth
+        return
+    functions = _blas_thread_functions()
+    previous = [get() for get, _ in functions]
+    for (_, set_), threads in zip(functions, previous):
         if threads != 1:
-            library.set_num_threads(1)
+            set_(1)
+    _blas_held.depth = 1
     try:
         yield
     finally:
-        for library, threads in zip(libraries, previous):
+        _blas_held.depth = 0
+        for (_, set_), threads in zip(functions, previous):
             if threads != 1:
-                library.set_num_threads(threads)
+                set_(threads)
 
 
 @contextlib.contextmanager
@@ -253,3 +287,10 @@ def numba_threads(count):
     finally:
         if count != previous:
             numba.set_num_threads(previous)
+
+
+def numba_threads_for(blocks):
+    """:func:`numba_threads` for a pass split into ``blocks`` blocks of work; for a pass of one block, which
+    runs the serial entry points and never wakes the pool, a context that sets nothing (setting and restoring
+    the count costs about 6 us, a tenth of a tiny model's forward pass)."""
+    return numba_threads(blocks) if blocks > 1 else contextlib.nullcontext()

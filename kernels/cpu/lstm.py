@@ -226,7 +226,8 @@ def _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_ro
         if input_gradient:
             np.dot(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
         for r in range(lo, hi):
-            d_bias_chunks[chunk] += dz_rows[r]
+            for n in range(GH):
+                d_bias_chunks[chunk, n] += dz_rows[r, n]
     for chunk in range(1, chunks):
         d_kernel += partial_kernel[chunk - 1]
         d_recurrent_kernel += partial_recurrent[chunk - 1]

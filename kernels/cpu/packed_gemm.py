@@ -154,22 +154,28 @@ def pack_panels(b, transpose, panels):
     P, K, width = panels.shape
     N = b.shape[0] if transpose else b.shape[1]
     for p in range(P):
+        first = p * width
+        filled = min(width, N - first)
+        if transpose:
+            for j in range(filled):
+                for k in range(K):
+                    panels[p, k, j] = b[first + j, k]
+        else:
+            for k in range(K):
+                for j in range(filled):
+                    panels[p, k, j] = b[k, first + j]
         for k in range(K):
-            for j in range(width):
-                n = p * width + j
-                if n >= N:
-                    panels[p, k, j] = 0
-                elif transpose:
-                    panels[p, k, j] = b[n, k]
-                else:
-                    panels[p, k, j] = b[k, n]
+            for j in range(filled, width):
+                panels[p, k, j] = 0
 
 
 def _make_rows_product(rows):
     """``rows_product(a, r, panels, out)``: out[r:r+rows] = a[r:r+rows] @ B, ``_panel_group(rows)`` panels at a
-    time and the panels left over one at a time."""
+    time; the panels left over two at a time, then one (the backward product of a batch of one has only
+    H / NR panels, as few as two)."""
     group = _panel_group(rows)
     grouped = _make_block_kernel(rows, group)
+    pair = _make_block_kernel(rows, 2) if group > 2 else grouped
     single = _make_block_kernel(rows, 1) if group > 1 else grouped
 
     @njit(inline="always", **JIT_KWARGS)
@@ -182,6 +188,9 @@ def _make_rows_product(rows):
         while p + group <= P:
             grouped(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
             p += group
+        if group > 2 and p + 2 <= P:
+            pair(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            p += 2
         while p < P:
             single(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
             p += 1
