@@ -6,7 +6,10 @@ each framework in its own process and in alternating rounds (numlstm, torch,
 keras, numlstm, ...), because on a 2-core machine the frameworks' spinning
 thread pools slow each other down inside one process. Prints a markdown
 table of medians and ratios (best peer's time / numlstm's: above 1 means
-numlstm is faster).
+numlstm is faster). For the LSTM, numlstm is timed twice: through the
+functional API (``lstm_forward``/``lstm_backward``) and through a
+``Sequential`` model (``model(x)``, ``compute_gradients``), the calls users
+make.
 
     python asv_bench/compare.py --rounds 3 --seconds 2 > table.md
 
@@ -35,12 +38,13 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 # family: (benchmark module, framework -> benchmark class, sizes and flop count in benchmarks/common.py)
 FAMILIES = {
-    "lstm": ("lstm_cpu", {"numlstm": "NumlstmLSTM", "torch": "TorchLSTM", "keras-jax": "KerasJaxLSTM"},
+    "lstm": ("lstm_cpu", {"numlstm": "NumlstmLSTM", "numlstm-sequential": "NumlstmSequentialLSTM",
+                          "torch": "TorchLSTM", "keras-jax": "KerasJaxLSTM"},
              "SIZES", "train_step_flops"),
     "convlstm": ("convlstm_cpu", {"numlstm": "NumlstmConvLSTM", "torch": "TorchConvLSTM",
                                   "keras-jax": "KerasJaxConvLSTM"}, "CONVLSTM_SIZES", "convlstm_train_step_flops"),
 }
-FRAMEWORKS = FAMILIES["lstm"][1]
+FRAMEWORKS = ("numlstm", "torch", "keras-jax")  # the contended table's
 
 
 def _memory_kib(field):
@@ -107,6 +111,8 @@ def _run(*args, memory=False, family="lstm"):
 
 def main(rounds, seconds, sizes, family="lstm"):
     _, SIZES, train_step_flops = _family(family)
+    FRAMEWORKS = list(FAMILIES[family][1])
+    ours = [fw for fw in FRAMEWORKS if fw.startswith("numlstm")]
     sizes = sizes or list(SIZES)
     samples = {(fw, size): [] for fw in FRAMEWORKS for size in sizes}
     gemm = []
@@ -141,16 +147,18 @@ def main(rounds, seconds, sizes, family="lstm"):
         return "-" if value is None else f"{value:.{digits}f}"
 
     for key, title in (("train_step", "Training step (forward + backward), ms"), ("forward", "Forward, ms")):
-        print(f"| {title} | numlstm | torch | keras-jax | ratio (best peer / numlstm) |")
-        print("| --- | ---: | ---: | ---: | ---: |")
+        print(f"| {title} | " + " | ".join(FRAMEWORKS) + " | "
+              + " | ".join(f"ratio (best peer / {fw})" for fw in ours) + " |")
+        print("| --- |" + " ---: |" * (len(FRAMEWORKS) + len(ours)))
         for size in sizes:
             times = {fw: median_ms(fw, size, key) for fw in FRAMEWORKS}
-            peers = [t for fw, t in times.items() if fw != "numlstm" and t is not None]
-            ratio = min(peers) / times["numlstm"] if peers else None
-            print(f"| {size} {SIZES[size]} | " + " | ".join(fmt(times[fw]) for fw in FRAMEWORKS) + f" | {fmt(ratio, 2)} |")
+            peers = [t for fw, t in times.items() if fw not in ours and t is not None]
+            ratios = [min(peers) / times[fw] if peers else None for fw in ours]
+            print(f"| {size} {SIZES[size]} | " + " | ".join(fmt(times[fw]) for fw in FRAMEWORKS) + " | "
+                  + " | ".join(fmt(ratio, 2) for ratio in ratios) + " |")
         print()
-    print("| Training-step peak memory over baseline, MiB | numlstm | torch | keras-jax |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| Training-step peak memory over baseline, MiB | " + " | ".join(FRAMEWORKS) + " |")
+    print("| --- |" + " ---: |" * len(FRAMEWORKS))
     for size in sizes:
         print(f"| {size} | " + " | ".join(fmt(peak(fw, size), 1) for fw in FRAMEWORKS) + " |")
     gemm_rate = float(np.median(gemm))

@@ -55,6 +55,39 @@ class NumlstmLSTM:
     track_train_step_gflops.unit = "GFLOP/s"
 
 
+class NumlstmSequentialLSTM:
+    """numlstm through the calls users make: ``model(x)`` and ``model.compute_gradients(x, y)`` of a
+    ``Sequential`` holding the LSTM. The loss is the mean squared error against targets chosen so that its
+    gradient with respect to the outputs is ``d_outputs``: the same backward pass as the other classes, plus
+    what the model adds (checks, the loss, the flat gradient list)."""
+
+    params = PARAMS
+    param_names = ["size"]
+
+    def setup(self, size):
+        import numlstm
+
+        B, T, F, H = SIZES[size]
+        inputs = lstm_inputs(size)
+        self.model = numlstm.Sequential([numlstm.layers.Input((T, F)),
+                                         numlstm.layers.LSTM(H, return_sequences=True)])
+        self.model.set_weights([inputs["kernel"], inputs["recurrent_kernel"], inputs["bias"]])
+        self.model.compile(optimizer="sgd", loss="mse")
+        self.x = inputs["x"]
+        # d(mean((out - y)^2))/d out = 2 (out - y) / out.size = d_outputs
+        self.y = self.model(self.x) - inputs["d_outputs"] * (B * T * H / 2)
+        self.time_train_step(size)
+
+    def time_forward(self, size):
+        self.model(self.x)
+
+    def time_train_step(self, size):
+        self.model.compute_gradients(self.x, self.y)
+
+    def peakmem_train_step(self, size):
+        self.time_train_step(size)
+
+
 class TorchLSTM:
     params = PARAMS
     param_names = ["size"]
