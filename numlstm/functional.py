@@ -36,7 +36,7 @@ from . import backend as _backend
 from . import dispatch as _dispatch
 from . import threads as _threads
 from .kernels.cpu import lstm as _cpu
-from .kernels.checks import first_non_finite
+from .kernels.checks import count_non_finite, first_non_finite
 from .kernels.cpu.packed_gemm import pack_panels, panels_shape
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -146,24 +146,17 @@ def _check_shape(array, name, expected, meaning):
 
 def _check_finite(named_arrays):
     """Raise ValueError naming the first argument with a NaN or infinity, and where."""
-    names = [name for name, array in named_arrays.items() if array is not None]
-    # Device arrays are checked on a host copy: direct calls only; layers pass check_finite=False.
-    arrays = [_backend.to_host(named_arrays[name]) for name in names]
-    flats = [array.reshape(-1) for array in arrays]
-    # One call per kind of array: Numba cannot index a tuple that mixes read-only and writable arrays.
-    found = []
-    for writable in (True, False):
-        group = [i for i, flat in enumerate(flats) if flat.flags.writeable == writable]
-        which, flat_index = first_non_finite(tuple(flats[i] for i in group)) if group else (-1, -1)
-        if which >= 0:
-            found.append((group[which], flat_index))
-    if found:
-        which, flat_index = min(found)
-        index = tuple(int(i) for i in np.unravel_index(flat_index, arrays[which].shape))
-        raise ValueError(
-            f"{names[which]} contains NaN or infinity (first at index {index}); "
-            "clean the data or pass check_finite=False to let it propagate"
-        )
+    for name, array in named_arrays.items():
+        if array is None:
+            continue
+        # Device arrays are checked on a host copy: direct calls only; layers pass check_finite=False.
+        flat = _backend.to_host(array).reshape(-1)
+        if count_non_finite(flat):
+            index = tuple(int(i) for i in np.unravel_index(first_non_finite(flat), array.shape))
+            raise ValueError(
+                f"{name} contains NaN or infinity (first at index {index}); "
+                "clean the data or pass check_finite=False to let it propagate"
+            )
 
 
 def _prepare(value, name, dtype, expected, meaning):
@@ -381,7 +374,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, gates)
+        _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, xs.reshape(T * B, F),
+                                              gates.reshape(T * B, GH))
         _cpu.FORWARD_LOOP[(cifg, split.loop > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
                                                   recurrent_mask, use_recurrent_mask, reverse,
                                                   zero_output_for_mask, split.loop, hs, cs, outputs)
@@ -465,8 +459,9 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
             hs = hs * saved["recurrent_mask"]
         _cpu.WEIGHT_GRADIENTS[split.gemm > 1](
-            saved["xs"], saved["gates"], hs, saved["kernel"], options["reverse"], split.gemm, input_gradient,
-            dx_rows, partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
+            saved["xs"].reshape(T * B, F), saved["gates"].reshape(T * B, GH), hs[:T].reshape(T * B, H),
+            saved["kernel"], options["reverse"], split.gemm, input_gradient, dx_rows, partial_kernel,
+            partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
     return LSTMGradients(dx if input_gradient else None, d_kernel, d_recurrent_kernel, d_bias,
                          d_peephole if options["use_peephole"] else None, dh0, dc0)

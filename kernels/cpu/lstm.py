@@ -49,13 +49,15 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, 
     T = gates.shape[0]
     for s in range(T):
         t = _timestep(s, T, reverse)
+        # One call site: each inlined copy of the product compiles its kernels again.
         if use_recurrent_mask:
             for b in range(lo, hi):
                 for j in range(hs.shape[2]):
                     masked_h[b, j] = hs[s, b, j] * recurrent_mask[b, j]
-            packed_matmul(masked_h, lo, hi, recurrent_panels, rec)
+            h_in = masked_h
         else:
-            packed_matmul(hs[s], lo, hi, recurrent_panels, rec)
+            h_in = hs[s]
+        packed_matmul(h_in, lo, hi, recurrent_panels, rec)
         for b in range(lo, hi):
             if use_mask and not mask[b, t]:
                 hs[s + 1, b] = hs[s, b]
@@ -65,28 +67,30 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, 
 
 
 @njit(inline="always", **JIT_KWARGS)
-def _input_projection(x, kernel, reverse, chunks, xs, gates):
-    """Fill xs (T, B, F) with x (B, T, F) in processing order, and gates (T, B, G*H) with xs @ kernel."""
+def _input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows):
+    """Fill xs (T, B, F) with x (B, T, F) in processing order, and gates_rows (T*B, G*H) with xs @ kernel.
+
+    ``xs_rows`` is ``xs`` viewed as (T*B, F), made by the caller: a reshape here would compile Numba's
+    shape-error path (seconds of a first run) into every entry point.
+    """
     B, T, F = x.shape
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
             xs[s, b] = x[b, t]
-    xs_rows = xs.reshape(T * B, F)
-    gates_rows = gates.reshape(T * B, gates.shape[2])
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, T * B)
         np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
 
 
 @njit(**JIT_KWARGS)
-def input_projection(x, kernel, reverse, chunks, xs, gates):
-    _input_projection(x, kernel, reverse, chunks, xs, gates)
+def input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows):
+    _input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows)
 
 
 @njit(parallel=True, **JIT_KWARGS)
-def input_projection_parallel(x, kernel, reverse, chunks, xs, gates):
-    _input_projection(x, kernel, reverse, chunks, xs, gates)
+def input_projection_parallel(x, kernel, reverse, chunks, xs, xs_rows, gates_rows):
+    _input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows)
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -195,26 +199,21 @@ def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
 
 
 @njit(inline="always", **JIT_KWARGS)
-def _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
+def _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                       partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
-    """The GEMMs after BPTT, over the pre-activation gradients ``dz`` (T, B, G*H).
+    """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H).
 
-    The T*B rows are split into ``chunks`` blocks: block 0 writes into
-    ``d_kernel`` and ``d_recurrent_kernel``, block c > 0 into
-    ``partial_*[c - 1]``, and the partial sums are added at the end, so that
-    the parallel entry point keeps every core busy with single-threaded BLAS.
-    Fills d_kernel (F, G*H), d_recurrent_kernel (H, G*H), d_bias (G*H,), and
-    dx (B, T, F) when ``input_gradient`` (the first layer of a model needs
-    no dx: skipping it saves a sixth of the GEMM work).
+    The caller passes the time-major arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` and
+    ``hs_rows`` (the states h_0..h_{T-1} each step multiplied). The T*B rows are split into ``chunks``
+    blocks: block 0 writes into ``d_kernel`` and ``d_recurrent_kernel``, block c > 0 into
+    ``partial_*[c - 1]``, and the partial sums are added at the end, so that the parallel entry point keeps
+    every core busy with single-threaded BLAS. Fills d_kernel (F, G*H), d_recurrent_kernel (H, G*H),
+    d_bias (G*H,), and dx (B, T, F) when ``input_gradient`` (the first layer of a model needs no dx:
+    skipping it saves a sixth of the GEMM work).
     """
-    T, B, F = xs.shape
-    H = hs.shape[2]
-    GH = dz.shape[2]
-    rows = T * B
-    dz_rows = dz.reshape(rows, GH)
-    xs_rows = xs.reshape(rows, F)
-    hs_rows = hs[:T].reshape(rows, H)
-    d_bias_chunks = np.zeros((chunks, GH), dz.dtype)
+    rows, GH = dz_rows.shape
+    B, T, F = dx.shape
+    d_bias_chunks = np.zeros((chunks, GH), dz_rows.dtype)
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, rows)
         if chunk == 0:
@@ -236,24 +235,23 @@ def _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_ro
         d_bias += d_bias_chunks[chunk]
     if not input_gradient:
         return
-    dx_steps = dx_rows.reshape(T, B, F)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
-            dx[b, t] = dx_steps[s, b]
+            dx[b, t] = dx_rows[s * B + b]
 
 
 @njit(**JIT_KWARGS)
-def weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
+def weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                      partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
-    _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
+    _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                       partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
 
 
 @njit(parallel=True, **JIT_KWARGS)
-def weight_gradients_parallel(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
-                              partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
-    _weight_gradients(xs, dz, hs, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
+def weight_gradients_parallel(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
+                              partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
+    _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
                       partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
 
 

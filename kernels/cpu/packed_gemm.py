@@ -198,33 +198,12 @@ def _make_rows_product(rows):
     return rows_product
 
 
-def _make_leftover_product():
-    """``leftover_product(a, r, left, panels, out)`` for 0 <= left < MAX_ROWS: a chain of compiled branches,
-    one per row count, since each count is its own kernel."""
-
-    @njit(inline="always", **JIT_KWARGS)
-    def no_rows(a, r, left, panels, out):
-        pass
-
-    chain = no_rows
-    for rows in range(1, MAX_ROWS):
-        chain = _chain_link(rows, _make_rows_product(rows), chain)
-    return chain
-
-
-def _chain_link(rows, rows_product, otherwise):
-    @njit(inline="always", **JIT_KWARGS)
-    def link(a, r, left, panels, out):
-        if left == rows:
-            rows_product(a, r, panels, out)
-        else:
-            otherwise(a, r, left, panels, out)
-
-    return link
-
-
+# Every kernel shape is compiled into every time loop that inlines the product (tens of seconds on a first
+# run), so the rows left over after the full blocks go two at a time and then one: five small kernels,
+# not one per leftover count.
 _full_block = _make_block_kernel(MAX_ROWS, 1)
-_leftover_product = _make_leftover_product()
+_two_rows = _make_rows_product(2)
+_one_row = _make_rows_product(1)
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -242,4 +221,9 @@ def packed_matmul(a, first_row, end_row, panels, out):
     for p in range(P):
         for r in range(first_row, full_end, MAX_ROWS):
             _full_block(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
-    _leftover_product(a, full_end, end_row - full_end, panels, out)
+    r = full_end
+    while r + 2 <= end_row:
+        _two_rows(a, r, panels, out)
+        r += 2
+    if r < end_row:
+        _one_row(a, r, panels, out)
