@@ -30,7 +30,7 @@ import numpy as np
 from . import backend as _backend
 from . import dispatch as _dispatch
 from . import threads as _threads
-from .functional import _c_contiguous, _check_finite, _check_shape, _float_array, _prepare, _Workspace
+from .functional import _c_contiguous, _check_finite, _check_shape, _empty, _float_array, _prepare, _Workspace
 from .kernels import conv_geometry
 from .kernels.cpu import convlstm as _cpu
 
@@ -97,26 +97,6 @@ def _tables(spatial, kernel_size, strides, dilation_rate, padding, recurrent_ker
     positions = math.prod(state_spatial)
     return (state_spatial, table, conv_geometry.inverse_table(table, math.prod(spatial)), recurrent_table,
             conv_geometry.inverse_table(recurrent_table, positions))
-
-
-# numpy's switch for advising the kernel to back its large arrays with transparent huge pages (numpy 2).
-_SET_HUGE_PAGE_ADVICE = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage",
-                                None)
-
-
-def _empty(shape, dtype):
-    """``np.empty`` without numpy's huge-page advice. With it, a pass's fresh arrays of tens of MiB made the
-    kernel compact memory to find huge pages (THP defrag "madvise", Linux's default): forward passes of the
-    "large" benchmark size took 3x their time until the kernel's pool of free huge pages had grown, and
-    alternating with other processes kept them slow (asv_bench/README.md). Without it a pass is up to 12%
-    slower at best and never stalls."""
-    if _SET_HUGE_PAGE_ADVICE is None:
-        return np.empty(shape, dtype)
-    previous = _SET_HUGE_PAGE_ADVICE(False)
-    try:
-        return np.empty(shape, dtype)
-    finally:
-        _SET_HUGE_PAGE_ADVICE(previous)
 
 
 def _row_split(rows):

@@ -23,8 +23,10 @@ the data, so they do not know which device runs.
 """
 
 import contextlib
+import glob
 import importlib
 import os
+import sys
 import threading
 import warnings
 
@@ -57,9 +59,22 @@ def gpu_available():
     return not simulator_enabled() and _gpu_problem() is None
 
 
+def _no_nvidia_driver():
+    """True on a Linux machine with no NVIDIA driver loaded: no ``/proc/driver/nvidia``, no ``/dev/nvidia*``
+    device, not WSL (``/dev/dxg``) and no driver library named by ``NUMBA_CUDA_DRIVER``. Then there is no GPU,
+    and importing numba.cuda to ask (a second on a first call) can be spared."""
+    if not sys.platform.startswith("linux") or os.environ.get("NUMBA_CUDA_DRIVER"):
+        return False
+    if os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/dxg"):
+        return False
+    return not glob.glob("/dev/nvidia*")
+
+
 def _gpu_problem():
     """None when a real CUDA GPU is usable, else ``(seen, why)``: ``seen`` is True when Numba sees a GPU
     that the CUDA stack installed here cannot use, False when there is simply no GPU."""
+    if _no_nvidia_driver():
+        return False, f"no usable CUDA GPU was found: {_INSTALL_HINT}"
     try:
         from numba import cuda
 

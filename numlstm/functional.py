@@ -228,15 +228,31 @@ def first_pass_compiles(loops=None):
         return False
 
 
-def _carve(dtype, *shapes):
-    """C-contiguous arrays of the given shapes, cut from one allocation at 64-byte steps.
+# numpy's switch for advising the kernel to back its large arrays with transparent huge pages (numpy 2).
+_SET_HUGE_PAGE_ADVICE = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage",
+                                None)
 
-    One large numpy allocation gets transparent huge pages (numpy advises
-    the kernel to use them from 4 MiB on): fresh 4 KiB pages for every array
-    of every pass cost 20% of the forward time at (B=64, H=512).
-    """
+
+def _empty(shape, dtype):
+    """``np.empty`` without numpy's huge-page advice. With it, a pass's fresh arrays of tens of MiB made the
+    kernel compact memory to find huge pages (THP defrag "madvise", Linux's default): ConvLSTM forward passes
+    of the "large" benchmark size took 3x their time until the kernel's pool of free huge pages had grown,
+    alternating with other processes kept them slow (asv_bench/README.md), and float64 LSTM training steps
+    at (B=64, H=256) took 1.6-1.8x their time. Without it a ConvLSTM pass is up to 12% slower at best and
+    never stalls; a float32 LSTM step is as fast."""
+    if _SET_HUGE_PAGE_ADVICE is None:
+        return np.empty(shape, dtype)
+    previous = _SET_HUGE_PAGE_ADVICE(False)
+    try:
+        return np.empty(shape, dtype)
+    finally:
+        _SET_HUGE_PAGE_ADVICE(previous)
+
+
+def _carve(dtype, *shapes):
+    """C-contiguous arrays of the given shapes, cut from one allocation (:func:`_empty`) at 64-byte steps."""
     total, layout = _carve_layout(np.dtype(dtype).itemsize, shapes)
-    buffer = np.empty(total, dtype)
+    buffer = _empty(total, dtype)
     return [buffer[start:end].reshape(shape) for start, end, shape in layout]
 
 

@@ -290,7 +290,14 @@ def numba_threads(count):
 
 
 def numba_threads_for(blocks):
-    """:func:`numba_threads` for a pass split into ``blocks`` blocks of work; for a pass of one block, which
-    runs the serial entry points and never wakes the pool, a context that sets nothing (setting and restoring
-    the count costs about 6 us, a tenth of a tiny model's forward pass)."""
+    """:func:`numba_threads` for a pass of ``blocks`` blocks of work, or for one block a context that does nothing.
+
+    A pass of one block runs the serial entry points, which never wake the pool: setting and restoring the
+    count would cost about 6 us, a tenth of a tiny model's forward pass.
+
+    Parameters
+    ----------
+    blocks : int
+        How many blocks the pass splits its work into.
+    """
     return numba_threads(blocks) if blocks > 1 else contextlib.nullcontext()

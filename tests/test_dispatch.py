@@ -89,6 +89,7 @@ del numpy.row_stack
 numba.cuda.is_available = lambda: True
 import numlstm
 from numlstm import dispatch
+dispatch._no_nvidia_driver = lambda: False  # as on a machine with a driver
 assert not dispatch.gpu_available()
 numlstm.set_device("auto")
 assert numlstm.current_device() == "cpu"
@@ -111,6 +112,7 @@ def fake_cuda_stack(monkeypatch, available, stack_error=None):
     exception), and importing numba.cuda.np.arrayobj raises ``stack_error`` (or succeeds). Returns the list
     of modules dispatch asked importlib for."""
     monkeypatch.setattr(numba.config, "ENABLE_CUDASIM", 0)
+    monkeypatch.setattr(dispatch, "_no_nvidia_driver", lambda: False)  # as on a machine with a driver
 
     def is_available():
         if isinstance(available, BaseException):
@@ -206,3 +208,25 @@ def test_a_gpu_with_a_whole_cuda_stack_is_what_auto_picks(monkeypatch):
         assert numlstm.current_device() == "cuda"
         numlstm.set_device("cuda")
     assert imported and set(imported) == {"numba.cuda.np.arrayobj"}
+
+
+def test_without_an_nvidia_driver_numba_cuda_is_not_even_imported(monkeypatch):
+    # A second of a first call where numba-cuda is installed: on Linux, no driver files mean no GPU.
+    fake_cuda_stack(monkeypatch, True)
+    asked = []
+    monkeypatch.setattr(dispatch, "_no_nvidia_driver", lambda: asked.append(True) or True)
+    monkeypatch.delitem(sys.modules, "numba.cuda")
+    monkeypatch.delattr(numba, "cuda", raising=False)
+    assert not dispatch.gpu_available()
+    assert asked and "numba.cuda" not in sys.modules
+
+
+@pytest.mark.parametrize("present, expected", [
+    ((), True), (("/dev/nvidia0",), False), (("/proc/driver/nvidia",), False), (("/dev/dxg",), False)],
+    ids=["nothing", "a device node", "a loaded driver", "WSL"])
+def test_the_driver_check_reads_the_driver_files(monkeypatch, present, expected):
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("NUMBA_CUDA_DRIVER", raising=False)
+    monkeypatch.setattr(dispatch.os.path, "exists", lambda path: path in present)
+    monkeypatch.setattr(dispatch.glob, "glob", lambda pattern: [p for p in present if p.startswith("/dev/nvidia")])
+    assert dispatch._no_nvidia_driver() is expected

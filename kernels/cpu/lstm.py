@@ -42,6 +42,26 @@ def _chunk_rows(chunk, chunks, B):
     return chunk * B // chunks, (chunk + 1) * B // chunks
 
 
+# Element loops instead of slice assignments (``a[i] = b[j]``): those compile Numba's shape-mismatch error
+# path, which formats its message in compiled code, about 5 s of a first run for a path that never runs.
+@njit(inline="always", **JIT_KWARGS)
+def _copy(target, source):
+    for j in range(target.shape[0]):
+        target[j] = source[j]
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _fill(target, value):
+    for j in range(target.shape[0]):
+        target[j] = value
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _add(target, source):
+    for j in range(target.shape[0]):
+        target[j] += source[j]
+
+
 @njit(inline="always", **JIT_KWARGS)
 def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
                   recurrent_mask, use_recurrent_mask, reverse, cifg):
@@ -60,8 +80,8 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, 
         packed_matmul(h_in, lo, hi, recurrent_panels, rec)
         for b in range(lo, hi):
             if use_mask and not mask[b, t]:
-                hs[s + 1, b] = hs[s, b]
-                cs[s + 1, b] = cs[s, b]
+                _copy(hs[s + 1, b], hs[s, b])
+                _copy(cs[s + 1, b], cs[s, b])
                 continue
             cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
 
@@ -77,7 +97,7 @@ def _input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows):
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
-            xs[s, b] = x[b, t]
+            _copy(xs[s, b], x[b, t])
     for chunk in prange(chunks):
         lo, hi = _chunk_rows(chunk, chunks, T * B)
         np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
@@ -110,8 +130,9 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
     then holds the gate activations of every step.
     """
     T, B, _ = gates.shape
-    hs[0] = h0
-    cs[0] = c0
+    for b in range(B):
+        _copy(hs[0, b], h0[b])
+        _copy(cs[0, b], c0[b])
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
     masked_h = np.empty((B, hs.shape[2]), gates.dtype)
     for chunk in prange(chunks):
@@ -123,9 +144,9 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
         t = _timestep(s, T, reverse)
         for b in range(B):
             if zero_output and use_mask and not mask[b, t]:
-                outputs[b, t] = 0
+                _fill(outputs[b, t], 0)
             else:
-                outputs[b, t] = hs[s + 1, b]  # a masked step's output is the carried h, as in Keras 3
+                _copy(outputs[b, t], hs[s + 1, b])  # a masked step's output is the carried h, as in Keras 3
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -147,10 +168,10 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
                 for j in range(H):
                     dh_total[b, j] = dh[b, j] + d_outputs[b, t, j]
             else:
-                dh_total[b] = dh[b]
+                _copy(dh_total[b], dh[b])
             if not active:
-                gates[s, b] = 0
-                dh[b] = dh_total[b]
+                _fill(gates[s, b], 0)
+                _copy(dh[b], dh_total[b])
                 continue
             cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
             if use_peephole:
@@ -162,7 +183,7 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
                     for j in range(H):
                         dh[b, j] = dh_rec[b, j] * recurrent_mask[b, j]
                 else:
-                    dh[b] = dh_rec[b, :H]
+                    _copy(dh[b], dh_rec[b])
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -194,7 +215,7 @@ def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
                        dh_total, dh_rec, d_peephole_chunks[chunk])
     d_peephole = np.zeros_like(peephole)
     for chunk in range(chunks):
-        d_peephole += d_peephole_chunks[chunk]
+        _add(d_peephole, d_peephole_chunks[chunk])
     return dh, dc, d_peephole
 
 
@@ -228,17 +249,19 @@ def _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_
             for n in range(GH):
                 d_bias_chunks[chunk, n] += dz_rows[r, n]
     for chunk in range(1, chunks):
-        d_kernel += partial_kernel[chunk - 1]
-        d_recurrent_kernel += partial_recurrent[chunk - 1]
-    d_bias[:] = d_bias_chunks[0]
+        for row in range(d_kernel.shape[0]):
+            _add(d_kernel[row], partial_kernel[chunk - 1, row])
+        for row in range(d_recurrent_kernel.shape[0]):
+            _add(d_recurrent_kernel[row], partial_recurrent[chunk - 1, row])
+    _copy(d_bias, d_bias_chunks[0])
     for chunk in range(1, chunks):
-        d_bias += d_bias_chunks[chunk]
+        _add(d_bias, d_bias_chunks[chunk])
     if not input_gradient:
         return
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
-            dx[b, t] = dx_rows[s * B + b]
+            _copy(dx[b, t], dx_rows[s * B + b])
 
 
 @njit(**JIT_KWARGS)
