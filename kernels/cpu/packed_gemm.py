@@ -13,10 +13,11 @@ The block's shape follows the instruction set Numba compiles for
 fit the register file, or they spill to the stack on every multiply-add.
 Blocks of few rows (the batch's last rows, or a batch of one) span several
 panels at once, so that enough independent multiply-add chains hide the
-instruction's latency. Measured single-threaded: 108-112 GFLOP/s float32 on
-an AMD EPYC Zen 4 (AVX-512, 4-row blocks), about one core's peak; on a Zen 3
-(AVX2) the Zen 4 shape spilled and ran at 39 GFLOP/s, the AVX2 shape runs at
-the figures in ``asv_bench/README.md``.
+instruction's latency. Measured single-threaded, float32, from (8 x 64 x 256)
+to (32 x 512 x 2048): 108-112 GFLOP/s on an AMD EPYC Zen 4 (AVX-512, 4-row
+blocks), 91-97 on a Zen 3 (AVX2, 6-row blocks), about one core's peak each;
+on the Zen 3 the Zen 4's shape spilled and ran at 39. No AVX-512 machine has
+timed a larger block than four rows yet.
 """
 
 import numpy as np
