@@ -238,7 +238,7 @@ _blas_held = threading.local()  # .depth: how many single_threaded_blas blocks t
 def single_threaded_blas():
     """A context manager: every loaded BLAS on one thread inside, back to its own count after.
 
-    It calls the libraries' own get/set functions (:func:`_blas_thread_functions`):
+    It calls the libraries' own get/set functions (``_blas_thread_functions``):
     threadpoolctl's ``limit`` surveys every thread pool of the process twice
     per use, about 20 us, a tenth of a tiny model's training step. Inside
     another such block of the same Python thread (a pass inside a model call)
