@@ -37,6 +37,8 @@ from . import dispatch as _dispatch
 from . import threads as _threads
 from .kernels.cpu import lstm as _cpu
 from .kernels.checks import count_non_finite, first_non_finite
+from .kernels.cpu.alignment import CACHE_LINE_BYTES, elements_to_alignment
+from .kernels.cpu.native_calls import call_with_entries
 from .kernels.cpu.packed_gemm import pack_panels, panels_shape
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -216,10 +218,10 @@ def _split(B, T, F, H, GH):
 
 
 def first_pass_compiles(loops=None):
-    """True when this process has run none of ``loops`` (Numba dispatchers; the LSTM's CPU time loops by
-    default) and Numba's on-disk cache holds none: the first pass then compiles the kernels, tens of seconds
-    on a new installation (``fit`` says so before it starts)."""
-    loops = list(_cpu.FORWARD_LOOP.values()) if loops is None else list(loops)
+    """True when this process has run none of ``loops`` (Numba dispatchers; the LSTM's CPU block loops, where
+    most of the compile time goes, by default) and Numba's on-disk cache holds none: the first pass then
+    compiles the kernels, seconds on a new installation (``fit`` says so before it starts)."""
+    loops = [rows.function for rows in _cpu.FORWARD_ROWS] if loops is None else list(loops)
     try:
         if any(loop.signatures for loop in loops):
             return False
@@ -250,16 +252,19 @@ def _empty(shape, dtype):
 
 
 def _carve(dtype, *shapes):
-    """C-contiguous arrays of the given shapes, cut from one allocation (:func:`_empty`) at 64-byte steps."""
-    total, layout = _carve_layout(np.dtype(dtype).itemsize, shapes)
-    buffer = _empty(total, dtype)
-    return [buffer[start:end].reshape(shape) for start, end, shape in layout]
+    """C-contiguous arrays of the given shapes, cut from one allocation (:func:`_empty`), each starting on a
+    cache line (kernels/cpu/alignment.py)."""
+    itemsize = np.dtype(dtype).itemsize
+    total, layout = _carve_layout(itemsize, shapes)
+    buffer = _empty(total + CACHE_LINE_BYTES // itemsize, dtype)
+    base = elements_to_alignment(buffer, CACHE_LINE_BYTES)
+    return [buffer[base + start:base + end].reshape(shape) for start, end, shape in layout]
 
 
 @functools.lru_cache(maxsize=64)
 def _carve_layout(itemsize, shapes):
     """(elements, [(start, end, shape)]) of :func:`_carve`: a pass asks for the same shapes call after call."""
-    step = 64 // itemsize
+    step = CACHE_LINE_BYTES // itemsize
     layout = []
     offset = 0
     for shape in shapes:
@@ -392,9 +397,10 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
         _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, xs.reshape(T * B, F),
                                               gates.reshape(T * B, GH))
-        _cpu.FORWARD_LOOP[(cifg, split.loop > 1)](gates, panels, bias, peephole, h0, c0, mask, use_mask,
-                                                  recurrent_mask, use_recurrent_mask, reverse,
-                                                  zero_output_for_mask, split.loop, hs, cs, outputs)
+        call_with_entries(_cpu.FORWARD_LOOP[split.loop > 1], _cpu.FORWARD_ROWS[cifg],
+                          lambda: _cpu.forward_rows_types(dtype, bias, peephole, mask, recurrent_mask),
+                          gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
+                          reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
@@ -467,7 +473,10 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     d_bias = np.empty(GH, dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[(options["cifg"], split.loop > 1)](
+        dh0, dc0, d_peephole = call_with_entries(
+            _cpu.BACKWARD_LOOP[split.loop > 1], _cpu.BACKWARD_ROWS[options["cifg"]],
+            lambda: _cpu.backward_rows_types(dtype, saved["peephole"], saved["mask"], saved["recurrent_mask"],
+                                             d_outputs),
             saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
             options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
             options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop)

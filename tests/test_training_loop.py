@@ -190,22 +190,22 @@ def test_fit_says_when_its_first_step_compiles_the_kernels(monkeypatch, capsys, 
 
     from numlstm import functional
 
-    index = tmp_path / "lstm.forward_loop_standard-1.py311.nbi"
+    index = tmp_path / "lstm.forward_rows_standard-1.py311.nbi"
 
-    def fake_loop(signatures):
+    def fake_rows(signatures):
         cache = types.SimpleNamespace(_cache_file=types.SimpleNamespace(_index_path=str(index)))
-        return types.SimpleNamespace(signatures=signatures, _cache=cache)
+        return [types.SimpleNamespace(function=types.SimpleNamespace(signatures=signatures, _cache=cache))]
 
-    real_loops = functional._cpu.FORWARD_LOOP
-    monkeypatch.setattr(functional._cpu, "FORWARD_LOOP", {"standard": fake_loop([])})
+    real_rows = functional._cpu.FORWARD_ROWS
+    monkeypatch.setattr(functional._cpu, "FORWARD_ROWS", fake_rows([]))
     assert functional.first_pass_compiles()  # nothing compiled in this process, nothing in the cache
     index.write_text("")
     assert not functional.first_pass_compiles()
     index.unlink()
-    monkeypatch.setattr(functional._cpu, "FORWARD_LOOP", {"standard": fake_loop(["(float32[:, :, :], ...)"])})
+    monkeypatch.setattr(functional._cpu, "FORWARD_ROWS", fake_rows(["(int64, int64, float32[:, :, :], ...)"]))
     assert not functional.first_pass_compiles()
 
-    monkeypatch.setattr(functional._cpu, "FORWARD_LOOP", real_loops)
+    monkeypatch.setattr(functional._cpu, "FORWARD_ROWS", real_rows)
     model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(3), numlstm.layers.Dense(1)])
     model.compile("adam", "mse")
     x, y = np.zeros((8, 5, 1), np.float32), np.zeros((8, 1), np.float32)

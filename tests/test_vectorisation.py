@@ -22,22 +22,21 @@ def _float32(*shape):
     return np.zeros(shape, np.float32)
 
 
-def _forward_loop_args(cifg):
+def _forward_rows_args(cifg):
     G = 3 if cifg else 4
     panels = _float32(*panels_shape(H, G * H, np.float32))
-    return (_float32(T, B, G * H), panels, _float32(G * H), _float32((G - 1) * H),
-            _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, _float32(0, 0), False,
-            False, False, 1, _float32(T + 1, B, H), _float32(T + 1, B, H), _float32(B, T, H))
+    return (0, 1, _float32(T, B, G * H), _float32(T + 1, B, H), _float32(T + 1, B, H), panels, _float32(G * H),
+            _float32((G - 1) * H), np.ones((0, 0), np.bool_), False, _float32(0, 0), False, False)
 
 
-def _backward_loop_args(cifg):
-    forward = _forward_loop_args(cifg)
-    lstm.FORWARD_LOOP[(cifg, False)](*forward)
+def _backward_rows_args(cifg):
+    forward = _forward_rows_args(cifg)
+    lstm.FORWARD_ROWS[cifg].function(*forward)
     G = 3 if cifg else 4
-    gates, cs = forward[0], forward[14]
+    gates, cs = forward[2], forward[4]
     panels = _float32(*panels_shape(G * H, H, np.float32))
-    return (gates, cs, panels, forward[3], forward[6], False, _float32(0, 0), False, False, False,
-            _float32(B, T, H), True, _float32(B, H), _float32(B, H), True, 1)
+    return (0, 1, gates, cs, panels, forward[7], forward[8], False, _float32(0, 0), False, False, False,
+            _float32(B, T, H), True, True, _float32(B, H), _float32(B, H), _float32((G - 1) * H))
 
 
 def _packed_divisions(function, args):
@@ -58,9 +57,9 @@ def test_activation_loops_are_vectorised(function):
 
 @pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
 def test_forward_gate_loop_is_vectorised(cifg):
-    assert _packed_divisions(lstm.FORWARD_LOOP[(cifg, False)], _forward_loop_args(cifg)) > 0
+    assert _packed_divisions(lstm.FORWARD_ROWS[cifg].function, _forward_rows_args(cifg)) > 0
 
 
 @pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
 def test_backward_gate_loop_is_vectorised(cifg):
-    assert _packed_divisions(lstm.BACKWARD_LOOP[(cifg, False)], _backward_loop_args(cifg)) > 0
+    assert _packed_divisions(lstm.BACKWARD_ROWS[cifg].function, _backward_rows_args(cifg)) > 0

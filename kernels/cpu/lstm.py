@@ -15,20 +15,24 @@ time loop, and the outputs); BPTT is ``backward_loop`` then
 (``numlstm.functional`` cuts them from one allocation).
 
 Batch rows never interact, so a time loop runs on ``chunks`` blocks of rows,
-each block through all timesteps on its own: in the ``*_parallel`` entry
-points the blocks run on Numba's threads with no synchronisation between
-steps.
+each block through all timesteps on its own (``forward_rows_*``,
+``backward_rows_*``): in the ``*_parallel`` entry points the blocks run on
+Numba's threads with no synchronisation between steps. The entry points call
+the block loops through their native addresses (``native_calls``), so that
+the block loops' code is compiled once, not once more into each entry point.
 
 The large GEMMs (input projection, weight gradients) go to BLAS through
 ``np.dot``; the per-step recurrent products go to ``packed_gemm``, with the
 recurrent weights packed once per pass.
 """
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 
 from ..options import JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
+from .native_calls import NativeEntries, NativeEntryMissing, argument_check, array_type, call_native, find_entry
 from .packed_gemm import packed_matmul
 
 
@@ -113,33 +117,39 @@ def input_projection_parallel(x, kernel, reverse, chunks, xs, xs_rows, gates_row
     _input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows)
 
 
-@njit(inline="always", **JIT_KWARGS)
-def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse,
-                  zero_output, cifg, chunks, hs, cs, outputs):
-    """The time loop over the input projection ``gates`` (T, B, G*H), in place.
-
-    Arrays are validated by ``numlstm.functional.lstm_forward``: one float
-    dtype, C-contiguous. ``recurrent_panels`` is ``pack_panels`` of the
-    recurrent kernel. ``mask`` is (B, T) bool, read only when ``use_mask``;
-    ``recurrent_mask`` (B, H) multiplies h before the recurrent product
-    (recurrent dropout), read only when ``use_recurrent_mask``.
-
-    Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``,
-    ``cs`` (T+1, B, H), the states before and after every step; ``gates``
-    then holds the gate activations of every step.
-    """
+@njit(**JIT_KWARGS)
+def forward_rows_standard(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse):
     T, B, _ = gates.shape
-    for b in range(B):
-        _copy(hs[0, b], h0[b])
-        _copy(cs[0, b], c0[b])
+    lo, hi = _chunk_rows(chunk, chunks, B)
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
     masked_h = np.empty((B, hs.shape[2]), gates.dtype)
-    for chunk in prange(chunks):
-        lo, hi = _chunk_rows(chunk, chunks, B)
-        _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
-                      recurrent_mask, use_recurrent_mask, reverse, cifg)
+    _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse, False)
 
+
+@njit(**JIT_KWARGS)
+def forward_rows_cifg(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
+                      recurrent_mask, use_recurrent_mask, reverse):
+    T, B, _ = gates.shape
+    lo, hi = _chunk_rows(chunk, chunks, B)
+    rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
+    masked_h = np.empty((B, hs.shape[2]), gates.dtype)
+    _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
+                  recurrent_mask, use_recurrent_mask, reverse, True)
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _initial_states(h0, c0, hs, cs):
+    for b in range(h0.shape[0]):
+        _copy(hs[0, b], h0[b])
+        _copy(cs[0, b], c0[b])
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _forward_outputs(hs, mask, use_mask, reverse, zero_output, outputs):
+    """outputs (B, T, H) in the caller's time order from the states hs (T+1, B, H)."""
+    B, T, _ = outputs.shape
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):
@@ -152,8 +162,8 @@ def _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mas
 @njit(inline="always", **JIT_KWARGS)
 def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask,
                    recurrent_mask, use_recurrent_mask, reverse,
-                   zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
-                   dh_total, dh_rec, d_peephole):
+                   zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc, dh_total, dh_rec,
+                   d_peephole):
     """The reverse time loop for batch rows lo:hi; ``d_peephole`` is this block's own sum."""
     T = gates.shape[0]
     H = dh.shape[1]
@@ -186,37 +196,47 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
                     _copy(dh[b], dh_rec[b])
 
 
-@njit(inline="always", **JIT_KWARGS)
-def _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
-                   recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                   cifg, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    """The reverse time loop: ``gates`` becomes the pre-activation gradients, in place.
-
-    ``transposed_panels`` is ``pack_panels`` of the transposed recurrent
-    kernel. ``d_outputs`` is (B, T, H) and read only when ``use_d_outputs``.
-
-    Returns
-    -------
-    dh0, dc0 : (B, H)
-    d_peephole : like ``peephole`` (zeros unless ``use_peephole``)
-    """
+@njit(**JIT_KWARGS)
+def backward_rows_standard(chunk, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                           use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, dh, dc,
+                           d_peephole):
     T, B, _ = gates.shape
-    H = cs.shape[2]
+    lo, hi = _chunk_rows(chunk, chunks, B)
+    dh_total = np.empty((B, dh.shape[1]), gates.dtype)
+    dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
+    _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                   use_recurrent_mask, reverse, zero_output, False, d_outputs, use_d_outputs, use_peephole, dh, dc,
+                   dh_total, dh_rec, d_peephole)
+
+
+@njit(**JIT_KWARGS)
+def backward_rows_cifg(chunk, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                       use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, dh, dc,
+                       d_peephole):
+    T, B, _ = gates.shape
+    lo, hi = _chunk_rows(chunk, chunks, B)
+    dh_total = np.empty((B, dh.shape[1]), gates.dtype)
+    dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
+    _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                   use_recurrent_mask, reverse, zero_output, True, d_outputs, use_d_outputs, use_peephole, dh, dc,
+                   dh_total, dh_rec, d_peephole)
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _backward_scratch(peephole, d_h_n, d_c_n, chunks):
+    """The running state gradients (from d_h_n, d_c_n) and the blocks' peephole sums."""
     dh = d_h_n.copy()
     dc = d_c_n.copy()
-    dh_total = np.empty((B, H), gates.dtype)
-    dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
-    d_peephole_chunks = np.zeros((chunks, peephole.shape[0]), gates.dtype)
-    for chunk in prange(chunks):
-        lo, hi = _chunk_rows(chunk, chunks, B)
-        _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask,
-                       recurrent_mask, use_recurrent_mask, reverse,
-                       zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc,
-                       dh_total, dh_rec, d_peephole_chunks[chunk])
-    d_peephole = np.zeros_like(peephole)
-    for chunk in range(chunks):
-        _add(d_peephole, d_peephole_chunks[chunk])
-    return dh, dc, d_peephole
+    d_peephole_blocks = np.zeros((chunks, peephole.shape[0]), dh.dtype)
+    return dh, dc, d_peephole_blocks
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _sum_blocks(blocks):
+    total = np.zeros(blocks.shape[1], blocks.dtype)
+    for block in range(blocks.shape[0]):
+        _add(total, blocks[block])
+    return total
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -278,94 +298,143 @@ def weight_gradients_parallel(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks
                       partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
 
 
-# Time-loop entry points. The variant is a compile-time constant of each,
-# inlined into it: LLVM then knows the gate offsets and vectorises the gate
-# loops, which a run-time ``cifg`` flag made 3x slower (numba.literally would
-# do the same but re-dispatches through Python on every call). Each is its
-# own named function so that Numba's on-disk cache keeps them apart.
+# The time loops run the per-block loop (``forward_rows_*``, ``backward_rows_*``: the variant is a compile-time
+# constant of each, so that LLVM knows the gate offsets and vectorises the gate loops, which a run-time
+# ``cifg`` flag made 3x slower) over the blocks of batch rows, called through its native address (native_calls:
+# compiled once, not again into every entry point). Their first argument is the table of its compiled versions,
+# ``FORWARD_ROWS[cifg].table`` or ``BACKWARD_ROWS[cifg].table``: call them through ``native_calls.call_with_entries``
+# with ``forward_rows_types`` or ``backward_rows_types``.
 
-@njit(**JIT_KWARGS)
-def forward_loop_standard(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse,
-                          zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse,
-                  zero_output, False, chunks, hs, cs, outputs)
-
-
-@njit(**JIT_KWARGS)
-def forward_loop_cifg(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                      recurrent_mask, use_recurrent_mask, reverse,
-                      zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse,
-                  zero_output, True, chunks, hs, cs, outputs)
-
-
-@njit(parallel=True, **JIT_KWARGS)
-def forward_loop_standard_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                                   recurrent_mask, use_recurrent_mask,
-                                   reverse, zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse,
-                  zero_output, False, chunks, hs, cs, outputs)
-
-
-@njit(parallel=True, **JIT_KWARGS)
-def forward_loop_cifg_parallel(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                               recurrent_mask, use_recurrent_mask,
-                               reverse, zero_output, chunks, hs, cs, outputs):
-    _forward_loop(gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse,
-                  zero_output, True, chunks, hs, cs, outputs)
+@njit(inline="always", **JIT_KWARGS)
+def _forward_arguments(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
+                       recurrent_mask, use_recurrent_mask, reverse):
+    return (np.int64(chunk), np.int64(chunks), gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
+            recurrent_mask, use_recurrent_mask, reverse)
 
 
 @njit(**JIT_KWARGS)
-def backward_loop_standard(gates, cs, transposed_panels, peephole, mask, use_mask,
-                           recurrent_mask, use_recurrent_mask, reverse,
-                           zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                          False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                 recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs):
+    """The time loop over the input projection ``gates`` (T, B, G*H), in place, on one thread.
+
+    Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous.
+    ``recurrent_panels`` is ``pack_panels`` of the recurrent kernel. ``mask`` is (B, T) bool, read only
+    when ``use_mask``; ``recurrent_mask`` (B, H) multiplies h before the recurrent product (recurrent
+    dropout), read only when ``use_recurrent_mask``.
+
+    Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``, ``cs`` (T+1, B, H), the states
+    before and after every step; ``gates`` then holds the gate activations of every step.
+    """
+    _initial_states(h0, c0, hs, cs)
+    arguments = _forward_arguments(0, chunks, gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
+                                   recurrent_mask, use_recurrent_mask, reverse)
+    address = find_entry(rows, argument_check(arguments))
+    if address == 0:
+        raise NativeEntryMissing("forward_loop: the block loop is not compiled for these argument types yet")
+    for chunk in range(chunks):
+        call_native(address, _forward_arguments(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole,
+                                             mask, use_mask, recurrent_mask, use_recurrent_mask, reverse))
+    _forward_outputs(hs, mask, use_mask, reverse, zero_output, outputs)
+
+
+@njit(parallel=True, **JIT_KWARGS)
+def forward_loop_parallel(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                          recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs):
+    """:func:`forward_loop` with its ``chunks`` blocks of rows on Numba's threads."""
+    _initial_states(h0, c0, hs, cs)
+    arguments = _forward_arguments(0, chunks, gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
+                                   recurrent_mask, use_recurrent_mask, reverse)
+    address = find_entry(rows, argument_check(arguments))
+    if address == 0:
+        raise NativeEntryMissing("forward_loop_parallel: the block loop is not compiled for these argument types yet")
+    for chunk in prange(chunks):
+        call_native(address, _forward_arguments(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole,
+                                             mask, use_mask, recurrent_mask, use_recurrent_mask, reverse))
+    _forward_outputs(hs, mask, use_mask, reverse, zero_output, outputs)
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _backward_arguments(chunk, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                        use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, dh, dc,
+                        d_peephole):
+    return (np.int64(chunk), np.int64(chunks), gates, cs, transposed_panels, peephole, mask, use_mask,
+            recurrent_mask, use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, dh, dc,
+            d_peephole)
 
 
 @njit(**JIT_KWARGS)
-def backward_loop_cifg(gates, cs, transposed_panels, peephole, mask, use_mask,
-                       recurrent_mask, use_recurrent_mask, reverse,
-                       zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                          True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+def backward_loop(rows, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                  use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole,
+                  chunks):
+    """The reverse time loop, on one thread: ``gates`` becomes the pre-activation gradients, in place.
+
+    ``transposed_panels`` is ``pack_panels`` of the transposed recurrent kernel. ``d_outputs`` is
+    (B, T, H) and read only when ``use_d_outputs``.
+
+    Returns
+    -------
+    dh0, dc0 : (B, H)
+    d_peephole : like ``peephole`` (zeros unless ``use_peephole``)
+    """
+    dh, dc, d_peephole_blocks = _backward_scratch(peephole, d_h_n, d_c_n, chunks)
+    arguments = _backward_arguments(0, chunks, gates, cs, transposed_panels, peephole, mask, use_mask,
+                                    recurrent_mask, use_recurrent_mask, reverse, zero_output, d_outputs,
+                                    use_d_outputs, use_peephole, dh, dc, d_peephole_blocks[0])
+    address = find_entry(rows, argument_check(arguments))
+    if address == 0:
+        raise NativeEntryMissing("backward_loop: the block loop is not compiled for these argument types yet")
+    for chunk in range(chunks):
+        call_native(address, _backward_arguments(chunk, chunks, gates, cs, transposed_panels, peephole, mask,
+                                              use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
+                                              d_outputs, use_d_outputs, use_peephole, dh, dc,
+                                              d_peephole_blocks[chunk]))
+    return dh, dc, _sum_blocks(d_peephole_blocks)
 
 
 @njit(parallel=True, **JIT_KWARGS)
-def backward_loop_standard_parallel(gates, cs, transposed_panels, peephole, mask, use_mask,
-                                    recurrent_mask, use_recurrent_mask, reverse,
-                                    zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                                    use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                          False, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+def backward_loop_parallel(rows, gates, cs, transposed_panels, peephole, mask, use_mask,
+                           recurrent_mask, use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs,
+                           d_h_n, d_c_n, use_peephole, chunks):
+    """:func:`backward_loop` with its ``chunks`` blocks of rows on Numba's threads."""
+    dh, dc, d_peephole_blocks = _backward_scratch(peephole, d_h_n, d_c_n, chunks)
+    arguments = _backward_arguments(0, chunks, gates, cs, transposed_panels, peephole, mask, use_mask,
+                                    recurrent_mask, use_recurrent_mask, reverse, zero_output, d_outputs,
+                                    use_d_outputs, use_peephole, dh, dc, d_peephole_blocks[0])
+    address = find_entry(rows, argument_check(arguments))
+    if address == 0:
+        raise NativeEntryMissing("backward_loop_parallel: the block loop is not compiled for these argument types yet")
+    for chunk in prange(chunks):
+        call_native(address, _backward_arguments(chunk, chunks, gates, cs, transposed_panels, peephole, mask,
+                                              use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
+                                              d_outputs, use_d_outputs, use_peephole, dh, dc,
+                                              d_peephole_blocks[chunk]))
+    return dh, dc, _sum_blocks(d_peephole_blocks)
 
 
-@njit(parallel=True, **JIT_KWARGS)
-def backward_loop_cifg_parallel(gates, cs, transposed_panels, peephole, mask, use_mask,
-                                recurrent_mask, use_recurrent_mask, reverse,
-                                zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n,
-                                use_peephole, chunks):
-    return _backward_loop(gates, cs, transposed_panels, peephole, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                          True, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, chunks)
+FORWARD_ROWS = NativeEntries(forward_rows_standard), NativeEntries(forward_rows_cifg)  # indexed by cifg
+BACKWARD_ROWS = NativeEntries(backward_rows_standard), NativeEntries(backward_rows_cifg)
 
 
-# (cifg, parallel) -> entry point
-FORWARD_LOOP = {
-    (False, False): forward_loop_standard, (True, False): forward_loop_cifg,
-    (False, True): forward_loop_standard_parallel, (True, True): forward_loop_cifg_parallel,
-}
-BACKWARD_LOOP = {
-    (False, False): backward_loop_standard, (True, False): backward_loop_cifg,
-    (False, True): backward_loop_standard_parallel, (True, True): backward_loop_cifg_parallel,
-}
+def forward_rows_types(dtype, bias, peephole, mask, recurrent_mask):
+    """The Numba types ``forward_loop`` passes to the block loop, for a pass over these arrays; the others are the
+    arrays ``numlstm.functional`` allocates (C-contiguous, writable)."""
+    own3 = array_type(dtype, 3)
+    bias, peephole, mask, recurrent_mask = (numba.typeof(a) for a in (bias, peephole, mask, recurrent_mask))
+    return (types.int64, types.int64, own3, own3, own3, own3, bias, peephole, mask, types.boolean, recurrent_mask,
+            types.boolean, types.boolean)
+
+
+def backward_rows_types(dtype, peephole, mask, recurrent_mask, d_outputs):
+    """The Numba types ``backward_loop`` passes to the block loop, for a pass over these arrays."""
+    own1, own2, own3 = array_type(dtype, 1), array_type(dtype, 2), array_type(dtype, 3)
+    peephole, mask, recurrent_mask, d_outputs = (numba.typeof(a) for a in (peephole, mask, recurrent_mask,
+                                                                             d_outputs))
+    return (types.int64, types.int64, own3, own3, own3, peephole, mask, types.boolean, recurrent_mask,
+            types.boolean, types.boolean, types.boolean, d_outputs, types.boolean, types.boolean, own2, own2, own1)
+
+
+# parallel -> entry point
+FORWARD_LOOP = {False: forward_loop, True: forward_loop_parallel}
+BACKWARD_LOOP = {False: backward_loop, True: backward_loop_parallel}
 WEIGHT_GRADIENTS = {False: weight_gradients, True: weight_gradients_parallel}
 INPUT_PROJECTION = {False: input_projection, True: input_projection_parallel}
