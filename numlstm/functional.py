@@ -165,6 +165,8 @@ def _prepare(value, name, dtype, expected, meaning):
     """The caller's array as a C-contiguous array of ``dtype`` and shape ``expected``, or None."""
     if value is None:
         return None
+    if type(value) is np.ndarray and value.dtype == dtype and value.shape == expected and value.flags.c_contiguous:
+        return value  # the common case, in a fifth of the time of the checks below (a tiny pass has six)
     array = _float_array(value, name, dtype)
     _check_shape(array, name, expected, meaning)
     return _c_contiguous(array, name)
@@ -370,8 +372,12 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     resident = _backend.is_device_array(x)
     device = "cuda" if resident else _dispatch.current_device()
     ops = _backend.for_device(device)
-    given = {name: None if array is None else ops.local(array) for name, array in given.items()}
-    mask = ops.local(mask) if use_mask else ops.read_only_zeros((0, 0), np.bool_)
+    if device == "cuda":  # host arrays stay as they are on the CPU
+        given = {name: None if array is None else ops.local(array) for name, array in given.items()}
+        if use_mask:
+            mask = ops.local(mask)
+    if not use_mask:
+        mask = ops.read_only_zeros((0, 0), np.bool_)
     x, kernel, recurrent_kernel = given["x"], given["kernel"], given["recurrent_kernel"]
     use_peephole = peephole is not None
     bias = _or_zeros(ops, given["bias"], GH, dtype, read_only=True)

@@ -234,7 +234,32 @@ def _blas_thread_functions():
 _blas_held = threading.local()  # .depth: how many single_threaded_blas blocks this Python thread is inside
 
 
-@contextlib.contextmanager
+class _SingleThreadedBlas:
+    """The context manager :func:`single_threaded_blas` returns (a class: a generator-based one costs a few
+    microseconds more a use, and every LSTM pass uses one)."""
+
+    __slots__ = ("_restore",)
+
+    def __enter__(self):
+        depth = getattr(_blas_held, "depth", 0)
+        _blas_held.depth = depth + 1
+        self._restore = ()
+        if depth:
+            return self
+        functions = _blas_thread_functions()
+        previous = [get() for get, _ in functions]
+        self._restore = tuple((set_, threads) for (_, set_), threads in zip(functions, previous) if threads != 1)
+        for set_, _ in self._restore:
+            set_(1)
+        return self
+
+    def __exit__(self, *exc_info):
+        _blas_held.depth -= 1
+        for set_, threads in self._restore:
+            set_(threads)
+        return False
+
+
 def single_threaded_blas():
     """A context manager: every loaded BLAS on one thread inside, back to its own count after.
 
@@ -244,27 +269,7 @@ def single_threaded_blas():
     another such block of the same Python thread (a pass inside a model call)
     it does nothing.
     """
-    depth = getattr(_blas_held, "depth", 0)
-    if depth:
-        _blas_held.depth = depth + 1
-        try:
-            yield
-        finally:
-            _blas_held.depth = depth
-        return
-    functions = _blas_thread_functions()
-    previous = [get() for get, _ in functions]
-    for (_, set_), threads in zip(functions, previous):
-        if threads != 1:
-            set_(1)
-    _blas_held.depth = 1
-    try:
-        yield
-    finally:
-        _blas_held.depth = 0
-        for (_, set_), threads in zip(functions, previous):
-            if threads != 1:
-                set_(threads)
+    return _SingleThreadedBlas()
 
 
 @contextlib.contextmanager

@@ -185,11 +185,9 @@ class Loss:
         term, derivative = self._term(y_true, y_pred)
         term, derivative = np.asarray(term), np.asarray(derivative)
         width = y_pred.shape[-1] if y_pred.ndim else 1
-        if sample_weight is None:
-            if self._last_axis == "sum":
-                count = term.size // width if width else 0
-                return float(term.sum() / count), (derivative / count).astype(y_pred.dtype)
-            return float(term.mean()), (derivative / term.size).astype(y_pred.dtype)
+        if sample_weight is None:  # sums, not mean(): numpy's mean() costs 5 us of Python a call
+            count = (term.size // width if width else 0) if self._last_axis == "sum" else term.size
+            return float(term.sum() / count), (derivative / count).astype(y_pred.dtype, copy=False)
         if self._last_axis == "sum":
             values, d_values = term.sum(axis=-1), derivative
         else:
