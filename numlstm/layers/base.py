@@ -7,7 +7,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend, config, initializers
-from ..kernels.checks import count_non_finite
 from .symbolic import any_symbolic, call_symbolically, flatten
 
 _counters = {}
@@ -39,18 +38,9 @@ def numeric_array(value, name):
 
 def check_finite_data(array, name):
     """Raise ValueError naming ``name`` and the first index of a NaN or infinity in user data."""
-    if array.dtype.kind != "f":
-        return
-    if array.dtype in _KERNEL_FLOATS and array.flags.c_contiguous:
-        finite = not count_non_finite(array.reshape(-1))  # no temporary array: 0.5 us instead of 3 on a batch
-    else:
-        finite = np.isfinite(array).all()
-    if not finite:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise ValueError(f"{name} contains NaN or infinity at index {index}")
-
-
-_KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Backward(NamedTuple):
