@@ -489,10 +489,14 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         hs = saved["hs"]
         if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
             hs = hs * saved["recurrent_mask"]
-        _cpu.WEIGHT_GRADIENTS[split.gemm > 1](
-            saved["xs"].reshape(T * B, F), saved["gates"].reshape(T * B, GH), hs[:T].reshape(T * B, H),
-            saved["kernel"], options["reverse"], split.gemm, input_gradient, dx_rows, partial_kernel,
-            partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
+        xs_rows, dz_rows, hs_rows = (saved["xs"].reshape(T * B, F), saved["gates"].reshape(T * B, GH),
+                                     hs[:T].reshape(T * B, H))
+        call_with_entries(_cpu.WEIGHT_GRADIENTS[split.gemm > 1], _cpu.WEIGHT_GRADIENT_ROWS,
+                          lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, saved["kernel"], dx_rows,
+                                                                  partial_kernel, partial_recurrent, d_kernel,
+                                                                  d_recurrent_kernel),
+                          xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"], split.gemm, input_gradient,
+                          dx_rows, partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
     return LSTMGradients(dx if input_gradient else None, d_kernel, d_recurrent_kernel, d_bias,
                          d_peephole if options["use_peephole"] else None, dh0, dc0)

@@ -103,13 +103,14 @@ def test_lstm_passes_over_unusual_arrays_match_the_usual_ones(make, cifg):
         np.testing.assert_array_equal(usual, unusual)
 
 
-def test_the_block_loop_types_are_those_the_time_loops_pass():
-    """forward_rows_types/backward_rows_types describe what forward_loop/backward_loop pass: a pass over fresh
-    tables adds exactly one version of each block loop, and a second pass adds none."""
-    saved = lstm.FORWARD_ROWS, lstm.BACKWARD_ROWS
+def test_the_block_types_are_those_the_entry_points_pass():
+    """forward_rows_types, backward_rows_types and weight_gradient_rows_types describe what the entry points
+    pass to their blocks: a pass over fresh tables adds exactly one version of each block, a second none."""
+    saved = lstm.FORWARD_ROWS, lstm.BACKWARD_ROWS, lstm.WEIGHT_GRADIENT_ROWS
     try:
         lstm.FORWARD_ROWS = tuple(NativeEntries(rows.function) for rows in saved[0])
         lstm.BACKWARD_ROWS = tuple(NativeEntries(rows.function) for rows in saved[1])
+        lstm.WEIGHT_GRADIENT_ROWS = NativeEntries(saved[2].function)
         rng = np.random.default_rng(1)
         x = rng.standard_normal((2, 3, 2)).astype(np.float32)
         kernel = rng.standard_normal((2, 16)).astype(np.float32)
@@ -119,5 +120,6 @@ def test_the_block_loop_types_are_those_the_time_loops_pass():
             numlstm.lstm_backward(workspace, np.ones_like(out))
             assert lstm.FORWARD_ROWS[False].table.shape == (1, 2)
             assert lstm.BACKWARD_ROWS[False].table.shape == (1, 2)
+            assert lstm.WEIGHT_GRADIENT_ROWS.table.shape == (1, 2)
     finally:
-        lstm.FORWARD_ROWS, lstm.BACKWARD_ROWS = saved
+        lstm.FORWARD_ROWS, lstm.BACKWARD_ROWS, lstm.WEIGHT_GRADIENT_ROWS = saved

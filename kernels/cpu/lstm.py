@@ -239,43 +239,47 @@ def _sum_blocks(blocks):
     return total
 
 
-@njit(inline="always", **JIT_KWARGS)
-def _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
-                      partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
-    """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H).
-
-    The caller passes the time-major arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` and
-    ``hs_rows`` (the states h_0..h_{T-1} each step multiplied). The T*B rows are split into ``chunks``
-    blocks: block 0 writes into ``d_kernel`` and ``d_recurrent_kernel``, block c > 0 into
-    ``partial_*[c - 1]``, and the partial sums are added at the end, so that the parallel entry point keeps
-    every core busy with single-threaded BLAS. Fills d_kernel (F, G*H), d_recurrent_kernel (H, G*H),
-    d_bias (G*H,), and dx (B, T, F) when ``input_gradient`` (the first layer of a model needs no dx:
-    skipping it saves a sixth of the GEMM work).
-    """
+@njit(**JIT_KWARGS)
+def weight_gradient_rows(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, input_gradient, dx_rows, partial_kernel,
+                         partial_recurrent, d_kernel, d_recurrent_kernel, d_bias):
+    """Block ``chunk`` of ``chunks`` of the GEMMs after BPTT (see ``weight_gradients``): block 0 writes
+    ``d_kernel`` and ``d_recurrent_kernel``, block c > 0 ``partial_*[c - 1]``; ``d_bias`` gets the block's
+    own sum."""
     rows, GH = dz_rows.shape
+    lo, hi = _chunk_rows(chunk, chunks, rows)
+    if chunk == 0:
+        np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], d_kernel)
+        np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], d_recurrent_kernel)
+    else:
+        np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], partial_kernel[chunk - 1])
+        np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], partial_recurrent[chunk - 1])
+    if input_gradient:
+        np.dot(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
+    _fill(d_bias, 0)
+    for r in range(lo, hi):
+        _add(d_bias, dz_rows[r])
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _weight_gradient_arguments(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, input_gradient, dx_rows,
+                               partial_kernel, partial_recurrent, d_kernel, d_recurrent_kernel, d_bias):
+    return (np.int64(chunk), np.int64(chunks), xs_rows, dz_rows, hs_rows, kernel, input_gradient, dx_rows,
+            partial_kernel, partial_recurrent, d_kernel, d_recurrent_kernel, d_bias)
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _weight_gradient_sums(reverse, chunks, input_gradient, dx_rows, partial_kernel, partial_recurrent, dx,
+                          d_kernel, d_recurrent_kernel, d_bias, d_bias_blocks):
+    """Add the blocks' partial sums into block 0's, and copy dx_rows into dx in the caller's time order."""
     B, T, F = dx.shape
-    d_bias_chunks = np.zeros((chunks, GH), dz_rows.dtype)
-    for chunk in prange(chunks):
-        lo, hi = _chunk_rows(chunk, chunks, rows)
-        if chunk == 0:
-            np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], d_kernel)
-            np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], d_recurrent_kernel)
-        else:
-            np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], partial_kernel[chunk - 1])
-            np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], partial_recurrent[chunk - 1])
-        if input_gradient:
-            np.dot(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
-        for r in range(lo, hi):
-            for n in range(GH):
-                d_bias_chunks[chunk, n] += dz_rows[r, n]
     for chunk in range(1, chunks):
         for row in range(d_kernel.shape[0]):
             _add(d_kernel[row], partial_kernel[chunk - 1, row])
         for row in range(d_recurrent_kernel.shape[0]):
             _add(d_recurrent_kernel[row], partial_recurrent[chunk - 1, row])
-    _copy(d_bias, d_bias_chunks[0])
+    _copy(d_bias, d_bias_blocks[0])
     for chunk in range(1, chunks):
-        _add(d_bias, d_bias_chunks[chunk])
+        _add(d_bias, d_bias_blocks[chunk])
     if not input_gradient:
         return
     for s in range(T):
@@ -285,17 +289,51 @@ def _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_
 
 
 @njit(**JIT_KWARGS)
-def weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
-                     partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
-    _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
-                      partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
+def weight_gradients(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
+                     partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
+    """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H), on one thread.
+
+    ``rows`` is ``WEIGHT_GRADIENT_ROWS.table`` (see the time loops). The caller passes the time-major
+    arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` and ``hs_rows`` (the states h_0..h_{T-1} each
+    step multiplied). The T*B rows are split into ``chunks`` blocks (``weight_gradient_rows``), whose
+    partial sums are added at the end, so that the parallel entry point keeps every core busy with
+    single-threaded BLAS. Fills d_kernel (F, G*H), d_recurrent_kernel (H, G*H), d_bias (G*H,), and dx
+    (B, T, F) when ``input_gradient`` (the first layer of a model needs no dx: skipping it saves a sixth of
+    the GEMM work).
+    """
+    d_bias_blocks = np.empty((chunks, dz_rows.shape[1]), dz_rows.dtype)
+    arguments = _weight_gradient_arguments(0, chunks, xs_rows, dz_rows, hs_rows, kernel, input_gradient, dx_rows,
+                                           partial_kernel, partial_recurrent, d_kernel, d_recurrent_kernel,
+                                           d_bias_blocks[0])
+    address = find_entry(rows, argument_check(arguments))
+    if address == 0:
+        raise NativeEntryMissing("weight_gradients: the block GEMMs are not compiled for these argument types yet")
+    for chunk in range(chunks):
+        call_native(address, _weight_gradient_arguments(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel,
+                                                        input_gradient, dx_rows, partial_kernel, partial_recurrent,
+                                                        d_kernel, d_recurrent_kernel, d_bias_blocks[chunk]))
+    _weight_gradient_sums(reverse, chunks, input_gradient, dx_rows, partial_kernel, partial_recurrent, dx, d_kernel,
+                          d_recurrent_kernel, d_bias, d_bias_blocks)
 
 
 @njit(parallel=True, **JIT_KWARGS)
-def weight_gradients_parallel(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
+def weight_gradients_parallel(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
                               partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias):
-    _weight_gradients(xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_kernel,
-                      partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
+    """:func:`weight_gradients` with its ``chunks`` blocks on Numba's threads."""
+    d_bias_blocks = np.empty((chunks, dz_rows.shape[1]), dz_rows.dtype)
+    arguments = _weight_gradient_arguments(0, chunks, xs_rows, dz_rows, hs_rows, kernel, input_gradient, dx_rows,
+                                           partial_kernel, partial_recurrent, d_kernel, d_recurrent_kernel,
+                                           d_bias_blocks[0])
+    address = find_entry(rows, argument_check(arguments))
+    if address == 0:
+        raise NativeEntryMissing("weight_gradients_parallel: the block GEMMs are not compiled for these argument "
+                                 "types yet")
+    for chunk in prange(chunks):
+        call_native(address, _weight_gradient_arguments(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel,
+                                                        input_gradient, dx_rows, partial_kernel, partial_recurrent,
+                                                        d_kernel, d_recurrent_kernel, d_bias_blocks[chunk]))
+    _weight_gradient_sums(reverse, chunks, input_gradient, dx_rows, partial_kernel, partial_recurrent, dx, d_kernel,
+                          d_recurrent_kernel, d_bias, d_bias_blocks)
 
 
 # The time loops run the per-block loop (``forward_rows_*``, ``backward_rows_*``: the variant is a compile-time
@@ -413,6 +451,17 @@ def backward_loop_parallel(rows, gates, cs, transposed_panels, peephole, mask, u
 
 FORWARD_ROWS = NativeEntries(forward_rows_standard), NativeEntries(forward_rows_cifg)  # indexed by cifg
 BACKWARD_ROWS = NativeEntries(backward_rows_standard), NativeEntries(backward_rows_cifg)
+
+
+WEIGHT_GRADIENT_ROWS = NativeEntries(weight_gradient_rows)
+
+
+def weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, partial_kernel, partial_recurrent,
+                               d_kernel, d_recurrent_kernel):
+    """The Numba types ``weight_gradients`` passes to its blocks, for a pass over these arrays."""
+    arrays = [numba.typeof(a) for a in (xs_rows, dz_rows, hs_rows, kernel, dx_rows, partial_kernel,
+                                        partial_recurrent, d_kernel, d_recurrent_kernel)]
+    return (types.int64, types.int64, *arrays[:4], types.boolean, *arrays[4:], array_type(dz_rows.dtype, 1))
 
 
 def forward_rows_types(dtype, bias, peephole, mask, recurrent_mask):
