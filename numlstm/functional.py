@@ -127,8 +127,8 @@ def _float_array(value, name, dtype=None):
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {array.dtype}")
     if dtype is not None and array.dtype != dtype:
         raise TypeError(
-            f"{name} has dtype {array.dtype} but x has dtype {dtype}; "
-            f"pass {name}.astype(np.{dtype}) (every array of one call shares x's dtype)"
+            f"{name} has dtype {array.dtype} but x has dtype {dtype}; every array of a pass shares x's dtype: "
+            f"pass {name}.astype(np.{dtype}), or run the pass on x.astype(np.{array.dtype})"
         )
     return array
 
@@ -343,8 +343,12 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     recurrent_kernel = _float_array(recurrent_kernel, "recurrent_kernel", dtype)
     if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != n_gates * recurrent_kernel.shape[0]:
         gate_names = "f, c, o" if cifg else "i, f, c, o"
+        kernel_shape = np.shape(kernel)
+        implied = ""
+        if len(kernel_shape) == 2 and kernel_shape[1] and kernel_shape[1] % n_gates == 0:
+            implied = f" (kernel's {kernel_shape[1]} columns make it {(kernel_shape[1] // n_gates, kernel_shape[1])})"
         raise ValueError(
-            f"recurrent_kernel must have shape (units, {n_gates} * units) for gates {gate_names}, "
+            f"recurrent_kernel must have shape (units, {n_gates} * units) for gates {gate_names}{implied}, "
             f"got {recurrent_kernel.shape}"
         )
     H = recurrent_kernel.shape[0]

@@ -98,7 +98,7 @@ def _training_options(parser, epochs, layers, lookback, horizon):
     group.add_argument("--lookback", type=_positive_int, default=lookback, help="steps each window reads (%(default)s)")
     group.add_argument("--horizon", type=_positive_int, default=horizon, help="steps forecast (%(default)s)")
     group.add_argument("--layers", type=_units, default=layers, metavar="N,N,...",
-                       help="LSTM sizes from the input up (default %(default)s)")
+                       help=f"LSTM sizes from the input up ({','.join(map(str, layers))})")
     group.add_argument("--cell", choices=("lstm", "peephole", "cifg"), default="lstm",
                        help="LSTM cell variant (%(default)s)")
     group.add_argument("--epochs", type=_positive_int, default=epochs, help="at most this many (%(default)s)")
@@ -127,8 +127,8 @@ def build_parser():
                     "plot the forecasts when matplotlib is installed.")
     _training_options(demo, epochs=30, layers=[32, 16], lookback=104, horizon=52)
     demo.add_argument("--out-dir", default="numlstm-demo",
-                      help="folder for the model and plots, created if missing (its parent must exist) "
-                           "(%(default)s)")
+                      help="folder for the model and plots (%(default)s); created if missing, its parent must "
+                           "exist")
 
     train = commands.add_parser("train", help="train a forecaster on a packaged series or a CSV column",
                                 description="Train an LSTM forecaster and save it with its window sizes and scaler.")

@@ -369,7 +369,7 @@ class Trainer(TrainingSteps, Inference):
         if any(isinstance(layer, ConvLSTM) for layer in inner):
             kernels, loops, duration = "ConvLSTM", convlstm_kernels.FORWARD_LOOP.values(), "a minute or two"
         else:
-            kernels, loops, duration = "LSTM", None, "about half a minute"
+            kernels, loops, duration = "LSTM", None, "15-20 s on two cores"
         if functional.first_pass_compiles(loops):
             print(f"numlstm: compiling the {kernels} kernels for this machine before the first step ({duration}, "
                   "once: later runs load them from Numba's cache)", flush=True)
