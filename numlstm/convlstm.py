@@ -387,9 +387,9 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
     meaning = "(batch, state_spatial..., filters)"
     given = {
         "d_outputs": _prepare(d_outputs, "d_outputs", dtype, (B, T) + state_shape[1:],
-                              "(batch, timesteps, state_spatial..., filters)"),
-        "d_h_n": _prepare(d_h_n, "d_h_n", dtype, state_shape, meaning),
-        "d_c_n": _prepare(d_c_n, "d_c_n", dtype, state_shape, meaning),
+                              "(batch, timesteps, state_spatial..., filters)", backward=True),
+        "d_h_n": _prepare(d_h_n, "d_h_n", dtype, state_shape, meaning, backward=True),
+        "d_c_n": _prepare(d_c_n, "d_c_n", dtype, state_shape, meaning, backward=True),
     }
     if options["check_finite"]:
         _check_finite(given)

@@ -118,7 +118,8 @@ class LSTMWorkspace(_Workspace):
     _held = ("xs", "gates", "hs", "cs")
 
 
-def _float_array(value, name, dtype=None):
+def _float_array(value, name, dtype=None, backward=False):
+    """``value`` as a float array; with ``dtype``, of that dtype: x's, or the forward pass's when ``backward``."""
     if _backend.is_device_array(value):
         array = value
     else:
@@ -126,6 +127,9 @@ def _float_array(value, name, dtype=None):
     if array.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {array.dtype}")
     if dtype is not None and array.dtype != dtype:
+        if backward:
+            raise TypeError(f"{name} has dtype {array.dtype} but the forward pass ran in {dtype}; "
+                            f"pass {name}.astype(np.{dtype})")
         raise TypeError(
             f"{name} has dtype {array.dtype} but x has dtype {dtype}; every array of a pass shares x's dtype: "
             f"pass {name}.astype(np.{dtype}), or run the pass on x.astype(np.{array.dtype})"
@@ -161,13 +165,14 @@ def _check_finite(named_arrays):
             )
 
 
-def _prepare(value, name, dtype, expected, meaning):
-    """The caller's array as a C-contiguous array of ``dtype`` and shape ``expected``, or None."""
+def _prepare(value, name, dtype, expected, meaning, backward=False):
+    """The caller's array as a C-contiguous array of ``dtype`` and shape ``expected``, or None (``backward``: an
+    argument of a backward pass, whose dtype is the forward pass's)."""
     if value is None:
         return None
     if type(value) is np.ndarray and value.dtype == dtype and value.shape == expected and value.flags.c_contiguous:
         return value  # the common case, in a fifth of the time of the checks below (a tiny pass has six)
-    array = _float_array(value, name, dtype)
+    array = _float_array(value, name, dtype, backward)
     _check_shape(array, name, expected, meaning)
     return _c_contiguous(array, name)
 
@@ -451,9 +456,9 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     B, T, F = options["x_shape"]
     H, dtype = options["units"], options["dtype"]
     given = {
-        "d_outputs": _prepare(d_outputs, "d_outputs", dtype, (B, T, H), "(batch, timesteps, units)"),
-        "d_h_n": _prepare(d_h_n, "d_h_n", dtype, (B, H), "(batch, units)"),
-        "d_c_n": _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)"),
+        "d_outputs": _prepare(d_outputs, "d_outputs", dtype, (B, T, H), "(batch, timesteps, units)", backward=True),
+        "d_h_n": _prepare(d_h_n, "d_h_n", dtype, (B, H), "(batch, units)", backward=True),
+        "d_c_n": _prepare(d_c_n, "d_c_n", dtype, (B, H), "(batch, units)", backward=True),
     }
     if options["check_finite"]:
         _check_finite(given)

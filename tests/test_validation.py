@@ -71,7 +71,8 @@ def test_infinite_gradient_is_rejected(args):
 
 @pytest.mark.parametrize("name,value,error,match", [
     ("d_outputs", np.zeros((2, 3, 5), np.float32), ValueError, r"d_outputs must have shape \(batch, timesteps, units\) = \(2, 3, 4\)"),
-    ("d_outputs", np.zeros((2, 3, 4), np.float64), TypeError, "d_outputs has dtype float64 but x has dtype float32"),
+    ("d_outputs", np.zeros((2, 3, 4), np.float64), TypeError,
+     r"d_outputs has dtype float64 but the forward pass ran in float32; pass d_outputs.astype\(np.float32\)"),
     ("d_h_n", np.zeros((2, 3), np.float32), ValueError, r"d_h_n must have shape \(batch, units\)"),
     ("d_c_n", np.zeros((2, 4), np.int8), TypeError, "d_c_n must be a float32 or float64 array"),
 ])
