@@ -413,7 +413,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, xs.reshape(T * B, F),
                                               gates.reshape(T * B, GH))
         call_with_entries(_cpu.FORWARD_LOOP[split.loop > 1], _cpu.FORWARD_ROWS[cifg],
-                          lambda: _cpu.forward_rows_types(dtype, bias, peephole, mask, recurrent_mask),
+                          lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, mask, recurrent_mask),
                           gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
                           reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
@@ -490,8 +490,8 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
         dh0, dc0, d_peephole = call_with_entries(
             _cpu.BACKWARD_LOOP[split.loop > 1], _cpu.BACKWARD_ROWS[options["cifg"]],
-            lambda: _cpu.backward_rows_types(dtype, saved["peephole"], saved["mask"], saved["recurrent_mask"],
-                                             d_outputs),
+            lambda: _cpu.backward_rows_types(saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
+                                             saved["recurrent_mask"], d_outputs),
             saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
             options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
             options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop)

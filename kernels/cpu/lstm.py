@@ -117,6 +117,8 @@ def input_projection_parallel(x, kernel, reverse, chunks, xs, xs_rows, gates_row
     _input_projection(x, kernel, reverse, chunks, xs, xs_rows, gates_rows)
 
 
+# The block loops of each variant are written out whole: a shared inline helper for their allocation made each
+# compile 0.7-0.9 s slower (one more level of Numba's IR inlining) and ran no faster.
 @njit(**JIT_KWARGS)
 def forward_rows_standard(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, mask, use_mask,
                           recurrent_mask, use_recurrent_mask, reverse):
@@ -467,30 +469,35 @@ BACKWARD_ROWS = NativeEntries(backward_rows_standard), NativeEntries(backward_ro
 WEIGHT_GRADIENT_ROWS = NativeEntries(weight_gradient_rows)
 
 
+def _numba_types(*arrays):
+    return [numba.typeof(array) for array in arrays]
+
+
 def weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, partial_kernel, partial_recurrent,
                                d_kernel, d_recurrent_kernel):
-    """The Numba types ``weight_gradients`` passes to its blocks, for a pass over these arrays."""
-    arrays = [numba.typeof(a) for a in (xs_rows, dz_rows, hs_rows, kernel, dx_rows, partial_kernel,
-                                        partial_recurrent, d_kernel, d_recurrent_kernel)]
+    """The Numba types ``weight_gradients`` passes to its blocks, for a pass over these arrays (its own
+    per-block bias sums are C-contiguous and writable)."""
+    arrays = _numba_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, partial_kernel, partial_recurrent, d_kernel,
+                          d_recurrent_kernel)
     return (types.int64, types.int64, *arrays[:4], types.boolean, *arrays[4:], array_type(dz_rows.dtype, 1))
 
 
-def forward_rows_types(dtype, bias, peephole, mask, recurrent_mask):
-    """The Numba types ``forward_loop`` passes to the block loop, for a pass over these arrays; the others are the
-    arrays ``numlstm.functional`` allocates (C-contiguous, writable)."""
-    own3 = array_type(dtype, 3)
-    bias, peephole, mask, recurrent_mask = (numba.typeof(a) for a in (bias, peephole, mask, recurrent_mask))
-    return (types.int64, types.int64, own3, own3, own3, own3, bias, peephole, mask, types.boolean, recurrent_mask,
-            types.boolean, types.boolean)
+def forward_rows_types(gates, hs, cs, recurrent_panels, bias, peephole, mask, recurrent_mask):
+    """The Numba types ``forward_loop`` passes to the block loop, for a pass over these arrays."""
+    gates, hs, cs, recurrent_panels, bias, peephole, mask, recurrent_mask = _numba_types(
+        gates, hs, cs, recurrent_panels, bias, peephole, mask, recurrent_mask)
+    return (types.int64, types.int64, gates, hs, cs, recurrent_panels, bias, peephole, mask, types.boolean,
+            recurrent_mask, types.boolean, types.boolean)
 
 
-def backward_rows_types(dtype, peephole, mask, recurrent_mask, d_outputs):
-    """The Numba types ``backward_loop`` passes to the block loop, for a pass over these arrays."""
-    own1, own2, own3 = array_type(dtype, 1), array_type(dtype, 2), array_type(dtype, 3)
-    peephole, mask, recurrent_mask, d_outputs = (numba.typeof(a) for a in (peephole, mask, recurrent_mask,
-                                                                             d_outputs))
-    return (types.int64, types.int64, own3, own3, own3, peephole, mask, types.boolean, recurrent_mask,
-            types.boolean, types.boolean, types.boolean, d_outputs, types.boolean, types.boolean, own2, own2, own1)
+def backward_rows_types(gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs):
+    """The Numba types ``backward_loop`` passes to the block loop, for a pass over these arrays (its own state
+    gradients and per-block peephole sums are C-contiguous and writable)."""
+    state, block = array_type(gates.dtype, 2), array_type(gates.dtype, 1)
+    gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs = _numba_types(
+        gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs)
+    return (types.int64, types.int64, gates, cs, transposed_panels, peephole, mask, types.boolean, recurrent_mask,
+            types.boolean, types.boolean, types.boolean, d_outputs, types.boolean, types.boolean, state, state, block)
 
 
 # parallel -> entry point
