@@ -64,7 +64,7 @@ def plot_history(history, path, title="Training"):
 
 
 def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast", units="",
-                  context_start=None):
+                  context_start=None, bands=None):
     """A series against forecasts of it, with the train/validation/test boundaries marked.
 
     Parameters
@@ -84,6 +84,10 @@ def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast"
         The y axis's label.
     context_start : time, optional
         First time shown (the default shows the whole series).
+    bands : dict of label -> (time array, lower array, upper array), optional
+        Prediction intervals shaded between their bounds, in the colour of
+        the forecast of the same position in ``forecasts``; 2-D arrays (one
+        row per origin) shade one band per origin.
     """
     plt = _pyplot()
     time = np.asarray(time)
@@ -97,6 +101,11 @@ def plot_forecast(time, actual, forecasts, path, boundaries=(), title="Forecast"
             stamps = np.hstack([stamps, stamps[:, -1:]]).ravel()
             values = np.hstack([values, np.full((len(values), 1), np.nan)]).ravel()
         ax.plot(stamps, values, color=colour, linewidth=1.4, label=label)
+    for colour, (label, (stamps, lower, upper)) in zip(colours, (bands or {}).items()):
+        stamps, lower, upper = np.atleast_2d(stamps), np.atleast_2d(lower), np.atleast_2d(upper)
+        for i in range(len(stamps)):
+            ax.fill_between(stamps[i], lower[i], upper[i], color=colour, alpha=0.25, linewidth=0,
+                            label=label if i == 0 else None)
     for label, stamp in boundaries:
         ax.axvline(stamp, color="0.5", linestyle="--", linewidth=0.9)
         ax.annotate(label, (stamp, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),

@@ -1,5 +1,6 @@
 """The numlstm command: every sub-command end to end, and clear failures for what users get wrong."""
 
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,13 @@ import pytest
 
 import numlstm
 from numlstm.cli import main
+
+
+def table_column(out, score):
+    """{method: value} of one column of the score table printed by train, demo and backtest."""
+    rows = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines() if line.startswith("  ")]
+    column = rows[0].index(score)
+    return {row[0]: float(row[column]) for row in rows[1:] if len(row) > column}  # blank: not measured
 
 
 def run(capsys, *argv):
@@ -22,8 +30,9 @@ def series_csv(tmp_path):
     rng = np.random.default_rng(0)
     steps = np.arange(160)
     values = 10 + np.sin(2 * np.pi * steps / 12) + 0.05 * rng.standard_normal(len(steps))
-    lines = ["month,sales,region"] + [f"2000-{i:04d},{v:.4f},north" for i, v in zip(steps, values)]
-    lines[5] = "2000-0004,,north"  # one empty cell
+    months = np.datetime64("2000-01", "M") + steps
+    lines = ["month,sales,region"] + [f"{m},{v:.4f},north" for m, v in zip(months, values)]
+    lines[5] = "2000-05,,north"  # one empty cell
     path = tmp_path / "sales.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -33,10 +42,9 @@ def series_csv(tmp_path):
 def test_demo_beats_both_baselines_and_saves_what_forecast_needs(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--out-dir", str(tmp_path), "--verbose", "0")
     assert code == 0, out
-    scores = {line.rsplit(None, 1)[0].strip(): float(line.split()[-1]) for line in out.splitlines()
-              if line.startswith("  ")}
+    scores = table_column(out, "RMSE")
     lstm = scores.pop("LSTM")
-    assert set(scores) == {"naive (last value)", "seasonal naive (52 steps back)"}
+    assert set(scores) == {"naive", "seasonal naive"}
     assert lstm < min(scores.values()), out
     assert "beats every baseline" in out
     model = numlstm.load_model(tmp_path / "co2.numlstm")
@@ -60,13 +68,16 @@ def test_train_on_a_csv_column_then_forecast_to_a_file(capsys, tmp_path, series_
     code, out, err = run(capsys, "train", "--data", str(series_csv), "--lookback", "12", "--horizon", "3",
                          "--layers", "8", "--cell", "cifg", "--epochs", "2", "--verbose", "0", "--out", str(model_path))
     assert code == 0, err
-    assert "filled 1 empty cells of 'sales' by linear interpolation" in out
-    assert "naive (last value)" in out and "seasonal" not in out
+    assert ("data: 160 monthly steps from 2000-01 to 2013-04; 1 missing cell filled by linear interpolation "
+            "(sales 1)") in out
+    assert "region" in err and "skipped" in err
+    assert set(table_column(out, "MASE")) == {"LSTM", "naive", "seasonal naive"}
     forecast_path = tmp_path / "forecast.csv"
     code, out, err = run(capsys, "forecast", str(model_path), "--out", str(forecast_path))
     assert code == 0, err
     rows = forecast_path.read_text().splitlines()
     assert rows[0] == "step,time,forecast" and len(rows) == 4
+    assert [row.split(",")[1] for row in rows[1:]] == ["2013-05", "2013-06", "2013-07"]
     assert all(np.isfinite(float(row.split(",")[2])) for row in rows[1:])
 
 
@@ -76,7 +87,7 @@ def test_train_on_a_csv_column_then_forecast_to_a_file(capsys, tmp_path, series_
     (["train", "--data", "{csv}", "--column", "profit"], "has no column 'profit'; its columns are month, sales, region"),
     (["train", "--data", "{csv}", "--column", "region"], "line 2, column 'region': 'north' is not a number"),
     (["train", "--data", "{csv}", "--lookback", "150"], "holds no window of lookback 150"),
-    (["train", "--data", "nile", "--column", "flow"], "--column applies to CSV files"),
+    (["train", "--data", "nile", "--column", "flow"], "--freq apply to CSV files; the packaged 'nile' series"),
     (["train", "--data", "nile", "--device", "cuda"], "no usable CUDA GPU was found"),
     (["forecast", "nothing.numlstm"], "no such model file"),
     (["forecast", "{csv}"], "not a numlstm model file"),
@@ -101,7 +112,7 @@ def test_unreadable_and_ambiguous_csv_files(capsys, tmp_path):
     two = tmp_path / "two.csv"
     two.write_text("year,a,b\n2000,1,2\n2001,3,4\n")
     code, _, err = run(capsys, "train", "--data", str(two), "--out", str(tmp_path / "m.numlstm"))
-    assert code == 1 and "choose the column to forecast with --column; its columns are year, a, b" in err
+    assert code == 1 and "choose the column to forecast with --target" in err and "numeric columns are a, b" in err
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -190,7 +201,7 @@ def test_training_into_a_log_file_writes_one_line_per_epoch(tmp_path):
     assert 'Model: "forecaster"' in text, "the summary still shows, as with --verbose 1"
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "forecast", "textgen", "info"])
+@pytest.mark.parametrize("command", ["demo", "train", "forecast", "backtest", "textgen", "info"])
 def test_every_command_has_help(capsys, command):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -229,3 +240,76 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"numlstm {numlstm.__version__}"
+
+
+@pytest.fixture
+def weather_csv(tmp_path):
+    """Daily temp, humidity, wind and load with missing cells of every spelling and two missing dates."""
+    rng = np.random.default_rng(0)
+    days = np.datetime64("2022-01-01") + np.arange(300)
+    t = np.arange(300)
+    temp = 15 + 8 * np.sin(2 * np.pi * t / 365) + rng.normal(0, 1.5, 300)
+    humidity = 60 + rng.normal(0, 4, 300)
+    load = 100 + 2.5 * temp + 8 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 2, 300)
+    rows = ["date,temp,humidity,wind,load"]
+    missing = {(10, 0): "NA", (200, 0): "nan", (150, 1): "NaN", (250, 3): "", (251, 3): "n/a", (252, 3): "NULL"}
+    for i in range(300):
+        if i in (100, 101):  # two days absent from the file
+            continue
+        cells = [f"{temp[i]:.2f}", f"{humidity[i]:.1f}", "3.0", f"{load[i]:.2f}"]
+        for (row, column), token in missing.items():
+            if row == i:
+                cells[column] = token
+        rows.append(f"{days[i]}," + ",".join(cells))
+    path = tmp_path / "weather.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_dated_csv_with_covariates_and_quantiles_end_to_end(capsys, tmp_path, weather_csv):
+    model = tmp_path / "load.numlstm"
+    code, out, err = run(capsys, "train", "--data", str(weather_csv), "--target", "load", "--covariates",
+                         "temp,humidity", "--quantiles", "0.1,0.5,0.9", "--lookback", "14", "--horizon", "7",
+                         "--layers", "8", "--epochs", "2", "--verbose", "0", "--out", str(model), "--plots")
+    assert code == 0, err
+    assert ("data: 300 daily steps from 2022-01-01 to 2022-10-27; 6 missing cells filled by linear interpolation "
+            "(load 3, temp 2, humidity 1); 1 gap of 2 steps filled") in out
+    assert "forecast: load from its past and temp, humidity" in out
+    assert "not read: wind (add them with --covariates)" in err
+    coverage = table_column(out, "coverage")
+    assert list(coverage) == ["LSTM"] and 0 <= coverage["LSTM"] <= 1, "the baselines have no interval"
+    assert set(table_column(out, "MASE")) == {"LSTM", "naive", "seasonal naive"}
+    if numlstm.plotting.matplotlib_available():
+        assert (tmp_path / "load_forecast.png").stat().st_size > 10_000
+
+    code, out, err = run(capsys, "forecast", str(model))
+    assert code == 0, err
+    rows = [line.split(",") for line in out.splitlines()]
+    assert rows[0] == ["step", "time", "forecast", "q0.1", "q0.5", "q0.9"] and len(rows) == 8
+    assert [row[1] for row in rows[1:3]] == ["2022-10-28", "2022-10-29"]
+    quantiles = np.array([[float(cell) for cell in row[3:]] for row in rows[1:]])
+    assert (np.diff(quantiles, axis=1) >= 0).all() and np.isfinite(quantiles).all()
+
+    no_humidity = tmp_path / "no_humidity.csv"
+    no_humidity.write_text("\n".join(",".join(line.split(",")[:2] + line.split(",")[4:])
+                                     for line in weather_csv.read_text().splitlines()) + "\n")
+    code, out, err = run(capsys, "forecast", str(model), "--data", str(no_humidity))
+    assert code == 1 and err.count("\n") == 1 and out == ""
+    assert "the model reads load, temp, humidity:" in err and "'humidity'" in err
+
+    scores = tmp_path / "scores.csv"
+    code, out, err = run(capsys, "backtest", str(model), "--stride", "7", "--out", str(scores))
+    assert code == 0, err
+    assert "backtest of load: 6 origins from 2022-09-13 to 2022-10-18, 7 apart" in out
+    lines = scores.read_text().splitlines()
+    assert lines[0] == "method,RMSE,MAE,MASE,sMAPE,coverage,pinball,CRPS" and len(lines) == 4
+    assert lines[2].startswith("naive,") and lines[2].endswith(",,,")
+
+
+def test_refused_missing_values_and_a_model_for_another_column(capsys, tmp_path, weather_csv):
+    code, _, err = run(capsys, "train", "--data", str(weather_csv), "--target", "load", "--fill", "refuse",
+                       "--out", str(tmp_path / "m.numlstm"))
+    assert code == 1 and err.count("\n") == 1 and "column 'load' has 5 missing values (first at 2022-04-11, a step absent" in err
+    code, _, err = run(capsys, "train", "--data", str(weather_csv), "--out", str(tmp_path / "m.numlstm"))
+    assert code == 1 and "choose the column to forecast with --target" in err
+    assert "temp, humidity, wind, load" in err

@@ -16,7 +16,7 @@ README = ROOT / "README.md"
 
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) == 2, "the Sequential and the functional examples"
+    assert len(blocks) == 3, "the Sequential, the functional and the forecasting examples"
     monkeypatch.chdir(tmp_path)  # the first example saves a model file
     namespace = {}
     exec(compile(blocks[0], str(README), "exec"), namespace)
@@ -33,6 +33,28 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     model = namespace["model"]
     assert isinstance(model, numlstm.Model) and len(model.inputs) == 2
     assert model.predict({"window": namespace["x"][:4], "static": np.zeros((4, 3))}, verbose=0).shape == (4, 1)
+    exec(compile(blocks[2], str(README), "exec"), namespace)
+    forecast = namespace["forecast"]
+    assert str(forecast.time[0]) == "2011-01" and forecast.quantile_values.shape == (12, 3)
+
+
+@pytest.mark.slow
+def test_readme_forecasting_commands_run_as_written(tmp_path):
+    section = README.read_text().split("## Forecasting\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    numlstm_command = shutil.which("numlstm")
+    if numlstm_command is None:
+        pytest.skip("the numlstm command is not on PATH (pip install the package)")
+    completed = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    assert "the LSTM beats every baseline" in completed.stdout
+    forecast = (tmp_path / "elnino-forecast.csv").read_text().splitlines()
+    assert forecast[0] == "step,time,forecast,q0.1,q0.5,q0.9" and forecast[1].startswith("1,2011-01,")
+    assert forecast[12].startswith("12,2011-12,")
+    scores = (tmp_path / "elnino-scores.csv").read_text().splitlines()
+    assert scores[0] == "method,RMSE,MAE,MASE,sMAPE,coverage,pinball,CRPS"
+    assert [line.split(",")[0] for line in scores[1:]] == ["LSTM", "naive", "seasonal naive"]
 
 
 def layout_rows():

@@ -1,4 +1,4 @@
-"""The ``numlstm`` command: ``demo``, ``train``, ``forecast``, ``textgen`` and ``info``.
+"""The ``numlstm`` command: ``demo``, ``train``, ``forecast``, ``backtest``, ``textgen`` and ``info``.
 
 Each sub-command is a thin layer over the library (``numlstm.datasets``,
 ``numlstm.preprocessing``, ``Sequential``); errors in what the user gave
@@ -9,6 +9,7 @@ prints the help and exits with 0.
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import pathlib
 import sys
@@ -66,6 +67,22 @@ def _fraction(text):
     return value
 
 
+def _quantiles(text):
+    from ..forecasting import quantile_levels
+
+    try:
+        return quantile_levels(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _names(text):
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names such as temp,humidity, got {text!r}")
+    return names
+
+
 def _use_device(stack, name):
     """Run the command on ``name``; None: on what numlstm.dispatch resolves (NUMLSTM_DEVICE, else auto)."""
     from ..dispatch import DeviceError, current_device, device
@@ -113,6 +130,22 @@ def _training_options(parser, epochs, layers, lookback, horizon):
     group.add_argument("--verbose", type=int, choices=(0, 1, 2), help=_VERBOSE_HELP)
 
 
+def _csv_options(parser):
+    group = parser.add_argument_group("CSV files")
+    group.add_argument("--target", "--column", dest="target", metavar="NAME",
+                       help="the column to forecast (needed when the file has several numeric columns)")
+    group.add_argument("--covariates", type=_names, default=[], metavar="NAME,NAME,...",
+                       help="other columns read beside the target (past covariates: known up to the forecast "
+                            "origin)")
+    group.add_argument("--time-column", metavar="NAME", help="the date/time column (default: found by its values)")
+    group.add_argument("--freq", metavar="FREQ",
+                       help="the data's frequency: D, W, M, Q, Y, h, min or s with an optional multiple such as "
+                            "15min (default: inferred from the dates)")
+    group.add_argument("--fill", choices=("interpolate", "ffill", "refuse"), default="interpolate",
+                       help="what fills missing cells and dates: linear interpolation, the last value, or an "
+                            "error (%(default)s)")
+
+
 def build_parser():
     parser = _Parser(prog="numlstm", description="Numba-accelerated LSTMs: train, forecast, generate.")
     from .. import __version__
@@ -130,21 +163,51 @@ def build_parser():
                       help="folder for the model and plots (%(default)s); created if missing, its parent must "
                            "exist")
 
-    train = commands.add_parser("train", help="train a forecaster on a packaged series or a CSV column",
-                                description="Train an LSTM forecaster and save it with its window sizes and scaler.")
+    train = commands.add_parser(
+        "train", help="train a forecaster on a packaged series or columns of a CSV file",
+        description="Train an LSTM forecaster, report its test scores beside the naive baselines and save it with "
+                    "its window sizes, columns, frequency and scaler. A CSV file's date column is found and parsed "
+                    "(ISO dates and times, YYYYMMDD, years, year-months); missing cells (empty, NA, NaN, n/a, null) "
+                    "and missing dates are filled and reported.")
     train.add_argument("--data", required=True, metavar="{co2,sunspots,elnino,nile,PATH.csv}")
-    train.add_argument("--column", help="the CSV column to forecast (needed when it has several numeric columns)")
     train.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.numlstm)")
+    _csv_options(train)
+    train.add_argument("--quantiles", type=_quantiles, metavar="Q,Q,...",
+                       help="forecast these quantile levels (e.g. 0.1,0.5,0.9: an 80%% interval and the median) "
+                            "instead of one value per step")
     train.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
     train.add_argument("--plots", action="store_true", help="write training and forecast PNGs beside the model")
     _training_options(train, epochs=50, layers=[64, 32], lookback=24, horizon=1)
 
     forecast = commands.add_parser("forecast", help="forecast the steps after the end of a series with a saved model",
-                                   description="Forecast the horizon after the last step of the data.")
+                                   description="Forecast the horizon after the last step of the data: one column "
+                                               "per quantile level for a quantile model. The data must hold the "
+                                               "columns the model was trained on.")
     forecast.add_argument("model", metavar="MODEL", help="a model written by `numlstm train` or `numlstm demo`")
     forecast.add_argument("--data", help="series to continue (default: the one the model was trained on)")
-    forecast.add_argument("--column", help="the CSV column, as in training")
+    forecast.add_argument("--target", "--column", dest="target", help=argparse.SUPPRESS)
     forecast.add_argument("--out", metavar="CSV", help="write the forecast here instead of printing it")
+
+    back = commands.add_parser(
+        "backtest", help="score a saved model from rolling origins, beside the naive baselines",
+        description="Forecast from every origin of the test part (or from --start), score RMSE, MAE, MASE and "
+                    "sMAPE beside the naive and seasonal-naive forecasts, and interval coverage, pinball loss and "
+                    "CRPS for a quantile model. With --refit K the model is trained anew every K origins on the "
+                    "data before them.")
+    back.add_argument("model", metavar="MODEL", help="a model written by `numlstm train` or `numlstm demo`")
+    back.add_argument("--data", help="series to backtest on (default: the one the model was trained on)")
+    back.add_argument("--start", metavar="STEP|DATE", help="first origin (default: the start of the test part)")
+    back.add_argument("--stride", type=_positive_int, default=1, help="steps between origins (%(default)s)")
+    back.add_argument("--refit", type=int, default=0, metavar="K",
+                      help="retrain every K origins (default 0: never)")
+    back.add_argument("--window", choices=("expanding", "sliding"), default="expanding",
+                      help="what a refit trains on: everything before the origin, or --train-steps of it "
+                           "(%(default)s)")
+    back.add_argument("--train-steps", type=_positive_int, metavar="N", help="steps a sliding window trains on")
+    back.add_argument("--epochs", type=_positive_int, default=50, help="at most this many per refit (%(default)s)")
+    back.add_argument("--seed", type=int, default=0, help="random seed of the refits (%(default)s)")
+    back.add_argument("--out", metavar="CSV", help="write the score table here as CSV")
+    back.add_argument("--device", choices=("auto", "cpu", "cuda"), help=_DEVICE_HELP)
 
     textgen = commands.add_parser("textgen", help="train a character-level LSTM on Shakespeare and sample from it",
                                   description="Train a character-level language model on the packaged Shakespeare "
@@ -174,6 +237,7 @@ def build_parser():
 
 def _demo(options):
     from .. import datasets
+    from ..forecasting import series_data
     from .forecasting import train_and_report, write_plots
 
     out_dir = pathlib.Path(options.out_dir)  # the demo's own folder: created, but inside one that exists
@@ -186,23 +250,25 @@ def _demo(options):
     print("numlstm demo: forecast a year of weekly Mauna Loa CO2 (Keeling & Whorf; public domain) from the two "
           "years before it\n")
     options.data, options.bidirectional = DEMO_DATA, True
-    model, data, history, _ = train_and_report(series.values, series.time, series.season,
-                                               f"{series.name} ({series.units}, weekly, {len(series)} steps, "
-                                               f"{series.filled.sum()} missing weeks interpolated)",
-                                               options, out_dir / "co2.numlstm")
-    write_plots(data, model, history, series.time, series.season, "Mauna Loa CO2", "CO2 (ppmv)", out_dir / "co2")
+    source = series_data(series)
+    source = dataclasses.replace(source, description=f"{series.name} ({series.units}, weekly, {len(series)} steps, "
+                                                     f"{series.filled.sum()} missing weeks interpolated)")
+    forecaster, result = train_and_report(source, options, out_dir / "co2.numlstm")
+    write_plots(forecaster, result, "Mauna Loa CO2", "CO2 (ppmv)", out_dir / "co2")
 
 
 def _train(options):
-    from .data import load_series
+    from .data import load_data
     from .forecasting import train_and_report, write_plots
 
     _output_file(options.out, "--out")
-    values, stamps, season, description = load_series(options.data, options.column)
-    model, data, history, _ = train_and_report(values, stamps, season, description, options, options.out)
+    source = load_data(options.data, options.target, options.covariates, options.time_column, options.freq,
+                       options.fill)
+    forecaster, result = train_and_report(source, options, options.out)
     if options.plots:
         out = pathlib.Path(options.out)
-        write_plots(data, model, history, stamps, season, options.data, "", out.with_suffix(""))
+        title = options.data if source.names[0] == options.data else f"{options.data}: {source.names[0]}"
+        write_plots(forecaster, result, title, "", out.with_suffix(""))
 
 
 def main(argv=None):
@@ -235,12 +301,12 @@ def _run(options):
         _demo(options)
     elif options.command == "train":
         _train(options)
-    elif options.command == "forecast":
-        from .forecasting import forecast
+    elif options.command in ("forecast", "backtest"):
+        from .forecasting import forecast, run_backtest
 
         if options.out:
             _output_file(options.out, "--out")
-        forecast(options.model, options.data, options.column, options.out)
+        (forecast if options.command == "forecast" else run_backtest)(options)
     elif options.command == "textgen":
         from .textgen import textgen
 

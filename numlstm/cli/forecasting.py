@@ -1,129 +1,195 @@
-"""``numlstm demo``, ``numlstm train`` and ``numlstm forecast``: LSTM forecasters of one series."""
+"""``numlstm demo``, ``train``, ``forecast`` and ``backtest``: LSTM forecasters of a series and its covariates."""
 
 import pathlib
 import time
 
 import numpy as np
 
-from .. import callbacks, layers, optimizers, plotting, saving, utils
-from ..models import Sequential
-from ..preprocessing import ForecastData, rmse, scaler_from_config
-from .data import load_model_file, load_series
+from .. import plotting, saving
+from ..forecasting import Forecaster, backtest
+from .data import load_data, load_model_file
 from .errors import CommandError
 
-CELLS = {"lstm": {}, "peephole": {"peephole": True}, "cifg": {"cifg": True}}
 
-
-def build_forecaster(lookback, horizon, units, bidirectional=True, cell="lstm", features=1):
-    """Stacked (bidirectional) LSTMs reading ``lookback`` steps, a Dense head forecasting ``horizon``."""
-    model = Sequential([layers.Input((lookback, features))], name="forecaster")
-    for i, size in enumerate(units):
-        lstm = layers.LSTM(size, return_sequences=i < len(units) - 1, **CELLS[cell])
-        model.add(layers.Bidirectional(lstm) if bidirectional else lstm)
-    model.add(layers.Dense(horizon))
-    return model
-
-
-def train_and_report(values, stamps, season, description, options, out):
-    """Train a forecaster on ``values``, print test RMSE beside the baselines, save it at ``out``."""
-    utils.set_random_seed(options.seed)
+def train_and_report(source, options, out):
+    """Train a forecaster on ``source`` (SeriesData), print its test scores beside the baselines, save it."""
     if options.validation + options.test >= 1:
         raise CommandError(f"--validation {options.validation:g} and --test {options.test:g} leave no training "
                            "data: their sum must be below 1")
+    forecaster = Forecaster(options.lookback, options.horizon, options.layers, options.bidirectional, options.cell,
+                            quantiles=getattr(options, "quantiles", None))
     try:
-        data = ForecastData(values, lookback=options.lookback, horizon=options.horizon,
-                            validation_fraction=options.validation, test_fraction=options.test, relative=True)
+        data = _check_split(forecaster, source, options)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    if len(data.test) == 0 or len(data.validation) == 0:
-        raise CommandError("the validation and test parts need at least one window each: "
-                           "raise --validation/--test or lower --horizon")
-    print(f"data: {description}; windows of {options.lookback} steps forecasting {options.horizon}: "
-          f"{len(data.train)} train, {len(data.validation)} validation, {len(data.test)} test")
-    model = build_forecaster(options.lookback, options.horizon, options.layers, options.bidirectional, options.cell)
-    model.compile(optimizers.Adam(options.learning_rate), "mse")
+    reads = f" from its past and {', '.join(source.names[1:])}" if len(source.names) > 1 else ""
+    print(f"data: {source.description}\nforecast: {source.names[0]}{reads}; windows of {options.lookback} steps "
+          f"forecasting {options.horizon}: {len(data.train)} train, {len(data.validation)} validation, "
+          f"{len(data.test)} test")
     if options.verbose:
-        model.summary()
+        forecaster.build_model(len(source.names)).summary()
     started = time.perf_counter()
-    history = model.fit(data.train.x, data.train.y, batch_size=options.batch_size, epochs=options.epochs,
-                        validation_data=(data.validation.x, data.validation.y), verbose=options.verbose,
-                        callbacks=[callbacks.EarlyStopping(patience=options.patience, restore_best_weights=True)])
+    forecaster.fit_data(source, options.validation, options.test, epochs=options.epochs,
+                        batch_size=options.batch_size, learning_rate=options.learning_rate,
+                        patience=options.patience, verbose=options.verbose, seed=options.seed)
     seconds = time.perf_counter() - started
-    forecast = data.to_units(data.test, model.predict(data.test.x, batch_size=256))
-    scores = {"LSTM": rmse(forecast, data.test.y_units),
-              "naive (last value)": rmse(data.naive_forecast(data.test), data.test.y_units)}
-    if season:
-        scores[f"seasonal naive ({season} steps back)"] = rmse(data.seasonal_naive_forecast(data.test, season),
-                                                              data.test.y_units)
-    print(f"\ntrained {len(history.history['loss'])} epochs in {seconds:.1f} s; "
-          f"test RMSE over {len(data.test)} windows x {options.horizon} steps:")
-    for name, score in scores.items():
-        print(f"  {name:<32} {score:10.4g}")
-    best_baseline = min(score for name, score in scores.items() if name != "LSTM")
-    verdict = "beats" if scores["LSTM"] < best_baseline else "does NOT beat"
-    print(f"the LSTM {verdict} every baseline ({scores['LSTM'] / best_baseline:.2f} x the best one's RMSE)")
-    model.metadata = {"forecaster": {
-        "data": options.data, "column": getattr(options, "column", None), "lookback": options.lookback,
-        "horizon": options.horizon, "relative": True, "scaler": data.scaler.get_config(), "season": season}}
-    out = pathlib.Path(out)
-    saving.save_model(model, out)  # its folder exists: the command checked it before training
+    result = backtest(forecaster)
+    print(f"\ntrained {len(forecaster.history.history['loss'])} epochs in {seconds:.1f} s; test scores over "
+          f"{len(result.origins)} windows x {options.horizon} steps ({_units_note(result)}):")
+    print(_indent(result.table()))
+    rmse = {name: scores["RMSE"] for name, scores in result.scores.items()}
+    best_baseline = min(score for name, score in rmse.items() if name != "LSTM")
+    verdict = "beats" if rmse["LSTM"] < best_baseline else "does NOT beat"
+    print(f"the LSTM {verdict} every baseline ({rmse['LSTM'] / best_baseline:.2f} x the best one's RMSE)")
+    extra = {"column": source.names[0] if source.source.endswith(".csv") else None,
+             "time_column": getattr(options, "time_column", None), "fill": getattr(options, "fill", "interpolate")}
+    forecaster.save(pathlib.Path(out), **extra)  # its folder exists: the command checked it before training
     print(f"model saved to {out}")
-    return model, data, history, scores
+    return forecaster, result
 
 
-def write_plots(data, model, history, stamps, season, title, units, prefix):
-    """Training curves and forecasts from non-overlapping origins in the test part, as PNGs."""
+def _check_split(forecaster, source, options):
+    from ..preprocessing import ForecastData
+
+    data = ForecastData(source.values, options.lookback, options.horizon, validation_fraction=options.validation,
+                        test_fraction=options.test)
+    if len(data.test) == 0 or len(data.validation) == 0:
+        raise ValueError("the validation and test parts need at least one window each: "
+                         "raise --validation/--test or lower --horizon")
+    return data
+
+
+def _units_note(result):
+    note = "RMSE and MAE in the series' units, sMAPE in percent"
+    if result.interval is not None:
+        note += f", coverage of the {result.interval:.0%} interval"
+    return note
+
+
+def _indent(text):
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def write_plots(forecaster, result, title, units, prefix):
+    """Training curves and forecasts from non-overlapping origins of the test part (with bands), as PNGs."""
     if not plotting.matplotlib_available():
         print('plots skipped: pip install "numlstm[plot]" for them')
         return []
     prefix = pathlib.Path(prefix)
     curves = prefix.with_name(prefix.name + "_training.png")
-    plotting.plot_history(history, curves, title=f"{title}: training")
-    origins = np.arange(0, len(data.test), data.horizon)
-    forecast = data.to_units(data.test, model.predict(data.test.x[origins]), origins)
-    steps = data.test.target_starts[origins, None] + np.arange(data.horizon)
-    lines = {"LSTM forecast": (stamps[steps], forecast)}
-    if season:
-        lines["seasonal naive"] = (stamps[steps], data.seasonal_naive_forecast(data.test, season)[origins])
-    span = data.values.shape[0] - data.train_end
+    plotting.plot_history(forecaster.history, curves, title=f"{title}: training")
+    horizon, stamps = forecaster.horizon, forecaster.time
+    chosen = np.arange(0, len(result.origins), horizon)
+    steps = result.origins[chosen, None] + np.arange(horizon)
+    lines = {"LSTM forecast": (stamps[steps], result.forecasts["LSTM"][chosen])}
+    if "seasonal naive" in result.forecasts:
+        lines["seasonal naive"] = (stamps[steps], result.forecasts["seasonal naive"][chosen])
+    bands = {}
+    if result.interval is not None:
+        from ..forecasting import central_interval
+
+        low, high, _ = central_interval(result.quantiles)
+        bands[f"LSTM {result.interval:.0%} interval"] = (stamps[steps], result.quantile_forecasts[chosen, :, low],
+                                                        result.quantile_forecasts[chosen, :, high])
+    data = forecaster.data
+    span = len(forecaster.values) - data.train_end
     picture = prefix.with_name(prefix.name + "_forecast.png")
-    plotting.plot_forecast(stamps, data.values[:, 0], lines, picture,
+    plotting.plot_forecast(stamps, forecaster.values[:, 0], lines, picture, bands=bands,
                            boundaries=[("validation", stamps[data.train_end]), ("test", stamps[data.validation_end])],
-                           title=f"{title}: {data.horizon}-step forecasts from successive origins in the test part",
+                           title=f"{title}: {horizon}-step forecasts from successive origins in the test part",
                            units=units, context_start=stamps[max(0, data.train_end - span)])
     for path in (curves, picture):
         print(f"plot written to {path}")
     return [curves, picture]
 
 
-def forecast(model_path, data, column, out):
-    """The next ``horizon`` steps after the end of ``data``, from a model written by ``numlstm train``."""
-    model, spec = load_model_file(model_path, "forecaster", "`numlstm train` or `numlstm demo`")
-    values, stamps, _, description = load_series(data or spec["data"], column if data else spec.get("column"))
-    lookback, horizon = spec["lookback"], spec["horizon"]
-    if len(values) < lookback:
-        raise CommandError(f"the model reads {lookback} steps; {description} has only {len(values)}")
-    scaler = scaler_from_config(spec["scaler"])
-    window = values[-lookback:]
-    anchor = window[-1] if spec["relative"] else 0.0
-    scaled = scaler.transform((window - anchor)[:, None])[None]
-    prediction = model.predict(scaled)[0] * scaler.scale[0] + scaler.offset[0] + anchor
-    labels = _future_labels(stamps, horizon)
-    lines = ["step,time,forecast"] + [f"{i + 1},{label},{value:.6g}" for i, (label, value)
-                                      in enumerate(zip(labels, prediction))]
-    if out:
-        out = pathlib.Path(out)
+def _model_data(settings, options):
+    """The data a saved forecaster continues: ``--data``, else what it was trained on, read as in training."""
+    from .. import datasets
+
+    data = options.data or settings.get("data")
+    if data in (None, "array"):
+        raise CommandError("give the series to continue with --data")
+    target = settings.get("target") if "version" in settings else settings.get("column")
+    given = getattr(options, "target", None)
+    if given is not None and given != target:
+        raise CommandError(f"the model forecasts {target!r}, not {given!r}: train a model for {given!r}")
+    if data in datasets.SERIES:
+        source = load_data(data)
+    else:
+        covariates = settings.get("covariates") or ()
+        try:
+            source = load_data(data, target, covariates, settings.get("time_column"), None,
+                               settings.get("fill") or "interpolate")
+        except CommandError as exc:
+            reads = ", ".join(name for name in (target, *covariates) if name)
+            raise CommandError(f"the model reads {reads or 'one column'}: {exc}") from None
+    if target is not None and source.names[0] != target:
+        raise CommandError(f"the model forecasts {target!r}; {data} holds {source.names[0]!r}")
+    if settings.get("frequency") and source.frequency and source.frequency != settings["frequency"]:
+        raise CommandError(f"the model was trained on data of frequency {settings['frequency']}; "
+                           f"{data} has frequency {source.frequency}")
+    return source
+
+
+def load_forecaster(path):
+    """The forecaster saved at ``path`` by ``numlstm train`` or ``demo``; a CommandError if it is not one."""
+    model, settings = load_model_file(path, "forecaster", "`numlstm train` or `numlstm demo`")
+    return Forecaster.from_model(model, settings), settings
+
+
+def forecast(options):
+    """The next ``horizon`` steps after the end of the data, printed or written as CSV."""
+    forecaster, settings = load_forecaster(options.model)
+    source = _model_data(settings, options)
+    try:
+        prediction = forecaster.predict(source)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    lines = prediction.csv_lines()
+    if options.out:
+        out = pathlib.Path(options.out)
         saving.write_atomically(out, lambda file: file.write(("\n".join(lines) + "\n").encode()))
-        print(f"{horizon} steps forecast after {description} written to {out}")
+        print(f"{forecaster.horizon} steps of {forecaster.target} after {source.time[-1]} forecast to {out}")
     else:
         print("\n".join(lines))
     return prediction
 
 
-def _future_labels(stamps, horizon):
-    """Time stamps after the last one, when the series is evenly spaced datetime64; else blanks."""
-    stamps = np.asarray(stamps)
-    if np.issubdtype(stamps.dtype, np.datetime64) and len(stamps) > 1:
-        step = stamps[-1] - stamps[-2]
-        return [str(stamps[-1] + step * (i + 1)) for i in range(horizon)]
-    return [""] * horizon
+def run_backtest(options):
+    """``numlstm backtest``: rolling-origin scores of a saved forecaster on its data, as a table and a CSV."""
+    forecaster, settings = load_forecaster(options.model)
+    source = _model_data(settings, options)
+    try:
+        result = backtest(forecaster, source, start=_start(options.start, source), stride=options.stride,
+                          refit=options.refit, window=options.window, train_steps=options.train_steps,
+                          epochs=options.epochs, verbose=0, seed=options.seed)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    refits = f", {result.refits} refits ({options.window} window)" if result.refits else ""
+    print(f"backtest of {forecaster.target}: {len(result.origins)} origins from {result.time[0]} to "
+          f"{result.time[-1]}, {options.stride} apart, {forecaster.horizon} steps each{refits} "
+          f"({_units_note(result)}):")
+    print(_indent(result.table()))
+    if options.out:
+        out = pathlib.Path(options.out)
+        saving.write_atomically(out, lambda file: file.write(("\n".join(result.csv_lines()) + "\n").encode()))
+        print(f"scores written to {out}")
+    return result
+
+
+def _start(text, source):
+    """``--start``: a step index, or a date of the series (the first origin at or after it)."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if not np.issubdtype(source.time.dtype, np.datetime64):
+        raise CommandError(f"--start {text!r}: the data have no dates; give a step number")
+    try:
+        stamp = np.datetime64(text)
+    except ValueError:
+        raise CommandError(f"--start {text!r} is neither a step number nor a date such as 2005-01-01") from None
+    return int(np.searchsorted(source.time, stamp))

@@ -22,6 +22,11 @@ weights of shape ``(N,)`` (its broadcast fails unless ``N == T``); numlstm
 gives them the per-sample meaning, equal to Keras with weights of shape
 ``(N, 1)``.
 
+:class:`QuantileLoss` (``"quantile_loss"``, ``"pinball_loss"``) trains one
+output per quantile level for quantile regression: ``y_pred`` is
+``(..., Q)`` and ``y_true`` has one value per position (``(...)`` or
+``(..., 1)``), compared with every level.
+
 Every loss returns the gradient of its value with respect to ``y_pred``,
 which training feeds into the model's backward pass: numlstm has no automatic
 differentiation, so a loss must supply its own gradient.
@@ -59,12 +64,14 @@ is refused by :func:`get`: it has no gradient.
 from .loss import _CUSTOM_LOSS_HELP, EPSILON, Loss, check_sample_weight
 from .loss import _Elementwise  # noqa: F401  (for code that checks isinstance against it)
 from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, SparseCategoricalCrossentropy
+from .quantile import QuantileLoss
 from .regression import (Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
                          MeanSquaredLogarithmicError, Poisson)
 
 __all__ = ["EPSILON", "Loss", "check_sample_weight", "get", "MeanSquaredError", "MeanAbsoluteError",
            "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh", "Poisson",
-           "KLDivergence", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy"]
+           "KLDivergence", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+           "QuantileLoss"]
 
 _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
@@ -76,6 +83,7 @@ _BY_NAME = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "quantile_loss": QuantileLoss, "pinball_loss": QuantileLoss,
     # Keras' other spellings: upper-case abbreviations, "bce", and the class names
     "MSE": MeanSquaredError, "MAE": MeanAbsoluteError, "MAPE": MeanAbsolutePercentageError,
     "MSLE": MeanSquaredLogarithmicError, "KLD": KLDivergence, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,

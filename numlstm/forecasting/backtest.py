@@ -1,0 +1,219 @@
+"""Rolling-origin backtests: forecasts from every origin of a series' test part, scored beside baselines."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..preprocessing import time_split
+from .forecaster import SeriesData, series_data
+from .scores import central_interval, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss, rmse, smape
+
+WINDOWS = ("expanding", "sliding")
+POINT_SCORES = ("RMSE", "MAE", "MASE", "sMAPE")
+INTERVAL_SCORES = ("coverage", "pinball", "CRPS")
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """What :func:`backtest` measured.
+
+    Attributes
+    ----------
+    origins : numpy.ndarray (windows,)
+        The index of each window's first forecast step.
+    time : numpy.ndarray (windows,)
+        Its stamp.
+    actual : numpy.ndarray (windows, horizon)
+        The observed target.
+    forecasts : dict of str to numpy.ndarray (windows, horizon)
+        Point forecasts by method: ``"LSTM"``, ``"naive"`` and, for
+        seasonal data, ``"seasonal naive"``.
+    quantile_forecasts : numpy.ndarray (windows, horizon, levels) or None
+        The LSTM's quantiles, for a probabilistic forecaster.
+    quantiles : tuple of float or None
+    interval : float or None
+        The nominal coverage of the widest central interval scored.
+    scores : dict of str to dict of str to float
+        ``scores[method][score]``: RMSE, MAE, MASE and sMAPE for every
+        method; coverage, pinball and CRPS for a probabilistic LSTM.
+    refits : int
+        How many times the forecaster was trained during the backtest.
+    """
+
+    origins: np.ndarray
+    time: np.ndarray
+    actual: np.ndarray
+    forecasts: dict
+    quantile_forecasts: np.ndarray | None
+    quantiles: tuple | None
+    interval: float | None
+    scores: dict
+    refits: int
+
+    def columns(self):
+        """The score names in table order: the point scores, then the interval scores when measured."""
+        return POINT_SCORES + (INTERVAL_SCORES if self.quantiles else ())
+
+    def table(self):
+        """The scores as an aligned text table, one method a row."""
+        columns = self.columns()
+        width = max(len(name) for name in self.scores) + 2
+        lines = ["method".ljust(width) + "".join(f"{name:>10}" for name in columns)]
+        for method, scores in self.scores.items():
+            cells = "".join(f"{scores[name]:>10.4g}" if name in scores else f"{'':>10}" for name in columns)
+            lines.append(method.ljust(width) + cells)
+        return "\n".join(lines)
+
+    def csv_lines(self):
+        """The scores as CSV lines: a ``method`` column, then one column per score (empty where not measured)."""
+        columns = self.columns()
+        lines = [",".join(("method",) + columns)]
+        for method, scores in self.scores.items():
+            lines.append(",".join([method] + [f"{scores[name]:.6g}" if name in scores else "" for name in columns]))
+        return lines
+
+
+def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="expanding", train_steps=None,
+             **fit_options):
+    """Score a forecaster from rolling origins over the last part of a series, beside naive baselines.
+
+    Every origin from ``start`` to the last one with a full horizon of
+    observations, ``stride`` steps apart, is forecast ``horizon`` steps
+    ahead from the ``lookback`` steps before it. Without refits the
+    forecasts of all origins come from one batched ``predict``; with
+    ``refit=k`` the forecaster is trained anew before every k-th origin on
+    the data before it (all of it with ``window="expanding"``, the last
+    ``train_steps`` with ``"sliding"``), then forecasts that group of
+    origins in one call.
+
+    Parameters
+    ----------
+    forecaster : Forecaster
+        Trained (for ``refit=0``) or not.
+    series : as :func:`series_data` takes it, optional
+        Defaults to the series the forecaster was trained on; otherwise it
+        must hold its target and covariates.
+    start : int, optional
+        The first origin (a step index). Defaults to the first step of the
+        test part as the forecaster split its training series.
+    stride : int, default 1
+        Steps between origins.
+    refit : int, default 0
+        Retrain before every ``refit``-th origin; 0 never retrains.
+    window : {"expanding", "sliding"}
+        The training data of a refit.
+    train_steps : int, optional
+        The steps a sliding window trains on (needed with ``"sliding"``).
+    **fit_options
+        Passed to ``Forecaster.fit_data`` at each refit (``epochs``, ...).
+
+    Returns
+    -------
+    Backtest
+
+    Notes
+    -----
+    MASE divides each method's MAE by the in-sample MAE of the seasonal
+    naive forecast (the naive one for data without a season) on the target
+    before ``start`` (Hyndman and Koehler, 2006). Coverage is that of the
+    widest central interval among the quantile levels (0.1 and 0.9 give
+    the 80% interval); CRPS is approximated from the quantile levels
+    (:func:`numlstm.forecasting.crps_from_quantiles`).
+
+    Examples
+    --------
+    >>> from numlstm import datasets
+    >>> from numlstm.forecasting import Forecaster, backtest
+    >>> forecaster = Forecaster(lookback=24, horizon=6, units=(8,)).fit(datasets.load_elnino(), epochs=1, seed=0)
+    >>> result = backtest(forecaster, stride=6)
+    >>> sorted(result.scores), len(result.origins)
+    (['LSTM', 'naive', 'seasonal naive'], 18)
+    """
+    data = _series_for(forecaster, series)
+    steps, horizon = len(data.values), forecaster.horizon
+    if start is None:
+        start = time_split(steps, forecaster.validation_fraction, forecaster.test_fraction)[1]
+    origins = np.arange(max(int(start), forecaster.lookback), steps - horizon + 1, _positive(stride, "stride"))
+    if len(origins) == 0:
+        raise ValueError(f"no origin from step {start} leaves a full horizon of {horizon} observed steps in a "
+                         f"series of {steps}: start earlier or lower the horizon")
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
+    if window == "sliding" and refit and train_steps is None:
+        raise ValueError("a sliding window needs train_steps, the steps each refit trains on")
+    refit = int(refit)
+    if refit < 0:
+        raise ValueError(f"refit must be 0 (never) or a positive number of origins, got {refit}")
+    if not refit and forecaster.model is None:
+        raise ValueError("the forecaster is not trained: fit it first or backtest with refit=1 or more")
+    forecasts, refits = _forecasts(forecaster, data, origins, refit, window, train_steps, fit_options)
+    return _scored(forecaster, data, origins, forecasts, int(start), refits)
+
+
+def _has_interval(quantiles):
+    try:
+        central_interval(quantiles)
+    except ValueError:  # no pair of levels q and 1 - q
+        return False
+    return True
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _series_for(forecaster, series):
+    if series is None:
+        if forecaster.values is None:
+            raise ValueError("give the series to backtest on: a loaded forecaster keeps no data")
+        return SeriesData(forecaster.time, forecaster.values, forecaster.names, forecaster.frequency,
+                          forecaster.source, "")
+    if forecaster.names is None:
+        return series_data(series)
+    data = series_data(series, forecaster.target, forecaster.covariates)
+    return data
+
+
+def _forecasts(forecaster, data, origins, refit, window, train_steps, fit_options):
+    """The forecasts from every origin, batched per group of origins between refits."""
+    if not refit:
+        return forecaster.predict_windows(data.values, origins), 0
+    groups = [origins[i:i + refit] for i in range(0, len(origins), refit)]
+    pieces = []
+    for group in groups:
+        first = 0 if window == "expanding" else max(0, group[0] - train_steps)
+        history = SeriesData(data.time[first:group[0]], data.values[first:group[0]], data.names, data.frequency,
+                             data.source, data.description)
+        trained = forecaster.clone().fit_data(history, forecaster.validation_fraction, 0.0, **fit_options)
+        pieces.append(trained.predict_windows(data.values, group))
+    return np.concatenate(pieces), len(groups)
+
+
+def _scored(forecaster, data, origins, forecasts, start, refits):
+    horizon, season = forecaster.horizon, forecaster.season
+    target = data.values[:, 0]
+    steps = origins[:, None] + np.arange(horizon)
+    actual = target[steps]
+    methods = {"LSTM": forecaster.point(forecasts), "naive": np.repeat(target[origins - 1, None], horizon, axis=1)}
+    if season:
+        back = season * (np.arange(horizon) // season + 1)
+        if (steps - back).min() >= 0:
+            methods["seasonal naive"] = target[steps - back]
+    history = target[:start]
+    scale_season = season if season and len(history) > season else 1
+    scores = {name: {"RMSE": rmse(values, actual), "MAE": mae(values, actual),
+                     "MASE": mase(values, actual, history, scale_season), "sMAPE": smape(values, actual)}
+              for name, values in methods.items()}
+    interval = None
+    if forecaster.quantiles is not None:
+        quantiles = forecaster.quantiles
+        scores["LSTM"].update(pinball=pinball_loss(forecasts, actual, quantiles),
+                              CRPS=crps_from_quantiles(forecasts, actual, quantiles))
+        if _has_interval(quantiles):
+            low, high, interval = central_interval(quantiles)
+            scores["LSTM"]["coverage"] = interval_coverage(forecasts[..., low], forecasts[..., high], actual)
+    return Backtest(origins, data.time[origins], actual, methods,
+                    forecasts if forecaster.quantiles is not None else None, forecaster.quantiles, interval, scores,
+                    refits)

@@ -1,0 +1,110 @@
+"""numlstm.forecasting: the Forecaster with covariates and quantiles, its saved form, and rolling-origin backtests."""
+
+import numpy as np
+import pytest
+
+from numlstm import datasets
+from numlstm.forecasting import Forecaster, backtest, read_csv, series_data
+
+
+@pytest.fixture
+def driven_csv(tmp_path):
+    """Daily data whose target is yesterday's covariate (white noise): only a model reading it can forecast."""
+    rng = np.random.default_rng(3)
+    steps = 500
+    drive = rng.standard_normal(steps)
+    noise = rng.standard_normal(steps)  # a column the target does not depend on
+    target = np.concatenate([[0.0], 2.0 * drive[:-1]]) + 0.05 * rng.standard_normal(steps)
+    days = np.datetime64("2020-01-01") + np.arange(steps)
+    lines = ["date,load,drive,noise"] + [f"{d},{t:.5f},{x:.5f},{n:.5f}" for d, t, x, n in
+                                         zip(days, target, drive, noise)]
+    path = tmp_path / "driven.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_covariate_is_read_and_used(driven_csv):
+    table = read_csv(driven_csv)
+    scores = {}
+    for covariates in ([], ["drive"]):
+        forecaster = Forecaster(lookback=4, horizon=1, units=(16,), relative=False)
+        forecaster.fit(table, target="load", covariates=covariates, epochs=25, seed=0, learning_rate=1e-2)
+        scores[len(covariates)] = backtest(forecaster).scores["LSTM"]["RMSE"]
+    # Without the covariate the target is unpredictable noise of deviation 2; with it, nearly exact.
+    assert scores[0] > 1.5 and scores[1] < 0.4, scores
+
+
+def test_forecasts_carry_dates_and_quantile_columns_that_never_cross(driven_csv):
+    table = read_csv(driven_csv)
+    forecaster = Forecaster(lookback=8, horizon=3, units=(8,), quantiles="0.1,0.5,0.9")
+    forecaster.fit(table, target="load", covariates=["drive"], epochs=1, seed=0)
+    forecast = forecaster.predict()
+    assert [str(t) for t in forecast.time] == ["2021-05-15", "2021-05-16", "2021-05-17"]  # after 2021-05-14
+    assert forecast.quantile_values.shape == (3, 3)
+    assert (np.diff(forecast.quantile_values, axis=1) >= 0).all()
+    np.testing.assert_array_equal(forecast.values, forecast.quantile_values[:, 1])
+    lines = forecast.csv_lines()
+    assert lines[0] == "step,time,forecast,q0.1,q0.5,q0.9" and lines[1].startswith("1,2021-05-15,")
+
+
+def test_saved_forecaster_predicts_the_same_and_checks_its_columns(tmp_path, driven_csv):
+    table = read_csv(driven_csv)
+    forecaster = Forecaster(lookback=8, horizon=2, units=(8,), quantiles=(0.25, 0.5, 0.75))
+    forecaster.fit(table, target="load", covariates=["drive"], epochs=1, seed=0)
+    forecaster.save(tmp_path / "m.numlstm")
+    loaded = Forecaster.load(tmp_path / "m.numlstm")
+    assert (loaded.target, loaded.covariates, loaded.quantiles, loaded.frequency) == (
+        "load", ["drive"], (0.25, 0.5, 0.75), "D")
+    np.testing.assert_allclose(loaded.predict(table).quantile_values, forecaster.predict().quantile_values)
+    with pytest.raises(ValueError, match="give the series to continue"):
+        loaded.predict()
+    with pytest.raises(ValueError, match="no numeric column 'drive'"):
+        loaded.predict(read_csv(driven_csv, columns=["load", "noise"]))
+
+
+def test_backtest_batches_what_predict_gives_origin_by_origin():
+    series = datasets.load_elnino()
+    forecaster = Forecaster(lookback=24, horizon=6, units=(8,)).fit(series, epochs=1, seed=0)
+    result = backtest(forecaster, start=600, stride=20)
+    assert result.origins.tolist() == [600, 620, 640, 660, 680, 700, 720]
+    for row, origin in enumerate(result.origins):
+        alone = forecaster.predict(series.values[:origin])
+        np.testing.assert_allclose(result.forecasts["LSTM"][row], alone.values, rtol=1e-5)
+    values = series.values
+    np.testing.assert_array_equal(result.actual[1], values[620:626])
+    np.testing.assert_array_equal(result.forecasts["naive"][1], np.full(6, values[619]))
+    np.testing.assert_array_equal(result.forecasts["seasonal naive"][1], values[608:614])
+    naive = result.forecasts["naive"]
+    scale = np.abs(values[12:600] - values[:588]).mean()  # the seasonal naive in-sample MAE before the start
+    assert result.scores["naive"]["MASE"] == pytest.approx(np.abs(naive - result.actual).mean() / scale)
+    assert str(result.time[0]) == "2000-01"
+
+
+def test_backtest_refits_every_k_origins_on_the_data_before_them():
+    series = np.sin(np.arange(300) * 2 * np.pi / 12)
+    forecaster = Forecaster(lookback=12, horizon=3, units=(4,))
+    result = backtest(forecaster, series, start=270, stride=3, refit=4, epochs=1, seed=0)
+    assert len(result.origins) == 10 and result.refits == 3
+    with pytest.raises(ValueError, match="sliding window needs train_steps"):
+        backtest(forecaster, series, start=270, refit=4, window="sliding")
+    sliding = backtest(forecaster, series, start=270, stride=3, refit=10, window="sliding", train_steps=100,
+                       epochs=1, seed=0)
+    assert sliding.refits == 1
+
+
+def test_backtest_errors_are_plain():
+    forecaster = Forecaster(lookback=12, horizon=3)
+    with pytest.raises(ValueError, match="not trained"):
+        backtest(forecaster, np.arange(100.0))
+    trained = Forecaster(lookback=12, horizon=3, units=(4,)).fit(np.sin(np.arange(100.0)), epochs=1)
+    with pytest.raises(ValueError, match="leaves a full horizon"):
+        backtest(trained, start=99)
+    with pytest.raises(ValueError, match="stride must be a positive integer"):
+        backtest(trained, stride=0)
+
+
+def test_series_data_names_the_target_choice():
+    with pytest.raises(ValueError, match="packaged 'co2' series has no covariates"):
+        series_data(datasets.load_co2(), covariates=["x"])
+    data = series_data(np.arange(10.0), covariates=np.ones((10, 2)))
+    assert data.names == ("y", "covariate_1", "covariate_2") and data.values.shape == (10, 3)
