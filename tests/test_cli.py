@@ -87,7 +87,7 @@ def test_train_on_a_csv_column_then_forecast_to_a_file(capsys, tmp_path, series_
     (["train", "--data", "{csv}", "--column", "profit"], "has no column 'profit'; its columns are month, sales, region"),
     (["train", "--data", "{csv}", "--column", "region"], "line 2, column 'region': 'north' is not a number"),
     (["train", "--data", "{csv}", "--lookback", "150"], "holds no window of lookback 150"),
-    (["train", "--data", "nile", "--column", "flow"], "--freq apply to CSV files; the packaged 'nile' series"),
+    (["train", "--data", "nile", "--column", "flow"], "--freq and --id apply to CSV files; the packaged 'nile' series"),
     (["train", "--data", "nile", "--device", "cuda"], "no usable CUDA GPU was found"),
     (["forecast", "nothing.numlstm"], "no such model file"),
     (["forecast", "{csv}"], "not a numlstm model file"),
@@ -313,3 +313,42 @@ def test_refused_missing_values_and_a_model_for_another_column(capsys, tmp_path,
     code, _, err = run(capsys, "train", "--data", str(weather_csv), "--out", str(tmp_path / "m.numlstm"))
     assert code == 1 and "choose the column to forecast with --target" in err
     assert "temp, humidity, wind, load" in err
+
+
+def test_a_long_file_of_several_series_trains_one_global_model(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    rows = ["store,date,sales,price"]
+    for store, (level, amplitude) in {"north": (100, 10), "south": (2000, 300)}.items():
+        for i in range(200):
+            if store == "south" and i == 50:  # one day absent for one store only
+                continue
+            sales = level + amplitude * np.sin(2 * np.pi * i / 7) + rng.normal(0, amplitude * 0.1)
+            rows.append(f"{store},{np.datetime64('2021-01-01') + i},{sales:.2f},{'NA' if i == 30 else 1.5}")
+    data = tmp_path / "stores.csv"
+    data.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "stores.numlstm"
+    code, out, err = run(capsys, "train", "--data", str(data), "--id", "store", "--target", "sales", "--method",
+                         "normal", "--lookback", "14", "--horizon", "7", "--layers", "8", "--epochs", "2",
+                         "--verbose", "0", "--out", str(model))
+    assert code == 0, err
+    assert "data: 2 series (north, south), one model for all, each scaled on its own" in out
+    assert "the mean over the 2 series' scores" in out and "coverage" in out
+
+    code, out, err = run(capsys, "forecast", str(model))
+    assert code == 0, err
+    rows = out.splitlines()
+    assert rows[0] == "store,step,time,forecast,q0.1,q0.5,q0.9" and len(rows) == 15
+    assert rows[1].startswith("north,1,2021-07-20,") and rows[8].startswith("south,1,2021-07-20,")
+    south = np.array([float(row.split(",")[3]) for row in rows[8:]])
+    assert 1000 < south.mean() < 3000, "forecast in the south store's own units"
+
+    scores = tmp_path / "scores.csv"
+    code, out, err = run(capsys, "backtest", str(model), "--start", "2021-06-01", "--stride", "7", "--out",
+                         str(scores))
+    assert code == 0, err
+    assert "origins in 2 series (the mean of their scores)" in out
+    lines = scores.read_text().splitlines()
+    assert lines[0] == "series,method,RMSE,MAE,MASE,sMAPE,coverage,pinball,CRPS"
+    assert [line.split(",", 2)[:2] for line in lines[1:4]] == [["mean", "LSTM"], ["mean", "naive"],
+                                                             ["mean", "seasonal naive"]]
+    assert {line.split(",")[0] for line in lines[4:]} == {"north", "south"}

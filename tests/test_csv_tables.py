@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from numlstm.forecasting import csv_tables
-from numlstm.forecasting.csv_tables import (FILL_STRATEGIES, MISSING_TOKENS, TimeTable, fill_missing,
-                                            infer_frequency, parse_times, read_csv)
+from numlstm.forecasting.csv_tables import FILL_STRATEGIES, MISSING_TOKENS, TimeTable, fill_missing, read_csv
+from numlstm.forecasting.time_steps import infer_frequency, parse_times
 
 
 def write(tmp_path, text, name="data.csv"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from numlstm import datasets
-from numlstm.forecasting import Forecaster, backtest, read_csv, series_data
+from numlstm.forecasting import Forecaster, SeriesData, backtest, read_csv, series_data
 
 
 @pytest.fixture
@@ -108,3 +108,84 @@ def test_series_data_names_the_target_choice():
         series_data(datasets.load_co2(), covariates=["x"])
     data = series_data(np.arange(10.0), covariates=np.ones((10, 2)))
     assert data.names == ("y", "covariate_1", "covariate_2") and data.values.shape == (10, 3)
+
+
+def seasonal_series(scale, level, phase, steps=240, seed=0):
+    noise = np.random.default_rng(seed).normal(0, 0.05, steps)
+    return level + scale * (np.sin(2 * np.pi * (np.arange(steps) / 12 + phase)) + noise)
+
+
+def test_a_global_forecaster_scales_each_series_itself_and_forecasts_each(tmp_path):
+    series = {"small": seasonal_series(1.0, 10.0, 0.0), "large": seasonal_series(100.0, 1000.0, 0.3, seed=1)}
+    forecaster = Forecaster(lookback=24, horizon=6, units=(16,), quantiles=(0.1, 0.5, 0.9), season=12)
+    forecaster.fit(series, epochs=40, seed=0, learning_rate=1e-2)
+    assert forecaster.is_global and set(forecaster.scalers) == {"small", "large"}
+    ratio = forecaster.scalers["large"].scale[0] / forecaster.scalers["small"].scale[0]
+    assert 60 < ratio < 160, "each series is scaled by its own statistics"
+    forecasts = forecaster.predict()
+    assert set(forecasts) == {"small", "large"}
+    for key, values in series.items():
+        steps = 240 + np.arange(6)
+        scale, level, phase = (1.0, 10.0, 0.0) if key == "small" else (100.0, 1000.0, 0.3)
+        truth = level + scale * np.sin(2 * np.pi * (steps / 12 + phase))
+        assert np.abs(forecasts[key].values - truth).max() < 0.5 * scale, (key, forecasts[key].values, truth)
+    result = backtest(forecaster)
+    assert set(result.series) == {"small", "large"}
+    for method in ("LSTM", "naive", "seasonal naive"):
+        for score in ("RMSE", "MASE"):
+            assert result.scores[method][score] == pytest.approx(
+                np.mean([result.series[key].scores[method][score] for key in series]))
+    assert result.scores["LSTM"]["MASE"] < result.scores["naive"]["MASE"]
+
+    forecaster.save(tmp_path / "global.numlstm")
+    loaded = Forecaster.load(tmp_path / "global.numlstm")
+    assert loaded.is_global and loaded.adjustments.keys() == forecaster.adjustments.keys()
+    again = loaded.predict(series)
+    np.testing.assert_allclose(again["large"].quantile_values, forecasts["large"].quantile_values)
+    with pytest.raises(ValueError, match="has no series 'medium': it was trained on small, large"):
+        loaded.predict({"medium": series["small"]})
+    with pytest.raises(ValueError, match="trained on several series"):
+        loaded.predict(series["small"])
+
+
+def test_a_collection_needs_one_target_and_one_frequency():
+    with pytest.raises(ValueError, match="every series needs the same target and covariates"):
+        Forecaster(lookback=4).fit([np.arange(50.0), datasets.load_nile()], epochs=1)
+    daily, monthly = (SeriesData(np.arange(50), np.ones((50, 1)), ("y",), freq, "array", "") for freq in "DM")
+    with pytest.raises(ValueError, match="one model forecasts series of one frequency"):
+        Forecaster(lookback=4).fit({"a": daily, "b": monthly}, epochs=1)
+
+
+@pytest.mark.parametrize("method", ["normal", "mc_dropout"])
+def test_a_gaussian_head_and_mc_dropout_give_quantiles_and_samples(tmp_path, method):
+    rng = np.random.default_rng(0)
+    series = np.sin(2 * np.pi * np.arange(400) / 12) + rng.normal(0, 0.3, 400)  # noise of deviation 0.3
+    forecaster = Forecaster(lookback=24, horizon=2, units=(16,), method=method, calibrate=False)
+    forecaster.fit(series, epochs=30, seed=0, learning_rate=1e-2)
+    forecast = forecaster.predict()
+    assert forecaster.quantiles == (0.1, 0.5, 0.9) and forecast.quantile_values.shape == (2, 3)
+    width = forecast.quantile_values[:, 2] - forecast.quantile_values[:, 0]
+    assert (width > 0).all()
+    draws = forecaster.sample(count=400)
+    assert draws.shape == (400, 2) and np.isfinite(draws).all()
+    assert np.abs(np.quantile(draws, 0.5, axis=0) - forecast.values).max() < 0.25 * width.max() + 0.05
+    if method == "normal":  # the noise's 80% interval is 2 * 1.2816 * 0.3 = 0.77 wide
+        assert 0.5 < width.mean() < 1.1, width
+        coverage = backtest(forecaster).scores["LSTM"]["coverage"]
+        assert 0.65 <= coverage <= 0.95
+    forecaster.save(tmp_path / "m.numlstm")
+    loaded = Forecaster.load(tmp_path / "m.numlstm")
+    assert (loaded.method, loaded.dropout) == (method, 0.2 if method == "mc_dropout" else None)
+    if method == "normal":
+        np.testing.assert_allclose(loaded.predict(series).quantile_values, forecast.quantile_values)
+
+
+def test_method_arguments_are_checked():
+    with pytest.raises(ValueError, match="method must be one of point, quantile, normal, mc_dropout"):
+        Forecaster(lookback=4, method="student")
+    with pytest.raises(ValueError, match="quantiles need a probabilistic method"):
+        Forecaster(lookback=4, method="point", quantiles=(0.1, 0.9))
+    with pytest.raises(ValueError, match="dropout applies to method='mc_dropout'"):
+        Forecaster(lookback=4, dropout=0.1)
+    with pytest.raises(ValueError, match="sampling needs method='normal' or 'mc_dropout'"):
+        Forecaster(lookback=4, units=(4,)).fit(np.arange(60.0), epochs=1).sample()

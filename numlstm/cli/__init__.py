@@ -137,6 +137,9 @@ def _csv_options(parser):
     group.add_argument("--covariates", type=_names, default=[], metavar="NAME,NAME,...",
                        help="other columns read beside the target (past covariates: known up to the forecast "
                             "origin)")
+    group.add_argument("--id", metavar="NAME",
+                       help="a long file of several series: the column naming each row's series; one model "
+                            "learns them all (a global model), each series scaled on its own")
     group.add_argument("--time-column", metavar="NAME", help="the date/time column (default: found by its values)")
     group.add_argument("--freq", metavar="FREQ",
                        help="the data's frequency: D, W, M, Q, Y, h, min or s with an optional multiple such as "
@@ -175,6 +178,11 @@ def build_parser():
     train.add_argument("--quantiles", type=_quantiles, metavar="Q,Q,...",
                        help="forecast these quantile levels (e.g. 0.1,0.5,0.9: an 80%% interval and the median) "
                             "instead of one value per step")
+    train.add_argument("--method", choices=("quantile", "normal", "mc_dropout"),
+                       help="how the forecast is probabilistic: quantile regression (the default with --quantiles), "
+                            "a Gaussian likelihood head, or Monte Carlo dropout; the last two report --quantiles "
+                            "(0.1,0.5,0.9 by default)")
+    train.add_argument("--dropout", type=_fraction, metavar="RATE", help="the dropout of --method mc_dropout (0.2)")
     train.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
     train.add_argument("--plots", action="store_true", help="write training and forecast PNGs beside the model")
     _training_options(train, epochs=50, layers=[64, 32], lookback=24, horizon=1)
@@ -263,11 +271,12 @@ def _train(options):
 
     _output_file(options.out, "--out")
     source = load_data(options.data, options.target, options.covariates, options.time_column, options.freq,
-                       options.fill)
+                       options.fill, options.id)
     forecaster, result = train_and_report(source, options, options.out)
     if options.plots:
         out = pathlib.Path(options.out)
-        title = options.data if source.names[0] == options.data else f"{options.data}: {source.names[0]}"
+        target = forecaster.target
+        title = options.data if target == options.data else f"{options.data}: {target}"
         write_plots(forecaster, result, title, "", out.with_suffix(""))
 
 

@@ -4,7 +4,7 @@ import pathlib
 import sys
 
 from .. import datasets, saving
-from ..forecasting import read_csv, series_data
+from ..forecasting import collection_data, read_csv, series_data
 from .errors import CommandError
 
 
@@ -23,16 +23,17 @@ def load_model_file(path, kind, written_by):
     return model, settings
 
 
-def load_data(data, target=None, covariates=(), time_column=None, freq=None, fill="interpolate"):
+def load_data(data, target=None, covariates=(), time_column=None, freq=None, fill="interpolate", id_column=None):
     """The target (and covariates) of ``data``, a packaged series name or a CSV path, as ``SeriesData``.
 
-    Notes what a person should know, columns left out and skipped, on standard error (standard output
-    may be a forecast piped elsewhere).
+    With ``id_column``, a long CSV file of several series: ``{series: SeriesData}``. Notes what a person
+    should know, columns left out and skipped, on standard error (standard output may be a forecast piped
+    elsewhere).
     """
     if data in datasets.SERIES:
-        if target not in (None, data) or covariates or time_column or freq:
-            raise CommandError(f"--target, --covariates, --time-column and --freq apply to CSV files; the packaged "
-                               f"{data!r} series has one column")
+        if target not in (None, data) or covariates or time_column or freq or id_column:
+            raise CommandError(f"--target, --covariates, --time-column, --freq and --id apply to CSV files; the "
+                               f"packaged {data!r} series has one column")
         return series_data(datasets.load_series(data))
     path = pathlib.Path(data)
     if path.suffix.lower() != ".csv":
@@ -41,15 +42,20 @@ def load_data(data, target=None, covariates=(), time_column=None, freq=None, fil
         raise CommandError(f"no such file: {path}")
     wanted = [target, *covariates] if target else None
     try:
-        table = read_csv(path, time_column=time_column, freq=freq, fill=fill, columns=wanted)
+        tables = read_csv(path, time_column=time_column, freq=freq, fill=fill, columns=wanted, id_column=id_column)
+        table = next(iter(tables.values())) if id_column else tables
         if target is None and len(table.columns) > 1:
             raise CommandError(f"{path}: choose the column to forecast with --target (and others to read beside it "
                                f"with --covariates); its numeric columns are {', '.join(table.columns)}")
-        source = series_data(table, target, list(covariates))
+        if id_column:
+            source = collection_data(tables, target, list(covariates))
+        else:
+            source = series_data(table, target, list(covariates))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    if target is not None:
-        unused = [name for name in _numeric_columns(path, table) if name not in source.names]
+    names = next(iter(source.values())).names if id_column else source.names
+    if target is not None and not id_column:
+        unused = [name for name in _numeric_columns(path, table) if name not in names]
         if unused:
             print(f"{path}: not read: {', '.join(unused)} (add them with --covariates)", file=sys.stderr)
     if table.ignored:

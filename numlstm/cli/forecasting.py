@@ -12,51 +12,72 @@ from .errors import CommandError
 
 
 def train_and_report(source, options, out):
-    """Train a forecaster on ``source`` (SeriesData), print its test scores beside the baselines, save it."""
+    """Train a forecaster on ``source`` (SeriesData, or a dict of them for a global model), print its test
+    scores beside the baselines, save it."""
     if options.validation + options.test >= 1:
         raise CommandError(f"--validation {options.validation:g} and --test {options.test:g} leave no training "
                            "data: their sum must be below 1")
-    forecaster = Forecaster(options.lookback, options.horizon, options.layers, options.bidirectional, options.cell,
-                            quantiles=getattr(options, "quantiles", None))
     try:
-        data = _check_split(forecaster, source, options)
+        forecaster = Forecaster(options.lookback, options.horizon, options.layers, options.bidirectional,
+                                options.cell, quantiles=getattr(options, "quantiles", None),
+                                method=getattr(options, "method", None), dropout=getattr(options, "dropout", None))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    reads = f" from its past and {', '.join(source.names[1:])}" if len(source.names) > 1 else ""
-    print(f"data: {source.description}\nforecast: {source.names[0]}{reads}; windows of {options.lookback} steps "
-          f"forecasting {options.horizon}: {len(data.train)} train, {len(data.validation)} validation, "
-          f"{len(data.test)} test")
+    sources = source if isinstance(source, dict) else {None: source}
+    counts = np.zeros(3, int)
+    for key, data in sources.items():
+        counts += _check_split(key, data, options)
+    first = next(iter(sources.values()))
+    reads = f" from its past and {', '.join(first.names[1:])}" if len(first.names) > 1 else ""
+    description = first.description if None in sources else (
+        f"{len(sources)} series ({_listed(sources)}), one model for all, each scaled on its own")
+    print(f"data: {description}\nforecast: {first.names[0]}{reads}; windows of {options.lookback} steps "
+          f"forecasting {options.horizon}: {counts[0]} train, {counts[1]} validation, {counts[2]} test")
     if options.verbose:
-        forecaster.build_model(len(source.names)).summary()
+        forecaster.build_model(len(first.names)).summary()
     started = time.perf_counter()
-    forecaster.fit_data(source, options.validation, options.test, epochs=options.epochs,
+    forecaster.fit_data(sources, options.validation, options.test, epochs=options.epochs,
                         batch_size=options.batch_size, learning_rate=options.learning_rate,
                         patience=options.patience, verbose=options.verbose, seed=options.seed)
     seconds = time.perf_counter() - started
     result = backtest(forecaster)
+    each = "" if result.series is None else f", the mean over the {len(result.series)} series' scores"
     print(f"\ntrained {len(forecaster.history.history['loss'])} epochs in {seconds:.1f} s; test scores over "
-          f"{len(result.origins)} windows x {options.horizon} steps ({_units_note(result)}):")
+          f"{len(result.origins)} windows x {options.horizon} steps ({_units_note(result)}{each}):")
     print(_indent(result.table()))
     rmse = {name: scores["RMSE"] for name, scores in result.scores.items()}
     best_baseline = min(score for name, score in rmse.items() if name != "LSTM")
     verdict = "beats" if rmse["LSTM"] < best_baseline else "does NOT beat"
     print(f"the LSTM {verdict} every baseline ({rmse['LSTM'] / best_baseline:.2f} x the best one's RMSE)")
-    extra = {"column": source.names[0] if source.source.endswith(".csv") else None,
-             "time_column": getattr(options, "time_column", None), "fill": getattr(options, "fill", "interpolate")}
+    extra = {"column": first.names[0] if first.source.endswith(".csv") or None not in sources else None,
+             "time_column": getattr(options, "time_column", None), "fill": getattr(options, "fill", "interpolate"),
+             "id_column": getattr(options, "id", None)}
+    if None not in sources:
+        extra["data"] = options.data
     forecaster.save(pathlib.Path(out), **extra)  # its folder exists: the command checked it before training
     print(f"model saved to {out}")
     return forecaster, result
 
 
-def _check_split(forecaster, source, options):
+def _listed(sources, shown=5):
+    keys = [str(key) for key in sources]
+    return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
+
+
+def _check_split(key, source, options):
+    """(train, validation, test) windows of one series; a CommandError naming it when a part has none."""
     from ..preprocessing import ForecastData
 
-    data = ForecastData(source.values, options.lookback, options.horizon, validation_fraction=options.validation,
-                        test_fraction=options.test)
+    where = "" if key is None else f"series {key!r}: "
+    try:
+        data = ForecastData(source.values, options.lookback, options.horizon, validation_fraction=options.validation,
+                            test_fraction=options.test)
+    except ValueError as exc:
+        raise CommandError(f"{where}{exc}") from None
     if len(data.test) == 0 or len(data.validation) == 0:
-        raise ValueError("the validation and test parts need at least one window each: "
-                         "raise --validation/--test or lower --horizon")
-    return data
+        raise CommandError(f"{where}the validation and test parts need at least one window each: "
+                           "raise --validation/--test or lower --horizon")
+    return np.array([len(data.train), len(data.validation), len(data.test)])
 
 
 def _units_note(result):
@@ -78,7 +99,12 @@ def write_plots(forecaster, result, title, units, prefix):
     prefix = pathlib.Path(prefix)
     curves = prefix.with_name(prefix.name + "_training.png")
     plotting.plot_history(forecaster.history, curves, title=f"{title}: training")
-    horizon, stamps = forecaster.horizon, forecaster.time
+    key = None
+    if result.series is not None:  # a global model: the first series stands for the others
+        key = next(iter(result.series))
+        result, title = result.series[key], f"{title}, {key} (the first of {len(result.series)} series)"
+    source, data = forecaster.series[key], forecaster.splits[key]
+    horizon, stamps = forecaster.horizon, source.time
     chosen = np.arange(0, len(result.origins), horizon)
     steps = result.origins[chosen, None] + np.arange(horizon)
     lines = {"LSTM forecast": (stamps[steps], result.forecasts["LSTM"][chosen])}
@@ -91,10 +117,9 @@ def write_plots(forecaster, result, title, units, prefix):
         low, high, _ = central_interval(result.quantiles)
         bands[f"LSTM {result.interval:.0%} interval"] = (stamps[steps], result.quantile_forecasts[chosen, :, low],
                                                         result.quantile_forecasts[chosen, :, high])
-    data = forecaster.data
-    span = len(forecaster.values) - data.train_end
+    span = len(source.values) - data.train_end
     picture = prefix.with_name(prefix.name + "_forecast.png")
-    plotting.plot_forecast(stamps, forecaster.values[:, 0], lines, picture, bands=bands,
+    plotting.plot_forecast(stamps, source.values[:, 0], lines, picture, bands=bands,
                            boundaries=[("validation", stamps[data.train_end]), ("test", stamps[data.validation_end])],
                            title=f"{title}: {horizon}-step forecasts from successive origins in the test part",
                            units=units, context_start=stamps[max(0, data.train_end - span)])
@@ -120,15 +145,16 @@ def _model_data(settings, options):
         covariates = settings.get("covariates") or ()
         try:
             source = load_data(data, target, covariates, settings.get("time_column"), None,
-                               settings.get("fill") or "interpolate")
+                               settings.get("fill") or "interpolate", settings.get("id_column"))
         except CommandError as exc:
             reads = ", ".join(name for name in (target, *covariates) if name)
             raise CommandError(f"the model reads {reads or 'one column'}: {exc}") from None
-    if target is not None and source.names[0] != target:
-        raise CommandError(f"the model forecasts {target!r}; {data} holds {source.names[0]!r}")
-    if settings.get("frequency") and source.frequency and source.frequency != settings["frequency"]:
+    first = next(iter(source.values())) if isinstance(source, dict) else source
+    if target is not None and first.names[0] != target:
+        raise CommandError(f"the model forecasts {target!r}; {data} holds {first.names[0]!r}")
+    if settings.get("frequency") and first.frequency and first.frequency != settings["frequency"]:
         raise CommandError(f"the model was trained on data of frequency {settings['frequency']}; "
-                           f"{data} has frequency {source.frequency}")
+                           f"{data} has frequency {first.frequency}")
     return source
 
 
@@ -146,11 +172,18 @@ def forecast(options):
         prediction = forecaster.predict(source)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    lines = prediction.csv_lines()
+    if isinstance(prediction, dict):  # a global model: one block of rows per series, an id column first
+        rows = {key: value.csv_lines() for key, value in prediction.items()}
+        header = settings.get("id_column") or "series"
+        lines = [f"{header},{next(iter(rows.values()))[0]}"]
+        lines += [f"{key},{line}" for key, block in rows.items() for line in block[1:]]
+        after = f"the end of each of {len(prediction)} series"
+    else:
+        lines, after = prediction.csv_lines(), str(source.time[-1])
     if options.out:
         out = pathlib.Path(options.out)
         saving.write_atomically(out, lambda file: file.write(("\n".join(lines) + "\n").encode()))
-        print(f"{forecaster.horizon} steps of {forecaster.target} after {source.time[-1]} forecast to {out}")
+        print(f"{forecaster.horizon} steps of {forecaster.target} after {after} forecast to {out}")
     else:
         print("\n".join(lines))
     return prediction
@@ -167,9 +200,12 @@ def run_backtest(options):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     refits = f", {result.refits} refits ({options.window} window)" if result.refits else ""
-    print(f"backtest of {forecaster.target}: {len(result.origins)} origins from {result.time[0]} to "
-          f"{result.time[-1]}, {options.stride} apart, {forecaster.horizon} steps each{refits} "
-          f"({_units_note(result)}):")
+    if result.series is None:
+        span = f"{len(result.origins)} origins from {result.time[0]} to {result.time[-1]}"
+    else:
+        span = f"{len(result.origins)} origins in {len(result.series)} series (the mean of their scores)"
+    print(f"backtest of {forecaster.target}: {span}, {options.stride} apart, {forecaster.horizon} steps "
+          f"each{refits} ({_units_note(result)}):")
     print(_indent(result.table()))
     if options.out:
         out = pathlib.Path(options.out)
@@ -179,17 +215,17 @@ def run_backtest(options):
 
 
 def _start(text, source):
-    """``--start``: a step index, or a date of the series (the first origin at or after it)."""
+    """``--start``: a step index, or a date (each series' first origin at or after it)."""
     if text is None:
         return None
     try:
         return int(text)
     except ValueError:
         pass
-    if not np.issubdtype(source.time.dtype, np.datetime64):
+    first = next(iter(source.values())) if isinstance(source, dict) else source
+    if not np.issubdtype(first.time.dtype, np.datetime64):
         raise CommandError(f"--start {text!r}: the data have no dates; give a step number")
     try:
-        stamp = np.datetime64(text)
+        return np.datetime64(text)
     except ValueError:
         raise CommandError(f"--start {text!r} is neither a step number nor a date such as 2005-01-01") from None
-    return int(np.searchsorted(source.time, stamp))

@@ -11,19 +11,29 @@ From a CSV file of dates and numeric columns to scored, probabilistic forecasts:
     result = backtest(forecaster)              # every origin of the test part, beside naive baselines
     print(result.table())
 
+Probabilistic forecasts come three ways (``Forecaster(method=...)``):
+quantile regression on the pinball loss, a Gaussian likelihood head, or
+Monte Carlo dropout; the first two are calibrated on the validation part.
+Several series train one global model: ``fit({"north": a, "south": b})``,
+or ``read_csv(path, id_column="site")`` for a long file.
+
 The same from the command line: ``numlstm train``, ``numlstm forecast`` and
 ``numlstm backtest`` (see ``numlstm train --help``).
 """
 
 from .backtest import Backtest, backtest
-from .csv_tables import FILL_STRATEGIES, MISSING_TOKENS, TimeTable, fill_missing, infer_frequency, parse_times, read_csv
-from .forecaster import Forecast, Forecaster, SeriesData, series_data
+from .csv_tables import FILL_STRATEGIES, MISSING_TOKENS, TimeTable, fill_missing, read_csv
+from .calibration import conformal_adjustments
+from .forecaster import Forecast, Forecaster
+from .heads import METHODS
+from .series import SeriesData, collection_data, is_collection, series_data
 from .scores import (central_interval, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss,
                      quantile_levels, rmse, smape)
-from .time_steps import SEASONS, UNITS, frequency_parts, future_times, season_of
+from .time_steps import SEASONS, UNITS, frequency_parts, future_times, infer_frequency, parse_times, season_of
 
 __all__ = ["read_csv", "TimeTable", "parse_times", "infer_frequency", "fill_missing", "MISSING_TOKENS",
-           "FILL_STRATEGIES", "Forecaster", "Forecast", "SeriesData", "series_data", "backtest", "Backtest",
+           "FILL_STRATEGIES", "Forecaster", "Forecast", "METHODS", "SeriesData", "series_data", "collection_data",
+           "is_collection", "conformal_adjustments", "backtest", "Backtest",
            "rmse", "mae", "mase", "smape", "interval_coverage", "pinball_loss", "crps_from_quantiles",
            "quantile_levels", "central_interval", "frequency_parts", "future_times", "season_of", "UNITS",
            "SEASONS"]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..preprocessing import time_split
-from .forecaster import SeriesData, series_data
+from .series import SeriesData, collection_data, is_collection, series_data
 from .scores import central_interval, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss, rmse, smape
 
 WINDOWS = ("expanding", "sliding")
@@ -38,6 +38,10 @@ class Backtest:
         method; coverage, pinball and CRPS for a probabilistic LSTM.
     refits : int
         How many times the forecaster was trained during the backtest.
+    series : dict of str to Backtest, optional
+        For a global forecaster, each series' own backtest; the arrays
+        above then stack every series' windows and ``scores`` are the
+        means of the series' scores (each series weighs the same).
     """
 
     origins: np.ndarray
@@ -49,6 +53,7 @@ class Backtest:
     interval: float | None
     scores: dict
     refits: int
+    series: dict | None = None
 
     def columns(self):
         """The score names in table order: the point scores, then the interval scores when measured."""
@@ -65,11 +70,19 @@ class Backtest:
         return "\n".join(lines)
 
     def csv_lines(self):
-        """The scores as CSV lines: a ``method`` column, then one column per score (empty where not measured)."""
+        """The scores as CSV lines: a ``method`` column, then one column per score (empty where not measured).
+
+        For several series a ``series`` column comes first: ``mean`` for the
+        means, then each series' own rows.
+        """
         columns = self.columns()
-        lines = [",".join(("method",) + columns)]
-        for method, scores in self.scores.items():
-            lines.append(",".join([method] + [f"{scores[name]:.6g}" if name in scores else "" for name in columns]))
+        parts = {None: self} if self.series is None else {"mean": self, **self.series}
+        lines = [",".join((() if self.series is None else ("series",)) + ("method",) + columns)]
+        for key, part in parts.items():
+            lead = [] if key is None else [str(key)]
+            for method, scores in part.scores.items():
+                cells = [f"{scores[name]:.6g}" if name in scores else "" for name in columns]
+                lines.append(",".join(lead + [method] + cells))
         return lines
 
 
@@ -90,12 +103,15 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
     ----------
     forecaster : Forecaster
         Trained (for ``refit=0``) or not.
-    series : as :func:`series_data` takes it, optional
-        Defaults to the series the forecaster was trained on; otherwise it
-        must hold its target and covariates.
-    start : int, optional
-        The first origin (a step index). Defaults to the first step of the
-        test part as the forecaster split its training series.
+    series : optional
+        One series as :func:`series_data` takes it, or for a global
+        forecaster a dict of them keyed as in training; by default the
+        series the forecaster was trained on. Must hold its target and
+        covariates.
+    start : int or numpy.datetime64, optional
+        The first origin: a step index, or a date (the first step at or
+        after it, in each series). Defaults to the first step of the test
+        part as the forecaster split its training series.
     stride : int, default 1
         Steps between origins.
     refit : int, default 0
@@ -129,14 +145,7 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
     >>> sorted(result.scores), len(result.origins)
     (['LSTM', 'naive', 'seasonal naive'], 18)
     """
-    data = _series_for(forecaster, series)
-    steps, horizon = len(data.values), forecaster.horizon
-    if start is None:
-        start = time_split(steps, forecaster.validation_fraction, forecaster.test_fraction)[1]
-    origins = np.arange(max(int(start), forecaster.lookback), steps - horizon + 1, _positive(stride, "stride"))
-    if len(origins) == 0:
-        raise ValueError(f"no origin from step {start} leaves a full horizon of {horizon} observed steps in a "
-                         f"series of {steps}: start earlier or lower the horizon")
+    sources = _series_for(forecaster, series)
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
     if window == "sliding" and refit and train_steps is None:
@@ -146,8 +155,43 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
         raise ValueError(f"refit must be 0 (never) or a positive number of origins, got {refit}")
     if not refit and forecaster.model is None:
         raise ValueError("the forecaster is not trained: fit it first or backtest with refit=1 or more")
-    forecasts, refits = _forecasts(forecaster, data, origins, refit, window, train_steps, fit_options)
+    if refit and len(sources) > 1:
+        raise ValueError("refits of a forecaster of several series are not supported: backtest it with refit=0")
+    stride = _positive(stride, "stride")
+    results = {key: _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps,
+                                     fit_options) for key, data in sources.items()}
+    return results[None] if None in results else _combined(results)
+
+
+def _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps, fit_options):
+    steps, horizon = len(data.values), forecaster.horizon
+    if start is None:
+        start = time_split(steps, forecaster.validation_fraction, forecaster.test_fraction)[1]
+    elif isinstance(start, np.datetime64):
+        if not np.issubdtype(data.time.dtype, np.datetime64):
+            raise ValueError(f"start {start} is a date but the series has no dates: give a step number")
+        start = int(np.searchsorted(data.time, start))
+    origins = np.arange(max(int(start), forecaster.lookback), steps - horizon + 1, stride)
+    if len(origins) == 0:
+        where = f"series {key!r}: " if key is not None else ""
+        raise ValueError(f"{where}no origin from step {start} leaves a full horizon of {horizon} observed steps in "
+                         f"a series of {steps}: start earlier or lower the horizon")
+    forecasts, refits = _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_options)
     return _scored(forecaster, data, origins, forecasts, int(start), refits)
+
+
+def _combined(results):
+    """One Backtest of several series: their windows stacked, their scores averaged."""
+    parts = list(results.values())
+    scores = {method: {name: float(np.mean([part.scores[method][name] for part in parts if method in part.scores]))
+                       for name in parts[0].scores[method]}
+              for method in parts[0].scores if all(method in part.scores for part in parts)}
+    forecasts = {method: np.concatenate([part.forecasts[method] for part in parts]) for method in scores}
+    quantiles = None if parts[0].quantile_forecasts is None else np.concatenate(
+        [part.quantile_forecasts for part in parts])
+    return Backtest(np.concatenate([part.origins for part in parts]), np.concatenate([part.time for part in parts]),
+                    np.concatenate([part.actual for part in parts]), forecasts, quantiles, parts[0].quantiles,
+                    parts[0].interval, scores, sum(part.refits for part in parts), dict(results))
 
 
 def _has_interval(quantiles):
@@ -165,21 +209,21 @@ def _positive(value, name):
 
 
 def _series_for(forecaster, series):
+    """``{key: SeriesData}`` to backtest on: ``series``, else what the forecaster was trained on."""
     if series is None:
-        if forecaster.values is None:
+        if not forecaster.series:
             raise ValueError("give the series to backtest on: a loaded forecaster keeps no data")
-        return SeriesData(forecaster.time, forecaster.values, forecaster.names, forecaster.frequency,
-                          forecaster.source, "")
-    if forecaster.names is None:
-        return series_data(series)
-    data = series_data(series, forecaster.target, forecaster.covariates)
-    return data
+        return forecaster.series
+    target, covariates = (forecaster.target, forecaster.covariates) if forecaster.names else (None, None)
+    if is_collection(series):
+        return collection_data(series, target, covariates)
+    return {None: series_data(series, target, covariates)}
 
 
-def _forecasts(forecaster, data, origins, refit, window, train_steps, fit_options):
+def _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_options):
     """The forecasts from every origin, batched per group of origins between refits."""
     if not refit:
-        return forecaster.predict_windows(data.values, origins), 0
+        return forecaster.predict_windows(data.values, origins, key), 0
     groups = [origins[i:i + refit] for i in range(0, len(origins), refit)]
     pieces = []
     for group in groups:

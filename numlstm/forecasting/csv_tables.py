@@ -2,7 +2,8 @@
 
 Only numpy and the standard library: a scientist's CSV file should not need pandas to become training data.
 Every problem with the file is a one-line ``ValueError`` that names the file, the line (1-based, the header
-being line 1), the column and the cell, and says what was expected.
+being line 1), the column and the cell, and says what was expected. Parsing the stamps, inferring the
+frequency and placing the stamps on the grid are :mod:`numlstm.forecasting.time_steps`' part.
 """
 
 import csv
@@ -12,26 +13,15 @@ import re
 
 import numpy as np
 
-__all__ = ["MISSING_TOKENS", "FILL_STRATEGIES", "TimeTable", "read_csv", "parse_times", "infer_frequency",
-           "fill_missing"]
+from .time_steps import (_ISO_HINT, _frequency_name, _grid_hint, _grid_place, _parse_cell, _plural, _stack,
+                         _steps_words, frequency_parts, infer_frequency)
+
+__all__ = ["MISSING_TOKENS", "FILL_STRATEGIES", "TimeTable", "read_csv", "fill_missing"]
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "#n/a"})
 FILL_STRATEGIES = ("interpolate", "ffill", "refuse")
 
-_DATE = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?Z?)?")
-_YEAR_MONTH = re.compile(r"(\d{4})[-/](\d{1,2})")
-_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_YEAR = re.compile(r"\d{4}")
 _TIME_WORDS = frozenset({"date", "time", "timestamp", "datetime", "year", "month", "week", "day", "period", "ds"})
-_ISO_HINT = "write ISO dates YYYY-MM-DD (or YYYY-MM, YYYY, YYYY-MM-DDTHH:MM:SS)"
-_FREQ = re.compile(r"(\d*)(s|min|h|D|W|M|Q|Y)")
-_FREQ_FORMS = "a unit s, min, h, D, W, M, Q or Y after an optional positive multiple, e.g. 'D', '15min', '2h', '3D'"
-_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns")  # coarse to fine
-_SECONDS = {"W": 604800, "D": 86400, "h": 3600, "min": 60, "s": 1}  # largest first: names use the largest unit
-_MONTHS = {"M": 1, "Q": 3, "Y": 12}
-_ADJECTIVES = {"h": "hourly", "D": "daily", "W": "weekly", "M": "monthly", "Q": "quarterly", "Y": "yearly"}
-_NOUNS = {"s": "second", "min": "minute", "h": "hour", "D": "day", "W": "week", "M": "month", "Q": "quarter",
-          "Y": "year"}
 _HOW = {"interpolate": "by linear interpolation", "ffill": "by carrying the last value forward", "refuse": ""}
 _MAX_STEPS = 10_000_000  # a too-fine freq would otherwise exhaust memory before saying anything
 
@@ -59,7 +49,7 @@ class TimeTable:
     source : str
         The file's path, or ``"<file>"`` for a file object.
     fill : str
-        The fill strategy used, one of :data:`FILL_STRATEGIES`.
+        The fill strategy used, one of ``FILL_STRATEGIES`` ("interpolate", "ffill", "refuse").
 
     Examples
     --------
@@ -154,7 +144,7 @@ class TimeTable:
         return "; ".join(parts)
 
 
-def read_csv(source, time_column=None, freq=None, fill="interpolate", columns=None):
+def read_csv(source, time_column=None, freq=None, fill="interpolate", columns=None, id_column=None):
     """Read a CSV file of numeric columns into a regular time grid, filling and marking missing values.
 
     The time column, unless named, is the first whose cells all parse as dates (see :func:`parse_times`);
@@ -174,10 +164,14 @@ def read_csv(source, time_column=None, freq=None, fill="interpolate", columns=No
         How to fill missing values (see :func:`fill_missing`); "refuse" raises if any is missing.
     columns : list of str, optional
         The numeric columns to keep, in that order; None: all numeric columns in file order.
+    id_column : str, optional
+        For a file of several series in long format (one row per series and time): the column naming
+        the series. Each series' rows become a table of their own, with its own grid, gaps and filling.
 
     Returns
     -------
-    TimeTable
+    TimeTable, or dict of str to TimeTable
+        A dict (keyed by the id column's values, in the order they first appear) with ``id_column``.
 
     Examples
     --------
@@ -193,9 +187,30 @@ def read_csv(source, time_column=None, freq=None, fill="interpolate", columns=No
     """
     _check_strategy(fill, "fill")
     if freq is not None:
-        freq = _frequency_name(*_split_freq(freq))
+        freq = _frequency_name(*frequency_parts(freq))
     wanted = _check_names(columns)
     src, header, lines, table = _read_table(source)
+    if id_column is None:
+        return _time_table(src, header, lines, table, time_column, freq, fill, wanted)
+    if id_column not in header:
+        raise ValueError(f"{src} has no column {id_column!r}; its columns are {', '.join(header)}")
+    if id_column in (wanted or ()) or id_column == time_column:
+        raise ValueError(f"{src}: column {id_column!r} is the id column; it cannot also be a data or time column")
+    index = header.index(id_column)
+    groups = {}
+    for row, (line, key) in enumerate(zip(lines, table[index])):
+        if key.lower() in MISSING_TOKENS:
+            raise ValueError(f"{src} line {line}: the id column {id_column!r} is empty; every row needs its series")
+        groups.setdefault(key, []).append(row)
+    rest = [name for name in header if name != id_column]
+    cells = [column for i, column in enumerate(table) if i != index]
+    return {key: _time_table(f"{src} ({id_column} {key})", rest, [lines[row] for row in rows],
+                             [[column[row] for row in rows] for column in cells], time_column, freq, fill, wanted)
+            for key, rows in groups.items()}
+
+
+def _time_table(src, header, lines, table, time_column, freq, fill, wanted):
+    """The TimeTable of a file's rows (all of them, or one series' of a long file)."""
     time_column = _choose_time_column(src, header, table, time_column, wanted)
     if time_column is None:
         if freq is not None:
@@ -210,91 +225,6 @@ def read_csv(source, time_column=None, freq=None, fill="interpolate", columns=No
     for array in [time, *values.values(), *filled.values()]:
         array.setflags(write=False)
     return TimeTable(time, values, filled, time_column, frequency, gaps, ignored, src, fill)
-
-
-def parse_times(cells, name="time"):
-    """Parse date and time strings into a datetime64 array.
-
-    Accepted: ``YYYY-MM-DD``; ``YYYY-MM-DDTHH:MM[:SS[.fff]]``, with a space for the T and an optional
-    trailing Z (read as is: no time zone conversion); ``YYYY-MM``; ``YYYYMMDD``; ``YYYY``; and the slash
-    forms ``YYYY/MM/DD`` and ``YYYY/MM``. The unit is the finest the cells need: Y for years, M for
-    year-months, D for dates, s for date-times, ms with fractional seconds.
-
-    Parameters
-    ----------
-    cells : sequence of str
-        The strings; surrounding white space is ignored.
-    name : str
-        What the cells are, for error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        datetime64 array of the same length.
-
-    Examples
-    --------
-    >>> parse_times(["2020/01/31", "2020-02-29"])
-    array(['2020-01-31', '2020-02-29'], dtype='datetime64[D]')
-    >>> parse_times(["2020-01-01 06:00Z", "20200101"])
-    array(['2020-01-01T06:00:00', '2020-01-01T00:00:00'], dtype='datetime64[s]')
-    """
-    if isinstance(cells, str):
-        raise TypeError(f"{name}: cells must be a sequence of strings, e.g. [{cells!r}], not a string")
-    stamps = []
-    for i, cell in enumerate(cells):
-        if not isinstance(cell, str):
-            raise TypeError(f"{name}: cells[{i}] is a {type(cell).__name__}, not a string")
-        parsed = _parse_cell(cell.strip())
-        if parsed is None:
-            raise ValueError(f"{name}: cells[{i}] {cell!r} is not a date or time; {_ISO_HINT}")
-        stamps.append(parsed[0])
-    return _stack(stamps)
-
-
-def infer_frequency(time):
-    """The grid step of sorted, unique datetime64 stamps: their most common step, in the largest unit.
-
-    Steps of 28 to 31 days between stamps on the same day of the month (or all on month ends) are
-    monthly, "M"; likewise 89 to 92 days "Q" and 365 or 366 days "Y".
-
-    Parameters
-    ----------
-    time : numpy.ndarray
-        datetime64 stamps, strictly increasing, at least two.
-
-    Returns
-    -------
-    str
-        e.g. ``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``, ``"h"``, ``"15min"``, ``"3D"``.
-
-    Examples
-    --------
-    >>> infer_frequency(parse_times(["2020-01-31", "2020-02-29", "2020-03-31", "2020-05-31"]))
-    'M'
-    >>> infer_frequency(parse_times(["2020-01-01T00:00", "2020-01-01T00:15", "2020-01-01T01:00"]))
-    '15min'
-    """
-    time = np.asarray(time)
-    if time.dtype.kind != "M" or time.ndim != 1:
-        raise TypeError(f"time must be a one-dimensional datetime64 array (see parse_times), not {time.dtype}")
-    if len(time) < 2:
-        raise ValueError("a frequency cannot be inferred from fewer than two stamps; give freq")
-    steps = np.diff(time)
-    if not (steps > np.timedelta64(0)).all():
-        raise ValueError(f"stamp {time[1:][~(steps > np.timedelta64(0))][0]} does not come after the one before; "
-                         "the stamps must strictly increase")
-    if _unit(time) in ("Y", "M"):
-        return _months_name(_mode(np.diff(time.astype("M8[M]").astype(np.int64))))
-    step = np.timedelta64(_mode(steps.astype(np.int64)), _unit(time))
-    days = step / np.timedelta64(1, "D")
-    months = round(days / 30.436875)
-    if months >= 1 and abs(days - months * 30.436875) <= 3.5 and _calendar_place(time, months)[2] is None:
-        return _months_name(months)
-    seconds = step / np.timedelta64(1, "s")
-    if seconds != int(seconds):
-        raise ValueError(f"the most common step is {step}, finer than a second: the finest freq is 's'")
-    return _seconds_name(int(seconds))
 
 
 def fill_missing(values, strategy, name="values"):
@@ -497,39 +427,12 @@ def _refuse(src, name, spread, step_lines, time):
                          f"(first at {where}); fill them or choose fill='interpolate' or 'ffill'")
 
 
-# Times
+def _check_strategy(strategy, name):
+    if not isinstance(strategy, str) or strategy not in FILL_STRATEGIES:
+        raise ValueError(f"{name}={strategy!r} is not a fill strategy; choose one of {', '.join(FILL_STRATEGIES)}")
 
 
-def _parse_cell(cell):
-    """(datetime64 stamp, whether it looks like a number) of a stripped cell, or None if it is not a date."""
-    if match := _DATE.fullmatch(cell):
-        year, _, month, day, hour, minute, second, fraction = match.groups()
-        iso, unit = f"{year}-{int(month):02d}-{int(day):02d}", "D"
-        if hour is not None:  # a trailing Z is left out: numpy warns about time zones
-            iso, unit = f"{iso}T{hour}:{minute}:{second or '00'}{fraction or ''}", "ms" if fraction else "s"
-        numeric = False
-    elif match := _YEAR_MONTH.fullmatch(cell):
-        iso, unit, numeric = f"{match[1]}-{int(match[2]):02d}", "M", False
-    elif match := _COMPACT.fullmatch(cell):
-        iso, unit, numeric = f"{match[1]}-{match[2]}-{match[3]}", "D", True
-    elif _YEAR.fullmatch(cell):
-        iso, unit, numeric = cell, "Y", True
-    else:
-        return None
-    try:
-        return np.datetime64(iso, unit), numeric
-    except ValueError:  # a month, day or hour out of range
-        return None
-
-
-def _stack(stamps):
-    """datetime64 array of the stamps, in the finest unit among them."""
-    unit = max((_unit(stamp) for stamp in stamps), key=_UNITS.index, default="D")
-    return np.array(stamps, dtype=f"datetime64[{unit}]")
-
-
-def _unit(time):
-    return np.datetime_data(time.dtype)[0]
+# The time column
 
 
 def _detect_time_column(header, table, skip):
@@ -578,9 +481,6 @@ def _read_times(src, name, cells, lines):
     return time
 
 
-# The grid
-
-
 def _time_axis(src, name, cells, lines, freq):
     """(grid stamps, positions of the rows on it, frequency, gaps) of the time column's cells."""
     stamps = _read_times(src, name, cells, lines)
@@ -591,14 +491,10 @@ def _time_axis(src, name, cells, lines, freq):
             freq = infer_frequency(stamps)
         except ValueError as error:
             raise ValueError(f"{src}: {error}") from None
-    count, unit = _split_freq(freq)
-    if unit in _MONTHS:
-        positions, build, bad = _calendar_place(stamps, count * _MONTHS[unit])
-    else:
-        positions, build, bad = _fixed_place(stamps, count * _SECONDS[unit], "D" if unit in ("D", "W") else "s")
+    positions, build, bad = _grid_place(stamps, freq)
     if bad is not None:
         raise ValueError(f"{src}: line {lines[bad]} ({cells[bad]}) is not on the grid of "
-                         f"{_steps_words(freq)} from line {lines[0]} ({cells[0]}); {_grid_hint(stamps, unit)}")
+                         f"{_steps_words(freq)} from line {lines[0]} ({cells[0]}); {_grid_hint(stamps, freq)}")
     steps = int(positions[-1]) + 1
     if steps > _MAX_STEPS:
         raise ValueError(f"{src}: freq={freq!r} makes {steps} steps of {len(stamps)} rows; choose a coarser freq")
@@ -608,111 +504,3 @@ def _time_axis(src, name, cells, lines, freq):
     edges = np.diff(np.concatenate(([0], absent.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return time, positions, freq, tuple((time[s], int(e - s)) for s, e in zip(starts, ends))
-
-
-def _calendar_place(stamps, months):
-    """(positions, grid builder, None) of stamps ``months`` calendar months apart, on the same day of the
-    month or all at the same distance from month ends; else (None, None, index of the first stamp off)."""
-    unit = _unit(stamps)
-    out = max(unit, "Y" if months % 12 == 0 else "M", key=_UNITS.index)
-    month = stamps.astype("M8[M]")
-    k = (month - month[0]).astype(np.int64)
-    if unit in ("Y", "M"):
-        after_start = before_end = np.zeros(len(stamps), np.int64)
-    else:
-        after_start = (stamps - month.astype(stamps.dtype)).astype(np.int64)
-        before_end = ((month + 1).astype(stamps.dtype) - stamps).astype(np.int64)
-    bad_start = _first_false((k % months == 0) & (after_start == after_start[0]))
-    bad_end = _first_false((k % months == 0) & (before_end == before_end[0]))
-
-    def build(steps):
-        grid = month[0] + np.arange(steps) * months
-        if bad_start is None:
-            return grid.astype(f"M8[{out}]") + np.timedelta64(int(after_start[0]), unit)
-        return (grid + 1).astype(f"M8[{out}]") - np.timedelta64(int(before_end[0]), unit)
-
-    if bad_start is not None and bad_end is not None:
-        return None, None, max(bad_start, bad_end)  # the anchor that holds longer is the one meant
-    return k // months, build, None
-
-
-def _fixed_place(stamps, seconds, base):
-    """(positions, grid builder, None) of stamps a multiple of ``seconds`` after the first; else (None, None,
-    index of the first stamp off)."""
-    out = max(_unit(stamps), base, key=_UNITS.index)
-    ticks = stamps.astype(f"M8[{out}]").astype(np.int64)
-    step = int(np.timedelta64(seconds, "s").astype(f"m8[{out}]").astype(np.int64))
-    offsets = ticks - ticks[0]
-    bad = _first_false(offsets % step == 0)
-    if bad is not None:
-        return None, None, bad
-    first = stamps[0].astype(f"M8[{out}]")
-    return offsets // step, lambda steps: first + np.arange(steps) * np.timedelta64(step, out), None
-
-
-def _grid_hint(stamps, unit):
-    """What to do about a stamp off the grid."""
-    if unit in _MONTHS:
-        return "monthly stamps must fall on the same day of the month, or all on month ends; fix it or give freq"
-    offsets = (stamps - stamps[0]) / np.timedelta64(1, "s")
-    if (offsets != np.round(offsets)).any():
-        return "give freq, or fix the time"
-    finest = _seconds_name(int(np.gcd.reduce(offsets.astype(np.int64))))
-    return f"give freq='{finest}' if the steps are that fine, or fix the time"
-
-
-def _first_false(ok):
-    return None if ok.all() else int(np.argmin(ok))
-
-
-def _mode(steps):
-    """The most common step; the smallest of those as common, so that a gap does not make the grid coarse."""
-    unique, counts = np.unique(steps, return_counts=True)
-    return int(unique[np.argmax(counts)])
-
-
-# Frequencies
-
-
-def _split_freq(freq):
-    """(multiple, unit) of a frequency string such as "15min"."""
-    if not isinstance(freq, str):
-        raise TypeError(f"freq must be a string such as 'D' or '15min', not a {type(freq).__name__}")
-    match = _FREQ.fullmatch(freq.strip())
-    if not match or (match[1] and int(match[1]) == 0):
-        raise ValueError(f"freq={freq!r} is not a frequency; write {_FREQ_FORMS}")
-    return int(match[1] or 1), match[2]
-
-
-def _frequency_name(count, unit):
-    return unit if count == 1 else f"{count}{unit}"
-
-
-def _months_name(months):
-    if months % 12 == 0:
-        return _frequency_name(months // 12, "Y")
-    return "Q" if months == 3 else _frequency_name(months, "M")
-
-
-def _seconds_name(seconds):
-    unit = next(unit for unit, size in _SECONDS.items() if seconds % size == 0)
-    return _frequency_name(seconds // _SECONDS[unit], unit)
-
-
-def _steps_words(freq, steps=None):
-    """e.g. "daily steps", "600 daily steps", "steps of 15 minutes"."""
-    count, unit = _split_freq(freq)
-    number = "" if steps is None else f"{steps} "
-    noun = "step" if steps == 1 else "steps"
-    if count == 1 and unit in _ADJECTIVES:
-        return f"{number}{_ADJECTIVES[unit]} {noun}"
-    return f"{number}{noun} of {_plural(count, _NOUNS[unit])}"
-
-
-def _plural(count, noun):
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _check_strategy(strategy, name):
-    if not isinstance(strategy, str) or strategy not in FILL_STRATEGIES:
-        raise ValueError(f"{name}={strategy!r} is not a fill strategy; choose one of {', '.join(FILL_STRATEGIES)}")

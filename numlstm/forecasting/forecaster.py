@@ -5,10 +5,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import callbacks, layers, optimizers, saving, utils
-from ..losses import QuantileLoss
 from ..models import Sequential
 from ..preprocessing import ForecastData, scaler_from_config
-from .csv_tables import TimeTable, infer_frequency
+from .series import SeriesData, collection_data, is_collection, series_data
+from .calibration import conformal_adjustments
+from .heads import METHODS, make_head
 from .scores import quantile_levels
 from .time_steps import future_times, season_of
 
@@ -16,124 +17,6 @@ CELLS = {"lstm": {}, "peephole": {"peephole": True}, "cifg": {"cifg": True}}
 
 # What a saved forecaster's metadata holds; version 1 (before covariates and quantiles) had no "version".
 METADATA_VERSION = 2
-
-
-@dataclass(frozen=True, eq=False)
-class SeriesData:
-    """A forecaster's view of a series: the target first, then its covariates, on one time axis.
-
-    Attributes
-    ----------
-    time : numpy.ndarray
-        datetime64 stamps, or step numbers when the data have no dates.
-    values : numpy.ndarray (steps, 1 + covariates)
-        Finite; the target is column 0.
-    names : tuple of str
-        The target's name, then the covariates'.
-    frequency : str or None
-        As ``numlstm.forecasting.infer_frequency`` names it; None without dates.
-    source : str
-        The packaged series' name or the CSV file's path, for the record.
-    description : str
-        One line for a person.
-    """
-
-    time: np.ndarray
-    values: np.ndarray
-    names: tuple
-    frequency: str | None
-    source: str
-    description: str
-
-
-def series_data(series, target=None, covariates=None):
-    """``series`` as :class:`SeriesData`: a :class:`TimeTable`, a packaged ``TimeSeries`` or an array.
-
-    Parameters
-    ----------
-    series : TimeTable or numlstm.datasets.TimeSeries or SeriesData or array_like (steps,)
-        The data. An array has no dates: its steps are numbered.
-    target : str, optional
-        The column forecast: needed for a table of several columns. For an
-        array, the name given to it ("y" by default).
-    covariates : list of str or array_like (steps, k), optional
-        Past covariates read beside the target: column names of a table, or
-        an array of ``k`` series beside an array target.
-
-    Returns
-    -------
-    SeriesData
-
-    Examples
-    --------
-    >>> from numlstm import datasets
-    >>> data = series_data(datasets.load_elnino())
-    >>> data.names, data.frequency, data.values.shape
-    (('elnino',), 'M', (732, 1))
-    """
-    from ..datasets import TimeSeries
-
-    if isinstance(series, SeriesData):
-        wanted = (target or series.names[0], *(series.names[1:] if covariates is None else covariates))
-        if wanted != series.names:
-            raise ValueError(f"the data hold {', '.join(series.names)}, not {', '.join(wanted)}")
-        return series
-    if isinstance(series, TimeTable):
-        covariates = _names(covariates, "covariates")
-        if target is None:
-            candidates = [name for name in series.columns if name not in covariates]
-            if len(candidates) != 1:
-                raise ValueError(f"{series.source}: choose the target among its numeric columns "
-                                 f"{', '.join(series.columns)}")
-            target = candidates[0]
-        if target in covariates:
-            raise ValueError(f"the target {target!r} cannot also be a covariate")
-        values = series.values([target, *covariates])
-        return SeriesData(series.time, values, (target, *covariates), series.frequency, series.source,
-                          series.describe())
-    if isinstance(series, TimeSeries):
-        if covariates:
-            raise ValueError(f"the packaged {series.name!r} series has no covariates")
-        if target not in (None, series.name):
-            raise ValueError(f"the packaged series is {series.name!r}, not {target!r}")
-        return SeriesData(series.time, series.values[:, None], (series.name,), infer_frequency(series.time),
-                          series.name, f"{series.name} ({series.units}, {len(series)} steps)")
-    values = np.asarray(series, np.float64)
-    if values.ndim != 1:
-        raise ValueError(f"series must be a TimeTable, a TimeSeries or a 1-D array, got shape {values.shape}")
-    names = (target or "y",)
-    if isinstance(covariates, (list, tuple)) and all(isinstance(name, str) for name in covariates):
-        if covariates:
-            raise TypeError(f"covariates {covariates} are column names: they need a TimeTable (read_csv), "
-                            "not an array")
-        covariates = None
-    if covariates is not None:
-        extra = np.asarray(covariates, np.float64)
-        extra = extra[:, None] if extra.ndim == 1 else extra
-        if extra.ndim != 2 or len(extra) != len(values):
-            raise ValueError(f"covariates must be an array of shape ({len(values)}, k) beside a series of "
-                             f"{len(values)} steps, got shape {np.shape(covariates)}")
-        values = np.column_stack([values, extra])
-        names += tuple(f"covariate_{i + 1}" for i in range(extra.shape[1]))
-    else:
-        values = values[:, None]
-    return SeriesData(np.arange(len(values)), values, names, None, "array", f"an array of {len(values)} steps")
-
-
-def _partner(levels, level):
-    """The index of the level 1 - ``level`` in ``levels``, or None."""
-    for index, other in enumerate(levels):
-        if abs(other + level - 1) < 1e-9:
-            return index
-    return None
-
-
-def _names(value, argument):
-    if value is None:
-        return []
-    if isinstance(value, str) or not all(isinstance(name, str) for name in value):
-        raise TypeError(f"{argument} must be a list of column names, got {value!r}")
-    return list(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,6 +65,11 @@ class Forecaster:
     ``horizon`` target steps: points trained on the mean squared error, or
     quantiles trained on the pinball loss (:class:`numlstm.losses.QuantileLoss`).
 
+    Several series (a dict or list of them) train one global model: the
+    windows of all series are pooled, each series scaled by statistics of
+    its own training part, so that one network learns from every series
+    and forecasts each (as the global models of darts and neuralforecast).
+
     Quantile forecasts never cross: the levels are sorted at each step
     (the monotone rearrangement of Chernozhukov, Fernandez-Val and Galichon,
     Econometrica 2010, which can only bring each level's forecast closer
@@ -214,6 +102,21 @@ class Forecaster:
     calibrate : bool, default True
         Calibrate the quantile intervals on the validation part (above);
         False keeps the network's own quantiles.
+    method : {"point", "quantile", "normal", "mc_dropout"}, optional
+        How the forecast is probabilistic: not at all (``"point"``, the
+        default without ``quantiles``), quantile regression on the pinball
+        loss (``"quantile"``, the default with them), a Gaussian likelihood
+        head trained on :class:`numlstm.losses.GaussianNLL` whose quantiles
+        are those of the Gaussian (``"normal"``), or Monte Carlo dropout
+        (``"mc_dropout"``: an MSE network with dropout, its quantiles those
+        of ``samples`` forecasts made with dropout on). The last two
+        report ``quantiles`` (0.1, 0.5 and 0.9 by default) and can
+        :meth:`sample`.
+    dropout : float, optional
+        The dropout rate of ``"mc_dropout"`` (0.2 by default): on the
+        LSTMs' recurrent connections and on their output.
+    samples : int, default 200
+        Forecasts per window that ``"mc_dropout"`` draws for its quantiles.
 
     Examples
     --------
@@ -227,22 +130,41 @@ class Forecaster:
     """
 
     def __init__(self, lookback, horizon=1, units=(64, 32), bidirectional=False, cell="lstm", quantiles=None,
-                 relative=True, season=None, calibrate=True):
+                 relative=True, season=None, calibrate=True, method=None, dropout=None, samples=200):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
         self.lookback, self.horizon = int(lookback), int(horizon)
         self.units, self.bidirectional, self.cell = tuple(int(u) for u in units), bool(bidirectional), cell
+        self.method = method or ("point" if quantiles is None else "quantile")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if self.method == "point" and quantiles is not None:
+            raise ValueError("quantiles need a probabilistic method: 'quantile', 'normal' or 'mc_dropout'")
+        if self.method != "point" and quantiles is None:
+            quantiles = (0.1, 0.5, 0.9)
+        if dropout is not None and self.method != "mc_dropout":
+            raise ValueError("dropout applies to method='mc_dropout'")
+        self.dropout = 0.2 if dropout is None and self.method == "mc_dropout" else dropout
+        if self.dropout is not None and not 0 < self.dropout < 1:
+            raise ValueError(f"dropout must lie in (0, 1), got {dropout!r}")
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
+            raise ValueError(f"samples must be an integer of at least 2, got {samples!r}")
+        self.samples = int(samples)
         self.quantiles = None if quantiles is None else quantile_levels(quantiles)
+        self.head = make_head(self.method, self.horizon, self.quantiles, self.dropout, self.samples)
         self.relative, self.season, self.calibrate = bool(relative), season, bool(calibrate)
-        self.interval_adjustments = None
-        self.model = self.data = self.history = self.scaler = None
-        self.names = self.frequency = self.source = self.time = self.values = None
+        self.model = self.history = self.names = self.frequency = self.source = None
         self.validation_fraction, self.test_fraction = 0.15, 0.15
+        # Per series, keyed by None for one series and by text for a collection (a global model):
+        self.series = {}       # the SeriesData fit saw (empty after load)
+        self.splits = {}       # their ForecastData
+        self.scalers = {}      # each series' scaler, fitted on its own training part
+        self.adjustments = {}  # each series' interval calibration (horizon, levels), when calibrated
 
     def clone(self):
         """An untrained forecaster of the same design (for refitting, as in a backtest)."""
         return type(self)(self.lookback, self.horizon, self.units, self.bidirectional, self.cell, self.quantiles,
-                          self.relative, self.season, self.calibrate)
+                          self.relative, self.season, self.calibrate, self.method, self.dropout, self.samples)
 
     @property
     def target(self):
@@ -254,17 +176,43 @@ class Forecaster:
         """The names of the past covariates read beside the target."""
         return list(self.names[1:]) if self.names else []
 
+    @property
+    def is_global(self):
+        """True when trained on a collection of series (one model, per-series scaling)."""
+        return bool(self.scalers) and None not in self.scalers
+
+    def _single(self, what):
+        if self.is_global:
+            raise ValueError(f"a forecaster trained on several series has no single {what}: "
+                             f"read forecaster.series[key] or forecaster.splits[key]")
+        return None
+
+    @property
+    def data(self):
+        """The :class:`~numlstm.preprocessing.ForecastData` of the one series trained on."""
+        return self.splits.get(self._single("data"))
+
+    @property
+    def time(self):
+        """The stamps of the one series trained on (None after load)."""
+        source = self.series.get(self._single("time"))
+        return None if source is None else source.time
+
+    @property
+    def values(self):
+        """The target and covariates of the one series trained on, (steps, 1 + covariates); None after load."""
+        source = self.series.get(self._single("values"))
+        return None if source is None else source.values
+
     def build_model(self, features):
         """The untrained network for windows of ``features`` series (target first)."""
         model = Sequential([layers.Input((self.lookback, features))], name="forecaster")
+        dropout = {"recurrent_dropout": self.dropout} if self.dropout else {}
         for i, size in enumerate(self.units):
-            lstm = layers.LSTM(size, return_sequences=i < len(self.units) - 1, **CELLS[self.cell])
+            lstm = layers.LSTM(size, return_sequences=i < len(self.units) - 1, **CELLS[self.cell], **dropout)
             model.add(layers.Bidirectional(lstm) if self.bidirectional else lstm)
-        if self.quantiles is None:
-            model.add(layers.Dense(self.horizon))
-        else:
-            model.add(layers.Dense(self.horizon * len(self.quantiles)))
-            model.add(layers.Reshape((self.horizon, len(self.quantiles))))
+        for layer in self.head.output_layers():
+            model.add(layer)
         return model
 
     def fit(self, series, target=None, covariates=None, validation_fraction=0.15, test_fraction=0.15, epochs=50,
@@ -273,8 +221,13 @@ class Forecaster:
 
         Parameters
         ----------
-        series, target, covariates
-            As :func:`series_data` takes them.
+        series : one series, or a dict or list of them
+            Each as :func:`series_data` takes it. Several series train one
+            global model: their windows are pooled, each series scaled by
+            its own training statistics and split in time by the same
+            fractions; a dict's keys name them.
+        target, covariates
+            As :func:`series_data` takes them (the same for every series).
         validation_fraction, test_fraction : float
             Shares of the steps kept for validation and test (time-ordered,
             see :func:`numlstm.preprocessing.time_split`).
@@ -289,67 +242,68 @@ class Forecaster:
         Returns
         -------
         Forecaster
-            Itself, trained; ``history`` holds ``fit``'s History and
-            ``data`` the :class:`~numlstm.preprocessing.ForecastData`.
+            Itself, trained; ``history`` holds ``fit``'s History.
         """
-        return self.fit_data(series_data(series, target, covariates), validation_fraction, test_fraction, epochs,
-                             batch_size, learning_rate, patience, verbose, seed)
+        if is_collection(series):
+            sources = collection_data(series, target, covariates)
+        else:
+            sources = series_data(series, target, covariates)
+        return self.fit_data(sources, validation_fraction, test_fraction, epochs, batch_size, learning_rate,
+                             patience, verbose, seed)
 
-    def fit_data(self, source, validation_fraction=0.15, test_fraction=0.15, epochs=50, batch_size=32,
+    def fit_data(self, sources, validation_fraction=0.15, test_fraction=0.15, epochs=50, batch_size=32,
                  learning_rate=3e-3, patience=5, verbose=0, seed=None):
-        """:meth:`fit` on a :class:`SeriesData` (what :func:`series_data` returns); returns the forecaster."""
+        """:meth:`fit` on a :class:`SeriesData`, or a dict of them (what :func:`collection_data` returns)."""
+        if isinstance(sources, SeriesData):
+            sources = {None: sources}
         if seed is not None:
             utils.set_random_seed(seed)
-        data = ForecastData(source.values, self.lookback, self.horizon, validation_fraction=validation_fraction,
-                            test_fraction=test_fraction, relative=self.relative)
-        self.names, self.frequency, self.source = source.names, source.frequency, source.source
+        splits = {key: self._split(key, source, validation_fraction, test_fraction)
+                  for key, source in sources.items()}
+        first = next(iter(sources.values()))
+        self.names, self.frequency = first.names, first.frequency
+        self.source = first.source if len(sources) == 1 and None in sources else "collection"
         self.validation_fraction, self.test_fraction = validation_fraction, test_fraction
-        self.time, self.values, self.data, self.scaler = source.time, source.values, data, data.scaler
+        self.series, self.splits = dict(sources), splits
+        self.scalers = {key: split.scaler for key, split in splits.items()}
         if self.season is None:
             self.season = season_of(self.frequency)
-        self.model = self.build_model(source.values.shape[1])
-        loss = "mse" if self.quantiles is None else QuantileLoss(self.quantiles)
-        self.model.compile(optimizers.Adam(learning_rate), loss)
+        self.model = self.build_model(len(self.names))
+        self.model.compile(optimizers.Adam(learning_rate), self.head.loss())
+        train_x, train_y = _pooled(split.train for split in splits.values())
         validation, stops = None, []
-        if len(data.validation):
-            validation = (data.validation.x, data.validation.y)
+        if any(len(split.validation) for split in splits.values()):
+            validation = _pooled(split.validation for split in splits.values())
             stops = [callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
-        self.history = self.model.fit(data.train.x, data.train.y, batch_size=batch_size, epochs=epochs,
+        self.history = self.model.fit(train_x, train_y, batch_size=batch_size, epochs=epochs,
                                       validation_data=validation, verbose=verbose, callbacks=stops)
-        self.interval_adjustments = None
-        if self.quantiles is not None and self.calibrate and len(data.validation):
-            self.interval_adjustments = self._conformal_adjustments(source.values, data.validation)
+        self.adjustments = {}
+        if self.quantiles is not None and self.calibrate:
+            self.adjustments = {key: conformal_adjustments(self, key, self.series[key].values, split.validation)
+                                for key, split in splits.items() if len(split.validation)}
         return self
 
-    def _conformal_adjustments(self, values, validation):
-        """How far to move each level's forecast, per step ahead, for intervals of nominal coverage.
-
-        Conformalized quantile regression (Romano, Patterson and Candes,
-        NeurIPS 2019) on the validation windows: for each pair of levels q
-        and 1 - q the conformity score of a window is how far the observed
-        value lies outside the interval (negative inside it); the interval
-        then widens (or narrows) by the ceil((n + 1)(1 - 2q)) / n quantile of
-        the n scores, separately for each step ahead.
-        """
-        raw = self._quantile_windows(values, validation.target_starts)
-        actual = validation.y_units
-        adjustments = np.zeros((self.horizon, len(self.quantiles)))
-        count = len(actual)
-        for low, level in enumerate(self.quantiles):
-            high = _partner(self.quantiles, level)
-            if high is None or high <= low:
-                continue
-            scores = np.maximum(raw[..., low] - actual, actual - raw[..., high])
-            rank = min(1.0, np.ceil((count + 1) * (1 - 2 * level)) / count)
-            widen = np.quantile(scores, rank, axis=0, method="higher")
-            adjustments[:, low], adjustments[:, high] = -widen, widen
-        return adjustments
+    def _split(self, key, source, validation_fraction, test_fraction):
+        try:
+            return ForecastData(source.values, self.lookback, self.horizon, validation_fraction=validation_fraction,
+                                test_fraction=test_fraction, relative=self.relative)
+        except ValueError as exc:
+            raise ValueError(f"series {key!r}: {exc}" if key is not None else str(exc)) from None
 
     def _require_fit(self):
         if self.model is None:
             raise ValueError("the forecaster is not trained: call fit(series) or Forecaster.load(path) first")
 
-    def predict_windows(self, values, origins):
+    def _key(self, key):
+        if key not in self.scalers:
+            if key is None:
+                raise ValueError(f"the forecaster was trained on several series ({', '.join(self.scalers)}): "
+                                 "name one (key=...)")
+            known = ", ".join(str(k) for k in self.scalers if k is not None) or "one unnamed series"
+            raise ValueError(f"the forecaster has no series {key!r}: it was trained on {known}")
+        return key
+
+    def predict_windows(self, values, origins, key=None):
         """Forecasts from many origins of one series at once, in its units.
 
         Parameters
@@ -359,6 +313,8 @@ class Forecaster:
         origins : array of int
             The first forecast step of each window; each reads the
             ``lookback`` steps before it.
+        key : str, optional
+            Which series of a global forecaster (its scaler and calibration).
 
         Returns
         -------
@@ -367,32 +323,77 @@ class Forecaster:
             sorted along the last axis.
         """
         if self.quantiles is None:
-            return self._scaled_windows(values, origins)[0]
-        forecasts = self._quantile_windows(values, origins)
-        if self.interval_adjustments is not None:
-            forecasts = np.sort(forecasts + self.interval_adjustments, axis=-1)
+            output, scale, shift = self._network_windows(values, origins, key)
+            return output * scale + shift[:, None]
+        forecasts = self.raw_quantile_windows(values, origins, key)
+        if key in self.adjustments:
+            forecasts = np.sort(forecasts + self.adjustments[key], axis=-1)
         return forecasts
 
-    def _quantile_windows(self, values, origins):
-        """The network's quantile forecasts in units, sorted, before any calibration."""
-        output, scale, shift = self._scaled_windows(values, origins)
-        return np.sort(output, axis=-1) * scale + shift[:, None, None]
+    def raw_quantile_windows(self, values, origins, key=None):
+        """The quantile forecasts in units, sorted, before calibration."""
+        if self.method == "mc_dropout":
+            samples, scale, shift = self._network_windows(values, origins, key, self.samples)
+            quantiles = self.head.quantiles_of_samples(samples)
+        else:
+            output, scale, shift = self._network_windows(values, origins, key)
+            quantiles = self.head.quantiles(output)
+        return np.sort(quantiles, axis=-1) * scale + shift[:, None, None]
 
-    def _scaled_windows(self, values, origins):
-        """Points in units, or (raw quantile output, scale, shift) to map quantiles to units."""
+    def sample(self, series=None, count=100, key=None):
+        """``count`` draws of the ``horizon`` steps after the end of ``series``, in its units.
+
+        A Gaussian head draws from its distributions; Monte Carlo dropout
+        runs the network ``count`` times with dropout on. Calibration does
+        not apply to samples.
+
+        Parameters
+        ----------
+        series : optional
+            One series as :func:`series_data` takes it; by default the one
+            ``fit`` saw (or, for a global forecaster, ``key``'s).
+        count : int, default 100
+        key : str, optional
+            The series of a global forecaster.
+
+        Returns
+        -------
+        numpy.ndarray (count, horizon)
+        """
+        if self.method not in ("normal", "mc_dropout"):
+            raise ValueError(f"sampling needs method='normal' or 'mc_dropout'; this forecaster's is {self.method!r}")
+        if series is None:
+            if key not in self.series:
+                raise ValueError("give the series to continue: a loaded forecaster keeps no data")
+            source = self.series[key]
+        else:
+            source = series_data(series, self.target, self.covariates)
+        origin = [len(source.values)]
+        if self.method == "mc_dropout":
+            draws, scale, shift = self._network_windows(source.values, origin, key, count)
+        else:
+            output, scale, shift = self._network_windows(source.values, origin, key)
+            draws = self.head.samples(output, count, utils.global_generator())
+        return draws[:, 0] * scale + shift[0]
+
+    def _network_windows(self, values, origins, key, passes=None):
+        """The network's scaled output for each window, and the scale and shifts that map it to units.
+
+        With ``passes``, that many outputs per window with dropout on: (passes, windows, ...).
+        """
         self._require_fit()
+        scaler = self.scalers[self._key(key)]
         origins = np.asarray(origins, np.int64)
         if origins.size and (origins.min() < self.lookback or origins.max() > len(values)):
             raise ValueError(f"origins must lie in [{self.lookback}, {len(values)}] for windows of "
                              f"{self.lookback} steps of a series of {len(values)}")
         windows = values[origins[:, None] - self.lookback + np.arange(self.lookback)]
         anchors = windows[:, -1] if self.relative else np.zeros((len(windows), values.shape[1]))
-        scaled = self.scaler.transform(windows - anchors[:, None])
-        output = np.asarray(self.model.predict(scaled, batch_size=256, verbose=0), np.float64)
-        shift = anchors[:, 0] + self.scaler.offset[0]
-        if self.quantiles is None:
-            return output * self.scaler.scale[0] + shift[:, None], None, None
-        return output, self.scaler.scale[0], shift
+        scaled = scaler.transform(windows - anchors[:, None])
+        shift = anchors[:, 0] + scaler.offset[0]
+        if passes is None:
+            return np.asarray(self.model.predict(scaled, batch_size=256, verbose=0), np.float64), scaler.scale[0], shift
+        return _dropout_passes(self.model, scaled, passes), scaler.scale[0], shift
 
     def point(self, forecasts):
         """The point forecast of quantile forecasts (..., levels): the median level, else their mean."""
@@ -407,32 +408,41 @@ class Forecaster:
 
         Parameters
         ----------
-        series : as :func:`series_data` takes it, optional
-            Must hold the target and covariates the forecaster was trained
-            on (by name for a table), at least ``lookback`` steps.
+        series : optional
+            One series as :func:`series_data` takes it, or for a global
+            forecaster a dict of them keyed as in training. Must hold the
+            target and covariates the forecaster was trained on (by name for
+            a table), at least ``lookback`` steps.
         target, covariates : optional
             Default to the trained ones.
 
         Returns
         -------
-        Forecast
+        Forecast, or dict of str to Forecast
+            A dict for a global forecaster, keyed by series.
         """
         self._require_fit()
+        target = target or self.target
+        covariates = self.covariates if covariates is None else covariates
         if series is None:
-            if self.values is None:
+            if not self.series:
                 raise ValueError("give the series to continue: a loaded forecaster keeps no data")
-            time, values = self.time, self.values
+            sources = self.series
+        elif is_collection(series):
+            sources = collection_data(series, target, covariates)
         else:
-            data = series_data(series, target or self.target,
-                               self.covariates if covariates is None else covariates)
-            if data.values.shape[1] != len(self.names):
-                raise ValueError(f"the forecaster reads {len(self.names)} series ({', '.join(self.names)}); "
-                                 f"the data give {data.values.shape[1]}")
-            time, values = data.time, data.values
-        if len(values) < self.lookback:
-            raise ValueError(f"the forecaster reads {self.lookback} steps; the series has only {len(values)}")
-        forecasts = self.predict_windows(values, [len(values)])[0]
-        stamps = future_times(time, self.frequency, self.horizon)
+            sources = {None: series_data(series, target, covariates)}
+        forecasts = {key: self._forecast_after(key, source) for key, source in sources.items()}
+        return forecasts if self.is_global else forecasts[None]
+
+    def _forecast_after(self, key, source):
+        if source.values.shape[1] != len(self.names):
+            raise ValueError(f"the forecaster reads {len(self.names)} series ({', '.join(self.names)}); "
+                             f"the data give {source.values.shape[1]}")
+        if len(source.values) < self.lookback:
+            raise ValueError(f"the forecaster reads {self.lookback} steps; the series has only {len(source.values)}")
+        forecasts = self.predict_windows(source.values, [len(source.values)], key)[0]
+        stamps = future_times(source.time, self.frequency, self.horizon)
         if self.quantiles is None:
             return Forecast(stamps, forecasts, None, None, self.target)
         return Forecast(stamps, self.point(forecasts), self.quantiles, forecasts, self.target)
@@ -440,17 +450,20 @@ class Forecaster:
     def settings(self):
         """What a saved forecaster records beside its weights (JSON values)."""
         self._require_fit()
+        adjustments = {str(key): value.tolist() for key, value in self.adjustments.items()}
         return {"version": METADATA_VERSION, "lookback": self.lookback, "horizon": self.horizon,
                 "units": list(self.units), "bidirectional": self.bidirectional, "cell": self.cell,
                 "quantiles": None if self.quantiles is None else list(self.quantiles), "relative": self.relative,
                 "season": self.season, "target": self.target, "covariates": self.covariates,
-                "frequency": self.frequency, "data": self.source, "scaler": self.scaler.get_config(),
+                "frequency": self.frequency, "data": self.source,
                 "validation_fraction": self.validation_fraction, "test_fraction": self.test_fraction,
-                "calibrate": self.calibrate, "interval_adjustments": None if self.interval_adjustments is None
-                else self.interval_adjustments.tolist()}
+                "calibrate": self.calibrate, "global": self.is_global, "method": self.method,
+                "dropout": self.dropout, "samples": self.samples,
+                "scalers": {str(key): scaler.get_config() for key, scaler in self.scalers.items()},
+                "interval_adjustments": adjustments}
 
     def save(self, path, **extra):
-        """Write the model, its scaler and settings to ``path`` (a ``.numlstm`` file), with ``extra`` settings."""
+        """Write the model, its scalers and settings to ``path`` (a ``.numlstm`` file), with ``extra`` settings."""
         self.model.metadata = {"forecaster": {**self.settings(), **extra}}
         saving.save_model(self.model, path)
 
@@ -459,16 +472,23 @@ class Forecaster:
         """A trained forecaster from a loaded model and its ``metadata["forecaster"]`` settings."""
         forecaster = cls(settings["lookback"], settings["horizon"], settings.get("units", ()),
                          settings.get("bidirectional", False), settings.get("cell", "lstm"),
-                         settings.get("quantiles"), settings["relative"], settings.get("season"))
-        forecaster.model, forecaster.scaler = model, scaler_from_config(settings["scaler"])
+                         settings.get("quantiles"), settings["relative"], settings.get("season"),
+                         settings.get("calibrate", True), settings.get("method"), settings.get("dropout"),
+                         settings.get("samples", 200))
+        forecaster.model = model
         target = settings.get("target") or settings.get("column") or settings.get("data")
         forecaster.names = (target, *settings.get("covariates", ()))
         forecaster.frequency, forecaster.source = settings.get("frequency"), settings.get("data")
         forecaster.validation_fraction = settings.get("validation_fraction", 0.15)
         forecaster.test_fraction = settings.get("test_fraction", 0.15)
-        forecaster.calibrate = settings.get("calibrate", True)
-        if settings.get("interval_adjustments") is not None:
-            forecaster.interval_adjustments = np.asarray(settings["interval_adjustments"], np.float64)
+        if "scalers" in settings:  # version 2
+            keyed = (lambda key: key) if settings.get("global") else (lambda key: None)
+            forecaster.scalers = {keyed(key): scaler_from_config(config)
+                                  for key, config in settings["scalers"].items()}
+            forecaster.adjustments = {keyed(key): np.asarray(value, np.float64)
+                                      for key, value in settings.get("interval_adjustments", {}).items()}
+        else:  # version 1: one series, one scaler
+            forecaster.scalers = {None: scaler_from_config(settings["scaler"])}
         return forecaster
 
     @classmethod
@@ -480,3 +500,16 @@ class Forecaster:
             raise ValueError(f"{path} holds a model but no forecaster settings: it was not written by "
                              "Forecaster.save or `numlstm train`")
         return cls.from_model(model, settings)
+
+
+def _dropout_passes(model, windows, passes, rows=4096):
+    """(passes, windows, ...) outputs of ``model`` with dropout on: the windows tiled into batches of ``rows``."""
+    tiled = np.tile(windows, (passes, 1, 1))
+    outputs = [np.asarray(model(tiled[i:i + rows], training=True), np.float64) for i in range(0, len(tiled), rows)]
+    return np.concatenate(outputs).reshape((passes, len(windows)) + outputs[0].shape[1:])
+
+
+def _pooled(splits):
+    """The windows of several series' splits, stacked."""
+    splits = [split for split in splits if len(split)]
+    return np.concatenate([split.x for split in splits]), np.concatenate([split.y for split in splits])

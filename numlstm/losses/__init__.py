@@ -27,6 +27,12 @@ output per quantile level for quantile regression: ``y_pred`` is
 ``(..., Q)`` and ``y_true`` has one value per position (``(...)`` or
 ``(..., 1)``), compared with every level.
 
+:class:`GaussianNLL` (``"gaussian_nll"``) is the negative log-likelihood of a
+Gaussian whose mean and (softplus-mapped) scale the network outputs, a
+likelihood head for probabilistic forecasting: ``y_pred`` is ``(..., 2)`` and
+``y_true`` ``(...)`` or ``(..., 1)``; :func:`gaussian_parameters` turns the
+outputs into ``(mu, sigma)``.
+
 Every loss returns the gradient of its value with respect to ``y_pred``,
 which training feeds into the model's backward pass: numlstm has no automatic
 differentiation, so a loss must supply its own gradient.
@@ -61,6 +67,7 @@ Give an instance to ``model.compile(loss=QuarticError())``. A plain function
 is refused by :func:`get`: it has no gradient.
 """
 
+from .gaussian import GaussianNLL, gaussian_parameters
 from .loss import _CUSTOM_LOSS_HELP, EPSILON, Loss, check_sample_weight
 from .loss import _Elementwise  # noqa: F401  (for code that checks isinstance against it)
 from .probabilistic import BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, SparseCategoricalCrossentropy
@@ -71,7 +78,7 @@ from .regression import (Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercenta
 __all__ = ["EPSILON", "Loss", "check_sample_weight", "get", "MeanSquaredError", "MeanAbsoluteError",
            "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh", "Poisson",
            "KLDivergence", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-           "QuantileLoss"]
+           "QuantileLoss", "GaussianNLL", "gaussian_parameters"]
 
 _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
@@ -84,6 +91,7 @@ _BY_NAME = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "quantile_loss": QuantileLoss, "pinball_loss": QuantileLoss,
+    "gaussian_nll": GaussianNLL,
     # Keras' other spellings: upper-case abbreviations, "bce", and the class names
     "MSE": MeanSquaredError, "MAE": MeanAbsoluteError, "MAPE": MeanAbsolutePercentageError,
     "MSLE": MeanSquaredLogarithmicError, "KLD": KLDivergence, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
