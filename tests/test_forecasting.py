@@ -189,3 +189,38 @@ def test_method_arguments_are_checked():
         Forecaster(lookback=4, dropout=0.1)
     with pytest.raises(ValueError, match="sampling needs method='normal' or 'mc_dropout'"):
         Forecaster(lookback=4, units=(4,)).fit(np.arange(60.0), epochs=1).sample()
+
+
+def test_calendar_features_are_known_future_covariates(tmp_path):
+    rng = np.random.default_rng(0)
+    days = np.datetime64("2021-01-04") + np.arange(700)  # from a Monday
+    weekend = ((days.astype(np.int64) + 3) % 7) >= 5
+    source = SeriesData(days, (5.0 * weekend + rng.normal(0, 0.1, 700))[:, None], ("visits",), "D", "array", "")
+    scores = {}
+    for calendar in (None, ("dayofweek",)):
+        forecaster = Forecaster(lookback=1, horizon=1, units=(16,), calendar=calendar, relative=False)
+        forecaster.fit(source, epochs=60, seed=0, learning_rate=1e-2)
+        scores[calendar] = backtest(forecaster).scores["LSTM"]["RMSE"]
+    # One step of history cannot tell Friday from Monday (both 0) nor Sunday from Saturday (both 5);
+    # the calendar of the step forecast can.
+    assert scores[None] > 1.0 and scores[("dayofweek",)] < 0.3, scores
+    forecast = forecaster.predict()
+    assert str(forecast.time[0]) == "2022-12-05" and forecast.values[0] < 1.0, "a Monday: a weekday"
+    forecaster.save(tmp_path / "m.numlstm")
+    loaded = Forecaster.load(tmp_path / "m.numlstm")
+    assert loaded.calendar == ("dayofweek",)
+    np.testing.assert_allclose(loaded.predict(source).values, forecast.values)
+    with pytest.raises(ValueError, match="calendar features must be among hour, dayofweek"):
+        Forecaster(lookback=1, calendar=("weekday",))
+    with pytest.raises(ValueError, match="calendar features need dates"):
+        Forecaster(lookback=2, units=(4,), calendar="month").fit(np.arange(50.0), epochs=1)
+
+
+def test_calendar_features_encode_the_cycles():
+    from numlstm.forecasting.calendar import calendar_features
+
+    stamps = np.array(["2024-12-31T18:00", "2025-01-01T00:00"], "datetime64[s]")  # a Tuesday, a Wednesday
+    features = calendar_features(stamps, ["hour", "dayofweek", "month"])
+    angles = 2 * np.pi * np.array([[18 / 24, 1 / 7, 11 / 12], [0, 2 / 7, 0]])
+    expected = np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(2, 6)
+    np.testing.assert_allclose(features, expected, atol=1e-12)

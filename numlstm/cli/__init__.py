@@ -76,6 +76,15 @@ def _quantiles(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _calendar(text):
+    from ..forecasting.calendar import check_calendar
+
+    try:
+        return check_calendar(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _names(text):
     names = [name.strip() for name in text.split(",")]
     if not all(names):
@@ -175,14 +184,20 @@ def build_parser():
     train.add_argument("--data", required=True, metavar="{co2,sunspots,elnino,nile,PATH.csv}")
     train.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.numlstm)")
     _csv_options(train)
-    train.add_argument("--quantiles", type=_quantiles, metavar="Q,Q,...",
-                       help="forecast these quantile levels (e.g. 0.1,0.5,0.9: an 80%% interval and the median) "
-                            "instead of one value per step")
-    train.add_argument("--method", choices=("quantile", "normal", "mc_dropout"),
-                       help="how the forecast is probabilistic: quantile regression (the default with --quantiles), "
-                            "a Gaussian likelihood head, or Monte Carlo dropout; the last two report --quantiles "
-                            "(0.1,0.5,0.9 by default)")
-    train.add_argument("--dropout", type=_fraction, metavar="RATE", help="the dropout of --method mc_dropout (0.2)")
+    probabilistic = train.add_argument_group("probabilistic forecasts")
+    probabilistic.add_argument(
+        "--quantiles", type=_quantiles, metavar="Q,Q,...",
+        help="forecast these quantile levels (e.g. 0.1,0.5,0.9: an 80%% interval and the median) instead of one "
+             "value per step")
+    probabilistic.add_argument(
+        "--method", choices=("quantile", "normal", "mc_dropout"),
+        help="how the forecast is probabilistic: quantile regression (the default with --quantiles), a Gaussian "
+             "likelihood head, or Monte Carlo dropout; the last two report --quantiles (0.1,0.5,0.9 by default)")
+    probabilistic.add_argument("--dropout", type=_fraction, metavar="RATE",
+                               help="the dropout of --method mc_dropout (0.2)")
+    train.add_argument("--calendar", type=_calendar, metavar="NAME,NAME,...",
+                       help="calendar features of every step read and forecast, as known-future covariates: "
+                            "hour, dayofweek, dayofmonth, dayofyear, month")
     train.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
     train.add_argument("--plots", action="store_true", help="write training and forecast PNGs beside the model")
     _training_options(train, epochs=50, layers=[64, 32], lookback=24, horizon=1)

@@ -23,12 +23,14 @@ def load_model_file(path, kind, written_by):
     return model, settings
 
 
-def load_data(data, target=None, covariates=(), time_column=None, freq=None, fill="interpolate", id_column=None):
+def load_data(data, target=None, covariates=(), time_column=None, freq=None, fill="interpolate", id_column=None,
+              note_unused=True):
     """The target (and covariates) of ``data``, a packaged series name or a CSV path, as ``SeriesData``.
 
     With ``id_column``, a long CSV file of several series: ``{series: SeriesData}``. Notes what a person
     should know, columns left out and skipped, on standard error (standard output may be a forecast piped
-    elsewhere).
+    elsewhere); ``note_unused=False`` leaves out the note on numeric columns not read (a saved model
+    reads what it was trained on).
     """
     if data in datasets.SERIES:
         if target not in (None, data) or covariates or time_column or freq or id_column:
@@ -54,7 +56,7 @@ def load_data(data, target=None, covariates=(), time_column=None, freq=None, fil
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     names = next(iter(source.values())).names if id_column else source.names
-    if target is not None and not id_column:
+    if note_unused and target is not None and not id_column:
         unused = [name for name in _numeric_columns(path, table) if name not in names]
         if unused:
             print(f"{path}: not read: {', '.join(unused)} (add them with --covariates)", file=sys.stderr)

@@ -20,7 +20,8 @@ def train_and_report(source, options, out):
     try:
         forecaster = Forecaster(options.lookback, options.horizon, options.layers, options.bidirectional,
                                 options.cell, quantiles=getattr(options, "quantiles", None),
-                                method=getattr(options, "method", None), dropout=getattr(options, "dropout", None))
+                                method=getattr(options, "method", None), dropout=getattr(options, "dropout", None),
+                                calendar=getattr(options, "calendar", None))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     sources = source if isinstance(source, dict) else {None: source}
@@ -145,7 +146,7 @@ def _model_data(settings, options):
         covariates = settings.get("covariates") or ()
         try:
             source = load_data(data, target, covariates, settings.get("time_column"), None,
-                               settings.get("fill") or "interpolate", settings.get("id_column"))
+                               settings.get("fill") or "interpolate", settings.get("id_column"), note_unused=False)
         except CommandError as exc:
             reads = ", ".join(name for name in (target, *covariates) if name)
             raise CommandError(f"the model reads {reads or 'one column'}: {exc}") from None

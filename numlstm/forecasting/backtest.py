@@ -223,7 +223,7 @@ def _series_for(forecaster, series):
 def _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_options):
     """The forecasts from every origin, batched per group of origins between refits."""
     if not refit:
-        return forecaster.predict_windows(data.values, origins, key), 0
+        return forecaster.predict_windows(data, origins, key), 0
     groups = [origins[i:i + refit] for i in range(0, len(origins), refit)]
     pieces = []
     for group in groups:
@@ -231,7 +231,7 @@ def _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_o
         history = SeriesData(data.time[first:group[0]], data.values[first:group[0]], data.names, data.frequency,
                              data.source, data.description)
         trained = forecaster.clone().fit_data(history, forecaster.validation_fraction, 0.0, **fit_options)
-        pieces.append(trained.predict_windows(data.values, group))
+        pieces.append(trained.predict_windows(data, group))
     return np.concatenate(pieces), len(groups)
 
 

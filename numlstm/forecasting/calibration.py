@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def conformal_adjustments(forecaster, key, values, validation):
+def conformal_adjustments(forecaster, key, source, validation):
     """How far to move each quantile level's forecast, per step ahead, for intervals of nominal coverage.
 
     Conformalized quantile regression (Romano, Patterson and Candes,
@@ -19,7 +19,7 @@ def conformal_adjustments(forecaster, key, values, validation):
         Trained, with quantiles.
     key : str or None
         The series (None for a forecaster of one series).
-    values : array (steps, 1 + covariates)
+    source : SeriesData
         The series.
     validation : numlstm.preprocessing.Split
         Its validation windows.
@@ -29,7 +29,7 @@ def conformal_adjustments(forecaster, key, values, validation):
     numpy.ndarray (horizon, levels)
         Added to the sorted quantile forecasts in the series' units.
     """
-    raw = forecaster.raw_quantile_windows(values, validation.target_starts, key)
+    raw = forecaster.raw_quantile_windows(source, validation.target_starts, key)
     actual = validation.y_units
     levels = forecaster.quantiles
     adjustments = np.zeros((forecaster.horizon, len(levels)))

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import callbacks, layers, optimizers, saving, utils
-from ..models import Sequential
+from ..models import Model
 from ..preprocessing import ForecastData, scaler_from_config
 from .series import SeriesData, collection_data, is_collection, series_data
+from .calendar import calendar_features, check_calendar
 from .calibration import conformal_adjustments
 from .heads import METHODS, make_head
 from .scores import quantile_levels
@@ -117,6 +118,12 @@ class Forecaster:
         LSTMs' recurrent connections and on their output.
     samples : int, default 200
         Forecasts per window that ``"mc_dropout"`` draws for its quantiles.
+    calendar : sequence of str, optional
+        Calendar features (of ``CALENDAR_FEATURES``: ``"hour"``,
+        ``"dayofweek"``, ``"dayofmonth"``, ``"dayofyear"``, ``"month"``)
+        as known-future covariates: the network reads their sine and cosine
+        at every step of the window and at every step it forecasts. Needs
+        dated data.
 
     Examples
     --------
@@ -130,7 +137,7 @@ class Forecaster:
     """
 
     def __init__(self, lookback, horizon=1, units=(64, 32), bidirectional=False, cell="lstm", quantiles=None,
-                 relative=True, season=None, calibrate=True, method=None, dropout=None, samples=200):
+                 relative=True, season=None, calibrate=True, method=None, dropout=None, samples=200, calendar=None):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
         self.lookback, self.horizon = int(lookback), int(horizon)
@@ -150,6 +157,7 @@ class Forecaster:
         if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
             raise ValueError(f"samples must be an integer of at least 2, got {samples!r}")
         self.samples = int(samples)
+        self.calendar = None if calendar is None else check_calendar(calendar)
         self.quantiles = None if quantiles is None else quantile_levels(quantiles)
         self.head = make_head(self.method, self.horizon, self.quantiles, self.dropout, self.samples)
         self.relative, self.season, self.calibrate = bool(relative), season, bool(calibrate)
@@ -164,7 +172,8 @@ class Forecaster:
     def clone(self):
         """An untrained forecaster of the same design (for refitting, as in a backtest)."""
         return type(self)(self.lookback, self.horizon, self.units, self.bidirectional, self.cell, self.quantiles,
-                          self.relative, self.season, self.calibrate, self.method, self.dropout, self.samples)
+                          self.relative, self.season, self.calibrate, self.method, self.dropout, self.samples,
+                          self.calendar)
 
     @property
     def target(self):
@@ -205,15 +214,39 @@ class Forecaster:
         return None if source is None else source.values
 
     def build_model(self, features):
-        """The untrained network for windows of ``features`` series (target first)."""
-        model = Sequential([layers.Input((self.lookback, features))], name="forecaster")
+        """The untrained network for windows of ``features`` series (target first).
+
+        With calendar features, a functional model of two inputs: the
+        window (its series and the calendar of its steps) and the calendar
+        of the steps forecast, joined to the LSTMs' output before the head.
+        """
+        extra = 2 * len(self.calendar) if self.calendar else 0
+        window = layers.Input((self.lookback, features + extra), name="window")
+        output = window
         dropout = {"recurrent_dropout": self.dropout} if self.dropout else {}
         for i, size in enumerate(self.units):
             lstm = layers.LSTM(size, return_sequences=i < len(self.units) - 1, **CELLS[self.cell], **dropout)
-            model.add(layers.Bidirectional(lstm) if self.bidirectional else lstm)
+            output = (layers.Bidirectional(lstm) if self.bidirectional else lstm)(output)
+        inputs = window
+        if self.calendar:
+            future = layers.Input((self.horizon * extra,), name="calendar")
+            output, inputs = layers.Concatenate()([output, future]), [window, future]
         for layer in self.head.output_layers():
-            model.add(layer)
-        return model
+            output = layer(output)
+        return Model(inputs, output, name="forecaster")
+
+    def _model_inputs(self, source, scaled, origins):
+        """What the network reads for windows ending before ``origins``: the scaled windows, with calendars."""
+        if not self.calendar:
+            return scaled
+        time = np.concatenate([source.time, future_times(source.time, self.frequency, self.horizon)])
+        past = origins[:, None] - self.lookback + np.arange(self.lookback)
+        ahead = origins[:, None] + np.arange(self.horizon)
+        width = 2 * len(self.calendar)
+        past_calendar = calendar_features(time[past.ravel()], self.calendar).reshape(len(origins), self.lookback,
+                                                                                       width)
+        future_calendar = calendar_features(time[ahead.ravel()], self.calendar).reshape(len(origins), -1)
+        return [np.concatenate([scaled, past_calendar], axis=-1), future_calendar]
 
     def fit(self, series, target=None, covariates=None, validation_fraction=0.15, test_fraction=0.15, epochs=50,
             batch_size=32, learning_rate=3e-3, patience=5, verbose=0, seed=None):
@@ -270,18 +303,27 @@ class Forecaster:
             self.season = season_of(self.frequency)
         self.model = self.build_model(len(self.names))
         self.model.compile(optimizers.Adam(learning_rate), self.head.loss())
-        train_x, train_y = _pooled(split.train for split in splits.values())
+        train_x, train_y = self._pooled(sources, splits, "train")
         validation, stops = None, []
         if any(len(split.validation) for split in splits.values()):
-            validation = _pooled(split.validation for split in splits.values())
+            validation = self._pooled(sources, splits, "validation")
             stops = [callbacks.EarlyStopping(patience=patience, restore_best_weights=True)]
         self.history = self.model.fit(train_x, train_y, batch_size=batch_size, epochs=epochs,
                                       validation_data=validation, verbose=verbose, callbacks=stops)
         self.adjustments = {}
         if self.quantiles is not None and self.calibrate:
-            self.adjustments = {key: conformal_adjustments(self, key, self.series[key].values, split.validation)
+            self.adjustments = {key: conformal_adjustments(self, key, self.series[key], split.validation)
                                 for key, split in splits.items() if len(split.validation)}
         return self
+
+    def _pooled(self, sources, splits, part):
+        """The model inputs and targets of one part (train or validation) of every series, stacked."""
+        chosen = [(sources[key], getattr(split, part)) for key, split in splits.items() if len(getattr(split, part))]
+        inputs = [self._model_inputs(source, windows.x, windows.target_starts) for source, windows in chosen]
+        targets = np.concatenate([windows.y for _, windows in chosen])
+        if self.calendar:
+            return [np.concatenate([item[i] for item in inputs]) for i in range(2)], targets
+        return np.concatenate(inputs), targets
 
     def _split(self, key, source, validation_fraction, test_fraction):
         try:
@@ -303,13 +345,13 @@ class Forecaster:
             raise ValueError(f"the forecaster has no series {key!r}: it was trained on {known}")
         return key
 
-    def predict_windows(self, values, origins, key=None):
+    def predict_windows(self, source, origins, key=None):
         """Forecasts from many origins of one series at once, in its units.
 
         Parameters
         ----------
-        values : array (steps, 1 + covariates)
-            The target and covariates, as :class:`SeriesData` holds them.
+        source : SeriesData
+            The series (its target and covariates, and its stamps).
         origins : array of int
             The first forecast step of each window; each reads the
             ``lookback`` steps before it.
@@ -323,20 +365,20 @@ class Forecaster:
             sorted along the last axis.
         """
         if self.quantiles is None:
-            output, scale, shift = self._network_windows(values, origins, key)
+            output, scale, shift = self._network_windows(source, origins, key)
             return output * scale + shift[:, None]
-        forecasts = self.raw_quantile_windows(values, origins, key)
+        forecasts = self.raw_quantile_windows(source, origins, key)
         if key in self.adjustments:
             forecasts = np.sort(forecasts + self.adjustments[key], axis=-1)
         return forecasts
 
-    def raw_quantile_windows(self, values, origins, key=None):
-        """The quantile forecasts in units, sorted, before calibration."""
+    def raw_quantile_windows(self, source, origins, key=None):
+        """The quantile forecasts in units, sorted, before calibration (arguments as :meth:`predict_windows`)."""
         if self.method == "mc_dropout":
-            samples, scale, shift = self._network_windows(values, origins, key, self.samples)
+            samples, scale, shift = self._network_windows(source, origins, key, self.samples)
             quantiles = self.head.quantiles_of_samples(samples)
         else:
-            output, scale, shift = self._network_windows(values, origins, key)
+            output, scale, shift = self._network_windows(source, origins, key)
             quantiles = self.head.quantiles(output)
         return np.sort(quantiles, axis=-1) * scale + shift[:, None, None]
 
@@ -370,30 +412,31 @@ class Forecaster:
             source = series_data(series, self.target, self.covariates)
         origin = [len(source.values)]
         if self.method == "mc_dropout":
-            draws, scale, shift = self._network_windows(source.values, origin, key, count)
+            draws, scale, shift = self._network_windows(source, origin, key, count)
         else:
-            output, scale, shift = self._network_windows(source.values, origin, key)
+            output, scale, shift = self._network_windows(source, origin, key)
             draws = self.head.samples(output, count, utils.global_generator())
         return draws[:, 0] * scale + shift[0]
 
-    def _network_windows(self, values, origins, key, passes=None):
+    def _network_windows(self, source, origins, key, passes=None):
         """The network's scaled output for each window, and the scale and shifts that map it to units.
 
         With ``passes``, that many outputs per window with dropout on: (passes, windows, ...).
         """
         self._require_fit()
         scaler = self.scalers[self._key(key)]
+        values = source.values
         origins = np.asarray(origins, np.int64)
         if origins.size and (origins.min() < self.lookback or origins.max() > len(values)):
             raise ValueError(f"origins must lie in [{self.lookback}, {len(values)}] for windows of "
                              f"{self.lookback} steps of a series of {len(values)}")
         windows = values[origins[:, None] - self.lookback + np.arange(self.lookback)]
         anchors = windows[:, -1] if self.relative else np.zeros((len(windows), values.shape[1]))
-        scaled = scaler.transform(windows - anchors[:, None])
+        inputs = self._model_inputs(source, scaler.transform(windows - anchors[:, None]), origins)
         shift = anchors[:, 0] + scaler.offset[0]
         if passes is None:
-            return np.asarray(self.model.predict(scaled, batch_size=256, verbose=0), np.float64), scaler.scale[0], shift
-        return _dropout_passes(self.model, scaled, passes), scaler.scale[0], shift
+            return np.asarray(self.model.predict(inputs, batch_size=256, verbose=0), np.float64), scaler.scale[0], shift
+        return _dropout_passes(self.model, inputs, passes), scaler.scale[0], shift
 
     def point(self, forecasts):
         """The point forecast of quantile forecasts (..., levels): the median level, else their mean."""
@@ -441,7 +484,7 @@ class Forecaster:
                              f"the data give {source.values.shape[1]}")
         if len(source.values) < self.lookback:
             raise ValueError(f"the forecaster reads {self.lookback} steps; the series has only {len(source.values)}")
-        forecasts = self.predict_windows(source.values, [len(source.values)], key)[0]
+        forecasts = self.predict_windows(source, [len(source.values)], key)[0]
         stamps = future_times(source.time, self.frequency, self.horizon)
         if self.quantiles is None:
             return Forecast(stamps, forecasts, None, None, self.target)
@@ -459,6 +502,7 @@ class Forecaster:
                 "validation_fraction": self.validation_fraction, "test_fraction": self.test_fraction,
                 "calibrate": self.calibrate, "global": self.is_global, "method": self.method,
                 "dropout": self.dropout, "samples": self.samples,
+                "calendar": None if self.calendar is None else list(self.calendar),
                 "scalers": {str(key): scaler.get_config() for key, scaler in self.scalers.items()},
                 "interval_adjustments": adjustments}
 
@@ -474,7 +518,7 @@ class Forecaster:
                          settings.get("bidirectional", False), settings.get("cell", "lstm"),
                          settings.get("quantiles"), settings["relative"], settings.get("season"),
                          settings.get("calibrate", True), settings.get("method"), settings.get("dropout"),
-                         settings.get("samples", 200))
+                         settings.get("samples", 200), settings.get("calendar"))
         forecaster.model = model
         target = settings.get("target") or settings.get("column") or settings.get("data")
         forecaster.names = (target, *settings.get("covariates", ()))
@@ -502,14 +546,14 @@ class Forecaster:
         return cls.from_model(model, settings)
 
 
-def _dropout_passes(model, windows, passes, rows=4096):
-    """(passes, windows, ...) outputs of ``model`` with dropout on: the windows tiled into batches of ``rows``."""
-    tiled = np.tile(windows, (passes, 1, 1))
-    outputs = [np.asarray(model(tiled[i:i + rows], training=True), np.float64) for i in range(0, len(tiled), rows)]
-    return np.concatenate(outputs).reshape((passes, len(windows)) + outputs[0].shape[1:])
+def _dropout_passes(model, inputs, passes, rows=4096):
+    """(passes, windows, ...) outputs of ``model`` with dropout on: the inputs tiled into batches of ``rows``."""
+    arrays = inputs if isinstance(inputs, list) else [inputs]
+    tiled = [np.tile(array, (passes,) + (1,) * (array.ndim - 1)) for array in arrays]
+    outputs = []
+    for i in range(0, len(tiled[0]), rows):
+        batch = [array[i:i + rows] for array in tiled]
+        outputs.append(np.asarray(model(batch if isinstance(inputs, list) else batch[0], training=True), np.float64))
+    return np.concatenate(outputs).reshape((passes, len(arrays[0])) + outputs[0].shape[1:])
 
 
-def _pooled(splits):
-    """The windows of several series' splits, stacked."""
-    splits = [split for split in splits if len(split)]
-    return np.concatenate([split.x for split in splits]), np.concatenate([split.y for split in splits])
