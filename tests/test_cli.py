@@ -352,3 +352,57 @@ def test_a_long_file_of_several_series_trains_one_global_model(capsys, tmp_path)
     assert [line.split(",", 2)[:2] for line in lines[1:4]] == [["mean", "LSTM"], ["mean", "naive"],
                                                              ["mean", "seasonal naive"]]
     assert {line.split(",")[0] for line in lines[4:]} == {"north", "south"}
+
+
+def test_what_a_newcomer_got_wrong_is_refused_in_one_line(capsys, tmp_path, weather_csv, monkeypatch):
+    model = tmp_path / "load.numlstm"
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "train", "--data", "weather.csv", "--target", "load", "--lookback", "14",
+                       "--horizon", "7", "--layers", "4", "--epochs", "1", "--verbose", "0", "--out", str(model))
+    assert code == 0, err
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the model found its data by an absolute path
+    code, out, err = run(capsys, "forecast", str(model))
+    assert code == 0 and out.startswith("step,time,forecast"), err
+
+    day_first = tmp_path / "day_first.csv"
+    day_first.write_text("date,load\n" + "".join(f"{d:02d}/01/2022,{d}\n" for d in range(1, 30)))
+    no_dates = tmp_path / "no_dates.csv"
+    no_dates.write_text("load\n" + "".join(f"{d}\n" for d in range(60)))
+    cases = [
+        (["train", "--data", str(day_first), "--out", "x.numlstm"],
+         "column 'date' looks like the time column, but '01/01/2022' is not a date numlstm reads; write ISO dates"),
+        (["train", "--data", str(weather_csv), "--target", "load", "--freq", "h", "--out", "x.numlstm"],
+         "steps without data; choose the data's own frequency (its most common step: daily steps)"),
+        (["train", "--data", str(weather_csv), "--target", "load", "--covariates", "temp,load", "--out", "x.numlstm"],
+         "--covariates lists 'load', the target"),
+        (["train", "--data", str(weather_csv), "--target", "load", "--calendar", "hour", "--out", "x.numlstm"],
+         "the calendar feature 'hour' is the same at every step of these data"),
+        (["backtest", str(model), "--train-steps", "100"], "give --refit K with them"),
+        (["forecast", str(model), "--data", str(no_dates)], "trained on data of frequency D; "),
+    ]
+    for argv, message in cases:
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and err.count("error:") == 1 and message in err.splitlines()[-1], (argv, err)
+        assert "Traceback" not in err
+
+    code, out, err = run(capsys, "backtest", str(model), "--start", "2022-06-01", "--stride", "7")
+    assert code == 0 and "origins from 2022-06-01" in out
+    assert "their scores are optimistic" in err
+
+
+def test_backtest_a_design_from_a_json_config_with_refits(capsys, tmp_path, weather_csv):
+    config = tmp_path / "design.json"
+    config.write_text('{"lookback": 14, "horizon": 7, "units": [4], "target": "load", "covariates": ["temp"]}')
+    scores = tmp_path / "scores.csv"
+    code, out, err = run(capsys, "backtest", str(config), "--data", str(weather_csv), "--refit", "3", "--stride", "7",
+                         "--epochs", "1", "--out", str(scores))
+    assert code == 0, err
+    assert "backtest of load: 6 origins from 2022-09-13 to 2022-10-18, 7 apart, 7 steps each, 2 refits" in out
+    assert scores.read_text().splitlines()[0] == "method,RMSE,MAE,MASE,sMAPE"
+    code, _, err = run(capsys, "backtest", str(config), "--data", str(weather_csv))
+    assert code == 1 and "is a config, not a trained model: give --data and --refit K" in err
+    config.write_text('{"lookback": 14, "horizons": 7}')
+    code, _, err = run(capsys, "backtest", str(config), "--data", str(weather_csv), "--refit", "3")
+    assert code == 1 and "unknown keys ['horizons']" in err

@@ -144,9 +144,13 @@ def test_single_row_needs_freq():
 def test_freq_given_finer_than_the_stamps():
     table = read_csv(csv_of("month,v", "2020-01,1", "2020-03,3"), freq="M")
     assert stamps(table) == ["2020-01", "2020-02", "2020-03"]
-    table = read_csv(csv_of("date,v", "2020-01-01,0", "2020-01-02,24"), freq="6h")
-    assert stamps(table)[1] == "2020-01-01T06:00:00"
-    assert table.columns["v"].tolist() == [0.0, 6.0, 12.0, 18.0, 24.0]
+    table = read_csv(csv_of("date,v", "2020-01-01,0", "2020-01-02,24", "2020-01-03,48"), freq="12h")
+    assert stamps(table)[1] == "2020-01-01T12:00:00"
+    assert table.columns["v"].tolist() == [0.0, 12.0, 24.0, 36.0, 48.0]
+    # A grid mostly made up of filled steps is refused: 3 of 5 steps would have no data.
+    with pytest.raises(ValueError, match="the 2 rows leave 3 of 5 steps without data; choose the data's own "
+                                         "frequency [(]its most common step: daily steps[)]"):
+        read_csv(csv_of("date,v", "2020-01-01,0", "2020-01-02,24"), freq="6h")
 
 
 # Missing values and filling
@@ -259,11 +263,14 @@ def test_no_time_column_numbers_steps():
 
 @pytest.mark.parametrize("lines, message", [
     (("date,v", "2020-01-01,1", "2020-01-05,2", "2020-01-03,3"),
-     "<file>: line 4 (2020-01-03) does not come after line 3 (2020-01-05): sort the file by time, one row per time"),
+     "<file>: line 4 (2020-01-03) does not come after line 3 (2020-01-05): sort the file by time, one row per time "
+     "(for several series in one file, give the column naming them as id_column)"),
     (("date,v", "2020-01-01,1", "2020-01-01,2"),
-     "<file>: line 3 (2020-01-01) does not come after line 2 (2020-01-01): sort the file by time, one row per time"),
+     "<file>: line 3 (2020-01-01) does not come after line 2 (2020-01-01): sort the file by time, one row per time "
+     "(for several series in one file, give the column naming them as id_column)"),
     (("date,v", "2020-01-02,1", "", "2020-01-01,2"),  # the blank line 3 is skipped but counted
-     "<file>: line 4 (2020-01-01) does not come after line 2 (2020-01-02): sort the file by time, one row per time"),
+     "<file>: line 4 (2020-01-01) does not come after line 2 (2020-01-02): sort the file by time, one row per time "
+     "(for several series in one file, give the column naming them as id_column)"),
 ])
 def test_unsorted_and_duplicate_times(lines, message):
     with pytest.raises(ValueError) as error:

@@ -224,3 +224,20 @@ def test_calendar_features_encode_the_cycles():
     angles = 2 * np.pi * np.array([[18 / 24, 1 / 7, 11 / 12], [0, 2 / 7, 0]])
     expected = np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(2, 6)
     np.testing.assert_allclose(features, expected, atol=1e-12)
+
+
+def test_a_constant_calendar_feature_is_refused():
+    days = SeriesData(np.datetime64("2021-01-01") + np.arange(60), np.ones((60, 1)), ("y",), "D", "array", "")
+    with pytest.raises(ValueError, match="the calendar feature 'hour' is the same at every step of these data"):
+        Forecaster(lookback=4, units=(4,), calendar=("dayofweek", "hour")).fit(days, epochs=1)
+
+
+def test_mase_is_scaled_by_what_was_known_at_the_first_origin():
+    series = np.sin(np.arange(200.0) / 3)
+    forecaster = Forecaster(lookback=12, horizon=3, units=(4,), season=12).fit(series, epochs=1, seed=0)
+    early = backtest(forecaster, start=0, stride=3)
+    assert early.origins[0] == 13, "a window's lookback and one more step for the scale"
+    scale = np.abs(series[12:13] - series[0:1]).mean()
+    naive = early.forecasts["naive"]
+    assert early.scores["naive"]["MASE"] == pytest.approx(np.abs(naive - early.actual).mean() / scale)
+    assert backtest(forecaster, start=5, stride=3).scores == early.scores, "the same origins, the same scores"

@@ -210,14 +210,19 @@ def build_parser():
     forecast.add_argument("--data", help="series to continue (default: the one the model was trained on)")
     forecast.add_argument("--target", "--column", dest="target", help=argparse.SUPPRESS)
     forecast.add_argument("--out", metavar="CSV", help="write the forecast here instead of printing it")
+    forecast.add_argument("--seed", type=int, default=0,
+                          help="random seed of a Monte Carlo dropout model's passes (%(default)s)")
 
     back = commands.add_parser(
         "backtest", help="score a saved model from rolling origins, beside the naive baselines",
         description="Forecast from every origin of the test part (or from --start), score RMSE, MAE, MASE and "
                     "sMAPE beside the naive and seasonal-naive forecasts, and interval coverage, pinball loss and "
                     "CRPS for a quantile model. With --refit K the model is trained anew every K origins on the "
-                    "data before them.")
-    back.add_argument("model", metavar="MODEL", help="a model written by `numlstm train` or `numlstm demo`")
+                    "data before them. Instead of a model, a JSON config of the forecaster's design (e.g. "
+                    '{"lookback": 36, "horizon": 12, "units": [16], "quantiles": [0.1, 0.5, 0.9], "target": "load"}) '
+                    "backtests a design that was never trained, with --data and --refit.")
+    back.add_argument("model", metavar="MODEL|CONFIG.json",
+                      help="a model written by `numlstm train` or `numlstm demo`, or a JSON config")
     back.add_argument("--data", help="series to backtest on (default: the one the model was trained on)")
     back.add_argument("--start", metavar="STEP|DATE", help="first origin (default: the start of the test part)")
     back.add_argument("--stride", type=_positive_int, default=1, help="steps between origins (%(default)s)")

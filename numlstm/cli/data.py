@@ -42,6 +42,9 @@ def load_data(data, target=None, covariates=(), time_column=None, freq=None, fil
         raise CommandError(f"unknown data {data!r}: give one of {', '.join(datasets.SERIES)} or a path to a .csv file")
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
+    if target is not None and target in covariates:
+        raise CommandError(f"--covariates lists {target!r}, the target: the target's past is always read; "
+                           "list the other columns")
     wanted = [target, *covariates] if target else None
     try:
         tables = read_csv(path, time_column=time_column, freq=freq, fill=fill, columns=wanted, id_column=id_column)

@@ -1,11 +1,12 @@
 """``numlstm demo``, ``train``, ``forecast`` and ``backtest``: LSTM forecasters of a series and its covariates."""
 
 import pathlib
+import sys
 import time
 
 import numpy as np
 
-from .. import plotting, saving
+from .. import plotting, saving, utils
 from ..forecasting import Forecaster, backtest
 from .data import load_data, load_model_file
 from .errors import CommandError
@@ -30,21 +31,32 @@ def train_and_report(source, options, out):
         counts += _check_split(key, data, options)
     first = next(iter(sources.values()))
     reads = f" from its past and {', '.join(first.names[1:])}" if len(first.names) > 1 else ""
+    if forecaster.calendar:
+        reads += f"{' and' if reads else ' with'} the calendar ({', '.join(forecaster.calendar)})"
     description = first.description if None in sources else (
         f"{len(sources)} series ({_listed(sources)}), one model for all, each scaled on its own")
+    if None not in sources:
+        for key in list(sources)[:5]:
+            print(f"  {key}: {sources[key].description}")
     print(f"data: {description}\nforecast: {first.names[0]}{reads}; windows of {options.lookback} steps "
           f"forecasting {options.horizon}: {counts[0]} train, {counts[1]} validation, {counts[2]} test")
     if options.verbose:
         forecaster.build_model(len(first.names)).summary()
     started = time.perf_counter()
-    forecaster.fit_data(sources, options.validation, options.test, epochs=options.epochs,
-                        batch_size=options.batch_size, learning_rate=options.learning_rate,
-                        patience=options.patience, verbose=options.verbose, seed=options.seed)
+    try:
+        forecaster.fit_data(sources, options.validation, options.test, epochs=options.epochs,
+                            batch_size=options.batch_size, learning_rate=options.learning_rate,
+                            patience=options.patience, verbose=options.verbose, seed=options.seed)
+    except ValueError as exc:  # what the data cannot support (a constant calendar feature, ...)
+        raise CommandError(str(exc)) from None
     seconds = time.perf_counter() - started
     result = backtest(forecaster)
     each = "" if result.series is None else f", the mean over the {len(result.series)} series' scores"
-    print(f"\ntrained {len(forecaster.history.history['loss'])} epochs in {seconds:.1f} s; test scores over "
-          f"{len(result.origins)} windows x {options.horizon} steps ({_units_note(result)}{each}):")
+    epochs = len(forecaster.history.history["loss"])
+    stopped = (f" (stopped early: {options.patience} epochs without a better validation loss; the best "
+               "epoch's weights kept)" if epochs < options.epochs else "")
+    print(f"\ntrained {epochs} epochs in {seconds:.1f} s{stopped}")
+    print(f"test scores over {len(result.origins)} windows x {options.horizon} steps ({_units_note(result)}{each}):")
     print(_indent(result.table()))
     rmse = {name: scores["RMSE"] for name, scores in result.scores.items()}
     best_baseline = min(score for name, score in rmse.items() if name != "LSTM")
@@ -55,6 +67,8 @@ def train_and_report(source, options, out):
              "id_column": getattr(options, "id", None)}
     if None not in sources:
         extra["data"] = options.data
+    if str(extra.get("data", first.source)).lower().endswith(".csv"):  # found again from any folder
+        extra["data"] = str(pathlib.Path(extra.get("data", first.source)).resolve())
     forecaster.save(pathlib.Path(out), **extra)  # its folder exists: the command checked it before training
     print(f"model saved to {out}")
     return forecaster, result
@@ -149,13 +163,14 @@ def _model_data(settings, options):
                                settings.get("fill") or "interpolate", settings.get("id_column"), note_unused=False)
         except CommandError as exc:
             reads = ", ".join(name for name in (target, *covariates) if name)
-            raise CommandError(f"the model reads {reads or 'one column'}: {exc}") from None
+            hint = "" if options.data else " (the data it was trained on; give other data with --data)"
+            raise CommandError(f"the model reads {reads or 'one column'}: {exc}{hint}") from None
     first = next(iter(source.values())) if isinstance(source, dict) else source
     if target is not None and first.names[0] != target:
         raise CommandError(f"the model forecasts {target!r}; {data} holds {first.names[0]!r}")
-    if settings.get("frequency") and first.frequency and first.frequency != settings["frequency"]:
-        raise CommandError(f"the model was trained on data of frequency {settings['frequency']}; "
-                           f"{data} has frequency {first.frequency}")
+    if settings.get("frequency") and first.frequency != settings["frequency"]:
+        has = f"has frequency {first.frequency}" if first.frequency else "has no dates"
+        raise CommandError(f"the model was trained on data of frequency {settings['frequency']}; {data} {has}")
     return source
 
 
@@ -169,6 +184,7 @@ def forecast(options):
     """The next ``horizon`` steps after the end of the data, printed or written as CSV."""
     forecaster, settings = load_forecaster(options.model)
     source = _model_data(settings, options)
+    utils.set_random_seed(options.seed)  # Monte Carlo dropout draws its passes
     try:
         prediction = forecaster.predict(source)
     except ValueError as exc:
@@ -192,8 +208,14 @@ def forecast(options):
 
 def run_backtest(options):
     """``numlstm backtest``: rolling-origin scores of a saved forecaster on its data, as a table and a CSV."""
-    forecaster, settings = load_forecaster(options.model)
+    if not options.refit and (options.train_steps or options.window != "expanding"):
+        raise CommandError("--window and --train-steps choose what refits train on: give --refit K with them")
+    if str(options.model).lower().endswith(".json"):
+        forecaster, settings = _forecaster_from_config(options)
+    else:
+        forecaster, settings = load_forecaster(options.model)
     source = _model_data(settings, options)
+    utils.set_random_seed(options.seed)
     try:
         result = backtest(forecaster, source, start=_start(options.start, source), stride=options.stride,
                           refit=options.refit, window=options.window, train_steps=options.train_steps,
@@ -205,14 +227,65 @@ def run_backtest(options):
         span = f"{len(result.origins)} origins from {result.time[0]} to {result.time[-1]}"
     else:
         span = f"{len(result.origins)} origins in {len(result.series)} series (the mean of their scores)"
-    print(f"backtest of {forecaster.target}: {span}, {options.stride} apart, {forecaster.horizon} steps "
+    target = forecaster.target or (next(iter(source.values())) if isinstance(source, dict) else source).names[0]
+    print(f"backtest of {target}: {span}, {options.stride} apart, {forecaster.horizon} steps "
           f"each{refits} ({_units_note(result)}):")
     print(_indent(result.table()))
+    if not options.refit and options.data in (None, settings.get("data")) and _before_test(forecaster, source, result):
+        print("note: origins before the test part forecast data the model was trained, stopped early or "
+              "calibrated on: their scores are optimistic", file=sys.stderr)
     if options.out:
         out = pathlib.Path(options.out)
         saving.write_atomically(out, lambda file: file.write(("\n".join(result.csv_lines()) + "\n").encode()))
         print(f"scores written to {out}")
     return result
+
+
+# What a backtest config may hold besides Forecaster's arguments: how to read the data and split it.
+CONFIG_DATA_KEYS = ("target", "covariates", "time_column", "fill", "validation_fraction", "test_fraction")
+
+
+def _forecaster_from_config(options):
+    """An untrained forecaster and its settings from a JSON config of Forecaster's arguments, for refits."""
+    import inspect
+    import json
+
+    path = pathlib.Path(options.model)
+    if not path.is_file():
+        raise CommandError(f"no such config file: {path}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"cannot read {path} as JSON ({exc})") from None
+    arguments = set(inspect.signature(Forecaster).parameters)
+    if not isinstance(config, dict) or set(config) - arguments - set(CONFIG_DATA_KEYS):
+        unknown = sorted(set(config) - arguments - set(CONFIG_DATA_KEYS)) if isinstance(config, dict) else config
+        raise CommandError(f"{path}: unknown keys {unknown}; a config holds Forecaster's arguments "
+                           f"({', '.join(sorted(arguments))}) and {', '.join(CONFIG_DATA_KEYS)}")
+    if not options.refit or not options.data:
+        raise CommandError(f"{path} is a config, not a trained model: give --data and --refit K (the model is "
+                           "trained on the data before every K-th origin)")
+    try:
+        forecaster = Forecaster(**{key: value for key, value in config.items() if key in arguments})
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{path}: {exc}") from None
+    forecaster.validation_fraction = config.get("validation_fraction", 0.15)
+    forecaster.test_fraction = config.get("test_fraction", 0.15)
+    settings = {"version": 2, "data": options.data, **{key: config.get(key) for key in CONFIG_DATA_KEYS}}
+    return forecaster, settings
+
+
+def _before_test(forecaster, source, result):
+    """Whether an origin lies before the test part of the series as the forecaster split it in training."""
+    from ..preprocessing import time_split
+
+    parts = {None: result} if result.series is None else result.series
+    sources = source if isinstance(source, dict) else {None: source}
+    for key, part in parts.items():
+        test_start = time_split(len(sources[key].values), forecaster.validation_fraction, forecaster.test_fraction)[1]
+        if part.origins[0] < test_start:
+            return True
+    return False
 
 
 def _start(text, source):

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..preprocessing import time_split
 from .series import SeriesData, collection_data, is_collection, series_data
+from .time_steps import season_of
 from .scores import central_interval, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss, rmse, smape
 
 WINDOWS = ("expanding", "sliding")
@@ -111,7 +112,9 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
     start : int or numpy.datetime64, optional
         The first origin: a step index, or a date (the first step at or
         after it, in each series). Defaults to the first step of the test
-        part as the forecaster split its training series.
+        part as the forecaster split its training series. Origins start no
+        earlier than step ``lookback + 1``: a window reads ``lookback``
+        steps and MASE's scale needs two.
     stride : int, default 1
         Steps between origins.
     refit : int, default 0
@@ -130,8 +133,9 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
     Notes
     -----
     MASE divides each method's MAE by the in-sample MAE of the seasonal
-    naive forecast (the naive one for data without a season) on the target
-    before ``start`` (Hyndman and Koehler, 2006). Coverage is that of the
+    naive forecast (the naive one for data without a season, or too short
+    a history) on the target before the first origin (Hyndman and Koehler,
+    2006). Coverage is that of the
     widest central interval among the quantile levels (0.1 and 0.9 give
     the 80% interval); CRPS is approximated from the quantile levels
     (:func:`numlstm.forecasting.crps_from_quantiles`).
@@ -171,13 +175,14 @@ def _backtest_series(forecaster, key, data, start, stride, refit, window, train_
         if not np.issubdtype(data.time.dtype, np.datetime64):
             raise ValueError(f"start {start} is a date but the series has no dates: give a step number")
         start = int(np.searchsorted(data.time, start))
-    origins = np.arange(max(int(start), forecaster.lookback), steps - horizon + 1, stride)
+    where = f"series {key!r}: " if key is not None else ""
+    first = max(int(start), forecaster.lookback + 1)  # a window's lookback, and one step for MASE's scale
+    origins = np.arange(first, steps - horizon + 1, stride)
     if len(origins) == 0:
-        where = f"series {key!r}: " if key is not None else ""
-        raise ValueError(f"{where}no origin from step {start} leaves a full horizon of {horizon} observed steps in "
+        raise ValueError(f"{where}no origin from step {first} leaves a full horizon of {horizon} observed steps in "
                          f"a series of {steps}: start earlier or lower the horizon")
     forecasts, refits = _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_options)
-    return _scored(forecaster, data, origins, forecasts, int(start), refits)
+    return _scored(forecaster, data, origins, forecasts, refits)
 
 
 def _combined(results):
@@ -235,8 +240,9 @@ def _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_o
     return np.concatenate(pieces), len(groups)
 
 
-def _scored(forecaster, data, origins, forecasts, start, refits):
-    horizon, season = forecaster.horizon, forecaster.season
+def _scored(forecaster, data, origins, forecasts, refits):
+    horizon = forecaster.horizon
+    season = forecaster.season or season_of(data.frequency)  # an untrained forecaster has not set its own
     target = data.values[:, 0]
     steps = origins[:, None] + np.arange(horizon)
     actual = target[steps]
@@ -245,7 +251,7 @@ def _scored(forecaster, data, origins, forecasts, start, refits):
         back = season * (np.arange(horizon) // season + 1)
         if (steps - back).min() >= 0:
             methods["seasonal naive"] = target[steps - back]
-    history = target[:start]
+    history = target[:origins[0]]  # what was known at the first origin scales MASE
     scale_season = season if season and len(history) > season else 1
     scores = {name: {"RMSE": rmse(values, actual), "MAE": mae(values, actual),
                      "MASE": mase(values, actual, history, scale_season), "sMAPE": smape(values, actual)}

@@ -73,6 +73,9 @@ class TimeTable:
         """The number of time steps."""
         return len(self.time)
 
+    def __repr__(self):
+        return f"TimeTable({self.source}: {len(self)} steps, columns {', '.join(self.columns)})"
+
     def values(self, names):
         """The named columns side by side, in that order.
 
@@ -159,7 +162,8 @@ def read_csv(source, time_column=None, freq=None, fill="interpolate", columns=No
         The time column's name; None: detect it (the file may have none: steps are then numbered).
     freq : str, optional
         The grid's step, e.g. ``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``, ``"h"``, ``"15min"``, ``"3D"``;
-        None: the most common step between the times.
+        None: the most common step between the times. A grid on which more than half of the steps would
+        have no row is refused: its values would be mostly made up.
     fill : {"interpolate", "ffill", "refuse"}
         How to fill missing values (see :func:`fill_missing`); "refuse" raises if any is missing.
     columns : list of str, optional
@@ -348,7 +352,10 @@ def _choose_time_column(src, header, table, time_column, wanted):
         if name not in header:
             raise ValueError(f"{src} has no column {name!r}; its columns are {', '.join(header)}")
     if time_column is None:
-        return _detect_time_column(header, table, set(wanted or ()))
+        found = _detect_time_column(header, table, set(wanted or ()))
+        if found is None:
+            _refuse_unread_dates(src, header, table, set(wanted or ()))
+        return found
     if time_column in (wanted or ()):
         raise ValueError(f"{src}: column {time_column!r} is the time column; leave it out of columns")
     return time_column
@@ -451,6 +458,17 @@ def _detect_time_column(header, table, skip):
     return None
 
 
+def _refuse_unread_dates(src, header, table, skip):
+    """Raise when a column named like time holds text that is not a date: the series must not lose its dates."""
+    for name, cells in zip(header, table):
+        if name in skip or not _TIME_WORDS & set(re.split(r"[^a-z]+", name.lower())) or not _is_text(cells):
+            continue
+        cell = next((cell for cell in cells if cell.lower() not in MISSING_TOKENS and _parse_cell(cell) is None), None)
+        if cell is not None:
+            raise ValueError(f"{src}: column {name!r} looks like the time column, but {cell!r} is not a date "
+                             f"numlstm reads; {_ISO_HINT}")
+
+
 def _dates_or_none(cells):
     """The parsed non-missing cells, or None as soon as one is not a date."""
     parsed = []
@@ -477,7 +495,8 @@ def _read_times(src, name, cells, lines):
     if not later.all():
         i = int(np.argmin(later))
         raise ValueError(f"{src}: line {lines[i + 1]} ({cells[i + 1]}) does not come after line {lines[i]} "
-                         f"({cells[i]}): sort the file by time, one row per time")
+                         f"({cells[i]}): sort the file by time, one row per time (for several series in one "
+                         "file, give the column naming them as id_column)")
     return time
 
 
@@ -498,6 +517,11 @@ def _time_axis(src, name, cells, lines, freq):
     steps = int(positions[-1]) + 1
     if steps > _MAX_STEPS:
         raise ValueError(f"{src}: freq={freq!r} makes {steps} steps of {len(stamps)} rows; choose a coarser freq")
+    if steps > 2 * len(stamps):
+        own = _steps_words(infer_frequency(stamps)) if len(stamps) > 1 else "unknown"
+        raise ValueError(f"{src}: on a grid of {_steps_words(freq)} the {len(stamps)} rows leave "
+                         f"{steps - len(stamps)} of {steps} steps without data; choose the data's own frequency "
+                         f"(its most common step: {own})")
     time = build(steps)
     absent = np.ones(steps, bool)
     absent[positions] = False

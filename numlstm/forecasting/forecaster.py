@@ -289,6 +289,8 @@ class Forecaster:
         """:meth:`fit` on a :class:`SeriesData`, or a dict of them (what :func:`collection_data` returns)."""
         if isinstance(sources, SeriesData):
             sources = {None: sources}
+        if self.calendar:
+            _check_calendar_varies(self.calendar, next(iter(sources.values())).time)
         if seed is not None:
             utils.set_random_seed(seed)
         splits = {key: self._split(key, source, validation_fraction, test_fraction)
@@ -544,6 +546,15 @@ class Forecaster:
             raise ValueError(f"{path} holds a model but no forecaster settings: it was not written by "
                              "Forecaster.save or `numlstm train`")
         return cls.from_model(model, settings)
+
+
+def _check_calendar_varies(names, time):
+    """ValueError for a calendar feature constant over the data (the hour of daily data): it tells nothing."""
+    features = calendar_features(time, names)
+    for i, name in enumerate(names):
+        if np.ptp(features[:, 2 * i:2 * i + 2], axis=0).max() < 1e-9:
+            raise ValueError(f"the calendar feature {name!r} is the same at every step of these data; "
+                             "leave it out")
 
 
 def _dropout_passes(model, inputs, passes, rows=4096):
