@@ -286,6 +286,7 @@ def _demo(options):
 
 
 def _train(options):
+    from .. import datasets
     from .data import load_data
     from .forecasting import train_and_report, write_plots
 
@@ -297,7 +298,8 @@ def _train(options):
         out = pathlib.Path(options.out)
         target = forecaster.target
         title = options.data if target == options.data else f"{options.data}: {target}"
-        write_plots(forecaster, result, title, "", out.with_suffix(""))
+        units = datasets.load_series(options.data).units if options.data in datasets.SERIES else target
+        write_plots(forecaster, result, title, units, out.with_suffix(""))
 
 
 def main(argv=None):

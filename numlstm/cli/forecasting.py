@@ -107,7 +107,8 @@ def _indent(text):
 
 
 def write_plots(forecaster, result, title, units, prefix):
-    """Training curves and forecasts from non-overlapping origins of the test part (with bands), as PNGs."""
+    """Training curves, and forecasts from non-overlapping origins of the test part and after the data's end (with
+    their bands), as PNGs."""
     if not plotting.matplotlib_available():
         print('plots skipped: pip install "numlstm[plot]" for them')
         return []
@@ -122,7 +123,10 @@ def write_plots(forecaster, result, title, units, prefix):
     horizon, stamps = forecaster.horizon, source.time
     chosen = np.arange(0, len(result.origins), horizon)
     steps = result.origins[chosen, None] + np.arange(horizon)
-    lines = {"LSTM forecast": (stamps[steps], result.forecasts["LSTM"][chosen])}
+    after = forecaster.predict()
+    after = after[key] if isinstance(after, dict) else after
+    forecast_stamps = np.vstack([stamps[steps], after.time[None]])  # the test part's origins, then the end
+    lines = {"LSTM forecast": (forecast_stamps, np.vstack([result.forecasts["LSTM"][chosen], after.values[None]]))}
     if "seasonal naive" in result.forecasts:
         lines["seasonal naive"] = (stamps[steps], result.forecasts["seasonal naive"][chosen])
     bands = {}
@@ -130,13 +134,13 @@ def write_plots(forecaster, result, title, units, prefix):
         from ..forecasting import central_interval
 
         low, high, _ = central_interval(result.quantiles)
-        bands[f"LSTM {result.interval:.0%} interval"] = (stamps[steps], result.quantile_forecasts[chosen, :, low],
-                                                        result.quantile_forecasts[chosen, :, high])
+        quantiles = np.concatenate([result.quantile_forecasts[chosen], after.quantile_values[None]])
+        bands[f"LSTM {result.interval:.0%} interval"] = (forecast_stamps, quantiles[..., low], quantiles[..., high])
     span = len(source.values) - data.train_end
     picture = prefix.with_name(prefix.name + "_forecast.png")
     plotting.plot_forecast(stamps, source.values[:, 0], lines, picture, bands=bands,
                            boundaries=[("validation", stamps[data.train_end]), ("test", stamps[data.validation_end])],
-                           title=f"{title}: {horizon}-step forecasts from successive origins in the test part",
+                           title=f"{title}: {horizon}-step forecasts from origins in the test part and after its end",
                            units=units, context_start=stamps[max(0, data.train_end - span)])
     for path in (curves, picture):
         print(f"plot written to {path}")
