@@ -241,3 +241,15 @@ def test_mase_is_scaled_by_what_was_known_at_the_first_origin():
     naive = early.forecasts["naive"]
     assert early.scores["naive"]["MASE"] == pytest.approx(np.abs(naive - early.actual).mean() / scale)
     assert backtest(forecaster, start=5, stride=3).scores == early.scores, "the same origins, the same scores"
+
+
+def test_a_backtest_may_score_fewer_steps_than_the_forecaster_forecasts():
+    series = datasets.load_elnino()
+    forecaster = Forecaster(lookback=24, horizon=6, units=(8,)).fit(series, epochs=1, seed=0)
+    full = backtest(forecaster, start=600, stride=20)
+    short = backtest(forecaster, start=600, stride=20, horizon=2)
+    assert short.actual.shape == (7, 2)
+    np.testing.assert_allclose(short.forecasts["LSTM"], full.forecasts["LSTM"][:, :2])
+    assert short.scores["LSTM"]["MAE"] == pytest.approx(np.abs(short.forecasts["LSTM"] - short.actual).mean())
+    with pytest.raises(ValueError, match="horizon 7 is beyond the 6 steps the forecaster forecasts"):
+        backtest(forecaster, horizon=7)

@@ -226,6 +226,8 @@ def build_parser():
     back.add_argument("--data", help="series to backtest on (default: the one the model was trained on)")
     back.add_argument("--start", metavar="STEP|DATE", help="first origin (default: the start of the test part)")
     back.add_argument("--stride", type=_positive_int, default=1, help="steps between origins (%(default)s)")
+    back.add_argument("--horizon", type=_positive_int,
+                      help="score the first HORIZON steps of each forecast (default: all the model forecasts)")
     back.add_argument("--refit", type=int, default=0, metavar="K",
                       help="retrain every K origins (default 0: never)")
     back.add_argument("--window", choices=("expanding", "sliding"), default="expanding",

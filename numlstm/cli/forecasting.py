@@ -223,6 +223,7 @@ def run_backtest(options):
     try:
         result = backtest(forecaster, source, start=_start(options.start, source), stride=options.stride,
                           refit=options.refit, window=options.window, train_steps=options.train_steps,
+                          horizon=options.horizon,
                           epochs=options.epochs, verbose=0, seed=options.seed)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
@@ -232,7 +233,7 @@ def run_backtest(options):
     else:
         span = f"{len(result.origins)} origins in {len(result.series)} series (the mean of their scores)"
     target = forecaster.target or (next(iter(source.values())) if isinstance(source, dict) else source).names[0]
-    print(f"backtest of {target}: {span}, {options.stride} apart, {forecaster.horizon} steps "
+    print(f"backtest of {target}: {span}, {options.stride} apart, {result.actual.shape[1]} steps "
           f"each{refits} ({_units_note(result)}):")
     print(_indent(result.table()))
     if not options.refit and options.data in (None, settings.get("data")) and _before_test(forecaster, source, result):

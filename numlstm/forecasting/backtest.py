@@ -88,7 +88,7 @@ class Backtest:
 
 
 def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="expanding", train_steps=None,
-             **fit_options):
+             horizon=None, **fit_options):
     """Score a forecaster from rolling origins over the last part of a series, beside naive baselines.
 
     Every origin from ``start`` to the last one with a full horizon of
@@ -123,6 +123,9 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
         The training data of a refit.
     train_steps : int, optional
         The steps a sliding window trains on (needed with ``"sliding"``).
+    horizon : int, optional
+        Score only the first ``horizon`` steps of each forecast (at most
+        the forecaster's horizon, the default).
     **fit_options
         Passed to ``Forecaster.fit_data`` at each refit (``epochs``, ...).
 
@@ -162,13 +165,16 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
     if refit and len(sources) > 1:
         raise ValueError("refits of a forecaster of several series are not supported: backtest it with refit=0")
     stride = _positive(stride, "stride")
-    results = {key: _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps,
+    horizon = forecaster.horizon if horizon is None else _positive(horizon, "horizon")
+    if horizon > forecaster.horizon:
+        raise ValueError(f"horizon {horizon} is beyond the {forecaster.horizon} steps the forecaster forecasts")
+    results = {key: _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps, horizon,
                                      fit_options) for key, data in sources.items()}
     return results[None] if None in results else _combined(results)
 
 
-def _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps, fit_options):
-    steps, horizon = len(data.values), forecaster.horizon
+def _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps, horizon, fit_options):
+    steps = len(data.values)
     if start is None:
         start = time_split(steps, forecaster.validation_fraction, forecaster.test_fraction)[1]
     elif isinstance(start, np.datetime64):
@@ -182,7 +188,7 @@ def _backtest_series(forecaster, key, data, start, stride, refit, window, train_
         raise ValueError(f"{where}no origin from step {first} leaves a full horizon of {horizon} observed steps in "
                          f"a series of {steps}: start earlier or lower the horizon")
     forecasts, refits = _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_options)
-    return _scored(forecaster, data, origins, forecasts, refits)
+    return _scored(forecaster, data, origins, forecasts[:, :horizon], refits)
 
 
 def _combined(results):
@@ -241,7 +247,7 @@ def _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_o
 
 
 def _scored(forecaster, data, origins, forecasts, refits):
-    horizon = forecaster.horizon
+    horizon = forecasts.shape[1]
     season = forecaster.season or season_of(data.frequency)  # an untrained forecaster has not set its own
     target = data.values[:, 0]
     steps = origins[:, None] + np.arange(horizon)
