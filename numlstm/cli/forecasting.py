@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .. import plotting, saving, utils
-from ..forecasting import Forecaster, backtest
+from ..forecasting import Forecaster, backtest, check_calendar_varies
 from .data import load_data, load_model_file
 from .errors import CommandError
 
@@ -26,6 +26,11 @@ def train_and_report(source, options, out):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     sources = source if isinstance(source, dict) else {None: source}
+    if forecaster.calendar:
+        try:
+            check_calendar_varies(forecaster.calendar, next(iter(sources.values())).time)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     counts = np.zeros(3, int)
     for key, data in sources.items():
         counts += _check_split(key, data, options)
@@ -98,7 +103,7 @@ def _check_split(key, source, options):
 def _units_note(result):
     note = "RMSE and MAE in the series' units, sMAPE in percent"
     if result.interval is not None:
-        note += f", coverage of the {result.interval:.0%} interval"
+        note += f", coverage of the {result.interval:.0%} interval, CRPS from the quantile levels"
     return note
 
 
@@ -140,7 +145,7 @@ def write_plots(forecaster, result, title, units, prefix):
     picture = prefix.with_name(prefix.name + "_forecast.png")
     plotting.plot_forecast(stamps, source.values[:, 0], lines, picture, bands=bands,
                            boundaries=[("validation", stamps[data.train_end]), ("test", stamps[data.validation_end])],
-                           title=f"{title}: {horizon}-step forecasts from origins in the test part and after its end",
+                           title=f"{title}: {horizon}-step forecasts from origins in the test part and after the data",
                            units=units, context_start=stamps[max(0, data.train_end - span)])
     for path in (curves, picture):
         print(f"plot written to {path}")
@@ -227,7 +232,8 @@ def run_backtest(options):
                           epochs=options.epochs, verbose=0, seed=options.seed)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    refits = f", {result.refits} refits ({options.window} window)" if result.refits else ""
+    refits = (f", {result.refits} refit{'s' if result.refits > 1 else ''} ({options.window} window)"
+              if result.refits else "")
     if result.series is None:
         span = f"{len(result.origins)} origins from {result.time[0]} to {result.time[-1]}"
     else:
@@ -236,6 +242,10 @@ def run_backtest(options):
     print(f"backtest of {target}: {span}, {options.stride} apart, {result.actual.shape[1]} steps "
           f"each{refits} ({_units_note(result)}):")
     print(_indent(result.table()))
+    first = result.origins.min()
+    if isinstance(options.start, str) and options.start.lstrip("-").isdigit() and first > int(options.start):
+        print(f"note: origins start at step {first}: a window reads {forecaster.lookback} steps and MASE's scale "
+              "needs one more", file=sys.stderr)
     if not options.refit and options.data in (None, settings.get("data")) and _before_test(forecaster, source, result):
         print("note: origins before the test part forecast data the model was trained, stopped early or "
               "calibrated on: their scores are optimistic", file=sys.stderr)

@@ -34,6 +34,30 @@ def check_calendar(names):
     return names
 
 
+def check_calendar_varies(names, time):
+    """ValueError for a calendar feature that is the same at every stamp (the hour of daily data): it tells nothing.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Features of ``CALENDAR_FEATURES``.
+    time : array of datetime64
+        The data's stamps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_calendar_varies(["hour"], np.arange("2024-01-01", "2024-01-03", dtype="datetime64[D]"))
+    Traceback (most recent call last):
+    ...
+    ValueError: the calendar feature 'hour' is the same at every step of these data; leave it out
+    """
+    features = calendar_features(time, names)
+    for i, name in enumerate(names):
+        if np.ptp(features[:, 2 * i:2 * i + 2], axis=0).max() < 1e-9:
+            raise ValueError(f"the calendar feature {name!r} is the same at every step of these data; leave it out")
+
+
 def calendar_features(time, names):
     """The sine and cosine of each calendar feature of each stamp.
 

@@ -8,7 +8,7 @@ from .. import callbacks, layers, optimizers, saving, utils
 from ..models import Model
 from ..preprocessing import ForecastData, scaler_from_config
 from .series import SeriesData, collection_data, is_collection, series_data
-from .calendar import calendar_features, check_calendar
+from .calendar import calendar_features, check_calendar, check_calendar_varies
 from .calibration import conformal_adjustments
 from .heads import METHODS, make_head
 from .scores import quantile_levels
@@ -43,6 +43,10 @@ class Forecast:
     quantiles: tuple | None
     quantile_values: np.ndarray | None
     target: str
+
+    def __repr__(self):
+        levels = f", quantiles {', '.join(f'{q:g}' for q in self.quantiles)}" if self.quantiles else ""
+        return f"Forecast({self.target}: {len(self.time)} steps from {self.time[0]}{levels})"
 
     def csv_lines(self):
         """The forecast as CSV lines: ``step,time,forecast`` and one ``q<level>`` column per quantile level."""
@@ -290,7 +294,7 @@ class Forecaster:
         if isinstance(sources, SeriesData):
             sources = {None: sources}
         if self.calendar:
-            _check_calendar_varies(self.calendar, next(iter(sources.values())).time)
+            check_calendar_varies(self.calendar, next(iter(sources.values())).time)
         if seed is not None:
             utils.set_random_seed(seed)
         splits = {key: self._split(key, source, validation_fraction, test_fraction)
@@ -471,7 +475,8 @@ class Forecaster:
         covariates = self.covariates if covariates is None else covariates
         if series is None:
             if not self.series:
-                raise ValueError("give the series to continue: a loaded forecaster keeps no data")
+                raise ValueError("give the series to continue, predict(series): a loaded forecaster keeps no data "
+                                 "(read it again, e.g. with read_csv)")
             sources = self.series
         elif is_collection(series):
             sources = collection_data(series, target, covariates)
@@ -546,15 +551,6 @@ class Forecaster:
             raise ValueError(f"{path} holds a model but no forecaster settings: it was not written by "
                              "Forecaster.save or `numlstm train`")
         return cls.from_model(model, settings)
-
-
-def _check_calendar_varies(names, time):
-    """ValueError for a calendar feature constant over the data (the hour of daily data): it tells nothing."""
-    features = calendar_features(time, names)
-    for i, name in enumerate(names):
-        if np.ptp(features[:, 2 * i:2 * i + 2], axis=0).max() < 1e-9:
-            raise ValueError(f"the calendar feature {name!r} is the same at every step of these data; "
-                             "leave it out")
 
 
 def _dropout_passes(model, inputs, passes, rows=4096):
