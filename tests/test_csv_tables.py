@@ -422,3 +422,9 @@ def test_examples_run():
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(csv_tables, extraglobs={"np": np}, optionflags=flags)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_numeric_columns_left_out_by_columns_are_listed_as_unread():
+    table = read_csv(csv_of("date,a,b,site,c", "2020-01-01,1,2,x,3", "2020-01-02,4,5,y,6"), columns=["b"])
+    assert list(table.columns) == ["b"] and table.unread == ("a", "c") and table.ignored == ("site",)
+    assert read_csv(csv_of("date,a,b", "2020-01-01,1,2", "2020-01-02,4,5")).unread == ()

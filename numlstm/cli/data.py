@@ -58,19 +58,8 @@ def load_data(data, target=None, covariates=(), time_column=None, freq=None, fil
             source = series_data(table, target, list(covariates))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    names = next(iter(source.values())).names if id_column else source.names
-    if note_unused and target is not None and not id_column:
-        unused = [name for name in _numeric_columns(path, table) if name not in names]
-        if unused:
-            print(f"{path}: not read: {', '.join(unused)} (add them with --covariates)", file=sys.stderr)
+    if note_unused and not id_column and table.unread:
+        print(f"{path}: not read: {', '.join(table.unread)} (add them with --covariates)", file=sys.stderr)
     if table.ignored:
         print(f"{path}: not numbers, skipped: {', '.join(table.ignored)}", file=sys.stderr)
     return source
-
-
-def _numeric_columns(path, table):
-    """Every numeric column of the file, read again without the selection (cheap next to training)."""
-    try:
-        return list(read_csv(path, time_column=table.time_column, freq=table.frequency, fill="ffill").columns)
-    except ValueError:
-        return []

@@ -22,20 +22,19 @@ The same from the command line: ``numlstm train``, ``numlstm forecast`` and
 """
 
 from .backtest import Backtest, backtest
-from .csv_tables import FILL_STRATEGIES, MISSING_TOKENS, TimeTable, fill_missing, read_csv
 from .calendar import CALENDAR_FEATURES, calendar_features, check_calendar_varies
 from .calibration import conformal_adjustments
+from .csv_tables import FILL_STRATEGIES, MISSING_TOKENS, TimeTable, fill_missing, read_csv
 from .forecaster import Forecast, Forecaster
 from .heads import METHODS
-from .series import SeriesData, collection_data, is_collection, series_data
-from .scores import (central_interval, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss,
-                     quantile_levels, rmse, smape)
+from .scores import (central_interval, central_intervals, crps_from_quantiles, interval_coverage, mae, mase,
+                     pinball_loss, quantile_levels, rmse, smape)
+from .series import SeriesData, collection_data, is_collection, keyed_series, series_data
 from .time_steps import SEASONS, UNITS, frequency_parts, future_times, infer_frequency, parse_times, season_of
 
 __all__ = ["read_csv", "TimeTable", "parse_times", "infer_frequency", "fill_missing", "MISSING_TOKENS",
            "FILL_STRATEGIES", "Forecaster", "Forecast", "METHODS", "SeriesData", "series_data", "collection_data",
-           "is_collection", "conformal_adjustments", "CALENDAR_FEATURES", "calendar_features",
-           "check_calendar_varies", "backtest", "Backtest",
-           "rmse", "mae", "mase", "smape", "interval_coverage", "pinball_loss", "crps_from_quantiles",
-           "quantile_levels", "central_interval", "frequency_parts", "future_times", "season_of", "UNITS",
-           "SEASONS"]
+           "keyed_series", "is_collection", "conformal_adjustments", "CALENDAR_FEATURES", "calendar_features",
+           "check_calendar_varies", "backtest", "Backtest", "rmse", "mae", "mase", "smape", "interval_coverage",
+           "pinball_loss", "crps_from_quantiles", "quantile_levels", "central_intervals", "central_interval",
+           "frequency_parts", "future_times", "season_of", "UNITS", "SEASONS"]

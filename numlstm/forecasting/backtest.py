@@ -5,9 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..preprocessing import time_split
-from .series import SeriesData, collection_data, is_collection, series_data
+from ..preprocessing.windows import _positive
+from .series import SeriesData, keyed_series
 from .time_steps import season_of
-from .scores import central_interval, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss, rmse, smape
+from .scores import central_intervals, crps_from_quantiles, interval_coverage, mae, mase, pinball_loss, rmse, smape
 
 WINDOWS = ("expanding", "sliding")
 POINT_SCORES = ("RMSE", "MAE", "MASE", "sMAPE")
@@ -164,8 +165,8 @@ def backtest(forecaster, series=None, start=None, stride=1, refit=0, window="exp
         raise ValueError("the forecaster is not trained: fit it first or backtest with refit=1 or more")
     if refit and len(sources) > 1:
         raise ValueError("refits of a forecaster of several series are not supported: backtest it with refit=0")
-    stride = _positive(stride, "stride")
-    horizon = forecaster.horizon if horizon is None else _positive(horizon, "horizon")
+    stride = _positive("stride", stride)
+    horizon = forecaster.horizon if horizon is None else _positive("horizon", horizon)
     if horizon > forecaster.horizon:
         raise ValueError(f"horizon {horizon} is beyond the {forecaster.horizon} steps the forecaster forecasts")
     results = {key: _backtest_series(forecaster, key, data, start, stride, refit, window, train_steps, horizon,
@@ -205,20 +206,6 @@ def _combined(results):
                     parts[0].interval, scores, sum(part.refits for part in parts), dict(results))
 
 
-def _has_interval(quantiles):
-    try:
-        central_interval(quantiles)
-    except ValueError:  # no pair of levels q and 1 - q
-        return False
-    return True
-
-
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _series_for(forecaster, series):
     """``{key: SeriesData}`` to backtest on: ``series``, else what the forecaster was trained on."""
     if series is None:
@@ -226,9 +213,7 @@ def _series_for(forecaster, series):
             raise ValueError("give the series to backtest on: a loaded forecaster keeps no data")
         return forecaster.series
     target, covariates = (forecaster.target, forecaster.covariates) if forecaster.names else (None, None)
-    if is_collection(series):
-        return collection_data(series, target, covariates)
-    return {None: series_data(series, target, covariates)}
+    return keyed_series(series, target, covariates)
 
 
 def _forecasts(forecaster, key, data, origins, refit, window, train_steps, fit_options):
@@ -267,8 +252,9 @@ def _scored(forecaster, data, origins, forecasts, refits):
         quantiles = forecaster.quantiles
         scores["LSTM"].update(pinball=pinball_loss(forecasts, actual, quantiles),
                               CRPS=crps_from_quantiles(forecasts, actual, quantiles))
-        if _has_interval(quantiles):
-            low, high, interval = central_interval(quantiles)
+        intervals = central_intervals(quantiles)
+        if intervals:
+            low, high, interval = intervals[0]  # the widest
             scores["LSTM"]["coverage"] = interval_coverage(forecasts[..., low], forecasts[..., high], actual)
     return Backtest(origins, data.time[origins], actual, methods,
                     forecasts if forecaster.quantiles is not None else None, forecaster.quantiles, interval, scores,

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .scores import central_intervals
+
 
 def conformal_adjustments(forecaster, key, source, validation):
     """How far to move each quantile level's forecast, per step ahead, for intervals of nominal coverage.
@@ -34,20 +36,9 @@ def conformal_adjustments(forecaster, key, source, validation):
     levels = forecaster.quantiles
     adjustments = np.zeros((forecaster.horizon, len(levels)))
     count = len(actual)
-    for low, level in enumerate(levels):
-        high = _partner(levels, level)
-        if high is None or high <= low:
-            continue
+    for low, high, coverage in central_intervals(levels):
         scores = np.maximum(raw[..., low] - actual, actual - raw[..., high])
-        rank = min(1.0, np.ceil((count + 1) * (1 - 2 * level)) / count)
+        rank = min(1.0, np.ceil((count + 1) * coverage) / count)
         widen = np.quantile(scores, rank, axis=0, method="higher")
         adjustments[:, low], adjustments[:, high] = -widen, widen
     return adjustments
-
-
-def _partner(levels, level):
-    """The index of the level 1 - ``level`` in ``levels``, or None."""
-    for index, other in enumerate(levels):
-        if abs(other + level - 1) < 1e-9:
-            return index
-    return None

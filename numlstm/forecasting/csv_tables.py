@@ -50,6 +50,8 @@ class TimeTable:
         The file's path, or ``"<file>"`` for a file object.
     fill : str
         The fill strategy used, one of ``FILL_STRATEGIES`` ("interpolate", "ffill", "refuse").
+    unread : tuple
+        Names of the numeric columns left out because ``columns`` did not list them.
 
     Examples
     --------
@@ -68,6 +70,7 @@ class TimeTable:
     ignored: tuple
     source: str
     fill: str
+    unread: tuple = ()
 
     def __len__(self):
         """The number of time steps."""
@@ -224,11 +227,11 @@ def _time_table(src, header, lines, table, time_column, freq, fill, wanted):
     else:
         cells = table[header.index(time_column)]
         time, positions, frequency, gaps = _time_axis(src, time_column, cells, lines, freq)
-    data, ignored = _data_columns(src, header, table, lines, time_column, wanted)
+    data, ignored, unread = _data_columns(src, header, table, lines, time_column, wanted)
     values, filled = _fill_columns(src, data, time, positions, lines, fill)
     for array in [time, *values.values(), *filled.values()]:
         array.setflags(write=False)
-    return TimeTable(time, values, filled, time_column, frequency, gaps, ignored, src, fill)
+    return TimeTable(time, values, filled, time_column, frequency, gaps, ignored, src, fill, unread)
 
 
 def fill_missing(values, strategy, name="values"):
@@ -376,8 +379,9 @@ def _fill_columns(src, data, time, positions, lines, fill):
 
 
 def _data_columns(src, header, table, lines, time_column, wanted):
-    """({name: float64 values, NaN where missing} of the numeric columns kept, names of the text columns)."""
-    data, ignored = {}, []
+    """({name: float64 values, NaN where missing} of the numeric columns kept, names of the text columns, names
+    of the numeric columns not wanted)."""
+    data, ignored, unread = {}, [], []
     for name, cells in zip(header, table):
         if name == time_column:
             continue
@@ -387,10 +391,12 @@ def _data_columns(src, header, table, lines, time_column, wanted):
             ignored.append(name)
         elif wanted is None:
             data[name] = _numbers(src, name, cells, lines)
+        else:
+            unread.append(name)
     if not data:
         raise ValueError(f"{src} has no numeric column: every column but the time column holds text "
                          f"({', '.join(ignored) or 'none'})")
-    return ({name: data[name] for name in wanted} if wanted else data), tuple(ignored)
+    return ({name: data[name] for name in wanted} if wanted else data), tuple(ignored), tuple(unread)
 
 
 def _is_text(cells):

@@ -7,7 +7,7 @@ import numpy as np
 from .. import callbacks, layers, optimizers, saving, utils
 from ..models import Model
 from ..preprocessing import ForecastData, scaler_from_config
-from .series import SeriesData, collection_data, is_collection, series_data
+from .series import SeriesData, keyed_series, series_data
 from .calendar import calendar_features, check_calendar, check_calendar_varies
 from .calibration import conformal_adjustments
 from .heads import METHODS, make_head
@@ -281,16 +281,12 @@ class Forecaster:
         Forecaster
             Itself, trained; ``history`` holds ``fit``'s History.
         """
-        if is_collection(series):
-            sources = collection_data(series, target, covariates)
-        else:
-            sources = series_data(series, target, covariates)
-        return self.fit_data(sources, validation_fraction, test_fraction, epochs, batch_size, learning_rate,
+        return self.fit_data(keyed_series(series, target, covariates), validation_fraction, test_fraction, epochs, batch_size, learning_rate,
                              patience, verbose, seed)
 
     def fit_data(self, sources, validation_fraction=0.15, test_fraction=0.15, epochs=50, batch_size=32,
                  learning_rate=3e-3, patience=5, verbose=0, seed=None):
-        """:meth:`fit` on a :class:`SeriesData`, or a dict of them (what :func:`collection_data` returns)."""
+        """:meth:`fit` on a :class:`SeriesData`, or a dict of them (what :func:`keyed_series` returns)."""
         if isinstance(sources, SeriesData):
             sources = {None: sources}
         if self.calendar:
@@ -478,10 +474,8 @@ class Forecaster:
                 raise ValueError("give the series to continue, predict(series): a loaded forecaster keeps no data "
                                  "(read it again, e.g. with read_csv)")
             sources = self.series
-        elif is_collection(series):
-            sources = collection_data(series, target, covariates)
         else:
-            sources = {None: series_data(series, target, covariates)}
+            sources = keyed_series(series, target, covariates)
         forecasts = {key: self._forecast_after(key, source) for key, source in sources.items()}
         return forecasts if self.is_global else forecasts[None]
 

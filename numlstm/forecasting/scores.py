@@ -12,7 +12,7 @@ import numpy as np
 from ..losses.quantile import _check_quantiles
 
 __all__ = ["rmse", "mae", "mase", "smape", "interval_coverage", "pinball_loss", "crps_from_quantiles",
-           "quantile_levels", "central_interval"]
+           "quantile_levels", "central_intervals", "central_interval"]
 
 _TOLERANCE = 1e-9  # how close q and 1 - q must be to pair up as a central interval
 
@@ -304,6 +304,34 @@ def quantile_levels(text_or_sequence):
     return _check_quantiles(text_or_sequence)
 
 
+def central_intervals(quantiles):
+    """Every central interval a set of quantile levels holds, widest first.
+
+    A central interval is a pair of levels ``q`` and ``1 - q`` (matched to
+    within 1e-9), with nominal coverage ``1 - 2 q``; the level 0.5 pairs
+    with nothing.
+
+    Parameters
+    ----------
+    quantiles : sequence of float or str
+        The levels, as :func:`quantile_levels` reads them.
+
+    Returns
+    -------
+    list of (int, int, float)
+        For each pair, the indices of ``q`` and ``1 - q`` in ``quantiles``
+        and the nominal coverage; empty when no level pairs with another.
+
+    Examples
+    --------
+    >>> central_intervals([0.1, 0.25, 0.5, 0.75, 0.9])
+    [(0, 4, 0.8), (1, 3, 0.5)]
+    """
+    levels = quantile_levels(quantiles)
+    return [(low, high, 1.0 - 2.0 * levels[low]) for low in range(len(levels)) for high in range(len(levels))
+            if levels[low] < 0.5 and abs(levels[low] + levels[high] - 1.0) <= _TOLERANCE]
+
+
 def central_interval(quantiles, coverage=None):
     """The widest (or the requested) central interval a set of quantile levels holds.
 
@@ -338,8 +366,7 @@ def central_interval(quantiles, coverage=None):
     (1, 3, 0.8)
     """
     levels = quantile_levels(quantiles)
-    pairs = [(low, high, 1.0 - 2.0 * levels[low]) for low in range(len(levels)) for high in range(len(levels))
-             if levels[low] < 0.5 and abs(levels[low] + levels[high] - 1.0) <= _TOLERANCE]
+    pairs = central_intervals(levels)
     if not pairs:
         raise ValueError(f"quantiles {list(levels)} hold no symmetric pair of levels q and 1 - q")
     if coverage is None:

@@ -180,3 +180,31 @@ def collection_data(series, target=None, covariates=None):
             raise ValueError(f"series {key!r} has frequency {source.frequency} but series {first_key!r} has "
                              f"{first.frequency}: one model forecasts series of one frequency")
     return sources
+
+
+def keyed_series(series, target=None, covariates=None):
+    """One series or many as ``{key: SeriesData}``.
+
+    A collection is keyed as :func:`collection_data` keys it; one series
+    goes under the key None.
+
+    Parameters
+    ----------
+    series : one series, or a dict or list of them
+        Each as :func:`series_data` takes it.
+    target, covariates
+        As :func:`series_data` takes them.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> list(keyed_series(np.arange(30.0))), list(keyed_series([np.arange(30.0), np.ones(40)]))
+    ([None], ['0', '1'])
+    """
+    if is_collection(series):
+        return collection_data(series, target, covariates)
+    return {None: series_data(series, target, covariates)}

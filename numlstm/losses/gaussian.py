@@ -201,16 +201,8 @@ class GaussianNLL(Loss):
 
     def _targets_like(self, y_true, y_pred):
         """``y_true`` of the positions' shape ``y_pred.shape[:-1]`` and ``y_pred``'s dtype, checked."""
-        y_true = np.asarray(y_true)
-        if y_true.dtype.kind not in "biuf":
-            raise TypeError(f"{self.name}: y_true must hold numbers, got an array of dtype {y_true.dtype}")
-        shape = tuple(y_pred.shape)
-        if not shape or shape[-1] != 2 or y_true.shape not in (shape[:-1], shape[:-1] + (1,)):
-            raise ValueError(
-                f"{self.name}: y_true has shape {y_true.shape} and y_pred {shape}; y_pred must be (..., 2) "
-                "(the mean and the unconstrained scale) and y_true (...) or (..., 1), (...) being y_pred's "
-                "shape without its last axis")
-        return y_true.astype(y_pred.dtype, copy=False).reshape(shape[:-1])
+        return self._targets_per_position(y_true, y_pred, 2,
+                                          "y_pred must be (..., 2) (the mean and the unconstrained scale)")
 
     def get_config(self):
         """The arguments that rebuild this loss: ``{"min_scale": ...}``.

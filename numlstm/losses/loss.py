@@ -237,6 +237,19 @@ class Loss:
         """
         return {}
 
+    def _targets_per_position(self, y_true, y_pred, width, layout):
+        """``y_true`` of the positions' shape ``y_pred.shape[:-1]`` and ``y_pred``'s dtype, checked, for a loss
+        whose last axis holds ``width`` values about one target (quantile levels, a distribution's parameters);
+        ``layout`` says what ``y_pred`` must be, in the error message."""
+        y_true = np.asarray(y_true)
+        if y_true.dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}: y_true must hold numbers, got an array of dtype {y_true.dtype}")
+        shape = tuple(y_pred.shape)
+        if not shape or shape[-1] != width or y_true.shape not in (shape[:-1], shape[:-1] + (1,)):
+            raise ValueError(f"{self.name}: y_true has shape {y_true.shape} and y_pred {shape}; {layout} and y_true "
+                             "(...) or (..., 1), (...) being y_pred's shape without its last axis")
+        return y_true.astype(y_pred.dtype, copy=False).reshape(shape[:-1])
+
     def _targets_like(self, y_true, y_pred):
         """``y_true`` as an array of ``y_pred``'s shape and dtype, checked (``y_pred`` needs only ``shape``
         and ``dtype``): a missing or extra trailing axis of length 1 is added or removed, as in Keras."""

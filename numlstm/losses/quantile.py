@@ -130,17 +130,10 @@ class QuantileLoss(Loss):
 
     def _targets_like(self, y_true, y_pred):
         """``y_true`` broadcast to ``y_pred``'s shape and dtype, checked: it has one value per position."""
-        y_true = np.asarray(y_true)
-        if y_true.dtype.kind not in "biuf":
-            raise TypeError(f"{self.name}: y_true must hold numbers, got an array of dtype {y_true.dtype}")
-        shape, width = tuple(y_pred.shape), len(self.quantiles)
-        if not shape or shape[-1] != width or y_true.shape not in (shape[:-1], shape[:-1] + (1,)):
-            raise ValueError(
-                f"{self.name}: y_true has shape {y_true.shape} and y_pred {shape}; with Q = {width} quantiles "
-                f"y_pred must be (..., {width}) and y_true (...) or (..., 1), (...) being y_pred's shape "
-                "without its last axis")
-        y_true = y_true.astype(y_pred.dtype, copy=False).reshape(shape[:-1] + (1,))
-        return np.broadcast_to(y_true, shape)
+        width = len(self.quantiles)
+        positions = self._targets_per_position(y_true, y_pred, width,
+                                               f"with Q = {width} quantiles y_pred must be (..., {width})")
+        return np.broadcast_to(positions[..., None], y_pred.shape)
 
     def get_config(self):
         """The arguments that rebuild this loss: ``{"quantiles": [...]}``.
