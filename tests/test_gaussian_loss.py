@@ -9,6 +9,7 @@ from scipy import stats
 import numlstm
 from numlstm import losses
 from numlstm.losses import GaussianNLL, gaussian_parameters
+from helpers.loss_checks import assert_weights_repeat_samples, finite_difference_gradient
 
 rng = np.random.default_rng(43)
 
@@ -20,16 +21,6 @@ def scipy_nll(y_true, y_pred, min_scale=1e-3):
     sigma = np.log1p(np.exp(y_pred[..., 1])) + min_scale
     y = np.asarray(y_true, dtype=float).reshape(mu.shape)
     return -stats.norm.logpdf(y, mu, sigma).mean()
-
-
-def finite_difference_gradient(loss, y_true, y_pred, step=1e-6, **kwargs):
-    gradient = np.zeros_like(y_pred)
-    for index in np.ndindex(y_pred.shape):
-        up, down = y_pred.copy(), y_pred.copy()
-        up[index] += step
-        down[index] -= step
-        gradient[index] = (loss(y_true, up, **kwargs) - loss(y_true, down, **kwargs)) / (2 * step)
-    return gradient
 
 
 def random_case(shape_true, positions):
@@ -104,15 +95,7 @@ def test_float32_keeps_its_dtype():
 def test_sample_weights_equal_repeated_samples():
     loss = GaussianNLL()
     y_true, y_pred = random_case((4, 3), (4, 3))
-    weights = np.array([1, 2, 0, 3])
-    repeated = np.repeat(np.arange(4), weights)
-    weighted_value, weighted_gradient = loss.value_and_gradient(y_true, y_pred, sample_weight=weights.astype(float))
-    plain_value, plain_gradient = loss.value_and_gradient(y_true[repeated], y_pred[repeated])
-    # Keras divides by the number of positions (4 samples), not by the total weight (6 samples)
-    assert weighted_value * 4 == pytest.approx(plain_value * 6, rel=1e-12)
-    summed = np.zeros_like(y_pred)
-    np.add.at(summed, repeated, plain_gradient)
-    np.testing.assert_allclose(weighted_gradient * 4, summed * 6, rtol=1e-12)
+    assert_weights_repeat_samples(loss, y_true, y_pred)
 
 
 def test_hand_computed_value():

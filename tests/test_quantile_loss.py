@@ -6,6 +6,7 @@ import pytest
 import numlstm
 from numlstm import losses
 from numlstm.losses import QuantileLoss
+from helpers.loss_checks import assert_weights_repeat_samples, finite_difference_gradient
 
 rng = np.random.default_rng(41)
 LEVELS = (0.1, 0.5, 0.9)
@@ -24,16 +25,6 @@ def loop_pinball(y_true, y_pred, quantiles):
             position += q * u if u >= 0 else (q - 1) * u
         total += position / len(quantiles)
     return total / len(targets)
-
-
-def finite_difference_gradient(loss, y_true, y_pred, step=1e-6, **kwargs):
-    gradient = np.zeros_like(y_pred)
-    for index in np.ndindex(y_pred.shape):
-        up, down = y_pred.copy(), y_pred.copy()
-        up[index] += step
-        down[index] -= step
-        gradient[index] = (loss(y_true, up, **kwargs) - loss(y_true, down, **kwargs)) / (2 * step)
-    return gradient
 
 
 def untied(shape_true, shape_pred):
@@ -89,15 +80,7 @@ def test_float32_keeps_its_dtype():
 def test_sample_weights_equal_repeated_samples():
     loss = QuantileLoss(LEVELS)
     y_true, y_pred = untied((4, 3), (4, 3, 3))
-    weights = np.array([1, 2, 0, 3])
-    repeated = np.repeat(np.arange(4), weights)
-    weighted_value, weighted_gradient = loss.value_and_gradient(y_true, y_pred, sample_weight=weights.astype(float))
-    plain_value, plain_gradient = loss.value_and_gradient(y_true[repeated], y_pred[repeated])
-    # Keras divides by the number of positions (4 samples), not by the total weight (6 samples)
-    assert weighted_value * 4 == pytest.approx(plain_value * 6, rel=1e-12)
-    summed = np.zeros_like(y_pred)
-    np.add.at(summed, repeated, plain_gradient)
-    np.testing.assert_allclose(weighted_gradient * 4, summed * 6, rtol=1e-12)
+    assert_weights_repeat_samples(loss, y_true, y_pred)
 
 
 def test_the_median_level_is_half_the_mean_absolute_error():
