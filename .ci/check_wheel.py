@@ -12,7 +12,7 @@ in_wheel = {name for name in wheel.namelist() if not name.split("/")[0].endswith
 
 def source_files(folder, installed_as):
     for path in (root / folder).rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in {".py", ".csv", ".txt"}:
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in {".py", ".csv", ".txt", ".npz"}:
             yield f"{installed_as}/{path.relative_to(root / folder).as_posix()}"
 
 

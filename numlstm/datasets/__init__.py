@@ -4,15 +4,19 @@ Everything is read from files inside the package: no network. Each loader
 states its source, licence, units and how missing values are filled; a
 filled value is marked in ``TimeSeries.filled`` and no NaN is returned.
 
-=================  ============================================  ======  ===============
-loader             what                                          steps   missing values
-=================  ============================================  ======  ===============
-``load_co2``       weekly CO2 at Mauna Loa, 1958-2001 (ppmv)     2284    59, interpolated
-``load_sunspots``  yearly mean sunspot number, 1700-2008         309     none
-``load_elnino``    monthly Nino 1+2 sea temperature, 1950-2010   732     none
-``load_nile``      yearly Nile flow at Aswan, 1871-1970          100     none
-``load_text``      "shakespeare": 262,063 characters             --      --
-=================  ============================================  ======  ===============
+======================  ============================================  =======  ===============
+loader                  what                                          steps    missing values
+======================  ============================================  =======  ===============
+``load_co2``            weekly CO2 at Mauna Loa, 1958-2001 (ppmv)     2284     59, interpolated
+``load_sunspots``       yearly mean sunspot number, 1700-2008         309      none
+``load_elnino``         monthly Nino 1+2 sea temperature, 1950-2010   732      none
+``load_nile``           yearly Nile flow at Aswan, 1871-1970          100      none
+``load_text``           "shakespeare": 262,063 characters             --       --
+``load_spoken_digits``  3,000 spoken digits 0-9, 8 kHz, 8-bit mu-law  1,148-   none
+                        (``SpokenDigits``; CC BY-SA 4.0)              18,262
+``load_ecg``            MIT-BIH record 100: 2-lead ECG, 360 Hz (mV),  650,000  none
+                        2,273 annotated beats (``ECGRecord``)
+======================  ============================================  =======  ===============
 """
 
 import csv
@@ -22,10 +26,12 @@ from importlib import resources
 
 import numpy as np
 
+from .ecg import ECGRecord, load_ecg
 from .moving_shapes import moving_shapes
+from .speech import SpokenDigits, load_spoken_digits
 
 __all__ = ["TimeSeries", "load_co2", "load_sunspots", "load_elnino", "load_nile", "load_text", "load_series",
-           "SERIES", "moving_shapes"]
+           "SERIES", "moving_shapes", "SpokenDigits", "load_spoken_digits", "ECGRecord", "load_ecg"]
 
 
 @dataclass(frozen=True, eq=False)
