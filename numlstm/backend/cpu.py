@@ -189,13 +189,16 @@ def loss_targets(loss, y_true, shape, dtype):
     return y_true
 
 
-def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
+def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None, mask=None):
     """(mean loss as a float, gradient wrt y_pred on this backend); y_true is host data.
 
     ``sample_weight`` (host data, optional) weights the samples or positions as in Keras 3 (see
     :mod:`numlstm.losses`); without it the loss is called as ``value_and_gradient(y_true, y_pred)``, so
-    custom losses written before sample weights keep working.
+    custom losses written before sample weights keep working. ``mask`` (host data) goes to a loss that
+    reads the output's mask (``loss.reads_output_mask``).
     """
+    if loss.reads_output_mask:
+        return loss.value_and_gradient(y_true, y_pred, sample_weight=sample_weight, mask=mask)
     if sample_weight is None:
         return loss.value_and_gradient(y_true, y_pred)
     return loss.value_and_gradient(y_true, y_pred, sample_weight=sample_weight)

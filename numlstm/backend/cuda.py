@@ -410,7 +410,7 @@ def loss_targets(loss, y_true, shape, dtype):
     return _Targets(y_true, output.shape, output.dtype, device)
 
 
-def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
+def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None, mask=None):
     """(mean loss, gradient wrt y_pred on the GPU). ``y_true`` is host data, checked on the host, or what
     :func:`loss_targets` made of it for this output's shape and dtype.
 
@@ -419,6 +419,11 @@ def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None):
     subclass runs on the host (y_pred down, the gradient up) and gives a float.
     With ``sample_weight`` (host data) every loss runs on the host that way.
     """
+    if loss.reads_output_mask:
+        host_targets = y_true.host if isinstance(y_true, _Targets) else y_true
+        value, host_gradient = loss.value_and_gradient(host_targets, y_pred.copy_to_host(),
+                                                       sample_weight=sample_weight, mask=mask)
+        return value, from_host(host_gradient)
     if sample_weight is not None:
         host_targets = y_true.host if isinstance(y_true, _Targets) else y_true
         value, host_gradient = loss.value_and_gradient(host_targets, y_pred.copy_to_host(),

@@ -27,6 +27,13 @@ output per quantile level for quantile regression: ``y_pred`` is
 ``(..., Q)`` and ``y_true`` has one value per position (``(...)`` or
 ``(..., 1)``), compared with every level.
 
+:class:`CTC` (``"ctc"``) trains a speech or handwriting recogniser on
+unsegmented transcriptions: ``y_pred`` is ``(batch, frames, classes)``
+logits, ``y_true`` ``(batch, max_labels)`` padded label sequences, and the
+frames of each sample come from the output's mask; the only loss that reads
+the mask. :func:`ctc_loss` is the same loss as a function, with
+``torch.nn.CTCLoss``'s explicit lengths.
+
 :class:`GaussianNLL` (``"gaussian_nll"``) is the negative log-likelihood of a
 Gaussian whose mean and (softplus-mapped) scale the network outputs, a
 likelihood head for probabilistic forecasting: ``y_pred`` is ``(..., 2)`` and
@@ -67,6 +74,7 @@ Give an instance to ``model.compile(loss=QuarticError())``. A plain function
 is refused by :func:`get`: it has no gradient.
 """
 
+from .ctc import CTC, ctc_loss, label_lengths_of
 from .gaussian import GaussianNLL, gaussian_parameters
 from .loss import _CUSTOM_LOSS_HELP, EPSILON, Loss, check_sample_weight
 from .loss import _Elementwise  # noqa: F401  (for code that checks isinstance against it)
@@ -78,7 +86,7 @@ from .regression import (Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercenta
 __all__ = ["EPSILON", "Loss", "check_sample_weight", "get", "MeanSquaredError", "MeanAbsoluteError",
            "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "Huber", "LogCosh", "Poisson",
            "KLDivergence", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-           "QuantileLoss", "GaussianNLL", "gaussian_parameters"]
+           "QuantileLoss", "GaussianNLL", "gaussian_parameters", "CTC", "ctc_loss", "label_lengths_of"]
 
 _BY_NAME = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
@@ -92,6 +100,7 @@ _BY_NAME = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "quantile_loss": QuantileLoss, "pinball_loss": QuantileLoss,
     "gaussian_nll": GaussianNLL,
+    "ctc": CTC,
     # Keras' other spellings: upper-case abbreviations, "bce", and the class names
     "MSE": MeanSquaredError, "MAE": MeanAbsoluteError, "MAPE": MeanAbsolutePercentageError,
     "MSLE": MeanSquaredLogarithmicError, "KLD": KLDivergence, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,

@@ -127,6 +127,9 @@ class Loss:
     # Which CUDA kernel computes this loss on the GPU ("elementwise" or "crossentropy"); None: the host does,
     # with value_and_gradient (every loss defined outside numlstm.losses: its formulas are its own).
     gpu_kernel = None
+    # True for a loss whose value_and_gradient takes the output's mask (``mask=``, (batch, timesteps), True on
+    # real steps): the CTC loss reads its input lengths there. The others never see a mask.
+    reads_output_mask = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -32,8 +32,8 @@ class Inference:
 
         for xs, ys, weights, rows in batches.shard(strategy):
             targets = self._prepared_targets(ops, ys, rows)
-            outputs = self._forward(xs, False)[0]
-            total, values, _ = self._loss_values(ops, outputs, targets, weights, with_gradients=False)
+            outputs, tape = self._forward(xs, False)
+            total, values, _ = self._loss_values(ops, outputs, targets, weights, with_gradients=False, masks=tape[2])
             pending.append((self._batch_logs(total, values), rows, ys, weights, self._queue_metric_fetches(outputs)))
             seen += rows
             if len(pending) > 1:  # one batch queued ahead, as in predict

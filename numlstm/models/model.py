@@ -257,12 +257,12 @@ class Model(NestedModel, WeightBuffer, Trainer):
                 values[id(tensor)] = value
                 masks[id(tensor)] = value_mask
             tape.append((node, cache))
-        return [values[id(t)] for t in self._outputs], (tape, values)
+        return [values[id(t)] for t in self._outputs], (tape, values, [masks[id(t)] for t in self._outputs])
 
     def _backward(self, tape, d_outputs, ops, nested=False):
         """Weight gradients (aligned with ``get_weights()``) from the gradients of the outputs (None: no loss);
         ``nested``: also the gradients of the model's inputs (None where nothing reaches one)."""
-        tape, values = tape
+        tape, values, _ = tape
         needs_input_gradient = self._needs_input_gradient_nested if nested else self._needs_input_gradient
         gradients = {}
 

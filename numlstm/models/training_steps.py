@@ -51,17 +51,24 @@ class TrainingSteps:
                 prepared.append(y)
         return prepared
 
-    def _loss_values(self, ops, outputs, targets, weights, with_gradients=True):
+    def _loss_values(self, ops, outputs, targets, weights, with_gradients=True, masks=None):
         """(total loss, per-output losses, gradients of the outputs); a single unweighted loss stays where the
-        device left it (``float()`` reads it), so that nothing waits for the device before the step is queued."""
+        device left it (``float()`` reads it), so that nothing waits for the device before the step is queued.
+        ``masks``: the outputs' masks (the tape's third item), given to the losses that read one
+        (``Loss.reads_output_mask``, the CTC loss's input lengths)."""
         values, d_outputs = [], []
-        for output, loss, y, scale, weight in zip(outputs, self._losses, targets, self._loss_weights, weights):
+        masks = masks if masks is not None else [None] * len(outputs)
+        for output, loss, y, scale, weight, mask in zip(outputs, self._losses, targets, self._loss_weights, weights,
+                                                        masks):
             if loss is None:
                 values.append(None)
                 d_outputs.append(None)
                 continue
             output_ops = backend.array_ops(output)
-            if weight is None:
+            if loss.reads_output_mask:
+                value, gradient = output_ops.loss_value_and_gradient(
+                    loss, y, output, sample_weight=weight, mask=None if mask is None else backend.to_host(mask))
+            elif weight is None:
                 value, gradient = output_ops.loss_value_and_gradient(loss, y, output)
             else:
                 value, gradient = output_ops.loss_value_and_gradient(loss, y, output, sample_weight=weight)
@@ -80,7 +87,7 @@ class TrainingSteps:
         samples = len(xs[0])
         targets = self._prepared_targets(ops, ys, samples)
         outputs, tape = self._forward(xs, training=True)
-        total, values, d_outputs = self._loss_values(ops, outputs, targets, weights)
+        total, values, d_outputs = self._loss_values(ops, outputs, targets, weights, masks=tape[2])
         fetches = self._queue_metric_fetches(outputs) if update_metrics else None
         grads = self._backward(tape, d_outputs, ops)
         if fetches is not None:
@@ -181,8 +188,8 @@ class TrainingSteps:
         """
         self._require_compiled("test_on_batch")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
-        outputs = self._forward(xs, False)[0]
-        return float(self._loss_values(self._place(), outputs, ys, weights, with_gradients=False)[0])
+        outputs, tape = self._forward(xs, False)
+        return float(self._loss_values(self._place(), outputs, ys, weights, with_gradients=False, masks=tape[2])[0])
 
     def _batch_arrays(self, x, y, sample_weight=None, class_weight=None):
         """(inputs, targets, per-output sample weights) as aligned lists of checked arrays."""
