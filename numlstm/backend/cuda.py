@@ -16,6 +16,7 @@ from numba.cuda.cudadrv import driver
 
 from . import cuda_staging, is_device_array
 from ..kernels import options as kernel_options
+from ..kernels.cuda import ctc as ctc_kernels
 from ..kernels.cuda import layers as layer_kernels
 from ..kernels.cuda import ops as op_kernels
 from ..kernels.cuda.gemm import launch_gemm
@@ -402,12 +403,23 @@ def loss_targets(loss, y_true, shape, dtype):
     the host. Each loss says which kernel computes it and how its targets look (``gpu_kernel``,
     ``kernel_targets``, ``kernel_options``)."""
     output = _OutputSpec(tuple(shape), np.dtype(dtype))
-    if loss.gpu_kernel is None:
+    if loss.gpu_kernel in (None, "ctc"):  # the CTC loss checks its labels with the output's mask, after the pass
         return y_true
     targets = loss.kernel_targets(y_true, output)
     device = from_host(targets.reshape(-1) if loss.gpu_kernel == "elementwise" or loss.kernel_options()["sparse"]
                        else targets.reshape(-1, output.shape[-1]))
     return _Targets(y_true, output.shape, output.dtype, device)
+
+
+def _ctc_value_and_gradient(loss, y_true, y_pred, sample_weight, mask):
+    """The CTC loss (:class:`numlstm.losses.CTC`) on the GPU: labels and lengths checked on the host, the
+    recursions and the gradient in ``kernels/cuda/ctc.py``; the value waits for the per-sample losses."""
+    labels, label_lengths, input_lengths, scales = loss.device_plan(y_true, tuple(y_pred.shape), sample_weight,
+                                                                    mask)
+    nll, gradient = ctc_kernels.ctc_loss_and_gradient(
+        y_pred, to_device(labels), to_device(label_lengths), to_device(input_lengths), loss.blank, to_device(scales))
+    counted = scales != 0  # a sample that cannot be aligned has an infinite loss and counts for nothing
+    return float(np.dot(scales[counted], nll.copy_to_host()[counted])), gradient
 
 
 def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None, mask=None):
@@ -419,10 +431,12 @@ def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None, mask=None)
     subclass runs on the host (y_pred down, the gradient up) and gives a float.
     With ``sample_weight`` (host data) every loss runs on the host that way.
     """
-    if loss.reads_output_mask:
-        host_targets = y_true.host if isinstance(y_true, _Targets) else y_true
-        value, host_gradient = loss.value_and_gradient(host_targets, y_pred.copy_to_host(),
-                                                       sample_weight=sample_weight, mask=mask)
+    if loss.gpu_kernel == "ctc":
+        return _ctc_value_and_gradient(loss, y_true.host if isinstance(y_true, _Targets) else y_true, y_pred,
+                                       sample_weight, mask)
+    if loss.reads_output_mask:  # a custom loss that reads the mask runs on the host, as custom losses do
+        value, host_gradient = loss.value_and_gradient(y_true.host if isinstance(y_true, _Targets) else y_true,
+                                                       y_pred.copy_to_host(), sample_weight=sample_weight, mask=mask)
         return value, from_host(host_gradient)
     if sample_weight is not None:
         host_targets = y_true.host if isinstance(y_true, _Targets) else y_true

@@ -1,5 +1,7 @@
 """Connectionist temporal classification (CTC): a transcription loss for unsegmented sequences."""
 
+import typing
+
 import numpy as np
 
 from .loss import Loss, _prediction, check_sample_weight
@@ -70,7 +72,7 @@ def _input_lengths(input_lengths, mask, samples, frames):
                              f"run of frames from the start (pad at the end); sample {row}'s does not")
     else:
         return np.full(samples, frames, np.int64)
-    if np.any(lengths < 1) or np.any(lengths > frames):
+    if lengths.size and (np.any(lengths < 1) or np.any(lengths > frames)):
         raise ValueError(f"input_lengths must lie between 1 and the {frames} frames of y_pred, got "
                          f"{lengths.min()}..{lengths.max()}")
     return lengths
@@ -155,7 +157,34 @@ def ctc_loss(logits, labels, input_lengths=None, label_lengths=None, blank=0, re
     logits = _prediction(logits)
     if logits.ndim != 3 or 0 in logits.shape:
         raise ValueError(f"logits (y_pred) must have shape (batch, frames, classes), got {logits.shape}")
-    samples, frames, classes = logits.shape
+    plan = _plan(logits.shape, labels, input_lengths, label_lengths, blank, zero_infinity)
+    nll = np.empty(len(logits))
+    gradient = np.empty_like(logits)
+    if len(logits):
+        _ctc_kernels().ctc_loss_and_gradient(np.ascontiguousarray(logits), plan.labels, plan.label_lengths,
+                                             plan.input_lengths, blank, nll, gradient)
+    nll[~plan.feasible] = 0.0
+    gradient[~plan.feasible] = 0.0
+    if reduction == "none":
+        return nll, gradient
+    scales = _sample_scales(plan, reduction, sample_weight)
+    gradient *= scales.astype(logits.dtype)[:, None, None]
+    return float(np.dot(scales, nll)), gradient
+
+
+class _Plan(typing.NamedTuple):
+    """A batch's checked labels (int64 (N, S)), label and input lengths (int64 (N,)), and which samples can be
+    aligned at all (bool (N,))."""
+
+    labels: np.ndarray
+    label_lengths: np.ndarray
+    input_lengths: np.ndarray
+    feasible: np.ndarray
+
+
+def _plan(shape, labels, input_lengths, label_lengths, blank, zero_infinity, mask=None):
+    """The checks of :func:`ctc_loss` on what it gets besides the logits (of ``shape``), for either device."""
+    samples, frames, classes = shape
     if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)) or not 0 <= blank < classes:
         raise ValueError(f"blank must be a class index in [0, {classes}), got {blank!r}")
     labels = np.asarray(labels)
@@ -182,42 +211,32 @@ def ctc_loss(logits, labels, input_lengths=None, label_lengths=None, blank=0, re
         row, column = map(int, np.argwhere(bad)[0])
         raise ValueError(f"labels must be class indices in [0, {classes}) other than the blank ({blank}); row {row} "
                          f"holds {labels[row, column]} at position {column}")
-    input_lengths = _input_lengths(input_lengths, None, samples, frames) if input_lengths is not None else \
-        np.full(samples, frames, np.int64)
-    return _reduced(logits, labels, label_lengths, input_lengths, blank, reduction, zero_infinity, sample_weight)
-
-
-def _reduced(logits, labels, label_lengths, input_lengths, blank, reduction, zero_infinity, sample_weight):
-    samples = len(logits)
-    feasible = _frames_needed(labels, label_lengths) <= input_lengths
+    input_lengths = _input_lengths(input_lengths, mask, samples, frames)
+    needed = _frames_needed(labels, label_lengths)
+    feasible = needed <= input_lengths
     if not zero_infinity and not feasible.all():
         row = int(np.flatnonzero(~feasible)[0])
-        raise ValueError(f"sample {row}: its {label_lengths[row]} labels need at least "
-                         f"{_frames_needed(labels, label_lengths)[row]} frames (a blank between repeated labels), "
-                         f"but it has {input_lengths[row]}; give it more frames or use zero_infinity=True")
-    nll = np.empty(samples)
-    gradient = np.empty_like(logits)
-    if samples:
-        _ctc_kernels().ctc_loss_and_gradient(np.ascontiguousarray(logits), labels, label_lengths, input_lengths,
-                                             blank, nll, gradient)
-    nll[~feasible] = 0.0
-    gradient[~feasible] = 0.0
-    if reduction == "none":
-        return nll, gradient
-    scale = np.ones(samples)
+        raise ValueError(f"sample {row}: its {label_lengths[row]} labels need at least {needed[row]} frames (a blank "
+                         f"between repeated labels), but it has {input_lengths[row]}; give it more frames or use "
+                         "zero_infinity=True")
+    return _Plan(labels, label_lengths, input_lengths, feasible)
+
+
+def _sample_scales(plan, reduction, sample_weight):
+    """What each sample's loss counts for in the reduced loss (0 for a sample that cannot be aligned)."""
+    samples = len(plan.labels)
+    scales = plan.feasible.astype(np.float64)
     if sample_weight is not None:
         weights = check_sample_weight(sample_weight, samples)
         if weights.ndim not in (0, 1):
             raise ValueError(f"sample_weight for the CTC loss must hold one weight per sample, got shape "
                              f"{weights.shape}")
-        scale = scale * weights
+        scales = scales * weights
     if reduction == "mean":
-        scale = scale / (np.maximum(label_lengths, 1) * max(samples, 1))
+        scales = scales / (np.maximum(plan.label_lengths, 1) * max(samples, 1))
     elif reduction == "sum_over_batch_size":
-        scale = scale / max(samples, 1)
-    value = float(np.dot(scale, nll))
-    gradient *= scale.astype(logits.dtype)[:, None, None]
-    return value, gradient
+        scales = scales / max(samples, 1)
+    return scales
 
 
 class CTC(Loss):
@@ -266,6 +285,7 @@ class CTC(Loss):
 
     name = "ctc"
     reads_output_mask = True
+    gpu_kernel = "ctc"  # kernels/cuda/ctc.py, fed by device_plan
 
     def __init__(self, blank=0, reduction="mean", zero_infinity=False):
         if reduction not in REDUCTIONS[:3]:
@@ -307,3 +327,26 @@ class CTC(Loss):
         lengths = _input_lengths(None, mask, len(y_pred), y_pred.shape[1]) if mask is not None else None
         return ctc_loss(y_pred, y_true, input_lengths=lengths, blank=self.blank, reduction=self.reduction,
                         zero_infinity=self.zero_infinity, sample_weight=sample_weight)
+
+    def device_plan(self, y_true, shape, sample_weight=None, mask=None):
+        """What the GPU kernel needs besides the logits, checked on the host as :meth:`value_and_gradient` checks.
+
+        Parameters
+        ----------
+        y_true : array_like of int, shape (N, max_labels)
+        shape : tuple of int
+            The logits' shape (N, frames, classes).
+        sample_weight : array_like, shape (N,), optional
+        mask : array_like of bool, shape (N, frames), optional
+
+        Returns
+        -------
+        labels, label_lengths, input_lengths : numpy.ndarray of int64
+        scales : numpy.ndarray of float64, shape (N,)
+            Each sample's weight in the reduced loss, 0 where it cannot be aligned.
+        """
+        if len(shape) != 3:
+            raise ValueError(f"{self.name}: y_pred must have shape (batch, frames, classes): the model's last layer "
+                             f"needs one row of logits per frame (return_sequences=True), got {tuple(shape)}")
+        plan = _plan(tuple(shape), y_true, None, None, self.blank, self.zero_infinity, mask=mask)
+        return plan.labels, plan.label_lengths, plan.input_lengths, _sample_scales(plan, self.reduction, sample_weight)

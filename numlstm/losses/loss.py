@@ -124,7 +124,7 @@ class Loss:
 
     name = None
     _last_axis = "mean"  # how the elementwise term is reduced over the last axis: "mean" or "sum"
-    # Which CUDA kernel computes this loss on the GPU ("elementwise" or "crossentropy"); None: the host does,
+    # Which CUDA kernel computes this loss on the GPU ("elementwise", "crossentropy" or "ctc"); None: the host does,
     # with value_and_gradient (every loss defined outside numlstm.losses: its formulas are its own).
     gpu_kernel = None
     # True for a loss whose value_and_gradient takes the output's mask (``mask=``, (batch, timesteps), True on

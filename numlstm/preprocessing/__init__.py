@@ -1,4 +1,4 @@
-"""Preparing data for an LSTM: forecasting windows, leak-free splits, scalers and text encoding.
+"""Preparing data for an LSTM: forecasting windows, leak-free splits, scalers, text encoding and speech features.
 
 Time series (see :mod:`numlstm.datasets` for real ones)::
 
@@ -11,12 +11,22 @@ Text::
 
     vocabulary = CharVocabulary(text)
     x, y = char_windows(vocabulary.encode(text), lookback=64)
+
+Speech (recordings: 1-D arrays at 8 kHz; see :mod:`numlstm.preprocessing.audio`)::
+
+    features = []
+    for recording in recordings:
+        c = mfcc(recording, sample_rate=8000)                      # (frames, 13)
+        features.append(normalize_utterance(np.hstack([c, delta(c), delta(delta(c))])))
+    x, mask, lengths = pad_batch(features)                          # (N, T, 39), (N, T), (N,)
 """
 
+from .audio import delta, frame_signal, log_mel_spectrogram, mel_filterbank, mfcc, normalize_utterance, pad_batch
 from .scalers import MinMaxScaler, StandardScaler, scaler_from_config
 from .text import CharVocabulary, char_windows, sample_text
 from .windows import ForecastData, Split, rmse, sliding_windows, stateful_chunks, time_split, window_starts
 
 __all__ = ["ForecastData", "Split", "sliding_windows", "stateful_chunks", "time_split", "window_starts", "rmse",
            "StandardScaler", "MinMaxScaler", "scaler_from_config", "CharVocabulary", "char_windows",
-           "sample_text"]
+           "sample_text", "frame_signal", "mel_filterbank", "log_mel_spectrogram", "mfcc", "delta",
+           "normalize_utterance", "pad_batch"]

@@ -403,3 +403,31 @@ def test_a_training_step_and_a_pass_ask_the_driver_for_the_context_once(monkeypa
             lookups.clear()
             run()
             assert len(lookups) <= 1, run
+
+
+def _ctc_model():
+    """A masked batch (padding at the end) transcribed with the CTC loss, in float64, with sample weights."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(4, 7, 3))
+    x[np.arange(7) >= np.array([7, 5, 6, 4])[:, None]] = 0.0
+    y = np.array([[1, 2, 2], [3, -1, -1], [2, 1, -1], [-1, -1, -1]])
+    model = numlstm.Sequential([layers.Input((7, 3), dtype="float64"), layers.Masking(0.0),
+                                layers.LSTM(5, return_sequences=True, dtype="float64"),
+                                layers.Dense(4, dtype="float64")])
+    model.compile(optimizers.Adam(0.01), loss=numlstm.losses.CTC(reduction="mean"))
+    return model, x, y
+
+
+def test_the_ctc_loss_trains_on_the_gpu_as_on_the_cpu():
+    """kernels/cuda/ctc.py through the API: the mask's lengths, the reduction, and weighted samples."""
+    assert_fit_matches_cpu(_ctc_model)
+    with numlstm.device("cuda"):
+        model, x, y = _ctc_model()
+        weights = np.array([1.0, 0.0, 2.0, 0.5])
+        gpu = model.compute_gradients(x, y, sample_weight=weights)
+    cpu_model, _, _ = _ctc_model()
+    cpu_model.set_weights([backend.to_host(w) for w in model.get_weights()])
+    cpu = cpu_model.compute_gradients(x, y, sample_weight=weights)
+    assert gpu[0] == pytest.approx(cpu[0], rel=1e-12)
+    for got, want in zip(gpu[1], cpu[1]):
+        np.testing.assert_allclose(backend.to_host(got), want, rtol=1e-10, atol=1e-12)

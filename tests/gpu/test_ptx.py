@@ -226,3 +226,32 @@ def test_convlstm_kernels_compile_to_ptx(dtype, cc):
         ptx = compile_for(getattr(kernels, name).py_func, signature, cc, DEVICE_OPTIONS.fastmath)
         if dtype == "float32":
             assert not _FLOAT64_ARITHMETIC.search(ptx), f"{name} computes in float64"
+
+
+def _ctc_signatures(real):
+    i = types.int64
+    ints1, ints2 = types.Array(types.int64, 1, "C"), types.Array(types.int64, 2, "C")
+    f1, f3 = types.Array(types.float64, 1, "C"), types.Array(types.float64, 3, "C")
+    logits = types.Array(real, 3, "C")
+    return {
+        "forward_backward": (logits, ints2, ints1, ints1, i, f3, f3, f3, f1),
+        "gradient": (f3, f3, f3, f1, ints2, ints1, ints1, i, f1, logits),
+    }
+
+
+@pytest.mark.parametrize("cc", [(8, 0), (9, 0)], ids=["sm_80", "sm_90"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ctc_kernels_compile_to_ptx(dtype, cc):
+    """The CTC kernels compute in float64 whatever the logits' dtype (as their CPU twin), never with fastmath
+    (their log-space recursions compare with -inf); the gradient is stored in the logits' dtype."""
+    from numlstm.kernels.cuda import ctc
+
+    kernels = ctc.build_kernels(dtype, False)
+    signatures = _ctc_signatures(getattr(types, dtype))
+    assert set(vars(kernels)) == set(signatures)
+    for name, signature in signatures.items():
+        kernel = getattr(kernels, name)
+        assert not kernel.targetoptions.get("fastmath")
+        ptx = compile_for(kernel.py_func, signature, cc, False)
+        if name == "gradient":
+            assert re.search(rf"\bst\.global\.f{dtype[-2:]}\b", ptx), "the gradient is not stored in the logits' dtype"
