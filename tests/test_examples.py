@@ -48,3 +48,41 @@ def test_next_frame_beats_both_baselines_in_fast_mode(tmp_path, monkeypatch, cap
         assert strip.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "(the model's median error) written to" in out
     else:
         assert not strip.exists() and "no strip written" in out
+
+
+def test_spoken_digits_fast_mode_reports_both_evaluations(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    results = _load("spoken_digits").main(["--fast"])
+    out = capsys.readouterr().out
+    assert "official split" in out and "unheard speaker: yweweler" in out
+    for scores in results.values():
+        # the baseline needs no training: on 420 recordings it is far above chance (10%) even in fast mode
+        assert 0.0 <= scores["BiLSTM"] <= 1.0 and scores["nearest centroid"] > 0.4
+
+
+def test_digit_sequences_fast_mode_decodes_both_ways(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    results = _load("digit_sequences").main(["--fast"])
+    out = capsys.readouterr().out
+    assert "label error rate" in out and "greedy" in out and "beam search" in out
+    baseline = results["baseline: 4 x the most common digit"]["label error rate"]
+    assert 0.6 < baseline < 1.0 and all(0.0 <= r["label error rate"] for r in results.values())
+
+
+def test_ecg_arrhythmia_fast_mode_reports_both_methods(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    figure = tmp_path / "ecg.png"
+    result = _load("ecg_arrhythmia").main(["--fast", "--plot", str(figure)])
+    out = capsys.readouterr().out
+    table = {line.split("  ")[1].strip(): line.split()[-4:] for line in out.splitlines()
+             if line.startswith(("  LSTM ", "  RR baseline "))}
+    assert set(table) == {"LSTM", "RR baseline"} == set(result)
+    for name, (auc, precision, recall, flagged) in table.items():
+        assert 0 <= float(auc) <= 1 and 0 <= float(precision) <= 1 and 0 <= float(recall) <= 1 and int(flagged) >= 0
+        assert abs(float(auc) - result[name]["auc"]) < 1e-3
+    # The RR baseline does not depend on training: record 100's abnormal beats are all premature.
+    assert result["RR baseline"]["auc"] > 0.9
+    if numlstm.plotting.matplotlib_available():
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"figure written to {figure}" in out
+    else:
+        assert not figure.exists() and "no figure written" in out

@@ -12,13 +12,14 @@ Text::
     vocabulary = CharVocabulary(text)
     x, y = char_windows(vocabulary.encode(text), lookback=64)
 
-Speech (recordings: 1-D arrays at 8 kHz; see :mod:`numlstm.preprocessing.audio`)::
+Speech (recordings: 1-D arrays at 8 kHz; :func:`mfcc` documents the features)::
 
     features = []
     for recording in recordings:
         c = mfcc(recording, sample_rate=8000)                      # (frames, 13)
         features.append(normalize_utterance(np.hstack([c, delta(c), delta(delta(c))])))
-    x, mask, lengths = pad_batch(features)                          # (N, T, 39), (N, T), (N,)
+    x, mask, lengths = pad_batch(features, value=-1e4)              # (N, T, 39), (N, T), (N,)
+    # then layers.Masking(-1e4) first in the model: the padded frames are masked
 """
 
 from .audio import delta, frame_signal, log_mel_spectrogram, mel_filterbank, mfcc, normalize_utterance, pad_batch
