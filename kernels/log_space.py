@@ -1,5 +1,5 @@
 """Arithmetic on log probabilities, written once for the CPU kernels (``njit``) and the CUDA kernels
-(``cuda.jit(device=True)``): the CTC recursions add probabilities as ``log(exp(a) + exp(b))``."""
+(``cuda.jit(device=True)``): the CTC recursions add probabilities as ``log(exp(a) + exp(b) + ...)``."""
 
 import math
 
@@ -13,3 +13,16 @@ def log_add(a, b):
     if a > b:
         return a + math.log1p(math.exp(b - a))
     return b + math.log1p(math.exp(a - b))
+
+
+def log_add3(a, b, c):
+    """``log(exp(a) + exp(b) + exp(c))``: two exponentials and one logarithm, the largest term factored out."""
+    if a >= b and a >= c:
+        top, x, y = a, b, c
+    elif b >= c:
+        top, x, y = b, a, c
+    else:
+        top, x, y = c, a, b
+    if top == -math.inf:
+        return top
+    return top + math.log1p(math.exp(x - top) + math.exp(y - top))

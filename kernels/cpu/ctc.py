@@ -21,10 +21,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..log_space import log_add as _log_add
+from .. import log_space
 from ..options import JIT_KWARGS
 
-log_add = njit(inline="always", **JIT_KWARGS)(_log_add)
+log_add = njit(inline="always", **JIT_KWARGS)(log_space.log_add)
+log_add3 = njit(inline="always", **JIT_KWARGS)(log_space.log_add3)
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -55,39 +56,44 @@ def log_softmax_rows(logits, frames, log_probs):
             log_probs[t, k] = float(logits[t, k]) - shift
 
 
+@njit(inline="always", **JIT_KWARGS)
+def band(t, frames, extended):
+    """The positions ``s`` a path can be at in frame ``t`` and still read the whole sequence: at most
+    ``2t + 1`` (two positions a frame from the start), at least ``extended - 2 (frames - t)`` (likewise to the
+    end). Outside it ``alpha + beta`` is ``-inf``, so neither variable is needed there."""
+    return max(0, extended - 2 * (frames - t)), min(extended, 2 * t + 2)
+
+
 @njit(**JIT_KWARGS)
 def forward_variables(log_probs, labels, frames, extended, blank, alpha):
-    """``alpha`` (frames, extended) of one sample."""
+    """``alpha`` (frames, extended) of one sample, inside the band (``-inf`` outside it)."""
     alpha[:frames, :extended] = -math.inf
     alpha[0, 0] = log_probs[0, blank]
     if extended > 1:
         alpha[0, 1] = log_probs[0, labels[0]]
     for t in range(1, frames):
-        for s in range(extended):
-            total = alpha[t - 1, s]
-            if s >= 1:
-                total = log_add(total, alpha[t - 1, s - 1])
-            if may_skip(labels, s):
-                total = log_add(total, alpha[t - 1, s - 2])
+        low, high = band(t, frames, extended)
+        for s in range(low, high):
+            skip = alpha[t - 1, s - 2] if may_skip(labels, s) else -math.inf
+            total = log_add3(alpha[t - 1, s], alpha[t - 1, s - 1] if s >= 1 else -math.inf, skip)
             if total != -math.inf:
                 alpha[t, s] = total + log_probs[t, extended_label(labels, s, blank)]
 
 
 @njit(**JIT_KWARGS)
 def backward_variables(log_probs, labels, frames, extended, blank, beta):
-    """``beta`` (frames, extended) of one sample."""
+    """``beta`` (frames, extended) of one sample, inside the band (``-inf`` outside it)."""
     beta[:frames, :extended] = -math.inf
     last = frames - 1
     beta[last, extended - 1] = log_probs[last, blank]
     if extended > 1:
         beta[last, extended - 2] = log_probs[last, labels[(extended - 2) // 2]]
     for t in range(last - 1, -1, -1):
-        for s in range(extended):
-            total = beta[t + 1, s]
-            if s + 1 < extended:
-                total = log_add(total, beta[t + 1, s + 1])
-            if s + 2 < extended and may_skip(labels, s + 2):
-                total = log_add(total, beta[t + 1, s + 2])
+        low, high = band(t, frames, extended)
+        for s in range(low, high):
+            following = beta[t + 1, s + 1] if s + 1 < extended else -math.inf
+            skip = beta[t + 1, s + 2] if s + 2 < extended and may_skip(labels, s + 2) else -math.inf
+            total = log_add3(beta[t + 1, s], following, skip)
             if total != -math.inf:
                 beta[t, s] = total + log_probs[t, extended_label(labels, s, blank)]
 
@@ -113,7 +119,8 @@ def ctc_sample(logits, labels, label_length, frames, blank, gradient):
     for t in range(frames):
         for k in range(classes):
             gradient[t, k] = math.exp(log_probs[t, k])
-        for s in range(extended):
+        low, high = band(t, frames, extended)
+        for s in range(low, high):
             both = alpha[t, s] + beta[t, s]
             if both != -math.inf:
                 k = extended_label(labels, s, blank)

@@ -39,6 +39,7 @@ from .launch import launch
 from .memory import device_array, to_device
 
 log_add = cuda.jit(device=True, inline=True)(log_space.log_add)
+log_add3 = cuda.jit(device=True, inline=True)(log_space.log_add3)
 
 
 @cuda.jit(device=True, inline=True)
@@ -98,18 +99,14 @@ def build_kernels(dtype, cache):
             t = step  # alpha[t] from alpha[t - 1]
             u = last - step  # beta[u] from beta[u + 1]
             for s in range(first, extended, stride):
-                total = alpha[b, t - 1, s]
-                if s >= 1:
-                    total = log_add(total, alpha[b, t - 1, s - 1])
-                if may_skip(labels, b, s):
-                    total = log_add(total, alpha[b, t - 1, s - 2])
+                previous = alpha[b, t - 1, s - 1] if s >= 1 else -math.inf
+                skip = alpha[b, t - 1, s - 2] if may_skip(labels, b, s) else -math.inf
+                total = log_add3(alpha[b, t - 1, s], previous, skip)
                 alpha[b, t, s] = -math.inf if total == -math.inf else \
                     total + log_probs[b, t, extended_label(labels, b, s, blank)]
-                total = beta[b, u + 1, s]
-                if s + 1 < extended:
-                    total = log_add(total, beta[b, u + 1, s + 1])
-                if s + 2 < extended and may_skip(labels, b, s + 2):
-                    total = log_add(total, beta[b, u + 1, s + 2])
+                following = beta[b, u + 1, s + 1] if s + 1 < extended else -math.inf
+                skip = beta[b, u + 1, s + 2] if s + 2 < extended and may_skip(labels, b, s + 2) else -math.inf
+                total = log_add3(beta[b, u + 1, s], following, skip)
                 beta[b, u, s] = -math.inf if total == -math.inf else \
                     total + log_probs[b, u, extended_label(labels, b, s, blank)]
             cuda.syncthreads()
