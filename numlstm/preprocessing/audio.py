@@ -31,7 +31,6 @@ import math
 import numbers
 
 import numpy as np
-import scipy.fft
 
 __all__ = ["frame_signal", "mel_filterbank", "log_mel_spectrogram", "mfcc", "delta", "normalize_utterance",
            "pad_batch"]
@@ -484,6 +483,8 @@ def mfcc(signal, sample_rate, n_mfcc=13, n_mels=40, frame_ms=25.0, hop_ms=10.0, 
     lifter = _real("lifter", lifter, low=0.0)
     log_mel, dtype = _log_mel(signal, sample_rate, n_mels, frame_ms, hop_ms, n_fft, fmin, fmax, pre_emphasis,
                               floor, window)
+    import scipy.fft  # here, not at import: numlstm's import stays free of scipy's
+
     coefficients = scipy.fft.dct(log_mel, type=2, axis=1, norm="ortho")[:, :n_mfcc]
     if lifter:
         coefficients *= 1.0 + (lifter / 2.0) * np.sin(np.pi * np.arange(n_mfcc) / lifter)
