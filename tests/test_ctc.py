@@ -239,3 +239,9 @@ def test_edit_distance_and_label_error_rate():
         decoding.label_error_rate([[1]], [])
     with pytest.raises(ValueError, match="beam_width must be a positive integer"):
         decoding.ctc_beam_search_decode(np.zeros((1, 2, 3)), beam_width=0)
+
+
+def test_metrics_beside_the_ctc_loss_are_refused_with_what_to_do_instead():
+    model = numlstm.Sequential([layers.Input((10, 3)), layers.LSTM(4, return_sequences=True), layers.Dense(5)])
+    with pytest.raises(ValueError, match="has the ctc loss.*score transcriptions after predict, with numlstm.decoding"):
+        model.compile("adam", loss="ctc", metrics=["accuracy"])

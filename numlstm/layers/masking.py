@@ -12,7 +12,8 @@ class Masking(Layer):
     Input (batch, timesteps, features), the output the same shape; the
     layers after it get the mask (batch, timesteps), True where a step is
     kept, and an LSTM skips the masked steps. No weights. Unlike Keras',
-    numlstm's losses and metrics do not see the mask.
+    numlstm's losses and metrics do not see the mask, except the CTC loss
+    (:class:`numlstm.losses.CTC`), which reads each sample's frames from it.
 
     Parameters
     ----------

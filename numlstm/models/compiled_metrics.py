@@ -1,5 +1,6 @@
 """The metrics of a compiled model: each output's ``metrics`` and ``weighted_metrics``, under Keras' log keys."""
 
+from .. import losses as losses_module
 from .. import metrics as metrics_module
 
 
@@ -21,6 +22,11 @@ class CompiledMetrics:
         several = len(outputs) > 1
         for name, loss, plain_items, weighted_items in zip(outputs.names, losses, plain, weighted):
             loss_name = loss.name if loss is not None else None
+            if isinstance(loss, losses_module.CTC) and (plain_items or weighted_items):
+                raise ValueError(f"output {name!r} has the {loss.name} loss, whose targets (batch, max_labels) do "
+                                 "not line up with the outputs (batch, frames, classes) as metrics need; leave "
+                                 "metrics out and score transcriptions after predict, with numlstm.decoding "
+                                 "(ctc_greedy_decode, label_error_rate)")
             entries = [(metric.name, metric, False) for metric in _resolve(plain_items, loss_name)]
             taken = {key for key, _, _ in entries}
             for metric in _resolve(weighted_items, loss_name):
