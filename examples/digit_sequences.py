@@ -79,9 +79,10 @@ def features(waveform, sample_rate):
     return frames.reshape(len(frames) // 2, -1)
 
 
-def arrays(strings, sample_rate, length=None):
-    """Padded features, their mask's lengths, and the labels (digit + 1, padded with -1)."""
-    x, _, lengths = pad_batch([features(w, sample_rate) for w, _ in strings], max_length=length, value=PADDING)
+def arrays(sequences, strings, length):
+    """The strings' features padded to ``length`` frames, their lengths, and the labels (digit + 1, padded
+    with -1)."""
+    x, _, lengths = pad_batch(sequences, max_length=length, value=PADDING)
     labels = np.full((len(strings), 5), -1)
     for row, (_, digits) in enumerate(strings):
         labels[row, :len(digits)] = digits + 1
@@ -105,9 +106,11 @@ def main(argv=None):
     train = digit_strings(data, rows[data.takes >= 10], counts[0], generator)
     validation = digit_strings(data, rows[(data.takes >= 5) & (data.takes < 10)], counts[1], generator)
     test = digit_strings(data, rows[data.takes < 5], counts[2], generator)
-    x_train, _, y_train = arrays(train, data.sample_rate)
-    length = x_train.shape[1]
-    (x_val, _, y_val), (x_test, test_lengths, y_test) = (arrays(s, data.sample_rate, length) for s in (validation, test))
+    sets = (train, validation, test)
+    sequences = [[features(waveform, data.sample_rate) for waveform, _ in strings] for strings in sets]
+    length = max(len(frames) for group in sequences for frames in group)  # the longest of all: none is cut
+    (x_train, _, y_train), (x_val, _, y_val), (x_test, test_lengths, y_test) = (
+        arrays(group, strings, length) for group, strings in zip(sequences, sets))
 
     model = numlstm.Sequential([layers.Input((length, x_train.shape[2])), layers.Masking(PADDING),
                                 layers.Bidirectional(layers.LSTM(96, return_sequences=True)),
