@@ -176,3 +176,9 @@ def test_ecg_beats_are_the_annotated_r_peaks(ecg):
 def test_ecg_arrays_are_read_only(ecg):
     for array in (ecg.signals, ecg.beat_samples, ecg.beat_symbols, ecg.annotation_samples, ecg.annotation_symbols):
         assert not array.flags.writeable
+
+
+def test_the_records_print_a_line_not_their_arrays(fsdd, ecg):
+    assert repr(fsdd) == ("SpokenDigits(3000 recordings of 10 digits by 6 speakers at 8000 Hz, 1148-18262 samples; "
+                          "2700 train, 300 test)")
+    assert repr(ecg) == "ECGRecord(2 leads (MLII, V5) at 360 Hz, 1805.6 s; 2273 beats: 33 A, 2239 N, 1 V)"

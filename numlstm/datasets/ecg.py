@@ -53,6 +53,12 @@ class ECGRecord:
     def __len__(self):
         return len(self.signals)
 
+    def __repr__(self):
+        symbols, counts = np.unique(self.beat_symbols, return_counts=True)
+        beats = ", ".join(f"{count} {symbol}" for symbol, count in zip(symbols, counts))
+        return (f"ECGRecord({len(self.leads)} leads ({', '.join(self.leads)}) at {self.sample_rate} Hz, "
+                f"{self.duration:.1f} s; {len(self.beat_samples)} beats: {beats})")
+
     @property
     def duration(self):
         """The recording's length in seconds (samples / sample_rate)."""

@@ -55,6 +55,12 @@ class SpokenDigits:
     def __len__(self):
         return len(self.waveforms)
 
+    def __repr__(self):
+        lengths = [len(w) for w in self.waveforms]
+        return (f"SpokenDigits({len(self)} recordings of {len(np.unique(self.digits))} digits by "
+                f"{len(self.speaker_names)} speakers at {self.sample_rate} Hz, {min(lengths)}-{max(lengths)} samples; "
+                f"{int((~self.is_test).sum())} train, {int(self.is_test.sum())} test)")
+
 
 def _mulaw_encode(x, mu=MU):
     """uint8 codes of ``x`` in [-1, 1]: the continuous mu-law curve, quantised to 256 equal steps."""
