@@ -26,7 +26,8 @@ decoding (best class per frame) and prefix beam search
 of the most common digit, which shows what the label error rate means.
 
 Measured on a 2-core AMD EPYC (Zen 3), seed 0: 10 epochs (early stopping
-kept the 5th) on 4,000 strings in 587 s; 500 test strings, 1,982 digits:
+kept the 5th) on 4,000 strings in 409-587 s (two runs, each with other
+jobs on the machine); 500 test strings, 1,982 digits:
 
 =================================  ================  =============
 decoding                           label error rate  strings exact
@@ -91,7 +92,7 @@ def arrays(sequences, strings, length):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fast", action="store_true", help="a few hundred strings and 2 epochs, for a smoke test")
+    parser.add_argument("--fast", action="store_true", help="200 training strings and 2 epochs, for a smoke test")
     parser.add_argument("--epochs", type=int, default=40, help="at most this many epochs (early stopping)")
     parser.add_argument("--strings", type=int, default=4000, help="training strings")
     parser.add_argument("--beam-width", type=int, default=8)
@@ -140,7 +141,10 @@ def main(argv=None):
         exact = float(np.mean([len(d) == len(t) and np.all(d == t) for d, t in zip(decoded, truth)]))
         results[name] = {"label error rate": rate, "exact": exact}
         print(f"{name:<34} {rate:>16.1%} {exact:>14.1%}")
-    print(f"({time.perf_counter() - started:.0f} s)")
+    print("(label error rate: edit distance over the digits, lower is better; exact: strings with no error)")
+    if args.fast:
+        print("(--fast: a smoke run on a subset with 2 epochs; its figures say nothing about the method)")
+    print(f"(all in {time.perf_counter() - started:.0f} s)")
     return results
 
 

@@ -99,6 +99,7 @@ MSE is 39% lower).
 """
 
 import argparse
+import pathlib
 import time
 
 import numpy as np
@@ -236,7 +237,8 @@ def save_figure(path, ecg, trace, smooth, rate, peaks, beats, forecasts, target_
             ax.set_xlabel("time (s)")
 
     ax = fig.add_subplot(grid[3, 0])
-    bins = np.logspace(np.log10(lstm[test].min()), np.log10(lstm[test].max()), 50)
+    # the last edge a little above the largest score: logspace's rounding could leave it out of every bin
+    bins = np.logspace(np.log10(lstm[test].min()), np.log10(lstm[test].max() * 1.01), 50)
     ax.hist(lstm[test & ~abnormal], bins, color="0.5", label=f"normal ({np.sum(test & ~abnormal)})")
     ax.hist(lstm[test & abnormal], bins, color="tab:red", alpha=0.8, label=f"abnormal ({np.sum(test & abnormal)})")
     ax.axvline(lstm_threshold, color="tab:orange", linestyle="--", label="threshold (validation 99th pct.)")
@@ -267,6 +269,9 @@ def main(argv=None):
     parser.add_argument("--plot", default="ecg_arrhythmia.png", metavar="PATH",
                         help="where the figure goes (needs matplotlib; default %(default)s)")
     args = parser.parse_args(argv)
+    folder = pathlib.Path(args.plot).resolve().parent
+    if not folder.is_dir():  # say so now, not after training
+        parser.error(f"--plot {args.plot}: the folder {folder} does not exist")
 
     numlstm.utils.set_random_seed(0)
     ecg = numlstm.datasets.load_ecg()
@@ -322,6 +327,8 @@ def main(argv=None):
     mean_target = np.mean((targets[train].mean(axis=0) - targets) ** 2, axis=1)
     print(f"for comparison, a fixed forecast (the mean training target) in place of the LSTM's: test ROC AUC "
           f"{roc_auc(mean_target[test], abnormal[test]):.3f}")
+    if args.fast:
+        print("(--fast: a smoke run, 5 epochs on a third of the training windows; the LSTM's figures say little)")
 
     if numlstm.plotting.matplotlib_available():
         save_figure(args.plot, ecg, trace, smooth, rate, peaks, beats, forecasts, target_starts, lstm, rr, test,

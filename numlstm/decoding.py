@@ -19,6 +19,7 @@ Examples
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -136,7 +137,8 @@ def ctc_beam_search_decode(logits, input_lengths=None, blank=0, beam_width=16, t
     Parameters
     ----------
     logits : array_like, shape (N, T, C)
-        The model's output: logits (a softmax is applied) or log
+        The model's output: logits or log probabilities (a log-softmax is
+        applied, which leaves log probabilities as they are); not
         probabilities.
     input_lengths : array_like of int, shape (N,), optional
         The frames of each sample; all ``T`` by default.
@@ -151,7 +153,10 @@ def ctc_beam_search_decode(logits, input_lengths=None, blank=0, beam_width=16, t
     -------
     list
         With ``top_paths=1``, one label sequence (int64 array) per sample;
-        otherwise, per sample, a list of ``(labels, log_probability)`` pairs.
+        otherwise, per sample, a list of ``(labels, log_probability)`` pairs,
+        the log probability summed over the paths the beam kept: exact when
+        no path of the labelling fell out of the beam, a lower bound
+        otherwise.
 
     Examples
     --------
@@ -203,13 +208,21 @@ def edit_distance(reference, hypothesis):
     return previous[-1]
 
 
+def _unpadded(row):
+    """A label sequence without its negative (padding) entries, numpy scalars as Python ones."""
+    return [label.item() if isinstance(label, np.generic) else label for label in row
+            if not (isinstance(label, (numbers.Real, np.number)) and label < 0)]
+
+
 def label_error_rate(references, hypotheses):
     """The total edit distance over the total reference length (a word, character or digit error rate).
 
     Parameters
     ----------
     references, hypotheses : sequence of sequences
-        The true and decoded label sequences, in the same order.
+        The true and decoded label sequences, in the same order. Negative
+        entries are padding and are dropped, so the ``-1``-padded targets a
+        CTC model trained on can be given as they are.
 
     Returns
     -------
@@ -225,8 +238,10 @@ def label_error_rate(references, hypotheses):
     --------
     >>> label_error_rate([[1, 2, 3], [4, 5]], [[1, 2, 3], [4]])
     0.2
+    >>> label_error_rate(np.array([[3, -1], [4, 4]]), [[3], [4]])  # padded targets as they are
+    0.3333333333333333
     """
-    references, hypotheses = list(references), list(hypotheses)
+    references, hypotheses = [_unpadded(row) for row in references], [_unpadded(row) for row in hypotheses]
     if len(references) != len(hypotheses):
         raise ValueError(f"references and hypotheses must hold as many sequences, got {len(references)} and "
                          f"{len(hypotheses)}")

@@ -110,7 +110,7 @@ def test_zero_infinity_matches_torch_and_without_it_the_sample_is_named():
     assert ours == pytest.approx(float(theirs), rel=1e-12)
     np.testing.assert_allclose(gradient, their_gradient, atol=1e-12)
     assert np.all(gradient[1] == 0)
-    with pytest.raises(ValueError, match="sample 1: its 3 labels need at least 5 frames .* but it has 4"):
+    with pytest.raises(ValueError, match=r"sample 1 \(of this batch\): its 3 labels need at least 5 frames .* but it has 4"):
         ctc_loss(logits, labels)
 
 
@@ -245,3 +245,26 @@ def test_metrics_beside_the_ctc_loss_are_refused_with_what_to_do_instead():
     model = numlstm.Sequential([layers.Input((10, 3)), layers.LSTM(4, return_sequences=True), layers.Dense(5)])
     with pytest.raises(ValueError, match="has the ctc loss.*score transcriptions after predict, with numlstm.decoding"):
         model.compile("adam", loss="ctc", metrics=["accuracy"])
+
+
+def test_a_nan_logit_gives_a_nan_loss_as_the_other_losses_do_and_a_zero_weight_hides_it():
+    logits = np.random.default_rng(9).normal(size=(3, 6, 4))
+    logits[1, 2, 3] = np.nan
+    values, gradient = ctc_loss(logits, np.array([[1, 2], [2, 3], [3, -1]]), reduction="none")
+    assert np.isnan(values[1]) and np.all(np.isnan(gradient[1])) and np.all(np.isfinite(values[[0, 2]]))
+    value, gradient = ctc_loss(logits, np.array([[1, 2], [2, 3], [3, -1]]), sample_weight=[1.0, 0.0, 1.0])
+    assert np.isfinite(value) and np.all(gradient[1] == 0)
+
+
+def test_settings_of_the_wrong_type_and_a_blank_among_the_labels_are_explained():
+    with pytest.raises(TypeError, match="zero_infinity must be True or False, got 'yes'"):
+        CTC(zero_infinity="yes")
+    with pytest.raises(TypeError, match="blank must be an integer class index, got 1.5"):
+        CTC(blank=1.5)
+    assert repr(CTC()) == "CTC(blank=0, reduction='mean', zero_infinity=False)"
+    with pytest.raises(ValueError, match="shift the labels by one"):  # digit 0 left as class 0, the blank
+        ctc_loss(np.zeros((1, 6, 4)), np.array([[0, 1, -1]]))
+
+
+def test_label_error_rate_drops_the_padding_of_targets():
+    assert decoding.label_error_rate(np.array([[3, -1], [4, 4]]), [[3], [4, 4]]) == 0.0

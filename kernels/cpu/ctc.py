@@ -101,7 +101,8 @@ def backward_variables(log_probs, labels, frames, extended, blank, beta):
 @njit(**JIT_KWARGS)
 def ctc_sample(logits, labels, label_length, frames, blank, gradient):
     """The negative log likelihood of one sample, and its gradient wrt ``logits`` written to ``gradient``
-    (zero beyond ``frames``); ``inf`` and a zero gradient when no alignment fits in ``frames``."""
+    (zero beyond ``frames``); ``inf`` and a zero gradient when no alignment fits in ``frames``; NaN for both
+    when a logit is NaN or ``+inf``, as the other losses propagate them."""
     classes = logits.shape[1]
     extended = 2 * label_length + 1
     gradient[:, :] = 0.0
@@ -109,6 +110,10 @@ def ctc_sample(logits, labels, label_length, frames, blank, gradient):
     alpha = np.empty((frames, extended))
     beta = np.empty((frames, extended))
     log_softmax_rows(logits, frames, log_probs)
+    for t in range(frames):  # a NaN or +inf logit makes its frame's log-softmax NaN: the loss is NaN, as others'
+        if math.isnan(log_probs[t, 0]):
+            gradient[:frames, :] = math.nan
+            return math.nan
     forward_variables(log_probs, labels, frames, extended, blank, alpha)
     log_likelihood = alpha[frames - 1, extended - 1]
     if extended > 1:

@@ -13,10 +13,11 @@ dtype, the gradient stored in the logits' dtype. Two kernels:
   ``alpha[i]`` from ``alpha[i - 1]`` and ``beta[frames - 1 - i]`` from
   ``beta[frames - i]``, a ``syncthreads()`` between steps. Thread 0 then
   writes the sample's negative log likelihood, ``inf`` where no alignment
-  fits in its frames (log likelihood ``-inf``).
-- ``gradient``: one thread per (sample, frame, class):
-  ``exp(lp) - sum_{s: l'[s] = k} exp(alpha + beta - lp - log p)``, zero beyond
-  the sample's frames and for an infeasible sample.
+  fits in its frames (log likelihood ``-inf``), NaN where a logit is NaN or
+  ``+inf``.
+- ``gradient``: one thread per (sample, frame, class): the sample's scale
+  times ``exp(lp) - sum_{s: l'[s] = k} exp(alpha + beta - lp - log p)``, zero
+  beyond the sample's frames, for an infeasible sample and for a scale of 0.
 
 The log-softmax, ``alpha`` and ``beta`` live in float64 workspaces in global
 memory, (N, T, C) and (N, T, 2 S + 1), that :func:`ctc_loss_and_gradient`
@@ -115,6 +116,9 @@ def build_kernels(dtype, cache):
             if extended > 1:
                 log_likelihood = log_add(log_likelihood, alpha[b, last, extended - 2])
             nll[b] = math.inf if log_likelihood == -math.inf else -log_likelihood
+            for t in range(frames):  # a NaN or +inf logit made its frame's log-softmax NaN: so is the loss
+                if math.isnan(log_probs[b, t, 0]):
+                    nll[b] = math.nan
 
     @jit
     def gradient(log_probs, alpha, beta, nll, labels, label_lengths, input_lengths, blank, scales, out):
@@ -126,8 +130,11 @@ def build_kernels(dtype, cache):
             b = i // (frames * classes)
             t = (i // classes) % frames
             k = i % classes
-            if t >= input_lengths[b] or nll[b] == math.inf:
+            if t >= input_lengths[b] or nll[b] == math.inf or scales[b] == 0.0:
                 out[b, t, k] = 0.0
+                return
+            if math.isnan(nll[b]):
+                out[b, t, k] = math.nan
                 return
             log_likelihood = -nll[b]
             log_prob = log_probs[b, t, k]
@@ -164,7 +171,8 @@ def ctc_loss_and_gradient(logits, labels, label_lengths, input_lengths, blank, s
     nll : device array of float64, shape (N,)
         ``inf`` for a sample whose labels cannot fit in its frames.
     gradient : device array of the logits' dtype, shape (N, T, C)
-        Zero beyond each sample's frames, and for an infeasible sample.
+        Zero beyond each sample's frames, for an infeasible sample and for a scale of 0; NaN for a sample
+        with a NaN or +inf logit.
 
     The callers validate (``numlstm/losses/ctc.py``); nothing is checked here
     and nothing waits for the device.

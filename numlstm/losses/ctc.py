@@ -48,8 +48,12 @@ def label_lengths_of(labels, blank=0):
     stray = ~padding & after
     if stray.any():
         row = int(np.flatnonzero(stray.any(axis=1))[0])
+        hint = ""
+        if np.any(labels[row, :lengths[row] + 1] == blank):
+            hint = (f"; the blank ({blank}) is not a class: it counts as padding, so if {blank} is one of your "
+                    f"labels, shift the labels by one (digit d as class d + 1) or give the blank another index")
         raise ValueError(f"labels: row {row} has a label after its padding ({labels[row].tolist()}); pad rows at the "
-                         f"end, with -1 or the blank ({blank})")
+                         f"end, with -1 or the blank ({blank}){hint}")
     return lengths
 
 
@@ -116,7 +120,9 @@ def ctc_loss(logits, labels, input_lengths=None, label_lengths=None, blank=0, re
     zero_infinity : bool, default False
         Give a loss of 0 and a zero gradient to a sample whose labels cannot
         fit in its frames. Without it such a sample is an error (``torch``
-        returns an infinite loss).
+        returns an infinite loss). A sample with a NaN or ``+inf`` logit gets
+        a NaN loss and gradient, as with the other losses (so that
+        ``TerminateOnNaN`` sees it).
     sample_weight : array_like, shape (N,), optional
         Each sample's loss is multiplied by its weight before the reduction.
 
@@ -168,8 +174,10 @@ def ctc_loss(logits, labels, input_lengths=None, label_lengths=None, blank=0, re
     if reduction == "none":
         return nll, gradient
     scales = _sample_scales(plan, reduction, sample_weight)
+    counted = scales != 0  # a sample of weight 0, or that cannot be aligned, counts for nothing, NaN included
     gradient *= scales.astype(logits.dtype)[:, None, None]
-    return float(np.dot(scales, nll)), gradient
+    gradient[~counted] = 0.0
+    return float(np.dot(scales[counted], nll[counted])), gradient
 
 
 class _Plan(typing.NamedTuple):
@@ -216,9 +224,9 @@ def _plan(shape, labels, input_lengths, label_lengths, blank, zero_infinity, mas
     feasible = needed <= input_lengths
     if not zero_infinity and not feasible.all():
         row = int(np.flatnonzero(~feasible)[0])
-        raise ValueError(f"sample {row}: its {label_lengths[row]} labels need at least {needed[row]} frames (a blank "
-                         f"between repeated labels), but it has {input_lengths[row]}; give it more frames or use "
-                         "zero_infinity=True")
+        raise ValueError(f"sample {row} (of this batch): its {label_lengths[row]} labels need at least {needed[row]} "
+                         f"frames (a blank between repeated labels), but it has {input_lengths[row]}; give it more "
+                         "frames or use zero_infinity=True")
     return _Plan(labels, label_lengths, input_lengths, feasible)
 
 
@@ -291,11 +299,18 @@ class CTC(Loss):
         if reduction not in REDUCTIONS[:3]:
             raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS[:3]))}, got {reduction!r}; "
                              "ctc_loss gives the per-sample losses")
-        if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)) or blank < 0:
+        if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)):
+            raise TypeError(f"blank must be an integer class index, got {blank!r}")
+        if blank < 0:
             raise ValueError(f"blank must be a non-negative class index, got {blank!r}")
+        if not isinstance(zero_infinity, (bool, np.bool_)):
+            raise TypeError(f"zero_infinity must be True or False, got {zero_infinity!r}")
         self.blank = int(blank)
         self.reduction = reduction
         self.zero_infinity = bool(zero_infinity)
+
+    def __repr__(self):
+        return f"CTC(blank={self.blank}, reduction={self.reduction!r}, zero_infinity={self.zero_infinity})"
 
     def get_config(self):
         return {"blank": self.blank, "reduction": self.reduction, "zero_infinity": self.zero_infinity}

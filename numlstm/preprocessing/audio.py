@@ -9,7 +9,7 @@ The usual recipe for a (bidirectional) LSTM on spoken words, each recording a 1-
         return normalize_utterance(c)                        # zero mean, unit variance per utterance
     x, mask, lengths = pad_batch([features(r) for r in recordings], value=-1e4)
     # (N, T, 39), (N, T), (N,): layers.Masking(mask_value=-1e4) in front of the LSTM skips the padded
-    # frames (see pad_batch for the choice of value); lengths are a CTC loss's input lengths.
+    # frames (see pad_batch for the choice of value); the CTC loss reads the frames from that mask.
 
 Conventions, those of HTK and ``python_speech_features`` unless said otherwise:
 
@@ -611,10 +611,12 @@ def pad_batch(sequences, max_length=None, value=0.0, dtype="float32"):
     masked steps, keeping its state, so the backward half of a Bidirectional
     reads the padding first and starts, from its initial state, on the last
     real frame; the outputs at padded steps repeat the carried state (zeros
-    with ``zero_output_for_mask=True``). numlstm's losses and metrics do not
-    see Masking's mask: per-frame targets at padded steps count in them
-    unless you use ``mask`` yourself. ``lengths`` are a CTC loss's input
-    lengths.
+    with ``zero_output_for_mask=True``). The CTC loss
+    (:class:`numlstm.losses.CTC`) reads each sample's frames from Masking's
+    mask, so ``lengths`` need not be passed to it (``ctc_loss`` and the
+    decoders of :mod:`numlstm.decoding` take them as ``input_lengths``); the
+    other losses and the metrics do not see the mask: per-frame targets at
+    padded steps count in them unless you use ``mask`` yourself.
 
     Parameters
     ----------

@@ -77,6 +77,14 @@ def test_matches_the_cpu_kernel(rng, dtype, samples, frames, classes, blank, lon
     _assert_matches_cpu(_case(rng, dtype, samples, frames, classes, blank, longest))
 
 
+def test_a_nan_logit_makes_its_sample_nan_on_both_devices(rng):
+    logits, labels, label_lengths, input_lengths, blank = _case(rng, "float64", 5, 9, 5, 0, 3)
+    logits[4, 5, 1] = np.nan
+    for nll, gradient in (_on_cpu(logits, labels, label_lengths, input_lengths, blank),
+                          _on_gpu(logits, labels, label_lengths, input_lengths, blank)):
+        assert np.isnan(nll[4]) and np.isnan(gradient[4]).all() and not np.isnan(nll[:4]).any()
+
+
 def test_blocks_smaller_than_a_frame_and_a_target(monkeypatch, rng):
     """8-thread blocks: each thread takes several frames in the log-softmax and several label positions."""
     set_gpu_options(monkeypatch, threads=8)
