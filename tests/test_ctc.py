@@ -2,7 +2,8 @@
 
 Three independent references: the probability of a labelling summed over every frame-wise path, enumerated
 by brute force (plain numpy, tiny cases); central finite differences in float64; and torch.nn.CTCLoss (loss
-and gradient, through log_softmax) and keras.losses.CTC where installed.
+and gradient, through log_softmax: always against its answers in tests/golden/torch_ctc.npz, and live where
+torch is installed) and keras.losses.CTC where installed.
 """
 
 import itertools
@@ -10,6 +11,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers.ctc_cases import GOLDEN, GOLDEN_CASES, random_case, torch_case, torch_value_and_gradient
 from helpers.loss_checks import finite_difference_gradient
 
 import numlstm
@@ -35,19 +37,6 @@ def _labelling_probabilities(logits, blank):
     return totals
 
 
-def _random_case(rng, samples=5, frames=12, classes=5, max_labels=4, blank=0):
-    """Logits, -1-padded labels (one with a repeat, one empty, one shorter), and input lengths."""
-    logits = rng.normal(size=(samples, frames, classes))
-    non_blank = [k for k in range(classes) if k != blank]
-    labels = rng.choice(non_blank, size=(samples, max_labels))
-    labels[1, 1] = labels[1, 0]  # a repeated label needs a blank between
-    labels[2, 2:] = -1
-    labels[3, :] = -1  # an empty transcription
-    lengths = np.full(samples, frames)
-    lengths[1], lengths[2] = frames - 2, frames // 2 + 1
-    return logits, labels, lengths
-
-
 @pytest.mark.parametrize("blank", [0, 2])
 def test_loss_is_minus_log_of_the_summed_path_probabilities(blank):
     rng = np.random.default_rng(1)
@@ -63,7 +52,7 @@ def test_loss_is_minus_log_of_the_summed_path_probabilities(blank):
 
 def test_gradient_matches_finite_differences_in_float64():
     rng = np.random.default_rng(2)
-    logits, labels, lengths = _random_case(rng, samples=4, frames=7, classes=4, max_labels=3)
+    logits, labels, lengths = random_case(rng, samples=4, frames=7, classes=4, max_labels=3)
     weights = np.array([1.0, 0.5, 2.0, 1.5])
     for reduction in ("mean", "sum", "sum_over_batch_size"):
         def value(y_true, y_pred):
@@ -74,39 +63,39 @@ def test_gradient_matches_finite_differences_in_float64():
         assert np.all(gradient[1, lengths[1]:] == 0) and np.all(gradient[2, lengths[2]:] == 0)
 
 
-def _torch_value_and_gradient(torch, logits, labels, lengths, blank, reduction, zero_infinity=False):
-    x = torch.tensor(logits, requires_grad=True)
-    log_probs = torch.log_softmax(x, dim=-1).transpose(0, 1)
-    label_lengths = torch.tensor((labels >= 0).sum(axis=1))
-    targets = torch.tensor(np.where(labels < 0, blank, labels))
-    value = torch.nn.functional.ctc_loss(log_probs, targets, torch.tensor(lengths), label_lengths, blank=blank,
-                                         reduction=reduction, zero_infinity=zero_infinity)
-    value.sum().backward()
-    return value.detach().numpy(), x.grad.numpy()
-
-
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-12), (np.float32, 2e-5)])
 @pytest.mark.parametrize("blank", [0, 4])
 def test_matches_torch(reduction, dtype, tolerance, blank):
-    torch = pytest.importorskip("torch", reason="torch (the [torch] extra) is the CTC loss's oracle")
-    rng = np.random.default_rng(3)
-    logits, labels, lengths = _random_case(rng, samples=6, frames=15, classes=5, max_labels=4, blank=blank)
+    pytest.importorskip("torch", reason="torch (the [torch] extra) is the CTC loss's live oracle; the golden "
+                                        "file below is checked without it")
+    logits, labels, lengths = torch_case(blank)
     logits = logits.astype(dtype)
     ours, gradient = ctc_loss(logits, labels, input_lengths=lengths, blank=blank, reduction=reduction)
-    theirs, their_gradient = _torch_value_and_gradient(torch, logits, labels, lengths, blank, reduction)
+    theirs, their_gradient = torch_value_and_gradient(logits, labels, lengths, blank, reduction)
     assert gradient.dtype == dtype
     np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
     np.testing.assert_allclose(gradient, their_gradient, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("name", GOLDEN_CASES)
+def test_matches_torch_golden_file(name):
+    """torch's answers kept in tests/golden/torch_ctc.npz (tests/helpers/ctc_cases.py), checked without torch."""
+    reduction, blank = GOLDEN_CASES[name]
+    logits, labels, lengths = torch_case(blank)
+    ours, gradient = ctc_loss(logits, labels, input_lengths=lengths, blank=blank, reduction=reduction)
+    with np.load(GOLDEN, allow_pickle=False) as golden:
+        np.testing.assert_allclose(ours, golden[f"{name}__value"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gradient, golden[f"{name}__gradient"], rtol=1e-12, atol=1e-12)
+
+
 def test_zero_infinity_matches_torch_and_without_it_the_sample_is_named():
-    torch = pytest.importorskip("torch", reason="torch (the [torch] extra) is the CTC loss's oracle")
+    pytest.importorskip("torch", reason="torch (the [torch] extra) is the CTC loss's oracle")
     rng = np.random.default_rng(4)
     logits = rng.normal(size=(3, 4, 4))
     labels = np.array([[1, 2, -1], [1, 1, 1], [3, -1, -1]])  # 1 1 1 needs 5 frames
     ours, gradient = ctc_loss(logits, labels, zero_infinity=True, reduction="sum")
-    theirs, their_gradient = _torch_value_and_gradient(torch, logits, labels, np.full(3, 4), 0, "sum", True)
+    theirs, their_gradient = torch_value_and_gradient(logits, labels, np.full(3, 4), 0, "sum", True)
     assert ours == pytest.approx(float(theirs), rel=1e-12)
     np.testing.assert_allclose(gradient, their_gradient, atol=1e-12)
     assert np.all(gradient[1] == 0)
