@@ -121,15 +121,18 @@ def build_kernels(dtype, cache):
                     nll[b] = math.nan
 
     @jit
-    def gradient(log_probs, alpha, beta, nll, labels, label_lengths, input_lengths, blank, scales, out):
-        """out[b, t, k] = scales[b] * d nll[b] / d logits[b, t, k] in the logits' dtype; one thread per
-        element."""
+    def gradient(log_probs, alpha, beta, nll, labels, label_lengths, input_lengths, blank, scales, out, weighted):
+        """out[b, t, k] = scales[b] * d nll[b] / d logits[b, t, k] in the logits' dtype, one thread per
+        element; the thread of (b, 0, 0) also writes weighted[b] = scales[b] * nll[b] (0 where the scale is 0,
+        whatever the loss: an infinite or NaN loss of weight 0 counts for nothing)."""
         i = cuda.grid(1)
         samples, frames, classes = out.shape
         if i < samples * frames * classes:
             b = i // (frames * classes)
             t = (i // classes) % frames
             k = i % classes
+            if t == 0 and k == 0:
+                weighted[b] = 0.0 if scales[b] == 0.0 else scales[b] * nll[b]
             if t >= input_lengths[b] or nll[b] == math.inf or scales[b] == 0.0:
                 out[b, t, k] = 0.0
                 return
@@ -173,6 +176,8 @@ def ctc_loss_and_gradient(logits, labels, label_lengths, input_lengths, blank, s
     gradient : device array of the logits' dtype, shape (N, T, C)
         Zero beyond each sample's frames, for an infeasible sample and for a scale of 0; NaN for a sample
         with a NaN or +inf logit.
+    weighted : device array of float64, shape (N,)
+        ``scales * nll``, 0 where the scale is 0: the reduced loss is its sum.
 
     The callers validate (``numlstm/losses/ctc.py``); nothing is checked here
     and nothing waits for the device.
@@ -181,8 +186,9 @@ def ctc_loss_and_gradient(logits, labels, label_lengths, input_lengths, blank, s
     extended = 2 * labels.shape[1] + 1
     nll = device_array((samples,), np.float64)
     out = device_array((samples, frames, classes), logits.dtype)
+    weighted = device_array((samples,), np.float64)
     if samples == 0:
-        return nll, out
+        return nll, out, weighted
     options = kernel_options.gpu_options().kernels
     threads = options.threads
     kernels = build_kernels(np.dtype(logits.dtype).name, options.cache)
@@ -195,5 +201,5 @@ def ctc_loss_and_gradient(logits, labels, label_lengths, input_lengths, blank, s
     launch(kernels.forward_backward, samples, threads,
            (logits, labels, label_lengths, input_lengths, blank, log_probs, alpha, beta, nll))
     launch(kernels.gradient, -(-samples * frames * classes // threads), threads,
-           (log_probs, alpha, beta, nll, labels, label_lengths, input_lengths, blank, scales, out))
-    return nll, out
+           (log_probs, alpha, beta, nll, labels, label_lengths, input_lengths, blank, scales, out, weighted))
+    return nll, out, weighted

@@ -413,13 +413,13 @@ def loss_targets(loss, y_true, shape, dtype):
 
 def _ctc_value_and_gradient(loss, y_true, y_pred, sample_weight, mask):
     """The CTC loss (:class:`numlstm.losses.CTC`) on the GPU: labels and lengths checked on the host, the
-    recursions and the gradient in ``kernels/cuda/ctc.py``; the value waits for the per-sample losses."""
+    recursions, the gradient and the weighted per-sample losses in ``kernels/cuda/ctc.py``, their sum on
+    its way to the host as the other losses' values are (a :class:`DeviceScalar`)."""
     labels, label_lengths, input_lengths, scales = loss.device_plan(y_true, tuple(y_pred.shape), sample_weight,
                                                                     mask)
-    nll, gradient = ctc_kernels.ctc_loss_and_gradient(
+    _, gradient, weighted = ctc_kernels.ctc_loss_and_gradient(
         y_pred, to_device(labels), to_device(label_lengths), to_device(input_lengths), loss.blank, to_device(scales))
-    counted = scales != 0  # a sample that cannot be aligned has an infinite loss and counts for nothing
-    return float(np.dot(scales[counted], nll.copy_to_host()[counted])), gradient
+    return _sum(weighted, 1.0), gradient
 
 
 def loss_value_and_gradient(loss, y_true, y_pred, sample_weight=None, mask=None):

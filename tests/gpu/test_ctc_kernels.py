@@ -45,9 +45,12 @@ def _on_gpu(logits, labels, label_lengths, input_lengths, blank):
 
     from numlstm.kernels.cuda import ctc
 
-    nll, gradient = ctc.ctc_loss_and_gradient(cuda.to_device(logits), cuda.to_device(labels),
-                                              cuda.to_device(label_lengths), cuda.to_device(input_lengths), blank)
-    return nll.copy_to_host(), gradient.copy_to_host()
+    nll, gradient, weighted = ctc.ctc_loss_and_gradient(cuda.to_device(logits), cuda.to_device(labels),
+                                                        cuda.to_device(label_lengths), cuda.to_device(input_lengths),
+                                                        blank)
+    nll, weighted = nll.copy_to_host(), weighted.copy_to_host()
+    np.testing.assert_array_equal(weighted, nll)  # scales of 1 by default: the weighted losses are the losses
+    return nll, gradient.copy_to_host()
 
 
 def _assert_matches_cpu(case):
@@ -113,3 +116,20 @@ def test_an_empty_batch():
     case = (np.zeros((0, 3, 4)), np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
     nll, gradient = _on_gpu(*case)
     assert nll.shape == (0,) and gradient.shape == (0, 3, 4)
+
+
+def test_scales_weight_the_gradient_and_the_losses_and_a_scale_of_zero_hides_a_sample(rng):
+    """What the reduction and the sample weights become on the device: the infeasible sample 3, scaled by 0,
+    has weighted loss 0 (not inf * 0), and a gradient of 0."""
+    from numba import cuda
+
+    from numlstm.kernels.cuda import ctc
+
+    logits, labels, label_lengths, input_lengths, blank = _case(rng, "float64", 5, 9, 5, 0, 3)
+    scales = np.array([0.5, 2.0, 1.0, 0.0, 0.25])
+    nll, gradient, weighted = (a.copy_to_host() for a in ctc.ctc_loss_and_gradient(
+        *(cuda.to_device(a) for a in (logits, labels, label_lengths, input_lengths)), blank, cuda.to_device(scales)))
+    want_nll, want_gradient = _on_cpu(logits, labels, label_lengths, input_lengths, blank)
+    assert np.isinf(want_nll[3])
+    np.testing.assert_allclose(weighted, scales * np.where(scales == 0, 0.0, want_nll), rtol=1e-10)
+    np.testing.assert_allclose(gradient, want_gradient * scales[:, None, None], rtol=1e-10, atol=1e-12)

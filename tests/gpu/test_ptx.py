@@ -235,7 +235,7 @@ def _ctc_signatures(real):
     logits = types.Array(real, 3, "C")
     return {
         "forward_backward": (logits, ints2, ints1, ints1, i, f3, f3, f3, f1),
-        "gradient": (f3, f3, f3, f1, ints2, ints1, ints1, i, f1, logits),
+        "gradient": (f3, f3, f3, f1, ints2, ints1, ints1, i, f1, logits, f1),
     }
 
 
