@@ -117,7 +117,8 @@ def main(argv=None):
                                 layers.Bidirectional(layers.LSTM(96, return_sequences=True)),
                                 layers.Bidirectional(layers.LSTM(96, return_sequences=True)),
                                 layers.Dense(11)])
-    model.compile(numlstm.optimizers.Adam(2e-3, clipnorm=5.0), loss=numlstm.losses.CTC(blank=BLANK))
+    # "mean": each string's loss per digit (torch's default), so that long strings do not outweigh short ones
+    model.compile(numlstm.optimizers.Adam(2e-3, clipnorm=5.0), loss=numlstm.losses.CTC(blank=BLANK, reduction="mean"))
     history = model.fit(x_train, y_train, batch_size=32, epochs=2 if args.fast else args.epochs, verbose=0,
                         validation_data=(x_val, y_val),
                         callbacks=[callbacks.EarlyStopping(patience=5, restore_best_weights=True)])

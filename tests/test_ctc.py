@@ -114,7 +114,7 @@ def test_matches_keras_ctc_with_blank_padding():
     logits = rng.normal(size=(4, 10, 5)).astype(np.float32)
     labels = np.array([[1, 2, 2, 3], [4, 0, 0, 0], [2, 3, 0, 0], [1, 1, 1, 0]])  # Keras pads with the blank 0
     theirs, their_gradient = jax.value_and_grad(lambda p: keras.losses.CTC()(labels, p))(jax.numpy.asarray(logits))
-    ours, gradient = CTC(reduction="sum_over_batch_size").value_and_gradient(labels, logits)
+    ours, gradient = CTC().value_and_gradient(labels, logits)  # the default reduction is Keras'
     assert ours == pytest.approx(float(theirs), rel=1e-5)
     np.testing.assert_allclose(gradient, np.asarray(their_gradient), atol=1e-5)
 
@@ -150,7 +150,7 @@ def test_label_lengths_read_from_blank_or_minus_one_padding():
 def _masked_ctc_model(steps, features, classes):
     model = numlstm.Sequential([layers.Input((steps, features)), layers.Masking(0.0),
                                 layers.Bidirectional(layers.LSTM(8, return_sequences=True)), layers.Dense(classes)])
-    model.compile(numlstm.optimizers.Adam(0.02), loss=CTC())
+    model.compile(numlstm.optimizers.Adam(0.02), loss=CTC(reduction="mean"))
     return model
 
 
@@ -250,7 +250,7 @@ def test_settings_of_the_wrong_type_and_a_blank_among_the_labels_are_explained()
         CTC(zero_infinity="yes")
     with pytest.raises(TypeError, match="blank must be an integer class index, got 1.5"):
         CTC(blank=1.5)
-    assert repr(CTC()) == "CTC(blank=0, reduction='mean', zero_infinity=False)"
+    assert repr(CTC()) == "CTC(blank=0, reduction='sum_over_batch_size', zero_infinity=False)"
     with pytest.raises(ValueError, match="shift the labels by one"):  # digit 0 left as class 0, the blank
         ctc_loss(np.zeros((1, 6, 4)), np.array([[0, 1, -1]]))
 

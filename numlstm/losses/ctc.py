@@ -113,10 +113,11 @@ def ctc_loss(logits, labels, input_lengths=None, label_lengths=None, blank=0, re
     blank : int, default 0
         The blank's class index.
     reduction : {"mean", "sum", "sum_over_batch_size", "none"}, default "mean"
-        As ``torch.nn.CTCLoss``: ``"mean"`` divides each sample's loss by its
-        label count (at least 1) and averages over the batch; ``"sum"`` adds
-        them. ``"sum_over_batch_size"`` averages the samples' losses (Keras'
-        ``CTC``). ``"none"``: one loss per sample.
+        As ``torch.nn.functional.ctc_loss``: ``"mean"`` divides each sample's
+        loss by its label count (at least 1) and averages over the batch;
+        ``"sum"`` adds them. ``"sum_over_batch_size"`` averages the samples'
+        losses (Keras' ``CTC``, and the :class:`CTC` loss's default).
+        ``"none"``: one loss per sample.
     zero_infinity : bool, default False
         Give a loss of 0 and a zero gradient to a sample whose labels cannot
         fit in its frames. Without it such a sample is an error (``torch``
@@ -269,11 +270,13 @@ class CTC(Loss):
     ----------
     blank : int, default 0
         The blank's class index, as ``torch.nn.CTCLoss``'s ``blank``.
-    reduction : {"mean", "sum", "sum_over_batch_size"}, default "mean"
-        As ``torch.nn.CTCLoss``: ``"mean"`` divides each sample's loss by its
-        label count, then averages over the batch; ``"sum"`` adds the
-        samples' losses. ``"sum_over_batch_size"`` averages them (what
-        ``keras.losses.CTC()`` computes).
+    reduction : {"sum_over_batch_size", "mean", "sum"}, default "sum_over_batch_size"
+        ``"sum_over_batch_size"`` averages the samples' losses, as
+        ``keras.losses.CTC()`` does, so that a Keras script ports with its
+        numbers. ``"mean"`` and ``"sum"`` are ``torch.nn.CTCLoss``'s:
+        ``"mean"`` (torch's default, and :func:`ctc_loss`'s) divides each
+        sample's loss by its label count, then averages over the batch;
+        ``"sum"`` adds the samples' losses.
     zero_infinity : bool, default False
         Ignore (loss 0, gradient 0) a sample whose labels cannot fit in its
         frames; without it such a sample raises ``ValueError``.
@@ -295,7 +298,7 @@ class CTC(Loss):
     reads_output_mask = True
     gpu_kernel = "ctc"  # kernels/cuda/ctc.py, fed by device_plan
 
-    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+    def __init__(self, blank=0, reduction="sum_over_batch_size", zero_infinity=False):
         if reduction not in REDUCTIONS[:3]:
             raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS[:3]))}, got {reduction!r}; "
                              "ctc_loss gives the per-sample losses")
