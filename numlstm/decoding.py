@@ -23,6 +23,9 @@ import numbers
 
 import numpy as np
 
+from .kernels.log_space import log_add
+from .losses.loss import _log_softmax
+
 __all__ = ["ctc_greedy_decode", "ctc_beam_search_decode", "edit_distance", "label_error_rate"]
 
 
@@ -80,19 +83,6 @@ def ctc_greedy_decode(logits, input_lengths=None, blank=0):
     return decoded
 
 
-def _log_softmax(logits):
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def _log_add(a, b):
-    if a == -math.inf:
-        return b
-    if b == -math.inf:
-        return a
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
-
-
 def _prefix_beam_search(log_probs, blank, beam_width, top_paths):
     """Prefix beam search over one sample's (T, C) log probabilities: the ``top_paths`` best labellings and
     their log probabilities. Each prefix keeps two scores: of its paths ending in a blank, and in its last
@@ -105,10 +95,10 @@ def _prefix_beam_search(log_probs, blank, beam_width, top_paths):
 
         def add(prefix, blank_score, label_score):
             old_blank, old_label = following.get(prefix, (-math.inf, -math.inf))
-            following[prefix] = (_log_add(old_blank, blank_score), _log_add(old_label, label_score))
+            following[prefix] = (log_add(old_blank, blank_score), log_add(old_label, label_score))
 
         for prefix, (ends_blank, ends_label) in beams.items():
-            total = _log_add(ends_blank, ends_label)
+            total = log_add(ends_blank, ends_label)
             add(prefix, total + frame[blank], -math.inf)  # a blank keeps the prefix
             last = prefix[-1] if prefix else None
             for label in range(classes):
@@ -120,10 +110,10 @@ def _prefix_beam_search(log_probs, blank, beam_width, top_paths):
                     add(prefix + (label,), -math.inf, ends_blank + p)  # after a blank it is a new label
                 else:
                     add(prefix + (label,), -math.inf, total + p)
-        ranked = sorted(following.items(), key=lambda item: -_log_add(*item[1]))
+        ranked = sorted(following.items(), key=lambda item: -log_add(*item[1]))
         beams = dict(ranked[:beam_width])
-    ranked = sorted(beams.items(), key=lambda item: -_log_add(*item[1]))[:top_paths]
-    return [(np.array(prefix, np.int64), _log_add(*scores)) for prefix, scores in ranked]
+    ranked = sorted(beams.items(), key=lambda item: -log_add(*item[1]))[:top_paths]
+    return [(np.array(prefix, np.int64), log_add(*scores)) for prefix, scores in ranked]
 
 
 def ctc_beam_search_decode(logits, input_lengths=None, blank=0, beam_width=16, top_paths=1):

@@ -70,8 +70,9 @@ def _input_lengths(input_lengths, mask, samples, frames):
         if mask.shape != (samples, frames):
             raise ValueError(f"the output's mask has shape {mask.shape}, expected ({samples}, {frames})")
         lengths = mask.sum(axis=1).astype(np.int64)
-        if np.any(mask != (np.arange(frames) < lengths[:, None])):
-            row = int(np.flatnonzero(np.any(mask != (np.arange(frames) < lengths[:, None]), axis=1))[0])
+        gaps = np.any(mask != (np.arange(frames) < lengths[:, None]), axis=1)
+        if gaps.any():
+            row = int(np.flatnonzero(gaps)[0])
             raise ValueError(f"the CTC loss reads each sample's frames from the output's mask, which must keep a "
                              f"run of frames from the start (pad at the end); sample {row}'s does not")
     else:
@@ -164,7 +165,12 @@ def ctc_loss(logits, labels, input_lengths=None, label_lengths=None, blank=0, re
     logits = _prediction(logits)
     if logits.ndim != 3 or 0 in logits.shape:
         raise ValueError(f"logits (y_pred) must have shape (batch, frames, classes), got {logits.shape}")
-    plan = _plan(logits.shape, labels, input_lengths, label_lengths, blank, zero_infinity)
+    return _value_and_gradient(logits, _plan(logits.shape, labels, input_lengths, label_lengths, blank, zero_infinity),
+                               blank, reduction, sample_weight)
+
+
+def _value_and_gradient(logits, plan, blank, reduction, sample_weight):
+    """The CPU kernel's losses and gradients for a checked ``plan``, reduced."""
     nll = np.empty(len(logits))
     gradient = np.empty_like(logits)
     if len(logits):
@@ -339,12 +345,14 @@ class CTC(Loss):
             Of ``y_pred``'s shape and dtype.
         """
         y_pred = _prediction(y_pred)
-        if y_pred.ndim != 3:
+        plan = self._plan(y_true, y_pred.shape, mask)
+        return _value_and_gradient(y_pred, plan, self.blank, self.reduction, sample_weight)
+
+    def _plan(self, y_true, shape, mask):
+        if len(shape) != 3 or 0 in shape:
             raise ValueError(f"{self.name}: y_pred must have shape (batch, frames, classes): the model's last layer "
-                             f"needs one row of logits per frame (return_sequences=True), got {y_pred.shape}")
-        lengths = _input_lengths(None, mask, len(y_pred), y_pred.shape[1]) if mask is not None else None
-        return ctc_loss(y_pred, y_true, input_lengths=lengths, blank=self.blank, reduction=self.reduction,
-                        zero_infinity=self.zero_infinity, sample_weight=sample_weight)
+                             f"needs one row of logits per frame (return_sequences=True), got {tuple(shape)}")
+        return _plan(tuple(shape), y_true, None, None, self.blank, self.zero_infinity, mask=mask)
 
     def device_plan(self, y_true, shape, sample_weight=None, mask=None):
         """What the GPU kernel needs besides the logits, checked on the host as :meth:`value_and_gradient` checks.
@@ -363,8 +371,5 @@ class CTC(Loss):
         scales : numpy.ndarray of float64, shape (N,)
             Each sample's weight in the reduced loss, 0 where it cannot be aligned.
         """
-        if len(shape) != 3:
-            raise ValueError(f"{self.name}: y_pred must have shape (batch, frames, classes): the model's last layer "
-                             f"needs one row of logits per frame (return_sequences=True), got {tuple(shape)}")
-        plan = _plan(tuple(shape), y_true, None, None, self.blank, self.zero_infinity, mask=mask)
+        plan = self._plan(y_true, shape, mask)
         return plan.labels, plan.label_lengths, plan.input_lengths, _sample_scales(plan, self.reduction, sample_weight)

@@ -32,6 +32,8 @@ import numbers
 
 import numpy as np
 
+from ..utils import pad_sequences
+
 __all__ = ["frame_signal", "mel_filterbank", "log_mel_spectrogram", "mfcc", "delta", "normalize_utterance",
            "pad_batch"]
 
@@ -695,8 +697,6 @@ def pad_batch(sequences, max_length=None, value=0.0, dtype="float32"):
     lengths = np.array([a.shape[0] for a in arrays], np.int64)
     steps = int(lengths.max()) if max_length is None else _integer("max_length", max_length)
     lengths = np.minimum(lengths, steps)
-    batch = np.full((len(arrays), steps, arrays[0].shape[1]), value, dtype)
-    for i, (array, length) in enumerate(zip(arrays, lengths)):  # one copy per sequence
-        batch[i, :length] = array[:length]
+    batch = pad_sequences(arrays, maxlen=steps, dtype=dtype, padding="post", truncating="post", value=value)
     mask = np.arange(steps) < lengths[:, None]
     return batch, mask, lengths
