@@ -120,7 +120,7 @@ class LSTMWorkspace(_Workspace):
 
 def _float_array(value, name, dtype=None, backward=False):
     """``value`` as a float array; with ``dtype``, of that dtype: x's, or the forward pass's when ``backward``."""
-    if _backend.is_device_array(value):
+    if type(value) is np.ndarray or _backend.is_device_array(value):
         array = value
     else:
         array = _host_array(value, name)
@@ -181,19 +181,13 @@ def _c_contiguous(array, name):
     """``array`` C-contiguous: a host array copied where it is not; a device array as it is, refused unless
     it is (the GPU kernels are compiled for C-contiguous arrays and read some of them flat, and a device
     array cannot be made contiguous without a copy the caller should see)."""
-    if not _backend.is_device_array(array):
+    if type(array) is np.ndarray or not _backend.is_device_array(array):
         return np.ascontiguousarray(array)
     if not array.is_c_contiguous():
         raise ValueError(f"{name} must be a C-contiguous device array, got shape {array.shape} with strides "
                          f"{array.strides}; pass a contiguous one, e.g. numba.cuda.to_device(np.ascontiguousarray("
                          f"host_array))")
     return array
-
-
-def _or_zeros(ops, array, shape, dtype, read_only=False):
-    if array is not None:
-        return array
-    return ops.read_only_zeros(shape, dtype) if read_only else ops.zeros(shape, dtype)
 
 
 # A single sequence's GEMMs (input projection, weight gradients) are split over Numba's threads from this
@@ -240,6 +234,7 @@ def first_pass_compiles(loops=None):
 # numpy's switch for advising the kernel to back its large arrays with transparent huge pages (numpy 2).
 _SET_HUGE_PAGE_ADVICE = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage",
                                 None)
+_HUGE_PAGE_ADVICE_BYTES = 1 << 22  # numpy advises from this size on (alloc.c, indicate_hugepages)
 
 
 def _empty(shape, dtype):
@@ -249,7 +244,8 @@ def _empty(shape, dtype):
     alternating with other processes kept them slow (asv_bench/README.md), and float64 LSTM training steps
     at (B=64, H=256) took 1.6-1.8x their time. Without it a ConvLSTM pass is up to 12% slower at best and
     never stalls; a float32 LSTM step is as fast."""
-    if _SET_HUGE_PAGE_ADVICE is None:
+    elements = math.prod(shape) if isinstance(shape, tuple) else shape
+    if _SET_HUGE_PAGE_ADVICE is None or elements * np.dtype(dtype).itemsize < _HUGE_PAGE_ADVICE_BYTES:
         return np.empty(shape, dtype)
     previous = _SET_HUGE_PAGE_ADVICE(False)
     try:
@@ -378,23 +374,24 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         _check_shape(mask, "mask", (B, T), "(batch, timesteps)")
     if check_finite:
         _check_finite(given)
-    resident = _backend.is_device_array(x)
+    resident = type(x) is not np.ndarray and _backend.is_device_array(x)
     device = "cuda" if resident else _dispatch.current_device()
     ops = _backend.for_device(device)
     if device == "cuda":  # host arrays stay as they are on the CPU
         given = {name: None if array is None else ops.local(array) for name, array in given.items()}
         if use_mask:
             mask = ops.local(mask)
+    zeros = ops.read_only_zeros  # the kernels read these only where the flags below say so
     if not use_mask:
-        mask = ops.read_only_zeros((0, 0), np.bool_)
-    x, kernel, recurrent_kernel = given["x"], given["kernel"], given["recurrent_kernel"]
+        mask = zeros((0, 0), np.bool_)
+    x, kernel, recurrent_kernel, bias, peephole, h0, c0, recurrent_mask = given.values()
     use_peephole = peephole is not None
-    bias = _or_zeros(ops, given["bias"], GH, dtype, read_only=True)
-    peephole = _or_zeros(ops, given["peephole"], (n_gates - 1) * H, dtype, read_only=True)
-    h0 = _or_zeros(ops, given["h0"], (B, H), dtype, read_only=True)
-    c0 = _or_zeros(ops, given["c0"], (B, H), dtype, read_only=True)
     use_recurrent_mask = recurrent_mask is not None
-    recurrent_mask = _or_zeros(ops, given["recurrent_mask"], (0, 0), dtype, read_only=True)
+    bias = zeros(GH, dtype) if bias is None else bias
+    peephole = zeros((n_gates - 1) * H, dtype) if peephole is None else peephole
+    h0 = zeros((B, H), dtype) if h0 is None else h0
+    c0 = zeros((B, H), dtype) if c0 is None else c0
+    recurrent_mask = zeros((0, 0), dtype) if recurrent_mask is None else recurrent_mask
 
     cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
     options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,
@@ -467,9 +464,10 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     if ops.name == "cuda":  # the GPU pass turns d_h_n and d_c_n into dh0 and dc0: never the caller's arrays
         given.update((name, ops.copy(array) if _backend.is_device_array(array) else ops.local(array))
                      for name, array in given.items() if array is not None and name != "d_outputs")
-    d_outputs = _or_zeros(ops, None if given["d_outputs"] is None else ops.local(given["d_outputs"]), (0, 0, 0), dtype)
-    d_h_n = _or_zeros(ops, given["d_h_n"], (B, H), dtype)
-    d_c_n = _or_zeros(ops, given["d_c_n"], (B, H), dtype)
+    d_outputs, d_h_n, d_c_n = given.values()
+    d_outputs = ops.zeros((0, 0, 0), dtype) if d_outputs is None else ops.local(d_outputs)
+    d_h_n = ops.zeros((B, H), dtype) if d_h_n is None else d_h_n
+    d_c_n = ops.zeros((B, H), dtype) if d_c_n is None else d_c_n
 
     workspace.consumed = True
     input_gradient = bool(input_gradient)

@@ -243,14 +243,14 @@ class _SingleThreadedBlas:
     def __enter__(self):
         depth = getattr(_blas_held, "depth", 0)
         _blas_held.depth = depth + 1
-        self._restore = ()
-        if depth:
-            return self
-        functions = _blas_thread_functions()
-        previous = [get() for get, _ in functions]
-        self._restore = tuple((set_, threads) for (_, set_), threads in zip(functions, previous) if threads != 1)
-        for set_, _ in self._restore:
-            set_(1)
+        restore = ()
+        if not depth:
+            for get, set_ in _blas_thread_functions():
+                threads = get()
+                if threads != 1:
+                    set_(1)
+                    restore += ((set_, threads),)
+        self._restore = restore
         return self
 
     def __exit__(self, *exc_info):

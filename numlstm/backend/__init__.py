@@ -20,7 +20,7 @@ from . import cpu
 
 def is_device_array(array):
     """True for a CUDA device array (real or simulated), without importing numba.cuda."""
-    return bool(getattr(array, "__cuda_ndarray__", False))
+    return type(array) is not np.ndarray and bool(getattr(array, "__cuda_ndarray__", False))
 
 
 _cuda_backend = None

@@ -10,6 +10,15 @@ from .. import backend, config, initializers
 from .symbolic import any_symbolic, call_symbolically, flatten
 
 _counters = {}
+# How many times any layer's weights have been created or moved to other storage: a model that bound its layers'
+# weights when the count stood where it stands now knows that no other model has taken them since, without
+# comparing every weight (``WeightBuffer._place``, on every call).
+_weight_rebindings = 0
+
+
+def weight_rebindings():
+    """The count of weight creations and rebindings in this process (see ``_weight_rebindings``)."""
+    return _weight_rebindings
 
 
 def _default_name(layer):
@@ -107,7 +116,9 @@ class Layer:
     # -- weights -------------------------------------------------------------
     def add_weight(self, name, shape, initializer):
         """Create a weight, kept in Keras order and as the attribute ``name``."""
+        global _weight_rebindings
         value = np.ascontiguousarray(initializers.get(initializer)(tuple(shape), self.dtype), self.dtype)
+        _weight_rebindings += 1
         self._weight_names.append(name)
         self._weights.append(value)
         setattr(self, name, value)
@@ -116,6 +127,8 @@ class Layer:
     def _use_weight_storage(self, views, copy=True):
         """Make the weights live in ``views`` (same shapes; e.g. slices of a model's flat buffer, on any
         device), copying their values there unless ``copy`` is False (the views already hold them)."""
+        global _weight_rebindings
+        _weight_rebindings += 1
         for i, (name, view) in enumerate(zip(self._weight_names, views)):
             if copy:
                 backend.assign(view, self._weights[i])
@@ -186,6 +199,8 @@ class Layer:
 
     def _as_input(self, x, name="x"):
         """``x`` as a C-contiguous array of the layer's dtype, on the device it is on."""
+        if type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous:
+            return x  # what the layer before it returned, the common case
         if backend.is_device_array(x):
             return backend.array_ops(x).asarray(x, self.dtype)
         return np.ascontiguousarray(numeric_array(x, f"{self.name}: {name}"), dtype=self.dtype)

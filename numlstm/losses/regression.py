@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .loss import EPSILON, _Elementwise
+from .loss import EPSILON, _Elementwise, _prediction
 
 
 class MeanSquaredError(_Elementwise):
@@ -17,6 +17,34 @@ class MeanSquaredError(_Elementwise):
 
     name = "mean_squared_error"
     gpu_kernel = "elementwise"
+
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None):
+        """The loss and its gradient with respect to ``y_pred``, as :meth:`Loss.value_and_gradient` gives them.
+
+        Unweighted, the gradient is the error scaled in place: two temporaries
+        of the outputs' size instead of four, each costing its page faults
+        (the training step's most common loss).
+
+        Parameters
+        ----------
+        y_true : array_like
+        y_pred : numpy.ndarray
+        sample_weight : array_like, optional
+
+        Returns
+        -------
+        value : float
+        gradient : numpy.ndarray
+        """
+        if sample_weight is not None:
+            return super().value_and_gradient(y_true, y_pred, sample_weight=sample_weight)
+        y_pred = _prediction(y_pred)
+        error = y_pred - self._targets_like(y_true, y_pred)
+        count = error.size
+        value = float(np.square(error).sum() / count)
+        error *= 2
+        error /= count
+        return value, error
 
     def _term(self, y_true, y_pred):
         error = y_pred - y_true

@@ -312,6 +312,8 @@ class Model(NestedModel, WeightBuffer, Trainer):
     def __call__(self, x, training=None, mask=None, initial_state=None):
         """The outputs for ``x``: arrays in, arrays out (inference unless ``training``); symbolic tensors in,
         symbolic tensors out, the model then one layer of a larger model (its weights shared, as in Keras)."""
+        if type(x) is np.ndarray and mask is None and initial_state is None:
+            return self._call_on_arrays(x, bool(training))
         if any_symbolic(list(x.values()) if isinstance(x, dict) else x, mask, initial_state):
             if initial_state is not None:
                 raise ValueError(f"{self.name}: a nested model takes no initial_state; give its inputs instead")

@@ -9,6 +9,7 @@ between calls.
 import numpy as np
 
 from .. import backend, dispatch
+from ..layers.base import weight_rebindings
 
 
 class WeightBuffer:
@@ -75,6 +76,7 @@ class WeightBuffer:
                 views.append(self._params[offset:offset + w.size].reshape(w.shape))
             layer._use_weight_storage(views, copy=copy)
         self._bound_views = self.weights
+        self._bound_at = weight_rebindings()
 
     def _relayout_if_trainable_changed(self):
         """A layer frozen or thawed since the weights were gathered: gather them anew, trainable ones first."""
@@ -84,10 +86,13 @@ class WeightBuffer:
     def _place(self):
         """The backend of the current device, with the weights and optimizer state moved there if needed."""
         ops = backend.for_device(dispatch.current_device())
-        if self._params is not None and any(a is not b for a, b in zip(self.weights, self._bound_views)):
-            # Another model sharing these layers has bound them to its buffer since (Keras' shared layers): take
-            # them back with their current values, which that model may have trained.
-            self._bind_weights(copy=True)
+        if self._params is not None and self._bound_at != weight_rebindings():
+            if any(a is not b for a, b in zip(self.weights, self._bound_views)):
+                # Another model sharing these layers has bound them to its buffer since (Keras' shared layers):
+                # take them back with their current values, which that model may have trained.
+                self._bind_weights(copy=True)
+            else:
+                self._bound_at = weight_rebindings()
         if self._params is not None and not ops.holds(self._params):
             self._params = ops.from_host(backend.to_host(self._params))
             self._bind_weights(copy=False)
