@@ -477,12 +477,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     split = options["split"]
     GH = saved["gates"].shape[2]
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
-    panels, dx_rows, partial_kernel, partial_recurrent = _carve(
-        dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (split.gemm - 1, F, GH),
-        (split.gemm - 1, H, GH))
+    panels, dx_rows, xh_rows, partial_weights = _carve(
+        dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (T * B if F > 1 else 0, F + H),
+        (split.gemm - 1, F + H, GH))
     dx = np.empty(dx_shape, dtype)
-    d_kernel = np.empty((F, GH), dtype)
-    d_recurrent_kernel = np.empty((H, GH), dtype)
+    d_weights = np.empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
     d_bias = np.empty(GH, dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
@@ -500,12 +499,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
                                      hs[:T].reshape(T * B, H))
         call_with_entries(_cpu.WEIGHT_GRADIENTS[split.gemm > 1], _cpu.WEIGHT_GRADIENT_ROWS,
                           lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, saved["kernel"], dx_rows,
-                                                                  partial_kernel, partial_recurrent, d_kernel,
-                                                                  d_recurrent_kernel),
+                                                                  xh_rows, partial_weights, d_weights),
                           xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"], split.gemm, input_gradient,
-                          dx_rows, partial_kernel, partial_recurrent, dx, d_kernel, d_recurrent_kernel, d_bias)
+                          dx_rows, xh_rows, partial_weights, dx, d_weights, d_bias)
     workspace._saved = None
-    return LSTMGradients(dx if input_gradient else None, d_kernel, d_recurrent_kernel, d_bias,
+    return LSTMGradients(dx if input_gradient else None, d_weights[:F], d_weights[F:], d_bias,
                          d_peephole if options["use_peephole"] else None, dh0, dc0)
 
 

@@ -57,3 +57,24 @@ def test_bad_targets_and_names():
         losses.get("sparse_categorical_crossentropy")(np.array([0, 3]), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="unknown loss 'hinge'; valid names: bce, binary_crossentropy"):
         losses.get("hinge")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("true_shape, pred_shape", [((4, 3, 2), (4, 3, 2)), ((5,), (5, 1)), ((6, 1), (6,))])
+def test_mse_gives_the_numbers_of_its_elementwise_term_and_leaves_its_arguments_alone(dtype, true_shape, pred_shape):
+    # The unweighted MSE scales the error in place instead of going through Loss.value_and_gradient's temporaries:
+    # the same value and the same gradient, bit for bit, and neither argument written.
+    loss = losses.MeanSquaredError()
+    y_true = rng.standard_normal(true_shape).astype(dtype)
+    y_pred = rng.standard_normal(pred_shape).astype(dtype)
+    before_true, before_pred = y_true.copy(), y_pred.copy()
+    value, gradient = loss.value_and_gradient(y_true, y_pred)
+    reference_value, reference_gradient = losses.Loss.value_and_gradient(loss, y_true, y_pred)
+    assert value == reference_value
+    assert gradient.dtype == reference_gradient.dtype == dtype
+    np.testing.assert_array_equal(gradient, reference_gradient)
+    np.testing.assert_array_equal(y_true, before_true)
+    np.testing.assert_array_equal(y_pred, before_pred)
+    error = y_pred.astype(np.float64) - y_true.reshape(pred_shape)
+    np.testing.assert_allclose(value, np.mean(error ** 2), rtol=1e-6)
+    np.testing.assert_allclose(gradient, 2 * error / error.size, rtol=1e-6)

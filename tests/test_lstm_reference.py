@@ -88,6 +88,16 @@ def test_workspace_is_consumed_once(rng):
         numlstm.lstm_backward(ws, np.ones_like(out))
 
 
+@pytest.mark.parametrize("features", [1, 2, 7])
+def test_weight_gradients_of_one_and_of_several_features_match_reference(rng, time_loop_chunks, features):
+    # One feature: x^T dz and h^T dz as two products; more: xs and hs side by side in one (weight_gradient_rows).
+    args = random_lstm_args(rng, B=3, F=features, peephole=True, mask=True, initial_state=True, recurrent_mask=True)
+    assert_matches_reference(rng, args, reverse=False, zero_output=False, grad_rtol=1e-10)
+    grads = numlstm.lstm_backward(numlstm.lstm_forward(**args)[3], rng.standard_normal((3, 5, 4)))
+    assert grads.d_kernel.shape == (features, 16) and grads.d_recurrent_kernel.shape == (4, 16)
+    assert grads.d_kernel.flags.c_contiguous and grads.d_recurrent_kernel.flags.c_contiguous
+
+
 def test_backward_without_input_gradient_gives_the_same_weight_gradients(rng, time_loop_chunks):
     args = random_lstm_args(rng, B=3, peephole=True, mask=True, initial_state=True)
     d_out = rng.standard_normal((3, args["x"].shape[1], args["recurrent_kernel"].shape[0]))
