@@ -223,3 +223,46 @@ def test_fit_says_when_its_first_step_compiles_the_kernels(monkeypatch, capsys, 
     model.fit(np.zeros((2, 2, 3, 3, 1), np.float32), np.zeros((2, 3, 3, 2), np.float32), epochs=1, verbose=2)
     assert "compiling the ConvLSTM kernels" in capsys.readouterr().out
     assert len(list(asked[-1])) == 2  # the standard and CIFG forward loops
+
+
+def test_a_slow_compile_of_numlstm_kernels_is_announced_once_and_a_fast_one_not(capsys):
+    import threading
+    import types
+
+    from numba import njit
+
+    from numlstm.kernels.cpu import convlstm, ctc, lstm
+    from numlstm.models.compile_notice import CompileNotice, kernel_family
+
+    assert kernel_family(lstm.forward_loop) == "LSTM"
+    assert kernel_family(convlstm.FORWARD_LOOP[False]) == "ConvLSTM"
+    assert kernel_family(ctc.ctc_loss_and_gradient) == "CTC"
+
+    def user_function(x):
+        return x + 1
+
+    assert kernel_family(njit(user_function)) is None and kernel_family(None) is None
+
+    def compile_event(function):
+        return types.SimpleNamespace(data={"dispatcher": function})
+
+    def compiling(notice, function, seconds):
+        """What Numba's events tell the notice about a compile of ``function`` that lasts ``seconds``."""
+        notice.on_start(compile_event(function))
+        notice.on_start(compile_event(function))  # a nested compile (a helper) inside it
+        threading.Event().wait(seconds)
+        notice.on_end(compile_event(function))
+        notice.on_end(compile_event(function))
+
+    notice = CompileNotice(after=0.05)
+    compiling(notice, lstm.forward_loop, 0.5)
+    compiling(notice, convlstm.FORWARD_LOOP[False], 0.5)
+    said = capsys.readouterr().out
+    assert said.count("numlstm: compiling") == 1 and "the LSTM kernels this step needs" in said
+    compiling(CompileNotice(after=0.05), njit(user_function), 0.5)  # the user's own Numba code: not ours to announce
+    compiling(CompileNotice(after=5.0), lstm.forward_loop, 0.1)  # a load from the cache: over before the notice
+    assert capsys.readouterr().out == ""
+
+    with CompileNotice(after=5.0):  # listens to Numba's real events while inside, and leaves nothing running
+        njit(user_function)(1)
+    assert capsys.readouterr().out == ""

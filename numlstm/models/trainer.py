@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .. import backend, dispatch, functional, losses, optimizers, utils
 from ..callbacks import CallbackList, History
 from .batches import ArrayBatches, IterableBatches
+from .compile_notice import CompileNotice
 from .compiled_metrics import CompiledMetrics
 from .device_context import in_device_context
 from .fit_arguments import (_auto_verbosity, _bar_width, _batch_size_argument, _count_argument, _integer_argument,
@@ -283,8 +284,7 @@ class Trainer(TrainingSteps, Inference):
             if not isinstance(batches, ArrayBatches):
                 raise ValueError("L-BFGS is full-batch: give fit arrays, not an iterable of batches")
             return self._fit_lbfgs(batches, epochs, initial_epoch, verbose, callbacks, validation_data, history)
-        if verbose and dispatch.current_device() == "cpu":
-            self._say_if_compiling()
+        announced = bool(verbose) and dispatch.current_device() == "cpu" and self._say_if_compiling()
         self.stop_training = False
         self._resume_from_epoch = None
         self._place()  # the weights in this model's buffer on its device before ranks share them
@@ -292,18 +292,20 @@ class Trainer(TrainingSteps, Inference):
         strategy.start(self)
         if self._resume_from_epoch is not None:  # a callback restored a backup in on_train_begin
             initial_epoch = self._resume_from_epoch
-        for epoch in range(initial_epoch, epochs):
-            started = time.perf_counter()
-            validating = validation_data is not None and (epoch + 1) % validation_freq == 0
-            logs, done = self._fit_epoch(epoch, epochs, batches, shuffle, verbose, callbacks,
-                                         validation_data if validating else None, strategy)
-            callbacks.on_epoch_end(epoch, logs)
-            if verbose == 2:  # after the callbacks, as Keras' progress logger: it shows what they logged
-                elapsed = time.perf_counter() - started
-                print(f"Epoch {epoch + 1}/{epochs} - {done}/{batches.steps or done} - {elapsed:.0f}s - "
-                      f"{_per_step(elapsed / done)} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            if self.stop_training:
-                break
+        # Later steps may compile more (a batch of several rows, a second dtype): said if it takes long.
+        with CompileNotice(enabled=bool(verbose) and not announced):
+            for epoch in range(initial_epoch, epochs):
+                started = time.perf_counter()
+                validating = validation_data is not None and (epoch + 1) % validation_freq == 0
+                logs, done = self._fit_epoch(epoch, epochs, batches, shuffle, verbose, callbacks,
+                                             validation_data if validating else None, strategy)
+                callbacks.on_epoch_end(epoch, logs)
+                if verbose == 2:  # after the callbacks, as Keras' progress logger: it shows what they logged
+                    elapsed = time.perf_counter() - started
+                    print(f"Epoch {epoch + 1}/{epochs} - {done}/{batches.steps or done} - {elapsed:.0f}s - "
+                          f"{_per_step(elapsed / done)} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                if self.stop_training:
+                    break
         callbacks.on_train_end({})
         return history
 
@@ -361,7 +363,8 @@ class Trainer(TrainingSteps, Inference):
         return logs, step + 1
 
     def _say_if_compiling(self):
-        """Print that the first step compiles the CPU kernels, when it will (a silent minute looks like a hang)."""
+        """Print that the first step compiles the CPU kernels, when it will (a silent minute looks like a hang);
+        whether it did."""
         from ..kernels.cpu import convlstm as convlstm_kernels
         from ..layers.conv_lstm import ConvLSTM
 
@@ -370,9 +373,11 @@ class Trainer(TrainingSteps, Inference):
             kernels, loops, duration = "ConvLSTM", convlstm_kernels.FORWARD_LOOP.values(), "a minute or two"
         else:
             kernels, loops, duration = "LSTM", None, "15-20 s on two cores"
-        if functional.first_pass_compiles(loops):
-            print(f"numlstm: compiling the {kernels} kernels for this machine before the first step ({duration}, "
-                  "once: later runs load them from Numba's cache)", flush=True)
+        if not functional.first_pass_compiles(loops):
+            return False
+        print(f"numlstm: compiling the {kernels} kernels for this machine before the first step ({duration}, "
+              "once: later runs load them from Numba's cache)", flush=True)
+        return True
 
     def _fit_lbfgs(self, batches, epochs, initial_epoch, verbose, callbacks, validation_data, history):
         from scipy.optimize import minimize

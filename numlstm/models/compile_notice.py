@@ -1,0 +1,92 @@
+"""Say so when ``fit`` stops to compile kernels: a pause of seconds with no output looks like a hang.
+
+``fit`` says before its first step that the LSTM kernels compile when none
+are compiled or cached yet (``Trainer._say_if_compiling``). Later steps can
+compile more: the multi-threaded entry points the first time a batch holds
+several rows, a second dtype, another layer variant; each a few seconds on
+two cores. :class:`CompileNotice` listens to Numba's compile events while
+``fit`` runs and prints one line when a compile of numlstm's kernels has run
+for :data:`NOTICE_AFTER_SECONDS` (a load from Numba's cache is over well
+before that, so a warm run prints nothing).
+"""
+
+import sys
+import threading
+
+from numba.core import event
+from tqdm.auto import tqdm
+
+# Seconds a compile runs before the notice appears: loads from Numba's cache take tens of milliseconds.
+NOTICE_AFTER_SECONDS = 1.0
+
+# Which kernels a compiling function belongs to, by its module (the first match names them).
+_KERNEL_FAMILIES = (("numlstm.kernels.cpu.convlstm", "ConvLSTM"), ("numlstm.kernels.cpu.ctc", "CTC"),
+                    ("numlstm.kernels.cpu", "LSTM"), ("numlstm.", "numlstm"))
+
+
+def kernel_family(dispatcher):
+    """The kernels a Numba dispatcher compiles (``"LSTM"``, ``"ConvLSTM"``, ...), or None outside numlstm."""
+    module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
+    for prefix, family in _KERNEL_FAMILIES:
+        if module.startswith(prefix):
+            return family
+    return None
+
+
+class CompileNotice(event.Listener):
+    """A context manager: within it, one line on stdout the first time a compile of numlstm's kernels runs longer
+    than ``after`` seconds.
+
+    Parameters
+    ----------
+    after : float
+        Seconds a compile runs before the line is printed.
+    enabled : bool
+        False: listen to nothing (``verbose=0``, or the first step's compile already announced).
+
+    Examples
+    --------
+    >>> with CompileNotice():
+    ...     pass  # compiles inside are announced once, if slow
+    """
+
+    def __init__(self, after=NOTICE_AFTER_SECONDS, enabled=True):
+        self.after, self.enabled = after, enabled
+        self._depth = 0
+        self._timer = None
+        self._said = False
+
+    def __enter__(self):
+        if self.enabled:
+            event.register("numba:compile", self)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.enabled:
+            event.unregister("numba:compile", self)
+            self._cancel()
+        return False
+
+    def on_start(self, ev):
+        self._depth += 1
+        family = kernel_family(ev.data.get("dispatcher"))
+        if self._depth == 1 and family is not None and not self._said and self._timer is None:
+            self._timer = threading.Timer(self.after, self._say, args=(family,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def on_end(self, ev):
+        self._depth -= 1
+        if self._depth == 0:
+            self._cancel()
+
+    def _cancel(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _say(self, family):
+        self._said = True
+        tqdm.write(f"numlstm: compiling the {family} kernels this step needs for this machine (a new batch layout, "
+                   "dtype or layer variant: seconds, once; later runs load them from Numba's cache)",
+                   file=sys.stdout)
