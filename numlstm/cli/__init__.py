@@ -130,10 +130,15 @@ def _training_options(parser, epochs, layers, lookback, horizon):
     group.add_argument("--epochs", type=_positive_int, default=epochs, help="at most this many (%(default)s)")
     group.add_argument("--patience", type=_positive_int, default=5,
                        help="stop after this many epochs without a better validation loss (%(default)s)")
-    group.add_argument("--batch-size", type=_positive_int, default=32, help="(%(default)s)")
-    group.add_argument("--learning-rate", type=_positive_float, default=3e-3, help="Adam's (%(default)s)")
-    group.add_argument("--validation", type=_fraction, default=0.15, help="share of steps for validation (%(default)s)")
-    group.add_argument("--test", type=_fraction, default=0.15, help="share of steps for the test (%(default)s)")
+    group.add_argument("--batch-size", type=_positive_int, default=32,
+                       help="windows per training step (%(default)s)")
+    group.add_argument("--learning-rate", type=_positive_float, default=3e-3,
+                       help="the Adam optimizer's step size (%(default)s)")
+    group.add_argument("--validation", type=_fraction, default=0.15,
+                       help="share of the series' steps, before the test's, held out to stop training and "
+                            "calibrate the intervals (%(default)s)")
+    group.add_argument("--test", type=_fraction, default=0.15,
+                       help="share of the series' steps, at its end, held out to score the forecasts (%(default)s)")
     group.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
     group.add_argument("--device", choices=("auto", "cpu", "cuda"), help=_DEVICE_HELP)
     group.add_argument("--verbose", type=int, choices=(0, 1, 2), help=_VERBOSE_HELP)
@@ -250,9 +255,10 @@ def build_parser():
     textgen.add_argument("--stride", type=_positive_int, default=3, help="characters between windows (%(default)s)")
     textgen.add_argument("--units", type=_positive_int, default=128, help="LSTM size (%(default)s)")
     textgen.add_argument("--embedding", type=_positive_int, default=32, help="embedding size (%(default)s)")
-    textgen.add_argument("--epochs", type=_positive_int, default=6, help="(%(default)s)")
-    textgen.add_argument("--batch-size", type=_positive_int, default=64, help="(%(default)s)")
-    textgen.add_argument("--learning-rate", type=_positive_float, default=4e-3, help="Adam's (%(default)s)")
+    textgen.add_argument("--epochs", type=_positive_int, default=6, help="passes over the text (%(default)s)")
+    textgen.add_argument("--batch-size", type=_positive_int, default=64, help="windows per training step (%(default)s)")
+    textgen.add_argument("--learning-rate", type=_positive_float, default=4e-3,
+                         help="the Adam optimizer's step size (%(default)s)")
     textgen.add_argument("--length", type=_positive_int, default=400, help="characters to sample (%(default)s)")
     textgen.add_argument("--temperature", type=float, default=0.7, help="below 1: safer text (%(default)s)")
     textgen.add_argument("--prime", default="ROMEO:\n", help="text the sample continues (%(default)r)")
