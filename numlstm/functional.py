@@ -481,7 +481,7 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (T * B if F > 1 else 0, F + H),
         (split.gemm - 1, F + H, GH))
     dx = np.empty(dx_shape, dtype)
-    d_weights = np.empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
+    d_weights = _empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
     d_bias = np.empty(GH, dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
