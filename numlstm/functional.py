@@ -120,7 +120,7 @@ class LSTMWorkspace(_Workspace):
 
 def _float_array(value, name, dtype=None, backward=False):
     """``value`` as a float array; with ``dtype``, of that dtype: x's, or the forward pass's when ``backward``."""
-    if type(value) is np.ndarray or _backend.is_device_array(value):
+    if _backend.is_device_array(value):
         array = value
     else:
         array = _host_array(value, name)
@@ -181,7 +181,7 @@ def _c_contiguous(array, name):
     """``array`` C-contiguous: a host array copied where it is not; a device array as it is, refused unless
     it is (the GPU kernels are compiled for C-contiguous arrays and read some of them flat, and a device
     array cannot be made contiguous without a copy the caller should see)."""
-    if type(array) is np.ndarray or not _backend.is_device_array(array):
+    if not _backend.is_device_array(array):
         return np.ascontiguousarray(array)
     if not array.is_c_contiguous():
         raise ValueError(f"{name} must be a C-contiguous device array, got shape {array.shape} with strides "
@@ -374,7 +374,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         _check_shape(mask, "mask", (B, T), "(batch, timesteps)")
     if check_finite:
         _check_finite(given)
-    resident = type(x) is not np.ndarray and _backend.is_device_array(x)
+    resident = _backend.is_device_array(x)
     device = "cuda" if resident else _dispatch.current_device()
     ops = _backend.for_device(device)
     if device == "cuda":  # host arrays stay as they are on the CPU
