@@ -406,11 +406,14 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                                        panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
+    xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        _cpu.INPUT_PROJECTION[split.gemm > 1](x, kernel, reverse, split.gemm, xs, xs.reshape(T * B, F),
-                                              gates.reshape(T * B, GH))
+        call_with_entries(_cpu.INPUT_PROJECTION[split.gemm > 1], _cpu.INPUT_PROJECTION_ROWS,
+                          lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
+                          x, kernel, reverse, split.gemm, xs_rows, gates_rows)
         call_with_entries(_cpu.FORWARD_LOOP[split.loop > 1], _cpu.FORWARD_ROWS[cifg],
-                          lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, mask, recurrent_mask),
+                          lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, h0, c0, mask,
+                                                          recurrent_mask, outputs),
                           gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
                           reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
@@ -477,21 +480,25 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     split = options["split"]
     GH = saved["gates"].shape[2]
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
-    panels, dx_rows, xh_rows, partial_weights = _carve(
+    peephole = saved["peephole"]
+    # Each block of the passes fills its own share; the blocks' partial sums are added up below.
+    panels, dx_rows, xh_rows, partial_weights, d_peephole_blocks = _carve(
         dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (T * B if F > 1 else 0, F + H),
-        (split.gemm - 1, F + H, GH))
+        (split.gemm - 1, F + H, GH), (split.loop, peephole.shape[0]))
     dx = np.empty(dx_shape, dtype)
     d_weights = _empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
-    d_bias = np.empty(GH, dtype)
+    d_bias_blocks = np.empty((split.gemm, GH), dtype)
+    dh0, dc0 = np.empty((B, H), dtype), np.empty((B, H), dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        dh0, dc0, d_peephole = call_with_entries(
+        call_with_entries(
             _cpu.BACKWARD_LOOP[split.loop > 1], _cpu.BACKWARD_ROWS[options["cifg"]],
-            lambda: _cpu.backward_rows_types(saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
-                                             saved["recurrent_mask"], d_outputs),
-            saved["gates"], saved["cs"], panels, saved["peephole"], saved["mask"],
-            options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
-            options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop)
+            lambda: _cpu.backward_rows_types(saved["gates"], saved["cs"], panels, peephole, saved["mask"],
+                                             saved["recurrent_mask"], d_outputs, d_h_n, d_c_n, dh0, dc0,
+                                             d_peephole_blocks),
+            saved["gates"], saved["cs"], panels, peephole, saved["mask"], options["use_mask"],
+            saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"], options["zero_output"],
+            d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop, dh0, dc0, d_peephole_blocks)
         hs = saved["hs"]
         if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
             hs = hs * saved["recurrent_mask"]
@@ -499,12 +506,21 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
                                      hs[:T].reshape(T * B, H))
         call_with_entries(_cpu.WEIGHT_GRADIENTS[split.gemm > 1], _cpu.WEIGHT_GRADIENT_ROWS,
                           lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, saved["kernel"], dx_rows,
-                                                                  xh_rows, partial_weights, d_weights),
+                                                                  xh_rows, partial_weights, d_weights, d_bias_blocks,
+                                                                  dx),
                           xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"], split.gemm, input_gradient,
-                          dx_rows, xh_rows, partial_weights, dx, d_weights, d_bias)
+                          dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
+    d_bias = d_bias_blocks[0]
+    for block in range(1, split.gemm):  # a loop of in-place adds: numpy's sum over an axis costs 5 us more
+        d_weights += partial_weights[block - 1]
+        d_bias += d_bias_blocks[block]
+    d_peephole = None
+    if options["use_peephole"]:
+        d_peephole = d_peephole_blocks[0].copy()
+        for block in range(1, split.loop):
+            d_peephole += d_peephole_blocks[block]
     workspace._saved = None
-    return LSTMGradients(dx if input_gradient else None, d_weights[:F], d_weights[F:], d_bias,
-                         d_peephole if options["use_peephole"] else None, dh0, dc0)
+    return LSTMGradients(dx if input_gradient else None, d_weights[:F], d_weights[F:], d_bias, d_peephole, dh0, dc0)
 
 
 def _gpu_options():

@@ -104,22 +104,32 @@ def test_lstm_passes_over_unusual_arrays_match_the_usual_ones(make, cifg):
 
 
 def test_the_block_types_are_those_the_entry_points_pass():
-    """forward_rows_types, backward_rows_types and weight_gradient_rows_types describe what the entry points
-    pass to their blocks: a pass over fresh tables adds exactly one version of each block, a second none."""
-    saved = lstm.FORWARD_ROWS, lstm.BACKWARD_ROWS, lstm.WEIGHT_GRADIENT_ROWS
+    """The ``*_types`` functions describe what the entry points pass to their blocks: a pass over fresh
+    tables adds exactly one version of each block, and later passes none, with or without initial states
+    and final-state gradients, over writable or read-only inputs (one block version serves both:
+    ``native_calls.read_only``; each version is seconds of a first run)."""
+    names = "INPUT_PROJECTION_ROWS", "FORWARD_ROWS", "BACKWARD_ROWS", "WEIGHT_GRADIENT_ROWS"
+    saved = {name: getattr(lstm, name) for name in names}
+
+    def fresh(entries):
+        return tuple(map(fresh, entries)) if isinstance(entries, tuple) else NativeEntries(entries.function)
+
     try:
-        lstm.FORWARD_ROWS = tuple(NativeEntries(rows.function) for rows in saved[0])
-        lstm.BACKWARD_ROWS = tuple(NativeEntries(rows.function) for rows in saved[1])
-        lstm.WEIGHT_GRADIENT_ROWS = NativeEntries(saved[2].function)
+        for name in names:
+            setattr(lstm, name, fresh(saved[name]))
         rng = np.random.default_rng(1)
         x = rng.standard_normal((2, 3, 2)).astype(np.float32)
         kernel = rng.standard_normal((2, 16)).astype(np.float32)
         recurrent_kernel = rng.standard_normal((4, 16)).astype(np.float32)
-        for _ in range(2):
-            out, _, _, workspace = numlstm.lstm_forward(x, kernel, recurrent_kernel)
-            numlstm.lstm_backward(workspace, np.ones_like(out))
+        read_only_x, states = x.copy(), np.ones((2, 4), np.float32)
+        read_only_x.flags.writeable = states.flags.writeable = False
+        for inputs, h0, d_h_n in [(x, None, None), (x, None, None), (read_only_x, states, states)]:
+            out, _, _, workspace = numlstm.lstm_forward(inputs, kernel, recurrent_kernel, h0=h0, c0=h0)
+            numlstm.lstm_backward(workspace, np.ones_like(out), d_h_n, d_h_n)
+            assert lstm.INPUT_PROJECTION_ROWS.table.shape == (1, 2)
             assert lstm.FORWARD_ROWS[False].table.shape == (1, 2)
             assert lstm.BACKWARD_ROWS[False].table.shape == (1, 2)
             assert lstm.WEIGHT_GRADIENT_ROWS.table.shape == (1, 2)
     finally:
-        lstm.FORWARD_ROWS, lstm.BACKWARD_ROWS, lstm.WEIGHT_GRADIENT_ROWS = saved
+        for name in names:
+            setattr(lstm, name, saved[name])

@@ -26,7 +26,8 @@ def _forward_rows_args(cifg):
     G = 3 if cifg else 4
     panels = _float32(*panels_shape(H, G * H, np.float32))
     return (0, 1, _float32(T, B, G * H), _float32(T + 1, B, H), _float32(T + 1, B, H), panels, _float32(G * H),
-            _float32((G - 1) * H), np.ones((0, 0), np.bool_), False, _float32(0, 0), False, False)
+            _float32((G - 1) * H), _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, _float32(0, 0),
+            False, False, False, _float32(B, T, H))
 
 
 def _backward_rows_args(cifg):
@@ -35,8 +36,9 @@ def _backward_rows_args(cifg):
     G = 3 if cifg else 4
     gates, cs = forward[2], forward[4]
     panels = _float32(*panels_shape(G * H, H, np.float32))
-    return (0, 1, gates, cs, panels, forward[7], forward[8], False, _float32(0, 0), False, False, False,
-            _float32(B, T, H), True, True, _float32(B, H), _float32(B, H), _float32((G - 1) * H))
+    return (0, 1, gates, cs, panels, forward[7], forward[10], False, _float32(0, 0), False, False, False,
+            _float32(B, T, H), True, True, _float32(B, H), _float32(B, H), _float32(B, H), _float32(B, H),
+            _float32(1, (G - 1) * H))
 
 
 def _packed_divisions(function, args):

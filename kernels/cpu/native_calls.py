@@ -17,15 +17,17 @@ compiled code, and :func:`find_entry`) and calls the address with
 :func:`call_native`. When there is none yet it raises
 :class:`NativeEntryMissing` before doing any work; :func:`call_with_entries`
 then compiles the version, adds it, and calls again. A version compiled for
-other types than the caller passes is thus never called.
+other types than the caller passes is thus never called. Inputs a block only
+reads go through :func:`read_only`, so that one version of the block serves
+writable and read-only arrays alike.
 """
 
 import zlib
 
-import numba
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
 from ..options import JIT_KWARGS
@@ -74,6 +76,23 @@ def call_native(typingctx, address, arguments):
     return types.none(address, arguments), codegen
 
 
+@intrinsic
+def read_only(typingctx, array):
+    """``array`` typed as read-only (njit only): the same array, for a callee that only reads it.
+
+    An entry point passes its inputs to a block this way, so that a block compiled once serves a writable
+    array and a read-only one alike (numpy's read-only zeros stand in for an omitted initial state or mask):
+    the types differ only in Numba's typing, not in the native arguments.
+    """
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return impl_ret_borrowed(context, builder, signature.return_type, args[0])
+
+    return array.copy(readonly=True)(array), codegen
+
+
 @njit(inline="always", **JIT_KWARGS)
 def find_entry(table, check):
     """The address in ``table`` compiled for the types whose checksum is ``check``, or 0."""
@@ -120,7 +139,3 @@ def call_with_entries(caller, entries, argument_types, *arguments):
         entries.add(argument_types())
         return caller(entries.table, *arguments)
 
-
-def array_type(dtype, ndim):
-    """The Numba type of a C-contiguous, writable, aligned array: the arrays the kernels allocate."""
-    return types.Array(numba.from_dtype(dtype), ndim, "C")
