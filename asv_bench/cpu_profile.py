@@ -27,13 +27,13 @@ sys.path.insert(0, str(HERE))
 from benchmarks.common import SIZES, lstm_inputs, train_step_flops  # noqa: E402
 from benchmarks.lstm_cpu import GemmRate  # noqa: E402
 
-PARTS = {"INPUT_PROJECTION": "input projection", "FORWARD_LOOP": "forward loop",
-         "BACKWARD_LOOP": "backward loop", "WEIGHT_GRADIENTS": "weight gradients"}
+PARTS = {"input_projection": "input projection", "forward_loop": "forward loop",
+         "backward_loop": "backward loop", "weight_gradients": "weight gradients"}
 
 
 @contextlib.contextmanager
 def timed_kernels(spent):
-    """Wrap the kernel tables of ``numlstm.kernels.cpu.lstm`` and the packing so that each call adds its
+    """Wrap the entry points of ``numlstm.kernels.cpu.lstm`` and the packing so that each call adds its
     seconds to ``spent[part]``."""
     from numlstm import functional
     from numlstm.kernels.cpu import lstm
@@ -46,16 +46,16 @@ def timed_kernels(spent):
             return result
         return timed
 
-    saved = {table: dict(getattr(lstm, table)) for table in PARTS}
+    saved = {name: getattr(lstm, name) for name in PARTS}
     pack = functional.pack_panels
     try:
-        for table, part in PARTS.items():
-            getattr(lstm, table).update({key: timer(f, part) for key, f in saved[table].items()})
+        for name, part in PARTS.items():
+            setattr(lstm, name, timer(saved[name], part))
         functional.pack_panels = timer(pack, "weight packing")
         yield
     finally:
-        for table in PARTS:
-            getattr(lstm, table).update(saved[table])
+        for name in PARTS:
+            setattr(lstm, name, saved[name])
         functional.pack_panels = pack
 
 

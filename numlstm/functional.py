@@ -408,14 +408,14 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     pack_panels(recurrent_kernel, False, panels)
     xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        call_with_entries(_cpu.INPUT_PROJECTION[split.gemm > 1], _cpu.INPUT_PROJECTION_ROWS,
+        call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
                           lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
                           x, kernel, reverse, split.gemm, xs_rows, gates_rows)
-        call_with_entries(_cpu.FORWARD_LOOP[split.loop > 1], _cpu.FORWARD_ROWS[cifg],
+        call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[cifg],
                           lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, h0, c0, mask,
                                                           recurrent_mask, outputs),
-                          gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
-                          reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
+                          gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
@@ -492,7 +492,7 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     pack_panels(saved["recurrent_kernel"], True, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
         call_with_entries(
-            _cpu.BACKWARD_LOOP[split.loop > 1], _cpu.BACKWARD_ROWS[options["cifg"]],
+            _cpu.backward_loop, _cpu.BACKWARD_ROWS[options["cifg"]],
             lambda: _cpu.backward_rows_types(saved["gates"], saved["cs"], panels, peephole, saved["mask"],
                                              saved["recurrent_mask"], d_outputs, d_h_n, d_c_n, dh0, dc0,
                                              d_peephole_blocks),
@@ -504,12 +504,12 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
             hs = hs * saved["recurrent_mask"]
         xs_rows, dz_rows, hs_rows = (saved["xs"].reshape(T * B, F), saved["gates"].reshape(T * B, GH),
                                      hs[:T].reshape(T * B, H))
-        call_with_entries(_cpu.WEIGHT_GRADIENTS[split.gemm > 1], _cpu.WEIGHT_GRADIENT_ROWS,
+        call_with_entries(_cpu.weight_gradients, _cpu.WEIGHT_GRADIENT_ROWS,
                           lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, saved["kernel"], dx_rows,
                                                                   xh_rows, partial_weights, d_weights, d_bias_blocks,
                                                                   dx),
-                          xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"], split.gemm, input_gradient,
-                          dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
+                          xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"],
+                          split.gemm, input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
     d_bias = d_bias_blocks[0]
     for block in range(1, split.gemm):  # a loop of in-place adds: numpy's sum over an axis costs 5 us more
         d_weights += partial_weights[block - 1]

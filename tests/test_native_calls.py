@@ -1,68 +1,102 @@
 """Kernels that call each other through native addresses (numlstm.kernels.cpu.native_calls)."""
 
+import numba
 import numpy as np
 import pytest
 from numba import njit, types
 
 import numlstm
 from numlstm.kernels.cpu import lstm
-from numlstm.kernels.cpu.native_calls import (NativeEntries, NativeEntryMissing, argument_check, call_native,
-                                              call_with_entries, find_entry, signature_check)
+from numlstm.threads import numba_threads
+from numlstm.kernels.cpu.native_calls import (NativeEntries, NativeEntryMissing, call_with_entries, load_arguments,
+                                              run_blocks, signature_check)
 
 
 @njit
-def _scale_rows(lo, hi, values, factor):
-    for i in range(lo, hi):
+def _scale_rows(chunk, chunks, arguments):
+    values, factor, calls = load_arguments(arguments)
+    n = values.shape[0]
+    for i in range(chunk * n // chunks, (chunk + 1) * n // chunks):
         values[i] *= factor
+    calls[chunk] += 1
 
 
 @njit
-def _scale_all(table, values, factor):
-    arguments = (np.int64(0), np.int64(values.shape[0]), values, factor)
-    address = find_entry(table, argument_check(arguments))
-    if address == 0:
-        raise NativeEntryMissing("no version for these types")
-    call_native(address, arguments)
+def _scale_all(table, values, factor, calls):
+    run_blocks(table, (values, factor, calls), calls.shape[0])
 
 
 def _float64_types():
-    return (types.int64, types.int64, types.float64[::1], types.float64)
+    return (types.float64[::1], types.float64, types.int64[::1])
 
 
 def test_a_caller_calls_the_version_compiled_for_its_argument_types():
     entries = NativeEntries(_scale_rows)
-    values = np.arange(4.0)
+    values, calls = np.arange(4.0), np.zeros(1, np.int64)
     with pytest.raises(NativeEntryMissing):
-        _scale_all(entries.table, values, 2.0)
+        _scale_all(entries.table, values, 2.0, calls)
     np.testing.assert_array_equal(values, np.arange(4.0))  # it raised before touching anything
 
-    call_with_entries(_scale_all, entries, _float64_types, values, 2.0)
+    call_with_entries(_scale_all, entries, _float64_types, values, 2.0, calls)
     np.testing.assert_array_equal(values, 2 * np.arange(4.0))
     assert entries.table.shape == (1, 2)
     assert entries.table[0, 0] == signature_check(_float64_types())
 
-    call_with_entries(_scale_all, entries, _float64_types, values, 0.5)  # found: nothing added
+    call_with_entries(_scale_all, entries, _float64_types, values, 0.5, calls)  # found: nothing added
     np.testing.assert_array_equal(values, np.arange(4.0))
     assert entries.table.shape == (1, 2)
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_every_share_runs_once(chunks):
+    entries = NativeEntries(_scale_rows)
+    values, calls = np.arange(10.0), np.zeros(chunks, np.int64)
+    call_with_entries(_scale_all, entries, _float64_types, values, 3.0, calls)
+    np.testing.assert_array_equal(values, 3 * np.arange(10.0))
+    np.testing.assert_array_equal(calls, np.ones(chunks))
+
+
+@njit
+def _record_thread(chunk, chunks, arguments):
+    (thread_ids,) = load_arguments(arguments)
+    thread_ids[chunk] = numba.get_thread_id()
+
+
+@njit
+def _record_threads(table, thread_ids):
+    run_blocks(table, (thread_ids,), thread_ids.shape[0])
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two of Numba's threads")
+def test_several_shares_run_on_numbas_threads_and_one_on_the_callers():
+    entries = NativeEntries(_record_thread)
+    thread_ids = np.full(2, -1, np.int64)
+    with numba_threads(2):
+        call_with_entries(_record_threads, entries, lambda: (types.int64[::1],), thread_ids)
+        assert sorted(thread_ids) == [0, 1]
+        one = np.full(1, -1, np.int64)
+        _record_threads(entries.table, one)
+        assert one[0] == numba.get_thread_id()
 
 
 def test_a_version_for_other_types_is_never_called():
     entries = NativeEntries(_scale_rows)
     entries.add(_float64_types())
     float32_values = np.arange(4, dtype=np.float32)
+    calls = np.zeros(1, np.int64)
     with pytest.raises(NativeEntryMissing):  # float32 arrays: the float64 version does not match
-        _scale_all(entries.table, float32_values, np.float32(2))
+        _scale_all(entries.table, float32_values, np.float32(2), calls)
     # Types computed wrongly on the Python side add a version that still does not match: the call fails again.
     with pytest.raises(NativeEntryMissing):
-        call_with_entries(_scale_all, entries, _float64_types, float32_values, np.float32(2))
+        call_with_entries(_scale_all, entries, _float64_types, float32_values, np.float32(2), calls)
     np.testing.assert_array_equal(float32_values, np.arange(4))
 
 
 def test_checksums_differ_between_types_and_are_never_zero():
     float64_check = signature_check(_float64_types())
-    float32_check = signature_check((types.int64, types.int64, types.float32[::1], types.float32))
-    readonly_check = signature_check((types.int64, types.int64, types.Array(types.float64, 1, "C", readonly=True),
-                                      types.float64))
+    float32_check = signature_check((types.float32[::1], types.float32, types.int64[::1]))
+    readonly_check = signature_check((types.Array(types.float64, 1, "C", readonly=True), types.float64,
+                                      types.int64[::1]))
     assert len({float64_check, float32_check, readonly_check}) == 3
     assert 0 not in (float64_check, float32_check, readonly_check)
 

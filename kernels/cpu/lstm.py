@@ -19,12 +19,11 @@ Every call splits its work into ``chunks`` blocks, and each block does all of
 its share, reading and writing its own rows only: a time loop's block is a
 set of batch rows (batch rows never interact), which it takes through every
 timestep on its own, from the initial states to the outputs; a GEMM's block
-is a set of the T*B rows. In the ``*_parallel`` entry points the blocks run
-on Numba's threads with no synchronisation between steps. The entry points
-do nothing but call their blocks, through the blocks' native addresses
-(``native_calls``): each block's code is compiled once, not once more into
-each entry point, and an entry point, serial or parallel, compiles in a
-fraction of a second.
+is a set of the T*B rows. The entry points do nothing but run their blocks,
+one after the other or on Numba's threads with no synchronisation between
+steps, through the blocks' native addresses (``native_calls``): each block's
+code is compiled once, not once more into each entry point, and an entry
+point compiles in a fraction of a second.
 
 The large GEMMs (input projection, weight gradients) go to BLAS through
 ``np.dot``; the per-step recurrent products go to ``packed_gemm``, with the
@@ -33,11 +32,11 @@ recurrent weights packed once per pass.
 
 import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 
 from ..options import JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
-from .native_calls import NativeEntries, NativeEntryMissing, argument_check, call_native, find_entry, read_only
+from .native_calls import NativeEntries, load_arguments, read_only, run_blocks
 from .packed_gemm import packed_matmul
 
 
@@ -96,51 +95,20 @@ def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, 
 
 
 @njit(**JIT_KWARGS)
-def input_projection_rows(chunk, chunks, x, kernel, reverse, xs_rows, gates_rows):
-    """Block ``chunk`` of ``chunks`` of the T*B rows (time-major, in processing order) of the input
+def input_projection_rows(chunk, chunks, arguments):
+    """Share ``chunk`` of ``chunks`` of the T*B rows (time-major, in processing order) of the input
     projection: its rows of xs_rows (T*B, F) from x (B, T, F), then gates_rows (T*B, G*H) = xs_rows @ kernel.
 
     ``xs_rows`` and ``gates_rows`` are (T, B, ...) arrays viewed as rows by the caller: a reshape here
     would compile Numba's shape-error path (seconds of a first run) into the block.
     """
+    x, kernel, reverse, xs_rows, gates_rows = load_arguments(arguments)
     B, T, _ = x.shape
     lo, hi = _chunk_rows(chunk, chunks, T * B)
     for r in range(lo, hi):
         s, b = r // B, r % B
         _copy(xs_rows[r], x[b, _timestep(s, T, reverse)])
     np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _input_projection_arguments(chunk, chunks, x, kernel, reverse, xs_rows, gates_rows):
-    return np.int64(chunk), np.int64(chunks), read_only(x), read_only(kernel), reverse, xs_rows, gates_rows
-
-
-@njit(**JIT_KWARGS)
-def input_projection(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
-    """The input projection of every timestep (``input_projection_rows``), on one thread.
-
-    ``rows`` is ``INPUT_PROJECTION_ROWS.table`` (see the time loops); call through
-    ``native_calls.call_with_entries`` with ``input_projection_rows_types``.
-    """
-    address = find_entry(rows, argument_check(_input_projection_arguments(0, chunks, x, kernel, reverse, xs_rows,
-                                                                          gates_rows)))
-    if address == 0:
-        raise NativeEntryMissing("input_projection: the block is not compiled for these argument types yet")
-    for chunk in range(chunks):
-        call_native(address, _input_projection_arguments(chunk, chunks, x, kernel, reverse, xs_rows, gates_rows))
-
-
-@njit(parallel=True, **JIT_KWARGS)
-def input_projection_parallel(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
-    """:func:`input_projection` with its ``chunks`` blocks on Numba's threads."""
-    address = find_entry(rows, argument_check(_input_projection_arguments(0, chunks, x, kernel, reverse, xs_rows,
-                                                                          gates_rows)))
-    if address == 0:
-        raise NativeEntryMissing("input_projection_parallel: the block is not compiled for these argument types "
-                                 "yet")
-    for chunk in prange(chunks):
-        call_native(address, _input_projection_arguments(chunk, chunks, x, kernel, reverse, xs_rows, gates_rows))
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -166,8 +134,9 @@ def _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs):
 # The block loops of each variant are written out whole: a shared inline helper for their allocation made each
 # compile 0.7-0.9 s slower (one more level of Numba's IR inlining) and ran no faster.
 @njit(**JIT_KWARGS)
-def forward_rows_standard(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output, outputs):
+def forward_rows_standard(chunk, chunks, arguments):
+    (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
+     reverse, zero_output, outputs) = load_arguments(arguments)
     T, B, _ = gates.shape
     lo, hi = _chunk_rows(chunk, chunks, B)
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
@@ -179,8 +148,9 @@ def forward_rows_standard(chunk, chunks, gates, hs, cs, recurrent_panels, bias, 
 
 
 @njit(**JIT_KWARGS)
-def forward_rows_cifg(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                      recurrent_mask, use_recurrent_mask, reverse, zero_output, outputs):
+def forward_rows_cifg(chunk, chunks, arguments):
+    (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
+     reverse, zero_output, outputs) = load_arguments(arguments)
     T, B, _ = gates.shape
     lo, hi = _chunk_rows(chunk, chunks, B)
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
@@ -237,9 +207,9 @@ def _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc):
 
 
 @njit(**JIT_KWARGS)
-def backward_rows_standard(chunk, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
-                           use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n,
-                           d_c_n, dh, dc, d_peephole_blocks):
+def backward_rows_standard(chunk, chunks, arguments):
+    (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
+     d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks) = load_arguments(arguments)
     T, B, _ = gates.shape
     lo, hi = _chunk_rows(chunk, chunks, B)
     dh_total = np.empty((B, dh.shape[1]), gates.dtype)
@@ -253,9 +223,9 @@ def backward_rows_standard(chunk, chunks, gates, cs, transposed_panels, peephole
 
 
 @njit(**JIT_KWARGS)
-def backward_rows_cifg(chunk, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
-                       use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n,
-                       d_c_n, dh, dc, d_peephole_blocks):
+def backward_rows_cifg(chunk, chunks, arguments):
+    (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
+     d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks) = load_arguments(arguments)
     T, B, _ = gates.shape
     lo, hi = _chunk_rows(chunk, chunks, B)
     dh_total = np.empty((B, dh.shape[1]), gates.dtype)
@@ -269,9 +239,8 @@ def backward_rows_cifg(chunk, chunks, gates, cs, transposed_panels, peephole, ma
 
 
 @njit(**JIT_KWARGS)
-def weight_gradient_rows(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, reverse, input_gradient, dx_rows, xh_rows,
-                         partial_weights, d_weights, d_bias_blocks, dx):
-    """Block ``chunk`` of ``chunks`` of the GEMMs after BPTT (see ``weight_gradients``): block 0 writes
+def weight_gradient_rows(chunk, chunks, arguments):
+    """Share ``chunk`` of ``chunks`` of the GEMMs after BPTT (see ``weight_gradients``): block 0 writes
     ``d_weights``, block c > 0 ``partial_weights[c - 1]``, and block c its bias sum ``d_bias_blocks[c]``;
     with ``input_gradient``, its rows of ``dx_rows`` and, from them, of ``dx`` in the caller's time order.
 
@@ -280,6 +249,8 @@ def weight_gradient_rows(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, rever
     the benchmark sizes, the one GEMM (copy included) 1.06-1.4x faster. With one feature ``xs^T dz`` is a
     single row, cheaper apart than as one more row of the GEMM (the one GEMM ran 0.88-0.95x as fast).
     """
+    (xs_rows, dz_rows, hs_rows, kernel, reverse, input_gradient, dx_rows, xh_rows, partial_weights, d_weights,
+     d_bias_blocks, dx) = load_arguments(arguments)
     rows, GH = dz_rows.shape
     F, H = xs_rows.shape[1], hs_rows.shape[1]
     lo, hi = _chunk_rows(chunk, chunks, rows)
@@ -306,28 +277,25 @@ def weight_gradient_rows(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, rever
             _copy(dx[b, _timestep(s, T, reverse)], dx_rows[r])
 
 
-# The entry points call their blocks (``input_projection_rows``, ``forward_rows_*``, ``backward_rows_*``,
-# ``weight_gradient_rows``) through their native addresses (native_calls: compiled once, not again into every
-# entry point). The time loops' blocks come in one version per variant, the variant a compile-time constant
-# of each, so that LLVM knows the gate offsets and vectorises the gate loops (a run-time ``cifg`` flag made
-# them 3x slower). Each entry point's first argument is the table of its block's compiled versions
-# (``INPUT_PROJECTION_ROWS.table``, ``FORWARD_ROWS[cifg].table``, ``BACKWARD_ROWS[cifg].table``,
-# ``WEIGHT_GRADIENT_ROWS.table``): call them through ``native_calls.call_with_entries`` with the matching
-# ``*_types`` function below. Each serial entry point and its parallel twin spell out the same body (``range``
-# or ``prange``): a shared inline body made the first run 0.7 s slower.
+# Each entry point runs its block (``input_projection_rows``, ``forward_rows_*``, ``backward_rows_*``,
+# ``weight_gradient_rows``) on its ``chunks`` shares through ``native_calls.run_blocks``: one share on the
+# caller's thread, several on Numba's threads. The time loops' blocks come
+# in one version per variant, the variant a compile-time constant of each, so that LLVM knows the gate offsets
+# and vectorises the gate loops (a run-time ``cifg`` flag made them 3x slower). Each entry point's first
+# argument is the table of its block's compiled versions (``INPUT_PROJECTION_ROWS.table``,
+# ``FORWARD_ROWS[cifg].table``, ``BACKWARD_ROWS[cifg].table``, ``WEIGHT_GRADIENT_ROWS.table``): call them
+# through ``native_calls.call_with_entries`` with the matching ``*_types`` function below.
 
-@njit(inline="always", **JIT_KWARGS)
-def _forward_arguments(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                       recurrent_mask, use_recurrent_mask, reverse, zero_output, outputs):
-    return (np.int64(chunk), np.int64(chunks), gates, hs, cs, recurrent_panels, read_only(bias), read_only(peephole),
-            read_only(h0), read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask), use_recurrent_mask,
-            reverse, zero_output, outputs)
+@njit(**JIT_KWARGS)
+def input_projection(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
+    """The input projection of every timestep (``input_projection_rows``)."""
+    run_blocks(rows, (read_only(x), read_only(kernel), reverse, xs_rows, gates_rows), chunks)
 
 
 @njit(**JIT_KWARGS)
 def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
                  recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs):
-    """The time loop over the input projection ``gates`` (T, B, G*H), in place, on one thread.
+    """The time loop over the input projection ``gates`` (T, B, G*H), in place, in ``chunks`` blocks of rows.
 
     Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous.
     ``recurrent_panels`` is ``pack_panels`` of the recurrent kernel. ``mask`` is (B, T) bool, read only
@@ -337,128 +305,47 @@ def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, us
     Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``, ``cs`` (T+1, B, H), the states
     before and after every step; ``gates`` then holds the gate activations of every step.
     """
-    address = find_entry(rows, argument_check(_forward_arguments(
-        0, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-        use_recurrent_mask, reverse, zero_output, outputs)))
-    if address == 0:
-        raise NativeEntryMissing("forward_loop: the block loop is not compiled for these argument types yet")
-    for chunk in range(chunks):
-        call_native(address, _forward_arguments(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0,
-                                                c0, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse,
-                                                zero_output, outputs))
-
-
-@njit(parallel=True, **JIT_KWARGS)
-def forward_loop_parallel(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs):
-    """:func:`forward_loop` with its ``chunks`` blocks of rows on Numba's threads."""
-    address = find_entry(rows, argument_check(_forward_arguments(
-        0, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-        use_recurrent_mask, reverse, zero_output, outputs)))
-    if address == 0:
-        raise NativeEntryMissing("forward_loop_parallel: the block loop is not compiled for these argument types yet")
-    for chunk in prange(chunks):
-        call_native(address, _forward_arguments(chunk, chunks, gates, hs, cs, recurrent_panels, bias, peephole, h0,
-                                                c0, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse,
-                                                zero_output, outputs))
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _backward_arguments(chunk, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
-                        use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n,
-                        d_c_n, dh, dc, d_peephole_blocks):
-    return (np.int64(chunk), np.int64(chunks), gates, cs, transposed_panels, read_only(peephole), read_only(mask),
-            use_mask, read_only(recurrent_mask), use_recurrent_mask, reverse, zero_output, read_only(d_outputs),
-            use_d_outputs, use_peephole, read_only(d_h_n), read_only(d_c_n), dh, dc, d_peephole_blocks)
+    run_blocks(rows, (gates, hs, cs, recurrent_panels, read_only(bias), read_only(peephole), read_only(h0),
+                      read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask), use_recurrent_mask, reverse,
+                      zero_output, outputs), chunks)
 
 
 @njit(**JIT_KWARGS)
 def backward_loop(rows, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
                   use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole,
                   chunks, dh, dc, d_peephole_blocks):
-    """The reverse time loop, on one thread: ``gates`` becomes the pre-activation gradients, in place.
+    """The reverse time loop, in ``chunks`` blocks of rows: ``gates`` becomes the pre-activation gradients, in
+    place.
 
     ``transposed_panels`` is ``pack_panels`` of the transposed recurrent kernel. ``d_outputs`` is
     (B, T, H) and read only when ``use_d_outputs``. Fills ``dh`` and ``dc`` (B, H) with dh0 and dc0,
     and ``d_peephole_blocks`` (chunks, like ``peephole``) with each block's share of d_peephole (zeros
     unless ``use_peephole``).
     """
-    address = find_entry(rows, argument_check(_backward_arguments(
-        0, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
-        reverse, zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks)))
-    if address == 0:
-        raise NativeEntryMissing("backward_loop: the block loop is not compiled for these argument types yet")
-    for chunk in range(chunks):
-        call_native(address, _backward_arguments(chunk, chunks, gates, cs, transposed_panels, peephole, mask,
-                                                 use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                                                 d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc,
-                                                 d_peephole_blocks))
-
-
-@njit(parallel=True, **JIT_KWARGS)
-def backward_loop_parallel(rows, gates, cs, transposed_panels, peephole, mask, use_mask,
-                           recurrent_mask, use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs,
-                           d_h_n, d_c_n, use_peephole, chunks, dh, dc, d_peephole_blocks):
-    """:func:`backward_loop` with its ``chunks`` blocks of rows on Numba's threads."""
-    address = find_entry(rows, argument_check(_backward_arguments(
-        0, chunks, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask,
-        reverse, zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks)))
-    if address == 0:
-        raise NativeEntryMissing("backward_loop_parallel: the block loop is not compiled for these argument types yet")
-    for chunk in prange(chunks):
-        call_native(address, _backward_arguments(chunk, chunks, gates, cs, transposed_panels, peephole, mask,
-                                                 use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
-                                                 d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc,
-                                                 d_peephole_blocks))
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _weight_gradient_arguments(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, reverse, input_gradient, dx_rows,
-                               xh_rows, partial_weights, d_weights, d_bias_blocks, dx):
-    return (np.int64(chunk), np.int64(chunks), read_only(xs_rows), read_only(dz_rows), read_only(hs_rows),
-            read_only(kernel), reverse, input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
+    run_blocks(rows, (gates, cs, transposed_panels, read_only(peephole), read_only(mask), use_mask,
+                      read_only(recurrent_mask), use_recurrent_mask, reverse, zero_output, read_only(d_outputs),
+                      use_d_outputs, use_peephole, read_only(d_h_n), read_only(d_c_n), dh, dc, d_peephole_blocks),
+               chunks)
 
 
 @njit(**JIT_KWARGS)
-def weight_gradients(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows, xh_rows,
-                     partial_weights, d_weights, d_bias_blocks, dx):
-    """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H), on one thread.
+def weight_gradients(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
+                     xh_rows, partial_weights, d_weights, d_bias_blocks, dx):
+    """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H).
 
     The caller passes the time-major arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` and
     ``hs_rows`` (the states h_0..h_{T-1} each step multiplied). The T*B rows are split into ``chunks``
-    blocks (``weight_gradient_rows``), so that the parallel entry point keeps every core busy with
-    single-threaded BLAS; the caller adds up their partial sums. Fills d_weights (F + H, G*H: the rows of
-    d_kernel, then those of d_recurrent_kernel) with block 0's share and ``partial_weights``
-    (chunks - 1, F + H, G*H) with the others', ``d_bias_blocks`` (chunks, G*H) with each block's share of
-    d_bias, and dx (B, T, F) when ``input_gradient`` (the first layer of a model needs no dx: skipping it
-    saves a sixth of the GEMM work). ``xh_rows`` (T*B, F + H) is the blocks' scratch for xs and hs side by
-    side, (0, F + H) with one feature.
+    shares (``weight_gradient_rows``), so that on Numba's threads every core is busy with single-threaded
+    BLAS; the caller adds up their partial sums. Fills d_weights (F + H, G*H: the rows of d_kernel, then
+    those of d_recurrent_kernel) with share 0's part and ``partial_weights`` (chunks - 1, F + H, G*H) with
+    the others', ``d_bias_blocks`` (chunks, G*H) with each share's part of d_bias, and dx (B, T, F) when
+    ``input_gradient`` (the first layer of a model needs no dx: skipping it saves a sixth of the GEMM
+    work). ``xh_rows`` (T*B, F + H) is the shares' scratch for xs and hs side by side, (0, F + H) with one
+    feature.
     """
-    address = find_entry(rows, argument_check(_weight_gradient_arguments(
-        0, chunks, xs_rows, dz_rows, hs_rows, kernel, reverse, input_gradient, dx_rows, xh_rows, partial_weights,
-        d_weights, d_bias_blocks, dx)))
-    if address == 0:
-        raise NativeEntryMissing("weight_gradients: the block GEMMs are not compiled for these argument types yet")
-    for chunk in range(chunks):
-        call_native(address, _weight_gradient_arguments(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, reverse,
-                                                        input_gradient, dx_rows, xh_rows, partial_weights, d_weights,
-                                                        d_bias_blocks, dx))
-
-
-@njit(parallel=True, **JIT_KWARGS)
-def weight_gradients_parallel(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
-                              xh_rows, partial_weights, d_weights, d_bias_blocks, dx):
-    """:func:`weight_gradients` with its ``chunks`` blocks on Numba's threads."""
-    address = find_entry(rows, argument_check(_weight_gradient_arguments(
-        0, chunks, xs_rows, dz_rows, hs_rows, kernel, reverse, input_gradient, dx_rows, xh_rows, partial_weights,
-        d_weights, d_bias_blocks, dx)))
-    if address == 0:
-        raise NativeEntryMissing("weight_gradients_parallel: the block GEMMs are not compiled for these argument "
-                                 "types yet")
-    for chunk in prange(chunks):
-        call_native(address, _weight_gradient_arguments(chunk, chunks, xs_rows, dz_rows, hs_rows, kernel, reverse,
-                                                        input_gradient, dx_rows, xh_rows, partial_weights, d_weights,
-                                                        d_bias_blocks, dx))
+    run_blocks(rows, (read_only(xs_rows), read_only(dz_rows), read_only(hs_rows), read_only(kernel), reverse,
+                      input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx),
+               chunks)
 
 
 INPUT_PROJECTION_ROWS = NativeEntries(input_projection_rows)
@@ -477,42 +364,36 @@ def _read_only_types(*arrays):
 
 
 def input_projection_rows_types(x, kernel, xs_rows, gates_rows):
-    """The Numba types ``input_projection`` passes to its blocks, for a pass over these arrays."""
+    """The Numba types of the arguments ``input_projection`` passes to its blocks, for a pass over these arrays."""
     x, kernel = _read_only_types(x, kernel)
     xs_rows, gates_rows = _numba_types(xs_rows, gates_rows)
-    return types.int64, types.int64, x, kernel, types.boolean, xs_rows, gates_rows
+    return x, kernel, types.boolean, xs_rows, gates_rows
 
 
 def forward_rows_types(gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, recurrent_mask, outputs):
-    """The Numba types ``forward_loop`` passes to the block loop, for a pass over these arrays."""
+    """The Numba types of the arguments ``forward_loop`` passes to its blocks, for a pass over these arrays."""
     gates, hs, cs, recurrent_panels, outputs = _numba_types(gates, hs, cs, recurrent_panels, outputs)
     bias, peephole, h0, c0, mask, recurrent_mask = _read_only_types(bias, peephole, h0, c0, mask, recurrent_mask)
-    return (types.int64, types.int64, gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, types.boolean,
-            recurrent_mask, types.boolean, types.boolean, types.boolean, outputs)
+    return (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, types.boolean, recurrent_mask,
+            types.boolean, types.boolean, types.boolean, outputs)
 
 
 def backward_rows_types(gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs, d_h_n, d_c_n, dh,
                         dc, d_peephole_blocks):
-    """The Numba types ``backward_loop`` passes to the block loop, for a pass over these arrays."""
+    """The Numba types of the arguments ``backward_loop`` passes to its blocks, for a pass over these arrays."""
     gates, cs, transposed_panels, dh, dc, d_peephole_blocks = _numba_types(gates, cs, transposed_panels, dh, dc,
                                                                          d_peephole_blocks)
     peephole, mask, recurrent_mask, d_outputs, d_h_n, d_c_n = _read_only_types(peephole, mask, recurrent_mask,
                                                                               d_outputs, d_h_n, d_c_n)
-    return (types.int64, types.int64, gates, cs, transposed_panels, peephole, mask, types.boolean, recurrent_mask,
-            types.boolean, types.boolean, types.boolean, d_outputs, types.boolean, types.boolean, d_h_n, d_c_n, dh,
-            dc, d_peephole_blocks)
+    return (gates, cs, transposed_panels, peephole, mask, types.boolean, recurrent_mask, types.boolean,
+            types.boolean, types.boolean, d_outputs, types.boolean, types.boolean, d_h_n, d_c_n, dh, dc,
+            d_peephole_blocks)
 
 
 def weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, xh_rows, partial_weights, d_weights,
                                d_bias_blocks, dx):
-    """The Numba types ``weight_gradients`` passes to its blocks, for a pass over these arrays."""
+    """The Numba types of the arguments ``weight_gradients`` passes to its blocks, for a pass over these
+    arrays."""
     inputs = _read_only_types(xs_rows, dz_rows, hs_rows, kernel)
     outputs = _numba_types(dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
-    return (types.int64, types.int64, *inputs, types.boolean, types.boolean, *outputs)
-
-
-# parallel -> entry point
-FORWARD_LOOP = {False: forward_loop, True: forward_loop_parallel}
-BACKWARD_LOOP = {False: backward_loop, True: backward_loop_parallel}
-WEIGHT_GRADIENTS = {False: weight_gradients, True: weight_gradients_parallel}
-INPUT_PROJECTION = {False: input_projection, True: input_projection_parallel}
+    return (*inputs, types.boolean, types.boolean, *outputs)
