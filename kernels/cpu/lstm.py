@@ -112,11 +112,10 @@ def input_projection_rows(chunk, chunks, arguments):
 
 
 @njit(inline="always", **JIT_KWARGS)
-def _copy_state_rows(lo, hi, h_source, c_source, h_target, c_target):
-    """Rows lo:hi of a pair of (B, H) states: the initial states, or the initial state gradients."""
+def _initial_states(lo, hi, h0, c0, hs, cs):
     for b in range(lo, hi):
-        _copy(h_target[b], h_source[b])
-        _copy(c_target[b], c_source[b])
+        _copy(hs[0, b], h0[b])
+        _copy(cs[0, b], c0[b])
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -142,7 +141,7 @@ def forward_rows_standard(chunk, chunks, arguments):
     lo, hi = _chunk_rows(chunk, chunks, B)
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
     masked_h = np.empty((B, hs.shape[2]), gates.dtype)
-    _copy_state_rows(lo, hi, h0, c0, hs[0], cs[0])
+    _initial_states(lo, hi, h0, c0, hs, cs)
     _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
                   recurrent_mask, use_recurrent_mask, reverse, False)
     _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
@@ -156,7 +155,7 @@ def forward_rows_cifg(chunk, chunks, arguments):
     lo, hi = _chunk_rows(chunk, chunks, B)
     rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
     masked_h = np.empty((B, hs.shape[2]), gates.dtype)
-    _copy_state_rows(lo, hi, h0, c0, hs[0], cs[0])
+    _initial_states(lo, hi, h0, c0, hs, cs)
     _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
                   recurrent_mask, use_recurrent_mask, reverse, True)
     _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
@@ -199,6 +198,14 @@ def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mas
                     _copy(dh[b], dh_rec[b])
 
 
+@njit(inline="always", **JIT_KWARGS)
+def _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc):
+    """Rows lo:hi of the running state gradients dh and dc, which start from d_h_n and d_c_n."""
+    for b in range(lo, hi):
+        _copy(dh[b], d_h_n[b])
+        _copy(dc[b], d_c_n[b])
+
+
 @njit(**JIT_KWARGS)
 def backward_rows_standard(chunk, chunks, arguments):
     (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
@@ -207,7 +214,7 @@ def backward_rows_standard(chunk, chunks, arguments):
     lo, hi = _chunk_rows(chunk, chunks, B)
     dh_total = np.empty((B, dh.shape[1]), gates.dtype)
     dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
-    _copy_state_rows(lo, hi, d_h_n, d_c_n, dh, dc)  # the running state gradients start from d_h_n, d_c_n
+    _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc)
     d_peephole = d_peephole_blocks[chunk]
     _fill(d_peephole, 0)
     _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
@@ -223,7 +230,7 @@ def backward_rows_cifg(chunk, chunks, arguments):
     lo, hi = _chunk_rows(chunk, chunks, B)
     dh_total = np.empty((B, dh.shape[1]), gates.dtype)
     dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
-    _copy_state_rows(lo, hi, d_h_n, d_c_n, dh, dc)  # the running state gradients start from d_h_n, d_c_n
+    _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc)
     d_peephole = d_peephole_blocks[chunk]
     _fill(d_peephole, 0)
     _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
@@ -272,9 +279,9 @@ def weight_gradient_rows(chunk, chunks, arguments):
 
 # Each entry point runs its block (``input_projection_rows``, ``forward_rows_*``, ``backward_rows_*``,
 # ``weight_gradient_rows``) on its ``chunks`` shares through ``native_calls.run_blocks``: one share on the
-# caller's thread, several on Numba's threads. The time loops' blocks come in one version per variant, the
-# variant a compile-time constant of each, so that LLVM knows the gate offsets and vectorises the gate loops
-# (a run-time ``cifg`` flag made them 3x slower). Each entry point's first
+# caller's thread, several on Numba's threads. The time loops' blocks come
+# in one version per variant, the variant a compile-time constant of each, so that LLVM knows the gate offsets
+# and vectorises the gate loops (a run-time ``cifg`` flag made them 3x slower). Each entry point's first
 # argument is the table of its block's compiled versions (``INPUT_PROJECTION_ROWS.table``,
 # ``FORWARD_ROWS[cifg].table``, ``BACKWARD_ROWS[cifg].table``, ``WEIGHT_GRADIENT_ROWS.table``): call them
 # through ``native_calls.call_with_entries`` with the matching ``*_types`` function below.

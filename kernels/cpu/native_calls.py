@@ -122,9 +122,6 @@ def arguments_address(typingctx, arguments):
     """A copy of the ``arguments`` tuple on the caller's stack, and its address as an int64 (njit only).
 
     Valid until the calling function returns: blocks called before then read it with :func:`load_arguments`.
-    The copy's arrays carry no reference count (a null meminfo): the caller holds them throughout, so the
-    blocks, on several threads at once, need not count references to the same arrays atomically (not timed
-    apart from the rest of the change).
     """
     if not isinstance(arguments, types.BaseTuple):
         return None
