@@ -48,7 +48,7 @@ _B0, _B2, _B4, _B6 = (np.float32(b) for b in _DENOMINATOR)
 _CLAMP32, _HALF32 = np.float32(_CLAMP), np.float32(0.5)
 
 
-@njit(inline="always", **JIT_KWARGS)
+@njit(**JIT_KWARGS)
 def rational_tanh(x):
     """Branch-free float32 rational tanh, absolute error < 4e-7."""
     x = min(max(x, -_CLAMP32), _CLAMP32)
@@ -77,7 +77,7 @@ def sigmoid(x):
     raise NotImplementedError("numlstm.kernels.activations.sigmoid runs inside njit code only")
 
 
-@overload(tanh, inline="always", jit_options=JIT_KWARGS)
+@overload(tanh, jit_options=JIT_KWARGS)
 def _tanh_overload(x):
     if x == types.float32:
         return lambda x: rational_tanh(x)
@@ -86,7 +86,7 @@ def _tanh_overload(x):
     return None
 
 
-@overload(sigmoid, inline="always", jit_options=JIT_KWARGS)
+@overload(sigmoid, jit_options=JIT_KWARGS)
 def _sigmoid_overload(x):
     if x == types.float32:
         return lambda x: _HALF32 * rational_tanh(_HALF32 * x) + _HALF32

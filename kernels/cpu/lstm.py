@@ -70,30 +70,6 @@ def _add(target, source):
         target[j] += source[j]
 
 
-@njit(inline="always", **JIT_KWARGS)
-def _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse, cifg):
-    """The time loop for batch rows lo:hi; with a recurrent mask, rec = (h * mask) @ R."""
-    T = gates.shape[0]
-    for s in range(T):
-        t = _timestep(s, T, reverse)
-        # One call site: each inlined copy of the product compiles its kernels again.
-        if use_recurrent_mask:
-            for b in range(lo, hi):
-                for j in range(hs.shape[2]):
-                    masked_h[b, j] = hs[s, b, j] * recurrent_mask[b, j]
-            h_in = masked_h
-        else:
-            h_in = hs[s]
-        packed_matmul(h_in, lo, hi, recurrent_panels, rec)
-        for b in range(lo, hi):
-            if use_mask and not mask[b, t]:
-                _copy(hs[s + 1, b], hs[s, b])
-                _copy(cs[s + 1, b], cs[s, b])
-                continue
-            cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
-
-
 @njit(**JIT_KWARGS)
 def input_projection_rows(chunk, chunks, arguments):
     """Share ``chunk`` of ``chunks`` of the T*B rows (time-major, in processing order) of the input
@@ -112,10 +88,12 @@ def input_projection_rows(chunk, chunks, arguments):
 
 
 @njit(inline="always", **JIT_KWARGS)
-def _initial_states(lo, hi, h0, c0, hs, cs):
+def _initial_states(lo, hi, first, second, first_rows, second_rows):
+    """Rows lo:hi of first_rows and second_rows (a state pair, or a pair of state gradients) from first and
+    second."""
     for b in range(lo, hi):
-        _copy(hs[0, b], h0[b])
-        _copy(cs[0, b], c0[b])
+        _copy(first_rows[b], first[b])
+        _copy(second_rows[b], second[b])
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -131,111 +109,97 @@ def _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs):
                 _copy(outputs[b, t], hs[s + 1, b])  # a masked step's output is the carried h, as in Keras 3
 
 
-# The block loops of each variant are written out whole: a shared inline helper for their allocation made each
-# compile 0.7-0.9 s slower (one more level of Numba's IR inlining) and ran no faster.
-@njit(**JIT_KWARGS)
-def forward_rows_standard(chunk, chunks, arguments):
-    (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
-     reverse, zero_output, outputs) = load_arguments(arguments)
-    T, B, _ = gates.shape
-    lo, hi = _chunk_rows(chunk, chunks, B)
-    rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
-    masked_h = np.empty((B, hs.shape[2]), gates.dtype)
-    _initial_states(lo, hi, h0, c0, hs, cs)
-    _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse, False)
-    _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
+# The time loops' blocks are made once per variant, ``cifg`` a constant of each one's code (a closure variable),
+# so that LLVM knows the gate offsets and vectorises the gate loops (a run-time ``cifg`` made them 3x slower).
+# Each loop is written out in its block, not in an inline helper: each level of Numba's IR inlining costs a
+# first run tenths of a second.
+def _variant_function(function, cifg):
+    """``function`` compiled under a name of its own per variant, ``forward_rows_cifg`` say.
+
+    Numba names a function's cache files after its qualified name. Under one name, both variants would share
+    one index of cache entries, which Numba updates without a lock: two processes compiling the two variants at
+    once (``pytest -n 2``, MPI ranks) could each number their entry 1, and one variant then load the other's
+    code.
+    """
+    function.__name__ = f"{function.__name__}_{'cifg' if cifg else 'standard'}"
+    function.__qualname__ = function.__name__
+    return njit(**JIT_KWARGS)(function)
 
 
-@njit(**JIT_KWARGS)
-def forward_rows_cifg(chunk, chunks, arguments):
-    (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask, use_recurrent_mask,
-     reverse, zero_output, outputs) = load_arguments(arguments)
-    T, B, _ = gates.shape
-    lo, hi = _chunk_rows(chunk, chunks, B)
-    rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
-    masked_h = np.empty((B, hs.shape[2]), gates.dtype)
-    _initial_states(lo, hi, h0, c0, hs, cs)
-    _forward_rows(lo, hi, gates, hs, cs, recurrent_panels, bias, peephole, rec, masked_h, mask, use_mask,
-                  recurrent_mask, use_recurrent_mask, reverse, True)
-    _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask,
-                   recurrent_mask, use_recurrent_mask, reverse,
-                   zero_output, cifg, d_outputs, use_d_outputs, use_peephole, dh, dc, dh_total, dh_rec,
-                   d_peephole):
-    """The reverse time loop for batch rows lo:hi; ``d_peephole`` is this block's own sum."""
-    T = gates.shape[0]
-    H = dh.shape[1]
-    for s in range(T - 1, -1, -1):
-        t = _timestep(s, T, reverse)
-        for b in range(lo, hi):
-            active = not use_mask or mask[b, t]
-            # A masked step's output is the carried h_{t-1} (unless
-            # zero_output), so its gradient flows straight into h_{t-1}.
-            output_grad = use_d_outputs and (active or not zero_output)
-            if output_grad:
-                for j in range(H):
-                    dh_total[b, j] = dh[b, j] + d_outputs[b, t, j]
+def _make_forward_rows(cifg):
+    def forward_rows(chunk, chunks, arguments):
+        """Share ``chunk`` of ``chunks`` of the batch rows of ``forward_loop``, through every timestep; with a
+        recurrent mask, the recurrent product is (h * mask) @ R."""
+        (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+         use_recurrent_mask, reverse, zero_output, outputs) = load_arguments(arguments)
+        T, B, _ = gates.shape
+        lo, hi = _chunk_rows(chunk, chunks, B)
+        rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
+        masked_h = np.empty((B, hs.shape[2]), gates.dtype)
+        _initial_states(lo, hi, h0, c0, hs[0], cs[0])
+        for s in range(T):
+            t = _timestep(s, T, reverse)
+            if use_recurrent_mask:
+                for b in range(lo, hi):
+                    for j in range(hs.shape[2]):
+                        masked_h[b, j] = hs[s, b, j] * recurrent_mask[b, j]
+                packed_matmul(masked_h, lo, hi, recurrent_panels, rec)
             else:
-                _copy(dh_total[b], dh[b])
-            if not active:
-                _fill(gates[s, b], 0)
-                _copy(dh[b], dh_total[b])
-                continue
-            cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
-            if use_peephole:
-                accumulate_peephole_grad(gates[s, b], cs[s, b], cs[s + 1, b], d_peephole, cifg)
-        packed_matmul(gates[s], lo, hi, transposed_panels, dh_rec)
-        for b in range(lo, hi):
-            if not use_mask or mask[b, t]:
-                if use_recurrent_mask:
+                packed_matmul(hs[s], lo, hi, recurrent_panels, rec)
+            for b in range(lo, hi):
+                if use_mask and not mask[b, t]:
+                    _copy(hs[s + 1, b], hs[s, b])
+                    _copy(cs[s + 1, b], cs[s, b])
+                    continue
+                cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
+        _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
+
+    return _variant_function(forward_rows, cifg)
+
+
+def _make_backward_rows(cifg):
+    def backward_rows(chunk, chunks, arguments):
+        """Share ``chunk`` of ``chunks`` of the batch rows of ``backward_loop``, through every timestep in
+        reverse; ``d_peephole_blocks[chunk]`` is its own sum."""
+        (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse,
+         zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc,
+         d_peephole_blocks) = load_arguments(arguments)
+        T, B, _ = gates.shape
+        H = dh.shape[1]
+        lo, hi = _chunk_rows(chunk, chunks, B)
+        dh_total = np.empty((B, H), gates.dtype)
+        dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
+        _initial_states(lo, hi, d_h_n, d_c_n, dh, dc)
+        d_peephole = d_peephole_blocks[chunk]
+        _fill(d_peephole, 0)
+        for s in range(T - 1, -1, -1):
+            t = _timestep(s, T, reverse)
+            for b in range(lo, hi):
+                active = not use_mask or mask[b, t]
+                # A masked step's output is the carried h_{t-1} (unless
+                # zero_output), so its gradient flows straight into h_{t-1}.
+                if use_d_outputs and (active or not zero_output):
                     for j in range(H):
-                        dh[b, j] = dh_rec[b, j] * recurrent_mask[b, j]
+                        dh_total[b, j] = dh[b, j] + d_outputs[b, t, j]
                 else:
-                    _copy(dh[b], dh_rec[b])
+                    _copy(dh_total[b], dh[b])
+                if not active:
+                    _fill(gates[s, b], 0)
+                    _copy(dh[b], dh_total[b])
+                    continue
+                cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
+                if use_peephole:
+                    accumulate_peephole_grad(gates[s, b], cs[s, b], cs[s + 1, b], d_peephole, cifg)
+            packed_matmul(gates[s], lo, hi, transposed_panels, dh_rec)
+            for b in range(lo, hi):
+                if not use_mask or mask[b, t]:
+                    if use_recurrent_mask:
+                        for j in range(H):
+                            dh[b, j] = dh_rec[b, j] * recurrent_mask[b, j]
+                    else:
+                        _copy(dh[b], dh_rec[b])
 
-
-@njit(inline="always", **JIT_KWARGS)
-def _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc):
-    """Rows lo:hi of the running state gradients dh and dc, which start from d_h_n and d_c_n."""
-    for b in range(lo, hi):
-        _copy(dh[b], d_h_n[b])
-        _copy(dc[b], d_c_n[b])
-
-
-@njit(**JIT_KWARGS)
-def backward_rows_standard(chunk, chunks, arguments):
-    (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
-     d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks) = load_arguments(arguments)
-    T, B, _ = gates.shape
-    lo, hi = _chunk_rows(chunk, chunks, B)
-    dh_total = np.empty((B, dh.shape[1]), gates.dtype)
-    dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
-    _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc)
-    d_peephole = d_peephole_blocks[chunk]
-    _fill(d_peephole, 0)
-    _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
-                   use_recurrent_mask, reverse, zero_output, False, d_outputs, use_d_outputs, use_peephole, dh, dc,
-                   dh_total, dh_rec, d_peephole)
-
-
-@njit(**JIT_KWARGS)
-def backward_rows_cifg(chunk, chunks, arguments):
-    (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse, zero_output,
-     d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks) = load_arguments(arguments)
-    T, B, _ = gates.shape
-    lo, hi = _chunk_rows(chunk, chunks, B)
-    dh_total = np.empty((B, dh.shape[1]), gates.dtype)
-    dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
-    _initial_state_gradients(lo, hi, d_h_n, d_c_n, dh, dc)
-    d_peephole = d_peephole_blocks[chunk]
-    _fill(d_peephole, 0)
-    _backward_rows(lo, hi, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
-                   use_recurrent_mask, reverse, zero_output, True, d_outputs, use_d_outputs, use_peephole, dh, dc,
-                   dh_total, dh_rec, d_peephole)
+    return _variant_function(backward_rows, cifg)
 
 
 @njit(**JIT_KWARGS)
@@ -277,12 +241,9 @@ def weight_gradient_rows(chunk, chunks, arguments):
             _copy(dx[b, _timestep(s, T, reverse)], dx_rows[r])
 
 
-# Each entry point runs its block (``input_projection_rows``, ``forward_rows_*``, ``backward_rows_*``,
-# ``weight_gradient_rows``) on its ``chunks`` shares through ``native_calls.run_blocks``: one share on the
-# caller's thread, several on Numba's threads. The time loops' blocks come
-# in one version per variant, the variant a compile-time constant of each, so that LLVM knows the gate offsets
-# and vectorises the gate loops (a run-time ``cifg`` flag made them 3x slower). Each entry point's first
-# argument is the table of its block's compiled versions (``INPUT_PROJECTION_ROWS.table``,
+# Each entry point runs its block (``input_projection_rows``, the ``forward_rows`` and ``backward_rows`` of a
+# variant, ``weight_gradient_rows``) on its ``chunks`` shares through ``native_calls.run_blocks``: one share on
+# the caller's thread, several on Numba's threads. Each entry point's first argument is the table of its block's compiled versions (``INPUT_PROJECTION_ROWS.table``,
 # ``FORWARD_ROWS[cifg].table``, ``BACKWARD_ROWS[cifg].table``, ``WEIGHT_GRADIENT_ROWS.table``): call them
 # through ``native_calls.call_with_entries`` with the matching ``*_types`` function below.
 
@@ -349,8 +310,8 @@ def weight_gradients(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, i
 
 
 INPUT_PROJECTION_ROWS = NativeEntries(input_projection_rows)
-FORWARD_ROWS = NativeEntries(forward_rows_standard), NativeEntries(forward_rows_cifg)  # indexed by cifg
-BACKWARD_ROWS = NativeEntries(backward_rows_standard), NativeEntries(backward_rows_cifg)
+FORWARD_ROWS = NativeEntries(_make_forward_rows(False)), NativeEntries(_make_forward_rows(True))  # indexed by cifg
+BACKWARD_ROWS = NativeEntries(_make_backward_rows(False)), NativeEntries(_make_backward_rows(True))
 WEIGHT_GRADIENT_ROWS = NativeEntries(weight_gradient_rows)
 
 
