@@ -1,5 +1,9 @@
 """Kernels that call each other through native addresses (numlstm.kernels.cpu.native_calls)."""
 
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -167,3 +171,30 @@ def test_the_block_types_are_those_the_entry_points_pass():
     finally:
         for name in names:
             setattr(lstm, name, saved[name])
+
+
+_ONE_SEQUENCE_FORWARD = """
+import sys
+import numpy as np
+import numlstm
+dtype = np.dtype(sys.argv[1])
+x = np.linspace(-1, 1, 12, dtype=dtype).reshape(1, 6, 2)
+kernel, recurrent_kernel = np.full((2, 12), 0.1, dtype), np.full((3, 12), 0.1, dtype)
+print(float(numlstm.lstm_forward(x, kernel, recurrent_kernel)[0].sum()))
+"""
+
+
+@pytest.mark.slow
+def test_entry_points_from_numbas_cache_run_in_a_process_that_has_started_no_threads(tmp_path):
+    """An entry point compiled where the parallel loop came from Numba's cache is cached without the threading
+    layer's start; loaded by a later process whose first pass is serial (a batch of one), it crashed that
+    process until ``call_with_entries`` started the layer itself. Each run is a new process sharing one cache:
+    the float32 run compiles the loop, the first float64 run loads it, the second loads everything."""
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    sums = []
+    for dtype in ("float32", "float64", "float64"):
+        completed = subprocess.run([sys.executable, "-c", _ONE_SEQUENCE_FORWARD, dtype], env=environment,
+                                   capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, (dtype, completed.returncode, completed.stderr[-2000:])
+        sums.append(float(completed.stdout))
+    assert sums[1] == sums[2] and abs(sums[0] - sums[1]) < 1e-5

@@ -26,7 +26,7 @@ code is compiled once, not once more into each entry point, and an entry
 point compiles in a fraction of a second.
 
 The large GEMMs (input projection, weight gradients) go to BLAS through
-``np.dot``; the per-step recurrent products go to ``packed_gemm``, with the
+``blas.gemm``; the per-step recurrent products go to ``packed_gemm``, with the
 recurrent weights packed once per pass.
 """
 
@@ -36,6 +36,7 @@ from numba import njit, types
 
 from ..options import JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
+from .blas import gemm
 from .native_calls import NativeEntries, load_arguments, read_only, run_blocks
 from .packed_gemm import packed_matmul
 
@@ -84,7 +85,7 @@ def input_projection_rows(chunk, chunks, arguments):
     for r in range(lo, hi):
         s, b = r // B, r % B
         _copy(xs_rows[r], x[b, _timestep(s, T, reverse)])
-    np.dot(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
+    gemm(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -220,21 +221,21 @@ def weight_gradient_rows(chunk, chunks, arguments):
     lo, hi = _chunk_rows(chunk, chunks, rows)
     d_block = d_weights if chunk == 0 else partial_weights[chunk - 1]
     if F == 1:
-        np.dot(xs_rows[lo:hi].T, dz_rows[lo:hi], d_block[:F])
-        np.dot(hs_rows[lo:hi].T, dz_rows[lo:hi], d_block[F:])
+        gemm(xs_rows[lo:hi].T, dz_rows[lo:hi], d_block[:F])
+        gemm(hs_rows[lo:hi].T, dz_rows[lo:hi], d_block[F:])
     else:
         for r in range(lo, hi):
             for j in range(F):
                 xh_rows[r, j] = xs_rows[r, j]
             for j in range(H):
                 xh_rows[r, F + j] = hs_rows[r, j]
-        np.dot(xh_rows[lo:hi].T, dz_rows[lo:hi], d_block)
+        gemm(xh_rows[lo:hi].T, dz_rows[lo:hi], d_block)
     d_bias = d_bias_blocks[chunk]
     _fill(d_bias, 0)
     for r in range(lo, hi):
         _add(d_bias, dz_rows[r])
     if input_gradient:
-        np.dot(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
+        gemm(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
         B, T, _ = dx.shape
         for r in range(lo, hi):
             s, b = r // B, r % B

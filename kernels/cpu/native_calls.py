@@ -31,6 +31,7 @@ writable and read-only arrays alike.
 
 import zlib
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -218,9 +219,28 @@ class NativeEntries:
         self.table = np.concatenate([self.table, row])
 
 
+_threading_layer_started = False
+
+
+def _start_threading_layer():
+    """Start Numba's threading layer, once per process.
+
+    Every entry point links the parallel loop (``_run_in_parallel``), whose code calls into the threading layer.
+    A parallel function Numba loads from its cache starts the layer first, but an entry point compiled in a
+    process that had loaded that loop from the cache is cached without the start. Loaded in a process that has
+    not started the layer, its calls into the layer are not linked: its first call jumped to address 0 and
+    crashed the process (a float32 pass, then float64 in a second process, then float64 in a third).
+    """
+    global _threading_layer_started
+    numba.get_num_threads()  # starts the layer, as every public thread-count function does
+    _threading_layer_started = True
+
+
 def call_with_entries(caller, entries, argument_types, *arguments):
     """``caller(entries.table, *arguments)``; the first time it finds no version for its arguments, add the one
     for ``argument_types()`` (a tuple of Numba types) and call again."""
+    if not _threading_layer_started:
+        _start_threading_layer()
     try:
         return caller(entries.table, *arguments)
     except NativeEntryMissing:
