@@ -2,10 +2,9 @@
 
 Times one float32 ``lstm_forward`` + ``lstm_backward(input_gradient=False)``
 at each size of ``benchmarks/common.py`` and splits it into the kernel
-entry points, one per pass (each call timed from Python, so a part includes
-its own dispatch, about a microsecond; the weight packing is inside), and
-the rest: the Python of the two calls, their allocations and thread
-settings. The floor is the step's
+entry points (each call timed from Python, so a part includes its own
+dispatch, about a microsecond), and the rest: the Python of the two calls,
+their allocations and thread settings. The floor is the step's
 multiply-adds at the rate of numpy's sgemm measured in the same run (the
 GEMM rate a perfect implementation would sustain).
 
@@ -28,13 +27,15 @@ sys.path.insert(0, str(HERE))
 from benchmarks.common import SIZES, lstm_inputs, train_step_flops  # noqa: E402
 from benchmarks.lstm_cpu import GemmRate  # noqa: E402
 
-PARTS = {"forward": "forward pass", "backward": "backward pass"}
+PARTS = {"input_projection": "input projection", "forward_loop": "forward loop",
+         "backward_loop": "backward loop", "weight_gradients": "weight gradients"}
 
 
 @contextlib.contextmanager
 def timed_kernels(spent):
-    """Wrap the entry points of ``numlstm.kernels.cpu.lstm`` so that each call adds its seconds to
-    ``spent[part]``."""
+    """Wrap the entry points of ``numlstm.kernels.cpu.lstm`` and the packing so that each call adds its
+    seconds to ``spent[part]``."""
+    from numlstm import functional
     from numlstm.kernels.cpu import lstm
 
     def timer(function, part):
@@ -46,13 +47,16 @@ def timed_kernels(spent):
         return timed
 
     saved = {name: getattr(lstm, name) for name in PARTS}
+    pack = functional.pack_panels
     try:
         for name, part in PARTS.items():
             setattr(lstm, name, timer(saved[name], part))
+        functional.pack_panels = timer(pack, "weight packing")
         yield
     finally:
         for name in PARTS:
             setattr(lstm, name, saved[name])
+        functional.pack_panels = pack
 
 
 def profile(size, seconds):
@@ -76,7 +80,7 @@ def profile(size, seconds):
             step()
             calls += 1
         total = time.perf_counter() - start
-    parts = {part: spent[part] / calls for part in PARTS.values()}
+    parts = {part: spent[part] / calls for part in list(PARTS.values()) + ["weight packing"]}
     parts["Python and allocation"] = total / calls - sum(parts.values())
     return total / calls, parts
 
@@ -89,7 +93,7 @@ def main(seconds, sizes):
                 if line.startswith("model name")), platform.processor())
     print(f"Machine: {cpu}; numpy sgemm 1024^3 {rate / 1e9:.1f} GFLOP/s in this run; float32; "
           "means over the calls of each size.\n")
-    columns = list(PARTS.values()) + ["Python and allocation"]
+    columns = list(PARTS.values()) + ["weight packing", "Python and allocation"]
     print("| training step, us | " + " | ".join(columns) + " | total | floor at sgemm rate | floor / total |")
     print("| --- |" + " ---: |" * (len(columns) + 3))
     for size in sizes:

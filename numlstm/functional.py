@@ -39,7 +39,7 @@ from .kernels.cpu import lstm as _cpu
 from .kernels.checks import count_non_finite, first_non_finite
 from .kernels.cpu.alignment import CACHE_LINE_BYTES, elements_to_alignment
 from .kernels.cpu.native_calls import call_with_entries
-from .kernels.cpu.packed_gemm import panels_shape
+from .kernels.cpu.packed_gemm import pack_panels, panels_shape
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -405,14 +405,17 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     xs, gates, hs, cs, panels = _carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
                                        panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
+    pack_panels(recurrent_kernel, False, panels)
     xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
-    blocks = ((_cpu.INPUT_PROJECTION_ROWS, lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows)),
-              (_cpu.FORWARD_ROWS[cifg], lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, h0, c0,
-                                                                        mask, recurrent_mask, outputs)))
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        call_with_entries(_cpu.forward, blocks, x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-                          recurrent_mask, use_recurrent_mask, reverse, zero_output_for_mask, split.gemm, split.loop,
-                          xs_rows, gates_rows, panels, gates, hs, cs, outputs)
+        call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
+                          lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
+                          x, kernel, reverse, split.gemm, xs_rows, gates_rows)
+        call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[cifg],
+                          lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, h0, c0, mask,
+                                                          recurrent_mask, outputs),
+                          gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
     saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
@@ -486,25 +489,27 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     d_weights = _empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
     d_bias_blocks = np.empty((split.gemm, GH), dtype)
     dh0, dc0 = np.empty((B, H), dtype), np.empty((B, H), dtype)
-    hs = saved["hs"]
-    if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
-        hs = hs * saved["recurrent_mask"]
-    gates, kernel = saved["gates"], saved["kernel"]
-    xs_rows, dz_rows, hs_rows = saved["xs"].reshape(T * B, F), gates.reshape(T * B, GH), hs[:T].reshape(T * B, H)
-    blocks = ((_cpu.BACKWARD_ROWS[options["cifg"]],
-               lambda: _cpu.backward_rows_types(gates, saved["cs"], panels, peephole, saved["mask"],
-                                                saved["recurrent_mask"], d_outputs, d_h_n, d_c_n, dh0, dc0,
-                                                d_peephole_blocks)),
-              (_cpu.WEIGHT_GRADIENT_ROWS,
-               lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, xh_rows,
-                                                       partial_weights, d_weights, d_bias_blocks, dx)))
+    pack_panels(saved["recurrent_kernel"], True, panels)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        call_with_entries(_cpu.backward, blocks, gates, saved["cs"], saved["recurrent_kernel"], peephole,
-                          saved["mask"], options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"],
-                          options["reverse"], options["zero_output"], d_outputs, use_d_outputs, d_h_n, d_c_n,
-                          options["use_peephole"], kernel, input_gradient, split.loop, split.gemm, panels, dh0, dc0,
-                          d_peephole_blocks, xs_rows, dz_rows, hs_rows, dx_rows, xh_rows, partial_weights, d_weights,
-                          d_bias_blocks, dx)
+        call_with_entries(
+            _cpu.backward_loop, _cpu.BACKWARD_ROWS[options["cifg"]],
+            lambda: _cpu.backward_rows_types(saved["gates"], saved["cs"], panels, peephole, saved["mask"],
+                                             saved["recurrent_mask"], d_outputs, d_h_n, d_c_n, dh0, dc0,
+                                             d_peephole_blocks),
+            saved["gates"], saved["cs"], panels, peephole, saved["mask"], options["use_mask"],
+            saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"], options["zero_output"],
+            d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop, dh0, dc0, d_peephole_blocks)
+        hs = saved["hs"]
+        if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
+            hs = hs * saved["recurrent_mask"]
+        xs_rows, dz_rows, hs_rows = (saved["xs"].reshape(T * B, F), saved["gates"].reshape(T * B, GH),
+                                     hs[:T].reshape(T * B, H))
+        call_with_entries(_cpu.weight_gradients, _cpu.WEIGHT_GRADIENT_ROWS,
+                          lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, saved["kernel"], dx_rows,
+                                                                  xh_rows, partial_weights, d_weights, d_bias_blocks,
+                                                                  dx),
+                          xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"],
+                          split.gemm, input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
     d_bias = d_bias_blocks[0]
     for block in range(1, split.gemm):  # a loop of in-place adds: numpy's sum over an axis costs 5 us more
         d_weights += partial_weights[block - 1]

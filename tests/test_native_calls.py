@@ -12,8 +12,8 @@ from numba import njit, types
 import numlstm
 from numlstm.kernels.cpu import lstm
 from numlstm.threads import numba_threads
-from numlstm.kernels.cpu.native_calls import (NativeEntries, NativeEntryMissing, call_with_entries, find_block,
-                                              load_arguments, run_block, run_blocks, signature_check)
+from numlstm.kernels.cpu.native_calls import (NativeEntries, NativeEntryMissing, call_with_entries, load_arguments,
+                                              run_blocks, signature_check)
 
 
 @njit
@@ -41,50 +41,21 @@ def test_a_caller_calls_the_version_compiled_for_its_argument_types():
         _scale_all(entries.table, values, 2.0, calls)
     np.testing.assert_array_equal(values, np.arange(4.0))  # it raised before touching anything
 
-    call_with_entries(_scale_all, [(entries, _float64_types)], values, 2.0, calls)
+    call_with_entries(_scale_all, entries, _float64_types, values, 2.0, calls)
     np.testing.assert_array_equal(values, 2 * np.arange(4.0))
     assert entries.table.shape == (1, 2)
     assert entries.table[0, 0] == signature_check(_float64_types())
 
-    call_with_entries(_scale_all, [(entries, _float64_types)], values, 0.5, calls)  # found: nothing added
+    call_with_entries(_scale_all, entries, _float64_types, values, 0.5, calls)  # found: nothing added
     np.testing.assert_array_equal(values, np.arange(4.0))
     assert entries.table.shape == (1, 2)
-
-
-@njit
-def _count_calls(chunk, chunks, arguments):
-    (counts,) = load_arguments(arguments)
-    counts[chunk] += 1
-
-
-@njit
-def _scale_then_count(scale_table, count_table, values, factor, calls, counts):
-    scale, count = (values, factor, calls), (counts,)
-    scale_block, count_block = find_block(scale_table, scale), find_block(count_table, count)
-    run_block(scale_block, scale, calls.shape[0])
-    run_block(count_block, count, counts.shape[0])
-
-
-def test_a_caller_of_two_blocks_runs_neither_until_it_finds_both():
-    scale, count = NativeEntries(_scale_rows), NativeEntries(_count_calls)
-    scale.add(_float64_types())
-    values, calls, counts = np.arange(4.0), np.zeros(1, np.int64), np.zeros(2, np.int64)
-    with pytest.raises(NativeEntryMissing):
-        _scale_then_count(scale.table, count.table, values, 2.0, calls, counts)
-    np.testing.assert_array_equal(values, np.arange(4.0))  # the first block did not run either
-
-    call_with_entries(_scale_then_count, [(scale, _float64_types), (count, lambda: (types.int64[::1],))],
-                      values, 2.0, calls, counts)
-    np.testing.assert_array_equal(values, 2 * np.arange(4.0))
-    np.testing.assert_array_equal(counts, [1, 1])
-    assert scale.table.shape == count.table.shape == (1, 2)  # only the missing version was added
 
 
 @pytest.mark.parametrize("chunks", [1, 3])
 def test_every_share_runs_once(chunks):
     entries = NativeEntries(_scale_rows)
     values, calls = np.arange(10.0), np.zeros(chunks, np.int64)
-    call_with_entries(_scale_all, [(entries, _float64_types)], values, 3.0, calls)
+    call_with_entries(_scale_all, entries, _float64_types, values, 3.0, calls)
     np.testing.assert_array_equal(values, 3 * np.arange(10.0))
     np.testing.assert_array_equal(calls, np.ones(chunks))
 
@@ -105,7 +76,7 @@ def test_several_shares_run_on_numbas_threads_and_one_on_the_callers():
     entries = NativeEntries(_record_thread)
     thread_ids = np.full(2, -1, np.int64)
     with numba_threads(2):
-        call_with_entries(_record_threads, [(entries, lambda: (types.int64[::1],))], thread_ids)
+        call_with_entries(_record_threads, entries, lambda: (types.int64[::1],), thread_ids)
         assert sorted(thread_ids) == [0, 1]
         one = np.full(1, -1, np.int64)
         _record_threads(entries.table, one)
@@ -121,7 +92,7 @@ def test_a_version_for_other_types_is_never_called():
         _scale_all(entries.table, float32_values, np.float32(2), calls)
     # Types computed wrongly on the Python side add a version that still does not match: the call fails again.
     with pytest.raises(NativeEntryMissing):
-        call_with_entries(_scale_all, [(entries, _float64_types)], float32_values, np.float32(2), calls)
+        call_with_entries(_scale_all, entries, _float64_types, float32_values, np.float32(2), calls)
     np.testing.assert_array_equal(float32_values, np.arange(4))
 
 

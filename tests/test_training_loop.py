@@ -234,7 +234,7 @@ def test_a_slow_compile_of_numlstm_kernels_is_announced_once_and_a_fast_one_not(
     from numlstm.kernels.cpu import convlstm, ctc, lstm
     from numlstm.models.compile_notice import CompileNotice, kernel_family
 
-    assert kernel_family(lstm.forward) == "LSTM"
+    assert kernel_family(lstm.forward_loop) == "LSTM"
     assert kernel_family(convlstm.FORWARD_LOOP[False]) == "ConvLSTM"
     assert kernel_family(ctc.ctc_loss_and_gradient) == "CTC"
 
@@ -255,12 +255,12 @@ def test_a_slow_compile_of_numlstm_kernels_is_announced_once_and_a_fast_one_not(
         notice.on_end(compile_event(function))
 
     notice = CompileNotice(after=0.05)
-    compiling(notice, lstm.forward, 0.5)
+    compiling(notice, lstm.forward_loop, 0.5)
     compiling(notice, convlstm.FORWARD_LOOP[False], 0.5)
     said = capsys.readouterr().out
     assert said.count("numlstm: compiling") == 1 and "the LSTM kernels this step needs" in said
     compiling(CompileNotice(after=0.05), njit(user_function), 0.5)  # the user's own Numba code: not ours to announce
-    compiling(CompileNotice(after=5.0), lstm.forward, 0.1)  # a load from the cache: over before the notice
+    compiling(CompileNotice(after=5.0), lstm.forward_loop, 0.1)  # a load from the cache: over before the notice
     assert capsys.readouterr().out == ""
 
     with CompileNotice(after=5.0):  # listens to Numba's real events while inside, and leaves nothing running

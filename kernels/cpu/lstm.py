@@ -9,13 +9,13 @@ Internally everything is time-major and in processing order: step ``s``
 reads timestep ``t = T-1-s`` when ``reverse`` is set. Inputs and outputs are
 batch-major (B, T, ...) in the caller's time order.
 
-A forward pass is one call, ``forward``: the input projection, then the time
-loop and the outputs; BPTT is ``backward``: the reverse time loop, then the
-weight gradients. The caller allocates the arrays they fill
+A forward pass is two calls, ``input_projection`` then ``forward_loop`` (the
+time loop, and the outputs); BPTT is ``backward_loop`` then
+``weight_gradients``. The caller allocates the arrays they fill
 (``numlstm.functional`` cuts the large ones from one allocation) and adds up
 the blocks' partial sums.
 
-Each part of a pass splits its work into blocks, and each block does all of
+Every call splits its work into ``chunks`` blocks, and each block does all of
 its share, reading and writing its own rows only: a time loop's block is a
 set of batch rows (batch rows never interact), which it takes through every
 timestep on its own, from the initial states to the outputs; a GEMM's block
@@ -37,8 +37,8 @@ from numba import njit, types
 from ..options import JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from .blas import gemm
-from .native_calls import NativeEntries, find_block, load_arguments, read_only, run_block
-from .packed_gemm import pack_panels, packed_matmul
+from .native_calls import NativeEntries, load_arguments, read_only, run_blocks
+from .packed_gemm import packed_matmul
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -242,72 +242,73 @@ def weight_gradient_rows(chunk, chunks, arguments):
             _copy(dx[b, _timestep(s, T, reverse)], dx_rows[r])
 
 
-# The two entry points, ``forward`` and ``backward``, each run two blocks (through ``native_calls``: one share on
-# the caller's thread, several on Numba's threads): one call from Python per pass, and two compiled entry
-# points in all. Their first arguments are the tables of their blocks' compiled versions
-# (``INPUT_PROJECTION_ROWS.table`` and ``FORWARD_ROWS[cifg].table``; ``BACKWARD_ROWS[cifg].table`` and
-# ``WEIGHT_GRADIENT_ROWS.table``): call them through ``native_calls.call_with_entries`` with the matching
-# ``*_types`` functions below.
+# Each entry point runs its block (``input_projection_rows``, the ``forward_rows`` and ``backward_rows`` of a
+# variant, ``weight_gradient_rows``) on its ``chunks`` shares through ``native_calls.run_blocks``: one share on
+# the caller's thread, several on Numba's threads. Each entry point's first argument is the table of its
+# block's compiled versions (``INPUT_PROJECTION_ROWS.table``, ``FORWARD_ROWS[cifg].table``,
+# ``BACKWARD_ROWS[cifg].table``, ``WEIGHT_GRADIENT_ROWS.table``): call them through
+# ``native_calls.call_with_entries`` with the matching ``*_types`` function below.
 
 @njit(**JIT_KWARGS)
-def forward(projection_rows, loop_rows, x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, use_mask,
-            recurrent_mask, use_recurrent_mask, reverse, zero_output, gemm_chunks, loop_chunks, xs_rows, gates_rows,
-            recurrent_panels, gates, hs, cs, outputs):
-    """A forward pass: the input projection of every timestep (``input_projection_rows``, in ``gemm_chunks``
-    shares of the T*B rows), then the time loop over it (``forward_rows``, in ``loop_chunks`` blocks of batch
-    rows).
-
-    Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous. ``mask`` is
-    (B, T) bool, read only when ``use_mask``; ``recurrent_mask`` (B, H) multiplies h before the recurrent
-    product (recurrent dropout), read only when ``use_recurrent_mask``. ``xs_rows`` and ``gates_rows`` are the
-    (T*B, ...) row views of the time-major scratch ``xs`` and of ``gates`` (T, B, G*H).
-
-    Fills ``recurrent_panels`` with ``pack_panels`` of the recurrent kernel, ``outputs`` (B, T, H) in the
-    caller's time order and ``hs``, ``cs`` (T+1, B, H), the states before and after every step; ``gates``
-    then holds the gate activations of every step.
-    """
-    projection = (read_only(x), read_only(kernel), reverse, xs_rows, gates_rows)
-    loop = (gates, hs, cs, recurrent_panels, read_only(bias), read_only(peephole), read_only(h0), read_only(c0),
-            read_only(mask), use_mask, read_only(recurrent_mask), use_recurrent_mask, reverse, zero_output, outputs)
-    projection_block, loop_block = find_block(projection_rows, projection), find_block(loop_rows, loop)
-    # np.bool_, not a literal False or True: one compiled version of the packing serves both passes.
-    pack_panels(read_only(recurrent_kernel), np.bool_(False), recurrent_panels)
-    run_block(projection_block, projection, gemm_chunks)
-    run_block(loop_block, loop, loop_chunks)
+def input_projection(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
+    """The input projection of every timestep (``input_projection_rows``)."""
+    run_blocks(rows, (read_only(x), read_only(kernel), reverse, xs_rows, gates_rows), chunks)
 
 
 @njit(**JIT_KWARGS)
-def backward(loop_rows, gradient_rows, gates, cs, recurrent_kernel, peephole, mask, use_mask, recurrent_mask,
-             use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole,
-             kernel, input_gradient, loop_chunks, gemm_chunks, transposed_panels, dh, dc, d_peephole_blocks,
-             xs_rows, dz_rows, hs_rows, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx):
-    """Backpropagation through time: the reverse time loop (``backward_rows``, in ``loop_chunks`` blocks of
-    batch rows), then the GEMMs after it (``weight_gradient_rows``, in ``gemm_chunks`` shares of the T*B
-    rows).
+def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
+                 recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs):
+    """The time loop over the input projection ``gates`` (T, B, G*H), in place, in ``chunks`` blocks of rows.
 
-    The loop turns ``gates`` into the pre-activation gradients, in place, over ``transposed_panels``, which it
-    fills with ``pack_panels`` of the transposed recurrent kernel. ``d_outputs`` is (B, T, H) and read only
-    when ``use_d_outputs``. Fills ``dh`` and ``dc`` (B, H) with dh0 and dc0, and ``d_peephole_blocks``
-    (loop_chunks, like ``peephole``) with each block's share of d_peephole (zeros unless ``use_peephole``).
+    Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous.
+    ``recurrent_panels`` is ``pack_panels`` of the recurrent kernel. ``mask`` is (B, T) bool, read only
+    when ``use_mask``; ``recurrent_mask`` (B, H) multiplies h before the recurrent product (recurrent
+    dropout), read only when ``use_recurrent_mask``.
 
-    The GEMMs read the time-major arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` (the rows of
-    ``gates``) and ``hs_rows`` (the states h_0..h_{T-1} each step multiplied, times the recurrent mask where
-    there is one). So that on Numba's threads every core is busy with single-threaded BLAS, each share fills
-    its own partial sums: share 0 ``d_weights`` (F + H, G*H: the rows of d_kernel, then those of
-    d_recurrent_kernel), the others ``partial_weights`` (gemm_chunks - 1, F + H, G*H), and each its row of
-    ``d_bias_blocks`` (gemm_chunks, G*H); the caller adds them up. dx (B, T, F) is filled when
-    ``input_gradient`` (the first layer of a model needs none: skipping it saves a sixth of the GEMM work).
-    ``xh_rows`` (T*B, F + H) is the shares' scratch for xs and hs side by side, (0, F + H) with one feature.
+    Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``, ``cs`` (T+1, B, H), the states
+    before and after every step; ``gates`` then holds the gate activations of every step.
     """
-    loop = (gates, cs, transposed_panels, read_only(peephole), read_only(mask), use_mask, read_only(recurrent_mask),
-            use_recurrent_mask, reverse, zero_output, read_only(d_outputs), use_d_outputs, use_peephole,
-            read_only(d_h_n), read_only(d_c_n), dh, dc, d_peephole_blocks)
-    gradients = (read_only(xs_rows), read_only(dz_rows), read_only(hs_rows), read_only(kernel), reverse,
-                 input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
-    loop_block, gradient_block = find_block(loop_rows, loop), find_block(gradient_rows, gradients)
-    pack_panels(read_only(recurrent_kernel), np.bool_(True), transposed_panels)
-    run_block(loop_block, loop, loop_chunks)
-    run_block(gradient_block, gradients, gemm_chunks)
+    run_blocks(rows, (gates, hs, cs, recurrent_panels, read_only(bias), read_only(peephole), read_only(h0),
+                      read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask), use_recurrent_mask, reverse,
+                      zero_output, outputs), chunks)
+
+
+@njit(**JIT_KWARGS)
+def backward_loop(rows, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
+                  use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole,
+                  chunks, dh, dc, d_peephole_blocks):
+    """The reverse time loop, in ``chunks`` blocks of rows: ``gates`` becomes the pre-activation gradients, in
+    place.
+
+    ``transposed_panels`` is ``pack_panels`` of the transposed recurrent kernel. ``d_outputs`` is
+    (B, T, H) and read only when ``use_d_outputs``. Fills ``dh`` and ``dc`` (B, H) with dh0 and dc0,
+    and ``d_peephole_blocks`` (chunks, like ``peephole``) with each block's share of d_peephole (zeros
+    unless ``use_peephole``).
+    """
+    run_blocks(rows, (gates, cs, transposed_panels, read_only(peephole), read_only(mask), use_mask,
+                      read_only(recurrent_mask), use_recurrent_mask, reverse, zero_output, read_only(d_outputs),
+                      use_d_outputs, use_peephole, read_only(d_h_n), read_only(d_c_n), dh, dc, d_peephole_blocks),
+               chunks)
+
+
+@njit(**JIT_KWARGS)
+def weight_gradients(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
+                     xh_rows, partial_weights, d_weights, d_bias_blocks, dx):
+    """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H).
+
+    The caller passes the time-major arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` and
+    ``hs_rows`` (the states h_0..h_{T-1} each step multiplied). The T*B rows are split into ``chunks``
+    shares (``weight_gradient_rows``), so that on Numba's threads every core is busy with single-threaded
+    BLAS; the caller adds up their partial sums. Fills d_weights (F + H, G*H: the rows of d_kernel, then
+    those of d_recurrent_kernel) with share 0's part and ``partial_weights`` (chunks - 1, F + H, G*H) with
+    the others', ``d_bias_blocks`` (chunks, G*H) with each share's part of d_bias, and dx (B, T, F) when
+    ``input_gradient`` (the first layer of a model needs no dx: skipping it saves a sixth of the GEMM
+    work). ``xh_rows`` (T*B, F + H) is the shares' scratch for xs and hs side by side, (0, F + H) with one
+    feature.
+    """
+    run_blocks(rows, (read_only(xs_rows), read_only(dz_rows), read_only(hs_rows), read_only(kernel), reverse,
+                      input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx),
+               chunks)
 
 
 INPUT_PROJECTION_ROWS = NativeEntries(input_projection_rows)

@@ -19,12 +19,11 @@ entry point cost 0.5-1 s more to compile than a serial one, each).
 A block's compiled versions live in a :class:`NativeEntries` table, an int64
 array of ``(check, address)`` rows that the entry point receives as an
 ordinary argument; ``check`` is a checksum of the argument types a version
-was compiled for. An entry point looks up each of its blocks with
-:func:`find_block`, the row whose check is that of the arguments it passes (a
-constant of its compiled code), then runs them with :func:`run_block`. When a
-table holds no such row, the lookup raises :class:`NativeEntryMissing` before
-any block runs; :func:`call_with_entries` then compiles the versions missing,
-adds them, and calls again. A version compiled for
+was compiled for. An entry point runs its blocks with :func:`run_blocks`,
+which looks up the row whose check is that of the arguments it passes (a
+constant of its compiled code). When there is none yet it raises
+:class:`NativeEntryMissing` before doing any work; :func:`call_with_entries`
+then compiles the version, adds it, and calls again. A version compiled for
 other types than the caller passes is thus never called. Inputs a block only
 reads go through :func:`read_only`, so that one version of the block serves
 writable and read-only arrays alike.
@@ -156,6 +155,15 @@ def load_arguments(typingctx, address):
     return address.arguments(address), codegen
 
 
+@njit(inline="always", **JIT_KWARGS)
+def find_entry(table, check):
+    """The address in ``table`` compiled for the types whose checksum is ``check``, or 0."""
+    for row in range(table.shape[0]):
+        if table[row, 0] == check:
+            return table[row, 1]
+    return 0
+
+
 # Linked into every entry point, not called through its address: called so, the parallel forward pass of a
 # (16, 100, 8, 64) LSTM took 0.71 ms instead of 0.53 (cause not found); linked, it compiles in 0.3 s.
 @njit(parallel=True, **JIT_KWARGS)
@@ -165,34 +173,20 @@ def _run_in_parallel(block, arguments, chunks):
 
 
 @njit(inline="always", **JIT_KWARGS)
-def find_block(table, arguments):
-    """The address of the block in ``table`` compiled for the types of the ``arguments`` tuple.
+def run_blocks(table, arguments, chunks):
+    """Run the block of ``table`` compiled for the types of the ``arguments`` tuple on each of ``chunks``
+    shares: one share on the caller's thread, several on Numba's threads.
 
-    Raises :class:`NativeEntryMissing` when ``table`` holds no version for these types: an entry point that
-    runs several blocks looks them all up before it runs any.
+    Raises :class:`NativeEntryMissing` when ``table`` holds no version for these types, before any share runs.
     """
-    check = argument_check(arguments)
-    for row in range(table.shape[0]):
-        if table[row, 0] == check:
-            return table[row, 1]
-    raise NativeEntryMissing("a block is not compiled for these argument types yet")
-
-
-@njit(inline="always", **JIT_KWARGS)
-def run_block(block, arguments, chunks):
-    """Run ``block`` (an address from :func:`find_block`) over the ``arguments`` tuple on each of ``chunks``
-    shares: one share on the caller's thread, several on Numba's threads."""
+    block = find_entry(table, argument_check(arguments))
+    if block == 0:
+        raise NativeEntryMissing("the block is not compiled for these argument types yet")
     address = arguments_address(arguments)
     if chunks > 1:
         _run_in_parallel(block, address, np.int64(chunks))
     else:
         call_native(block, (np.int64(0), np.int64(1), address))
-
-
-@njit(inline="always", **JIT_KWARGS)
-def run_blocks(table, arguments, chunks):
-    """:func:`run_block` of the block :func:`find_block` finds in ``table``."""
-    run_block(find_block(table, arguments), arguments, chunks)
 
 
 class NativeEntries:
@@ -224,11 +218,6 @@ class NativeEntries:
         row = np.array([[signature_check(argument_types), address]], np.int64)
         self.table = np.concatenate([self.table, row])
 
-    def add_missing(self, argument_types):
-        """:meth:`add` the version for arguments tuples of these Numba types, unless the table holds it."""
-        if signature_check(tuple(argument_types)) not in self.table[:, 0]:
-            self.add(argument_types)
-
 
 _threading_layer_started = False
 
@@ -247,16 +236,13 @@ def _start_threading_layer():
     _threading_layer_started = True
 
 
-def call_with_entries(caller, blocks, *arguments):
-    """``caller(*tables, *arguments)``, the tables those of ``blocks``, a sequence of ``(entries, argument_types)``
-    pairs: a :class:`NativeEntries` and a function returning the tuple of Numba types the caller passes that
-    block. When the caller finds no version of a block for its arguments, add the versions missing and call
-    again."""
+def call_with_entries(caller, entries, argument_types, *arguments):
+    """``caller(entries.table, *arguments)``; the first time it finds no version for its arguments, add the one
+    for ``argument_types()`` (a tuple of Numba types) and call again."""
     if not _threading_layer_started:
         _start_threading_layer()
     try:
-        return caller(*[entries.table for entries, _ in blocks], *arguments)
+        return caller(entries.table, *arguments)
     except NativeEntryMissing:
-        for entries, argument_types in blocks:
-            entries.add_missing(argument_types())
-        return caller(*[entries.table for entries, _ in blocks], *arguments)
+        entries.add(argument_types())
+        return caller(entries.table, *arguments)
