@@ -207,7 +207,8 @@ _one_row = _make_rows_product(1)
 
 
 # A function the time loops call, not one inlined into them: compiled once per dtype, not once more into each
-# loop (2-2.5 s of a first training step), for a call per timestep that costs about 1% at the smallest size.
+# loop (2-2.5 s of a first training step), for a call per timestep that costs 2.5-4% of the tiny size's time
+# (asv_bench/README.md, fifth step).
 @njit(**JIT_KWARGS)
 def packed_matmul(a, first_row, end_row, panels, out):
     """out[first_row:end_row, :P*NR] = a[first_row:end_row] @ B, with B packed by ``pack_panels``.
