@@ -21,9 +21,10 @@ sigmoid(x) = 0.5 * tanh(x / 2) + 0.5 inherits both properties.
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
+from .disk_cache import njit
 from .options import JIT_KWARGS
 
 _CLAMP = 7.90531110763549805

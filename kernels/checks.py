@@ -3,9 +3,10 @@
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload
 
+from .disk_cache import njit
 from .options import JIT_KWARGS
 
 

@@ -22,9 +22,8 @@ arguments of the factory, since each device has its own.
 
 from types import SimpleNamespace
 
-from numba import njit
-
 from .activations import sigmoid, tanh
+from .disk_cache import njit
 from .options import JIT_KWARGS
 
 

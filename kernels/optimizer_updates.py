@@ -8,8 +8,7 @@ order (float64 scalars, every store rounded to the buffer's dtype).
 
 import math
 
-from numba import njit
-
+from .disk_cache import njit
 from .options import JIT_KWARGS
 
 

@@ -102,6 +102,28 @@ def test_bad_input_is_reported_clearly():
         numlstm.Sequential([layers.Dense(2)]).summary()
 
 
+@pytest.mark.parametrize("loss,y,match", [
+    ("mse", np.zeros((3, 3)), r"y does not fit the model's output: mean_squared_error: y_true has shape \(3, 3\) "
+                              r"but the model outputs \(3, 2\)"),
+    ("mse", np.zeros((3, 2, 2)), r"y does not fit the model's output: .* \(3, 2, 2\)"),
+    ("sparse_categorical_crossentropy", np.zeros((3, 2)), r"y does not fit .* class indices of shape \(3,\)"),
+    ("sparse_categorical_crossentropy", np.full(3, 7), r"y does not fit .* class indices in \[0, 2\)"),
+])
+def test_targets_that_do_not_fit_the_output_fail_before_any_batch_runs(monkeypatch, loss, y, match):
+    """A wrong y is named as the argument the user passed, and before the first forward pass compiles."""
+    model = _model()
+    model.compile("adam", loss)
+    model.fit(np.zeros((3, 4, 2)), np.zeros(3) if loss.startswith("sparse") else np.zeros((3, 2)), verbose=0)
+
+    def no_forward_pass(*args, **kwargs):
+        raise AssertionError("a forward pass ran")
+
+    monkeypatch.setattr(model, "_forward", no_forward_pass)
+    for run in (model.fit, model.evaluate):
+        with pytest.raises(ValueError, match=match):
+            run(np.zeros((3, 4, 2)), y)
+
+
 def test_summary_lists_layers_shapes_and_params():
     lines = []
     _model().summary(print_fn=lines.append)

@@ -7,8 +7,7 @@ numpy aligns its buffers to 16 bytes only, and large ones, which the C
 library maps with a 16-byte header, always land there.
 """
 
-from numba import njit
-
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 
 CACHE_LINE_BYTES = 64

@@ -29,9 +29,10 @@ thread inside each block (``numlstm.threads``).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 from .lstm import _chunk_rows, _timestep
 

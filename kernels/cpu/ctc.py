@@ -19,9 +19,10 @@ stored in the logits' dtype. ``kernels/cuda/ctc.py`` is the GPU twin.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .. import log_space
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 
 log_add = njit(inline="always", **JIT_KWARGS)(log_space.log_add)

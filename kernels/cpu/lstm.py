@@ -32,8 +32,9 @@ recurrent weights packed once per pass.
 
 import numba
 import numpy as np
-from numba import njit, types
+from numba import types
 
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from .blas import gemm

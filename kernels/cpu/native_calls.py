@@ -34,12 +34,13 @@ import zlib
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import prange, types
 from numba.core import cgutils
 from numba.core.datamodel import models
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, register_model
 
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 
 

@@ -22,10 +22,11 @@ timed a larger block than four rows yet.
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils, codegen, config
 from numba.extending import intrinsic
 
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 
 

@@ -7,8 +7,7 @@ by the caller, then the fused gate kernel of ``lstm_cell`` updates the
 states in place.
 """
 
-from numba import njit
-
+from ..disk_cache import njit
 from ..options import JIT_KWARGS
 from ..lstm_cell import cell_forward
 from .packed_gemm import packed_matmul

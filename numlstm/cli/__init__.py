@@ -204,17 +204,21 @@ def build_parser():
                        help="calendar features of every step read and forecast, as known-future covariates: "
                             "hour, dayofweek, dayofmonth, dayofyear, month")
     train.add_argument("--bidirectional", action="store_true", help="bidirectional LSTM layers")
-    train.add_argument("--plots", action="store_true", help="write training and forecast PNGs beside the model")
+    train.add_argument("--plots", action="store_true",
+                       help='write training and forecast PNGs beside the model (needs matplotlib: '
+                            'pip install "numlstm[plot]")')
     _training_options(train, epochs=50, layers=[64, 32], lookback=24, horizon=1)
 
     forecast = commands.add_parser("forecast", help="forecast the steps after the end of a series with a saved model",
-                                   description="Forecast the horizon after the last step of the data: one column "
-                                               "per quantile level for a quantile model. The data must hold the "
-                                               "columns the model was trained on.")
+                                   description="Forecast the horizon after the last step of the data and print it "
+                                               "as CSV: step, time, forecast, and a q<level> column per quantile "
+                                               "level for a quantile model (a model of several series puts an id "
+                                               "column first). The data must hold the columns the model was "
+                                               "trained on.")
     forecast.add_argument("model", metavar="MODEL", help="a model written by `numlstm train` or `numlstm demo`")
     forecast.add_argument("--data", help="series to continue (default: the one the model was trained on)")
     forecast.add_argument("--target", "--column", dest="target", help=argparse.SUPPRESS)
-    forecast.add_argument("--out", metavar="CSV", help="write the forecast here instead of printing it")
+    forecast.add_argument("--out", metavar="CSV", help="write the CSV to this file instead of printing it")
     forecast.add_argument("--seed", type=int, default=0,
                           help="random seed of a Monte Carlo dropout model's passes (%(default)s)")
 

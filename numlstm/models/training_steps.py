@@ -4,11 +4,16 @@
 ``_forward(xs, training)`` and ``_backward(tape, d_outputs, ops)``.
 """
 
+import collections
+
 import numpy as np
 
 from .. import backend, optimizers
 from . import structures
 from .device_context import in_device_context
+
+# What a loss's target check reads of an output: its shape and dtype.
+_OutputShape = collections.namedtuple("_OutputShape", "shape dtype")
 
 
 class TrainingSteps:
@@ -200,10 +205,29 @@ class TrainingSteps:
         if any(count != samples for count in counts):
             raise ValueError(f"x and y must hold the same number of samples, got {samples} and "
                              f"{counts[0] if len(counts) == 1 else counts}")
+        self._check_target_shapes(ys)
         weights = self._weights_per_output(sample_weight, samples)
         if class_weight is not None:
             weights = self._with_class_weights(class_weight, ys, weights, samples)
         return xs, ys, weights
+
+    def _check_target_shapes(self, ys):
+        """Each output's targets checked against its shape by numlstm's own loss, before any batch runs (the
+        losses check again in each batch, and custom ones only there): a first row stands for the rest."""
+        for tensor, loss, y, name in zip(self._outputs, self._losses, ys, self.output_names):
+            shape = tuple(tensor.shape[1:])
+            if (loss is None or None in shape or loss.reads_output_mask or not len(y)
+                    or not type(loss).__module__.startswith("numlstm.losses.")):
+                continue
+            try:
+                loss.kernel_targets(y[:1], _OutputShape((1,) + shape, self._params.dtype))
+            except ValueError:
+                try:  # again with every row, for a message with the array's real shape
+                    loss.kernel_targets(y, _OutputShape((len(y),) + shape, self._params.dtype))
+                except ValueError as exc:
+                    where = "y" if len(self._outputs) == 1 else f"y[{name!r}]"
+                    raise ValueError(f"{where} does not fit the model's output: {exc}") from None
+                raise
 
     def _with_class_weights(self, class_weight, ys, weights, samples):
         if len(self._losses) > 1:
