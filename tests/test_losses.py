@@ -62,15 +62,15 @@ def test_bad_targets_and_names():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("true_shape, pred_shape", [((4, 3, 2), (4, 3, 2)), ((5,), (5, 1)), ((6, 1), (6,))])
 def test_mse_gives_the_numbers_of_its_elementwise_term_and_leaves_its_arguments_alone(dtype, true_shape, pred_shape):
-    # The unweighted MSE scales the error in place instead of going through Loss.value_and_gradient's temporaries:
-    # the same value and the same gradient, bit for bit, and neither argument written.
+    # The unweighted MSE runs a compiled loop (kernels/cpu/losses.py) instead of Loss.value_and_gradient's
+    # temporaries: the same gradient, bit for bit, the value summed in float64, and neither argument written.
     loss = losses.MeanSquaredError()
     y_true = rng.standard_normal(true_shape).astype(dtype)
     y_pred = rng.standard_normal(pred_shape).astype(dtype)
     before_true, before_pred = y_true.copy(), y_pred.copy()
     value, gradient = loss.value_and_gradient(y_true, y_pred)
     reference_value, reference_gradient = losses.Loss.value_and_gradient(loss, y_true, y_pred)
-    assert value == reference_value
+    assert value == pytest.approx(reference_value, rel=1e-6 if dtype == np.float32 else 1e-14)
     assert gradient.dtype == reference_gradient.dtype == dtype
     np.testing.assert_array_equal(gradient, reference_gradient)
     np.testing.assert_array_equal(y_true, before_true)
@@ -78,3 +78,17 @@ def test_mse_gives_the_numbers_of_its_elementwise_term_and_leaves_its_arguments_
     error = y_pred.astype(np.float64) - y_true.reshape(pred_shape)
     np.testing.assert_allclose(value, np.mean(error ** 2), rtol=1e-6)
     np.testing.assert_allclose(gradient, 2 * error / error.size, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 7, 64, 4097])
+def test_the_compiled_squared_error_matches_numpy(dtype, size):
+    from numlstm.kernels.cpu.losses import squared_error
+
+    y_pred = rng.standard_normal(size).astype(dtype)
+    y_true = rng.standard_normal(size).astype(dtype)
+    gradient = np.full(size, np.nan, dtype)
+    total = squared_error(y_pred, y_true, gradient)
+    error = y_pred - y_true  # rounded to dtype, as the kernel's
+    assert total == pytest.approx(np.sum(error.astype(np.float64) ** 2), rel=1e-12)
+    np.testing.assert_array_equal(gradient, (2 * error) / dtype(size))

@@ -213,11 +213,16 @@ class TrainingSteps:
 
     def _check_target_shapes(self, ys):
         """Each output's targets checked against its shape by numlstm's own loss, before any batch runs (the
-        losses check again in each batch, and custom ones only there): a first row stands for the rest."""
-        for tensor, loss, y, name in zip(self._outputs, self._losses, ys, self.output_names):
+        losses check again in each batch, and custom ones only there): a first row stands for the rest, and
+        a layout of targets passed once is not checked again (``train_on_batch`` in a loop)."""
+        checked = self.__dict__.setdefault("_checked_target_layouts", set())
+        for index, (tensor, loss, y, name) in enumerate(zip(self._outputs, self._losses, ys, self.output_names)):
             shape = tuple(tensor.shape[1:])
             if (loss is None or None in shape or loss.reads_output_mask or not len(y)
                     or not type(loss).__module__.startswith("numlstm.losses.")):
+                continue
+            layout = (index, loss, shape, y.shape[1:], y.dtype)
+            if layout in checked:
                 continue
             try:
                 loss.kernel_targets(y[:1], _OutputShape((1,) + shape, self._params.dtype))
@@ -228,6 +233,7 @@ class TrainingSteps:
                     where = "y" if len(self._outputs) == 1 else f"y[{name!r}]"
                     raise ValueError(f"{where} does not fit the model's output: {exc}") from None
                 raise
+            checked.add(layout)
 
     def _with_class_weights(self, class_weight, ys, weights, samples):
         if len(self._losses) > 1:
