@@ -30,7 +30,8 @@ import numpy as np
 from . import backend as _backend
 from . import dispatch as _dispatch
 from . import threads as _threads
-from .functional import _c_contiguous, _check_finite, _check_shape, _empty, _float_array, _prepare, _Workspace
+from .functional import _c_contiguous, _check_finite, _check_shape, _float_array, _prepare, _Workspace
+from .host_buffers import empty as _empty
 from .kernels import conv_geometry
 from .kernels.cpu import convlstm as _cpu
 

@@ -25,8 +25,6 @@ and non-finite values propagate through the affected batch rows; the
 activations never turn finite input into NaN (they saturate).
 """
 
-import functools
-import math
 import os
 from typing import NamedTuple
 
@@ -34,10 +32,10 @@ import numpy as np
 
 from . import backend as _backend
 from . import dispatch as _dispatch
+from . import host_buffers as _host_buffers
 from . import threads as _threads
 from .kernels.cpu import lstm as _cpu
 from .kernels.checks import count_non_finite, first_non_finite
-from .kernels.cpu.alignment import CACHE_LINE_BYTES, elements_to_alignment
 from .kernels.cpu.native_calls import call_with_entries
 from .kernels.cpu.packed_gemm import pack_panels, panels_shape
 
@@ -116,6 +114,13 @@ class LSTMWorkspace(_Workspace):
 
     __slots__ = ()
     _held = ("xs", "gates", "hs", "cs")
+
+    def __del__(self):
+        # A workspace dropped without a backward pass (inference) gives its forward buffer back to the pool
+        # (numlstm/host_buffers.py); the backward pass gives it back itself and clears ``_saved``.
+        saved = getattr(self, "_saved", None)
+        if saved is not None and "buffer" in saved and _host_buffers is not None:
+            _host_buffers.POOL.give(saved["buffer"])
 
 
 def _float_array(value, name, dtype=None, backward=False):
@@ -229,52 +234,6 @@ def first_pass_compiles(loops=None):
         return not any(os.path.exists(loop._cache._cache_file._index_path) for loop in loops)
     except AttributeError:  # a Numba whose cache is laid out otherwise: say nothing rather than guess
         return False
-
-
-# numpy's switch for advising the kernel to back its large arrays with transparent huge pages (numpy 2).
-_SET_HUGE_PAGE_ADVICE = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage",
-                                None)
-_HUGE_PAGE_ADVICE_BYTES = 1 << 22  # numpy advises from this size on (alloc.c, indicate_hugepages)
-
-
-def _empty(shape, dtype):
-    """``np.empty`` without numpy's huge-page advice. With it, a pass's fresh arrays of tens of MiB made the
-    kernel compact memory to find huge pages (THP defrag "madvise", Linux's default): ConvLSTM forward passes
-    of the "large" benchmark size took 3x their time until the kernel's pool of free huge pages had grown,
-    alternating with other processes kept them slow (asv_bench/README.md), and float64 LSTM training steps
-    at (B=64, H=256) took 1.6-1.8x their time. Without it a ConvLSTM pass is up to 12% slower at best and
-    never stalls; a float32 LSTM step is as fast."""
-    elements = math.prod(shape) if isinstance(shape, tuple) else shape
-    if _SET_HUGE_PAGE_ADVICE is None or elements * np.dtype(dtype).itemsize < _HUGE_PAGE_ADVICE_BYTES:
-        return np.empty(shape, dtype)
-    previous = _SET_HUGE_PAGE_ADVICE(False)
-    try:
-        return np.empty(shape, dtype)
-    finally:
-        _SET_HUGE_PAGE_ADVICE(previous)
-
-
-def _carve(dtype, *shapes):
-    """C-contiguous arrays of the given shapes, cut from one allocation (:func:`_empty`), each starting on a
-    cache line (kernels/cpu/alignment.py)."""
-    itemsize = np.dtype(dtype).itemsize
-    total, layout = _carve_layout(itemsize, shapes)
-    buffer = _empty(total + CACHE_LINE_BYTES // itemsize, dtype)
-    base = elements_to_alignment(buffer, CACHE_LINE_BYTES)
-    return [buffer[base + start:base + end].reshape(shape) for start, end, shape in layout]
-
-
-@functools.lru_cache(maxsize=64)
-def _carve_layout(itemsize, shapes):
-    """(elements, [(start, end, shape)]) of :func:`_carve`: a pass asks for the same shapes call after call."""
-    step = CACHE_LINE_BYTES // itemsize
-    layout = []
-    offset = 0
-    for shape in shapes:
-        size = math.prod(shape)
-        layout.append((offset, offset + size, shape))
-        offset += -(-size // step) * step
-    return offset, tuple(layout)
 
 
 def _device_of_input(x=None, *args, **kwargs):
@@ -402,8 +361,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
                                final_states)
     split = options["split"] = _split(B, T, F, H, GH)
-    xs, gates, hs, cs, panels = _carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
-                                       panels_shape(H, GH, dtype))
+    buffer, (xs, gates, hs, cs, panels) = _host_buffers.carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H),
+                                                               (T + 1, B, H), panels_shape(H, GH, dtype))
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
     xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
@@ -416,7 +375,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                                                           recurrent_mask, outputs),
                           gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
                           use_recurrent_mask, reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
-    saved = {"xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
+    saved = {"buffer": buffer, "xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
     # Copies: the workspace's own final states must survive what the caller does with these.
@@ -482,11 +441,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
     peephole = saved["peephole"]
     # Each block of the passes fills its own share; the blocks' partial sums are added up below.
-    panels, dx_rows, xh_rows, partial_weights, d_peephole_blocks = _carve(
+    buffer, (panels, dx_rows, xh_rows, partial_weights, d_peephole_blocks) = _host_buffers.carve(
         dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (T * B if F > 1 else 0, F + H),
         (split.gemm - 1, F + H, GH), (split.loop, peephole.shape[0]))
     dx = np.empty(dx_shape, dtype)
-    d_weights = _empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
+    d_weights = _host_buffers.empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
     d_bias_blocks = np.empty((split.gemm, GH), dtype)
     dh0, dc0 = np.empty((B, H), dtype), np.empty((B, H), dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)
@@ -520,6 +479,9 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         for block in range(1, split.loop):
             d_peephole += d_peephole_blocks[block]
     workspace._saved = None
+    # Nothing returned is cut from either buffer: both serve the next passes of this size.
+    _host_buffers.POOL.give(buffer)
+    _host_buffers.POOL.give(saved["buffer"])
     return LSTMGradients(dx if input_gradient else None, d_weights[:F], d_weights[F:], d_bias, d_peephole, dh0, dc0)
 
 

@@ -29,7 +29,8 @@ import numlstm
 # The public submodules walked besides numlstm.__all__ itself; None: all of their public names.
 SUBMODULES = {name: None for name in (
     "layers", "models", "losses", "metrics", "callbacks", "optimizers", "initializers", "utils", "preprocessing",
-    "datasets", "decoding", "forecasting", "streaming", "distributed", "interop", "config", "dispatch", "threads", "plotting")}
+    "datasets", "decoding", "forecasting", "streaming", "distributed", "interop", "config", "dispatch", "threads",
+    "host_buffers", "plotting")}
 SUBMODULES["saving"] = ("load_model", "save_model", "FileFormatError")
 
 CLASS_ARGUMENTS_DOCUMENTED_ON_LAYER = {"name", "dtype"}
