@@ -266,11 +266,21 @@ def weather_csv(tmp_path):
     return path
 
 
+def test_plots_without_matplotlib_stop_before_training(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(numlstm.plotting, "matplotlib_available", lambda: False)
+    model = tmp_path / "m.numlstm"
+    code, out, err = run(capsys, "train", "--data", "elnino", "--epochs", "1", "--out", str(model), "--plots")
+    assert code == 1 and out == ""
+    assert err == 'numlstm train: error: --plots needs matplotlib: pip install "numlstm[plot]", or leave --plots out\n'
+    assert not model.exists()
+
+
 def test_a_dated_csv_with_covariates_and_quantiles_end_to_end(capsys, tmp_path, weather_csv):
     model = tmp_path / "load.numlstm"
+    plots = ["--plots"] if numlstm.plotting.matplotlib_available() else []
     code, out, err = run(capsys, "train", "--data", str(weather_csv), "--target", "load", "--covariates",
                          "temp,humidity", "--quantiles", "0.1,0.5,0.9", "--lookback", "14", "--horizon", "7",
-                         "--layers", "8", "--epochs", "2", "--verbose", "0", "--out", str(model), "--plots")
+                         "--layers", "8", "--epochs", "2", "--verbose", "0", "--out", str(model), *plots)
     assert code == 0, err
     assert ("data: 300 daily steps from 2022-01-01 to 2022-10-27; 6 missing cells filled by linear interpolation "
             "(load 3, temp 2, humidity 1); 1 gap of 2 steps filled") in out
@@ -279,7 +289,7 @@ def test_a_dated_csv_with_covariates_and_quantiles_end_to_end(capsys, tmp_path, 
     coverage = table_column(out, "coverage")
     assert list(coverage) == ["LSTM"] and 0 <= coverage["LSTM"] <= 1, "the baselines have no interval"
     assert set(table_column(out, "MASE")) == {"LSTM", "naive", "seasonal naive"}
-    if numlstm.plotting.matplotlib_available():
+    if plots:
         assert (tmp_path / "load_forecast.png").stat().st_size > 10_000
 
     code, out, err = run(capsys, "forecast", str(model))

@@ -186,7 +186,8 @@ def build_parser():
                     "its window sizes, columns, frequency and scaler. A CSV file's date column is found and parsed "
                     "(ISO dates and times, YYYYMMDD, years, year-months); missing cells (empty, NA, NaN, n/a, null) "
                     "and missing dates are filled and reported.")
-    train.add_argument("--data", required=True, metavar="{co2,sunspots,elnino,nile,PATH.csv}")
+    train.add_argument("--data", required=True, metavar="{co2,sunspots,elnino,nile,PATH.csv}",
+                       help="a packaged series by name, or the path of a CSV file with a date column")
     train.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.numlstm)")
     _csv_options(train)
     probabilistic = train.add_argument_group("probabilistic forecasts")
@@ -298,11 +299,13 @@ def _demo(options):
 
 
 def _train(options):
-    from .. import datasets
+    from .. import datasets, plotting
     from .data import load_data
     from .forecasting import train_and_report, write_plots
 
     _output_file(options.out, "--out")
+    if options.plots and not plotting.matplotlib_available():  # before training, not after it
+        raise CommandError('--plots needs matplotlib: pip install "numlstm[plot]", or leave --plots out')
     source = load_data(options.data, options.target, options.covariates, options.time_column, options.freq,
                        options.fill, options.id)
     forecaster, result = train_and_report(source, options, options.out)
