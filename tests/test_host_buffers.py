@@ -1,6 +1,7 @@
 """The host buffers of the CPU passes (numlstm.host_buffers): the pool that keeps workspaces between passes."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -40,25 +41,24 @@ def test_small_buffers_are_not_kept_and_the_oldest_go_past_the_cap():
 
 def test_threads_never_take_the_same_buffer():
     pool = BufferPool(min_bytes=0, max_bytes=1 << 30)
-    for _ in range(64):
-        pool.give(np.empty(1000, np.float32))  # one per size: each give replaces the last
-    taken, lock = [], threading.Lock()
+    pool.give(np.empty(1000, np.float32))
+    overwritten = []
 
-    def take_and_give():
-        for _ in range(2000):
+    def take_and_give(mark):
+        for _ in range(300):
             buffer = pool.take(1000, np.float32)
-            with lock:
-                assert all(buffer is not other for other in taken)
-                taken.append(buffer)
-            with lock:
-                taken.remove(buffer)
+            buffer[:] = mark
+            time.sleep(0)  # the other threads run while this one holds the buffer
+            if not (buffer == mark).all():
+                overwritten.append(mark)
             pool.give(buffer)
 
-    workers = [threading.Thread(target=take_and_give) for _ in range(4)]
+    workers = [threading.Thread(target=take_and_give, args=(mark,)) for mark in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    assert not overwritten
     assert pool.nbytes == 4000
 
 
