@@ -9,8 +9,8 @@ process then loads code of the wrong types, and its calls fail with "can't unbox
 :class:`KernelCache` closes both ends of that race:
 
 - a data file is named after its signature and target (and a closure's values), not numbered, so two
-  signatures never share one: a concurrent write can drop an index entry (the next process compiles it again) but never swap
-  one;
+  signatures never share one: a concurrent write can drop an index entry (the next process compiles
+  it again) but never swap one;
 - a loaded entry whose signature is not the one asked for (an index written before this module, or
   by plain Numba) counts as a miss: the kernel compiles again and the entry is overwritten.
 
