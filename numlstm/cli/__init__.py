@@ -304,12 +304,14 @@ def _train(options):
     from .forecasting import train_and_report, write_plots
 
     _output_file(options.out, "--out")
-    if options.plots and not plotting.matplotlib_available():  # before training, not after it
-        raise CommandError('--plots needs matplotlib: pip install "numlstm[plot]", or leave --plots out')
+    plots = options.plots and plotting.matplotlib_available()
+    if options.plots and not plots:  # said before training, not after it
+        print('numlstm train: --plots needs matplotlib (pip install "numlstm[plot]"): training without plots',
+              file=sys.stderr)
     source = load_data(options.data, options.target, options.covariates, options.time_column, options.freq,
                        options.fill, options.id)
     forecaster, result = train_and_report(source, options, options.out)
-    if options.plots:
+    if plots:
         out = pathlib.Path(options.out)
         target = forecaster.target
         title = options.data if target == options.data else f"{options.data}: {target}"
