@@ -445,7 +445,8 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (T * B if F > 1 else 0, F + H),
         (split.gemm - 1, F + H, GH), (split.loop, peephole.shape[0]))
     dx = np.empty(dx_shape, dtype)
-    d_weights = _host_buffers.empty((F + H, GH), dtype)  # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
+    # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
+    d_weights = _host_buffers.empty((F + H, GH), dtype)
     d_bias_blocks = np.empty((split.gemm, GH), dtype)
     dh0, dc0 = np.empty((B, H), dtype), np.empty((B, H), dtype)
     pack_panels(saved["recurrent_kernel"], True, panels)

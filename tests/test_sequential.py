@@ -103,8 +103,9 @@ def test_bad_input_is_reported_clearly():
 
 
 @pytest.mark.parametrize("loss,y,match", [
-    ("mse", np.zeros((3, 3)), r"y does not fit the model's output: mean_squared_error: y_true has shape \(3, 3\) "
-                              r"but the model outputs \(3, 2\)"),
+    ("mse", np.zeros((3, 3)),
+     r"y does not fit the model's output: mean_squared_error: y_true has shape \(3, 3\) but the model outputs "
+     r"\(3, 2\)"),
     ("mse", np.zeros((3, 2, 2)), r"y does not fit the model's output: .* \(3, 2, 2\)"),
     ("sparse_categorical_crossentropy", np.zeros((3, 2)), r"y does not fit .* class indices of shape \(3,\)"),
     ("sparse_categorical_crossentropy", np.full(3, 7), r"y does not fit .* class indices in \[0, 2\)"),

@@ -10,6 +10,7 @@ the device that ``numlstm.dispatch`` names (:func:`for_device`) and leaves
 them there, so that only each batch's data crosses to the GPU.
 """
 
+import collections
 import functools
 
 import numpy as np
@@ -22,6 +23,9 @@ def is_device_array(array):
     """True for a CUDA device array (real or simulated), without importing numba.cuda."""
     return type(array) is not np.ndarray and bool(getattr(array, "__cuda_ndarray__", False))
 
+
+# An output's shape and dtype, all that a loss's target check (``Loss.kernel_targets``) reads of it.
+OutputSpec = collections.namedtuple("OutputSpec", "shape dtype")
 
 _cuda_backend = None
 

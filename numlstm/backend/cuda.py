@@ -14,7 +14,7 @@ import numpy as np
 from numba import cuda
 from numba.cuda.cudadrv import driver
 
-from . import cuda_staging, is_device_array
+from . import OutputSpec, cuda_staging, is_device_array
 from ..kernels import options as kernel_options
 from ..kernels.cuda import ctc as ctc_kernels
 from ..kernels.cuda import layers as layer_kernels
@@ -388,9 +388,6 @@ def _sum(values, divisor):
     return DeviceScalar(to_host_async(out), divisor)
 
 
-_OutputSpec = collections.namedtuple("_OutputSpec", "shape dtype")
-
-
 class _Targets(collections.namedtuple("_Targets", "host shape dtype device")):
     """``y_true`` (``host``) checked against an output of ``shape`` and ``dtype``, and uploaded (``device``)
     as the loss kernel reads it."""
@@ -402,7 +399,7 @@ def loss_targets(loss, y_true, shape, dtype):
     too large to be staged waits for the device's queued work). Host data as it is for a loss that runs on
     the host. Each loss says which kernel computes it and how its targets look (``gpu_kernel``,
     ``kernel_targets``, ``kernel_options``)."""
-    output = _OutputSpec(tuple(shape), np.dtype(dtype))
+    output = OutputSpec(tuple(shape), np.dtype(dtype))
     if loss.gpu_kernel in (None, "ctc"):  # the CTC loss checks its labels with the output's mask, after the pass
         return y_true
     targets = loss.kernel_targets(y_true, output)

@@ -4,16 +4,11 @@
 ``_forward(xs, training)`` and ``_backward(tape, d_outputs, ops)``.
 """
 
-import collections
-
 import numpy as np
 
 from .. import backend, optimizers
 from . import structures
 from .device_context import in_device_context
-
-# What a loss's target check reads of an output: its shape and dtype.
-_OutputShape = collections.namedtuple("_OutputShape", "shape dtype")
 
 
 class TrainingSteps:
@@ -225,10 +220,10 @@ class TrainingSteps:
             if layout in checked:
                 continue
             try:
-                loss.kernel_targets(y[:1], _OutputShape((1,) + shape, self._params.dtype))
+                loss.kernel_targets(y[:1], backend.OutputSpec((1,) + shape, self._params.dtype))
             except ValueError:
                 try:  # again with every row, for a message with the array's real shape
-                    loss.kernel_targets(y, _OutputShape((len(y),) + shape, self._params.dtype))
+                    loss.kernel_targets(y, backend.OutputSpec((len(y),) + shape, self._params.dtype))
                 except ValueError as exc:
                     where = "y" if len(self._outputs) == 1 else f"y[{name!r}]"
                     raise ValueError(f"{where} does not fit the model's output: {exc}") from None
