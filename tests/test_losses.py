@@ -92,3 +92,22 @@ def test_the_compiled_squared_error_matches_numpy(dtype, size):
     error = y_pred - y_true  # rounded to dtype, as the kernel's
     assert total == pytest.approx(np.sum(error.astype(np.float64) ** 2), rel=1e-12)
     np.testing.assert_array_equal(gradient, (2 * error) / dtype(size))
+
+
+def test_the_compiled_squared_error_gradient_matches_finite_differences():
+    """float64, through MeanSquaredError's compiled path: central differences of the value it returns."""
+    loss = losses.MeanSquaredError()
+    y_true = rng.standard_normal((3, 4, 2))
+    y_pred = rng.standard_normal((3, 4, 2))
+    _, gradient = loss.value_and_gradient(y_true, y_pred)
+    numeric = np.zeros_like(y_pred)
+    step = 1e-6
+    for index in np.ndindex(y_pred.shape):
+        original = y_pred[index]
+        y_pred[index] = original + step
+        above = loss.value_and_gradient(y_true, y_pred)[0]
+        y_pred[index] = original - step
+        below = loss.value_and_gradient(y_true, y_pred)[0]
+        y_pred[index] = original
+        numeric[index] = (above - below) / (2 * step)
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-7, atol=1e-10)
