@@ -2,37 +2,20 @@
 
 import math
 
-import numpy as np
-from numba import types
-from numba.extending import overload
-
 from .disk_cache import njit
 from .options import JIT_KWARGS
 
 
-def _exponent_bits(flat):
-    """(flat viewed as unsigned integers, the exponent mask of its float type) (njit only)."""
-    raise NotImplementedError("runs inside njit code only")
-
-
-@overload(_exponent_bits, inline="always", jit_options=JIT_KWARGS)
-def _exponent_bits_overload(flat):
-    if flat.dtype == types.float32:
-        return lambda flat: (flat.view(np.uint32), np.uint32(0x7F800000))
-    if flat.dtype == types.float64:
-        return lambda flat: (flat.view(np.uint64), np.uint64(0x7FF0000000000000))
-    return None
-
-
-@njit(**JIT_KWARGS)
+@njit(**{**JIT_KWARGS, "fastmath": False})  # fastmath may assume finiteness away
 def count_non_finite(flat):
-    """How many NaNs and infinities the 1-D array ``flat`` holds: their exponent bits are all ones. Integer
-    arithmetic, so the loop vectorises: a float test with an early exit ran one element a cycle, 2.7x slower
-    on the arguments of the largest benchmark size."""
-    bits, exponent = _exponent_bits(flat)
+    """How many NaNs and infinities the 1-D array ``flat`` holds: ``v - v`` is 0 for every finite ``v`` and NaN
+    for the others. No early exit, so the loop vectorises: a test with an early exit ran one element a cycle,
+    2.7x slower on the arguments of the largest benchmark size. (Testing the exponent bits of an integer view
+    ran 15% faster on arrays of millions of elements, and cost a first training step 0.5 s more compiling.)"""
     count = 0
-    for i in range(bits.shape[0]):
-        count += (bits[i] & exponent) == exponent
+    for i in range(flat.shape[0]):
+        value = flat[i]
+        count += (value - value) != 0
     return count
 
 

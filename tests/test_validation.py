@@ -54,6 +54,25 @@ def test_nan_is_reported_with_its_index(args, name):
         numlstm.lstm_forward(**args)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_scan_counts_exactly_the_nans_and_infinities(dtype):
+    from numlstm.kernels.checks import count_non_finite, first_non_finite
+
+    info = np.finfo(dtype)
+    edges = [0.0, -0.0, 1.0, -1.0, info.max, -info.max, info.tiny, info.smallest_subnormal, -info.smallest_subnormal]
+    specials = [np.nan, -np.nan, np.inf, -np.inf]
+    rng = np.random.default_rng(3)
+    for length in (1, 7, 8, 33, 1000):  # around the vector width and its remainder loop
+        values = rng.choice(np.array(edges + specials, dtype), length)
+        values[rng.random(length) < 0.5] = rng.choice(np.array(edges, dtype))  # mostly finite
+        assert count_non_finite(values) == np.count_nonzero(~np.isfinite(values)), values
+        bad = np.flatnonzero(~np.isfinite(values))
+        assert first_non_finite(values) == (bad[0] if len(bad) else -1)
+    assert count_non_finite(np.array(edges, dtype)) == 0
+    payload_nan = np.array([0x7FC00001], np.uint32).view(np.float32).astype(dtype)  # a NaN with payload bits
+    assert count_non_finite(payload_nan) == 1
+
+
 def test_nan_propagates_when_checks_are_off(args):
     args["x"][1, 1, 0] = np.nan
     out, h_n, _, _ = numlstm.lstm_forward(**args, check_finite=False)
