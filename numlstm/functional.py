@@ -119,8 +119,8 @@ class LSTMWorkspace(_Workspace):
         # A workspace dropped without a backward pass (inference) gives its forward buffer back to the pool
         # (numlstm/host_buffers.py); the backward pass gives it back itself and clears ``_saved``.
         saved = getattr(self, "_saved", None)
-        if saved is not None and "buffer" in saved and _host_buffers is not None:
-            _host_buffers.POOL.give(saved["buffer"])
+        if saved is not None and "carved" in saved and _host_buffers is not None:
+            _host_buffers.POOL.give(saved["carved"])
 
 
 def _float_array(value, name, dtype=None, backward=False):
@@ -361,8 +361,10 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
                                final_states)
     split = options["split"] = _split(B, T, F, H, GH)
-    buffer, (xs, gates, hs, cs, panels) = _host_buffers.carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H),
-                                                               (T + 1, B, H), panels_shape(H, GH, dtype))
+    panel_layout = panels_shape(H, GH, dtype)  # the products fill whole panels: rec has P * NR >= GH columns
+    carved = _host_buffers.carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H), panel_layout,
+                                 (B, panel_layout[0] * panel_layout[2]), (B if use_recurrent_mask else 0, H))
+    xs, gates, hs, cs, panels, rec, masked_h = carved.arrays
     outputs = np.empty((B, T, H), dtype)
     pack_panels(recurrent_kernel, False, panels)
     xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
@@ -372,10 +374,11 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                           x, kernel, reverse, split.gemm, xs_rows, gates_rows)
         call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[cifg],
                           lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, h0, c0, mask,
-                                                          recurrent_mask, outputs),
+                                                          recurrent_mask, outputs, rec, masked_h),
                           gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, hs, cs, outputs)
-    saved = {"buffer": buffer, "xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
+                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, hs, cs, outputs, rec,
+                          masked_h)
+    saved = {"carved": carved, "xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
     # Copies: the workspace's own final states must survive what the caller does with these.
@@ -441,9 +444,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
     peephole = saved["peephole"]
     # Each block of the passes fills its own share; the blocks' partial sums are added up below.
-    buffer, (panels, dx_rows, xh_rows, partial_weights, d_peephole_blocks) = _host_buffers.carve(
-        dtype, panels_shape(GH, H, dtype), (dx_shape[0] * dx_shape[1], F), (T * B if F > 1 else 0, F + H),
-        (split.gemm - 1, F + H, GH), (split.loop, peephole.shape[0]))
+    panel_layout = panels_shape(GH, H, dtype)
+    carved = _host_buffers.carve(dtype, panel_layout, (dx_shape[0] * dx_shape[1], F),
+                                 (T * B if F > 1 else 0, F + H), (split.gemm - 1, F + H, GH),
+                                 (split.loop, peephole.shape[0]), (B, H), (B, panel_layout[0] * panel_layout[2]))
+    panels, dx_rows, xh_rows, partial_weights, d_peephole_blocks, dh_total, dh_rec = carved.arrays
     dx = np.empty(dx_shape, dtype)
     # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
     d_weights = _host_buffers.empty((F + H, GH), dtype)
@@ -455,10 +460,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
             _cpu.backward_loop, _cpu.BACKWARD_ROWS[options["cifg"]],
             lambda: _cpu.backward_rows_types(saved["gates"], saved["cs"], panels, peephole, saved["mask"],
                                              saved["recurrent_mask"], d_outputs, d_h_n, d_c_n, dh0, dc0,
-                                             d_peephole_blocks),
+                                             d_peephole_blocks, dh_total, dh_rec),
             saved["gates"], saved["cs"], panels, peephole, saved["mask"], options["use_mask"],
             saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"], options["zero_output"],
-            d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop, dh0, dc0, d_peephole_blocks)
+            d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop, dh0, dc0, d_peephole_blocks,
+            dh_total, dh_rec)
         hs = saved["hs"]
         if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
             hs = hs * saved["recurrent_mask"]
@@ -481,8 +487,8 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
             d_peephole += d_peephole_blocks[block]
     workspace._saved = None
     # Nothing returned is cut from either buffer: both serve the next passes of this size.
-    _host_buffers.POOL.give(buffer)
-    _host_buffers.POOL.give(saved["buffer"])
+    _host_buffers.POOL.give(carved)
+    _host_buffers.POOL.give(saved["carved"])
     return LSTMGradients(dx if input_gradient else None, d_weights[:F], d_weights[F:], d_bias, d_peephole, dh0, dc0)
 
 

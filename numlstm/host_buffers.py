@@ -1,17 +1,20 @@
 """Host memory of the CPU passes: large arrays without huge-page stalls, and workspaces kept for the next pass.
 
-A training step's workspaces are the same size step after step. Freed, a buffer larger than malloc's mmap
-threshold goes back to the operating system, and the next step's first touch of its replacement faults in
-every page again: at the xlarge benchmark size (B=64, T=25, 512 features, 512 units) the two workspaces of a
-step are 50 MB, and the page faults cost the float32 training step 15-20% (2-core Zen 3, against the same run
-with glibc told to keep its memory). ``POOL`` keeps such buffers once their pass is done, for the next
-pass of the same size; smaller ones come back from malloc's heap without faults, and are not kept.
+A training step's workspaces are the same shapes step after step. ``POOL`` keeps each pass's workspace once the
+pass is done, for the next pass of the same shapes, which saves two costs:
+
+- Freed, a buffer larger than malloc's mmap threshold goes back to the operating system, and the next step's
+  first touch of its replacement faults in every page again: at the xlarge benchmark size (B=64, T=25,
+  512 features, 512 units) the two workspaces of a step are 50 MB, and the page faults cost the float32
+  training step 15-20% (2-core Zen 3, against the same run with glibc told to keep its memory).
+- Cutting a buffer into a pass's arrays (alignment, slices, reshapes) took 8-10 us of a tiny model's
+  forward pass of 80 us (B=1, T=100, H=32); a kept workspace comes back already cut.
 """
 
 import collections
-import functools
 import math
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,11 +25,10 @@ _SET_HUGE_PAGE_ADVICE = getattr(getattr(getattr(np, "_core", None), "multiarray"
                                 None)
 _HUGE_PAGE_ADVICE_BYTES = 1 << 22  # numpy advises from this size on (alloc.c, indicate_hugepages)
 
-#: Smallest workspace buffer the pool keeps, in bytes (below it malloc's heap reuses memory without faults:
-#: the "large" benchmark size, 20 MB a step in buffers below 32 MB, ran as fast with glibc keeping its memory).
-POOL_MIN_BYTES = 1 << 22
-#: Most bytes the pool holds; the buffers used longest ago go first.
+#: Most bytes the pool holds; the buffers given back longest ago go first.
 POOL_MAX_BYTES = 1 << 28
+#: Most buffers the pool holds (a model's passes need a few shapes: its layers', and the last batch's).
+POOL_MAX_BUFFERS = 64
 
 
 def empty(shape, dtype):
@@ -57,56 +59,87 @@ def empty(shape, dtype):
         _SET_HUGE_PAGE_ADVICE(previous)
 
 
+class CarvedBuffer(NamedTuple):
+    """One buffer and the C-contiguous arrays cut from it.
+
+    Each array starts on a cache line (kernels/cpu/alignment.py).
+
+    Attributes
+    ----------
+    buffer : numpy.ndarray
+        1-D; every array is a view of it.
+    arrays : tuple of numpy.ndarray
+        One per shape, in order.
+    shapes : tuple of tuple of int
+    """
+
+    buffer: np.ndarray
+    arrays: tuple
+    shapes: tuple
+
+
 class BufferPool:
-    """Workspace buffers of finished passes, one per size and dtype, for the next pass of that size.
+    """The carved buffers of finished passes, one per dtype and list of shapes, for the next pass of those shapes.
 
     Parameters
     ----------
-    min_bytes : int
-        Smaller buffers are not kept.
     max_bytes : int
         Most bytes held; the buffers given back longest ago are dropped first.
+    max_buffers : int
+        Most buffers held, likewise.
 
     Examples
     --------
     >>> import numpy as np
-    >>> pool = BufferPool(min_bytes=0, max_bytes=1 << 20)
-    >>> buffer = pool.take(1000, np.float32)
-    >>> pool.give(buffer)
-    >>> pool.take(1000, np.float32) is buffer
+    >>> pool = BufferPool(max_bytes=1 << 20)
+    >>> carved = pool.take(np.float32, ((2, 3), (4,)))
+    >>> [a.shape for a in carved.arrays]
+    [(2, 3), (4,)]
+    >>> pool.give(carved)
+    >>> pool.take(np.float32, ((2, 3), (4,))) is carved
     True
     """
 
-    def __init__(self, min_bytes=POOL_MIN_BYTES, max_bytes=POOL_MAX_BYTES):
-        self.min_bytes, self.max_bytes = min_bytes, max_bytes
-        self._free = collections.OrderedDict()  # (elements, dtype) -> buffer, the newest last
+    def __init__(self, max_bytes=POOL_MAX_BYTES, max_buffers=POOL_MAX_BUFFERS):
+        self.max_bytes, self.max_buffers = max_bytes, max_buffers
+        self._free = collections.OrderedDict()  # (dtype, shapes) -> CarvedBuffer, the newest last
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def take(self, elements, dtype):
-        """A 1-D buffer of ``elements`` items of ``dtype``: one given back earlier, or a new one (:func:`empty`)."""
-        dtype = np.dtype(dtype)
-        if elements * dtype.itemsize >= self.min_bytes:
-            with self._lock:
-                buffer = self._free.pop((elements, dtype), None)
-                if buffer is not None:
-                    self._bytes -= buffer.nbytes
-                    return buffer
-        return empty(elements, dtype)
+    def take(self, dtype, shapes):
+        """A :class:`CarvedBuffer` of ``dtype`` cut into arrays of ``shapes``: one given back, or a new one.
 
-    def give(self, buffer):
-        """Keep ``buffer`` (from :meth:`take`) for a later pass; nothing may use it after this call."""
-        if buffer.nbytes < self.min_bytes or buffer.nbytes > self.max_bytes:
-            return
+        Parameters
+        ----------
+        dtype : numpy dtype
+        shapes : tuple of tuple of int
+        """
+        dtype = np.dtype(dtype)
         with self._lock:
-            previous = self._free.pop((buffer.size, buffer.dtype), None)
+            carved = self._free.pop((dtype, shapes), None)
+            if carved is not None:
+                self._bytes -= carved.buffer.nbytes
+                return carved
+        return _new_carved_buffer(dtype, shapes)
+
+    def give(self, carved):
+        """Keep ``carved`` (from :meth:`take`) for a later pass.
+
+        Nothing may use it or its arrays after this call.
+        """
+        nbytes = carved.buffer.nbytes
+        if nbytes > self.max_bytes:
+            return
+        key = (carved.buffer.dtype, carved.shapes)
+        with self._lock:
+            previous = self._free.pop(key, None)
             if previous is not None:
-                self._bytes -= previous.nbytes
-            self._free[buffer.size, buffer.dtype] = buffer
-            self._bytes += buffer.nbytes
-            while self._bytes > self.max_bytes:
+                self._bytes -= previous.buffer.nbytes
+            self._free[key] = carved
+            self._bytes += nbytes
+            while self._bytes > self.max_bytes or len(self._free) > self.max_buffers:
                 _, oldest = self._free.popitem(last=False)
-                self._bytes -= oldest.nbytes
+                self._bytes -= oldest.buffer.nbytes
 
     def clear(self):
         """Drop every buffer held (their memory goes back to the system as numpy frees them)."""
@@ -125,9 +158,7 @@ POOL = BufferPool()
 
 
 def carve(dtype, *shapes):
-    """One buffer from ``POOL``, and C-contiguous arrays of the given shapes cut from it.
-
-    Each array starts on a cache line (kernels/cpu/alignment.py).
+    """One buffer cut into C-contiguous arrays of the given shapes, from ``POOL``.
 
     Parameters
     ----------
@@ -136,25 +167,21 @@ def carve(dtype, *shapes):
 
     Returns
     -------
-    buffer : numpy.ndarray
-        Give it back with ``POOL.give(buffer)`` once no array cut from it is used any more.
-    arrays : list of numpy.ndarray
+    CarvedBuffer
+        Give it back with ``POOL.give(carved)`` once no array cut from it is used any more.
     """
-    itemsize = np.dtype(dtype).itemsize
-    total, layout = _carve_layout(itemsize, shapes)
-    buffer = POOL.take(total + CACHE_LINE_BYTES // itemsize, dtype)
-    base = elements_to_alignment(buffer, CACHE_LINE_BYTES)
-    return buffer, [buffer[base + start:base + end].reshape(shape) for start, end, shape in layout]
+    return POOL.take(dtype, shapes)
 
 
-@functools.lru_cache(maxsize=64)
-def _carve_layout(itemsize, shapes):
-    """(elements, [(start, end, shape)]) of :func:`carve`: a pass asks for the same shapes call after call."""
-    step = CACHE_LINE_BYTES // itemsize
+def _new_carved_buffer(dtype, shapes):
+    step = CACHE_LINE_BYTES // dtype.itemsize
     layout = []
-    offset = 0
+    total = 0
     for shape in shapes:
         size = math.prod(shape)
-        layout.append((offset, offset + size, shape))
-        offset += -(-size // step) * step
-    return offset, tuple(layout)
+        layout.append((total, total + size, shape))
+        total += -(-size // step) * step
+    buffer = empty(total + step, dtype)
+    base = elements_to_alignment(buffer, CACHE_LINE_BYTES)
+    arrays = tuple(buffer[base + start:base + end].reshape(shape) for start, end, shape in layout)
+    return CarvedBuffer(buffer, arrays, shapes)

@@ -29,7 +29,7 @@ def _forward_rows_arguments(cifg):
     panels = _float32(*panels_shape(H, G * H, np.float32))
     return (_float32(T, B, G * H), _float32(T + 1, B, H), _float32(T + 1, B, H), panels, _float32(G * H),
             _float32((G - 1) * H), _float32(B, H), _float32(B, H), np.ones((0, 0), np.bool_), False, _float32(0, 0),
-            False, False, False, _float32(B, T, H))
+            False, False, False, _float32(B, T, H), _float32(B, panels.shape[0] * panels.shape[2]), _float32(0, H))
 
 
 def _backward_rows_arguments(cifg):
@@ -37,7 +37,8 @@ def _backward_rows_arguments(cifg):
     panels = _float32(*panels_shape(G * H, H, np.float32))
     return (_float32(T, B, G * H), _float32(T + 1, B, H), panels, _float32((G - 1) * H), np.ones((0, 0), np.bool_),
             False, _float32(0, 0), False, False, False, _float32(B, T, H), True, True, _float32(B, H), _float32(B, H),
-            _float32(B, H), _float32(B, H), _float32(1, (G - 1) * H))
+            _float32(B, H), _float32(B, H), _float32(1, (G - 1) * H), _float32(B, H),
+            _float32(B, panels.shape[0] * panels.shape[2]))
 
 
 def _packed_divisions(function, signature):

@@ -1,4 +1,4 @@
-"""Where an array's data starts relative to a cache line.
+"""Where the arrays of a pass start: on a cache line.
 
 The packed GEMM and the gate loops load whole vectors; when the arrays of a
 pass start 16 or 48 bytes past a 64-byte line, loads straddle lines and a
@@ -7,16 +7,9 @@ numpy aligns its buffers to 16 bytes only, and large ones, which the C
 library maps with a 16-byte header, always land there.
 """
 
-from ..disk_cache import njit
-from ..options import JIT_KWARGS
-
 CACHE_LINE_BYTES = 64
 
 
-@njit(**JIT_KWARGS)
 def elements_to_alignment(array, alignment):
-    """How many elements past the start of the 1-D ``array`` the next ``alignment``-byte boundary lies.
-
-    (numpy's ``array.ctypes.data`` costs a microsecond; this a fifth of one.)
-    """
+    """How many elements past the start of the 1-D ``array`` the next ``alignment``-byte boundary lies."""
     return (-array.ctypes.data % alignment) // array.itemsize

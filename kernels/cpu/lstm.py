@@ -31,7 +31,6 @@ recurrent weights packed once per pass.
 """
 
 import numba
-import numpy as np
 from numba import types
 
 from ..disk_cache import njit
@@ -131,13 +130,12 @@ def _variant_function(function, cifg):
 def _make_forward_rows(cifg):
     def forward_rows(chunk, chunks, arguments):
         """Share ``chunk`` of ``chunks`` of the batch rows of ``forward_loop``, through every timestep; with a
-        recurrent mask, the recurrent product is (h * mask) @ R."""
+        recurrent mask, the recurrent product is (h * mask) @ R. Its rows of ``rec`` and ``masked_h`` are
+        its scratch."""
         (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-         use_recurrent_mask, reverse, zero_output, outputs) = load_arguments(arguments)
+         use_recurrent_mask, reverse, zero_output, outputs, rec, masked_h) = load_arguments(arguments)
         T, B, _ = gates.shape
         lo, hi = _chunk_rows(chunk, chunks, B)
-        rec = np.empty((B, recurrent_panels.shape[0] * recurrent_panels.shape[2]), gates.dtype)
-        masked_h = np.empty((B, hs.shape[2]), gates.dtype)
         _initial_states(lo, hi, h0, c0, hs[0], cs[0])
         for s in range(T):
             t = _timestep(s, T, reverse)
@@ -162,15 +160,14 @@ def _make_forward_rows(cifg):
 def _make_backward_rows(cifg):
     def backward_rows(chunk, chunks, arguments):
         """Share ``chunk`` of ``chunks`` of the batch rows of ``backward_loop``, through every timestep in
-        reverse; ``d_peephole_blocks[chunk]`` is its own sum."""
+        reverse; ``d_peephole_blocks[chunk]`` is its own sum, its rows of ``dh_total`` and ``dh_rec`` its
+        scratch."""
         (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse,
-         zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc,
-         d_peephole_blocks) = load_arguments(arguments)
+         zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks, dh_total,
+         dh_rec) = load_arguments(arguments)
         T, B, _ = gates.shape
         H = dh.shape[1]
         lo, hi = _chunk_rows(chunk, chunks, B)
-        dh_total = np.empty((B, H), gates.dtype)
-        dh_rec = np.empty((B, transposed_panels.shape[0] * transposed_panels.shape[2]), gates.dtype)
         _initial_states(lo, hi, d_h_n, d_c_n, dh, dc)
         d_peephole = d_peephole_blocks[chunk]
         _fill(d_peephole, 0)
@@ -258,7 +255,7 @@ def input_projection(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
 
 @njit(**JIT_KWARGS)
 def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                 recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs):
+                 recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs, rec, masked_h):
     """The time loop over the input projection ``gates`` (T, B, G*H), in place, in ``chunks`` blocks of rows.
 
     Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous.
@@ -267,29 +264,30 @@ def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, us
     dropout), read only when ``use_recurrent_mask``.
 
     Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``, ``cs`` (T+1, B, H), the states
-    before and after every step; ``gates`` then holds the gate activations of every step.
+    before and after every step; ``gates`` then holds the gate activations of every step. ``rec``
+    (B, P * NR of the panels) and ``masked_h`` (B, H; (0, H) without a recurrent mask) are scratch.
     """
     run_blocks(rows, (gates, hs, cs, recurrent_panels, read_only(bias), read_only(peephole), read_only(h0),
                       read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask), use_recurrent_mask, reverse,
-                      zero_output, outputs), chunks)
+                      zero_output, outputs, rec, masked_h), chunks)
 
 
 @njit(**JIT_KWARGS)
 def backward_loop(rows, gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask,
                   use_recurrent_mask, reverse, zero_output, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole,
-                  chunks, dh, dc, d_peephole_blocks):
+                  chunks, dh, dc, d_peephole_blocks, dh_total, dh_rec):
     """The reverse time loop, in ``chunks`` blocks of rows: ``gates`` becomes the pre-activation gradients, in
     place.
 
     ``transposed_panels`` is ``pack_panels`` of the transposed recurrent kernel. ``d_outputs`` is
     (B, T, H) and read only when ``use_d_outputs``. Fills ``dh`` and ``dc`` (B, H) with dh0 and dc0,
     and ``d_peephole_blocks`` (chunks, like ``peephole``) with each block's share of d_peephole (zeros
-    unless ``use_peephole``).
+    unless ``use_peephole``). ``dh_total`` (B, H) and ``dh_rec`` (B, P * NR of the panels) are scratch.
     """
     run_blocks(rows, (gates, cs, transposed_panels, read_only(peephole), read_only(mask), use_mask,
                       read_only(recurrent_mask), use_recurrent_mask, reverse, zero_output, read_only(d_outputs),
-                      use_d_outputs, use_peephole, read_only(d_h_n), read_only(d_c_n), dh, dc, d_peephole_blocks),
-               chunks)
+                      use_d_outputs, use_peephole, read_only(d_h_n), read_only(d_c_n), dh, dc, d_peephole_blocks,
+                      dh_total, dh_rec), chunks)
 
 
 @njit(**JIT_KWARGS)
@@ -334,24 +332,26 @@ def input_projection_rows_types(x, kernel, xs_rows, gates_rows):
     return x, kernel, types.boolean, xs_rows, gates_rows
 
 
-def forward_rows_types(gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, recurrent_mask, outputs):
+def forward_rows_types(gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, recurrent_mask, outputs, rec,
+                       masked_h):
     """The Numba types of the arguments ``forward_loop`` passes to its blocks, for a pass over these arrays."""
-    gates, hs, cs, recurrent_panels, outputs = _numba_types(gates, hs, cs, recurrent_panels, outputs)
+    gates, hs, cs, recurrent_panels, outputs, rec, masked_h = _numba_types(gates, hs, cs, recurrent_panels, outputs,
+                                                                          rec, masked_h)
     bias, peephole, h0, c0, mask, recurrent_mask = _read_only_types(bias, peephole, h0, c0, mask, recurrent_mask)
     return (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, types.boolean, recurrent_mask,
-            types.boolean, types.boolean, types.boolean, outputs)
+            types.boolean, types.boolean, types.boolean, outputs, rec, masked_h)
 
 
 def backward_rows_types(gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs, d_h_n, d_c_n, dh,
-                        dc, d_peephole_blocks):
+                        dc, d_peephole_blocks, dh_total, dh_rec):
     """The Numba types of the arguments ``backward_loop`` passes to its blocks, for a pass over these arrays."""
-    gates, cs, transposed_panels, dh, dc, d_peephole_blocks = _numba_types(gates, cs, transposed_panels, dh, dc,
-                                                                         d_peephole_blocks)
+    gates, cs, transposed_panels, dh, dc, d_peephole_blocks, dh_total, dh_rec = _numba_types(
+        gates, cs, transposed_panels, dh, dc, d_peephole_blocks, dh_total, dh_rec)
     peephole, mask, recurrent_mask, d_outputs, d_h_n, d_c_n = _read_only_types(peephole, mask, recurrent_mask,
                                                                               d_outputs, d_h_n, d_c_n)
     return (gates, cs, transposed_panels, peephole, mask, types.boolean, recurrent_mask, types.boolean,
             types.boolean, types.boolean, d_outputs, types.boolean, types.boolean, d_h_n, d_c_n, dh, dc,
-            d_peephole_blocks)
+            d_peephole_blocks, dh_total, dh_rec)
 
 
 def weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, xh_rows, partial_weights, d_weights,
