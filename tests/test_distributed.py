@@ -37,6 +37,7 @@ def test_two_ranks_train_the_model_one_process_trains(tmp_path):
     completed = run("train", double)
     assert completed.returncode == 0, completed.stderr
     one = np.load(single / "final_rank0.npz")
+    assert one["plain_floats"], "the logs and the evaluation hold Python floats, as Keras'"
     for rank in (0, 1):
         two = np.load(double / f"final_rank{rank}.npz")
         for key in one.files:

@@ -46,7 +46,7 @@ class Inference:
         if not count:
             raise ValueError("the validation or evaluation data gave no batches (a generator given as "
                              "validation_data needs validation_steps, and must yield that many every epoch)")
-        return {**{k: v / count for k, v in zip(names, sums)}, **self._metric_logs()}
+        return {**{k: float(v / count) for k, v in zip(names, sums)}, **self._metric_logs()}  # MPI: numpy sums
 
     def _reduce_metrics(self, strategy, values):
         """``values`` and every metric's state summed over the ranks; returns the summed ``values``."""

@@ -372,7 +372,7 @@ class Trainer(TrainingSteps, Inference):
         if any(isinstance(layer, ConvLSTM) for layer in inner):
             kernels, loops, duration = "ConvLSTM", convlstm_kernels.FORWARD_LOOP.values(), "a minute or two"
         else:
-            kernels, loops, duration = "LSTM", None, "about 10 s on two cores"
+            kernels, loops, duration = "LSTM", None, "about 9 s on two cores"
         if not functional.first_pass_compiles(loops):
             return False
         print(f"numlstm: compiling the {kernels} kernels for this machine before the first step ({duration}, "

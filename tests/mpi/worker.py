@@ -58,7 +58,9 @@ if mode == "train":
     prediction = net.predict(x, batch_size=7, distribute=strategy)
     np.savez(out / f"final_rank{strategy.rank}.npz", *net.get_weights(), prediction=prediction,
              evaluation=[evaluation["loss"], evaluation["mae"]], val_loss=history.history["val_loss"],
-             loss=history.history["loss"])
+             loss=history.history["loss"],
+             plain_floats=all(type(v) is float for values in [*history.history.values(), evaluation.values()]
+                              for v in values))
 elif mode == "small":
     numlstm.utils.set_random_seed(1)
     net = numlstm.Sequential([layers.Input((6, 2)), layers.LSTM(3, dtype="float64"), layers.Dense(2, dtype="float64")])
