@@ -46,10 +46,11 @@ class Inference:
         if not count:
             raise ValueError("the validation or evaluation data gave no batches (a generator given as "
                              "validation_data needs validation_steps, and must yield that many every epoch)")
-        return {**{k: float(v / count) for k, v in zip(names, sums)}, **self._metric_logs()}  # MPI: numpy sums
+        return {**{k: v / count for k, v in zip(names, sums)}, **self._metric_logs()}
 
     def _reduce_metrics(self, strategy, values):
-        """``values`` and every metric's state summed over the ranks; returns the summed ``values``."""
+        """``values`` and every metric's state summed over the ranks; returns the summed ``values`` as Python
+        floats, as one process has them."""
         if strategy.size == 1:
             return values
         for tensor, entries in zip(self._outputs, self._metrics.per_output):
@@ -61,7 +62,7 @@ class Inference:
         for metric, state in zip(self.metrics, states):
             metric.set_state(*reduced[offset:offset + len(state)])
             offset += len(state)
-        return list(reduced[:len(values)])
+        return [float(v) for v in reduced[:len(values)]]
 
     @in_device_context
     def evaluate(self, x, y, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
