@@ -113,11 +113,13 @@ def _sigmoid_gate(gates, gate, peephole, weights, state):
 
 
 @njit(inline="always", **JIT_KWARGS)
-def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
+def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg, add_input_projection):
     """Forward step of one row.
 
-    On entry ``gates`` holds the input projection; on exit, the gate
-    activations that BPTT needs. Each loop writes one array, in place or
+    The gates' pre-activations are ``rec_proj + bias``, plus the input
+    projection that ``gates`` holds on entry when ``add_input_projection``
+    (``rec_proj`` is then the recurrent product alone); on exit ``gates``
+    holds the gate activations that BPTT needs. Each loop writes one array, in place or
     elementwise: with several written arrays LLVM must check at run time
     that they do not overlap, and when those checks fail or grow too many it
     runs the scalar loop. So the unit's rules run here a gate at a time, not
@@ -125,8 +127,12 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg):
     """
     H = c_prev.shape[0]
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
-    for n in range(gates.shape[0]):
-        gates[n] += rec_proj[n] + bias[n]
+    if add_input_projection:
+        for n in range(gates.shape[0]):
+            gates[n] += rec_proj[n] + bias[n]
+    else:
+        for n in range(gates.shape[0]):
+            gates[n] = rec_proj[n] + bias[n]
     if cifg:
         f, g, o = 0, H, 2 * H
         _sigmoid_gate(gates, f, peephole, 0, c_prev)

@@ -95,7 +95,7 @@ class _Workspace:
     @property
     def nbytes(self):
         """Bytes held for the backward pass (the weights it references are the caller's)."""
-        return sum(self._saved[name].nbytes for name in self._held)
+        return sum(self._saved[name].nbytes for name in self._held if name in self._saved)
 
 
 class LSTMWorkspace(_Workspace):
@@ -113,7 +113,7 @@ class LSTMWorkspace(_Workspace):
     """
 
     __slots__ = ()
-    _held = ("xs", "gates", "hs", "cs")
+    _held = ("xs", "xh", "gates", "hs", "cs")
 
     def __del__(self):
         # A workspace dropped without a backward pass (inference) gives its forward buffer back to the pool
@@ -221,6 +221,29 @@ def _split(B, T, F, H, GH):
         threads = _threads.compute_threads(at_most=T)
         return _Split(threads, 1, threads)
     return _Split(1, 1, 1)
+
+
+#: The largest kernel (F x G*H, bytes) that a fused input projection rereads at every step whatever the
+#: features-to-units ratio: one core's L1 data cache on the machines measured (``fuses_input_projection``).
+_FUSED_KERNEL_MAX_BYTES = 32 * 1024
+
+
+def fuses_input_projection(features, units, kernel_bytes):
+    """Whether the CPU forward loop projects the input inside the time loop (``kernels/cpu/lstm.py``): each
+    step multiplies [x_t, h_t] by the packed [kernel; recurrent_kernel], instead of one BLAS GEMM projecting
+    every timestep before the loop.
+
+    The fused product saves the GEMM's call and its pass over the gates; it rereads the kernel's panels at
+    every step, and does the kernel's share of the work at the per-step product's rate, lower for few rows.
+    Measured on one core of a Zen 3, products only (``asv_bench/README.md``, eighth step): with at most a
+    quarter as many features as units, fused was 1.12-1.51x as fast from 2 to 32 rows and 0.86-1.29x for
+    one; with more features and a kernel of at most 32 KiB, 0.98-1.35x from 2 to 32 rows and 0.72-1.18x
+    for one; with larger kernels (64 KiB to 4 MiB), 0.63-1.10x.
+
+    The choice depends on the layer's shape alone, not on the batch (the two forms add the products in
+    different orders): in the fused form a row's numbers do not depend on the batch it comes in, bit for bit.
+    """
+    return 4 * features <= units or kernel_bytes <= _FUSED_KERNEL_MAX_BYTES
 
 
 def first_pass_compiles(loops=None):
@@ -361,24 +384,27 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
                                final_states)
     split = options["split"] = _split(B, T, F, H, GH)
-    panel_layout = panels_shape(H, GH, dtype)  # the products fill whole panels: rec has P * NR >= GH columns
-    carved = _host_buffers.carve(dtype, (T, B, F), (T, B, GH), (T + 1, B, H), (T + 1, B, H), panel_layout,
-                                 (B, panel_layout[0] * panel_layout[2]), (B if use_recurrent_mask else 0, H))
-    xs, gates, hs, cs, panels, rec, masked_h = carved.arrays
+    fused = fuses_input_projection(F, H, kernel.nbytes)
+    panel_layout = panels_shape(F + H if fused else H, GH, dtype)  # whole panels: rec has P * NR >= GH columns
+    carved = _host_buffers.carve(dtype, (0 if fused else T, B, F), (T, B, F + H), (T, B, GH), (T + 1, B, H),
+                                 (T + 1, B, H), panel_layout, (B, panel_layout[0] * panel_layout[2]))
+    xs, xh, gates, hs, cs, panels, rec = carved.arrays
     outputs = np.empty((B, T, H), dtype)
-    pack_panels(recurrent_kernel, False, panels)
-    xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
+    if fused:
+        pack_panels(kernel, False, panels, 0)
+    pack_panels(recurrent_kernel, False, panels, F if fused else 0)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
-                          lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
-                          x, kernel, reverse, split.gemm, xs_rows, gates_rows)
+        if not fused:
+            xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
+            call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
+                              lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
+                              x, kernel, reverse, split.gemm, xs_rows, gates_rows)
         call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[cifg],
-                          lambda: _cpu.forward_rows_types(gates, hs, cs, panels, bias, peephole, h0, c0, mask,
-                                                          recurrent_mask, outputs, rec, masked_h),
-                          gates, panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, hs, cs, outputs, rec,
-                          masked_h)
-    saved = {"carved": carved, "xs": xs, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
+                          lambda: _cpu.forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0, mask,
+                                                          recurrent_mask, outputs, rec),
+                          x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, xh, hs, cs, outputs, rec)
+    saved = {"carved": carved, "xs": xs, "xh": xh, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
     # Copies: the workspace's own final states must survive what the caller does with these.
@@ -445,16 +471,15 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     peephole = saved["peephole"]
     # Each block of the passes fills its own share; the blocks' partial sums are added up below.
     panel_layout = panels_shape(GH, H, dtype)
-    carved = _host_buffers.carve(dtype, panel_layout, (dx_shape[0] * dx_shape[1], F),
-                                 (T * B if F > 1 else 0, F + H), (split.gemm - 1, F + H, GH),
+    carved = _host_buffers.carve(dtype, panel_layout, (dx_shape[0] * dx_shape[1], F), (split.gemm - 1, F + H, GH),
                                  (split.loop, peephole.shape[0]), (B, H), (B, panel_layout[0] * panel_layout[2]))
-    panels, dx_rows, xh_rows, partial_weights, d_peephole_blocks, dh_total, dh_rec = carved.arrays
+    panels, dx_rows, partial_weights, d_peephole_blocks, dh_total, dh_rec = carved.arrays
     dx = np.empty(dx_shape, dtype)
     # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both
     d_weights = _host_buffers.empty((F + H, GH), dtype)
     d_bias_blocks = np.empty((split.gemm, GH), dtype)
     dh0, dc0 = np.empty((B, H), dtype), np.empty((B, H), dtype)
-    pack_panels(saved["recurrent_kernel"], True, panels)
+    pack_panels(saved["recurrent_kernel"], True, panels, 0)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
         call_with_entries(
             _cpu.backward_loop, _cpu.BACKWARD_ROWS[options["cifg"]],
@@ -465,17 +490,12 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
             saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"], options["zero_output"],
             d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"], split.loop, dh0, dc0, d_peephole_blocks,
             dh_total, dh_rec)
-        hs = saved["hs"]
-        if options["use_recurrent_mask"]:  # the recurrent kernel saw h * mask
-            hs = hs * saved["recurrent_mask"]
-        xs_rows, dz_rows, hs_rows = (saved["xs"].reshape(T * B, F), saved["gates"].reshape(T * B, GH),
-                                     hs[:T].reshape(T * B, H))
+        xh_rows, dz_rows = saved["xh"].reshape(T * B, F + H), saved["gates"].reshape(T * B, GH)
         call_with_entries(_cpu.weight_gradients, _cpu.WEIGHT_GRADIENT_ROWS,
-                          lambda: _cpu.weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, saved["kernel"], dx_rows,
-                                                                  xh_rows, partial_weights, d_weights, d_bias_blocks,
-                                                                  dx),
-                          xs_rows, dz_rows, hs_rows, saved["kernel"], options["reverse"],
-                          split.gemm, input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
+                          lambda: _cpu.weight_gradient_rows_types(xh_rows, dz_rows, saved["kernel"], dx_rows,
+                                                                  partial_weights, d_weights, d_bias_blocks, dx),
+                          xh_rows, dz_rows, saved["kernel"], options["reverse"], split.gemm, input_gradient, dx_rows,
+                          partial_weights, d_weights, d_bias_blocks, dx)
     d_bias = d_bias_blocks[0]
     for block in range(1, split.gemm):  # a loop of in-place adds: numpy's sum over an axis costs 5 us more
         d_weights += partial_weights[block - 1]

@@ -83,8 +83,8 @@ class Stream:
                 F, GH = layer.kernel.shape
                 kernel_panels = np.empty(panels_shape(F, GH, layer.dtype), layer.dtype)
                 recurrent_panels = np.empty(panels_shape(H, GH, layer.dtype), layer.dtype)
-                pack_panels(layer.kernel, False, kernel_panels)
-                pack_panels(layer.recurrent_kernel, False, recurrent_panels)
+                pack_panels(layer.kernel, False, kernel_panels, 0)
+                pack_panels(layer.recurrent_kernel, False, recurrent_panels, 0)
                 width = recurrent_panels.shape[0] * recurrent_panels.shape[2]
                 state = np.zeros((2, B, H), layer.dtype)
                 scratch = np.zeros((2, B, width), layer.dtype)

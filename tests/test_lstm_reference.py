@@ -23,14 +23,21 @@ def time_loop_chunks(request, monkeypatch):
     return split
 
 
+@pytest.fixture(params=[True, False], ids=["fused-projection", "gemm-projection"])
+def input_projection(request, monkeypatch):
+    """Project the input inside the time loop, or in one GEMM before it, whatever the shape would choose."""
+    monkeypatch.setattr(numlstm.functional, "fuses_input_projection", lambda *shape: request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
-def test_kernels_match_numpy_reference(rng, time_loop_chunks, cifg, peephole, mask, reverse, zero_output):
+def test_kernels_match_numpy_reference(rng, time_loop_chunks, input_projection, cifg, peephole, mask, reverse, zero_output):
     args = random_lstm_args(rng, B=3, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
     assert_matches_reference(rng, args, reverse, zero_output, grad_rtol=1e-10)
 
 
 @pytest.mark.parametrize("cifg,mask", [(False, False), (True, True)])
-def test_recurrent_mask_matches_reference(rng, time_loop_chunks, cifg, mask):
+def test_recurrent_mask_matches_reference(rng, time_loop_chunks, input_projection, cifg, mask):
     args = random_lstm_args(rng, B=3, cifg=cifg, mask=mask, peephole=True, initial_state=True, recurrent_mask=True)
     out, h_n, c_n, ws = numlstm.lstm_forward(**args)
     ref_out, _, _, cache = reference_forward(**args)
@@ -89,8 +96,8 @@ def test_workspace_is_consumed_once(rng):
 
 
 @pytest.mark.parametrize("features", [1, 2, 7])
-def test_weight_gradients_of_one_and_of_several_features_match_reference(rng, time_loop_chunks, features):
-    # One feature: x^T dz and h^T dz as two products; more: xs and hs side by side in one (weight_gradient_rows).
+def test_weight_gradients_of_one_and_of_several_features_match_reference(rng, time_loop_chunks, input_projection,
+                                                                        features):
     args = random_lstm_args(rng, B=3, F=features, peephole=True, mask=True, initial_state=True, recurrent_mask=True)
     assert_matches_reference(rng, args, reverse=False, zero_output=False, grad_rtol=1e-10)
     grads = numlstm.lstm_backward(numlstm.lstm_forward(**args)[3], rng.standard_normal((3, 5, 4)))
@@ -98,7 +105,7 @@ def test_weight_gradients_of_one_and_of_several_features_match_reference(rng, ti
     assert grads.d_kernel.flags.c_contiguous and grads.d_recurrent_kernel.flags.c_contiguous
 
 
-def test_backward_without_input_gradient_gives_the_same_weight_gradients(rng, time_loop_chunks):
+def test_backward_without_input_gradient_gives_the_same_weight_gradients(rng, time_loop_chunks, input_projection):
     args = random_lstm_args(rng, B=3, peephole=True, mask=True, initial_state=True)
     d_out = rng.standard_normal((3, args["x"].shape[1], args["recurrent_kernel"].shape[0]))
     full = numlstm.lstm_backward(numlstm.lstm_forward(**args)[3], d_out)
@@ -118,3 +125,20 @@ def test_final_states_false_skips_them_and_changes_nothing_else(rng):
     lean, full = numlstm.lstm_backward(lean_workspace, d_out), numlstm.lstm_backward(workspace, d_out)
     for name, got, want in zip(full._fields, lean, full):
         np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.parametrize("features,units", [(4, 32), (16, 16), (64, 64)],
+                         ids=["fused-few-features", "fused-small-kernel", "gemm-projection"])
+def test_a_rows_numbers_do_not_depend_on_its_batch(rng, features, units):
+    """predict in batches of 1 or of 9 gives the same numbers: bit for bit where the layer's shape fuses the
+    input projection, to float32 rounding where BLAS's GEMM projects it (its kernels depend on the row count)."""
+    args = random_lstm_args(rng, B=9, T=6, F=features, H=units, dtype=np.float32, peephole=True)
+    fused = numlstm.functional.fuses_input_projection(features, units, args["kernel"].nbytes)
+    assert fused == (units != 64)
+    whole = numlstm.lstm_forward(**args)[0]
+    for rows in (slice(0, 1), slice(2, 5), slice(3, 9)):
+        part = numlstm.lstm_forward(**{**args, "x": np.ascontiguousarray(args["x"][rows])})[0]
+        if fused:
+            np.testing.assert_array_equal(part, whole[rows])
+        else:
+            np.testing.assert_allclose(part, whole[rows], rtol=1e-5, atol=1e-5)

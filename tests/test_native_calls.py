@@ -141,11 +141,14 @@ def test_lstm_passes_over_unusual_arrays_match_the_usual_ones(make, cifg):
         np.testing.assert_array_equal(usual, unusual)
 
 
-def test_the_block_types_are_those_the_entry_points_pass():
+@pytest.mark.parametrize("fused", [True, False], ids=["fused-projection", "gemm-projection"])
+def test_the_block_types_are_those_the_entry_points_pass(monkeypatch, fused):
     """The ``*_types`` functions describe what the entry points pass to their blocks: a pass over fresh
     tables adds exactly one version of each block, and later passes none, with or without initial states
     and final-state gradients, over writable or read-only inputs (one block version serves both:
-    ``native_calls.read_only``; each version is seconds of a first run)."""
+    ``native_calls.read_only``; each version is seconds of a first run). A fused input projection
+    compiles no input-projection block."""
+    monkeypatch.setattr(numlstm.functional, "fuses_input_projection", lambda *shape: fused)
     names = "INPUT_PROJECTION_ROWS", "FORWARD_ROWS", "BACKWARD_ROWS", "WEIGHT_GRADIENT_ROWS"
     saved = {name: getattr(lstm, name) for name in names}
 
@@ -164,7 +167,7 @@ def test_the_block_types_are_those_the_entry_points_pass():
         for inputs, h0, d_h_n in [(x, None, None), (x, None, None), (read_only_x, states, states)]:
             out, _, _, workspace = numlstm.lstm_forward(inputs, kernel, recurrent_kernel, h0=h0, c0=h0)
             numlstm.lstm_backward(workspace, np.ones_like(out), d_h_n, d_h_n)
-            assert lstm.INPUT_PROJECTION_ROWS.table.shape == (1, 2)
+            assert lstm.INPUT_PROJECTION_ROWS.table.shape == (0 if fused else 1, 2)
             assert lstm.FORWARD_ROWS[False].table.shape == (1, 2)
             assert lstm.BACKWARD_ROWS[False].table.shape == (1, 2)
             assert lstm.WEIGHT_GRADIENT_ROWS.table.shape == (1, 2)

@@ -9,7 +9,7 @@ from numlstm.kernels.cpu.packed_gemm import VECTOR_BYTES, pack_panels, packed_ma
 
 @njit
 def _matmul_rows(a, first_row, end_row, panels, out):
-    packed_matmul(a, first_row, end_row, panels, out)
+    packed_matmul(a, first_row, end_row, 0, panels, out)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -20,7 +20,7 @@ def test_matches_numpy(dtype, M, K, N):
     a = rng.standard_normal((M, K)).astype(dtype)
     b = rng.standard_normal((K, N)).astype(dtype)
     panels = np.full(panels_shape(K, N, dtype), np.nan, dtype)
-    pack_panels(b, False, panels)
+    pack_panels(b, False, panels, 0)
     width = panels.shape[2]
     assert width * np.dtype(dtype).itemsize == 2 * VECTOR_BYTES and panels.shape[0] * width >= N > (panels.shape[0] - 1) * width
     out = np.full((M, panels.shape[0] * width), np.nan, dtype)
@@ -36,8 +36,37 @@ def test_writes_only_the_requested_rows():
     a = rng.standard_normal((9, 6))
     b = rng.standard_normal((6, 10))
     panels = np.empty(panels_shape(6, 10, b.dtype))
-    pack_panels(np.ascontiguousarray(b.T), True, panels)
+    pack_panels(np.ascontiguousarray(b.T), True, panels, 0)
     out = np.full((9, panels.shape[0] * panels.shape[2]), np.nan)
     _matmul_rows(a, 2, 7, panels, out)
     assert np.isnan(out[:2]).all() and np.isnan(out[7:]).all()
     np.testing.assert_allclose(out[2:7, :10], a[2:7] @ b, rtol=1e-13)
+
+
+@njit
+def _matmul_columns(a, first_column, panels, out):
+    packed_matmul(a, 0, a.shape[0], first_column, panels, out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("F,H", [(1, 4), (3, 5), (8, 16), (9, 33)])
+def test_stacked_panels_multiply_a_row_of_both_operands(dtype, F, H):
+    """[x, h] @ [W; R] from W and R packed one under the other; and h @ R alone through first_column."""
+    rng = np.random.default_rng(F * 100 + H)
+    x, h = rng.standard_normal((7, F)).astype(dtype), rng.standard_normal((7, H)).astype(dtype)
+    W, R = rng.standard_normal((F, 4 * H)).astype(dtype), rng.standard_normal((H, 4 * H)).astype(dtype)
+    xh = np.concatenate([x, h], axis=1)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+
+    stacked = np.full(panels_shape(F + H, 4 * H, dtype), np.nan, dtype)
+    pack_panels(W, False, stacked, 0)
+    pack_panels(R, False, stacked, F)
+    out = np.full((7, stacked.shape[0] * stacked.shape[2]), np.nan, dtype)
+    _matmul_columns(xh, 0, stacked, out)
+    expected = x.astype(np.float64) @ W + h.astype(np.float64) @ R
+    np.testing.assert_allclose(out[:, :4 * H], expected, rtol=tol, atol=tol * np.sqrt(F + H))
+
+    recurrent = np.full(panels_shape(H, 4 * H, dtype), np.nan, dtype)
+    pack_panels(R, False, recurrent, 0)
+    _matmul_columns(xh, F, recurrent, out)
+    np.testing.assert_allclose(out[:, :4 * H], h.astype(np.float64) @ R, rtol=tol, atol=tol * np.sqrt(H))

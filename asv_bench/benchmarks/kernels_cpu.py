@@ -26,7 +26,7 @@ class RecurrentProduct:
         self.h = rng.standard_normal((B, H)).astype(np.float32)
         recurrent_kernel = rng.standard_normal((H, 4 * H)).astype(np.float32)
         self.panels = np.empty(panels_shape(H, 4 * H, np.float32), np.float32)
-        pack_panels(recurrent_kernel, False, self.panels)
+        pack_panels(recurrent_kernel, False, self.panels, 0)
         self.recurrent_kernel = recurrent_kernel
         self.out = np.empty((B, self.panels.shape[0] * self.panels.shape[2]), np.float32)
         self.blas_out = np.empty((B, 4 * H), np.float32)
@@ -34,7 +34,7 @@ class RecurrentProduct:
         @njit
         def packed(h, panels, out, repeats):
             for _ in range(repeats):
-                packed_matmul(h, 0, h.shape[0], panels, out)
+                packed_matmul(h, 0, h.shape[0], 0, panels, out)
 
         @njit
         def blas(h, recurrent_kernel, out, repeats):

@@ -128,7 +128,7 @@ def _forward_loop(gates, recurrent_kernel, bias, peephole, use_peephole, h0, c0,
                     cs[s + 1, r] = cs[s, r]
                     continue
                 p = r - b * P if use_peephole else 0
-                cell_forward(gates[s, r], rec[r], bias, peephole[p], cs[s, r], hs[s + 1, r], cs[s + 1, r], cifg)
+                cell_forward(gates[s, r], rec[r], bias, peephole[p], cs[s, r], hs[s + 1, r], cs[s + 1, r], cifg, True)
     for s in range(T):
         t = _timestep(s, T, reverse)
         for b in range(B):

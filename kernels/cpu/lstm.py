@@ -1,16 +1,21 @@
 """The LSTM time loop and backpropagation through time on the CPU.
 
-Structured as oneDNN and cuDNN do: the input projection of every timestep is
-one GEMM before the loop; each step does only the recurrent product and the
-fused gate kernel (``lstm_cell``); the weight gradients are a few large GEMMs
-after the reverse loop.
+Structured as oneDNN and cuDNN do: each step does a product with the packed
+weights and the fused gate kernel (``lstm_cell``); the weight gradients are a
+few large GEMMs after the reverse loop. The input projection has two forms,
+chosen per layer by the caller (``numlstm.functional``): *fused*, where each
+step multiplies the rows [x_t, h_t] by the stacked kernels [kernel;
+recurrent_kernel], or one GEMM over every timestep before the loop, each step
+then multiplying h_t by the recurrent kernel alone. Either way the forward
+loop leaves [x_t, h_t] (h_t times the recurrent mask) in the rows of ``xh``,
+the left operand of the weight gradients' one GEMM.
 
 Internally everything is time-major and in processing order: step ``s``
 reads timestep ``t = T-1-s`` when ``reverse`` is set. Inputs and outputs are
 batch-major (B, T, ...) in the caller's time order.
 
-A forward pass is two calls, ``input_projection`` then ``forward_loop`` (the
-time loop, and the outputs); BPTT is ``backward_loop`` then
+A forward pass is ``forward_loop`` (the time loop, and the outputs), after
+``input_projection`` unless fused; BPTT is ``backward_loop`` then
 ``weight_gradients``. The caller allocates the arrays they fill
 (``numlstm.functional`` cuts the large ones from one allocation) and adds up
 the blocks' partial sums.
@@ -26,11 +31,12 @@ code is compiled once, not once more into each entry point, and an entry
 point compiles in a fraction of a second.
 
 The large GEMMs (input projection, weight gradients) go to BLAS through
-``blas.gemm``; the per-step recurrent products go to ``packed_gemm``, with the
-recurrent weights packed once per pass.
+``blas.gemm``; the per-step products go to ``packed_gemm``, with the weights
+packed once per pass.
 """
 
 import numba
+import numpy as np
 from numba import types
 
 from ..disk_cache import njit
@@ -129,29 +135,33 @@ def _variant_function(function, cifg):
 
 def _make_forward_rows(cifg):
     def forward_rows(chunk, chunks, arguments):
-        """Share ``chunk`` of ``chunks`` of the batch rows of ``forward_loop``, through every timestep; with a
-        recurrent mask, the recurrent product is (h * mask) @ R. Its rows of ``rec`` and ``masked_h`` are
-        its scratch."""
-        (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-         use_recurrent_mask, reverse, zero_output, outputs, rec, masked_h) = load_arguments(arguments)
+        """Share ``chunk`` of ``chunks`` of the batch rows of ``forward_loop``, through every timestep. Its rows
+        of ``rec`` are its scratch."""
+        (x, xh, gates, hs, cs, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+         use_recurrent_mask, reverse, zero_output, outputs, rec) = load_arguments(arguments)
         T, B, _ = gates.shape
+        F, H = x.shape[2], hs.shape[2]
         lo, hi = _chunk_rows(chunk, chunks, B)
         _initial_states(lo, hi, h0, c0, hs[0], cs[0])
         for s in range(T):
             t = _timestep(s, T, reverse)
-            if use_recurrent_mask:
-                for b in range(lo, hi):
-                    for j in range(hs.shape[2]):
-                        masked_h[b, j] = hs[s, b, j] * recurrent_mask[b, j]
-                packed_matmul(masked_h, lo, hi, recurrent_panels, rec)
-            else:
-                packed_matmul(hs[s], lo, hi, recurrent_panels, rec)
+            for b in range(lo, hi):
+                for j in range(F):
+                    xh[s, b, j] = x[b, t, j]
+                if use_recurrent_mask:  # recurrent dropout: the recurrent product is (h * mask) @ R
+                    for j in range(H):
+                        xh[s, b, F + j] = hs[s, b, j] * recurrent_mask[b, j]
+                else:
+                    for j in range(H):
+                        xh[s, b, F + j] = hs[s, b, j]
+            packed_matmul(xh[s], lo, hi, 0 if fused else F, panels, rec)
             for b in range(lo, hi):
                 if use_mask and not mask[b, t]:
                     _copy(hs[s + 1, b], hs[s, b])
                     _copy(cs[s + 1, b], cs[s, b])
                     continue
-                cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg)
+                cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg,
+                             not fused)
         _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
 
     return _variant_function(forward_rows, cifg)
@@ -189,7 +199,8 @@ def _make_backward_rows(cifg):
                 cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
                 if use_peephole:
                     accumulate_peephole_grad(gates[s, b], cs[s, b], cs[s + 1, b], d_peephole, cifg)
-            packed_matmul(gates[s], lo, hi, transposed_panels, dh_rec)
+            # np.intp(0), not 0: a literal argument compiles packed_matmul once more (0.5-0.6 s of a first step)
+            packed_matmul(gates[s], lo, hi, np.intp(0), transposed_panels, dh_rec)
             for b in range(lo, hi):
                 if not use_mask or mask[b, t]:
                     if use_recurrent_mask:
@@ -205,29 +216,12 @@ def _make_backward_rows(cifg):
 def weight_gradient_rows(chunk, chunks, arguments):
     """Share ``chunk`` of ``chunks`` of the GEMMs after BPTT (see ``weight_gradients``): block 0 writes
     ``d_weights``, block c > 0 ``partial_weights[c - 1]``, and block c its bias sum ``d_bias_blocks[c]``;
-    with ``input_gradient``, its rows of ``dx_rows`` and, from them, of ``dx`` in the caller's time order.
-
-    With two or more features the block copies its rows of xs and hs side by side into ``xh_rows`` and
-    multiplies them in one GEMM: OpenBLAS ran ``xs^T dz`` and ``hs^T dz`` apart at 41-70 GFLOP/s a core on
-    the benchmark sizes, the one GEMM (copy included) 1.06-1.4x faster. With one feature ``xs^T dz`` is a
-    single row, cheaper apart than as one more row of the GEMM (the one GEMM ran 0.88-0.95x as fast).
-    """
-    (xs_rows, dz_rows, hs_rows, kernel, reverse, input_gradient, dx_rows, xh_rows, partial_weights, d_weights,
-     d_bias_blocks, dx) = load_arguments(arguments)
-    rows, GH = dz_rows.shape
-    F, H = xs_rows.shape[1], hs_rows.shape[1]
-    lo, hi = _chunk_rows(chunk, chunks, rows)
+    with ``input_gradient``, its rows of ``dx_rows`` and, from them, of ``dx`` in the caller's time order."""
+    (xh_rows, dz_rows, kernel, reverse, input_gradient, dx_rows, partial_weights, d_weights, d_bias_blocks,
+     dx) = load_arguments(arguments)
+    lo, hi = _chunk_rows(chunk, chunks, dz_rows.shape[0])
     d_block = d_weights if chunk == 0 else partial_weights[chunk - 1]
-    if F == 1:
-        gemm(xs_rows[lo:hi].T, dz_rows[lo:hi], d_block[:F])
-        gemm(hs_rows[lo:hi].T, dz_rows[lo:hi], d_block[F:])
-    else:
-        for r in range(lo, hi):
-            for j in range(F):
-                xh_rows[r, j] = xs_rows[r, j]
-            for j in range(H):
-                xh_rows[r, F + j] = hs_rows[r, j]
-        gemm(xh_rows[lo:hi].T, dz_rows[lo:hi], d_block)
+    gemm(xh_rows[lo:hi].T, dz_rows[lo:hi], d_block)
     d_bias = d_bias_blocks[chunk]
     _fill(d_bias, 0)
     for r in range(lo, hi):
@@ -254,22 +248,24 @@ def input_projection(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
 
 
 @njit(**JIT_KWARGS)
-def forward_loop(rows, gates, recurrent_panels, bias, peephole, h0, c0, mask, use_mask,
-                 recurrent_mask, use_recurrent_mask, reverse, zero_output, chunks, hs, cs, outputs, rec, masked_h):
-    """The time loop over the input projection ``gates`` (T, B, G*H), in place, in ``chunks`` blocks of rows.
+def forward_loop(rows, x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+                 use_recurrent_mask, reverse, zero_output, chunks, xh, hs, cs, outputs, rec):
+    """The time loop over x (B, T, F), in ``chunks`` blocks of rows.
 
-    Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous.
-    ``recurrent_panels`` is ``pack_panels`` of the recurrent kernel. ``mask`` is (B, T) bool, read only
-    when ``use_mask``; ``recurrent_mask`` (B, H) multiplies h before the recurrent product (recurrent
-    dropout), read only when ``use_recurrent_mask``.
+    Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous. When
+    ``fused``, ``panels`` is ``pack_panels`` of [kernel; recurrent_kernel] and ``gates`` (T, B, G*H) is
+    only written; otherwise ``panels`` packs the recurrent kernel and ``gates`` holds the input projection
+    (``input_projection``), in place. ``mask`` is (B, T) bool, read only when ``use_mask``;
+    ``recurrent_mask`` (B, H) multiplies h before the recurrent product (recurrent dropout), read only when
+    ``use_recurrent_mask``.
 
-    Fills ``outputs`` (B, T, H) in the caller's time order and ``hs``, ``cs`` (T+1, B, H), the states
-    before and after every step; ``gates`` then holds the gate activations of every step. ``rec``
-    (B, P * NR of the panels) and ``masked_h`` (B, H; (0, H) without a recurrent mask) are scratch.
+    Fills ``outputs`` (B, T, H) in the caller's time order, ``hs``, ``cs`` (T+1, B, H), the states before
+    and after every step, and ``xh`` (T, B, F + H) with each step's x_t and h_t (times the recurrent mask);
+    ``gates`` then holds the gate activations of every step. ``rec`` (B, P * NR of the panels) is scratch.
     """
-    run_blocks(rows, (gates, hs, cs, recurrent_panels, read_only(bias), read_only(peephole), read_only(h0),
-                      read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask), use_recurrent_mask, reverse,
-                      zero_output, outputs, rec, masked_h), chunks)
+    run_blocks(rows, (read_only(x), xh, gates, hs, cs, panels, fused, read_only(bias), read_only(peephole),
+                      read_only(h0), read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask),
+                      use_recurrent_mask, reverse, zero_output, outputs, rec), chunks)
 
 
 @njit(**JIT_KWARGS)
@@ -291,23 +287,21 @@ def backward_loop(rows, gates, cs, transposed_panels, peephole, mask, use_mask, 
 
 
 @njit(**JIT_KWARGS)
-def weight_gradients(rows, xs_rows, dz_rows, hs_rows, kernel, reverse, chunks, input_gradient, dx_rows,
-                     xh_rows, partial_weights, d_weights, d_bias_blocks, dx):
+def weight_gradients(rows, xh_rows, dz_rows, kernel, reverse, chunks, input_gradient, dx_rows, partial_weights,
+                     d_weights, d_bias_blocks, dx):
     """The GEMMs after BPTT, over the pre-activation gradients ``dz_rows`` (T*B, G*H).
 
-    The caller passes the time-major arrays as (T*B, ...) row views: ``xs_rows``, ``dz_rows`` and
-    ``hs_rows`` (the states h_0..h_{T-1} each step multiplied). The T*B rows are split into ``chunks``
+    The caller passes the time-major arrays as (T*B, ...) row views: ``xh_rows`` (T*B, F + H) the rows
+    [x_t, h_t] that ``forward_loop`` multiplied, and ``dz_rows``. The T*B rows are split into ``chunks``
     shares (``weight_gradient_rows``), so that on Numba's threads every core is busy with single-threaded
     BLAS; the caller adds up their partial sums. Fills d_weights (F + H, G*H: the rows of d_kernel, then
-    those of d_recurrent_kernel) with share 0's part and ``partial_weights`` (chunks - 1, F + H, G*H) with
-    the others', ``d_bias_blocks`` (chunks, G*H) with each share's part of d_bias, and dx (B, T, F) when
-    ``input_gradient`` (the first layer of a model needs no dx: skipping it saves a sixth of the GEMM
-    work). ``xh_rows`` (T*B, F + H) is the shares' scratch for xs and hs side by side, (0, F + H) with one
-    feature.
+    those of d_recurrent_kernel) = xh^T dz with share 0's part and ``partial_weights`` (chunks - 1, F + H,
+    G*H) with the others', ``d_bias_blocks`` (chunks, G*H) with each share's part of d_bias, and dx (B, T, F)
+    when ``input_gradient`` (the first layer of a model needs no dx: skipping it saves a sixth of the GEMM
+    work).
     """
-    run_blocks(rows, (read_only(xs_rows), read_only(dz_rows), read_only(hs_rows), read_only(kernel), reverse,
-                      input_gradient, dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx),
-               chunks)
+    run_blocks(rows, (read_only(xh_rows), read_only(dz_rows), read_only(kernel), reverse, input_gradient, dx_rows,
+                      partial_weights, d_weights, d_bias_blocks, dx), chunks)
 
 
 INPUT_PROJECTION_ROWS = NativeEntries(input_projection_rows)
@@ -332,14 +326,13 @@ def input_projection_rows_types(x, kernel, xs_rows, gates_rows):
     return x, kernel, types.boolean, xs_rows, gates_rows
 
 
-def forward_rows_types(gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, recurrent_mask, outputs, rec,
-                       masked_h):
+def forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0, mask, recurrent_mask, outputs, rec):
     """The Numba types of the arguments ``forward_loop`` passes to its blocks, for a pass over these arrays."""
-    gates, hs, cs, recurrent_panels, outputs, rec, masked_h = _numba_types(gates, hs, cs, recurrent_panels, outputs,
-                                                                          rec, masked_h)
-    bias, peephole, h0, c0, mask, recurrent_mask = _read_only_types(bias, peephole, h0, c0, mask, recurrent_mask)
-    return (gates, hs, cs, recurrent_panels, bias, peephole, h0, c0, mask, types.boolean, recurrent_mask,
-            types.boolean, types.boolean, types.boolean, outputs, rec, masked_h)
+    xh, gates, hs, cs, panels, outputs, rec = _numba_types(xh, gates, hs, cs, panels, outputs, rec)
+    x, bias, peephole, h0, c0, mask, recurrent_mask = _read_only_types(x, bias, peephole, h0, c0, mask,
+                                                                      recurrent_mask)
+    return (x, xh, gates, hs, cs, panels, types.boolean, bias, peephole, h0, c0, mask, types.boolean,
+            recurrent_mask, types.boolean, types.boolean, types.boolean, outputs, rec)
 
 
 def backward_rows_types(gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs, d_h_n, d_c_n, dh,
@@ -354,10 +347,9 @@ def backward_rows_types(gates, cs, transposed_panels, peephole, mask, recurrent_
             d_peephole_blocks, dh_total, dh_rec)
 
 
-def weight_gradient_rows_types(xs_rows, dz_rows, hs_rows, kernel, dx_rows, xh_rows, partial_weights, d_weights,
-                               d_bias_blocks, dx):
+def weight_gradient_rows_types(xh_rows, dz_rows, kernel, dx_rows, partial_weights, d_weights, d_bias_blocks, dx):
     """The Numba types of the arguments ``weight_gradients`` passes to its blocks, for a pass over these
     arrays."""
-    inputs = _read_only_types(xs_rows, dz_rows, hs_rows, kernel)
-    outputs = _numba_types(dx_rows, xh_rows, partial_weights, d_weights, d_bias_blocks, dx)
+    inputs = _read_only_types(xh_rows, dz_rows, kernel)
+    outputs = _numba_types(dx_rows, partial_weights, d_weights, d_bias_blocks, dx)
     return (*inputs, types.boolean, types.boolean, *outputs)

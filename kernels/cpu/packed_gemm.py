@@ -148,53 +148,56 @@ def _make_block_kernel(rows, group):
 
 
 @njit(**JIT_KWARGS)
-def pack_panels(b, transpose, panels):
-    """Pack B = b (K, N), or b.T when ``transpose``, into ``panels`` of ``panels_shape``.
+def pack_panels(b, transpose, panels, first_row):
+    """Pack B = b (K, N), or b.T when ``transpose``, into rows ``first_row:first_row + K`` of ``panels``, of
+    ``panels_shape`` for N columns and at least ``first_row + K`` rows.
 
-    Column panel p holds B[:, p*NR:(p+1)*NR] row by row, zero-padded past N.
+    Column panel p holds B[:, p*NR:(p+1)*NR] row by row, zero-padded past N. Two matrices packed one under
+    the other, at first rows 0 and K, make the panels of their stacked product ``[a1, a2] @ [b1; b2]``.
     """
-    P, K, width = panels.shape
-    N = b.shape[0] if transpose else b.shape[1]
+    P, _, width = panels.shape
+    K, N = (b.shape[1], b.shape[0]) if transpose else b.shape
     for p in range(P):
         first = p * width
         filled = min(width, N - first)
         if transpose:
             for j in range(filled):
                 for k in range(K):
-                    panels[p, k, j] = b[first + j, k]
+                    panels[p, first_row + k, j] = b[first + j, k]
         else:
             for k in range(K):
                 for j in range(filled):
-                    panels[p, k, j] = b[k, first + j]
+                    panels[p, first_row + k, j] = b[k, first + j]
         for k in range(K):
             for j in range(filled, width):
-                panels[p, k, j] = 0
+                panels[p, first_row + k, j] = 0
 
 
 def _make_rows_product(rows):
-    """``rows_product(a, r, panels, out)``: out[r:r+rows] = a[r:r+rows] @ B, ``_panel_group(rows)`` panels at a
-    time; the panels left over two at a time, then one (the backward product of a batch of one has only
-    H / NR panels, as few as two)."""
+    """``rows_product(a, r, first_column, panels, out)``: out[r:r+rows] = a[r:r+rows, first_column:first_column + K]
+    @ B, ``_panel_group(rows)`` panels at a time; the panels left over two at a time, then one (the backward
+    product of a batch of one has only H / NR panels, as few as two)."""
     group = _panel_group(rows)
     grouped = _make_block_kernel(rows, group)
     pair = _make_block_kernel(rows, 2) if group > 2 else grouped
     single = _make_block_kernel(rows, 1) if group > 1 else grouped
 
     @njit(inline="always", **JIT_KWARGS)
-    def rows_product(a, r, panels, out):
-        K = a.shape[1]
-        P, _, width = panels.shape
+    def rows_product(a, r, first_column, panels, out):
+        lda = a.shape[1]
+        P, K, width = panels.shape
         stride = K * width
         ldo = out.shape[1]
+        a_start = r * lda + first_column
         p = 0
         while p + group <= P:
-            grouped(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            grouped(a, a_start, lda, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
             p += group
         if group > 2 and p + 2 <= P:
-            pair(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            pair(a, a_start, lda, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
             p += 2
         while p < P:
-            single(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            single(a, a_start, lda, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
             p += 1
 
     return rows_product
@@ -211,23 +214,25 @@ _one_row = _make_rows_product(1)
 # loop (2-2.5 s of a first training step), for a call per timestep that costs 2.5-4% of the tiny size's time
 # (asv_bench/README.md, fifth step).
 @njit(**JIT_KWARGS)
-def packed_matmul(a, first_row, end_row, panels, out):
-    """out[first_row:end_row, :P*NR] = a[first_row:end_row] @ B, with B packed by ``pack_panels``.
+def packed_matmul(a, first_row, end_row, first_column, panels, out):
+    """out[first_row:end_row, :P*NR] = a[first_row:end_row, first_column:first_column + K] @ B, with B (K, N)
+    packed by ``pack_panels``.
 
-    ``a`` (M, K) and ``out`` (M, >= P*NR) are C-contiguous; K >= 1. Blocks of ``MAX_ROWS`` rows sweep each
-    panel in turn (it stays in cache across them); the rows left over go through all panels at the end.
+    ``a`` (M, >= first_column + K) and ``out`` (M, >= P*NR) are C-contiguous; K >= 1. Blocks of ``MAX_ROWS``
+    rows sweep each panel in turn (it stays in cache across them); the rows left over go through all panels at
+    the end.
     """
-    K = a.shape[1]
-    P, _, width = panels.shape
+    lda = a.shape[1]
+    P, K, width = panels.shape
     stride = K * width
     ldo = out.shape[1]
     full_end = end_row - (end_row - first_row) % MAX_ROWS
     for p in range(P):
         for r in range(first_row, full_end, MAX_ROWS):
-            _full_block(a, r * K, K, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
+            _full_block(a, r * lda + first_column, lda, panels, p * stride, stride, out, r * ldo + p * width, ldo, K)
     r = full_end
     while r + 2 <= end_row:
-        _two_rows(a, r, panels, out)
+        _two_rows(a, r, first_column, panels, out)
         r += 2
     if r < end_row:
-        _one_row(a, r, panels, out)
+        _one_row(a, r, first_column, panels, out)

@@ -18,12 +18,12 @@ def _step(x, kernel_panels, recurrent_panels, bias_and_peephole, state, scratch,
     B = x.shape[0]
     h, c = state[0], state[1]
     gates, recurrent = scratch[0], scratch[1]
-    packed_matmul(x, 0, B, kernel_panels, gates)
-    packed_matmul(h, 0, B, recurrent_panels, recurrent)
+    packed_matmul(x, 0, B, 0, kernel_panels, gates)
+    packed_matmul(h, 0, B, 0, recurrent_panels, recurrent)
     GH = (3 if cifg else 4) * h.shape[1]
     bias, peephole = bias_and_peephole[:GH], bias_and_peephole[GH:]
     for b in range(B):
-        cell_forward(gates[b, :GH], recurrent[b], bias, peephole, c[b], h[b], c[b], cifg)
+        cell_forward(gates[b, :GH], recurrent[b], bias, peephole, c[b], h[b], c[b], cifg, True)
 
 
 # Few arguments on purpose: Numba's dispatch costs about 0.08 us per array
