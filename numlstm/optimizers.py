@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from . import backend
+from .utils import _real_argument
 from .kernels.optimizer_updates import adam_step_size
 
 
@@ -121,6 +122,12 @@ class Optimizer:
     name = None
 
     def __init__(self, learning_rate, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        owner = type(self).__name__
+        if not isinstance(learning_rate, LearningRateSchedule):
+            learning_rate = _real_argument(learning_rate, f"{owner}: learning_rate")
+        clipnorm, clipvalue, global_clipnorm = (
+            _real_argument(value, f"{owner}: {argument}", optional=True)
+            for argument, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)))
         if not isinstance(learning_rate, LearningRateSchedule) and not learning_rate > 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be positive or a schedule, "
                              f"got {learning_rate!r}")
@@ -204,9 +211,10 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **clipping):
         super().__init__(learning_rate, **clipping)
+        momentum = _real_argument(momentum, "SGD: momentum")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1], got {momentum!r}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum, self.nesterov = momentum, bool(nesterov)
 
     _state = {"velocity": 0.0}
 
@@ -242,8 +250,10 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0, **clipping):
         super().__init__(learning_rate, **clipping)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-        self.weight_decay = float(weight_decay)
+        self.beta_1, self.beta_2, self.epsilon, self.weight_decay = (
+            _real_argument(value, f"{type(self).__name__}: {argument}")
+            for argument, value in (("beta_1", beta_1), ("beta_2", beta_2), ("epsilon", epsilon),
+                                    ("weight_decay", weight_decay)))
 
     _state = {"m": 0.0, "v": 0.0}
 
@@ -302,7 +312,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **clipping):
         super().__init__(learning_rate, **clipping)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
+        self.rho, self.momentum, self.epsilon = (_real_argument(value, f"RMSprop: {argument}") for argument, value in
+                                                 (("rho", rho), ("momentum", momentum), ("epsilon", epsilon)))
+        self.centered = bool(centered)
 
     _state = {"velocity": 0.0, "average_grad": 0.0, "momentum_buffer": 0.0}
 
@@ -328,7 +340,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **clipping):
         super().__init__(learning_rate, **clipping)
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+        self.initial_accumulator_value = _real_argument(initial_accumulator_value, "Adagrad: initial_accumulator_value")
+        self.epsilon = _real_argument(epsilon, "Adagrad: epsilon")
 
     _state = {"accumulator": "initial_accumulator_value"}
 

@@ -6,6 +6,8 @@ same values as ``keras.utils``; the last returns a re-iterable
 :class:`TimeseriesDataset` of numpy batches.
 """
 
+import numbers
+
 import numpy as np
 
 _generator = np.random.default_rng()
@@ -66,6 +68,18 @@ def _int_argument(value, argument, minimum=None, optional=False):
     if minimum is not None and value < minimum:
         raise ValueError(f"{argument} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def _real_argument(value, argument, optional=False):
+    """``value`` as a float, checked: a TypeError unless a real number (not a bool), or None when ``optional``.
+
+    Before a range check: a string compared with a number raises a TypeError that names neither.
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a number{' or None' if optional else ''}, got {value!r}")
+    return float(value)
 
 
 def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):

@@ -198,3 +198,31 @@ def test_read_only_and_writable_arrays_mix():
     kernel[1, 2] = np.inf
     with pytest.raises(ValueError, match=r"kernel contains NaN or infinity \(first at index \(1, 2\)\)"):
         numlstm.lstm_forward(x, kernel, np.ones((2, 8)))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: numlstm.optimizers.Adam(learning_rate="0.01"), "Adam: learning_rate must be a number, got '0.01'"),
+    (lambda: numlstm.optimizers.SGD(learning_rate="0.1"), "SGD: learning_rate must be a number"),
+    (lambda: numlstm.optimizers.SGD(momentum="0.9"), "SGD: momentum must be a number"),
+    (lambda: numlstm.optimizers.Adam(beta_1="0.9"), "Adam: beta_1 must be a number"),
+    (lambda: numlstm.optimizers.AdamW(weight_decay=None), "AdamW: weight_decay must be a number"),
+    (lambda: numlstm.optimizers.RMSprop(rho="x"), "RMSprop: rho must be a number"),
+    (lambda: numlstm.optimizers.Adagrad(epsilon="1e-7"), "Adagrad: epsilon must be a number"),
+    (lambda: numlstm.optimizers.Adam(clipnorm="1"), "Adam: clipnorm must be a number or None"),
+    (lambda: numlstm.layers.Dropout("0.5"), "rate must be a number, got '0.5'"),
+    (lambda: numlstm.layers.LSTM(8, dropout="0.1"), "dropout must be a number"),
+    (lambda: numlstm.layers.LSTM(8, recurrent_dropout=True), "recurrent_dropout must be a number, got True"),
+    (lambda: numlstm.preprocessing.time_split(100, test_fraction="0.2"), "test_fraction must be a number"),
+])
+def test_a_string_for_a_number_is_named(make, match):
+    """A string where a number belongs fails at construction, naming the argument, not as a comparison of a
+    string with a number."""
+    with pytest.raises(TypeError, match=match):
+        make()
+
+
+def test_a_string_validation_split_is_named():
+    model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(2), numlstm.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(TypeError, match="validation_split must be a number, got '0.2'"):
+        model.fit(np.zeros((8, 5, 1)), np.zeros((8, 1)), validation_split="0.2", verbose=0)

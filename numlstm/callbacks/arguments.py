@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from ..utils import _real_argument
+
 
 def _owner(callback):
     return type(callback).__name__
@@ -25,12 +27,7 @@ def check_count(callback, name, value):
 
 def check_number(callback, name, value, optional=False):
     """``value`` as a finite-or-infinite real number (None allowed where ``optional``)."""
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        expected = "a number or None" if optional else "a number"
-        raise TypeError(f"{_owner(callback)}: {name} must be {expected}, got {value!r}")
-    return float(value)
+    return _real_argument(value, f"{_owner(callback)}: {name}", optional)
 
 
 def check_flag(callback, name, value):

@@ -38,6 +38,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
+        rate = utils._real_argument(rate, f"{self.name}: rate")
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"{self.name}: rate must be in [0, 1), got {rate!r}")
         self.rate = float(rate)

@@ -28,6 +28,7 @@ class Recurrent(Layer):
             raise ValueError(f"{self.name}: numlstm's kernels implement activation='tanh' and "
                              f"recurrent_activation='sigmoid' only, got {activation!r} and {recurrent_activation!r}")
         for argument, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            rate = utils._real_argument(rate, f"{self.name}: {argument}")
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"{self.name}: {argument} must be in [0, 1), got {rate!r}")
         self.use_bias = use_bias

@@ -246,6 +246,7 @@ class Trainer(TrainingSteps, Inference):
             steps_per_epoch = _integer_argument(steps_per_epoch, "steps_per_epoch", 1, "a positive integer or None")
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+        validation_split = utils._real_argument(validation_split, "validation_split")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
         if IterableBatches.takes(x):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils import _real_argument
 from .scalers import MinMaxScaler, StandardScaler
 
 
@@ -116,6 +117,8 @@ def time_split(steps, validation_fraction=0.15, test_fraction=0.15):
     >>> time_split(100)
     (70, 85)
     """
+    validation_fraction = _real_argument(validation_fraction, "validation_fraction")
+    test_fraction = _real_argument(test_fraction, "test_fraction")
     for name, value in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
             raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
