@@ -113,7 +113,7 @@ class LSTMWorkspace(_Workspace):
     """
 
     __slots__ = ()
-    _held = ("xs", "xh", "gates", "hs", "cs")
+    _held = ("xs", "xh", "gates", "hs", "cs")  # the CPU's xh, gates, cs; the GPU's xs, gates, hs, cs
 
     def __del__(self):
         # A workspace dropped without a backward pass (inference) gives its forward buffer back to the pool
@@ -404,7 +404,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
                                                           recurrent_mask, outputs, rec),
                           x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
                           use_recurrent_mask, reverse, zero_output_for_mask, split.loop, xh, hs, cs, outputs, rec)
-    saved = {"carved": carved, "xs": xs, "xh": xh, "gates": gates, "hs": hs, "cs": cs, "kernel": kernel,
+    saved = {"carved": carved, "xh": xh, "gates": gates, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
     # Copies: the workspace's own final states must survive what the caller does with these.

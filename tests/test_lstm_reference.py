@@ -142,3 +142,10 @@ def test_a_rows_numbers_do_not_depend_on_its_batch(rng, features, units):
             np.testing.assert_array_equal(part, whole[rows])
         else:
             np.testing.assert_allclose(part, whole[rows], rtol=1e-5, atol=1e-5)
+
+
+def test_a_workspace_counts_the_arrays_the_backward_pass_reads(rng):
+    """[x_t, h_t] rows, gate activations and cell states: (T*B*(F + H) + T*B*4H + (T + 1)*B*H) floats."""
+    args = random_lstm_args(rng, B=3, T=5, F=2, H=4, dtype=np.float32)
+    workspace = numlstm.lstm_forward(**args)[3]
+    assert workspace.nbytes == 4 * (5 * 3 * (2 + 4) + 5 * 3 * 16 + 6 * 3 * 4)
