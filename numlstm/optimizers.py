@@ -125,15 +125,14 @@ class Optimizer:
         owner = type(self).__name__
         if not isinstance(learning_rate, LearningRateSchedule):
             learning_rate = _real_argument(learning_rate, f"{owner}: learning_rate")
+            if not learning_rate > 0:
+                raise ValueError(f"{owner}: learning_rate must be positive or a schedule, got {learning_rate!r}")
         clipnorm, clipvalue, global_clipnorm = (
             _real_argument(value, f"{owner}: {argument}", optional=True)
             for argument, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)))
-        if not isinstance(learning_rate, LearningRateSchedule) and not learning_rate > 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be positive or a schedule, "
-                             f"got {learning_rate!r}")
         if clipnorm is not None and global_clipnorm is not None:
-            raise ValueError(f"{type(self).__name__}: pass clipnorm or global_clipnorm, not both")
-        self.learning_rate = learning_rate if isinstance(learning_rate, LearningRateSchedule) else float(learning_rate)
+            raise ValueError(f"{owner}: pass clipnorm or global_clipnorm, not both")
+        self.learning_rate = learning_rate
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.iterations = 0
         self._boundaries = None

@@ -8,8 +8,8 @@ from numlstm.kernels.cpu.packed_gemm import VECTOR_BYTES, pack_panels, packed_ma
 
 
 @njit
-def _matmul_rows(a, first_row, end_row, panels, out):
-    packed_matmul(a, first_row, end_row, 0, panels, out)
+def _matmul(a, first_row, end_row, first_column, panels, out):
+    packed_matmul(a, first_row, end_row, first_column, panels, out)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -24,7 +24,7 @@ def test_matches_numpy(dtype, M, K, N):
     width = panels.shape[2]
     assert width * np.dtype(dtype).itemsize == 2 * VECTOR_BYTES and panels.shape[0] * width >= N > (panels.shape[0] - 1) * width
     out = np.full((M, panels.shape[0] * width), np.nan, dtype)
-    _matmul_rows(a, 0, M, panels, out)
+    _matmul(a, 0, M, 0, panels, out)
     expected = a.astype(np.float64) @ b.astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(out[:, :N], expected, rtol=tol, atol=tol * np.sqrt(K))
@@ -38,14 +38,9 @@ def test_writes_only_the_requested_rows():
     panels = np.empty(panels_shape(6, 10, b.dtype))
     pack_panels(np.ascontiguousarray(b.T), True, panels, 0)
     out = np.full((9, panels.shape[0] * panels.shape[2]), np.nan)
-    _matmul_rows(a, 2, 7, panels, out)
+    _matmul(a, 2, 7, 0, panels, out)
     assert np.isnan(out[:2]).all() and np.isnan(out[7:]).all()
     np.testing.assert_allclose(out[2:7, :10], a[2:7] @ b, rtol=1e-13)
-
-
-@njit
-def _matmul_columns(a, first_column, panels, out):
-    packed_matmul(a, 0, a.shape[0], first_column, panels, out)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -62,11 +57,11 @@ def test_stacked_panels_multiply_a_row_of_both_operands(dtype, F, H):
     pack_panels(W, False, stacked, 0)
     pack_panels(R, False, stacked, F)
     out = np.full((7, stacked.shape[0] * stacked.shape[2]), np.nan, dtype)
-    _matmul_columns(xh, 0, stacked, out)
+    _matmul(xh, 0, 7, 0, stacked, out)
     expected = x.astype(np.float64) @ W + h.astype(np.float64) @ R
     np.testing.assert_allclose(out[:, :4 * H], expected, rtol=tol, atol=tol * np.sqrt(F + H))
 
     recurrent = np.full(panels_shape(H, 4 * H, dtype), np.nan, dtype)
     pack_panels(R, False, recurrent, 0)
-    _matmul_columns(xh, F, recurrent, out)
+    _matmul(xh, 0, 7, F, recurrent, out)
     np.testing.assert_allclose(out[:, :4 * H], h.astype(np.float64) @ R, rtol=tol, atol=tol * np.sqrt(H))

@@ -41,7 +41,7 @@ class Dropout(Layer):
         rate = utils._real_argument(rate, f"{self.name}: rate")
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"{self.name}: rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = rate
         self.seed = seed
 
     def get_config(self):
