@@ -104,3 +104,13 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)
+
+
+@pytest.fixture(params=[True, False], ids=["fused-projection", "gemm-projection"])
+def input_projection(request, monkeypatch):
+    """Project the LSTM's input inside the CPU time loop, or in one GEMM before it, whatever the shape would
+    choose (``numlstm.functional.fuses_input_projection``)."""
+    import numlstm.functional
+
+    monkeypatch.setattr(numlstm.functional, "fuses_input_projection", lambda *shape: request.param)
+    return request.param

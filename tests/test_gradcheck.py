@@ -12,7 +12,7 @@ VARIANTS = {"standard": (False, False), "peephole": (False, True), "cifg": (True
             "peephole_cifg": (True, True)}
 
 
-def test_finite_differences_with_recurrent_mask(rng):
+def test_finite_differences_with_recurrent_mask(rng, input_projection):
     args = random_lstm_args(rng, B=2, T=4, F=2, H=3, peephole=True, mask=True, initial_state=True,
                             recurrent_mask=True)
     check_lstm_gradients(args, {"reverse": True}, {"out": rng.standard_normal((2, 4, 3)),
@@ -23,7 +23,7 @@ def test_finite_differences_with_recurrent_mask(rng):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("mask,reverse,initial_state,final_state_grads",
                          list(itertools.product([False, True], repeat=4)))
-def test_finite_differences(rng, variant, mask, reverse, initial_state, final_state_grads):
+def test_finite_differences(rng, input_projection, variant, mask, reverse, initial_state, final_state_grads):
     cifg, peephole = VARIANTS[variant]
     args = random_lstm_args(rng, B=2, T=4, F=2, H=3, cifg=cifg, peephole=peephole, mask=mask,
                             initial_state=True)

@@ -23,13 +23,6 @@ def time_loop_chunks(request, monkeypatch):
     return split
 
 
-@pytest.fixture(params=[True, False], ids=["fused-projection", "gemm-projection"])
-def input_projection(request, monkeypatch):
-    """Project the input inside the time loop, or in one GEMM before it, whatever the shape would choose."""
-    monkeypatch.setattr(numlstm.functional, "fuses_input_projection", lambda *shape: request.param)
-    return request.param
-
-
 @pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
 def test_kernels_match_numpy_reference(rng, time_loop_chunks, input_projection, cifg, peephole, mask, reverse, zero_output):
     args = random_lstm_args(rng, B=3, cifg=cifg, peephole=peephole, mask=mask, initial_state=True)
