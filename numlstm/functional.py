@@ -25,6 +25,7 @@ and non-finite values propagate through the affected batch rows; the
 activations never turn finite input into NaN (they saturate).
 """
 
+import functools
 import os
 from typing import NamedTuple
 
@@ -246,6 +247,26 @@ def fuses_input_projection(features, units, kernel_bytes):
     return 4 * features <= units or kernel_bytes <= _FUSED_KERNEL_MAX_BYTES
 
 
+@functools.lru_cache(maxsize=64)
+def _cpu_forward_layout(B, T, F, H, GH, dtype):
+    """(whether the pass fuses its input projection, the shapes of xs, xh, gates, hs, cs, the panels and their
+    product's scratch, cut from one buffer): the same for every CPU forward pass of these sizes."""
+    fused = fuses_input_projection(F, H, F * GH * dtype.itemsize)
+    panel_layout = panels_shape(F + H if fused else H, GH, dtype)  # whole panels: rec has P * NR >= GH columns
+    return fused, ((0 if fused else T, B, F), (T, B, F + H), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
+                   panel_layout, (B, panel_layout[0] * panel_layout[2]))
+
+
+@functools.lru_cache(maxsize=64)
+def _cpu_backward_layout(B, T, F, H, GH, dtype, input_gradient, split, peephole_size):
+    """The shapes of the transposed panels, dx's rows, the GEMM blocks' partial weight sums, the loop blocks'
+    d_peephole sums and the two scratch arrays, cut from one buffer, for every CPU backward pass of these
+    sizes and this ``_Split``."""
+    panel_layout = panels_shape(GH, H, dtype)
+    return (panel_layout, ((B * T if input_gradient else 0), F), (split.gemm - 1, F + H, GH),
+            (split.loop, peephole_size), (B, H), (B, panel_layout[0] * panel_layout[2]))
+
+
 def first_pass_compiles(loops=None):
     """True when this process has run none of ``loops`` (Numba dispatchers; the LSTM's CPU block loops, where
     most of the compile time goes, by default) and Numba's on-disk cache holds none: the first pass then
@@ -384,10 +405,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
                                final_states)
     split = options["split"] = _split(B, T, F, H, GH)
-    fused = fuses_input_projection(F, H, kernel.nbytes)
-    panel_layout = panels_shape(F + H if fused else H, GH, dtype)  # whole panels: rec has P * NR >= GH columns
-    carved = _host_buffers.carve(dtype, (0 if fused else T, B, F), (T, B, F + H), (T, B, GH), (T + 1, B, H),
-                                 (T + 1, B, H), panel_layout, (B, panel_layout[0] * panel_layout[2]))
+    fused, shapes = _cpu_forward_layout(B, T, F, H, GH, dtype)
+    carved = _host_buffers.carve(dtype, *shapes)
     xs, xh, gates, hs, cs, panels, rec = carved.arrays
     outputs = np.empty((B, T, H), dtype)
     if fused:
@@ -456,9 +475,11 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         given.update((name, ops.copy(array) if _backend.is_device_array(array) else ops.local(array))
                      for name, array in given.items() if array is not None and name != "d_outputs")
     d_outputs, d_h_n, d_c_n = given.values()
-    d_outputs = ops.zeros((0, 0, 0), dtype) if d_outputs is None else ops.local(d_outputs)
-    d_h_n = ops.zeros((B, H), dtype) if d_h_n is None else d_h_n
-    d_c_n = ops.zeros((B, H), dtype) if d_c_n is None else d_c_n
+    # The CPU kernels only read these; the GPU pass turns d_h_n and d_c_n into dh0 and dc0 in place.
+    zeros = ops.zeros if ops.name == "cuda" else ops.read_only_zeros
+    d_outputs = ops.read_only_zeros((0, 0, 0), dtype) if d_outputs is None else ops.local(d_outputs)
+    d_h_n = zeros((B, H), dtype) if d_h_n is None else d_h_n
+    d_c_n = zeros((B, H), dtype) if d_c_n is None else d_c_n
 
     workspace.consumed = True
     input_gradient = bool(input_gradient)
@@ -470,9 +491,8 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
     peephole = saved["peephole"]
     # Each block of the passes fills its own share; the blocks' partial sums are added up below.
-    panel_layout = panels_shape(GH, H, dtype)
-    carved = _host_buffers.carve(dtype, panel_layout, (dx_shape[0] * dx_shape[1], F), (split.gemm - 1, F + H, GH),
-                                 (split.loop, peephole.shape[0]), (B, H), (B, panel_layout[0] * panel_layout[2]))
+    carved = _host_buffers.carve(dtype, *_cpu_backward_layout(B, T, F, H, GH, dtype, input_gradient, split,
+                                                             peephole.shape[0]))
     panels, dx_rows, partial_weights, d_peephole_blocks, dh_total, dh_rec = carved.arrays
     dx = np.empty(dx_shape, dtype)
     # d_kernel's rows, then d_recurrent_kernel's: one GEMM fills both

@@ -4,6 +4,8 @@ Functions may return views of their arguments where numpy does; callers
 never write into what they did not allocate.
 """
 
+import functools
+
 import numpy as np
 
 from ..kernels import optimizer_updates
@@ -53,8 +55,14 @@ def zeros(shape, dtype):
     return np.zeros(shape, dtype)
 
 
+@functools.lru_cache(maxsize=64)
 def read_only_zeros(shape, dtype):
-    """A zero array for inputs that nothing writes (the GPU backend shares one per shape)."""
+    """A zero array for inputs that nothing writes, shared per shape and dtype as the GPU backend's.
+
+    The CPU kernels read such inputs through ``read_only`` (a write to one does not compile). Allocating the
+    five that a pass without states, peepholes or masks passes cost a tiny forward pass (B=1, T=100, H=32)
+    2-3 us of its 75.
+    """
     return np.zeros(shape, dtype)
 
 
