@@ -248,13 +248,12 @@ def fuses_input_projection(features, units, kernel_bytes):
 
 
 @functools.lru_cache(maxsize=64)
-def _cpu_forward_layout(B, T, F, H, GH, dtype):
-    """(whether the pass fuses its input projection, the shapes of xs, xh, gates, hs, cs, the panels and their
-    product's scratch, cut from one buffer): the same for every CPU forward pass of these sizes."""
-    fused = fuses_input_projection(F, H, F * GH * dtype.itemsize)
+def _cpu_forward_layout(B, T, F, H, GH, dtype, fused):
+    """The shapes of xs, xh, gates, hs, cs, the panels and their product's scratch, cut from one buffer, for
+    every CPU forward pass of these sizes and form of the input projection."""
     panel_layout = panels_shape(F + H if fused else H, GH, dtype)  # whole panels: rec has P * NR >= GH columns
-    return fused, ((0 if fused else T, B, F), (T, B, F + H), (T, B, GH), (T + 1, B, H), (T + 1, B, H),
-                   panel_layout, (B, panel_layout[0] * panel_layout[2]))
+    return ((0 if fused else T, B, F), (T, B, F + H), (T, B, GH), (T + 1, B, H), (T + 1, B, H), panel_layout,
+            (B, panel_layout[0] * panel_layout[2]))
 
 
 @functools.lru_cache(maxsize=64)
@@ -405,8 +404,8 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
                                final_states)
     split = options["split"] = _split(B, T, F, H, GH)
-    fused, shapes = _cpu_forward_layout(B, T, F, H, GH, dtype)
-    carved = _host_buffers.carve(dtype, *shapes)
+    fused = fuses_input_projection(F, H, kernel.nbytes)
+    carved = _host_buffers.carve(dtype, *_cpu_forward_layout(B, T, F, H, GH, dtype, fused))
     xs, xh, gates, hs, cs, panels, rec = carved.arrays
     outputs = np.empty((B, T, H), dtype)
     if fused:

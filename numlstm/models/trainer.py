@@ -388,7 +388,7 @@ class Trainer(TrainingSteps, Inference):
 
         def loss_and_gradient(flat):
             backend.assign(trainable, flat.astype(trainable.dtype))
-            value, _, grads, _ = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
+            value, _, grads = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
             return float(value), backend.to_host(grads).astype(np.float64)
 
         epoch = [initial_epoch]

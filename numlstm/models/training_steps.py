@@ -81,9 +81,9 @@ class TrainingSteps:
             sum(float(v) * s for v, s in present)
         return total, values, d_outputs
 
-    def _loss_and_flat_grads(self, xs, ys, weights, update_metrics=True):
-        """(loss, per-output losses, flat trainable gradient, all gradients) of one batch."""
-        ops = self._place()
+    def _loss_and_grads(self, ops, xs, ys, weights, update_metrics=True):
+        """(loss, per-output losses, gradients aligned with ``get_weights()``) of one batch; ``ops``: the backend
+        of ``_place()``."""
         samples = len(xs[0])
         targets = self._prepared_targets(ops, ys, samples)
         outputs, tape = self._forward(xs, training=True)
@@ -92,7 +92,13 @@ class TrainingSteps:
         grads = self._backward(tape, d_outputs, ops)
         if fetches is not None:
             self._update_metrics(ys, weights, fetches)
-        return total, values, self._flat_trainable(ops, grads), grads
+        return total, values, grads
+
+    def _loss_and_flat_grads(self, xs, ys, weights, update_metrics=True):
+        """(loss, per-output losses, flat trainable gradient: the optimizer's input) of one batch."""
+        ops = self._place()
+        total, values, grads = self._loss_and_grads(ops, xs, ys, weights, update_metrics)
+        return total, values, self._flat_trainable(ops, grads)
 
     def _queue_metric_fetches(self, outputs):
         """Downloads of the outputs that have metrics, queued before the backward pass."""
@@ -114,7 +120,7 @@ class TrainingSteps:
         """Logs and flat gradient of one batch; with several ranks, of the whole global batch."""
         xs, ys, weights, rows = batch
         if strategy.size == 1:
-            total, values, flat, _ = self._loss_and_flat_grads(xs, ys, weights)
+            total, values, flat = self._loss_and_flat_grads(xs, ys, weights)
             return self._batch_logs(total, values), flat
         start, stop = strategy.shard(rows)
         count = stop - start
@@ -122,7 +128,7 @@ class TrainingSteps:
         names = list(self._batch_logs(0.0, [0.0] * len(self._losses)))
         if count:
             local = [[None if a is None else a[start:stop] for a in group] for group in (xs, ys, weights)]
-            total, values, flat, _ = self._loss_and_flat_grads(*local)
+            total, values, flat = self._loss_and_flat_grads(*local)
             logs = self._batch_logs(float(total), [None if v is None else float(v) for v in values])
             flat = backend.to_host(flat)
         else:
@@ -156,7 +162,7 @@ class TrainingSteps:
         """
         self._require_compiled("compute_gradients")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
-        total, _, _, grads = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
+        total, _, grads = self._loss_and_grads(self._place(), xs, ys, weights, update_metrics=False)
         return float(total), [backend.to_host(g) for g in grads]
 
     @in_device_context
@@ -173,7 +179,7 @@ class TrainingSteps:
         if isinstance(self.optimizer, optimizers.LBFGS):
             raise ValueError("L-BFGS is full-batch: use fit, not train_on_batch")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight, class_weight)
-        total, _, flat, _ = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
+        total, _, flat = self._loss_and_flat_grads(xs, ys, weights, update_metrics=False)
         self._step(flat)
         return float(total)
 
