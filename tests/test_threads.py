@@ -208,3 +208,27 @@ def test_a_model_call_holds_blas_to_one_thread(monkeypatch):
         model.fit(x, np.ones((8, 1), np.float32), epochs=1, verbose=0)
         model.predict(x)
     assert seen and all(counts == [1] * len(counts) for counts in seen), seen
+
+
+@pytest.mark.parametrize("make_layer, shape", [
+    (lambda: numlstm.layers.LSTM(3), (8, 4, 2)),
+    (lambda: numlstm.layers.Bidirectional(numlstm.layers.LSTM(3)), (8, 4, 2)),
+    (lambda: numlstm.layers.ConvLSTM1D(2, 3, padding="same"), (2, 3, 5, 2)),
+], ids=["lstm", "bidirectional", "convlstm1d"])
+def test_a_layer_called_alone_runs_its_passes_with_blas_on_one_thread(monkeypatch, make_layer, shape):
+    """The recurrent layers call their passes without the functional API's context wrapper (a model holds the
+    context already): ``Layer.__call__`` holds it for a layer called on its own."""
+    from threadpoolctl import ThreadpoolController
+
+    seen = []
+    for module, name in ((numlstm.functional, "_split"), (numlstm.convlstm, "_row_split")):
+        split = getattr(module, name)
+
+        def recording_split(*args, _split=split):
+            seen.append([info["num_threads"] for info in ThreadpoolController().select(user_api="blas").info()])
+            return _split(*args)
+
+        monkeypatch.setattr(module, name, recording_split)
+    with ThreadpoolController().limit(limits=2, user_api="blas"):
+        make_layer()(np.ones(shape, np.float32))
+    assert seen and all(counts == [1] * len(counts) for counts in seen), seen

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend, config, initializers
+from .. import backend, config, dispatch, initializers
 from ..kernels.checks import count_non_finite
 from .symbolic import any_symbolic, call_symbolically, flatten
 
@@ -62,6 +62,17 @@ def check_finite_data(array, name):
         return
     index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
     raise ValueError(f"{name} contains NaN or infinity at index {index}")
+
+
+def _device_of_call(layer, x, *args):
+    return "cuda" if any(backend.is_device_array(item) for item in flatten(x)) else dispatch.current_device()
+
+
+@backend.in_context_of(_device_of_call)
+def _forward_in_context(layer, x, mask, training, initial_state):
+    """``layer.forward``'s output, inside the context of the device it runs on (``backend.in_context_of``), as a
+    model's calls run: the recurrent layers' passes run in it without entering it again."""
+    return layer.forward(x, mask=mask, training=bool(training), initial_state=initial_state)[0]
 
 
 class Backward(NamedTuple):
@@ -222,8 +233,7 @@ class Layer:
             return call_symbolically(self, x, mask=mask, training=training, initial_state=initial_state)
         for i, item in enumerate(flatten(x)):
             check_finite_data(np.asarray(backend.to_host(item)), f"{self.name}: x" + (f"[{i}]" if isinstance(x, (list, tuple)) else ""))
-        output, _ = self.forward(x, mask=mask, training=bool(training), initial_state=initial_state)
-        return output
+        return _forward_in_context(self, x, mask, training, initial_state)
 
     def forward(self, x, mask=None, training=False, initial_state=None):
         """Returns ``(output, cache)``; ``cache`` is what ``backward`` needs."""
