@@ -56,6 +56,28 @@ class RecurrentProduct:
             self.blas(self.h, self.recurrent_kernel, self.blas_out, 10)
 
 
+class WeightPacking:
+    """Packing the recurrent kernel R (H, 4H) into the product's panels, float32, as every pass does once:
+    ``forward`` packs R, ``backward`` packs R's transpose (``pack_panels``)."""
+
+    params = [list(SIZES), ["forward", "backward"]]
+    param_names = ["size", "direction"]
+
+    def setup(self, size, direction):
+        from numlstm.kernels.cpu.packed_gemm import pack_panels, panels_shape
+
+        H = SIZES[size][3]
+        self.recurrent_kernel = np.random.default_rng(0).standard_normal((H, 4 * H)).astype(np.float32)
+        self.transpose = direction == "backward"
+        rows, columns = (4 * H, H) if self.transpose else (H, 4 * H)
+        self.panels = np.empty(panels_shape(rows, columns, np.float32), np.float32)
+        self.pack = pack_panels
+        self.time_pack(size, direction)
+
+    def time_pack(self, size, direction):
+        self.pack(self.recurrent_kernel, self.transpose, self.panels, 0)
+
+
 class GateActivations:
     """float32 tanh over 2^20 values: numlstm's vectorised rational form and numpy's."""
 
