@@ -36,7 +36,14 @@ DEVICES = ("auto", "cpu", "cuda")
 _INSTALL_HINT = ('install the CUDA extra (pip install "numlstm[cuda]") on a machine with an NVIDIA GPU and driver, '
                  "and check what Numba sees with `numba -s` (section __CUDA Information__)")
 
-_state = threading.local()
+
+class _ThreadState(threading.local):
+    # A class attribute, so that a thread that never entered a ``device`` block reads None without the
+    # AttributeError that ``getattr(local, name, None)`` raises and catches (1 us of every pass).
+    stack = None  # this thread's stack of ``device`` blocks
+
+
+_state = _ThreadState()
 _default = None
 _warned = False  # "auto" has warned that it fell back to the CPU from a GPU it cannot use
 
@@ -143,7 +150,7 @@ def set_device(name):
 def current_device():
     """The device ("cpu" or "cuda") the next LSTM pass runs on."""
     global _default
-    stack = getattr(_state, "stack", None)
+    stack = _state.stack
     if stack:
         return stack[-1]
     if _default is None:
@@ -169,7 +176,7 @@ def device(name):
     cpu cpu
     """
     resolved = _resolve(name, "device")
-    stack = getattr(_state, "stack", None)
+    stack = _state.stack
     if stack is None:
         stack = _state.stack = []
     stack.append(resolved)

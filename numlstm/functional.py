@@ -162,13 +162,18 @@ def _check_finite(named_arrays):
         if array is None:
             continue
         # Device arrays are checked on a host copy: direct calls only; layers pass check_finite=False.
-        flat = _backend.to_host(array).reshape(-1)
+        flat = (array if type(array) is np.ndarray else _backend.to_host(array)).reshape(-1)
         if count_non_finite(flat):
             index = tuple(int(i) for i in np.unravel_index(first_non_finite(flat), array.shape))
             raise ValueError(
                 f"{name} contains NaN or infinity (first at index {index}); "
                 "clean the data or pass check_finite=False to let it propagate"
             )
+
+
+# The shapes that lstm_forward's errors name for kernel, bias and peephole, by gate count.
+_WEIGHT_SHAPE_MEANINGS = {gates: (f"(features, {gates} * units)", f"({gates} * units,)", f"({gates - 1} * units,)")
+                          for gates in (3, 4)}
 
 
 def _prepare(value, name, dtype, expected, meaning, backward=False):
@@ -358,12 +363,13 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     if H < 1:
         raise ValueError("recurrent_kernel must have at least one unit, got shape (0, 0)")
     GH = n_gates * H
+    meanings = _WEIGHT_SHAPE_MEANINGS[n_gates]
     given = {
         "x": _c_contiguous(x, "x"),
-        "kernel": _prepare(kernel, "kernel", dtype, (F, GH), f"(features, {n_gates} * units)"),
+        "kernel": _prepare(kernel, "kernel", dtype, (F, GH), meanings[0]),
         "recurrent_kernel": _prepare(recurrent_kernel, "recurrent_kernel", dtype, (H, GH), "(units, G * units)"),
-        "bias": _prepare(bias, "bias", dtype, (GH,), f"({n_gates} * units,)"),
-        "peephole": _prepare(peephole, "peephole", dtype, ((n_gates - 1) * H,), f"({n_gates - 1} * units,)"),
+        "bias": _prepare(bias, "bias", dtype, (GH,), meanings[1]),
+        "peephole": _prepare(peephole, "peephole", dtype, ((n_gates - 1) * H,), meanings[2]),
         "h0": _prepare(h0, "h0", dtype, (B, H), "(batch, units)"),
         "c0": _prepare(c0, "c0", dtype, (B, H), "(batch, units)"),
         "recurrent_mask": _prepare(recurrent_mask, "recurrent_mask", dtype, (B, H), "(batch, units)"),

@@ -199,9 +199,10 @@ def compute_threads(at_most=None):
     threads = numba.get_num_threads()
     if at_most is not None:
         threads = min(threads, at_most)
-    if user_set_threads():
+    cap = available_cores() // _node_ranks
+    if threads <= cap or user_set_threads():  # the cap first: the environment's lookup costs 2 us a pass
         return max(1, threads)
-    return max(1, min(threads, available_cores() // _node_ranks))
+    return max(1, cap)
 
 
 @functools.cache
@@ -305,4 +306,7 @@ def numba_threads_for(blocks):
     blocks : int
         How many blocks the pass splits its work into.
     """
-    return numba_threads(blocks) if blocks > 1 else contextlib.nullcontext()
+    return numba_threads(blocks) if blocks > 1 else _UNCHANGED_THREADS
+
+
+_UNCHANGED_THREADS = contextlib.nullcontext()  # reusable: it holds no state

@@ -13,8 +13,10 @@ from ..kernels import optimizer_updates
 name = "cpu"
 
 
+# ``type(array) is np.ndarray`` first: for an ndarray, the getattr below raises and catches an
+# AttributeError, 1 us of every call.
 def holds(array):
-    return not getattr(array, "__cuda_ndarray__", False)
+    return type(array) is np.ndarray or not getattr(array, "__cuda_ndarray__", False)
 
 
 def from_host(array):
@@ -23,6 +25,8 @@ def from_host(array):
 
 def local(array):
     """``array`` as an array of this backend (a host copy of a device array)."""
+    if type(array) is np.ndarray:
+        return array
     return array.copy_to_host() if getattr(array, "__cuda_ndarray__", False) else array
 
 

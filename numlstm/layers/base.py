@@ -116,6 +116,9 @@ class Layer:
         default, or float64.
     """
 
+    # Whether ``backward`` takes None for an output nothing used; otherwise the model passes zeros there.
+    missing_gradients_allowed = False
+
     def __init__(self, name=None, dtype=None):
         self.name = name or _default_name(self)
         self.dtype = np.dtype(dtype or config.floatx())
