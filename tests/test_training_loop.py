@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import re
 import sys
 
@@ -132,6 +133,44 @@ def test_auto_verbosity_draws_a_progress_bar_on_a_terminal(monkeypatch):
     drawn = terminal.getvalue()
     assert "\r" in drawn and "Epoch 1/1: 100%" in drawn and "4/4" in drawn
     assert not any(line.startswith("Epoch 1/1 - ") for line in drawn.splitlines()), "a bar, not verbose=2's line"
+
+
+_FIT_ON_A_TERMINAL = """
+import numpy as np, numlstm
+from numlstm import layers
+model = numlstm.Sequential([layers.Input((6, 2)), layers.LSTM(6, dtype="float64"), layers.Dense(1, dtype="float64")])
+model.compile("adam", "mse")
+model.fit(np.zeros((32, 6, 2)), np.zeros((32, 1)), epochs=1, batch_size=8, verbose=1)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (os.openpty)")
+def test_the_progress_bar_draws_on_a_terminal_that_reports_no_size():
+    """`script`, some containers and a pty nobody sized report 0 x 0: tqdm drew nothing there, only a blank line
+    per epoch, until the bar got a size of its own."""
+    import fcntl
+    import struct
+    import subprocess
+    import termios
+
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+    child = subprocess.Popen([sys.executable, "-c", _FIT_ON_A_TERMINAL], stdout=follower, stderr=follower,
+                             stdin=subprocess.DEVNULL)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    assert child.wait(timeout=120) == 0, drawn.decode(errors="replace")
+    text = drawn.decode(errors="replace")
+    assert "Epoch 1/1: 100%" in text and "4/4" in text, text
 
 
 @pytest.mark.parametrize("arguments,match", [

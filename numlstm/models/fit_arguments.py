@@ -33,14 +33,16 @@ def _per_step(seconds):
     return f"{seconds * 1e3:.0f}ms/step" if seconds >= 1e-3 else f"{seconds * 1e6:.0f}us/step"
 
 
-def _bar_width():
-    """tqdm's width: the terminal's as it changes, except where the terminal reports zero columns (some
-    containers and `script`), where tqdm would draw nothing: then 80."""
+def _bar_size():
+    """tqdm's size: the terminal's as it changes, except where the terminal reports zero columns or rows (some
+    containers, `script`, a pty whose size nobody set), where tqdm would draw nothing: then 80 by 24."""
     try:
-        columns = os.get_terminal_size(sys.stdout.fileno()).columns
+        columns, rows = os.get_terminal_size(sys.stdout.fileno())
     except (AttributeError, ValueError, OSError):
-        columns = None
-    return {"ncols": 80} if columns == 0 else {"dynamic_ncols": True}
+        return {"dynamic_ncols": True}
+    if columns and rows:
+        return {"dynamic_ncols": True}
+    return {"ncols": columns or 80, "nrows": rows or 24}
 
 
 def _auto_verbosity():

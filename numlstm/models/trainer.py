@@ -21,7 +21,7 @@ from .batches import ArrayBatches, IterableBatches
 from .compile_notice import CompileNotice
 from .compiled_metrics import CompiledMetrics
 from .device_context import in_device_context
-from .fit_arguments import (_auto_verbosity, _bar_width, _batch_size_argument, _count_argument, _integer_argument,
+from .fit_arguments import (_auto_verbosity, _bar_size, _batch_size_argument, _count_argument, _integer_argument,
                             _per_step, _strategy)
 from .inference import Inference
 from .training_steps import TrainingSteps
@@ -330,7 +330,7 @@ class Trainer(TrainingSteps, Inference):
         steps = batches.steps
         totals, seen = collections.defaultdict(float), 0
         bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
-                   disable=verbose != 1, leave=True, **_bar_width())
+                   disable=verbose != 1, leave=True, **_bar_size())
         logs = {}
         order = strategy.broadcast_order(batches.order(shuffle, utils.global_generator()))
         step = -1
