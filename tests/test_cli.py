@@ -228,6 +228,9 @@ def test_info_and_the_module_entry_point(capsys):
     assert code == 0
     for expected in ("numlstm ", "numba", "Numba threads", "CUDA:", "JIT cache"):
         assert expected in out
+    cache_line = next(line for line in out.splitlines() if line.startswith("JIT cache: "))
+    assert any(said in cache_line for said in ("kernels stored", "empty: the first run", "the user cache folder")), \
+        "it says whether compiled kernels are stored yet"
     layer = out.split("threading layer: ", 1)[1].split()[0]
     assert layer in ("omp", "tbb", "workqueue") and layer == numba.threading_layer(), "the layer Numba runs on"
     completed = subprocess.run([sys.executable, "-m", "numlstm", "--help"], capture_output=True, text=True,

@@ -135,8 +135,8 @@ def _training_options(parser, epochs, layers, lookback, horizon):
     group.add_argument("--learning-rate", type=_positive_float, default=3e-3,
                        help="the Adam optimizer's step size (%(default)s)")
     group.add_argument("--validation", type=_fraction, default=0.15,
-                       help="share of the series' steps, before the test's, held out to stop training and "
-                            "calibrate the intervals (%(default)s)")
+                       help="share of the series' steps, before the test's, held out to stop training (and to "
+                            "calibrate the intervals of a probabilistic forecast) (%(default)s)")
     group.add_argument("--test", type=_fraction, default=0.15,
                        help="share of the series' steps, at its end, held out to score the forecasts (%(default)s)")
     group.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")

@@ -68,11 +68,11 @@ def info():
                       if name in os.environ) or "the OpenMP runtime's defaults"
     print(f"numlstm passes: {numlstm.threads.compute_threads()} threads, BLAS on one (cores this process may use: "
           f"{numlstm.threads.available_cores()}; cgroup CPU quota: {'none' if quota is None else f'{quota:g}'}); "
-          f"waiting threads: {waits}")
+          f"how long an idle thread spins before it sleeps: {waits}")
     for pool in threadpoolctl.threadpool_info():
         if pool.get("user_api") == "blas":
-            print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} ({pool.get('architecture')}, "
-                  f"{pool.get('num_threads')} threads) from {pool.get('filepath')}")
+            print(f"BLAS: {pool.get('internal_api')} {pool.get('version')} ({pool.get('architecture')}; "
+                  f"{pool.get('num_threads')} threads outside numlstm's passes, 1 inside) from {pool.get('filepath')}")
     from ..dispatch import current_device
 
     try:
@@ -81,6 +81,16 @@ def info():
         chosen = f"none ({exc})"
     print(f"CUDA: {_cuda_status()}; LSTM passes run on: {chosen} (NUMLSTM_DEVICE or numlstm.set_device to change)")
     kernels = os.path.dirname(cpu_kernels.__file__)
-    cache = numba.config.CACHE_DIR or (os.path.join(kernels, "__pycache__") if os.access(kernels, os.W_OK)
-                                       else "the user cache folder Numba picks (set NUMBA_CACHE_DIR to choose)")
-    print(f"JIT cache: {cache} (cache={kernel_options.CPU_JIT.cache})")
+    cache = numba.config.CACHE_DIR or (os.path.join(kernels, "__pycache__") if os.access(kernels, os.W_OK) else None)
+    if cache is None:
+        print(f"JIT cache: the user cache folder Numba picks (set NUMBA_CACHE_DIR to choose) "
+              f"(cache={kernel_options.CPU_JIT.cache})")
+    else:
+        print(f"JIT cache: {cache} (cache={kernel_options.CPU_JIT.cache}; {_cached_kernels(cache)})")
+
+
+def _cached_kernels(folder):
+    """How many compiled kernels ``folder`` holds: Numba writes one index file (.nbi) per kernel, in subfolders
+    under a NUMBA_CACHE_DIR."""
+    count = sum(name.endswith(".nbi") for _, _, names in os.walk(folder) for name in names)
+    return f"{count} kernels stored" if count else "empty: the first run compiles the kernels and stores them"
