@@ -162,7 +162,7 @@ def _check_finite(named_arrays):
         if array is None:
             continue
         # Device arrays are checked on a host copy: direct calls only; layers pass check_finite=False.
-        flat = (array if type(array) is np.ndarray else _backend.to_host(array)).reshape(-1)
+        flat = _backend.to_host(array).reshape(-1)
         if count_non_finite(flat):
             index = tuple(int(i) for i in np.unravel_index(first_non_finite(flat), array.shape))
             raise ValueError(

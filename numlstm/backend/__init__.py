@@ -17,11 +17,7 @@ import numpy as np
 
 from .. import threads
 from . import cpu
-
-
-def is_device_array(array):
-    """True for a CUDA device array (real or simulated), without importing numba.cuda."""
-    return type(array) is not np.ndarray and bool(getattr(array, "__cuda_ndarray__", False))
+from .cpu import is_device_array
 
 
 # An output's shape and dtype, all that a loss's target check (``Loss.kernel_targets``) reads of it.

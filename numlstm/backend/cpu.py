@@ -13,10 +13,15 @@ from ..kernels import optimizer_updates
 name = "cpu"
 
 
-# ``type(array) is np.ndarray`` first: for an ndarray, the getattr below raises and catches an
-# AttributeError, 1 us of every call.
+def is_device_array(array):
+    """True for a CUDA device array (real or simulated), without importing numba.cuda."""
+    # ``type(array) is np.ndarray`` first: for an ndarray, the getattr raises and catches an AttributeError,
+    # 1 us of every call.
+    return type(array) is not np.ndarray and bool(getattr(array, "__cuda_ndarray__", False))
+
+
 def holds(array):
-    return type(array) is np.ndarray or not getattr(array, "__cuda_ndarray__", False)
+    return not is_device_array(array)
 
 
 def from_host(array):
@@ -25,9 +30,7 @@ def from_host(array):
 
 def local(array):
     """``array`` as an array of this backend (a host copy of a device array)."""
-    if type(array) is np.ndarray:
-        return array
-    return array.copy_to_host() if getattr(array, "__cuda_ndarray__", False) else array
+    return array.copy_to_host() if is_device_array(array) else array
 
 
 def to_host(array):
