@@ -25,7 +25,7 @@ from numba import types
 from numba.extending import overload
 
 from .disk_cache import njit
-from .options import JIT_KWARGS
+from .options import CALLEE_JIT_KWARGS, JIT_KWARGS
 
 _CLAMP = 7.90531110763549805
 _NUMERATOR = (
@@ -49,7 +49,7 @@ _B0, _B2, _B4, _B6 = (np.float32(b) for b in _DENOMINATOR)
 _CLAMP32, _HALF32 = np.float32(_CLAMP), np.float32(0.5)
 
 
-@njit(**JIT_KWARGS)
+@njit(**CALLEE_JIT_KWARGS)
 def rational_tanh(x):
     """Branch-free float32 rational tanh, absolute error < 4e-7."""
     x = min(max(x, -_CLAMP32), _CLAMP32)
@@ -78,7 +78,7 @@ def sigmoid(x):
     raise NotImplementedError("numlstm.kernels.activations.sigmoid runs inside njit code only")
 
 
-@overload(tanh, jit_options=JIT_KWARGS)
+@overload(tanh, jit_options=CALLEE_JIT_KWARGS)
 def _tanh_overload(x):
     if x == types.float32:
         return lambda x: rational_tanh(x)
@@ -87,7 +87,7 @@ def _tanh_overload(x):
     return None
 
 
-@overload(sigmoid, jit_options=JIT_KWARGS)
+@overload(sigmoid, jit_options=CALLEE_JIT_KWARGS)
 def _sigmoid_overload(x):
     if x == types.float32:
         return lambda x: _HALF32 * rational_tanh(_HALF32 * x) + _HALF32

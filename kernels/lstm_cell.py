@@ -24,7 +24,7 @@ from types import SimpleNamespace
 
 from .activations import sigmoid, tanh
 from .disk_cache import njit
-from .options import JIT_KWARGS
+from .options import CALLEE_JIT_KWARGS, JIT_KWARGS
 
 
 def gate_rules(compile, sigmoid, tanh):
@@ -100,7 +100,7 @@ def gate_rules(compile, sigmoid, tanh):
 
 # Compiled functions, which LLVM inlines into the CPU loops: inlined in Numba's IR instead, each rule's every
 # call site was typed again, and a first training step took about 0.5 s longer.
-_RULES = gate_rules(njit(**JIT_KWARGS), sigmoid, tanh)
+_RULES = gate_rules(njit(**CALLEE_JIT_KWARGS), sigmoid, tanh)
 _peephole_gate, _cell_state, _hidden_state = _RULES.peephole_gate, _RULES.cell_state, _RULES.hidden_state
 _unit_backward = _RULES.unit_backward
 

@@ -36,17 +36,22 @@ class CpuJitOptions:
         LLVM fast-math flags: ``reassoc`` lets reductions vectorise, ``contract`` allows FMA, ``nsz``
         ignores the sign of zero and ``arcp`` lets a division become a multiplication by the reciprocal;
         never ``nnan``/``ninf``, for a NaN must propagate, not be optimised into a finite value.
+    cfunc_wrapper : bool
+        Compile Numba's C-callable wrapper of each kernel. Off: nothing calls it (Python calls a kernel through
+        its Python wrapper; kernels call each other directly or through their native address), and each
+        wrapper is one more function for LLVM to optimise and compile.
     """
 
     cache: bool = True
     nogil: bool = True
     error_model: str = "numpy"
     fastmath: frozenset = frozenset({"contract", "reassoc", "nsz", "arcp"})
+    cfunc_wrapper: bool = False
 
     def jit_kwargs(self):
         """The options as keyword arguments of ``numba.njit``."""
         return {"cache": self.cache, "nogil": self.nogil, "error_model": self.error_model,
-                "fastmath": set(self.fastmath)}
+                "fastmath": set(self.fastmath), "no_cfunc_wrapper": not self.cfunc_wrapper}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +181,10 @@ class GpuPreset:
 
 CPU_JIT = CpuJitOptions()
 JIT_KWARGS = CPU_JIT.jit_kwargs()  # what the CPU kernels' decorators take, computed once
+# The kernels that only other kernels call (the LSTM's blocks, the packed product, the gate rules, the
+# activations, the parallel launcher) have no Python wrapper, which would unbox every argument for a call
+# that never comes: a first training step compiles about a second less (asv_bench/README.md).
+CALLEE_JIT_KWARGS = {**JIT_KWARGS, "no_cpython_wrapper": True}
 
 DEVICE_PRESET = GpuPreset()
 # The simulator runs one Python thread per CUDA thread: tiny blocks, 2 rows per thread so that the tests'

@@ -40,7 +40,7 @@ import numpy as np
 from numba import types
 
 from ..disk_cache import njit
-from ..options import JIT_KWARGS
+from ..options import CALLEE_JIT_KWARGS, JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from .blas import gemm
 from .native_calls import NativeEntries, load_arguments, read_only, run_blocks
@@ -77,7 +77,7 @@ def _add(target, source):
         target[j] += source[j]
 
 
-@njit(**JIT_KWARGS)
+@njit(**CALLEE_JIT_KWARGS)
 def input_projection_rows(chunk, chunks, arguments):
     """Share ``chunk`` of ``chunks`` of the T*B rows (time-major, in processing order) of the input
     projection: its rows of xs_rows (T*B, F) from x (B, T, F), then gates_rows (T*B, G*H) = xs_rows @ kernel.
@@ -130,7 +130,7 @@ def _variant_function(function, cifg):
     """
     function.__name__ = f"{function.__name__}_{'cifg' if cifg else 'standard'}"
     function.__qualname__ = function.__name__
-    return njit(**JIT_KWARGS)(function)
+    return njit(**CALLEE_JIT_KWARGS)(function)
 
 
 def _make_forward_rows(cifg):
@@ -212,7 +212,7 @@ def _make_backward_rows(cifg):
     return _variant_function(backward_rows, cifg)
 
 
-@njit(**JIT_KWARGS)
+@njit(**CALLEE_JIT_KWARGS)
 def weight_gradient_rows(chunk, chunks, arguments):
     """Share ``chunk`` of ``chunks`` of the GEMMs after BPTT (see ``weight_gradients``): block 0 writes
     ``d_weights``, block c > 0 ``partial_weights[c - 1]``, and block c its bias sum ``d_bias_blocks[c]``;

@@ -41,7 +41,7 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, register_model
 
 from ..disk_cache import njit
-from ..options import JIT_KWARGS
+from ..options import CALLEE_JIT_KWARGS, JIT_KWARGS
 
 
 class NativeEntryMissing(LookupError):
@@ -167,7 +167,7 @@ def find_entry(table, check):
 
 # Linked into every entry point, not called through its address: called so, the parallel forward pass of a
 # (16, 100, 8, 64) LSTM took 0.71 ms instead of 0.53 (cause not found); linked, it compiles in 0.3 s.
-@njit(parallel=True, **JIT_KWARGS)
+@njit(parallel=True, **CALLEE_JIT_KWARGS)
 def _run_in_parallel(block, arguments, chunks):
     for chunk in prange(chunks):
         call_native(block, (np.int64(chunk), chunks, arguments))
