@@ -69,64 +69,85 @@ def gpu_session(monkeypatch):
     return gpu_session
 
 
+def _expected_rows(time_loops):
+    """(table, regex) of a row each table of gpu_session.py must print."""
+    number = r"\d+\.\d+"
+    loops = rf" {number} \|" * time_loops  # one cell per time loop
+    return [
+        # numlstm, cuDNN, the ratio, cuDNN without TF32 and its ratio (none beside a torch loop)
+        ("cudnn", rf"cuDNN without TF32, ms \| ratio \|\n.*\n"
+                  rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
+                  rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
+                  rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \| - \| - \|"),
+        # calls each; numlstm, cuDNN and cuDNN without TF32; the two ratios
+        ("interleaved", rf"\| 3x1x2 \| \d+ \| {number} \| {number} \| {number} \| {number} \| {number} \|"),
+        # the time loops; their persistent plans; cuDNN; the ratio
+        ("forward", rf"\| 3x1x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* \| {number} \| {number} \|"),
+        # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps, both on TF32; cuDNN; the ratio
+        ("cublas", rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| "
+                   rf"{number} \| {number} \|"),
+        ("cublas", rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| "
+                   rf"{number} \| {number} \|"),
+        # the pool, numba-cuda's allocator, with frees held back; cuDNN; the ratio; then fit epochs
+        ("deallocations", rf"Device memory: numlstm's pool.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| "
+                          rf"{number} \| {number} \| {number} \| {number} \|(.*\n)*?\| fit epoch \(1 steps\) \| 3x2x2 \| "
+                          rf"{number} \| {number} \| {number} \| {number} \| {number} \|"),
+        # staged uploads, ordinary uploads; torch; the ratio
+        ("uploads", rf"\| LSTM, Dropout, Dense \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \|"),
+        # both GEMM block shapes (the first whole too), numlstm's cuBLAS call, torch.matmul, the ratio
+        ("gemm", rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
+                 rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \({number}\) \| {number} \|"),
+        ("gemm", rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
+                 rf"through cuda/launch.py's template: {number} us; "
+                 rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us"),
+        ("rows", rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|"),
+        # training steps: the loops, the backward plans, cuDNN, the ratio
+        ("training", rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* "
+                     rf"\| {number} \| {number} \|"),
+        ("fastmath", rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|"),  # fastmath on
+        ("compile", rf"\| compiled, no cache \| {number} \| {number} \| {number} \|"),
+        ("compile", rf"\| loaded from that cache \| {number} \| {number} \| {number} \|"),
+        # numlstm and cuDNN at each step count, no barriers (the simulator's defaults run split steps); what a
+        # step adds to each
+        ("steps", rf"\| 3 \|( {number} \|){{6}}( - \|){{3}} -?{number}, -?{number}, - \|"),
+        ("profile", rf"### training step 3x2x2, {{'persistent_below': \d+}}: {number} ms a call \(median\)\n\n"
+                    r"Device, 2 calls:\n\n```\n"),  # empty: the kernels of the simulator are Python
+        ("profile", rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
+                    r"Host Python, 2 calls:\n\n```\n +ncalls +tottime"),
+        # the whole call, cuda/lstm.py's forward, its pieces replayed (its arrays among them), torch's call
+        ("host", rf"### inference 3x1x2\n\n.*\n.*\n\| lstm_forward \(the benchmark's call\) \| {number} \|\n"
+                 rf"\| cuda.lstm.forward alone \| {number} \|\n"
+                 rf"\| in_context around nothing \(part of each piece below\) \| {number} \|\n"
+                 rf"(.*\n)*?\| cuda.lstm.device_array \| {number} \|\n"
+                 rf"(.*\n)*?\| torch.nn.LSTM on cuDNN \(its whole call\) \| {number} \|\n"
+                 rf"\| the pieces above, added up \| {number} \|"),
+    ]
+
+
+# Two halves of the tables, each a test of its own: pytest -n 2 runs them side by side (all of them took 85 s
+# in one test).
+_TABLE_HALVES = (("cudnn", "interleaved", "forward", "cublas", "deallocations", "uploads"),
+                 ("training", "fastmath", "rows", "gemm", "compile", "steps", "profile", "host"))
+
+
+def test_the_halves_name_every_table_once(gpu_session):
+    assert sorted(sum(_TABLE_HALVES, ())) == sorted(gpu_session.TABLES)
+    assert {table for table, _ in _expected_rows(1)} == set(gpu_session.TABLES)
+
+
 @pytest.mark.slow  # over 10 s in the simulator on two cores
 @in_simulator
-def test_gpu_session_prints_every_table(gpu_session, capsys):
+@pytest.mark.parametrize("tables", _TABLE_HALVES, ids=["first-half", "second-half"])
+def test_gpu_session_prints_every_table(gpu_session, monkeypatch, capsys, tables):
+    monkeypatch.setattr(sys, "argv", [*sys.argv, "--tables", ",".join(tables)])
     gpu_session.main()
 
     printed = capsys.readouterr().out
     print(printed)
     assert "Traceback" not in printed and "Failed" not in printed
-    number = r"\d+\.\d+"
-    loops = rf" {number} \|" * len(gpu_session.TIME_LOOPS)  # one cell per time loop
-    for row in (# numlstm, cuDNN, the ratio, cuDNN without TF32 and its ratio (none beside a torch loop)
-                rf"cuDNN without TF32, ms \| ratio \|\n.*\n"
-                rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
-                rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \|\n"
-                rf"\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| {number} \| - \| - \|",
-                # calls each; numlstm, cuDNN and cuDNN without TF32; the two ratios
-                rf"\| 3x1x2 \| \d+ \| {number} \| {number} \| {number} \| {number} \| {number} \|",
-                # the time loops; their persistent plans; cuDNN; the ratio
-                rf"\| 3x1x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* \| {number} \| {number} \|",
-                # Numba GEMMs, cuBLAS GEMMs, cuBLAS and GEMM steps, both on TF32; cuDNN; the ratio
-                rf"\| training step \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| {number} "
-                rf"\| {number} \|",
-                rf"\| inference \| 3x1x2 \| {number} \| {number} \| {number} \| {number} \| {number} \| {number} "
-                rf"\| {number} \|",
-                # the pool, numba-cuda's allocator, with frees held back; cuDNN; the ratio; then fit epochs
-                rf"Device memory: numlstm's pool.*\n\n.*\n.*\n\| training step \| 3x2x2 \| {number} \| {number} \| "
-                rf"{number} \| {number} \| {number} \|(.*\n)*?\| fit epoch \(1 steps\) \| 3x2x2 \| {number} \| {number} \| "
-                rf"{number} \| {number} \| {number} \|",
-                # staged uploads, ordinary uploads; torch; the ratio
-                rf"\| LSTM, Dropout, Dense \| 3x2x2 \| {number} \| {number} \| {number} \| {number} \|",
-                # both GEMM block shapes (the first whole too), numlstm's cuBLAS call, torch.matmul, the ratio
-                rf"\| 3x2x2, weight gradient \| 3 x 12 x 4 \| {number} \({number}\) \| {number} \({number}\) "
-                rf"\| {number} \({number}\) \| {number} \({number}\) \| {number} \({number}\) \| {number} \|",
-                rf"Rows per thread.*\n\n.*\n.*\n\| 3x2x2 \| {number} \| {number} \|",
-                rf"One kernel launch from Python through numba-cuda \(an empty copy_rows\): {number} us; "
-                rf"through cuda/launch.py's template: {number} us; "
-                rf"one 1 x 1 x 1 GEMM through numlstm's cuBLAS call: {number} us",
-                # training steps: the loops, the backward plans, cuDNN, the ratio
-                rf"Training-step time loops.*\n\n.*\n.*\n\| 3x2x2 \|{loops} \(\d+, \d+\)( / \(\d+, \d+\))* "
-                rf"\| {number} \| {number} \|",
-                rf"\| True \| {number}e[-+]\d+ \| {number}e[-+]\d+ \| {number} \|",  # fastmath on
-                rf"\| compiled, no cache \| {number} \| {number} \| {number} \|",
-                # numlstm and cuDNN at each step count, no barriers (the simulator's defaults run split
-                # steps); what a step adds to each
-                rf"\| 3 \|( {number} \|){{6}}( - \|){{3}} -?{number}, -?{number}, - \|",
-                rf"\| loaded from that cache \| {number} \| {number} \| {number} \|",
-                rf"### training step 3x2x2, {{'persistent_below': \d+}}: {number} ms a call \(median\)\n\n"
-                r"Device, 2 calls:\n\n```\n",  # empty: the kernels of the simulator are Python
-                rf"### inference 3x1x2, defaults: {number} ms a call.*\n\nDevice, 2 calls:\n\n```\n(.*\n)*?```\n\n"
-                r"Host Python, 2 calls:\n\n```\n +ncalls +tottime",
-                # the whole call, cuda/lstm.py's forward, its pieces replayed (its arrays among them), torch's call
-                rf"### inference 3x1x2\n\n.*\n.*\n\| lstm_forward \(the benchmark's call\) \| {number} \|\n"
-                rf"\| cuda.lstm.forward alone \| {number} \|\n"
-                rf"\| in_context around nothing \(part of each piece below\) \| {number} \|\n"
-                rf"(.*\n)*?\| cuda.lstm.device_array \| {number} \|\n"
-                rf"(.*\n)*?\| torch.nn.LSTM on cuDNN \(its whole call\) \| {number} \|\n"
-                rf"\| the pieces above, added up \| {number} \|"):
-        assert re.search(row, printed), row
+    for table, row in _expected_rows(len(gpu_session.TIME_LOOPS)):
+        if table in tables:
+            assert re.search(row, printed), (table, row)
 
 
 @in_simulator
