@@ -109,6 +109,8 @@ def test_bad_input_is_reported_clearly():
     ("mse", np.zeros((3, 2, 2)), r"y does not fit the model's output: .* \(3, 2, 2\)"),
     ("sparse_categorical_crossentropy", np.zeros((3, 2)), r"y does not fit .* class indices of shape \(3,\)"),
     ("sparse_categorical_crossentropy", np.full(3, 7), r"y does not fit .* class indices in \[0, 2\)"),
+    ("categorical_crossentropy", np.zeros(3),
+     r"y does not fit .* these look like class indices, which the sparse_categorical_crossentropy loss takes"),
 ])
 def test_targets_that_do_not_fit_the_output_fail_before_any_batch_runs(monkeypatch, loss, y, match):
     """A wrong y is named as the argument the user passed, and before the first forward pass compiles."""
@@ -123,6 +125,18 @@ def test_targets_that_do_not_fit_the_output_fail_before_any_batch_runs(monkeypat
     for run in (model.fit, model.evaluate):
         with pytest.raises(ValueError, match=match):
             run(np.zeros((3, 4, 2)), y)
+
+
+def test_a_call_without_targets_names_the_output_that_needs_them():
+    """y defaults to None, as in Keras: left out, it is named with the output whose loss needs it, not a
+    TypeError naming an internal class."""
+    model = _model()
+    model.compile("adam", "mse")
+    x = np.zeros((3, 4, 2))
+    for run in (model.evaluate, model.train_on_batch, model.test_on_batch, model.compute_gradients,
+                lambda x: model.fit(x, verbose=0)):
+        with pytest.raises(ValueError, match="y has no targets for output 'dense.*', which has a loss"):
+            run(x)
 
 
 def test_summary_lists_layers_shapes_and_params():

@@ -134,8 +134,10 @@ def test_a_model_names_the_input_shape_it_takes():
     expected = r"x has shape \(64, 20, 2\), but sequential\w* takes input of shape \(None, 20, 1\)"
     with pytest.raises(ValueError, match=expected):
         model.fit(np.zeros((64, 20, 2)), np.zeros((64, 1)), verbose=0)
-    with pytest.raises(ValueError, match=r"x has shape \(64, 20\), but"):
+    with pytest.raises(ValueError, match=r"x has shape \(64, 20\), but .*\(None, 20, 1\)$"):
         model.predict(np.zeros((64, 20)))
+    with pytest.raises(ValueError, match=r"x has shape \(20, 1\), .*; for one sample, add the batch axis: x\[None\]"):
+        model.predict(np.zeros((20, 1)))
     variable = numlstm.Sequential([numlstm.layers.Input((None, 3)), numlstm.layers.LSTM(2)])
     variable.predict(np.zeros((2, 7, 3)))  # any length
     with pytest.raises(ValueError, match=r"x has shape \(2, 9, 1\).*\(None, 20, 1\)"):

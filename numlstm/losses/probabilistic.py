@@ -89,6 +89,16 @@ class CategoricalCrossentropy(Loss):
     def __init__(self, from_logits=False):
         self.from_logits = from_logits
 
+    def _targets_like(self, y_true, y_pred):
+        try:
+            return super()._targets_like(y_true, y_pred)
+        except ValueError as exc:
+            shape = tuple(y_pred.shape)
+            if len(shape) and shape[-1] > 1 and np.shape(y_true) == shape[:-1]:
+                raise ValueError(f"{exc}; these look like class indices, which the "
+                                 "sparse_categorical_crossentropy loss takes (this one takes one-hot rows)") from None
+            raise
+
     def _one_hot(self, y_true, y_pred):
         return self._targets_like(y_true, y_pred)
 

@@ -65,7 +65,7 @@ class Inference:
         return [float(v) for v in reduced[:len(values)]]
 
     @in_device_context
-    def evaluate(self, x, y, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
+    def evaluate(self, x, y=None, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
         """Mean loss (and metrics) over the data, each batch weighted by its size.
 
         Returns the loss alone when the model has one output and no metrics, else

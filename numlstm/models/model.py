@@ -215,8 +215,11 @@ class Model(NestedModel, WeightBuffer, Trainer):
             matches = x.ndim == len(declared) and all(d is None or d == s for d, s in zip(declared[1:], x.shape[1:]))
             if not matches:
                 which = "x" if len(self._inputs) == 1 else f"input {tensor.layer.name!r}"
+                one_sample = x.ndim == len(declared) - 1 and all(d is None or d == s
+                                                                  for d, s in zip(declared[1:], x.shape))
+                hint = f"; for one sample, add the batch axis: {which}[None]" if one_sample else ""
                 raise ValueError(f"{which} has shape {x.shape}, but {self.name} takes input of shape "
-                                 f"{_shape_text(declared)}")
+                                 f"{_shape_text(declared)}{hint}")
 
     def _input_arrays(self, x, argument="x"):
         arrays = structures.as_arrays(self._input_structure.aligned(x, argument), argument, self.input_names)

@@ -145,12 +145,14 @@ class TrainingSteps:
             self.optimizer.apply(self._trainable_params, flat)
 
     @in_device_context
-    def compute_gradients(self, x, y, sample_weight=None):
+    def compute_gradients(self, x, y=None, sample_weight=None):
         """The loss of one batch and its gradient with respect to every weight, without updating any.
 
         Parameters
         ----------
-        x, y : arrays, or lists or dicts of arrays
+        x : array, or a list or dict of arrays
+        y : array, or a list or dict of arrays
+            Targets of the outputs that have a loss (the default None suits only a model with none).
             One batch of inputs and targets, in the model's structures.
         sample_weight : array (samples,), optional
 
@@ -166,12 +168,14 @@ class TrainingSteps:
         return float(total), [backend.to_host(g) for g in grads]
 
     @in_device_context
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None):
         """One optimizer step on one batch; returns the batch's loss before the step.
 
         Parameters
         ----------
-        x, y : arrays, or lists or dicts of arrays
+        x : array, or a list or dict of arrays
+        y : array, or a list or dict of arrays
+            Targets of the outputs that have a loss (the default None suits only a model with none).
         sample_weight : array (samples,), optional
         class_weight : dict, optional
         """
@@ -184,12 +188,14 @@ class TrainingSteps:
         return float(total)
 
     @in_device_context
-    def test_on_batch(self, x, y, sample_weight=None):
+    def test_on_batch(self, x, y=None, sample_weight=None):
         """The loss of one batch in inference mode (dropout off), without updating anything.
 
         Parameters
         ----------
-        x, y : arrays, or lists or dicts of arrays
+        x : array, or a list or dict of arrays
+        y : array, or a list or dict of arrays
+            Targets of the outputs that have a loss (the default None suits only a model with none).
         sample_weight : array (samples,), optional
         """
         self._require_compiled("test_on_batch")
