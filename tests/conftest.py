@@ -16,6 +16,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import zlib
 
 import numpy as np
 import pytest
@@ -104,6 +105,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)
+
+
+@pytest.fixture(autouse=True)
+def _module_rng_seeded_per_test(request, monkeypatch):
+    """A test module's own ``rng`` (a module-level Generator) starts afresh for each test, seeded by the test's
+    id: without this a test's data would depend on which tests ran before it in its process, which pytest-xdist
+    decides anew each run."""
+    module = request.module
+    if isinstance(getattr(module, "rng", None), np.random.Generator):
+        monkeypatch.setattr(module, "rng", np.random.default_rng(zlib.crc32(request.node.nodeid.encode())))
 
 
 @pytest.fixture(params=[True, False], ids=["fused-projection", "gemm-projection"])

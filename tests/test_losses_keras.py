@@ -263,7 +263,9 @@ def _data(kind, shape):
 
 
 def _assert_same(ours, theirs):
-    assert ours[0] == pytest.approx(theirs[0], rel=1e-6, abs=1e-12)  # Keras averages in float32 inside
+    # Keras averages in float32 inside: its error scales with the terms averaged (of order 1 here), not with
+    # their mean, which cancellation can make small.
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-6, abs=1e-7)
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-6, atol=1e-12)
 
 
