@@ -212,11 +212,9 @@ class Model(NestedModel, WeightBuffer, Trainer):
         """Check the arrays ``xs`` against the inputs' declared shapes (Sequential builds from them first)."""
         for tensor, x in zip(self._inputs, xs):
             declared = tensor.shape
-            matches = x.ndim == len(declared) and all(d is None or d == s for d, s in zip(declared[1:], x.shape[1:]))
-            if not matches:
+            if not _takes(declared, x.shape):
                 which = "x" if len(self._inputs) == 1 else f"input {tensor.layer.name!r}"
-                one_sample = x.ndim == len(declared) - 1 and all(d is None or d == s
-                                                                  for d, s in zip(declared[1:], x.shape))
+                one_sample = _takes(declared, (1,) + x.shape)
                 hint = f"; for one sample, add the batch axis: {which}[None]" if one_sample else ""
                 raise ValueError(f"{which} has shape {x.shape}, but {self.name} takes input of shape "
                                  f"{_shape_text(declared)}{hint}")
@@ -426,6 +424,12 @@ def _pick(structure, values):
     if isinstance(structure, list):
         return [values[id(t)] for t in structure]
     return values[id(structure)]
+
+
+def _takes(declared, shape):
+    """Whether an input declared as ``declared`` (batch axis first, None where any size goes) takes an array of
+    ``shape``."""
+    return len(shape) == len(declared) and all(d is None or d == s for d, s in zip(declared[1:], shape[1:]))
 
 
 def _shape_text(shape):

@@ -151,9 +151,9 @@ class TrainingSteps:
         Parameters
         ----------
         x : array, or a list or dict of arrays
+            One batch of inputs, in the model's structure.
         y : array, or a list or dict of arrays
             Targets of the outputs that have a loss (the default None suits only a model with none).
-            One batch of inputs and targets, in the model's structures.
         sample_weight : array (samples,), optional
 
         Returns
