@@ -385,30 +385,53 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     resident = _backend.is_device_array(x)
     device = "cuda" if resident else _dispatch.current_device()
     ops = _backend.for_device(device)
-    if device == "cuda":  # host arrays stay as they are on the CPU
+    if device == "cuda":
         given = {name: None if array is None else ops.local(array) for name, array in given.items()}
         if use_mask:
             mask = ops.local(mask)
-    zeros = ops.read_only_zeros  # the kernels read these only where the flags below say so
-    if not use_mask:
-        mask = zeros((0, 0), np.bool_)
     x, kernel, recurrent_kernel, bias, peephole, h0, c0, recurrent_mask = given.values()
-    use_peephole = peephole is not None
-    use_recurrent_mask = recurrent_mask is not None
-    bias = zeros(GH, dtype) if bias is None else bias
-    peephole = zeros((n_gates - 1) * H, dtype) if peephole is None else peephole
-    h0 = zeros((B, H), dtype) if h0 is None else h0
-    c0 = zeros((B, H), dtype) if c0 is None else c0
-    recurrent_mask = zeros((0, 0), dtype) if recurrent_mask is None else recurrent_mask
-
-    cifg, reverse, zero_output_for_mask = bool(cifg), bool(reverse), bool(zero_output_for_mask)
-    options = {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": reverse,
-               "zero_output": zero_output_for_mask, "cifg": cifg, "use_peephole": use_peephole,
-               "check_finite": check_finite, "x_shape": (B, T, F), "units": H, "dtype": dtype,
-               "device": device, "resident": resident}
     if device == "cuda":
-        return _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, options,
-                               final_states)
+        options = _pass_options((B, T, F), H, dtype, device, resident, use_mask, recurrent_mask is not None,
+                                peephole is not None, cifg, reverse, zero_output_for_mask, check_finite)
+        defaults = _read_only_defaults(ops, B, H, n_gates, dtype, bias, peephole, h0, c0, mask, recurrent_mask)
+        return _forward_on_gpu(x, kernel, recurrent_kernel, *defaults, options, final_states)
+    return _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, cifg, reverse,
+                           zero_output_for_mask, check_finite, final_states)
+
+
+def _pass_options(x_shape, units, dtype, device, resident, use_mask, use_recurrent_mask, use_peephole, cifg,
+                  reverse, zero_output_for_mask, check_finite):
+    """The settings of a forward pass that its workspace keeps for the backward pass."""
+    return {"use_mask": use_mask, "use_recurrent_mask": use_recurrent_mask, "reverse": bool(reverse),
+            "zero_output": bool(zero_output_for_mask), "cifg": bool(cifg), "use_peephole": use_peephole,
+            "check_finite": check_finite, "x_shape": x_shape, "units": units, "dtype": dtype,
+            "device": device, "resident": resident}
+
+
+def _read_only_defaults(ops, B, H, n_gates, dtype, bias, peephole, h0, c0, mask, recurrent_mask):
+    """(bias, peephole, h0, c0, mask, recurrent_mask) with shared zeros for those omitted: the kernels read
+    them only where the pass's options say so."""
+    zeros = ops.read_only_zeros
+    return (zeros(n_gates * H, dtype) if bias is None else bias,
+            zeros((n_gates - 1) * H, dtype) if peephole is None else peephole,
+            zeros((B, H), dtype) if h0 is None else h0,
+            zeros((B, H), dtype) if c0 is None else c0,
+            zeros((0, 0), np.bool_) if mask is None else mask,
+            zeros((0, 0), dtype) if recurrent_mask is None else recurrent_mask)
+
+
+def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, cifg, reverse,
+                    zero_output_for_mask, check_finite, final_states):
+    """``lstm_forward`` on the CPU, for arrays already checked: host arrays of x's dtype, C-contiguous, of the
+    shapes it documents (None where omitted). The LSTM layer calls it directly on its own weights."""
+    B, T, F = x.shape
+    H, GH = recurrent_kernel.shape
+    dtype = x.dtype
+    options = _pass_options((B, T, F), H, dtype, "cpu", False, mask is not None, recurrent_mask is not None,
+                            peephole is not None, cifg, reverse, zero_output_for_mask, check_finite)
+    bias, peephole, h0, c0, mask, recurrent_mask = _read_only_defaults(
+        _backend.cpu, B, H, 3 if cifg else 4, dtype, bias, peephole, h0, c0, mask, recurrent_mask)
+    use_mask, use_recurrent_mask, reverse = options["use_mask"], options["use_recurrent_mask"], options["reverse"]
     split = options["split"] = _split(B, T, F, H, GH)
     fused = fuses_input_projection(F, H, kernel.nbytes)
     carved = _host_buffers.carve(dtype, *_cpu_forward_layout(B, T, F, H, GH, dtype, fused))
@@ -423,11 +446,11 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
             call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
                               lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
                               x, kernel, reverse, split.gemm, xs_rows, gates_rows)
-        call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[cifg],
+        call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[options["cifg"]],
                           lambda: _cpu.forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0, mask,
                                                           recurrent_mask, outputs, rec),
                           x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-                          use_recurrent_mask, reverse, zero_output_for_mask, split.loop, xh, hs, cs, outputs, rec)
+                          use_recurrent_mask, reverse, options["zero_output"], split.loop, xh, hs, cs, outputs, rec)
     saved = {"carved": carved, "xh": xh, "gates": gates, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}

@@ -146,6 +146,40 @@ def test_a_model_names_the_input_shape_it_takes():
         variable.predict(np.zeros((2, 7, 4)))
 
 
+def test_repeated_calls_check_every_batch():
+    """A model called in a loop checks the shapes of a kind of batch once; each batch's values still, and a
+    batch of another shape, or after compile with another loss, all over again."""
+    rng = np.random.default_rng(7)
+    model = numlstm.Sequential([numlstm.layers.Input((6, 2)), numlstm.layers.LSTM(3), numlstm.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    x = rng.standard_normal((4, 6, 2)).astype(np.float32)
+    y = rng.standard_normal((4, 2)).astype(np.float32)
+    for _ in range(2):
+        model(x)
+        model.train_on_batch(x, y)
+    bad_x, bad_y = x.copy(), y.copy()
+    bad_x[3, 5, 1] = np.nan
+    bad_y[2, 0] = np.inf
+    with pytest.raises(ValueError, match=r"x contains NaN or infinity at index \(3, 5, 1\)"):
+        model(bad_x)
+    with pytest.raises(ValueError, match=r"x contains NaN or infinity at index \(3, 5, 1\)"):
+        model.train_on_batch(bad_x, y)
+    with pytest.raises(ValueError, match=r"y contains NaN or infinity at index \(2, 0\)"):
+        model.train_on_batch(x, bad_y)
+    with pytest.raises(ValueError, match=r"x and y must hold the same number of samples, got 4 and 3"):
+        model.train_on_batch(x, y[:3])
+    with pytest.raises(ValueError, match=r"x has shape \(4, 6, 3\), but .* \(None, 6, 2\)"):
+        model(np.zeros((4, 6, 3), np.float32))
+    with pytest.raises(ValueError, match=r"x has shape \(4, 6, 3\), but .* \(None, 6, 2\)"):
+        model.train_on_batch(np.zeros((4, 6, 3), np.float32), y)
+    with pytest.raises(ValueError, match="y does not fit the model's output"):
+        model.train_on_batch(x, np.zeros((4, 3), np.float32))
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="y does not fit the model's output"):
+        model.train_on_batch(x, y)
+    assert np.isfinite(model.train_on_batch(x, np.array([0, 1, 1, 0])))
+
+
 def test_a_misspelt_monitor_is_named_as_such():
     model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(2), numlstm.layers.Dense(1)])
     model.compile("adam", "mse")

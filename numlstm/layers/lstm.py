@@ -12,8 +12,8 @@ Differences from Keras, all deliberate:
 
 import numpy as np
 
-from .. import backend
-from ..functional import lstm_backward, lstm_forward
+from .. import backend, dispatch
+from ..functional import _forward_on_cpu, lstm_backward, lstm_forward
 from .base import Backward
 from .recurrent import Recurrent
 
@@ -169,16 +169,26 @@ class LSTM(Recurrent):
         if dropout_mask is not None:
             x = backend.array_ops(x).multiply(x, dropout_mask)
         keeps_states = self.stateful or self.return_state
-        outputs, h, c, workspace = _forward_pass(
-            x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, h0, c0, mask,
-            peephole=self.peephole_weights if self.peephole else None, cifg=self.cifg,
-            reverse=self.go_backwards,
-            # Keras: zero_output_for_mask only shapes returned sequences.
-            zero_output_for_mask=self.zero_output_for_mask and self.return_sequences,
-            recurrent_mask=recurrent_mask,
-            # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
-            # checked where it enters (Layer.__call__, the model's fit/predict).
-            check_finite=False, final_states=keeps_states)
+        bias = self.bias if self.use_bias else None
+        peephole = self.peephole_weights if self.peephole else None
+        # Keras: zero_output_for_mask only shapes returned sequences.
+        zero_output_for_mask = self.zero_output_for_mask and self.return_sequences
+        if (mask is None and h0 is None and c0 is None and type(x) is np.ndarray and x.size
+                and type(self.kernel) is np.ndarray and self.kernel.dtype == x.dtype
+                and dispatch.current_device() == "cpu"):
+            # The common case, on arrays the layer has checked (its own weights, x above, its dropout masks),
+            # without lstm_forward's checks of every argument: 5-6 us of a tiny model's call. An empty x goes
+            # to lstm_forward, which names what is missing.
+            outputs, h, c, workspace = _forward_on_cpu(
+                x, self.kernel, self.recurrent_kernel, bias, peephole, None, None, None, recurrent_mask,
+                self.cifg, self.go_backwards, zero_output_for_mask, False, keeps_states)
+        else:
+            outputs, h, c, workspace = _forward_pass(
+                x, self.kernel, self.recurrent_kernel, bias, h0, c0, mask, peephole=peephole, cifg=self.cifg,
+                reverse=self.go_backwards, zero_output_for_mask=zero_output_for_mask, recurrent_mask=recurrent_mask,
+                # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
+                # checked where it enters (Layer.__call__, the model's fit/predict).
+                check_finite=False, final_states=keeps_states)
         result = self._assemble_outputs(outputs, h, c)
         cache = {"workspace": workspace, "dropout_mask": dropout_mask,
                  "recurrent_mask": recurrent_mask,

@@ -18,12 +18,13 @@ import numpy as np
 
 from .. import backend
 from ..layers import Layer
-from ..layers.base import unique_name
+from ..layers.base import check_finite_data, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, flatten
 from ..registry import layer_entry
 from . import graph, structures
 from .device_context import in_device_context
+from .graph_program import GraphProgram
 from .nesting import NestedModel
 from .trainer import Trainer
 from .weight_buffer import WeightBuffer
@@ -76,6 +77,7 @@ class Model(NestedModel, WeightBuffer, Trainer):
         self._params = None
         self._nodes = self._layers = None
         self.inbound_nodes = []  # the model's calls as a layer of other models
+        self._accepted_input = None  # (the inputs, shape, dtype) of the last single array that passed the checks
         self.trainable = True
         if inputs is not None:
             self._set_graph(inputs, outputs)
@@ -93,6 +95,7 @@ class Model(NestedModel, WeightBuffer, Trainer):
                                 f"(call layers on numlstm.Input), got {type(tensor).__name__}")
         self._inputs, self._outputs = flat_inputs, flat_outputs
         self._nodes, self._layers = graph.map_graph(flat_inputs, flat_outputs)
+        self._program = GraphProgram(flat_inputs, flat_outputs, self._nodes)
         input_names = list(inputs) if isinstance(inputs, dict) else [t.layer.name for t in flat_inputs]
         output_names = list(outputs) if isinstance(outputs, dict) else [t.layer.name for t in flat_outputs]
         self._input_structure = structures.Structure(inputs, input_names)
@@ -220,8 +223,17 @@ class Model(NestedModel, WeightBuffer, Trainer):
                                  f"{_shape_text(declared)}{hint}")
 
     def _input_arrays(self, x, argument="x"):
+        accepted = self._accepted_input
+        if (type(x) is np.ndarray and accepted is not None and accepted[0] is self._inputs
+                and accepted[1] == x.shape and accepted[2] == x.dtype):
+            # The array's structure, type and shape passed on an earlier call (a model called in a loop):
+            # only its values are new.
+            check_finite_data(x, argument)
+            return [x]
         arrays = structures.as_arrays(self._input_structure.aligned(x, argument), argument, self.input_names)
         self._ensure_built(arrays)
+        if type(x) is np.ndarray and len(arrays) == 1 and arrays[0] is x:
+            self._accepted_input = (self._inputs, x.shape, x.dtype)
         return arrays
 
     def _forward(self, xs, training):
@@ -231,79 +243,15 @@ class Model(NestedModel, WeightBuffer, Trainer):
 
     def _run_graph(self, xs, training, input_masks=None):
         """Run the nodes in order on ``xs`` (where the layers compute), masks flowing as in Keras."""
-        values = {}
-        masks = {}
-        for i, (tensor, x) in enumerate(zip(self._inputs, xs)):
-            values[id(tensor)] = x
-            masks[id(tensor)] = None if input_masks is None else input_masks[i]
-        tape = []
-        for node in self._nodes:
-            layer = node.layer
-            inputs = _pick(node.inputs, values)
-            if node.mask is not None:
-                mask = values[id(node.mask)]
-            else:
-                mask = _pick(node.inputs, masks)
-                if isinstance(mask, list) and all(m is None for m in mask):
-                    mask = None
-            state = [values[id(t)] for t in node.initial_state] if node.initial_state else None
-            output, cache = layer.forward(inputs, mask=mask, training=training if node.training is None
-                                          else bool(node.training), initial_state=state)
-            output_mask = layer.compute_mask(inputs, mask)
-            outputs = output if len(node.outputs) > 1 else [output]
-            if len(node.outputs) > 1 and not isinstance(output_mask, list):
-                output_mask = [output_mask] + [None] * (len(node.outputs) - 1)  # states carry no mask
-            output_masks = output_mask if len(node.outputs) > 1 else [output_mask]
-            for tensor, value, value_mask in zip(node.outputs, outputs, output_masks):
-                values[id(tensor)] = value
-                masks[id(tensor)] = value_mask
-            tape.append((node, cache))
-        return [values[id(t)] for t in self._outputs], (tape, values, [masks[id(t)] for t in self._outputs])
+        return self._program.forward(xs, training, input_masks)
 
     def _backward(self, tape, d_outputs, ops, nested=False):
         """Weight gradients (aligned with ``get_weights()``) from the gradients of the outputs (None: no loss);
         ``nested``: also the gradients of the model's inputs (None where nothing reaches one)."""
-        tape, values, _ = tape
         needs_input_gradient = self._needs_input_gradient_nested if nested else self._needs_input_gradient
-        gradients = {}
-
-        def accumulate(tensor, gradient):
-            if gradient is None:
-                return
-            key = id(tensor)
-            gradients[key] = gradient if key not in gradients else backend.array_ops(gradient).add(gradients[key],
-                                                                                                   gradient)
-
-        for tensor, gradient in zip(self._outputs, d_outputs):
-            accumulate(tensor, gradient)
-        layer_grads = {}
-        for node, cache in reversed(tape):
-            d_output = [gradients.pop(id(t), None) for t in node.outputs]
-            if all(d is None for d in d_output):
-                continue
-            layer = node.layer
-            if not getattr(layer, "missing_gradients_allowed", False):
-                d_output = [ops.zeros_like(values[id(t)]) if d is None else d for t, d in zip(node.outputs, d_output)]
-            result = layer.backward(cache, d_output if len(node.outputs) > 1 else d_output[0],
-                                    input_gradient=needs_input_gradient[id(node)])
-            if result.d_input is not None:
-                if isinstance(node.inputs, list):
-                    for tensor, gradient in zip(node.inputs, result.d_input):
-                        accumulate(tensor, gradient)
-                else:
-                    accumulate(node.inputs, result.d_input)
-            if node.initial_state and result.d_initial_state is not None:
-                for tensor, gradient in zip(node.initial_state, result.d_initial_state):
-                    accumulate(tensor, gradient)
-            if result.grads:
-                previous = layer_grads.get(layer)
-                layer_grads[layer] = list(result.grads) if previous is None else \
-                    [ops.add(a, b) for a, b in zip(previous, result.grads)]
-        grads = []
-        for layer in self.layers:
-            grads += layer_grads.get(layer) or [ops.zeros(w.shape, w.dtype) for w in layer.weights]
+        grads, gradients = self._program.backward(tape, d_outputs, ops, needs_input_gradient, self.layers)
         if nested:
-            return grads, [gradients.get(id(t)) for t in self._inputs]
+            return grads, [gradients.get(key) for key in self._program.input_keys]
         return grads
 
     def _flat_trainable(self, ops, grads):
@@ -418,12 +366,6 @@ class Model(NestedModel, WeightBuffer, Trainer):
         from .config import graph_from_config
 
         return graph_from_config(config)
-
-
-def _pick(structure, values):
-    if isinstance(structure, list):
-        return [values[id(t)] for t in structure]
-    return values[id(structure)]
 
 
 def _takes(declared, shape):

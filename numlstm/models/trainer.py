@@ -34,6 +34,7 @@ class Trainer(TrainingSteps, Inference):
         self.optimizer = None
         self.stop_training = False
         self._losses = None  # one Loss (or None) per output, once compiled
+        self._accepted_targets = None  # (the losses, shape, dtype) of the last targets that passed the checks
         self._loss_weights = None
         self._metrics = None  # CompiledMetrics, once compiled
         self._resume_from_epoch = None  # where the fit in progress starts, once a callback restored a backup

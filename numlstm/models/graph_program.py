@@ -1,0 +1,135 @@
+"""A model's graph as a program: its nodes run in order, then back in reverse for the gradients.
+
+Each node's wiring (the values it reads and writes, keyed by the ids of
+their symbolic tensors, the mask it takes, the ``training`` fixed at its
+call) is worked out once, when the model sets its graph, so that a call does
+the layers' work and a few dictionary lookups. Masks flow as in Keras: a
+node without an explicit mask takes the masks its inputs carry; a model
+without masks keeps none.
+"""
+
+from typing import NamedTuple
+
+from .. import backend
+
+
+class Step(NamedTuple):
+    """One node's call, with its tensors as the keys of the values they hold (``id(tensor)``)."""
+
+    node: object
+    layer: object
+    inputs: tuple  # the first argument's tensors
+    listed: bool  # whether the layer takes them as a list (merging layers) or one value
+    mask: object  # an explicit mask's key, or None
+    initial_state: tuple  # keys, empty without initial states
+    outputs: tuple
+    training: object  # a bool fixed at the call, or None: the model's call decides
+    missing_gradients_allowed: bool  # whether backward takes None for outputs no loss reaches
+
+
+class GraphProgram:
+    """The steps of the graph from ``inputs`` to ``outputs`` through ``nodes`` (in running order).
+
+    Parameters
+    ----------
+    inputs, outputs : list of SymbolicTensor
+    nodes : list of Node
+    """
+
+    def __init__(self, inputs, outputs, nodes):
+        self.input_keys = tuple(id(t) for t in inputs)
+        self.output_keys = tuple(id(t) for t in outputs)
+        self.steps = [_step(node) for node in nodes]
+
+    def forward(self, xs, training, input_masks=None):
+        """(outputs, tape): the outputs (a list) for the input values ``xs``; the tape, for :meth:`backward`,
+        holds each step's cache, the values by key and the outputs' masks (its third item)."""
+        values = dict(zip(self.input_keys, xs))
+        masks = {} if input_masks is None else \
+            {key: mask for key, mask in zip(self.input_keys, input_masks) if mask is not None}
+        tape = []
+        for step in self.steps:
+            inputs = [values[key] for key in step.inputs] if step.listed else values[step.inputs[0]]
+            if step.mask is not None:
+                mask = values[step.mask]
+            elif not masks:
+                mask = None
+            elif step.listed:
+                mask = [masks.get(key) for key in step.inputs]
+                if all(m is None for m in mask):
+                    mask = None
+            else:
+                mask = masks.get(step.inputs[0])
+            state = [values[key] for key in step.initial_state] if step.initial_state else None
+            output, cache = step.layer.forward(inputs, mask=mask, training=training if step.training is None
+                                               else step.training, initial_state=state)
+            output_mask = step.layer.compute_mask(inputs, mask)
+            if len(step.outputs) == 1:
+                values[step.outputs[0]] = output
+                if output_mask is not None:
+                    masks[step.outputs[0]] = output_mask
+            else:
+                if not isinstance(output_mask, list):  # states carry no mask
+                    output_mask = [output_mask] + [None] * (len(step.outputs) - 1)
+                for key, value, value_mask in zip(step.outputs, output, output_mask):
+                    values[key] = value
+                    if value_mask is not None:
+                        masks[key] = value_mask
+            tape.append((step, cache))
+        return [values[key] for key in self.output_keys], (tape, values, [masks.get(k) for k in self.output_keys])
+
+    def backward(self, tape, d_outputs, ops, needs_input_gradient, layers):
+        """(gradients of each layer's weights in the order of ``layers``, concatenated; the gradients of the
+        graph's inputs by key) from the outputs' gradients ``d_outputs`` (None: no loss reaches one).
+        ``needs_input_gradient`` maps ``id(node)`` to whether its layer computes its input's gradient."""
+        tape, values, _ = tape
+        gradients = {}
+        for key, gradient in zip(self.output_keys, d_outputs):
+            _accumulate(gradients, key, gradient)
+        layer_grads = {}
+        for step, cache in reversed(tape):
+            if len(step.outputs) == 1:
+                d_output = gradients.pop(step.outputs[0], None)
+                if d_output is None:
+                    continue
+            else:
+                d_output = [gradients.pop(key, None) for key in step.outputs]
+                if all(d is None for d in d_output):
+                    continue
+                if not step.missing_gradients_allowed:
+                    d_output = [ops.zeros_like(values[key]) if d is None else d
+                                for key, d in zip(step.outputs, d_output)]
+            result = step.layer.backward(cache, d_output, input_gradient=needs_input_gradient[id(step.node)])
+            if result.d_input is not None:
+                if step.listed:
+                    for key, gradient in zip(step.inputs, result.d_input):
+                        _accumulate(gradients, key, gradient)
+                else:
+                    _accumulate(gradients, step.inputs[0], result.d_input)
+            if step.initial_state and result.d_initial_state is not None:
+                for key, gradient in zip(step.initial_state, result.d_initial_state):
+                    _accumulate(gradients, key, gradient)
+            if result.grads:
+                previous = layer_grads.get(step.layer)
+                layer_grads[step.layer] = list(result.grads) if previous is None else \
+                    [ops.add(a, b) for a, b in zip(previous, result.grads)]
+        grads = []
+        for layer in layers:
+            grads += layer_grads.get(layer) or [ops.zeros(w.shape, w.dtype) for w in layer.weights]
+        return grads, gradients
+
+
+def _step(node):
+    listed = isinstance(node.inputs, list)
+    return Step(node, node.layer, tuple(id(t) for t in (node.inputs if listed else [node.inputs])), listed,
+                None if node.mask is None else id(node.mask), tuple(id(t) for t in node.initial_state or ()),
+                tuple(id(t) for t in node.outputs), None if node.training is None else bool(node.training),
+                bool(getattr(node.layer, "missing_gradients_allowed", False)))
+
+
+def _accumulate(gradients, key, gradient):
+    """Add ``gradient`` to the gradient held for ``key`` (a tensor read by several nodes gets their sum)."""
+    if gradient is None:
+        return
+    previous = gradients.get(key)
+    gradients[key] = gradient if previous is None else backend.array_ops(gradient).add(previous, gradient)
