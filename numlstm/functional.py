@@ -487,7 +487,7 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         raise TypeError(f"workspace must be the LSTMWorkspace returned by lstm_forward, got {type(workspace).__name__}")
     if workspace.consumed:
         raise ValueError("workspace was already used by lstm_backward; run lstm_forward again")
-    saved, options = workspace._saved, workspace._options
+    options = workspace._options
     B, T, F = options["x_shape"]
     H, dtype = options["units"], options["dtype"]
     given = {
@@ -497,23 +497,23 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
     }
     if options["check_finite"]:
         _check_finite(given)
+    if options["device"] == "cuda":
+        return _backward_on_gpu(workspace, *given.values(), bool(input_gradient))
+    return _backward_on_cpu(workspace, *given.values(), bool(input_gradient))
+
+
+def _backward_on_cpu(workspace, d_outputs, d_h_n, d_c_n, input_gradient):
+    """``lstm_backward`` on the CPU, for a workspace of :func:`_forward_on_cpu` not yet consumed and gradients
+    already checked: host arrays of the pass's dtype and shapes, C-contiguous (None where omitted)."""
+    saved, options = workspace._saved, workspace._options
+    workspace.consumed = True
+    B, T, F = options["x_shape"]
+    H, dtype = options["units"], options["dtype"]
     use_d_outputs = d_outputs is not None
-    ops = _backend.for_device(options["device"])
-    if ops.name == "cuda":  # the GPU pass turns d_h_n and d_c_n into dh0 and dc0: never the caller's arrays
-        given.update((name, ops.copy(array) if _backend.is_device_array(array) else ops.local(array))
-                     for name, array in given.items() if array is not None and name != "d_outputs")
-    d_outputs, d_h_n, d_c_n = given.values()
-    # The CPU kernels only read these; the GPU pass turns d_h_n and d_c_n into dh0 and dc0 in place.
-    zeros = ops.zeros if ops.name == "cuda" else ops.read_only_zeros
-    d_outputs = ops.read_only_zeros((0, 0, 0), dtype) if d_outputs is None else ops.local(d_outputs)
+    zeros = _backend.cpu.read_only_zeros  # the kernels only read these
+    d_outputs = zeros((0, 0, 0), dtype) if d_outputs is None else d_outputs
     d_h_n = zeros((B, H), dtype) if d_h_n is None else d_h_n
     d_c_n = zeros((B, H), dtype) if d_c_n is None else d_c_n
-
-    workspace.consumed = True
-    input_gradient = bool(input_gradient)
-    if options["device"] == "cuda":
-        workspace._saved = None
-        return _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient)
     split = options["split"]
     GH = saved["gates"].shape[2]
     dx_shape = (B, T, F) if input_gradient else (0, 0, F)
@@ -583,10 +583,20 @@ def _forward_on_gpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     return (*results, LSTMWorkspace(saved, options))
 
 
-def _backward_on_gpu(saved, options, d_outputs, use_d_outputs, d_h_n, d_c_n, input_gradient):
+def _backward_on_gpu(workspace, d_outputs, d_h_n, d_c_n, input_gradient):
+    """``lstm_backward`` on the CUDA device, for a workspace of :func:`_forward_on_gpu` and checked gradients."""
     from .backend import cuda as ops
     from .kernels.cuda import lstm as cuda_lstm
 
+    saved, options = workspace._saved, workspace._options
+    B, H, dtype = options["x_shape"][0], options["units"], options["dtype"]
+    use_d_outputs = d_outputs is not None
+    d_outputs = ops.read_only_zeros((0, 0, 0), dtype) if d_outputs is None else ops.local(d_outputs)
+    # The GPU pass turns d_h_n and d_c_n into dh0 and dc0 in place: never the caller's arrays.
+    d_h_n, d_c_n = (ops.zeros((B, H), dtype) if d is None else ops.copy(d) if _backend.is_device_array(d)
+                    else ops.local(d) for d in (d_h_n, d_c_n))
+    workspace.consumed = True
+    workspace._saved = None
     gradients = cuda_lstm.backward(saved, d_outputs, use_d_outputs, d_h_n, d_c_n, options["use_peephole"],
                                    input_gradient, _gpu_options())
     if not options["resident"]:
