@@ -264,6 +264,56 @@ def test_fit_says_when_its_first_step_compiles_the_kernels(monkeypatch, capsys, 
     assert len(list(asked[-1])) == 2  # the standard and CIFG forward loops
 
 
+def test_model_calls_outside_fit_announce_slow_compiles_until_one_compiles_nothing(monkeypatch, capsys):
+    """model(x), predict, train_on_batch, ... have no verbose: the first ones of a process say on stderr when
+    they stop to compile, as fit does on stdout."""
+    import time
+
+    from numba.core import event
+
+    from numlstm.kernels.cpu import lstm
+    from numlstm.models import compile_notice
+
+    monkeypatch.setattr(compile_notice, "NOTICE_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr(compile_notice._ModelCalls, "settled", False)
+
+    @compile_notice.announces_compiles
+    def call(seconds):
+        """A model call that compiles one of numlstm's kernels for ``seconds`` (0: compiles nothing)."""
+        if seconds:
+            event.start_event("numba:compile", data={"dispatcher": lstm.forward_loop})
+            time.sleep(seconds)
+            event.end_event("numba:compile", data={"dispatcher": lstm.forward_loop})
+
+    call(0.3)
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.count("numlstm: compiling the LSTM kernels this call needs") == 1
+    call(0.3)  # still compiling: a later call says so again
+    assert capsys.readouterr().err.count("numlstm: compiling") == 1
+    with compile_notice.CompileNotice(after=0.05):  # fit listens already: it alone says so, on stdout
+        call(0.3)
+    said = capsys.readouterr()
+    assert said.out.count("numlstm: compiling") == 1 and said.err == ""
+    call(0)
+    assert compile_notice._ModelCalls.settled  # a call that compiled nothing: the next ones do not listen
+    call(0.3)
+    assert capsys.readouterr().err == ""
+
+    # The model's calls are the ones that listen: here every kernel is compiled, so the first settles them.
+    monkeypatch.setattr(compile_notice._ModelCalls, "settled", False)
+    model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(3), numlstm.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x, y = np.zeros((2, 5, 1), np.float32), np.zeros((2, 1), np.float32)
+    for run in (lambda: model(x), lambda: model.predict(x), lambda: model.evaluate(x, y),
+                lambda: model.train_on_batch(x, y), lambda: model.test_on_batch(x, y),
+                lambda: model.compute_gradients(x, y)):
+        run()
+        run()  # the kernels of this call are compiled now: a second call compiles nothing
+        assert compile_notice._ModelCalls.settled
+        monkeypatch.setattr(compile_notice._ModelCalls, "settled", False)
+    assert capsys.readouterr().err == ""
+
+
 def test_a_slow_compile_of_numlstm_kernels_is_announced_once_and_a_fast_one_not(capsys):
     import threading
     import types
@@ -297,7 +347,7 @@ def test_a_slow_compile_of_numlstm_kernels_is_announced_once_and_a_fast_one_not(
     compiling(notice, lstm.forward_loop, 0.5)
     compiling(notice, convlstm.FORWARD_LOOP[False], 0.5)
     said = capsys.readouterr().out
-    assert said.count("numlstm: compiling") == 1 and "the LSTM kernels this step needs" in said
+    assert said.count("numlstm: compiling") == 1 and "the LSTM kernels this call needs" in said
     compiling(CompileNotice(after=0.05), njit(user_function), 0.5)  # the user's own Numba code: not ours to announce
     compiling(CompileNotice(after=5.0), lstm.forward_loop, 0.1)  # a load from the cache: over before the notice
     assert capsys.readouterr().out == ""

@@ -140,7 +140,8 @@ def test_a_model_names_the_input_shape_it_takes():
         model.predict(np.zeros((20, 1)))
     variable = numlstm.Sequential([numlstm.layers.Input((None, 3)), numlstm.layers.LSTM(2)])
     variable.predict(np.zeros((2, 7, 3)))  # any length
-    with pytest.raises(ValueError, match=r"x has shape \(2, 9, 1\).*\(None, 20, 1\)"):
+    with pytest.raises(ValueError, match=r"x has shape \(2, 9, 1\).*\(None, 20, 1\); for sequences of any length, "
+                                         r"declare the input as numlstm.Input\(\(None, 1\)\)$"):
         model.predict(np.zeros((2, 9, 1)))  # Input((20, 1)) declares 20 steps; Input((None, 1)) takes any
     with pytest.raises(ValueError, match=r"takes input of shape \(None, None, 3\)"):
         variable.predict(np.zeros((2, 7, 4)))

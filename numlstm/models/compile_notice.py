@@ -8,8 +8,16 @@ two cores. :class:`CompileNotice` listens to Numba's compile events while
 ``fit`` runs and prints one line when a compile of numlstm's kernels has run
 for :data:`NOTICE_AFTER_SECONDS` (a load from Numba's cache is over well
 before that, so a warm run prints nothing).
+
+The calls outside ``fit`` (``model(x)``, ``predict``, ``evaluate``,
+``train_on_batch``, ``test_on_batch``, ``compute_gradients``) have no
+``verbose`` that could say so; :func:`announces_compiles` makes each of them
+listen the same way, on stderr, until one such call in the process runs
+without compiling any of numlstm's kernels. From then on it costs them an
+attribute read.
 """
 
+import functools
 import sys
 import threading
 
@@ -50,26 +58,33 @@ class CompileNotice(event.Listener):
     ...     pass  # compiles inside are announced once, if slow
     """
 
-    def __init__(self, after=NOTICE_AFTER_SECONDS, enabled=True):
-        self.after, self.enabled = after, enabled
+    def __init__(self, after=NOTICE_AFTER_SECONDS, enabled=True, file=None):
+        self.after, self.enabled, self.file = after, enabled, file
         self._depth = 0
         self._timer = None
         self._said = False
+        #: Whether a compile of numlstm's kernels (or a load of one from the cache) began inside.
+        self.compiled = False
 
     def __enter__(self):
+        global _listening
         if self.enabled:
             event.register("numba:compile", self)
+            _listening += 1
         return self
 
     def __exit__(self, *exc_info):
+        global _listening
         if self.enabled:
             event.unregister("numba:compile", self)
+            _listening -= 1
             self._cancel()
         return False
 
     def on_start(self, ev):
         self._depth += 1
         family = kernel_family(ev.data.get("dispatcher"))
+        self.compiled = self.compiled or family is not None
         if self._depth == 1 and family is not None and not self._said and self._timer is None:
             self._timer = threading.Timer(self.after, self._say, args=(family,))
             self._timer.daemon = True
@@ -87,6 +102,32 @@ class CompileNotice(event.Listener):
 
     def _say(self, family):
         self._said = True
-        tqdm.write(f"numlstm: compiling the {family} kernels this step needs for this machine (a new batch layout, "
-                   "dtype or layer variant: seconds, once; later runs load them from Numba's cache)",
-                   file=sys.stdout)
+        tqdm.write(f"numlstm: compiling the {family} kernels this call needs for this machine (a first run, a new "
+                   "batch layout, dtype or layer variant: seconds, once; later runs load them from Numba's cache)",
+                   file=self.file or sys.stdout)
+
+
+_listening = 0  # how many CompileNotice blocks are open (fit's, or a model call's)
+
+
+class _ModelCalls:
+    settled = False  # True once a model call ran without compiling: later calls skip the notice
+
+
+def announces_compiles(method):
+    """Decorator for a model call outside ``fit``: until one such call in this process runs without compiling
+    numlstm's kernels, the call announces a slow compile on stderr (:class:`CompileNotice`), unless a notice
+    (``fit``'s) is listening already."""
+
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        if _ModelCalls.settled or _listening:
+            return method(*args, **kwargs)
+        notice = CompileNotice(after=NOTICE_AFTER_SECONDS, file=sys.stderr)
+        with notice:
+            result = method(*args, **kwargs)
+        if not notice.compiled:
+            _ModelCalls.settled = True
+        return result
+
+    return run

@@ -7,6 +7,7 @@ import numpy as np
 from .. import backend
 from ..distributed import LOCAL
 from .batches import ArrayBatches
+from .compile_notice import announces_compiles
 from .device_context import in_device_context
 from .fit_arguments import _batch_size_argument, _strategy
 
@@ -64,6 +65,7 @@ class Inference:
             offset += len(state)
         return [float(v) for v in reduced[:len(values)]]
 
+    @announces_compiles
     @in_device_context
     def evaluate(self, x, y=None, batch_size=32, verbose=0, sample_weight=None, return_dict=False, distribute=None):
         """Mean loss (and metrics) over the data, each batch weighted by its size.
@@ -81,6 +83,7 @@ class Inference:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     # -- predict ---------------------------------------------------------------------
+    @announces_compiles
     @in_device_context
     def predict(self, x, batch_size=32, verbose=0, distribute=None):
         """The model's outputs for ``x``, computed in batches, in the outputs' structure.
@@ -91,7 +94,8 @@ class Inference:
         batch_size : int, optional
             Rows per batch (None: 32).
         verbose : int
-            Accepted for Keras' signature; predict prints nothing.
+            Accepted for Keras' signature; predict prints no progress (a slow compile of the kernels is
+            announced on stderr, as in every model call).
         distribute : numlstm.distributed.MPIStrategy, optional
             Each rank computes a share of the rows and every rank gets them all.
         """

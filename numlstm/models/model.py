@@ -23,6 +23,7 @@ from ..layers.input_layer import InputLayer
 from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, flatten
 from ..registry import layer_entry
 from . import graph, structures
+from .compile_notice import announces_compiles
 from .device_context import in_device_context
 from .graph_program import GraphProgram
 from .nesting import NestedModel
@@ -217,8 +218,12 @@ class Model(NestedModel, WeightBuffer, Trainer):
             declared = tensor.shape
             if not _takes(declared, x.shape):
                 which = "x" if len(self._inputs) == 1 else f"input {tensor.layer.name!r}"
-                one_sample = _takes(declared, (1,) + x.shape)
-                hint = f"; for one sample, add the batch axis: {which}[None]" if one_sample else ""
+                hint = ""
+                if _takes(declared, (1,) + x.shape):
+                    hint = f"; for one sample, add the batch axis: {which}[None]"
+                elif len(declared) >= 3 and _takes(declared[:1] + (None,) + declared[2:], x.shape):
+                    hint = (f"; for sequences of any length, declare the input as "
+                            f"numlstm.Input({_shape_text((None,) + tuple(declared[2:]))})")
                 raise ValueError(f"{which} has shape {x.shape}, but {self.name} takes input of shape "
                                  f"{_shape_text(declared)}{hint}")
 
@@ -272,6 +277,7 @@ class Model(NestedModel, WeightBuffer, Trainer):
             return call_symbolically(self, inputs if len(inputs) > 1 else inputs[0], mask=mask, training=training)
         return self._call_on_arrays(x, bool(training))
 
+    @announces_compiles
     @in_device_context
     def _call_on_arrays(self, x, training):
         xs = self._ready_inputs(x)

@@ -9,6 +9,7 @@ import numpy as np
 from .. import backend, optimizers
 from ..layers.base import check_finite_data
 from . import structures
+from .compile_notice import announces_compiles
 from .device_context import in_device_context
 
 
@@ -145,6 +146,7 @@ class TrainingSteps:
         if self._layout[2]:  # a model whose every weight is frozen has nothing to update
             self.optimizer.apply(self._trainable_params, flat)
 
+    @announces_compiles
     @in_device_context
     def compute_gradients(self, x, y=None, sample_weight=None):
         """The loss of one batch and its gradient with respect to every weight, without updating any.
@@ -168,6 +170,7 @@ class TrainingSteps:
         total, _, grads = self._loss_and_grads(self._place(), xs, ys, weights, update_metrics=False)
         return float(total), [backend.to_host(g) for g in grads]
 
+    @announces_compiles
     @in_device_context
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None):
         """One optimizer step on one batch; returns the batch's loss before the step.
@@ -188,6 +191,7 @@ class TrainingSteps:
         self._step(flat)
         return float(total)
 
+    @announces_compiles
     @in_device_context
     def test_on_batch(self, x, y=None, sample_weight=None):
         """The loss of one batch in inference mode (dropout off), without updating anything.
