@@ -22,7 +22,6 @@ import sys
 import threading
 
 from numba.core import event
-from tqdm.auto import tqdm
 
 # Seconds a compile runs before the notice appears: loads from Numba's cache take tens of milliseconds.
 NOTICE_AFTER_SECONDS = 1.0
@@ -102,9 +101,13 @@ class CompileNotice(event.Listener):
 
     def _say(self, family):
         self._said = True
-        tqdm.write(f"numlstm: compiling the {family} kernels this call needs for this machine (a first run, a new "
-                   "batch layout, dtype or layer variant: seconds, once; later runs load them from Numba's cache)",
-                   file=self.file or sys.stdout)
+        line = (f"numlstm: compiling the {family} kernels this call needs for this machine (a first run, a new "
+                "batch layout, dtype or layer variant: seconds, once; later runs load them from Numba's cache)")
+        bars = sys.modules.get("tqdm.auto")  # loaded by fit for its progress bar: then a bar may be on screen
+        if bars is not None:
+            bars.tqdm.write(line, file=self.file or sys.stdout)  # clears the bar and draws it again below
+        else:  # nothing to redraw, and no import from this timer thread
+            print(line, file=self.file or sys.stdout, flush=True)
 
 
 _listening = 0  # how many CompileNotice blocks are open (fit's, or a model call's)

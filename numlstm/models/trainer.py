@@ -13,7 +13,6 @@ import sys
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import backend, dispatch, functional, losses, optimizers, utils
 from ..callbacks import CallbackList, History
@@ -330,6 +329,8 @@ class Trainer(TrainingSteps, Inference):
             metric.reset()
         steps = batches.steps
         totals, seen = collections.defaultdict(float), 0
+        from tqdm.auto import tqdm  # here, not at import: it takes a tenth of numlstm's import time
+
         bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step", file=sys.stdout,
                    disable=verbose != 1, leave=True, **_bar_size())
         logs = {}
