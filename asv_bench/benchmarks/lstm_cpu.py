@@ -88,6 +88,41 @@ class NumlstmSequentialLSTM:
         self.time_train_step(size)
 
 
+class ModelCallOverhead:
+    """What a ``Sequential`` call adds to the functional passes at the tiny size, where it weighs most (round
+    two's target: under 10 us above the kernels). ``call``: ``model(x)`` against ``lstm_forward``,
+    ``compute_gradients`` and ``train_on_batch`` (SGD, the update included) against ``lstm_forward`` +
+    ``lstm_backward``; the two timed alternately in one process, the smallest of several repeats each."""
+
+    params = ["model(x)", "compute_gradients", "train_on_batch"]
+    param_names = ["call"]
+
+    def setup(self, call):
+        self.functional, self.sequential = NumlstmLSTM(), NumlstmSequentialLSTM()
+        self.functional.setup("tiny")
+        self.sequential.setup("tiny")
+        model, x, y = self.sequential.model, self.sequential.x, self.sequential.y
+        if call == "model(x)":
+            self.pair = (lambda: self.sequential.time_forward("tiny"), lambda: self.functional.time_forward("tiny"))
+        else:
+            step = model.compute_gradients if call == "compute_gradients" else model.train_on_batch
+            self.pair = (lambda: step(x, y), lambda: self.functional.time_train_step("tiny"))
+        for function in self.pair:
+            function()
+
+    def track_us_above_functional_passes(self, call):
+        best = [float("inf"), float("inf")]
+        for _ in range(7):
+            for i, function in enumerate(self.pair):
+                start = time.perf_counter()
+                for _ in range(200):
+                    function()
+                best[i] = min(best[i], (time.perf_counter() - start) / 200)
+        return (best[0] - best[1]) * 1e6
+
+    track_us_above_functional_passes.unit = "us"
+
+
 class TorchLSTM:
     params = PARAMS
     param_names = ["size"]
