@@ -275,7 +275,7 @@ def test_model_calls_outside_fit_announce_slow_compiles_until_one_compiles_nothi
     from numlstm.models import compile_notice
 
     monkeypatch.setattr(compile_notice, "NOTICE_AFTER_SECONDS", 0.05)
-    monkeypatch.setattr(compile_notice._ModelCalls, "settled", False)
+    monkeypatch.setattr(compile_notice, "_model_calls_settled", False)
 
     @compile_notice.announces_compiles
     def call(seconds):
@@ -295,12 +295,12 @@ def test_model_calls_outside_fit_announce_slow_compiles_until_one_compiles_nothi
     said = capsys.readouterr()
     assert said.out.count("numlstm: compiling") == 1 and said.err == ""
     call(0)
-    assert compile_notice._ModelCalls.settled  # a call that compiled nothing: the next ones do not listen
+    assert compile_notice._model_calls_settled  # a call that compiled nothing: the next ones do not listen
     call(0.3)
     assert capsys.readouterr().err == ""
 
     # The model's calls are the ones that listen: here every kernel is compiled, so the first settles them.
-    monkeypatch.setattr(compile_notice._ModelCalls, "settled", False)
+    monkeypatch.setattr(compile_notice, "_model_calls_settled", False)
     model = numlstm.Sequential([numlstm.layers.Input((5, 1)), numlstm.layers.LSTM(3), numlstm.layers.Dense(1)])
     model.compile("adam", "mse")
     x, y = np.zeros((2, 5, 1), np.float32), np.zeros((2, 1), np.float32)
@@ -309,8 +309,8 @@ def test_model_calls_outside_fit_announce_slow_compiles_until_one_compiles_nothi
                 lambda: model.compute_gradients(x, y)):
         run()
         run()  # the kernels of this call are compiled now: a second call compiles nothing
-        assert compile_notice._ModelCalls.settled
-        monkeypatch.setattr(compile_notice._ModelCalls, "settled", False)
+        assert compile_notice._model_calls_settled
+        monkeypatch.setattr(compile_notice, "_model_calls_settled", False)
     assert capsys.readouterr().err == ""
 
 

@@ -111,10 +111,7 @@ class CompileNotice(event.Listener):
 
 
 _listening = 0  # how many CompileNotice blocks are open (fit's, or a model call's)
-
-
-class _ModelCalls:
-    settled = False  # True once a model call ran without compiling: later calls skip the notice
+_model_calls_settled = False  # True once a model call ran without compiling: later calls skip the notice
 
 
 def announces_compiles(method):
@@ -124,13 +121,14 @@ def announces_compiles(method):
 
     @functools.wraps(method)
     def run(*args, **kwargs):
-        if _ModelCalls.settled or _listening:
+        global _model_calls_settled
+        if _model_calls_settled or _listening:
             return method(*args, **kwargs)
         notice = CompileNotice(after=NOTICE_AFTER_SECONDS, file=sys.stderr)
         with notice:
             result = method(*args, **kwargs)
         if not notice.compiled:
-            _ModelCalls.settled = True
+            _model_calls_settled = True
         return result
 
     return run

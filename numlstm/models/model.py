@@ -228,9 +228,7 @@ class Model(NestedModel, WeightBuffer, Trainer):
                                  f"{_shape_text(declared)}{hint}")
 
     def _input_arrays(self, x, argument="x"):
-        accepted = self._accepted_input
-        if (type(x) is np.ndarray and accepted is not None and accepted[0] is self._inputs
-                and accepted[1] == x.shape and accepted[2] == x.dtype):
+        if structures.same_kind(self._accepted_input, self._inputs, x):
             # The array's structure, type and shape passed on an earlier call (a model called in a loop):
             # only its values are new.
             check_finite_data(x, argument)
@@ -238,7 +236,7 @@ class Model(NestedModel, WeightBuffer, Trainer):
         arrays = structures.as_arrays(self._input_structure.aligned(x, argument), argument, self.input_names)
         self._ensure_built(arrays)
         if type(x) is np.ndarray and len(arrays) == 1 and arrays[0] is x:
-            self._accepted_input = (self._inputs, x.shape, x.dtype)
+            self._accepted_input = structures.array_kind(self._inputs, x)
         return arrays
 
     def _forward(self, xs, training):

@@ -70,6 +70,19 @@ class OutputStructure(Structure):
     _role = "output"
 
 
+def array_kind(owner, array):
+    """What a call remembers of an ``array`` that passed every check for ``owner`` (the model's inputs, or its
+    losses), so that an array of the same kind needs only its values scanned: see :func:`same_kind`."""
+    return owner, array.shape, array.dtype
+
+
+def same_kind(kind, owner, array):
+    """Whether ``array`` is a numpy array of the ``kind`` (from :func:`array_kind`, or None) recorded for
+    ``owner``, the same object (a recompiled or rebuilt model has new losses and inputs)."""
+    return (type(array) is np.ndarray and kind is not None and kind[0] is owner and kind[1] == array.shape
+            and kind[2] == array.dtype)
+
+
 def as_arrays(values, argument, names):
     """Each value as a checked numpy array (a batch axis, finite numbers), all with one number of samples."""
     arrays = []

@@ -210,17 +210,14 @@ class TrainingSteps:
 
     def _batch_arrays(self, x, y, sample_weight=None, class_weight=None):
         """(inputs, targets, per-output sample weights) as aligned lists of checked arrays."""
-        if type(y) is np.ndarray and sample_weight is None and class_weight is None:
-            accepted = self._accepted_targets
-            if (accepted is not None and accepted[0] is self._losses and accepted[1] == y.shape
-                    and accepted[2] == y.dtype):
-                # Targets of this type and shape passed every check for this loss before (train_on_batch in a
-                # loop): only their values are new.
-                xs = self._ready_inputs(x)
-                if len(xs[0]) == len(y):
-                    check_finite_data(y, "y")
-                    return xs, [y], [None]
         xs = self._ready_inputs(x)
+        if (sample_weight is None and class_weight is None and structures.same_kind(self._accepted_targets,
+                                                                                    self._losses, y)
+                and len(xs[0]) == len(y)):
+            # Targets of this type and shape passed every check for these losses before (train_on_batch in a
+            # loop): only their values are new.
+            check_finite_data(y, "y")
+            return xs, [y], [None]
         ys = self._targets(y)
         samples = len(xs[0])
         counts = [len(t) for t in ys if t is not None]
@@ -232,7 +229,7 @@ class TrainingSteps:
         if class_weight is not None:
             weights = self._with_class_weights(class_weight, ys, weights, samples)
         elif sample_weight is None and len(ys) == 1 and ys[0] is y:
-            self._accepted_targets = (self._losses, y.shape, y.dtype)
+            self._accepted_targets = structures.array_kind(self._losses, y)
         return xs, ys, weights
 
     def _check_target_shapes(self, ys):
