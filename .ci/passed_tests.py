@@ -9,6 +9,7 @@ recorded and runs again. Load it with ``-p passed_tests`` and this folder on ``P
 reaches a command run as the README writes it).
 """
 
+import functools
 import pathlib
 
 
@@ -48,11 +49,15 @@ def pytest_configure(config):
 def _passed(config):
     """The ids ``--skip-passed`` lists, or None without it."""
     skip = config.getoption("skip_passed")
-    if not skip:
-        return None
-    passed = set(pathlib.Path(skip).read_text().splitlines())
+    return None if not skip else _listed_ids(skip)
+
+
+@functools.cache
+def _listed_ids(path):
+    """The ids in the file ``path``, read once (the report header and the collection both ask)."""
+    passed = frozenset(pathlib.Path(path).read_text().splitlines())
     if not passed:
-        raise ValueError(f"--skip-passed {skip}: the file lists no tests")
+        raise ValueError(f"--skip-passed {path}: the file lists no tests")
     return passed
 
 
