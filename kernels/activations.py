@@ -27,8 +27,10 @@ from numba.extending import overload
 from .disk_cache import njit
 from .options import CALLEE_JIT_KWARGS, JIT_KWARGS
 
-_CLAMP = 7.90531110763549805
-_NUMERATOR = (
+#: Where the float32 tanh saturates: Eigen's clamp, the end of the range its coefficients were fitted on.
+TANH_CLAMP = 7.90531110763549805
+#: Coefficients of x, x**3, ..., x**13 in the numerator of the float32 rational tanh.
+TANH_NUMERATOR = (
     4.89352455891786e-03,
     6.37261928875436e-04,
     1.48572235717979e-05,
@@ -37,16 +39,17 @@ _NUMERATOR = (
     2.00018790482477e-13,
     -2.76076847742355e-16,
 )
-_DENOMINATOR = (
+#: Coefficients of 1, x**2, x**4, x**6 in its denominator.
+TANH_DENOMINATOR = (
     4.89352518554385e-03,
     2.26843463243900e-03,
     1.18534705686654e-04,
     1.19825839466702e-06,
 )
 # float32 constants: a Python float would promote the whole evaluation to float64.
-_A1, _A3, _A5, _A7, _A9, _A11, _A13 = (np.float32(a) for a in _NUMERATOR)
-_B0, _B2, _B4, _B6 = (np.float32(b) for b in _DENOMINATOR)
-_CLAMP32, _HALF32 = np.float32(_CLAMP), np.float32(0.5)
+_A1, _A3, _A5, _A7, _A9, _A11, _A13 = (np.float32(a) for a in TANH_NUMERATOR)
+_B0, _B2, _B4, _B6 = (np.float32(b) for b in TANH_DENOMINATOR)
+_CLAMP32, _HALF32 = np.float32(TANH_CLAMP), np.float32(0.5)
 
 
 @njit(**CALLEE_JIT_KWARGS)

@@ -2,8 +2,9 @@
 
 The recurrent and input projections are added up by the caller; these
 functions turn gate pre-activations into the new state (forward) and the
-state gradients into pre-activation gradients (backward), one hidden unit at
-a time in a loop that LLVM vectorises.
+state gradients into pre-activation gradients (backward), a SIMD register of
+hidden units at a time (``cpu/gate_vectors.py``), and the units left over,
+fewer than a register holds, one at a time through the rules below.
 
 Gate layout along the last axis (Keras order): standard ``i, f, c, o``
 (4H columns); CIFG ``f, c, o`` (3H columns, i = 1 - f). Diagonal peepholes
@@ -17,7 +18,10 @@ The gate equations themselves are written once, per unit, in
 rules are: here with ``njit`` over ``activations.py``'s vectorising sigmoid and
 tanh, and by ``cuda/step_kernels.py`` and ``cuda/backward_kernels.py`` with
 ``cuda.jit(device=True)`` over CUDA's. The rules take the activations as
-arguments of the factory, since each device has its own.
+arguments of the factory, since each device has its own. The CPU's SIMD
+kernels state the same equations in vector operations, in the same order of
+operations; ``tests/test_gate_vectors.py`` holds both to the numpy reference
+at unit counts that mix the two paths.
 """
 
 from types import SimpleNamespace
@@ -25,6 +29,8 @@ from types import SimpleNamespace
 from .activations import sigmoid, tanh
 from .disk_cache import njit
 from .options import CALLEE_JIT_KWARGS, JIT_KWARGS
+from .cpu.gate_vectors import BACKWARD_CHUNK, FORWARD_CHUNK
+from .cpu.packed_gemm import VECTOR_BYTES
 
 
 def gate_rules(compile, sigmoid, tanh):
@@ -102,14 +108,11 @@ def gate_rules(compile, sigmoid, tanh):
 # call site was typed again, and a first training step took about 0.5 s longer.
 _RULES = gate_rules(njit(**CALLEE_JIT_KWARGS), sigmoid, tanh)
 _peephole_gate, _cell_state, _hidden_state = _RULES.peephole_gate, _RULES.cell_state, _RULES.hidden_state
-_unit_backward = _RULES.unit_backward
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _sigmoid_gate(gates, gate, peephole, weights, state):
-    """gates[gate:gate+H] = sigmoid(gates[...] + peephole[weights:weights+H] * state), in place."""
-    for j in range(state.shape[0]):
-        gates[gate + j] = _peephole_gate(gates[gate + j], peephole[weights + j], state[j])
+_unit_forward, _unit_backward = _RULES.unit_forward, _RULES.unit_backward
+_forward_chunks_standard, _forward_chunks_cifg = FORWARD_CHUNK[False, 2], FORWARD_CHUNK[True, 2]
+_forward_chunk_standard, _forward_chunk_cifg = FORWARD_CHUNK[False, 1], FORWARD_CHUNK[True, 1]
+_backward_chunks_standard, _backward_chunks_cifg = BACKWARD_CHUNK[False, 2], BACKWARD_CHUNK[True, 2]
+_backward_chunk_standard, _backward_chunk_cifg = BACKWARD_CHUNK[False, 1], BACKWARD_CHUNK[True, 1]
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -119,40 +122,44 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg, ad
     The gates' pre-activations are ``rec_proj + bias``, plus the input
     projection that ``gates`` holds on entry when ``add_input_projection``
     (``rec_proj`` is then the recurrent product alone); on exit ``gates``
-    holds the gate activations that BPTT needs. Each loop writes one array, in place or
-    elementwise: with several written arrays LLVM must check at run time
-    that they do not overlap, and when those checks fail or grow too many it
-    runs the scalar loop. So the unit's rules run here a gate at a time, not
-    as ``unit_forward``.
+    holds the gate activations that BPTT needs. The units go a SIMD register
+    at a time (``cpu/gate_vectors.py``); those left over, fewer than a
+    register's lanes, one at a time through ``unit_forward``.
     """
     H = c_prev.shape[0]
+    width = VECTOR_BYTES // c_prev.itemsize
+    vectors_end = H - H % width
+    pairs_end = H - H % (2 * width)
+    for j in range(0, pairs_end, 2 * width):
+        if cifg:
+            _forward_chunks_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, j, add_input_projection)
+        else:
+            _forward_chunks_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, j, add_input_projection)
+    if pairs_end < vectors_end:
+        if cifg:
+            _forward_chunk_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, pairs_end,
+                                add_input_projection)
+        else:
+            _forward_chunk_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, pairs_end,
+                                    add_input_projection)
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
-    if add_input_projection:
-        for n in range(gates.shape[0]):
-            gates[n] += rec_proj[n] + bias[n]
-    else:
-        for n in range(gates.shape[0]):
-            gates[n] = rec_proj[n] + bias[n]
-    if cifg:
-        f, g, o = 0, H, 2 * H
-        _sigmoid_gate(gates, f, peephole, 0, c_prev)
-        o_peephole = H
-    else:
-        i, f, g, o = 0, H, 2 * H, 3 * H
-        _sigmoid_gate(gates, i, peephole, 0, c_prev)
-        _sigmoid_gate(gates, f, peephole, H, c_prev)
-        o_peephole = 2 * H
-    for j in range(H):
-        gates[g + j] = tanh(gates[g + j])
-    if cifg:
-        for j in range(H):
-            c_out[j] = _cell_state(gates[f + j], c_prev[j], one - gates[f + j], gates[g + j])
-    else:
-        for j in range(H):
-            c_out[j] = _cell_state(gates[f + j], c_prev[j], gates[i + j], gates[g + j])
-    _sigmoid_gate(gates, o, peephole, o_peephole, c_out)
-    for j in range(H):
-        h_out[j] = _hidden_state(gates[o + j], c_out[j])
+    for j in range(vectors_end, H):
+        z_0, z_1, z_2 = rec_proj[j] + bias[j], rec_proj[H + j] + bias[H + j], rec_proj[2 * H + j] + bias[2 * H + j]
+        if add_input_projection:
+            z_0, z_1, z_2 = gates[j] + z_0, gates[H + j] + z_1, gates[2 * H + j] + z_2
+        if cifg:  # gates f, c, o; peepholes p_f, p_o
+            _, f, g, o, c = _unit_forward(one, z_0, z_0, z_1, z_2, c_prev[j], peephole[j], peephole[j],
+                                          peephole[H + j], True)
+            gates[j], gates[H + j], gates[2 * H + j] = f, g, o
+        else:
+            z_3 = rec_proj[3 * H + j] + bias[3 * H + j]
+            if add_input_projection:
+                z_3 = gates[3 * H + j] + z_3
+            i, f, g, o, c = _unit_forward(one, z_0, z_1, z_2, z_3, c_prev[j], peephole[j], peephole[H + j],
+                                          peephole[2 * H + j], False)
+            gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
+        c_out[j] = c
+        h_out[j] = _hidden_state(o, c)
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -162,13 +169,27 @@ def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
     On entry ``gates`` holds the activations saved by ``cell_forward``, ``dh``
     the total gradient reaching h_t and ``dc`` the gradient reaching c_t from
     step t+1. On exit ``gates`` holds the pre-activation gradients and ``dc``
-    the gradient reaching c_{t-1}.
+    the gradient reaching c_{t-1}. The units go a SIMD register at a time
+    (``cpu/gate_vectors.py``), those left over one at a time.
     """
     H = c_prev.shape[0]
+    width = VECTOR_BYTES // c_prev.itemsize
+    vectors_end = H - H % width
+    pairs_end = H - H % (2 * width)
+    for j in range(0, pairs_end, 2 * width):
+        if cifg:
+            _backward_chunks_cifg(gates, peephole, c_prev, c, dh, dc, j)
+        else:
+            _backward_chunks_standard(gates, peephole, c_prev, c, dh, dc, j)
+    if pairs_end < vectors_end:
+        if cifg:
+            _backward_chunk_cifg(gates, peephole, c_prev, c, dh, dc, pairs_end)
+        else:
+            _backward_chunk_standard(gates, peephole, c_prev, c, dh, dc, pairs_end)
     one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
     zero = c_prev.dtype.type(0)
     if cifg:
-        for j in range(H):
+        for j in range(vectors_end, H):
             _, dz_f, dz_g, dz_o, dc[j] = _unit_backward(one, zero, gates[j], gates[H + j], gates[2 * H + j],
                                                         c_prev[j], tanh(c[j]), dh[j], dc[j], zero, peephole[j],
                                                         peephole[H + j], True)
@@ -176,7 +197,7 @@ def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
             gates[H + j] = dz_g
             gates[2 * H + j] = dz_o
     else:
-        for j in range(H):
+        for j in range(vectors_end, H):
             dz_i, dz_f, dz_g, dz_o, dc[j] = _unit_backward(one, gates[j], gates[H + j], gates[2 * H + j],
                                                            gates[3 * H + j], c_prev[j], tanh(c[j]), dh[j], dc[j],
                                                            peephole[j], peephole[H + j], peephole[2 * H + j], False)

@@ -1,0 +1,221 @@
+"""The gate kernels of one batch row, written in SIMD vectors.
+
+``lstm_cell.cell_forward`` and ``cell_backward`` apply the gate equations of
+``lstm_cell.gate_rules`` to a row's units. LLVM vectorises a loop over units
+only where it writes a single array (more need run-time overlap checks, and
+it gives up), so as loops the equations would be seven loops a step, each
+with its checks and remainder, and a vector body wider than a row of few
+units. Here each equation runs on whole registers of consecutive units, from
+the loads of a chunk's inputs to the stores of its results, as oneDNN's LSTM
+cell does: every load of a chunk comes before its first store, so nothing
+can overlap, and a chunk of two registers keeps two dependency chains side
+by side for the out-of-order core.
+
+float32 evaluates ``activations.py``'s clamped rational tanh in the same
+operations; float64 calls libm's tanh for each lane, as the float64 rules do,
+so that gradient checks keep their precision. The steps of each equation
+follow the rules' order of operations.
+"""
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ..activations import TANH_CLAMP, TANH_DENOMINATOR, TANH_NUMERATOR
+from .packed_gemm import VECTOR_BYTES
+
+
+def lanes(itemsize):
+    """Units in one SIMD register of elements of ``itemsize`` bytes (a chunk of the kernels holds one or two)."""
+    return VECTOR_BYTES // itemsize
+
+
+class _VectorCode:
+    """Emits the vector operations of one chunk: loads and stores of ``lanes`` elements from ``start`` (plus a
+    multiple of ``units``, the gate blocks' stride), splats, fma, tanh and sigmoid."""
+
+    def __init__(self, context, builder, dtype, start, units):
+        self.builder = builder
+        self.element = context.get_value_type(dtype)
+        self.element_bytes = context.get_abi_sizeof(self.element)
+        self.single = self.element_bytes == 4
+        self.width = lanes(self.element_bytes)
+        self.vector = ir.VectorType(self.element, self.width)
+        self.start, self.units = start, units
+        self._fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
+                                                   f"llvm.fma.v{self.width}{'f32' if self.single else 'f64'}")
+
+    def splat(self, value):
+        return ir.Constant(self.vector, [ir.Constant(self.element, value)] * self.width)
+
+    def _address(self, pointer, block, chunk):
+        builder = self.builder
+        offset = builder.add(self.start, builder.mul(ir.Constant(ir.IntType(64), block), self.units))
+        offset = builder.add(offset, ir.Constant(ir.IntType(64), chunk * self.width))
+        return builder.bitcast(builder.gep(pointer, [offset]), self.vector.as_pointer())
+
+    def load(self, pointer, block=0, chunk=0):
+        """Lanes ``chunk * width`` on from the start of gate block ``block``."""
+        return self.builder.load(self._address(pointer, block, chunk), align=self.element_bytes)
+
+    def store(self, value, pointer, block=0, chunk=0):
+        self.builder.store(value, self._address(pointer, block, chunk), align=self.element_bytes)
+
+    def fma(self, a, b, c):
+        return self.builder.call(self._fma, [a, b, c])
+
+    def tanh(self, x):
+        builder = self.builder
+        if not self.single:  # libm's, lane by lane
+            scalar_tanh = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.element, [self.element]),
+                                                         "tanh")
+            result = ir.Constant(self.vector, ir.Undefined)
+            for lane in range(self.width):
+                index = ir.Constant(ir.IntType(32), lane)
+                result = builder.insert_element(result, builder.call(scalar_tanh, [builder.extract_element(x, index)]),
+                                                index)
+            return result
+        # activations.rational_tanh; the ordered comparisons let a NaN through the clamp
+        x = builder.select(builder.fcmp_ordered("<", x, self.splat(-TANH_CLAMP)), self.splat(-TANH_CLAMP), x)
+        x = builder.select(builder.fcmp_ordered(">", x, self.splat(TANH_CLAMP)), self.splat(TANH_CLAMP), x)
+        x2 = builder.fmul(x, x)
+        p = self.splat(TANH_NUMERATOR[-1])
+        for a in reversed(TANH_NUMERATOR[:-1]):
+            p = self.fma(p, x2, self.splat(a))
+        q = self.splat(TANH_DENOMINATOR[-1])
+        for b in reversed(TANH_DENOMINATOR[:-1]):
+            q = self.fma(q, x2, self.splat(b))
+        return builder.fdiv(builder.fmul(x, p), q)
+
+    def sigmoid(self, x):  # 0.5 * tanh(0.5 * x) + 0.5
+        return self.fma(self.tanh(self.builder.fmul(x, self.splat(0.5))), self.splat(0.5), self.splat(0.5))
+
+
+def _row_arrays(arrays, rest):
+    """Whether ``arrays`` are one-dimensional C-contiguous arrays of one float dtype and ``rest`` the chunk's first
+    unit (an integer) and flags (booleans)."""
+    if not all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arrays):
+        return False
+    if arrays[0].dtype not in (types.float32, types.float64) or any(a.dtype != arrays[0].dtype for a in arrays):
+        return False
+    return isinstance(rest[0], types.Integer) and all(isinstance(flag, types.Boolean) for flag in rest[1:])
+
+
+def _chunk_code(context, builder, signature, args, count, c_prev):
+    """(_VectorCode for the chunk, the data pointers of the first ``count`` arguments, the remaining arguments as
+    int64 and booleans); argument ``c_prev``, the previous cell state, has the row's unit count."""
+    data = [context.make_array(t)(context, builder, a).data for t, a in zip(signature.args[:count], args[:count])]
+    units = builder.extract_value(context.make_array(signature.args[c_prev])(context, builder, args[c_prev]).shape, 0)
+    start = context.cast(builder, args[count], signature.args[count], types.int64)
+    flags = [context.cast(builder, a, t, types.boolean) for a, t in zip(args[count + 1:], signature.args[count + 1:])]
+    return _VectorCode(context, builder, signature.args[0].dtype, start, units), data, flags
+
+
+def _make_forward_chunk(cifg, chunks):
+    @intrinsic
+    def forward_chunk(typingctx, gates, rec, bias, peephole, c_prev, h_out, c_out, first, add_input_projection):
+        if not _row_arrays((gates, rec, bias, peephole, c_prev, h_out, c_out), (first, add_input_projection)):
+            return None
+        sig = types.void(gates, rec, bias, peephole, c_prev, h_out, c_out, first, add_input_projection)
+
+        def codegen(context, builder, signature, args):
+            v, data, (add,) = _chunk_code(context, builder, signature, args, 7, 4)
+            gates_data, rec_data, bias_data, peephole_data, c_prev_data, h_data, c_data = data
+            # Each step for every chunk before the next step: the chunks' dependency chains side by side.
+            each = range(chunks)
+
+            def pre_activation(block, k):
+                z = builder.fadd(v.load(rec_data, block, k), v.load(bias_data, block, k))
+                return builder.select(add, builder.fadd(v.load(gates_data, block, k), z), z)
+
+            def peephole_gate(block, weights, state):
+                return [v.sigmoid(v.fma(v.load(peephole_data, weights, k), state[k], pre_activation(block, k)))
+                        for k in each]
+
+            c_prev = [v.load(c_prev_data, 0, k) for k in each]
+            if cifg:  # gates f, c, o; peepholes p_f, p_o
+                f = peephole_gate(0, 0, c_prev)
+                i = [builder.fsub(v.splat(1.0), f[k]) for k in each]
+                g_block, o_block, o_peephole = 1, 2, 1
+            else:  # gates i, f, c, o; peepholes p_i, p_f, p_o
+                i = peephole_gate(0, 0, c_prev)
+                f = peephole_gate(1, 1, c_prev)
+                g_block, o_block, o_peephole = 2, 3, 2
+            g = [v.tanh(pre_activation(g_block, k)) for k in each]
+            c = [v.fma(f[k], c_prev[k], builder.fmul(i[k], g[k])) for k in each]
+            o = peephole_gate(o_block, o_peephole, c)
+            h = [builder.fmul(o[k], v.tanh(c[k])) for k in each]
+            # Every load above comes before the first store: c_out may be c_prev (the streaming step).
+            for k in each:
+                if not cifg:
+                    v.store(i[k], gates_data, 0, k)
+                v.store(f[k], gates_data, g_block - 1, k)
+                v.store(g[k], gates_data, g_block, k)
+                v.store(o[k], gates_data, o_block, k)
+                v.store(c[k], c_data, 0, k)
+                v.store(h[k], h_data, 0, k)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return forward_chunk
+
+
+def _make_backward_chunk(cifg, chunks):
+    @intrinsic
+    def backward_chunk(typingctx, gates, peephole, c_prev, c, dh, dc, first):
+        if not _row_arrays((gates, peephole, c_prev, c, dh, dc), (first,)):
+            return None
+        sig = types.void(gates, peephole, c_prev, c, dh, dc, first)
+
+        def codegen(context, builder, signature, args):
+            v, data, _ = _chunk_code(context, builder, signature, args, 6, 2)
+            gates_data, peephole_data, c_prev_data, c_data, dh_data, dc_data = data
+            one = v.splat(1.0)
+            fmul, fadd, fsub = builder.fmul, builder.fadd, builder.fsub
+            each = range(chunks)
+            blocks = 3 if cifg else 4  # gates f, c, o with peepholes p_f, p_o; or i, f, c, o with p_i, p_f, p_o
+            loaded = [([v.load(gates_data, block, k) for block in range(blocks)],
+                       [v.load(peephole_data, block, k) for block in range(blocks - 1)],
+                       v.load(c_prev_data, 0, k), v.load(dh_data, 0, k), v.load(dc_data, 0, k))
+                      for k in each]
+            tanh_c = [v.tanh(v.load(c_data, 0, k)) for k in each]
+            results = []
+            for k in each:
+                activations, peepholes, c_prev, dh, dc = loaded[k]
+                o, p_o = activations[-1], peepholes[-1]
+                # lstm_cell.gate_rules' unit_backward, in its order of operations
+                dz_o = fmul(fmul(fmul(dh, tanh_c[k]), o), fsub(one, o))
+                dc_t = fadd(fadd(dc, fmul(fmul(dh, o), fsub(one, fmul(tanh_c[k], tanh_c[k])))), fmul(dz_o, p_o))
+                if cifg:
+                    f, g, _ = activations
+                    dz_f = fmul(fmul(fmul(dc_t, fsub(c_prev, g)), f), fsub(one, f))
+                    dz_g = fmul(fmul(dc_t, fsub(one, f)), fsub(one, fmul(g, g)))
+                    dc_prev = fadd(fmul(dc_t, f), fmul(dz_f, peepholes[0]))
+                    results.append(((dz_f, dz_g, dz_o), dc_prev))
+                else:
+                    i, f, g, _ = activations
+                    dz_i = fmul(fmul(fmul(dc_t, g), i), fsub(one, i))
+                    dz_f = fmul(fmul(fmul(dc_t, c_prev), f), fsub(one, f))
+                    dz_g = fmul(fmul(dc_t, i), fsub(one, fmul(g, g)))
+                    dc_prev = fadd(fadd(fmul(dc_t, f), fmul(dz_i, peepholes[0])), fmul(dz_f, peepholes[1]))
+                    results.append(((dz_i, dz_f, dz_g, dz_o), dc_prev))
+            for k, (gradients, dc_prev) in enumerate(results):
+                for block, value in enumerate(gradients):
+                    v.store(value, gates_data, block, k)
+                v.store(dc_prev, dc_data, 0, k)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return backward_chunk
+
+
+#: ``FORWARD_CHUNK[cifg, chunks](gates, rec, bias, peephole, c_prev, h_out, c_out, first, add_input_projection)``
+#: (njit only): ``lstm_cell.cell_forward`` for units ``first:first + chunks * lanes(itemsize)`` of the row, which
+#: must all exist; every array one-dimensional and C-contiguous, of one float dtype.
+FORWARD_CHUNK = {(cifg, chunks): _make_forward_chunk(cifg, chunks) for cifg in (False, True) for chunks in (1, 2)}
+#: ``BACKWARD_CHUNK[cifg, chunks](gates, peephole, c_prev, c, dh, dc, first)`` (njit only):
+#: ``lstm_cell.cell_backward`` for units ``first:first + chunks * lanes(itemsize)``, on the same terms.
+BACKWARD_CHUNK = {(cifg, chunks): _make_backward_chunk(cifg, chunks) for cifg in (False, True) for chunks in (1, 2)}
