@@ -7,11 +7,13 @@ machine's build (``NUMBA_CPU_NAME=generic`` has narrower ones).
 
 import numpy as np
 import pytest
+from numba import njit
 
 import numlstm
 from helpers.cases import assert_matches_reference, random_lstm_args
 from helpers.reference import reference_backward, reference_forward
 from numlstm.kernels.cpu.gate_vectors import lanes
+from numlstm.kernels.lstm_cell import cell_forward
 
 
 def _unit_counts(itemsize):
@@ -55,3 +57,30 @@ def test_nan_propagates_through_the_vectors(rng, dtype):
     out, _, _, _ = numlstm.lstm_forward(**args, check_finite=False)
     assert np.isfinite(out[:, 0]).all()
     assert np.isnan(out[:, 1:]).all()
+
+
+@njit
+def _gate_activations(z, rec_proj):
+    """The forward gates of one row whose pre-activations are ``z`` (4, H) and every other input zero."""
+    H = z.shape[1]
+    gates, zeros = np.zeros(4 * H, z.dtype), np.zeros(4 * H, z.dtype)
+    for q in range(4):
+        for j in range(H):
+            rec_proj[q * H + j] = z[q, j]
+    c_prev, h, c = np.zeros(H, z.dtype), np.zeros(H, z.dtype), np.zeros(H, z.dtype)
+    cell_forward(gates, rec_proj, zeros, zeros[:3 * H], c_prev, h, c, False, False)
+    return gates
+
+
+def test_float32_vector_activations_within_4e7_of_float64():
+    # A dense grid through the clamp, saturation and zero; 3 units past the last pair take the scalar rules.
+    units = 40 * lanes(4) + 3
+    z = np.linspace(-12, 12, 4 * units).reshape(4, units).astype(np.float32)
+    gates = _gate_activations(z, np.zeros(4 * units, np.float32)).reshape(4, units)
+    exact = z.astype(np.float64)
+    sigmoid = 0.5 * np.tanh(0.5 * exact) + 0.5
+    np.testing.assert_allclose(gates[0], sigmoid[0], rtol=0, atol=4e-7)  # input gate
+    np.testing.assert_allclose(gates[1], sigmoid[1], rtol=0, atol=4e-7)  # forget gate
+    np.testing.assert_allclose(gates[2], np.tanh(exact[2]), rtol=0, atol=4e-7)  # candidate
+    # the output gate sees c = i * g, through its zero peephole
+    np.testing.assert_allclose(gates[3], sigmoid[3], rtol=0, atol=4e-7)
