@@ -11,6 +11,7 @@ from numba import njit
 
 import numlstm
 from helpers.cases import assert_matches_reference, random_lstm_args
+from helpers.finite_differences import check_lstm_gradients
 from helpers.reference import reference_backward, reference_forward
 from numlstm.kernels.cpu.gate_vectors import lanes
 from numlstm.kernels.lstm_cell import cell_forward
@@ -27,6 +28,16 @@ def _unit_counts(itemsize):
 def test_float64_passes_match_reference(rng, input_projection, units, cifg):
     args = random_lstm_args(rng, B=2, T=4, F=3, H=units, cifg=cifg, peephole=True, initial_state=True)
     assert_matches_reference(rng, args, reverse=False, zero_output=False, grad_rtol=1e-10)
+
+
+@pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
+def test_float64_finite_differences_through_every_path(rng, input_projection, cifg):
+    # tests/test_gradcheck.py's rows (3 units) are narrower than a register: this one takes a pair of
+    # registers, one register and a unit left over.
+    units = 3 * lanes(8) + 1
+    args = random_lstm_args(rng, B=2, T=3, F=2, H=units, cifg=cifg, peephole=True, initial_state=True)
+    check_lstm_gradients(args, {}, {"out": rng.standard_normal((2, 3, units)),
+                                    "h_n": rng.standard_normal((2, units)), "c_n": rng.standard_normal((2, units))})
 
 
 @pytest.mark.parametrize("units", _unit_counts(4))
