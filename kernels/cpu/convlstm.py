@@ -34,7 +34,17 @@ from numba import prange
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from ..disk_cache import njit
 from ..options import JIT_KWARGS
-from .lstm import _chunk_rows, _timestep
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _timestep(s, T, reverse):
+    return T - 1 - s if reverse else s
+
+
+@njit(inline="always", **JIT_KWARGS)
+def _chunk_rows(chunk, chunks, B):
+    return chunk * B // chunks, (chunk + 1) * B // chunks
+
 
 #: Rows of patches a frame block gathers before its GEMMs (at least one frame's): enough rows to keep BLAS
 #: efficient, few enough that the per-thread patch buffers stay small. 1024 rows cost 8 MiB more peak memory

@@ -47,34 +47,11 @@ from .native_calls import NativeEntries, load_arguments, read_only, run_blocks
 from .packed_gemm import packed_matmul
 
 
-@njit(inline="always", **JIT_KWARGS)
-def _timestep(s, T, reverse):
-    return T - 1 - s if reverse else s
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _chunk_rows(chunk, chunks, B):
-    return chunk * B // chunks, (chunk + 1) * B // chunks
-
-
-# Element loops instead of slice assignments (``a[i] = b[j]``): those compile Numba's shape-mismatch error
-# path, which formats its message in compiled code, about 5 s of a first run for a path that never runs.
-@njit(inline="always", **JIT_KWARGS)
-def _copy(target, source):
-    for j in range(target.shape[0]):
-        target[j] = source[j]
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _fill(target, value):
-    for j in range(target.shape[0]):
-        target[j] = value
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _add(target, source):
-    for j in range(target.shape[0]):
-        target[j] += source[j]
+# The blocks write every copy as an element loop of their own. A slice assignment (``a[i] = b[j]``) compiles
+# Numba's shape-mismatch error path, which formats its message in compiled code: about 5 s of a first run, for
+# a path that never runs. A small helper inlined in Numba's IR (``inline="always"``) is typed again at each
+# call site: the forward and backward blocks' copy, fill and row-split helpers cost 0.3-0.6 s of the demo's
+# first training step (asv_bench/README.md, fourteenth step).
 
 
 @njit(**CALLEE_JIT_KWARGS)
@@ -86,40 +63,18 @@ def input_projection_rows(chunk, chunks, arguments):
     would compile Numba's shape-error path (seconds of a first run) into the block.
     """
     x, kernel, reverse, xs_rows, gates_rows = load_arguments(arguments)
-    B, T, _ = x.shape
-    lo, hi = _chunk_rows(chunk, chunks, T * B)
+    B, T, F = x.shape
+    lo, hi = chunk * T * B // chunks, (chunk + 1) * T * B // chunks
     for r in range(lo, hi):
         s, b = r // B, r % B
-        _copy(xs_rows[r], x[b, _timestep(s, T, reverse)])
+        t = T - 1 - s if reverse else s
+        for j in range(F):
+            xs_rows[r, j] = x[b, t, j]
     gemm(xs_rows[lo:hi], kernel, gates_rows[lo:hi])
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _initial_states(lo, hi, first, second, first_rows, second_rows):
-    """Rows lo:hi of first_rows and second_rows (a state pair, or a pair of state gradients) from first and
-    second."""
-    for b in range(lo, hi):
-        _copy(first_rows[b], first[b])
-        _copy(second_rows[b], second[b])
-
-
-@njit(inline="always", **JIT_KWARGS)
-def _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs):
-    """Rows lo:hi of outputs (B, T, H) in the caller's time order from the states hs (T+1, B, H)."""
-    T = outputs.shape[1]
-    for s in range(T):
-        t = _timestep(s, T, reverse)
-        for b in range(lo, hi):
-            if zero_output and use_mask and not mask[b, t]:
-                _fill(outputs[b, t], 0)
-            else:
-                _copy(outputs[b, t], hs[s + 1, b])  # a masked step's output is the carried h, as in Keras 3
 
 
 # The time loops' blocks are made once per variant, ``cifg`` a constant of each one's code (a closure variable),
 # so that LLVM knows the gate offsets and vectorises the gate loops (a run-time ``cifg`` made them 3x slower).
-# Each loop is written out in its block, not in an inline helper: each level of Numba's IR inlining costs a
-# first run tenths of a second.
 def _variant_function(function, cifg):
     """``function`` compiled under a name of its own per variant, ``forward_rows_cifg`` say.
 
@@ -141,10 +96,13 @@ def _make_forward_rows(cifg):
          use_recurrent_mask, reverse, zero_output, outputs, rec) = load_arguments(arguments)
         T, B, _ = gates.shape
         F, H = x.shape[2], hs.shape[2]
-        lo, hi = _chunk_rows(chunk, chunks, B)
-        _initial_states(lo, hi, h0, c0, hs[0], cs[0])
+        lo, hi = chunk * B // chunks, (chunk + 1) * B // chunks
+        for b in range(lo, hi):
+            for j in range(H):
+                hs[0, b, j] = h0[b, j]
+                cs[0, b, j] = c0[b, j]
         for s in range(T):
-            t = _timestep(s, T, reverse)
+            t = T - 1 - s if reverse else s
             for b in range(lo, hi):
                 for j in range(F):
                     xh[s, b, j] = x[b, t, j]
@@ -156,13 +114,20 @@ def _make_forward_rows(cifg):
                         xh[s, b, F + j] = hs[s, b, j]
             packed_matmul(xh[s], lo, hi, 0 if fused else F, panels, rec)
             for b in range(lo, hi):
-                if use_mask and not mask[b, t]:
-                    _copy(hs[s + 1, b], hs[s, b])
-                    _copy(cs[s + 1, b], cs[s, b])
-                    continue
-                cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg,
-                             not fused)
-        _forward_outputs(lo, hi, hs, mask, use_mask, reverse, zero_output, outputs)
+                if use_mask and not mask[b, t]:  # a masked step carries both states over
+                    for j in range(H):
+                        hs[s + 1, b, j] = hs[s, b, j]
+                        cs[s + 1, b, j] = cs[s, b, j]
+                else:
+                    cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg,
+                                 not fused)
+                # A masked step's output is the carried h, as in Keras 3, or zeros with zero_output.
+                if zero_output and use_mask and not mask[b, t]:
+                    for j in range(H):
+                        outputs[b, t, j] = 0
+                else:
+                    for j in range(H):
+                        outputs[b, t, j] = hs[s + 1, b, j]
 
     return _variant_function(forward_rows, cifg)
 
@@ -177,12 +142,17 @@ def _make_backward_rows(cifg):
          dh_rec) = load_arguments(arguments)
         T, B, _ = gates.shape
         H = dh.shape[1]
-        lo, hi = _chunk_rows(chunk, chunks, B)
-        _initial_states(lo, hi, d_h_n, d_c_n, dh, dc)
+        G = gates.shape[2]
+        lo, hi = chunk * B // chunks, (chunk + 1) * B // chunks
+        for b in range(lo, hi):
+            for j in range(H):
+                dh[b, j] = d_h_n[b, j]
+                dc[b, j] = d_c_n[b, j]
         d_peephole = d_peephole_blocks[chunk]
-        _fill(d_peephole, 0)
+        for j in range(d_peephole.shape[0]):
+            d_peephole[j] = 0
         for s in range(T - 1, -1, -1):
-            t = _timestep(s, T, reverse)
+            t = T - 1 - s if reverse else s
             for b in range(lo, hi):
                 active = not use_mask or mask[b, t]
                 # A masked step's output is the carried h_{t-1} (unless
@@ -191,10 +161,13 @@ def _make_backward_rows(cifg):
                     for j in range(H):
                         dh_total[b, j] = dh[b, j] + d_outputs[b, t, j]
                 else:
-                    _copy(dh_total[b], dh[b])
+                    for j in range(H):
+                        dh_total[b, j] = dh[b, j]
                 if not active:
-                    _fill(gates[s, b], 0)
-                    _copy(dh[b], dh_total[b])
+                    for j in range(G):
+                        gates[s, b, j] = 0
+                    for j in range(H):
+                        dh[b, j] = dh_total[b, j]
                     continue
                 cell_backward(gates[s, b], peephole, cs[s, b], cs[s + 1, b], dh_total[b], dc[b], cifg)
                 if use_peephole:
@@ -207,7 +180,8 @@ def _make_backward_rows(cifg):
                         for j in range(H):
                             dh[b, j] = dh_rec[b, j] * recurrent_mask[b, j]
                     else:
-                        _copy(dh[b], dh_rec[b])
+                        for j in range(H):
+                            dh[b, j] = dh_rec[b, j]
 
     return _variant_function(backward_rows, cifg)
 
@@ -219,19 +193,24 @@ def weight_gradient_rows(chunk, chunks, arguments):
     with ``input_gradient``, its rows of ``dx_rows`` and, from them, of ``dx`` in the caller's time order."""
     (xh_rows, dz_rows, kernel, reverse, input_gradient, dx_rows, partial_weights, d_weights, d_bias_blocks,
      dx) = load_arguments(arguments)
-    lo, hi = _chunk_rows(chunk, chunks, dz_rows.shape[0])
+    rows, G = dz_rows.shape
+    lo, hi = chunk * rows // chunks, (chunk + 1) * rows // chunks
     d_block = d_weights if chunk == 0 else partial_weights[chunk - 1]
     gemm(xh_rows[lo:hi].T, dz_rows[lo:hi], d_block)
     d_bias = d_bias_blocks[chunk]
-    _fill(d_bias, 0)
+    for j in range(G):
+        d_bias[j] = 0
     for r in range(lo, hi):
-        _add(d_bias, dz_rows[r])
+        for j in range(G):
+            d_bias[j] += dz_rows[r, j]
     if input_gradient:
         gemm(dz_rows[lo:hi], kernel.T, dx_rows[lo:hi])
-        B, T, _ = dx.shape
+        B, T, F = dx.shape
         for r in range(lo, hi):
             s, b = r // B, r % B
-            _copy(dx[b, _timestep(s, T, reverse)], dx_rows[r])
+            t = T - 1 - s if reverse else s
+            for j in range(F):
+                dx[b, t, j] = dx_rows[r, j]
 
 
 # Each entry point runs its block (``input_projection_rows``, the ``forward_rows`` and ``backward_rows`` of a
