@@ -50,8 +50,8 @@ from .packed_gemm import packed_matmul
 # The blocks write every copy as an element loop of their own. A slice assignment (``a[i] = b[j]``) compiles
 # Numba's shape-mismatch error path, which formats its message in compiled code: about 5 s of a first run, for
 # a path that never runs. A small helper inlined in Numba's IR (``inline="always"``) is typed again at each
-# call site: the forward and backward blocks' copy, fill and row-split helpers cost 0.3-0.6 s of the demo's
-# first training step (asv_bench/README.md, fourteenth step).
+# call site: the blocks' copy, fill and row-split helpers cost the demo's first training step about 0.8 s
+# (asv_bench/README.md, fourteenth step).
 
 
 @njit(**CALLEE_JIT_KWARGS)
