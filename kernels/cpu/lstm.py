@@ -114,7 +114,8 @@ def _make_forward_rows(cifg):
                         xh[s, b, F + j] = hs[s, b, j]
             packed_matmul(xh[s], lo, hi, 0 if fused else F, panels, rec)
             for b in range(lo, hi):
-                if use_mask and not mask[b, t]:  # a masked step carries both states over
+                skipped = use_mask and not mask[b, t]
+                if skipped:  # a masked step carries both states over
                     for j in range(H):
                         hs[s + 1, b, j] = hs[s, b, j]
                         cs[s + 1, b, j] = cs[s, b, j]
@@ -122,7 +123,7 @@ def _make_forward_rows(cifg):
                     cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg,
                                  not fused)
                 # A masked step's output is the carried h, as in Keras 3, or zeros with zero_output.
-                if zero_output and use_mask and not mask[b, t]:
+                if zero_output and skipped:
                     for j in range(H):
                         outputs[b, t, j] = 0
                 else:
@@ -140,9 +141,8 @@ def _make_backward_rows(cifg):
         (gates, cs, transposed_panels, peephole, mask, use_mask, recurrent_mask, use_recurrent_mask, reverse,
          zero_output, d_outputs, use_d_outputs, use_peephole, d_h_n, d_c_n, dh, dc, d_peephole_blocks, dh_total,
          dh_rec) = load_arguments(arguments)
-        T, B, _ = gates.shape
+        T, B, G = gates.shape
         H = dh.shape[1]
-        G = gates.shape[2]
         lo, hi = chunk * B // chunks, (chunk + 1) * B // chunks
         for b in range(lo, hi):
             for j in range(H):
