@@ -2,9 +2,9 @@
 
 The recurrent and input projections are added up by the caller; these
 functions turn gate pre-activations into the new state (forward) and the
-state gradients into pre-activation gradients (backward), a SIMD register of
-hidden units at a time (``cpu/gate_vectors.py``), and the units left over,
-fewer than a register holds, one at a time through the rules below.
+state gradients into pre-activation gradients (backward), SIMD registers of
+hidden units at a time (``cpu/gate_vectors.py``), the units left over after
+the last full register in one masked register.
 
 Gate layout along the last axis (Keras order): standard ``i, f, c, o``
 (4H columns); CIFG ``f, c, o`` (3H columns, i = 1 - f). Diagonal peepholes
@@ -14,28 +14,25 @@ sees c_t. A cell without peepholes gets a zero vector, which costs three
 multiply-adds per unit and keeps one code path.
 
 The gate equations themselves are written once, per unit, in
-:func:`gate_rules`, and compiled for both devices as ``optimizer_updates.py``'s
-rules are: here with ``njit`` over ``activations.py``'s vectorising sigmoid and
-tanh, and by ``cuda/step_kernels.py`` and ``cuda/backward_kernels.py`` with
-``cuda.jit(device=True)`` over CUDA's. The rules take the activations as
-arguments of the factory, since each device has its own. The CPU's SIMD
-kernels state the same equations in vector operations, in the same order of
-operations; ``tests/test_gate_vectors.py`` holds both to the numpy reference
-at unit counts that mix the two paths.
+:func:`gate_rules`, which ``cuda/step_kernels.py``, ``cuda/backward_kernels.py``
+and ``cuda/convlstm_kernels.py`` compile with ``cuda.jit(device=True)`` over
+CUDA's activations. The CPU's SIMD kernels state the same equations in
+vector operations, in the same order of operations;
+``tests/test_gate_vectors.py`` holds them to the numpy reference at unit
+counts that take every one of the paths.
 """
 
 from types import SimpleNamespace
 
-from .activations import sigmoid, tanh
 from .disk_cache import njit
-from .options import CALLEE_JIT_KWARGS, JIT_KWARGS
+from .options import JIT_KWARGS
 from .cpu.gate_vectors import BACKWARD_CHUNK, FORWARD_CHUNK
 from .cpu.packed_gemm import VECTOR_BYTES
 
 
 def gate_rules(compile, sigmoid, tanh):
-    """The per-unit gate equations, each compiled by ``compile`` (``njit`` or ``cuda.jit(device=True,
-    inline=True)``) over the device's ``sigmoid`` and ``tanh``.
+    """The per-unit gate equations, each compiled by ``compile`` (``cuda.jit(device=True, inline=True)``) over
+    the device's ``sigmoid`` and ``tanh``.
 
     Parameters
     ----------
@@ -104,15 +101,12 @@ def gate_rules(compile, sigmoid, tanh):
                            unit_forward=unit_forward, unit_backward=unit_backward, sigmoid=sigmoid, tanh=tanh)
 
 
-# Compiled functions, which LLVM inlines into the CPU loops: inlined in Numba's IR instead, each rule's every
-# call site was typed again, and a first training step took about 0.5 s longer.
-_RULES = gate_rules(njit(**CALLEE_JIT_KWARGS), sigmoid, tanh)
-_peephole_gate, _cell_state, _hidden_state = _RULES.peephole_gate, _RULES.cell_state, _RULES.hidden_state
-_unit_forward, _unit_backward = _RULES.unit_forward, _RULES.unit_backward
-_forward_chunks_standard, _forward_chunks_cifg = FORWARD_CHUNK[False, 2], FORWARD_CHUNK[True, 2]
-_forward_chunk_standard, _forward_chunk_cifg = FORWARD_CHUNK[False, 1], FORWARD_CHUNK[True, 1]
-_backward_chunks_standard, _backward_chunks_cifg = BACKWARD_CHUNK[False, 2], BACKWARD_CHUNK[True, 2]
-_backward_chunk_standard, _backward_chunk_cifg = BACKWARD_CHUNK[False, 1], BACKWARD_CHUNK[True, 1]
+_forward_pair_standard, _forward_pair_cifg = FORWARD_CHUNK[False, 2, False], FORWARD_CHUNK[True, 2, False]
+_forward_vector_standard, _forward_vector_cifg = FORWARD_CHUNK[False, 1, False], FORWARD_CHUNK[True, 1, False]
+_forward_masked_standard, _forward_masked_cifg = FORWARD_CHUNK[False, 1, True], FORWARD_CHUNK[True, 1, True]
+_backward_pair_standard, _backward_pair_cifg = BACKWARD_CHUNK[False, 2, False], BACKWARD_CHUNK[True, 2, False]
+_backward_vector_standard, _backward_vector_cifg = BACKWARD_CHUNK[False, 1, False], BACKWARD_CHUNK[True, 1, False]
+_backward_masked_standard, _backward_masked_cifg = BACKWARD_CHUNK[False, 1, True], BACKWARD_CHUNK[True, 1, True]
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -122,9 +116,9 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg, ad
     The gates' pre-activations are ``rec_proj + bias``, plus the input
     projection that ``gates`` holds on entry when ``add_input_projection``
     (``rec_proj`` is then the recurrent product alone); on exit ``gates``
-    holds the gate activations that BPTT needs. The units go a SIMD register
-    at a time (``cpu/gate_vectors.py``); those left over, fewer than a
-    register's lanes, one at a time through ``unit_forward``.
+    holds the gate activations that BPTT needs. The units go two SIMD
+    registers at a time (``cpu/gate_vectors.py``), then one, then the units
+    left over, fewer than a register holds, in one masked register.
     """
     H = c_prev.shape[0]
     width = VECTOR_BYTES // c_prev.itemsize
@@ -132,34 +126,23 @@ def cell_forward(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, cifg, ad
     pairs_end = H - H % (2 * width)
     for j in range(0, pairs_end, 2 * width):
         if cifg:
-            _forward_chunks_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, j, add_input_projection)
+            _forward_pair_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, j, add_input_projection)
         else:
-            _forward_chunks_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, j, add_input_projection)
+            _forward_pair_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, j, add_input_projection)
     if pairs_end < vectors_end:
         if cifg:
-            _forward_chunk_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, pairs_end,
-                                add_input_projection)
+            _forward_vector_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, pairs_end,
+                                 add_input_projection)
         else:
-            _forward_chunk_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, pairs_end,
-                                    add_input_projection)
-    one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
-    for j in range(vectors_end, H):
-        z_0, z_1, z_2 = rec_proj[j] + bias[j], rec_proj[H + j] + bias[H + j], rec_proj[2 * H + j] + bias[2 * H + j]
-        if add_input_projection:
-            z_0, z_1, z_2 = gates[j] + z_0, gates[H + j] + z_1, gates[2 * H + j] + z_2
-        if cifg:  # gates f, c, o; peepholes p_f, p_o
-            _, f, g, o, c = _unit_forward(one, z_0, z_0, z_1, z_2, c_prev[j], peephole[j], peephole[j],
-                                          peephole[H + j], True)
-            gates[j], gates[H + j], gates[2 * H + j] = f, g, o
+            _forward_vector_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, pairs_end,
+                                     add_input_projection)
+    if vectors_end < H:
+        if cifg:
+            _forward_masked_cifg(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, vectors_end,
+                                 add_input_projection)
         else:
-            z_3 = rec_proj[3 * H + j] + bias[3 * H + j]
-            if add_input_projection:
-                z_3 = gates[3 * H + j] + z_3
-            i, f, g, o, c = _unit_forward(one, z_0, z_1, z_2, z_3, c_prev[j], peephole[j], peephole[H + j],
-                                          peephole[2 * H + j], False)
-            gates[j], gates[H + j], gates[2 * H + j], gates[3 * H + j] = i, f, g, o
-        c_out[j] = c
-        h_out[j] = _hidden_state(o, c)
+            _forward_masked_standard(gates, rec_proj, bias, peephole, c_prev, h_out, c_out, vectors_end,
+                                     add_input_projection)
 
 
 @njit(inline="always", **JIT_KWARGS)
@@ -169,8 +152,7 @@ def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
     On entry ``gates`` holds the activations saved by ``cell_forward``, ``dh``
     the total gradient reaching h_t and ``dc`` the gradient reaching c_t from
     step t+1. On exit ``gates`` holds the pre-activation gradients and ``dc``
-    the gradient reaching c_{t-1}. The units go a SIMD register at a time
-    (``cpu/gate_vectors.py``), those left over one at a time.
+    the gradient reaching c_{t-1}. The units go as in :func:`cell_forward`.
     """
     H = c_prev.shape[0]
     width = VECTOR_BYTES // c_prev.itemsize
@@ -178,33 +160,19 @@ def cell_backward(gates, peephole, c_prev, c, dh, dc, cifg):
     pairs_end = H - H % (2 * width)
     for j in range(0, pairs_end, 2 * width):
         if cifg:
-            _backward_chunks_cifg(gates, peephole, c_prev, c, dh, dc, j)
+            _backward_pair_cifg(gates, peephole, c_prev, c, dh, dc, j)
         else:
-            _backward_chunks_standard(gates, peephole, c_prev, c, dh, dc, j)
+            _backward_pair_standard(gates, peephole, c_prev, c, dh, dc, j)
     if pairs_end < vectors_end:
         if cifg:
-            _backward_chunk_cifg(gates, peephole, c_prev, c, dh, dc, pairs_end)
+            _backward_vector_cifg(gates, peephole, c_prev, c, dh, dc, pairs_end)
         else:
-            _backward_chunk_standard(gates, peephole, c_prev, c, dh, dc, pairs_end)
-    one = c_prev.dtype.type(1)  # an int literal would promote float32 math to float64
-    zero = c_prev.dtype.type(0)
-    if cifg:
-        for j in range(vectors_end, H):
-            _, dz_f, dz_g, dz_o, dc[j] = _unit_backward(one, zero, gates[j], gates[H + j], gates[2 * H + j],
-                                                        c_prev[j], tanh(c[j]), dh[j], dc[j], zero, peephole[j],
-                                                        peephole[H + j], True)
-            gates[j] = dz_f
-            gates[H + j] = dz_g
-            gates[2 * H + j] = dz_o
-    else:
-        for j in range(vectors_end, H):
-            dz_i, dz_f, dz_g, dz_o, dc[j] = _unit_backward(one, gates[j], gates[H + j], gates[2 * H + j],
-                                                           gates[3 * H + j], c_prev[j], tanh(c[j]), dh[j], dc[j],
-                                                           peephole[j], peephole[H + j], peephole[2 * H + j], False)
-            gates[j] = dz_i
-            gates[H + j] = dz_f
-            gates[2 * H + j] = dz_g
-            gates[3 * H + j] = dz_o
+            _backward_vector_standard(gates, peephole, c_prev, c, dh, dc, pairs_end)
+    if vectors_end < H:
+        if cifg:
+            _backward_masked_cifg(gates, peephole, c_prev, c, dh, dc, vectors_end)
+        else:
+            _backward_masked_standard(gates, peephole, c_prev, c, dh, dc, vectors_end)
 
 
 @njit(inline="always", **JIT_KWARGS)

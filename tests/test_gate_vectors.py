@@ -1,8 +1,8 @@
 """The SIMD gate kernels (``kernels/cpu/gate_vectors.py``) against the numpy reference.
 
-A row's units go through the kernels in pairs of SIMD vectors, then one vector, then one unit at a time;
-the unit counts below take every one of those paths, alone and together, for the vector width of this
-machine's build (``NUMBA_CPU_NAME=generic`` has narrower ones).
+A row's units go through the kernels in pairs of SIMD registers, then one register, then the units left over in
+one masked register; the unit counts below take every one of those paths, alone and together, for the vector
+width of this machine's build (``NUMBA_CPU_NAME=generic`` has narrower ones).
 """
 
 import numpy as np
@@ -19,8 +19,9 @@ from numlstm.kernels.lstm_cell import cell_forward
 
 def _unit_counts(itemsize):
     width = lanes(itemsize)
-    # fewer than a vector, one vector, a vector and a unit, a pair, a pair and a vector and a unit
-    return sorted({max(1, width - 1), width, width + 1, 2 * width, 3 * width + 1})
+    # fewer than a register, one register, a register and a unit, a pair, a pair and a register and a unit,
+    # two pairs but a unit
+    return sorted({max(1, width - 1), width, width + 1, 2 * width, 3 * width + 1, 4 * width - 1})
 
 
 @pytest.mark.parametrize("units", _unit_counts(8))
@@ -33,7 +34,7 @@ def test_float64_passes_match_reference(rng, input_projection, units, cifg):
 @pytest.mark.parametrize("cifg", [False, True], ids=["standard", "cifg"])
 def test_float64_finite_differences_through_every_path(rng, input_projection, cifg):
     # tests/test_gradcheck.py's rows (3 units) are narrower than a register: this one takes a pair of
-    # registers, one register and a unit left over.
+    # registers, one register and a masked one of a unit.
     units = 3 * lanes(8) + 1
     args = random_lstm_args(rng, B=2, T=3, F=2, H=units, cifg=cifg, peephole=True, initial_state=True)
     check_lstm_gradients(args, {}, {"out": rng.standard_normal((2, 3, units)),
@@ -84,7 +85,7 @@ def _gate_activations(z, rec_proj):
 
 
 def test_float32_vector_activations_within_4e7_of_float64():
-    # A dense grid through the clamp, saturation and zero; 3 units past the last pair take the scalar rules.
+    # A dense grid through the clamp, saturation and zero; the last 3 units take the masked register.
     units = 40 * lanes(4) + 3
     z = np.linspace(-12, 12, 4 * units).reshape(4, units).astype(np.float32)
     gates = _gate_activations(z, np.zeros(4 * units, np.float32)).reshape(4, units)

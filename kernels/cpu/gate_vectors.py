@@ -9,12 +9,17 @@ units. Here each equation runs on whole registers of consecutive units, from
 the loads of a chunk's inputs to the stores of its results, as oneDNN's LSTM
 cell does: every load of a chunk comes before its first store, so nothing
 can overlap, and a chunk of two registers keeps two dependency chains side
-by side for the out-of-order core.
+by side for the out-of-order core. The units past a row's last full register
+take one register of masked loads and stores (AVX2's ``vmaskmov``, AVX-512's
+mask registers; LLVM splits them into single elements where the CPU has
+neither): no scalar form of the gates is compiled beside the vector one.
+Masked, only where a register is part full: on a Zen 3 a masked register
+costs a forward step about 25 ns more than a full one, the stores mostly.
 
 float32 evaluates ``activations.py``'s clamped rational tanh in the same
-operations; float64 calls libm's tanh for each lane, as the float64 rules do,
-so that gradient checks keep their precision. The steps of each equation
-follow the rules' order of operations.
+operations; float64 calls libm's tanh for each lane, so that gradient checks
+keep their precision. The steps of each equation follow the order of
+operations of ``lstm_cell.gate_rules``, which the GPU kernels compile.
 """
 
 from llvmlite import ir
@@ -33,18 +38,42 @@ def lanes(itemsize):
 
 class _VectorCode:
     """Emits the vector operations of one chunk: loads and stores of ``lanes`` elements from ``start`` (plus a
-    multiple of ``units``, the gate blocks' stride), splats, fma, tanh and sigmoid."""
+    multiple of ``units``, the gate blocks' stride), splats, fma, tanh and sigmoid.
 
-    def __init__(self, context, builder, dtype, start, units):
+    When ``masked``, loads and stores touch only the lanes of units below ``units`` (a row's last chunk, which
+    may hold fewer units than its registers): the lanes past the row's end load zeros and store nothing.
+    """
+
+    def __init__(self, context, builder, dtype, start, units, masked):
         self.builder = builder
         self.element = context.get_value_type(dtype)
         self.element_bytes = context.get_abi_sizeof(self.element)
         self.single = self.element_bytes == 4
         self.width = lanes(self.element_bytes)
         self.vector = ir.VectorType(self.element, self.width)
-        self.start, self.units = start, units
-        self._fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
-                                                   f"llvm.fma.v{self.width}{'f32' if self.single else 'f64'}")
+        self.start, self.units, self.masked = start, units, masked
+        suffix = f"v{self.width}{'f32' if self.single else 'f64'}"
+        module, pointer = builder.module, self.vector.as_pointer()
+        self._fma = cgutils.get_or_insert_function(module, ir.FunctionType(self.vector, [self.vector] * 3),
+                                                   f"llvm.fma.{suffix}")
+        if masked:
+            flags, alignment = ir.VectorType(ir.IntType(1), self.width), ir.IntType(32)
+            self._masked_load = cgutils.get_or_insert_function(
+                module, ir.FunctionType(self.vector, [pointer, alignment, flags, self.vector]),
+                f"llvm.masked.load.{suffix}.p0")
+            self._masked_store = cgutils.get_or_insert_function(
+                module, ir.FunctionType(ir.VoidType(), [self.vector, pointer, alignment, flags]),
+                f"llvm.masked.store.{suffix}.p0")
+            index = ir.VectorType(ir.IntType(64), self.width)
+            left = builder.sub(units, start)  # units from the chunk's first to the row's end
+            left = builder.insert_element(ir.Constant(index, ir.Undefined), left, ir.Constant(ir.IntType(32), 0))
+            self._left = builder.shuffle_vector(left, left, ir.Constant(ir.VectorType(ir.IntType(32), self.width),
+                                                                        [0] * self.width))
+
+    def _lanes_in_row(self, chunk):
+        lane_units = ir.Constant(ir.VectorType(ir.IntType(64), self.width),
+                                 [chunk * self.width + lane for lane in range(self.width)])
+        return self.builder.icmp_signed("<", lane_units, self._left)
 
     def splat(self, value):
         return ir.Constant(self.vector, [ir.Constant(self.element, value)] * self.width)
@@ -57,10 +86,19 @@ class _VectorCode:
 
     def load(self, pointer, block=0, chunk=0):
         """Lanes ``chunk * width`` on from the start of gate block ``block``."""
-        return self.builder.load(self._address(pointer, block, chunk), align=self.element_bytes)
+        address = self._address(pointer, block, chunk)
+        if self.masked:
+            return self.builder.call(self._masked_load, [address, ir.Constant(ir.IntType(32), self.element_bytes),
+                                                         self._lanes_in_row(chunk), self.splat(0.0)])
+        return self.builder.load(address, align=self.element_bytes)
 
     def store(self, value, pointer, block=0, chunk=0):
-        self.builder.store(value, self._address(pointer, block, chunk), align=self.element_bytes)
+        address = self._address(pointer, block, chunk)
+        if self.masked:
+            self.builder.call(self._masked_store, [value, address, ir.Constant(ir.IntType(32), self.element_bytes),
+                                                   self._lanes_in_row(chunk)])
+        else:
+            self.builder.store(value, address, align=self.element_bytes)
 
     def fma(self, a, b, c):
         return self.builder.call(self._fma, [a, b, c])
@@ -102,17 +140,17 @@ def _row_arrays(arrays, rest):
     return isinstance(rest[0], types.Integer) and all(isinstance(flag, types.Boolean) for flag in rest[1:])
 
 
-def _chunk_code(context, builder, signature, args, count, c_prev):
+def _chunk_code(context, builder, signature, args, count, c_prev, masked):
     """(_VectorCode for the chunk, the data pointers of the first ``count`` arguments, the remaining arguments as
     int64 and booleans); argument ``c_prev``, the previous cell state, has the row's unit count."""
     data = [context.make_array(t)(context, builder, a).data for t, a in zip(signature.args[:count], args[:count])]
     units = builder.extract_value(context.make_array(signature.args[c_prev])(context, builder, args[c_prev]).shape, 0)
     start = context.cast(builder, args[count], signature.args[count], types.int64)
     flags = [context.cast(builder, a, t, types.boolean) for a, t in zip(args[count + 1:], signature.args[count + 1:])]
-    return _VectorCode(context, builder, signature.args[0].dtype, start, units), data, flags
+    return _VectorCode(context, builder, signature.args[0].dtype, start, units, masked), data, flags
 
 
-def _make_forward_chunk(cifg, chunks):
+def _make_forward_chunk(cifg, registers, masked):
     @intrinsic
     def forward_chunk(typingctx, gates, rec, bias, peephole, c_prev, h_out, c_out, first, add_input_projection):
         if not _row_arrays((gates, rec, bias, peephole, c_prev, h_out, c_out), (first, add_input_projection)):
@@ -120,10 +158,10 @@ def _make_forward_chunk(cifg, chunks):
         sig = types.void(gates, rec, bias, peephole, c_prev, h_out, c_out, first, add_input_projection)
 
         def codegen(context, builder, signature, args):
-            v, data, (add,) = _chunk_code(context, builder, signature, args, 7, 4)
+            v, data, (add,) = _chunk_code(context, builder, signature, args, 7, 4, masked)
             gates_data, rec_data, bias_data, peephole_data, c_prev_data, h_data, c_data = data
-            # Each step for every chunk before the next step: the chunks' dependency chains side by side.
-            each = range(chunks)
+            # Each step for every register before the next step: their dependency chains side by side.
+            each = range(registers)
 
             def pre_activation(block, k):
                 z = builder.fadd(v.load(rec_data, block, k), v.load(bias_data, block, k))
@@ -162,7 +200,7 @@ def _make_forward_chunk(cifg, chunks):
     return forward_chunk
 
 
-def _make_backward_chunk(cifg, chunks):
+def _make_backward_chunk(cifg, registers, masked):
     @intrinsic
     def backward_chunk(typingctx, gates, peephole, c_prev, c, dh, dc, first):
         if not _row_arrays((gates, peephole, c_prev, c, dh, dc), (first,)):
@@ -170,11 +208,11 @@ def _make_backward_chunk(cifg, chunks):
         sig = types.void(gates, peephole, c_prev, c, dh, dc, first)
 
         def codegen(context, builder, signature, args):
-            v, data, _ = _chunk_code(context, builder, signature, args, 6, 2)
+            v, data, _ = _chunk_code(context, builder, signature, args, 6, 2, masked)
             gates_data, peephole_data, c_prev_data, c_data, dh_data, dc_data = data
             one = v.splat(1.0)
             fmul, fadd, fsub = builder.fmul, builder.fadd, builder.fsub
-            each = range(chunks)
+            each = range(registers)
             blocks = 3 if cifg else 4  # gates f, c, o with peepholes p_f, p_o; or i, f, c, o with p_i, p_f, p_o
             loaded = [([v.load(gates_data, block, k) for block in range(blocks)],
                        [v.load(peephole_data, block, k) for block in range(blocks - 1)],
@@ -212,10 +250,13 @@ def _make_backward_chunk(cifg, chunks):
     return backward_chunk
 
 
-#: ``FORWARD_CHUNK[cifg, chunks](gates, rec, bias, peephole, c_prev, h_out, c_out, first, add_input_projection)``
-#: (njit only): ``lstm_cell.cell_forward`` for units ``first:first + chunks * lanes(itemsize)`` of the row, which
-#: must all exist; every array one-dimensional and C-contiguous, of one float dtype.
-FORWARD_CHUNK = {(cifg, chunks): _make_forward_chunk(cifg, chunks) for cifg in (False, True) for chunks in (1, 2)}
-#: ``BACKWARD_CHUNK[cifg, chunks](gates, peephole, c_prev, c, dh, dc, first)`` (njit only):
-#: ``lstm_cell.cell_backward`` for units ``first:first + chunks * lanes(itemsize)``, on the same terms.
-BACKWARD_CHUNK = {(cifg, chunks): _make_backward_chunk(cifg, chunks) for cifg in (False, True) for chunks in (1, 2)}
+# The chunks the kernels take: a pair of full registers, one full register, one masked register.
+_CHUNKS = ((2, False), (1, False), (1, True))
+#: ``FORWARD_CHUNK[cifg, registers, masked](gates, rec, bias, peephole, c_prev, h_out, c_out, first,
+#: add_input_projection)`` (njit only): ``lstm_cell.cell_forward`` for units ``first:first + registers *
+#: lanes(itemsize)`` of the row, which must all exist unless ``masked`` (then those past the row's end are left
+#: alone); every array one-dimensional and C-contiguous, of one float dtype.
+FORWARD_CHUNK = {(cifg, *chunk): _make_forward_chunk(cifg, *chunk) for cifg in (False, True) for chunk in _CHUNKS}
+#: ``BACKWARD_CHUNK[cifg, registers, masked](gates, peephole, c_prev, c, dh, dc, first)`` (njit only):
+#: ``lstm_cell.cell_backward`` for units ``first:first + registers * lanes(itemsize)``, on the same terms.
+BACKWARD_CHUNK = {(cifg, *chunk): _make_backward_chunk(cifg, *chunk) for cifg in (False, True) for chunk in _CHUNKS}

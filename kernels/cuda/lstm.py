@@ -212,7 +212,7 @@ def backward(saved, d_outputs, use_d_outputs, d_h_n, d_c_n, use_peephole, input_
     B, T, F = saved["x_shape"]
     H = recurrent_kernel.shape[0]
     GH = kernel.shape[1]
-    gates, cs, hs, xs = saved["gates"], saved["cs"], saved["hs"], saved["xs"]
+    gates, cs = saved["gates"], saved["cs"]
     dtype = gates.dtype
     options = rows_for_batch(options, B)
     k = kernels_for(dtype, options)
