@@ -159,7 +159,7 @@ def pack_panels(b, transpose, panels, first_row):
     K, N = (b.shape[1], b.shape[0]) if transpose else b.shape
     for p in range(P):
         first = p * width
-        filled = min(width, N - first)
+        filled = N - first if N - first < width else width  # not min(): it compiles two functions of its own
         if transpose:
             for j in range(filled):
                 for k in range(K):
