@@ -207,9 +207,11 @@ def compute_threads(at_most=None):
 
 @functools.cache
 def _blas_libraries():
-    # Import the BLAS that Numba's np.dot uses before looking for it.
-    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import ThreadpoolController
+
+    from .kernels.cpu.blas import load_scipy_blas
+
+    load_scipy_blas()  # the BLAS that the kernels call: loaded before looking for it
 
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 

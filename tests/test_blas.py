@@ -1,5 +1,10 @@
 """The BLAS matrix product the LSTM's large GEMMs call from compiled code (numlstm.kernels.cpu.blas)."""
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from numba import njit
@@ -51,3 +56,45 @@ def test_gemm_writes_only_its_rows_of_a_larger_output():
     rows_2_to_5(a, b, out)
     np.testing.assert_allclose(out[2:5], a[2:5] @ b, rtol=1e-12)
     assert (out[:2] == 7).all() and (out[5:] == 7).all()
+
+
+# A fresh process (this one has imported scipy.linalg through other tests): a training step, whose weight
+# gradients go through gemm, then what it imported and whether the step's gradients match numpy's.
+_FRESH_PROCESS = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import numlstm
+    from numlstm.kernels.cpu import blas
+    {before}
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 3))
+    kernel, recurrent_kernel = rng.standard_normal((3, 8)), rng.standard_normal((2, 8))
+    outputs, _, _, workspace = numlstm.lstm_forward(x, kernel, recurrent_kernel)
+    gradients = numlstm.lstm_backward(workspace, np.ones_like(outputs))
+    # d_kernel is the sum over steps of x_t^T dz_t: the gradient with respect to kernel of sum(outputs)
+    step = 1e-6
+    shifted = kernel.copy()
+    shifted[1, 5] += step
+    numeric = (numlstm.lstm_forward(x, shifted, recurrent_kernel)[0].sum() - outputs.sum()) / step
+    print(json.dumps({{"linalg": "scipy.linalg" in sys.modules, "blas": "scipy.linalg.cython_blas" in sys.modules,
+                       "analytic": float(gradients.d_kernel[1, 5]), "numeric": float(numeric)}}))
+""")
+
+
+def _run_fresh(before=""):
+    completed = subprocess.run([sys.executable, "-c", _FRESH_PROCESS.format(before=before)], capture_output=True,
+                               text=True, timeout=600, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_training_loads_scipy_blas_without_importing_scipy_linalg():
+    result = _run_fresh()
+    assert result["blas"] and not result["linalg"], result
+    assert result["analytic"] == pytest.approx(result["numeric"], rel=1e-4), result
+
+
+def test_scipy_blas_falls_back_to_the_plain_import():
+    # A SciPy laid out otherwise: the lookup of the extension fails, and the ordinary import loads it.
+    result = _run_fresh("blas.importlib.util.find_spec = lambda name: None")
+    assert result["blas"] and result["linalg"], result
+    assert result["analytic"] == pytest.approx(result["numeric"], rel=1e-4), result
