@@ -340,7 +340,8 @@ def convlstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, m
     frame_chunks = _row_split(T * B)
     with _threads.numba_threads(frame_chunks):
         _cpu.input_convolution(x, kernel_rows, table, options["reverse"], frame_chunks,
-                               _empty((frame_chunks, max(_cpu.BLOCK_ROWS, P), kernel_rows.shape[0]), dtype), gates)
+                               _empty((frame_chunks, max(_cpu.BLOCK_ROWS, P), kernel_rows.shape[0]), dtype),
+                               gates.reshape(T * rows, GF))
     row_chunks = _row_split(rows)
     with _threads.numba_threads(row_chunks):
         _cpu.FORWARD_LOOP[options["cifg"]](
@@ -404,27 +405,34 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
     workspace.consumed = True
     input_gradient = bool(input_gradient)
     gates, recurrent_rows, kernel_rows = saved["gates"], saved["recurrent_kernel"], saved["kernel"]
+    peephole, use_peephole = saved["peephole"], options["use_peephole"]
+    GF = gates.shape[2]
     row_chunks = _row_split(rows)
+    dh0, dc0 = d_h_n.copy(), d_c_n.copy()  # the loop turns them into dh0 and dc0 in place
+    d_peephole = np.zeros_like(peephole)
     with _threads.numba_threads(row_chunks):
-        dh0, dc0, d_peephole = _cpu.BACKWARD_LOOP[options["cifg"]](
-            gates, saved["cs"], recurrent_rows, saved["peephole"], options["use_peephole"],
-            saved["recurrent_inverse"], saved["mask"], options["use_mask"], saved["recurrent_mask"],
-            options["use_recurrent_mask"], options["reverse"], options["zero_output"], d_outputs, use_d_outputs,
-            d_h_n, d_c_n, row_chunks, _empty((rows, recurrent_rows.shape[0]), dtype))
+        _cpu.BACKWARD_LOOP[options["cifg"]](
+            gates, saved["cs"], recurrent_rows, peephole, use_peephole, saved["recurrent_inverse"], saved["mask"],
+            options["use_mask"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
+            options["zero_output"], d_outputs, use_d_outputs, row_chunks,
+            _empty((rows, recurrent_rows.shape[0]), dtype), _empty((rows, F), dtype),
+            np.zeros((row_chunks,) + (peephole.shape if use_peephole else (1, 1)), dtype), dh0, dc0, d_peephole)
     frame_chunks = _row_split(T * B)
     block_rows = max(_cpu.BLOCK_ROWS, P)
     dx = _empty((B, T, P_in, C) if input_gradient else (0, 0, 0, C), dtype)
     d_kernel = _empty(kernel_rows.shape, dtype)
     d_recurrent_kernel = _empty(recurrent_rows.shape, dtype)
-    d_bias = _empty(gates.shape[2], dtype)
+    d_bias = _empty(GF, dtype)
     with _threads.numba_threads(frame_chunks):
         _cpu.weight_gradients(
-            saved["x"], gates, saved["hs"], kernel_rows, saved["table"], saved["inverse"], saved["recurrent_table"],
-            saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"], frame_chunks,
-            input_gradient, _empty((frame_chunks, block_rows, kernel_rows.shape[0]), dtype),
+            saved["x"], gates.reshape(T * rows, GF), saved["hs"], kernel_rows, saved["table"], saved["inverse"],
+            saved["recurrent_table"], saved["recurrent_mask"], options["use_recurrent_mask"], options["reverse"],
+            frame_chunks, input_gradient, _empty((frame_chunks, block_rows, kernel_rows.shape[0]), dtype),
             _empty((frame_chunks, block_rows, recurrent_rows.shape[0]), dtype),
             _empty((frame_chunks, block_rows if input_gradient else 0, kernel_rows.shape[0]), dtype),
-            dx, d_kernel, d_recurrent_kernel, d_bias)
+            _empty((frame_chunks,) + kernel_rows.shape, dtype), _empty((frame_chunks,) + recurrent_rows.shape, dtype),
+            _empty((frame_chunks,) + kernel_rows.shape, dtype), _empty((frame_chunks,) + recurrent_rows.shape, dtype),
+            _empty((frame_chunks, GF), dtype), dx, d_kernel, d_recurrent_kernel, d_bias)
     workspace._saved = None
     return ConvLSTMGradients(dx.reshape(options["input_shape"]) if input_gradient else None,
                              d_kernel.reshape(options["kernel_shape"]),
