@@ -93,6 +93,11 @@ def test_training_loads_scipy_blas_without_importing_scipy_linalg():
     assert result["analytic"] == pytest.approx(result["numeric"], rel=1e-4), result
 
 
+def test_scipy_blas_after_scipy_linalg_is_its_attribute():
+    result = _run_fresh("import scipy.linalg; blas.load_scipy_blas(); assert scipy.linalg.cython_blas")
+    assert result["blas"] and result["linalg"], result
+
+
 def test_scipy_blas_falls_back_to_the_plain_import():
     # A SciPy laid out otherwise: the lookup of the extension fails, and the ordinary import loads it.
     result = _run_fresh("blas.importlib.util.find_spec = lambda name: None")

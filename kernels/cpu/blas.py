@@ -31,9 +31,13 @@ def load_scipy_blas():
     (``import numlstm`` and a first training step from the cache). The extension module alone loads in a few
     milliseconds; here it goes into ``sys.modules`` under its own name, where Numba, SciPy's other extensions
     and ``import`` statements find it. It is then not an attribute of ``scipy.linalg`` (``from scipy.linalg
-    import cython_blas`` still works). Where SciPy is laid out otherwise, the plain import.
+    import cython_blas`` still works). Where ``scipy.linalg`` is imported already, or SciPy is laid out
+    otherwise, the plain import.
     """
     if _SCIPY_BLAS in sys.modules:
+        return
+    if "scipy.linalg" in sys.modules:  # paid for already: the plain import sets the package's attribute too
+        importlib.import_module(_SCIPY_BLAS)
         return
     try:
         scipy = importlib.util.find_spec("scipy")
