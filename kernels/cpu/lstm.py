@@ -51,7 +51,7 @@ from .packed_gemm import packed_matmul
 # Numba's shape-mismatch error path, which formats its message in compiled code: about 5 s of a first run, for
 # a path that never runs. A small helper inlined in Numba's IR (``inline="always"``) is typed again at each
 # call site: the blocks' copy, fill and row-split helpers cost the demo's first training step about 0.8 s
-# (asv_bench/README.md, fourteenth step).
+# (docs/history/cpu-benchmarks.md, fourteenth step).
 
 
 @njit(**CALLEE_JIT_KWARGS)

@@ -221,7 +221,7 @@ _one_row = _make_rows_product(1)
 
 # A function the time loops call, not one inlined into them: compiled once per dtype, not once more into each
 # loop (2-2.5 s of a first training step), for a call per timestep that costs 2.5-4% of the tiny size's time
-# (asv_bench/README.md, fifth step).
+# (docs/history/cpu-benchmarks.md, fifth step).
 @njit(**CALLEE_JIT_KWARGS)
 def packed_matmul(a, first_row, end_row, first_column, panels, out):
     """out[first_row:end_row, :P*NR] = a[first_row:end_row, first_column:first_column + K] @ B, with B (K, N)
