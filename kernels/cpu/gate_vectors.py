@@ -13,8 +13,9 @@ by side for the out-of-order core. The units past a row's last full register
 take one register of masked loads and stores (AVX2's ``vmaskmov``, AVX-512's
 mask registers; LLVM splits them into single elements where the CPU has
 neither): no scalar form of the gates is compiled beside the vector one.
-Masked, only where a register is part full: on a Zen 3 a masked register
-costs a forward step about 25 ns more than a full one, the stores mostly.
+Masked only where a register is part full: on a Zen 3 a masked register
+costs a forward step about 25 ns more than a full one (asv_bench/README.md,
+fifteenth step).
 
 float32 evaluates ``activations.py``'s clamped rational tanh in the same
 operations; float64 calls libm's tanh for each lane, so that gradient checks
