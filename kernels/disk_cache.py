@@ -14,7 +14,8 @@ process then loads code of the wrong types, and its calls fail with "can't unbox
 - a loaded entry whose signature is not the one asked for (an index written before this module, or
   by plain Numba) counts as a miss: the kernel compiles again and the entry is overwritten.
 
-:func:`njit` is ``numba.njit`` with this cache; every CPU kernel is compiled through it.
+:func:`njit` is ``numba.njit`` with this cache; every CPU kernel is compiled through it, and
+:func:`njit_variant` names each variant of a kernel made by a closure apart.
 """
 
 import hashlib
@@ -99,3 +100,25 @@ def njit(**options):
         return dispatcher
 
     return compile_with_kernel_cache
+
+
+def njit_variant(function, variant, **options):
+    """:func:`njit` of ``function`` under a name of its own per variant: ``forward_rows_cifg`` for ``forward_rows``
+    and ``variant="cifg"``.
+
+    A kernel's variants are closures over constants of their code (the LSTM's and ConvLSTM's ``cifg``). Numba
+    names a function's cache index after its qualified name: under one name, the variants would share one
+    index, which two processes compiling two variants at once (``pytest -n 2``, MPI ranks) rewrite over each
+    other, dropping entries.
+
+    Parameters
+    ----------
+    function : callable
+        The closure; renamed in place.
+    variant : str
+        Appended to its name.
+    **options
+        Keyword arguments of :func:`njit`.
+    """
+    function.__name__ = function.__qualname__ = f"{function.__name__}_{variant}"
+    return njit(**options)(function)

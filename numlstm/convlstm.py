@@ -400,15 +400,15 @@ def convlstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, inpu
     given = {name: None if array is None else _backend.to_host(array) for name, array in given.items()}
     use_d_outputs = d_outputs is not None
     d_outputs = given["d_outputs"].reshape(B, T, P, F) if use_d_outputs else np.zeros((0, 0, 0, 0), dtype)
-    d_h_n = np.zeros((rows, F), dtype) if given["d_h_n"] is None else given["d_h_n"].reshape(rows, F)
-    d_c_n = np.zeros((rows, F), dtype) if given["d_c_n"] is None else given["d_c_n"].reshape(rows, F)
+    # The backward loop turns these into dh0 and dc0 in place: never the caller's arrays.
+    dh0 = np.zeros((rows, F), dtype) if given["d_h_n"] is None else given["d_h_n"].reshape(rows, F).copy()
+    dc0 = np.zeros((rows, F), dtype) if given["d_c_n"] is None else given["d_c_n"].reshape(rows, F).copy()
     workspace.consumed = True
     input_gradient = bool(input_gradient)
     gates, recurrent_rows, kernel_rows = saved["gates"], saved["recurrent_kernel"], saved["kernel"]
     peephole, use_peephole = saved["peephole"], options["use_peephole"]
     GF = gates.shape[2]
     row_chunks = _row_split(rows)
-    dh0, dc0 = d_h_n.copy(), d_c_n.copy()  # the loop turns them into dh0 and dc0 in place
     d_peephole = np.zeros_like(peephole)
     with _threads.numba_threads(row_chunks):
         _cpu.BACKWARD_LOOP[options["cifg"]](

@@ -40,7 +40,7 @@ training step compile for about 40 s.
 from numba import prange
 
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
-from ..disk_cache import njit
+from ..disk_cache import njit, njit_variant
 from ..options import CALLEE_JIT_KWARGS, JIT_KWARGS
 from .blas import gemm
 
@@ -152,8 +152,7 @@ def _make_forward_loop(cifg):
                     for j in range(F):
                         outputs[b, t, p, j] = 0 if zeros else hs[s + 1, b * P + p, j]
 
-    forward_loop.__name__ = forward_loop.__qualname__ = f"forward_loop_{'cifg' if cifg else 'standard'}"
-    return njit(parallel=True, **JIT_KWARGS)(forward_loop)
+    return njit_variant(forward_loop, "cifg" if cifg else "standard", parallel=True, **JIT_KWARGS)
 
 
 def _make_backward_loop(cifg):
@@ -217,8 +216,7 @@ def _make_backward_loop(cifg):
                     for j in range(d_peephole.shape[1]):
                         d_peephole[p, j] += d_peephole_blocks[chunk, p, j]
 
-    backward_loop.__name__ = backward_loop.__qualname__ = f"backward_loop_{'cifg' if cifg else 'standard'}"
-    return njit(parallel=True, **JIT_KWARGS)(backward_loop)
+    return njit_variant(backward_loop, "cifg" if cifg else "standard", parallel=True, **JIT_KWARGS)
 
 
 @njit(parallel=True, **JIT_KWARGS)

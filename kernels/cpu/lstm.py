@@ -39,7 +39,7 @@ import numba
 import numpy as np
 from numba import types
 
-from ..disk_cache import njit
+from ..disk_cache import njit, njit_variant
 from ..options import CALLEE_JIT_KWARGS, JIT_KWARGS
 from ..lstm_cell import accumulate_peephole_grad, cell_backward, cell_forward
 from .blas import gemm
@@ -75,19 +75,6 @@ def input_projection_rows(chunk, chunks, arguments):
 
 # The time loops' blocks are made once per variant, ``cifg`` a constant of each one's code (a closure variable),
 # so that LLVM knows the gate offsets and vectorises the gate loops (a run-time ``cifg`` made them 3x slower).
-def _variant_function(function, cifg):
-    """``function`` compiled under a name of its own per variant, ``forward_rows_cifg`` say.
-
-    Numba names a function's cache files after its qualified name. Under one name, both variants would share
-    one index of cache entries, which Numba updates without a lock: two processes compiling the two variants at
-    once (``pytest -n 2``, MPI ranks) could each number their entry 1, and one variant then load the other's
-    code.
-    """
-    function.__name__ = f"{function.__name__}_{'cifg' if cifg else 'standard'}"
-    function.__qualname__ = function.__name__
-    return njit(**CALLEE_JIT_KWARGS)(function)
-
-
 def _make_forward_rows(cifg):
     def forward_rows(chunk, chunks, arguments):
         """Share ``chunk`` of ``chunks`` of the batch rows of ``forward_loop``, through every timestep. Its rows
@@ -130,7 +117,7 @@ def _make_forward_rows(cifg):
                     for j in range(H):
                         outputs[b, t, j] = hs[s + 1, b, j]
 
-    return _variant_function(forward_rows, cifg)
+    return njit_variant(forward_rows, "cifg" if cifg else "standard", **CALLEE_JIT_KWARGS)
 
 
 def _make_backward_rows(cifg):
@@ -183,7 +170,7 @@ def _make_backward_rows(cifg):
                         for j in range(H):
                             dh[b, j] = dh_rec[b, j]
 
-    return _variant_function(backward_rows, cifg)
+    return njit_variant(backward_rows, "cifg" if cifg else "standard", **CALLEE_JIT_KWARGS)
 
 
 @njit(**CALLEE_JIT_KWARGS)
