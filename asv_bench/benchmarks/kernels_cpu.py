@@ -97,3 +97,31 @@ class GateActivations:
             self.tanh_array(self.x, self.out)
         else:
             np.tanh(self.x, out=self.out)
+
+
+class GateKernelUnits:
+    """One LSTM layer at batch one, (1, 100, 1, units), float32: its forward pass and a training step (forward
+    and backward, weight gradients only), for unit counts that fill the gate kernels' SIMD registers (32) and
+    that leave units over for their masked register (13, 20, 100 on AVX2; ``cpu/gate_vectors.py``)."""
+
+    params = [[13, 20, 32, 100]]
+    param_names = ["units"]
+
+    def setup(self, units):
+        import numlstm
+
+        rng = np.random.default_rng(0)
+        self.numlstm = numlstm
+        self.weights = {"x": rng.standard_normal((1, 100, 1)).astype(np.float32),
+                        "kernel": (0.1 * rng.standard_normal((1, 4 * units))).astype(np.float32),
+                        "recurrent_kernel": (0.1 * rng.standard_normal((units, 4 * units))).astype(np.float32),
+                        "bias": np.zeros(4 * units, np.float32)}
+        self.d_outputs = rng.standard_normal((1, 100, units)).astype(np.float32)
+        self.time_train_step(units)  # JIT warm-up
+
+    def time_forward(self, units):
+        self.numlstm.lstm_forward(**self.weights, check_finite=False, final_states=False)
+
+    def time_train_step(self, units):
+        _, _, _, workspace = self.numlstm.lstm_forward(**self.weights, check_finite=False, final_states=False)
+        self.numlstm.lstm_backward(workspace, self.d_outputs, input_gradient=False)
