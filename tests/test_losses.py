@@ -94,6 +94,27 @@ def test_the_compiled_squared_error_matches_numpy(dtype, size):
     np.testing.assert_array_equal(gradient, (2 * error) / dtype(size))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_squared_error_gives_the_same_bits_for_targets_of_every_layout(dtype):
+    """Targets already of the output's dtype, shape and layout skip the conversions (a training step's usual
+    case); a strided, another dtype's or a list's must give the same value and gradient, and all match numpy."""
+    loss = losses.MeanSquaredError()
+    y_pred = rng.standard_normal((5, 7)).astype(dtype)
+    y_true = rng.standard_normal((5, 7)).astype(np.float32).astype(dtype)  # exact in either dtype
+    value, gradient = loss.value_and_gradient(y_true, y_pred)
+    strided = np.zeros((5, 14), dtype)
+    strided[:, ::2] = y_true
+    for other in (strided[:, ::2], y_true.astype(np.float64 if dtype == np.float32 else np.float32),
+                  y_true.tolist(), y_true[..., None]):
+        other_value, other_gradient = loss.value_and_gradient(other, y_pred)
+        assert other_value == value
+        np.testing.assert_array_equal(other_gradient, gradient)
+    error = y_pred - y_true
+    assert value == pytest.approx(np.mean(error.astype(np.float64) ** 2), rel=1e-12)
+    np.testing.assert_array_equal(gradient, (2 * error) / dtype(error.size))
+    assert gradient.dtype == dtype and gradient.shape == (5, 7)
+
+
 def test_the_compiled_squared_error_gradient_matches_finite_differences():
     """float64, through MeanSquaredError's compiled path: central differences of the value it returns."""
     loss = losses.MeanSquaredError()

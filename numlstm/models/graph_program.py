@@ -40,10 +40,13 @@ class GraphProgram:
         self.input_keys = tuple(id(t) for t in inputs)
         self.output_keys = tuple(id(t) for t in outputs)
         self.steps = [_step(node) for node in nodes]
+        self.chain = _is_chain(self.steps, self.input_keys, self.output_keys)
 
     def forward(self, xs, training, input_masks=None):
         """(outputs, tape): the outputs (a list) for the input values ``xs``; the tape, for :meth:`backward`,
         holds each step's cache, the values by key and the outputs' masks (its third item)."""
+        if self.chain:
+            return self._chain_forward(xs[0], training, None if input_masks is None else input_masks[0])
         values = dict(zip(self.input_keys, xs))
         masks = {} if input_masks is None else \
             {key: mask for key, mask in zip(self.input_keys, input_masks) if mask is not None}
@@ -82,6 +85,8 @@ class GraphProgram:
         """(gradients of each layer's weights in the order of ``layers``, concatenated; the gradients of the
         graph's inputs by key) from the outputs' gradients ``d_outputs`` (None: no loss reaches one).
         ``needs_input_gradient`` maps ``id(node)`` to whether its layer computes its input's gradient."""
+        if self.chain:
+            return self._chain_backward(tape[0], d_outputs[0], ops, needs_input_gradient, layers)
         tape, values, _ = tape
         gradients = {}
         for key, gradient in zip(self.output_keys, d_outputs):
@@ -113,10 +118,55 @@ class GraphProgram:
                 previous = layer_grads.get(step.layer)
                 layer_grads[step.layer] = list(result.grads) if previous is None else \
                     [ops.add(a, b) for a, b in zip(previous, result.grads)]
-        grads = []
-        for layer in layers:
-            grads += layer_grads.get(layer) or [ops.zeros(w.shape, w.dtype) for w in layer.weights]
-        return grads, gradients
+        return _in_order(layer_grads, layers, ops), gradients
+
+    def _chain_forward(self, value, training, mask):
+        """``forward`` of a chain (each step reads the one value the step before wrote): the same calls with
+        the value and its mask carried along, without the lookups (a few us of a small model's call)."""
+        tape = []
+        for step in self.steps:
+            output, cache = step.layer.forward(value, mask=mask, training=training if step.training is None
+                                               else step.training, initial_state=None)
+            mask = step.layer.compute_mask(value, mask)
+            value = output
+            tape.append((step, cache))
+        return [value], (tape, None, [mask])
+
+    def _chain_backward(self, tape, d_output, ops, needs_input_gradient, layers):
+        layer_grads = {}
+        for step, cache in reversed(tape):
+            if d_output is None:
+                break
+            result = step.layer.backward(cache, d_output, input_gradient=needs_input_gradient[id(step.node)])
+            if result.grads:
+                previous = layer_grads.get(step.layer)
+                layer_grads[step.layer] = list(result.grads) if previous is None else \
+                    [ops.add(a, b) for a, b in zip(previous, result.grads)]
+            d_output = result.d_input
+        return _in_order(layer_grads, layers, ops), {} if d_output is None else {self.input_keys[0]: d_output}
+
+
+def _in_order(layer_grads, layers, ops):
+    """The gradients of ``layers``' weights, concatenated in their order: zeros for a layer no gradient
+    reached."""
+    grads = []
+    for layer in layers:
+        grads += layer_grads.get(layer) or [ops.zeros(w.shape, w.dtype) for w in layer.weights]
+    return grads
+
+
+def _is_chain(steps, input_keys, output_keys):
+    """Whether the steps form a chain from the one input to the one output: each step reads the value the
+    step before wrote (the first the input), alone, with no explicit mask or initial state, and writes one."""
+    if len(input_keys) != 1 or len(output_keys) != 1 or not steps:
+        return False
+    key = input_keys[0]
+    for step in steps:
+        if step.listed or step.mask is not None or step.initial_state or step.inputs != (key,) \
+                or len(step.outputs) != 1:
+            return False
+        key = step.outputs[0]
+    return key == output_keys[0]
 
 
 def _step(node):

@@ -41,6 +41,8 @@ class TrainingSteps:
     def _prepared_targets(self, ops, ys, samples):
         """Each output's targets as its loss takes them, prepared (on the GPU: uploaded) before the forward
         pass is queued, where the output's shape is known; else as they are."""
+        if ops is backend.cpu:  # host targets need no preparing (``cpu.loss_targets``)
+            return ys
         prepared = []
         for tensor, loss, y in zip(self._outputs, self._losses, ys):
             shape = (samples,) + tuple(tensor.shape[1:])
@@ -58,6 +60,12 @@ class TrainingSteps:
         device left it (``float()`` reads it), so that nothing waits for the device before the step is queued.
         ``masks``: the outputs' masks (the tape's third item), given to the losses that read one
         (``Loss.reads_output_mask``, the CTC loss's input lengths)."""
+        if len(outputs) == 1 and weights[0] is None and type(outputs[0]) is np.ndarray:
+            loss = self._losses[0]
+            if loss is not None and not loss.reads_output_mask and self._loss_weights[0] == 1.0:
+                # One unweighted loss on the host (most models): the loop below without its bookkeeping.
+                value, gradient = loss.value_and_gradient(targets[0], outputs[0])
+                return value, [value], [gradient]
         values, d_outputs = [], []
         masks = masks if masks is not None else [None] * len(outputs)
         for output, loss, y, scale, weight, mask in zip(outputs, self._losses, targets, self._loss_weights, weights,
@@ -167,8 +175,9 @@ class TrainingSteps:
         """
         self._require_compiled("compute_gradients")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
-        total, _, grads = self._loss_and_grads(self._place(), xs, ys, weights, update_metrics=False)
-        return float(total), [backend.to_host(g) for g in grads]
+        ops = self._place()
+        total, _, grads = self._loss_and_grads(ops, xs, ys, weights, update_metrics=False)
+        return float(total), grads if ops is backend.cpu else [backend.to_host(g) for g in grads]
 
     @announces_compiles
     @in_device_context
