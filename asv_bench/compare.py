@@ -9,7 +9,8 @@ table of medians and ratios (best peer's time / numlstm's: above 1 means
 numlstm is faster). For the LSTM, numlstm is timed twice: through the
 functional API (``lstm_forward``/``lstm_backward``) and through a
 ``Sequential`` model (``model(x)``, ``compute_gradients``), the calls users
-make.
+make. ``--family lstm-float64`` times the functional passes in float64 beside
+torch's (Keras on JAX computes in float32 unless JAX's x64 mode is on).
 
     python asv_bench/compare.py --rounds 3 --seconds 2 > table.md
 
@@ -36,13 +37,17 @@ import sys
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
-# family: (benchmark module, framework -> benchmark class, sizes and flop count in benchmarks/common.py)
+# family: (benchmark module, framework -> benchmark class, sizes and flop count in benchmarks/common.py, dtype)
 FAMILIES = {
     "lstm": ("lstm_cpu", {"numlstm": "NumlstmLSTM", "numlstm-sequential": "NumlstmSequentialLSTM",
                           "torch": "TorchLSTM", "keras-jax": "KerasJaxLSTM"},
-             "SIZES", "train_step_flops"),
+             "SIZES", "train_step_flops", "float32"),
+    # Keras on JAX computes in float32 unless JAX's x64 mode is switched on for the whole process: torch alone.
+    "lstm-float64": ("lstm_cpu", {"numlstm": "NumlstmLSTMFloat64", "torch": "TorchLSTMFloat64"},
+                     "SIZES", "train_step_flops", "float64"),
     "convlstm": ("convlstm_cpu", {"numlstm": "NumlstmConvLSTM", "torch": "TorchConvLSTM",
-                                  "keras-jax": "KerasJaxConvLSTM"}, "CONVLSTM_SIZES", "convlstm_train_step_flops"),
+                                  "keras-jax": "KerasJaxConvLSTM"}, "CONVLSTM_SIZES", "convlstm_train_step_flops",
+                 "float32"),
 }
 FRAMEWORKS = ("numlstm", "torch", "keras-jax")  # the contended table's
 
@@ -61,7 +66,7 @@ def _family(name):
     import importlib
 
     sys.path.insert(0, str(HERE))
-    module_name, classes, sizes, flops = FAMILIES[name]
+    module_name, classes, sizes, flops, _ = FAMILIES[name]
     module = importlib.import_module(f"benchmarks.{module_name}")
     common = importlib.import_module("benchmarks.common")
     return {fw: getattr(module, cls) for fw, cls in classes.items()}, getattr(common, sizes), getattr(common, flops)
@@ -141,7 +146,8 @@ def main(rounds, seconds, sizes, family="lstm"):
             versions[module] = "absent"
     cpu = _cpu_name()
     print(f"Machine: {cpu}, {os.cpu_count()} cores; " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"Medians over {rounds} alternating rounds of {seconds} s per measurement; float32.\n")
+    dtype = FAMILIES[family][4]
+    print(f"Medians over {rounds} alternating rounds of {seconds} s per measurement; {dtype}.\n")
 
     def fmt(value, digits=3):
         return "-" if value is None else f"{value:.{digits}f}"
@@ -163,6 +169,8 @@ def main(rounds, seconds, sizes, family="lstm"):
         print(f"| {size} | " + " | ".join(fmt(peak(fw, size), 1) for fw in FRAMEWORKS) + " |")
     gemm_rate = float(np.median(gemm))
     print(f"\nnumpy sgemm 1024^3: {gemm_rate:.1f} GFLOP/s (median of {len(gemm)} runs).")
+    if dtype != "float32":
+        return
     for size in sizes:
         step = median_ms("numlstm", size, "train_step")
         rate = train_step_flops(size) / (step / 1e3) / 1e9

@@ -11,9 +11,12 @@ an element on a Zen 3, AVX2), which the gate loops of every step paid for. The c
 the range the coefficients were fitted on, so no input, however large,
 overflows.
 
-float64 kernels are the precision path (gradient checks, reference runs): they
-use libm's tanh (within an ulp), so that the derivatives computed from
-the stored activations match finite differences to 1e-10.
+float64 kernels are the precision path (gradient checks, reference runs): the
+scalar ones use libm's tanh (within an ulp); the CPU's SIMD gate kernels
+(``cpu/gate_vectors.py``) evaluate Cephes' tanh (S. L. Moshier's rational
+approximation below 0.625, ``(e^2x - 1) / (e^2x + 1)`` with his exp above) on
+whole registers, within 3 ulps of libm's. Either way the derivatives computed
+from the stored activations match finite differences to 1e-10.
 
 sigmoid(x) = 0.5 * tanh(x / 2) + 0.5 inherits both properties.
 """
@@ -46,6 +49,22 @@ TANH_DENOMINATOR = (
     1.18534705686654e-04,
     1.19825839466702e-06,
 )
+#: Where the float64 tanh switches from its rational approximation to exponentials (Cephes' tanh).
+TANH64_RATIONAL_BELOW = 0.625
+#: Coefficients of z**2, z, 1 (z = x**2) in the numerator P(z) of the float64 tanh x + x z P(z) / Q(z).
+TANH64_NUMERATOR = (-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3)
+#: Coefficients of z**2, z, 1 in its monic cubic denominator Q(z) (z**3 + ...).
+TANH64_DENOMINATOR = (1.12811678491632931402e2, 2.23548839060100448583e3, 4.84406305325125486048e3)
+#: Where the float64 tanh's 2|x| is clamped before its exponential: tanh(20) rounds to 1.
+TANH64_EXP_LIMIT = 40.0
+#: Cephes' exp: e^r = 1 + 2 r P(r**2) / (Q(r**2) - r P(r**2)) for |r| <= ln(2) / 2; coefficients of r**4, r**2, 1.
+EXP64_NUMERATOR = (1.26177193074810590878e-4, 3.02994407707441961300e-2, 9.99999999999999999910e-1)
+#: Coefficients of r**6, r**4, r**2, 1 in its denominator.
+EXP64_DENOMINATOR = (3.00198505138664455042e-6, 2.52448340349684104192e-3, 2.27265548208155028766e-1,
+                     2.00000000000000000009e0)
+#: ln(2) in two parts, the first exact in few bits, so that n ln(2) is subtracted without rounding.
+LN2_HIGH, LN2_LOW = 6.93145751953125e-1, 1.42860682030941723212e-6
+
 # float32 constants: a Python float would promote the whole evaluation to float64.
 _A1, _A3, _A5, _A7, _A9, _A11, _A13 = (np.float32(a) for a in TANH_NUMERATOR)
 _B0, _B2, _B4, _B6 = (np.float32(b) for b in TANH_DENOMINATOR)

@@ -96,3 +96,25 @@ def test_float32_vector_activations_within_4e7_of_float64():
     np.testing.assert_allclose(gates[2], np.tanh(exact[2]), rtol=0, atol=4e-7)  # candidate
     # the output gate sees c = i * g, through its zero peephole
     np.testing.assert_allclose(gates[3], sigmoid[3], rtol=0, atol=4e-7)
+
+
+def test_float64_vector_activations_within_4_ulps_of_libm():
+    """float64 evaluates Cephes' tanh on whole registers: a dense grid through zero, the switch to exponentials at
+    0.625, saturation and the clamp at 20, near-zero and subnormal inputs, infinities and NaN; the last 3 units
+    take the masked register."""
+    units = 4000 * lanes(8) + 3
+    z = np.concatenate([np.linspace(-22, 22, 2 * units), np.linspace(0.62, 0.63, units),
+                        np.geomspace(1e-310, 1e-3, units)])
+    z = np.concatenate([z, -z])[:4 * units].reshape(4, units)
+    z[:, :6] = [np.inf, -np.inf, np.nan, 1e-310, -2.5e-320, 0.0]
+    gates = _gate_activations(z, np.zeros(4 * units)).reshape(4, units)
+    tanh, exact = gates[2], np.tanh(z[2])
+    assert tanh[0] == 1.0 and tanh[1] == -1.0 and np.isnan(tanh[2])
+    assert tanh[3] == 1e-310 and tanh[4] == -2.5e-320 and tanh[5] == 0.0
+    finite = np.isfinite(z[2])
+    ulps = np.abs(tanh - exact)[finite] / np.spacing(np.abs(exact[finite]))
+    assert ulps.max() <= 4, f"{ulps.max()} ulps at {z[2][finite][ulps.argmax()]}"
+    sigmoid = 0.5 * np.tanh(0.5 * z) + 0.5
+    for gate in (0, 1, 3):  # the output gate sees c = i * g through its zero peephole
+        np.testing.assert_allclose(gates[gate], sigmoid[gate], rtol=0, atol=4.5e-16)
+        assert gates[gate][0] == 1.0 and gates[gate][1] == 0.0 and np.isnan(gates[gate][2])

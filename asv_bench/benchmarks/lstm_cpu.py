@@ -26,12 +26,13 @@ PARAMS = list(SIZES)
 class NumlstmLSTM:
     params = PARAMS
     param_names = ["size"]
+    dtype = np.float32
 
     def setup(self, size):
         import numlstm
 
         self.lstm = numlstm
-        self.inputs = lstm_inputs(size)
+        self.inputs = lstm_inputs(size, self.dtype)
         self.weights = {k: self.inputs[k] for k in ("x", "kernel", "recurrent_kernel", "bias")}
         self.time_train_step(size)  # JIT warm-up
 
@@ -126,6 +127,7 @@ class ModelCallOverhead:
 class TorchLSTM:
     params = PARAMS
     param_names = ["size"]
+    dtype = np.float32
 
     def setup(self, size):
         try:
@@ -134,8 +136,8 @@ class TorchLSTM:
             raise NotImplementedError("torch is not installed")
         self.torch = torch
         B, T, F, H = SIZES[size]
-        inputs = lstm_inputs(size)
-        self.module = torch.nn.LSTM(F, H, batch_first=True)
+        inputs = lstm_inputs(size, self.dtype)
+        self.module = torch.nn.LSTM(F, H, batch_first=True, dtype=getattr(torch, np.dtype(self.dtype).name))
         with torch.no_grad():
             self.module.weight_ih_l0.copy_(torch.from_numpy(inputs["kernel"].T))
             self.module.weight_hh_l0.copy_(torch.from_numpy(inputs["recurrent_kernel"].T))
@@ -156,6 +158,19 @@ class TorchLSTM:
 
     def peakmem_train_step(self, size):
         self.time_train_step(size)
+
+
+class NumlstmLSTMFloat64(NumlstmLSTM):
+    """``NumlstmLSTM`` in float64, the precision scientists use for sensitivities and gradient checks (round
+    two's target: a training step at least as fast as torch's in float64 at every size)."""
+
+    dtype = np.float64
+
+
+class TorchLSTMFloat64(TorchLSTM):
+    """``TorchLSTM`` in float64 (``nn.LSTM(..., dtype=torch.float64)``)."""
+
+    dtype = np.float64
 
 
 class KerasJaxLSTM:
