@@ -14,15 +14,17 @@ take one register of masked loads and stores (AVX2's ``vmaskmov``, AVX-512's
 mask registers; LLVM splits them into single elements where the CPU has
 neither): no scalar form of the gates is compiled beside the vector one.
 Masked only where a register is part full: on a Zen 3 a masked register
-costs a forward step about 25 ns more than a full one (asv_bench/README.md,
-fifteenth step).
+costs a forward step about 25 ns more than a full one
+(docs/history/cpu-benchmarks.md, fifteenth step).
 
 float32 evaluates ``activations.py``'s clamped rational tanh in the same
 operations. float64 evaluates Cephes' tanh on whole registers, within 3 ulps
-of libm's (libm's, called for each lane, took a float64 training step 10-40%
-of its time): both of its branches, each as a numerator and a denominator,
-and one division of the two the lane needs. The steps of each equation follow the order of
-operations of ``lstm_cell.gate_rules``, which the GPU kernels compile.
+of libm's: both of its branches, each as a numerator and a denominator, and
+one division of the two the lane needs. libm's, called for each lane, had
+taken a fifth (the largest size) to two fifths (the small one) of a float64
+training step (asv_bench/README.md, sixteenth step). The steps of each
+equation follow the order of operations of ``lstm_cell.gate_rules``, which
+the GPU kernels compile.
 """
 
 import math

@@ -44,8 +44,8 @@ class MeanSquaredError(_Elementwise):
         if (type(y_pred) is np.ndarray and type(y_true) is np.ndarray and y_pred.dtype in _KERNEL_DTYPES
                 and y_true.dtype == y_pred.dtype and y_true.shape == y_pred.shape and y_pred.size
                 and y_pred.flags.c_contiguous and y_true.flags.c_contiguous):
-            # A training step's usual targets, already of the output's dtype and shape: none of the checks and
-            # conversions below applies (3 us of a tiny model's step).
+            # A training step's usual targets, already of the output's dtype, shape and layout: none of the
+            # checks and conversions below applies (1.3 of the loss's 5 us in a tiny model's step).
             gradient = np.empty(y_pred.shape, y_pred.dtype)
             total = squared_error(y_pred.reshape(-1), y_true.reshape(-1), gradient.reshape(-1))
             return total / y_pred.size, gradient
