@@ -208,6 +208,20 @@ def test_every_command_has_help(capsys, command):
     assert exit_info.value.code == 0 and f"usage: numlstm {command}" in capsys.readouterr().out
 
 
+def _help(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # argparse's line breaks undone
+
+
+def test_the_demo_help_says_its_layers_are_bidirectional_and_nothing_of_calibration(capsys):
+    demo, train = _help(capsys, "demo"), _help(capsys, "train")
+    assert "each layer is bidirectional, its output twice as wide" in demo
+    assert "calibrate" not in demo, "the demo trains no probabilistic forecast"
+    assert "to calibrate the intervals of a probabilistic forecast" in train
+    assert "bidirectional, its output" not in train, "train's layers are bidirectional only with --bidirectional"
+
+
 def test_textgen_trains_saves_and_samples_reproducibly(capsys, tmp_path):
     model_path = tmp_path / "chars.numlstm"
     code, out, err = run(capsys, "textgen", "--chars", "3000", "--epochs", "1", "--units", "8", "--embedding", "4",

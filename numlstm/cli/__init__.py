@@ -119,12 +119,17 @@ _DEVICE_HELP = "where the LSTMs run (default: NUMLSTM_DEVICE if set, else auto)"
 _VERBOSE_HELP = "0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, 2 otherwise)"
 
 
-def _training_options(parser, epochs, layers, lookback, horizon):
+def _training_options(parser, epochs, layers, lookback, horizon, always_bidirectional=False, probabilistic=True):
+    """The options every training command takes; ``always_bidirectional``: its layers are (the demo's), and
+    ``probabilistic``: it can train a probabilistic forecast, whose intervals the validation steps calibrate."""
     group = parser.add_argument_group("model and training")
     group.add_argument("--lookback", type=_positive_int, default=lookback, help="steps each window reads (%(default)s)")
     group.add_argument("--horizon", type=_positive_int, default=horizon, help="steps forecast (%(default)s)")
+    sizes = ",".join(map(str, layers))
     group.add_argument("--layers", type=_units, default=layers, metavar="N,N,...",
-                       help=f"LSTM sizes from the input up ({','.join(map(str, layers))})")
+                       help=f"LSTM sizes from the input up ({sizes})" + (
+                           "; each layer is bidirectional, its output twice as wide" if always_bidirectional
+                           else ""))
     group.add_argument("--cell", choices=("lstm", "peephole", "cifg"), default="lstm",
                        help="LSTM cell variant (%(default)s)")
     group.add_argument("--epochs", type=_positive_int, default=epochs, help="at most this many (%(default)s)")
@@ -135,8 +140,9 @@ def _training_options(parser, epochs, layers, lookback, horizon):
     group.add_argument("--learning-rate", type=_positive_float, default=3e-3,
                        help="the Adam optimizer's step size (%(default)s)")
     group.add_argument("--validation", type=_fraction, default=0.15,
-                       help="share of the series' steps, before the test's, held out to stop training (and to "
-                            "calibrate the intervals of a probabilistic forecast) (%(default)s)")
+                       help="share of the series' steps, before the test's, held out to stop training"
+                            + (" (and to calibrate the intervals of a probabilistic forecast)" if probabilistic
+                               else "") + " (%(default)s)")
     group.add_argument("--test", type=_fraction, default=0.15,
                        help="share of the series' steps, at its end, held out to score the forecasts (%(default)s)")
     group.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
@@ -175,7 +181,8 @@ def build_parser():
         description="Forecast the next 52 weeks of atmospheric CO2 from the past 104 with a stacked bidirectional "
                     "LSTM, report test RMSE beside the naive and seasonal-naive forecasts, save the model, and "
                     "plot the forecasts when matplotlib is installed.")
-    _training_options(demo, epochs=30, layers=[32, 16], lookback=104, horizon=52)
+    _training_options(demo, epochs=30, layers=[32, 16], lookback=104, horizon=52, always_bidirectional=True,
+                      probabilistic=False)
     demo.add_argument("--out-dir", default="numlstm-demo",
                       help="folder for the model and plots (%(default)s); created if missing, its parent must "
                            "exist")
