@@ -115,9 +115,7 @@ class GraphProgram:
                 for key, gradient in zip(step.initial_state, result.d_initial_state):
                     _accumulate(gradients, key, gradient)
             if result.grads:
-                previous = layer_grads.get(step.layer)
-                layer_grads[step.layer] = list(result.grads) if previous is None else \
-                    [ops.add(a, b) for a, b in zip(previous, result.grads)]
+                _add_layer_gradients(layer_grads, step.layer, result.grads, ops)
         return _in_order(layer_grads, layers, ops), gradients
 
     def _chain_forward(self, value, training, mask):
@@ -133,17 +131,24 @@ class GraphProgram:
         return [value], (tape, None, [mask])
 
     def _chain_backward(self, tape, d_output, ops, needs_input_gradient, layers):
+        """``backward`` of a chain: each step's input gradient is the gradient of the step before's output;
+        where none comes back (a layer that computes none), the steps before get none either."""
         layer_grads = {}
         for step, cache in reversed(tape):
             if d_output is None:
                 break
             result = step.layer.backward(cache, d_output, input_gradient=needs_input_gradient[id(step.node)])
             if result.grads:
-                previous = layer_grads.get(step.layer)
-                layer_grads[step.layer] = list(result.grads) if previous is None else \
-                    [ops.add(a, b) for a, b in zip(previous, result.grads)]
+                _add_layer_gradients(layer_grads, step.layer, result.grads, ops)
             d_output = result.d_input
         return _in_order(layer_grads, layers, ops), {} if d_output is None else {self.input_keys[0]: d_output}
+
+
+def _add_layer_gradients(layer_grads, layer, grads, ops):
+    """Record ``layer``'s weight gradients from one of its calls, added to those of its other calls (a layer
+    the graph calls several times: Keras' shared layers)."""
+    previous = layer_grads.get(layer)
+    layer_grads[layer] = list(grads) if previous is None else [ops.add(a, b) for a, b in zip(previous, grads)]
 
 
 def _in_order(layer_grads, layers, ops):
