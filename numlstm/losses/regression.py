@@ -41,16 +41,12 @@ class MeanSquaredError(_Elementwise):
         """
         if sample_weight is not None:
             return super().value_and_gradient(y_true, y_pred, sample_weight=sample_weight)
-        if (type(y_pred) is np.ndarray and type(y_true) is np.ndarray and y_pred.dtype in _KERNEL_DTYPES
-                and y_true.dtype == y_pred.dtype and y_true.shape == y_pred.shape and y_pred.size
-                and y_pred.flags.c_contiguous and y_true.flags.c_contiguous):
-            # A training step's usual targets, already of the output's dtype, shape and layout: none of the
-            # checks and conversions below applies (1.3 of the loss's 5 us in a tiny model's step).
-            gradient = np.empty(y_pred.shape, y_pred.dtype)
-            total = squared_error(y_pred.reshape(-1), y_true.reshape(-1), gradient.reshape(-1))
-            return total / y_pred.size, gradient
-        y_pred = _prediction(y_pred)
-        y_true = self._targets_like(y_true, y_pred)
+        if not (type(y_pred) is np.ndarray and type(y_true) is np.ndarray and y_pred.dtype in _KERNEL_DTYPES
+                and y_true.dtype == y_pred.dtype and y_true.shape == y_pred.shape):
+            # A training step's targets usually have the output's dtype and shape already: then none of these
+            # checks and conversions applies (0.4 of the loss's 4 us at the benchmarks' tiny size).
+            y_pred = _prediction(y_pred)
+            y_true = self._targets_like(y_true, y_pred)
         if y_pred.dtype in _KERNEL_DTYPES and y_pred.size:
             gradient = np.empty(y_pred.shape, y_pred.dtype)
             total = squared_error(np.ascontiguousarray(y_pred).reshape(-1), np.ascontiguousarray(y_true).reshape(-1),

@@ -177,7 +177,7 @@ class TrainingSteps:
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
         ops = self._place()
         total, _, grads = self._loss_and_grads(ops, xs, ys, weights, update_metrics=False)
-        return float(total), grads if ops is backend.cpu else [backend.to_host(g) for g in grads]
+        return float(total), [backend.to_host(g) for g in grads]
 
     @announces_compiles
     @in_device_context
