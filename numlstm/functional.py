@@ -253,12 +253,15 @@ def fuses_input_projection(features, units, kernel_bytes):
 
 
 @functools.lru_cache(maxsize=64)
-def _cpu_forward_layout(B, T, F, H, GH, dtype, fused):
+def _cpu_forward_layout(B, T, F, H, GH, dtype, fused, keeps_steps):
     """The shapes of xs, xh, gates, hs, cs, the panels and their product's scratch, cut from one buffer, for
-    every CPU forward pass of these sizes and form of the input projection."""
+    every CPU forward pass of these sizes and form of the input projection; without ``keeps_steps`` (an
+    inference pass) xh, hs, cs, and gates unless the input projection fills them, hold the one or two steps
+    the time loop is at (``kernels/cpu/lstm.py``, ``forward_loop``)."""
     panel_layout = panels_shape(F + H if fused else H, GH, dtype)  # whole panels: rec has P * NR >= GH columns
-    return ((0 if fused else T, B, F), (T, B, F + H), (T, B, GH), (T + 1, B, H), (T + 1, B, H), panel_layout,
-            (B, panel_layout[0] * panel_layout[2]))
+    steps, states = (T, T + 1) if keeps_steps else (1, 2)
+    return ((0 if fused else T, B, F), (steps, B, F + H), (steps if fused else T, B, GH), (states, B, H),
+            (states, B, H), panel_layout, (B, panel_layout[0] * panel_layout[2]))
 
 
 @functools.lru_cache(maxsize=64)
@@ -295,7 +298,7 @@ def _device_of_workspace(workspace=None, *args, **kwargs):
 @_backend.in_context_of(_device_of_input)
 def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, *,
                  peephole=None, cifg=False, reverse=False, zero_output_for_mask=False,
-                 recurrent_mask=None, check_finite=True, final_states=True):
+                 recurrent_mask=None, check_finite=True, final_states=True, keep_workspace=True):
     """Run one LSTM layer in one direction over a batch of sequences.
 
     Parameters
@@ -331,14 +334,35 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
     final_states : bool
         False: ``h_n`` and ``c_n`` are None, which spares their copies
         (a layer that returns sequences and keeps no state needs neither).
+    keep_workspace : bool, default True
+        False: an inference pass, which no :func:`lstm_backward` follows
+        (as under ``torch.no_grad()``). It keeps only the states of the
+        step it is at, not every step's gates and states, and returns None
+        for the workspace; its results are the same to the bit. On the
+        CPU only the input projection of every step is left, where the
+        pass computes it before the time loop (many features).
 
     Returns
     -------
     outputs : array (batch, timesteps, units)
     h_n, c_n : arrays (batch, units), or None
         The states after the last processed step.
-    workspace : LSTMWorkspace
-        Input to :func:`lstm_backward`.
+    workspace : LSTMWorkspace or None
+        Input to :func:`lstm_backward`; None without ``keep_workspace``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    >>> kernel = rng.standard_normal((3, 16)).astype(np.float32)
+    >>> recurrent_kernel = rng.standard_normal((4, 16)).astype(np.float32)
+    >>> outputs, h_n, c_n, workspace = lstm_forward(x, kernel, recurrent_kernel)
+    >>> gradients = lstm_backward(workspace, np.ones_like(outputs))
+    >>> gradients.d_kernel.shape
+    (3, 16)
+    >>> predictions = lstm_forward(x, kernel, recurrent_kernel, keep_workspace=False)[0]
+    >>> bool(np.array_equal(predictions, outputs))
+    True
     """
     x = _float_array(x, "x")
     if x.ndim != 3:
@@ -394,9 +418,10 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         options = _pass_options((B, T, F), H, dtype, device, resident, use_mask, recurrent_mask is not None,
                                 peephole is not None, cifg, reverse, zero_output_for_mask, check_finite)
         defaults = _read_only_defaults(ops, B, H, n_gates, dtype, bias, peephole, h0, c0, mask, recurrent_mask)
-        return _forward_on_gpu(x, kernel, recurrent_kernel, *defaults, options, final_states)
+        results = _forward_on_gpu(x, kernel, recurrent_kernel, *defaults, options, final_states)
+        return results if keep_workspace else (*results[:3], None)
     return _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, cifg, reverse,
-                           zero_output_for_mask, check_finite, final_states)
+                           zero_output_for_mask, check_finite, final_states, bool(keep_workspace))
 
 
 def _pass_options(x_shape, units, dtype, device, resident, use_mask, use_recurrent_mask, use_peephole, cifg,
@@ -421,7 +446,7 @@ def _read_only_defaults(ops, B, H, n_gates, dtype, bias, peephole, h0, c0, mask,
 
 
 def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, cifg, reverse,
-                    zero_output_for_mask, check_finite, final_states):
+                    zero_output_for_mask, check_finite, final_states, keep_workspace=True):
     """``lstm_forward`` on the CPU, for arrays already checked: host arrays of x's dtype, C-contiguous, of the
     shapes it documents (None where omitted). The LSTM layer calls it directly on its own weights."""
     B, T, F = x.shape
@@ -434,7 +459,7 @@ def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     use_mask, use_recurrent_mask, reverse = options["use_mask"], options["use_recurrent_mask"], options["reverse"]
     split = options["split"] = _split(B, T, F, H, GH)
     fused = fuses_input_projection(F, H, kernel.nbytes)
-    carved = _host_buffers.carve(dtype, *_cpu_forward_layout(B, T, F, H, GH, dtype, fused))
+    carved = _host_buffers.carve(dtype, *_cpu_forward_layout(B, T, F, H, GH, dtype, fused, keep_workspace))
     xs, xh, gates, hs, cs, panels, rec = carved.arrays
     outputs = np.empty((B, T, H), dtype)
     if fused:
@@ -451,11 +476,15 @@ def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
                                                           recurrent_mask, outputs, rec),
                           x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
                           use_recurrent_mask, reverse, options["zero_output"], split.loop, xh, hs, cs, outputs, rec)
+    # Copies: the states belong to the workspace, or go back to the pool with its buffer.
+    last = T if keep_workspace else T % 2
+    h_n, c_n = (hs[last].copy(), cs[last].copy()) if final_states else (None, None)
+    if not keep_workspace:
+        _host_buffers.POOL.give(carved)
+        return outputs, h_n, c_n, None
     saved = {"carved": carved, "xh": xh, "gates": gates, "cs": cs, "kernel": kernel,
              "recurrent_kernel": recurrent_kernel, "peephole": peephole, "mask": mask,
              "recurrent_mask": recurrent_mask}
-    # Copies: the workspace's own final states must survive what the caller does with these.
-    h_n, c_n = (hs[T].copy(), cs[T].copy()) if final_states else (None, None)
     return outputs, h_n, c_n, LSTMWorkspace(saved, options)
 
 

@@ -120,6 +120,33 @@ def test_final_states_false_skips_them_and_changes_nothing_else(rng):
         np.testing.assert_array_equal(got, want, err_msg=name)
 
 
+@pytest.mark.parametrize("cifg,peephole,mask,reverse,zero_output", OPTIONS)
+@pytest.mark.parametrize("timesteps", [5, 6])
+def test_inference_pass_gives_the_training_pass_numbers_and_no_workspace(rng, time_loop_chunks, input_projection,
+                                                                          cifg, peephole, mask, reverse, zero_output,
+                                                                          timesteps):
+    # An odd and an even count of steps: the inference pass's final states are in either of its two slots.
+    args = random_lstm_args(rng, B=3, T=timesteps, cifg=cifg, peephole=peephole, mask=mask, initial_state=True,
+                            recurrent_mask=peephole)
+    options = {"reverse": reverse, "zero_output_for_mask": zero_output}
+    out, h_n, c_n, workspace = numlstm.lstm_forward(**args, **options)
+    lean = numlstm.lstm_forward(**args, **options, keep_workspace=False)
+    assert workspace is not None and lean[3] is None
+    for name, got, want in zip(["outputs", "h_n", "c_n"], lean, (out, h_n, c_n)):
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    ref_out, ref_h, ref_c, _ = reference_forward(**args, **options)
+    for name, got, want in zip(["outputs", "h_n", "c_n"], lean, (ref_out, ref_h, ref_c)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+def test_inference_pass_in_float32_and_without_final_states(rng):
+    args = random_lstm_args(rng, B=2, T=7, F=3, H=8, dtype=np.float32, mask=True)
+    out = numlstm.lstm_forward(**args)[0]
+    lean_out, lean_h, lean_c, lean_workspace = numlstm.lstm_forward(**args, keep_workspace=False, final_states=False)
+    np.testing.assert_array_equal(lean_out, out)
+    assert lean_h is None and lean_c is None and lean_workspace is None
+
+
 @pytest.mark.parametrize("features,units", [(4, 32), (16, 16), (64, 64)],
                          ids=["fused-few-features", "fused-small-kernel", "gemm-projection"])
 def test_a_rows_numbers_do_not_depend_on_its_batch(rng, features, units):

@@ -94,3 +94,44 @@ def test_fit_takes_a_callback_list():
     model.fit(np.zeros((8, 4, 2)), np.zeros((8, 2)), epochs=2, verbose=0, callbacks=callbacks.CallbackList(
         [callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))]))
     assert seen == [0, 1]
+
+
+def test_inference_calls_keep_no_lstm_workspace_and_training_calls_do(monkeypatch):
+    from numlstm.layers import lstm as lstm_module
+
+    kept = []
+    real = lstm_module._forward_on_cpu
+
+    def spy(*args):
+        kept.append(args[-1])  # keep_workspace
+        return real(*args)
+
+    monkeypatch.setattr(lstm_module, "_forward_on_cpu", spy)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 6, 3)).astype(np.float32), rng.standard_normal((4, 1)).astype(np.float32)
+    model = numlstm.Sequential([layers.Input((6, 3)), layers.LSTM(4, return_sequences=True),
+                                layers.Bidirectional(layers.LSTM(5)), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    inference = {"model(x)": lambda: model(x), "predict": lambda: model.predict(x, verbose=0),
+                 "evaluate": lambda: model.evaluate(x, y, verbose=0), "test_on_batch": lambda: model.test_on_batch(x, y),
+                 "a layer on arrays": lambda: model.layers[0](x)}
+    training = {"train_on_batch": lambda: model.train_on_batch(x, y),
+                "compute_gradients": lambda: model.compute_gradients(x, y),
+                "fit": lambda: model.fit(x, y, epochs=1, verbose=0)}
+    for calls, expected in ((inference, False), (training, True)):
+        for name, call in calls.items():
+            kept.clear()
+            call()
+            assert kept and all(k is expected for k in kept), (name, kept)
+
+
+def test_inference_only_nests_and_ends_with_an_exception():
+    from numlstm.layers.base import backward_follows, inference_only
+
+    with pytest.raises(RuntimeError):
+        with inference_only():
+            with inference_only():
+                assert not backward_follows()
+            assert not backward_follows()
+            raise RuntimeError("inside")
+    assert backward_follows()

@@ -37,7 +37,8 @@ class NumlstmLSTM:
         self.time_train_step(size)  # JIT warm-up
 
     def time_forward(self, size):
-        self.lstm.lstm_forward(**self.weights)
+        # An inference pass, as torch's forward under no_grad: no workspace for a backward pass.
+        self.lstm.lstm_forward(**self.weights, keep_workspace=False)
 
     def time_train_step(self, size):
         _, _, _, workspace = self.lstm.lstm_forward(**self.weights)
@@ -122,6 +123,49 @@ class ModelCallOverhead:
         return (best[0] - best[1]) * 1e6
 
     track_us_above_functional_passes.unit = "us"
+
+
+class WholeDatasetInference:
+    """``model(x)`` on a whole data set at once, as in a notebook: 4000 sequences (T=100, F=8) through two
+    LSTM(64) and a Dense(1), numlstm's ``Sequential`` beside the same torch modules under ``no_grad``. Arrays
+    this large are not pooled (``numlstm.host_buffers``): every call faults in the pages of what it writes,
+    which the inference pass (no workspace for a backward pass) cuts."""
+
+    params = ["numlstm", "torch"]
+    param_names = ["framework"]
+    shape = (4000, 100, 8)
+    units = 64
+
+    def setup(self, framework):
+        x = np.random.default_rng(0).standard_normal(self.shape).astype(np.float32)
+        if framework == "numlstm":
+            import numlstm
+
+            layers = numlstm.layers
+            model = numlstm.Sequential([layers.Input(self.shape[1:]), layers.LSTM(self.units, return_sequences=True),
+                                        layers.LSTM(self.units), layers.Dense(1)])
+            self.call = lambda: model(x)
+        else:
+            try:
+                import torch
+            except ImportError:
+                raise NotImplementedError("torch is not installed")
+            first = torch.nn.LSTM(self.shape[2], self.units, batch_first=True)
+            second = torch.nn.LSTM(self.units, self.units, batch_first=True)
+            dense, tensor = torch.nn.Linear(self.units, 1), torch.from_numpy(x)
+
+            def call():
+                with torch.no_grad():
+                    return dense(second(first(tensor)[0])[0][:, -1])
+
+            self.call = call
+        self.call()
+
+    def time_model_call(self, framework):
+        self.call()
+
+    def peakmem_model_call(self, framework):
+        self.call()
 
 
 class TorchLSTM:

@@ -81,8 +81,10 @@ def _make_forward_rows(cifg):
         of ``rec`` are its scratch."""
         (x, xh, gates, hs, cs, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
          use_recurrent_mask, reverse, zero_output, outputs, rec) = load_arguments(arguments)
-        T, B, _ = gates.shape
-        F, H = x.shape[2], hs.shape[2]
+        B, T, F = x.shape
+        H = hs.shape[2]
+        # Every step's states, or (an inference pass) the two steps' a step reads and writes, alternating.
+        keeps_steps = hs.shape[0] == T + 1
         lo, hi = chunk * B // chunks, (chunk + 1) * B // chunks
         for b in range(lo, hi):
             for j in range(H):
@@ -90,32 +92,35 @@ def _make_forward_rows(cifg):
                 cs[0, b, j] = c0[b, j]
         for s in range(T):
             t = T - 1 - s if reverse else s
+            before, after = (s, s + 1) if keeps_steps else (s & 1, (s + 1) & 1)
+            row = s if keeps_steps else 0  # of xh
+            gate_row = s if gates.shape[0] == T else 0
             for b in range(lo, hi):
                 for j in range(F):
-                    xh[s, b, j] = x[b, t, j]
+                    xh[row, b, j] = x[b, t, j]
                 if use_recurrent_mask:  # recurrent dropout: the recurrent product is (h * mask) @ R
                     for j in range(H):
-                        xh[s, b, F + j] = hs[s, b, j] * recurrent_mask[b, j]
+                        xh[row, b, F + j] = hs[before, b, j] * recurrent_mask[b, j]
                 else:
                     for j in range(H):
-                        xh[s, b, F + j] = hs[s, b, j]
-            packed_matmul(xh[s], lo, hi, 0 if fused else F, panels, rec)
+                        xh[row, b, F + j] = hs[before, b, j]
+            packed_matmul(xh[row], lo, hi, 0 if fused else F, panels, rec)
             for b in range(lo, hi):
                 skipped = use_mask and not mask[b, t]
                 if skipped:  # a masked step carries both states over
                     for j in range(H):
-                        hs[s + 1, b, j] = hs[s, b, j]
-                        cs[s + 1, b, j] = cs[s, b, j]
+                        hs[after, b, j] = hs[before, b, j]
+                        cs[after, b, j] = cs[before, b, j]
                 else:
-                    cell_forward(gates[s, b], rec[b], bias, peephole, cs[s, b], hs[s + 1, b], cs[s + 1, b], cifg,
-                                 not fused)
+                    cell_forward(gates[gate_row, b], rec[b], bias, peephole, cs[before, b], hs[after, b],
+                                 cs[after, b], cifg, not fused)
                 # A masked step's output is the carried h, as in Keras 3, or zeros with zero_output.
                 if zero_output and skipped:
                     for j in range(H):
                         outputs[b, t, j] = 0
                 else:
                     for j in range(H):
-                        outputs[b, t, j] = hs[s + 1, b, j]
+                        outputs[b, t, j] = hs[after, b, j]
 
     return njit_variant(forward_rows, "cifg" if cifg else "standard", **CALLEE_JIT_KWARGS)
 
@@ -228,6 +233,10 @@ def forward_loop(rows, x, gates, panels, fused, bias, peephole, h0, c0, mask, us
     Fills ``outputs`` (B, T, H) in the caller's time order, ``hs``, ``cs`` (T+1, B, H), the states before
     and after every step, and ``xh`` (T, B, F + H) with each step's x_t and h_t (times the recurrent mask);
     ``gates`` then holds the gate activations of every step. ``rec`` (B, P * NR of the panels) is scratch.
+
+    An inference pass, which no backward pass follows, passes ``hs`` and ``cs`` of two steps (2, B, H), ``xh``
+    of one, and, when ``fused``, ``gates`` of one: each step then overwrites the step before last's states
+    (the final ones are in ``hs[T % 2]``), and writes no row that only the backward pass would read.
     """
     run_blocks(rows, (read_only(x), xh, gates, hs, cs, panels, fused, read_only(bias), read_only(peephole),
                       read_only(h0), read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask),

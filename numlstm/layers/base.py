@@ -2,6 +2,7 @@
 
 import itertools
 import re
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +22,49 @@ _weight_rebindings = 0
 def weight_rebindings():
     """The count of weight creations and rebindings in this process (see ``_weight_rebindings``)."""
     return _weight_rebindings
+
+
+class _InferenceState(threading.local):
+    active = False  # inside inference_only, on this thread
+
+
+_inference = _InferenceState()
+
+
+class inference_only:
+    """A context manager: no backward pass follows the forward passes that run inside it, so that a layer may
+    keep nothing for one (:func:`backward_follows`), as under ``torch.no_grad()``.
+
+    A model's ``model(x)``, ``predict``, ``evaluate`` and ``test_on_batch`` run their layers inside it, and so
+    does a layer called on arrays. The LSTM layer's forward pass then keeps only the states of the step it is
+    at, not every step's gates and states.
+
+    Examples
+    --------
+    >>> from numlstm.layers.base import backward_follows, inference_only
+    >>> with inference_only():
+    ...     backward_follows()
+    False
+    >>> backward_follows()
+    True
+    """
+
+    __slots__ = ("_before",)
+
+    def __enter__(self):
+        self._before = _inference.active
+        _inference.active = True
+        return self
+
+    def __exit__(self, *exc_info):
+        _inference.active = self._before
+        return False
+
+
+def backward_follows():
+    """Whether a backward pass may follow the forward passes that run now (this thread): False inside
+    :class:`inference_only`."""
+    return not _inference.active
 
 
 def _default_name(layer):
@@ -71,8 +115,10 @@ def _device_of_call(layer, x, *args):
 @backend.in_context_of(_device_of_call)
 def _forward_in_context(layer, x, mask, training, initial_state):
     """``layer.forward``'s output, inside the context of the device it runs on (``backend.in_context_of``), as a
-    model's calls run: the recurrent layers' passes run in it without entering it again."""
-    return layer.forward(x, mask=mask, training=bool(training), initial_state=initial_state)[0]
+    model's calls run: the recurrent layers' passes run in it without entering it again. No backward pass
+    follows (``inference_only``)."""
+    with inference_only():
+        return layer.forward(x, mask=mask, training=bool(training), initial_state=initial_state)[0]
 
 
 class Backward(NamedTuple):

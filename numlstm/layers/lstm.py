@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend, dispatch
 from ..functional import _forward_on_cpu, lstm_backward, lstm_forward
-from .base import Backward
+from .base import Backward, backward_follows
 from .recurrent import Recurrent
 
 # The passes without their device-context wrapper (``backend.in_context_of``): a layer runs inside the context
@@ -181,14 +181,14 @@ class LSTM(Recurrent):
             # to lstm_forward, which names what is missing.
             outputs, h, c, workspace = _forward_on_cpu(
                 x, self.kernel, self.recurrent_kernel, bias, peephole, None, None, None, recurrent_mask,
-                self.cifg, self.go_backwards, zero_output_for_mask, False, keeps_states)
+                self.cifg, self.go_backwards, zero_output_for_mask, False, keeps_states, backward_follows())
         else:
             outputs, h, c, workspace = _forward_pass(
                 x, self.kernel, self.recurrent_kernel, bias, h0, c0, mask, peephole=peephole, cifg=self.cifg,
                 reverse=self.go_backwards, zero_output_for_mask=zero_output_for_mask, recurrent_mask=recurrent_mask,
                 # Inside a model a diverging run must reach the loss (TerminateOnNaN); user data is
                 # checked where it enters (Layer.__call__, the model's fit/predict).
-                check_finite=False, final_states=keeps_states)
+                check_finite=False, final_states=keeps_states, keep_workspace=backward_follows())
         result = self._assemble_outputs(outputs, h, c)
         cache = {"workspace": workspace, "dropout_mask": dropout_mask,
                  "recurrent_mask": recurrent_mask,

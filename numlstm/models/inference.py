@@ -33,7 +33,7 @@ class Inference:
 
         for xs, ys, weights, rows in batches.shard(strategy):
             targets = self._prepared_targets(ops, ys, rows)
-            outputs, tape = self._forward(xs, False)
+            outputs, tape = self._forward(xs, False, for_backward=False)
             total, values, _ = self._loss_values(ops, outputs, targets, weights, with_gradients=False, masks=tape[2])
             pending.append((self._batch_logs(total, values), rows, ys, weights, self._queue_metric_fetches(outputs)))
             seen += rows
@@ -105,12 +105,13 @@ class Inference:
         start, stop = strategy.shard(len(xs[0]))
         parts, fetches = [], collections.deque()
         for i in range(start, stop, batch_size):
-            outputs = self._forward([a[i:min(i + batch_size, stop)] for a in xs], False)[0]
+            outputs = self._forward([a[i:min(i + batch_size, stop)] for a in xs], False, for_backward=False)[0]
             fetches.append([backend.array_ops(o).to_host_async(o) for o in outputs])
             if len(fetches) > 1:  # one batch queued ahead: the device computes it while the host waits
                 parts.append([f.result() for f in fetches.popleft()])
         parts += [[f.result() for f in batch] for batch in fetches]
         if not parts:  # this rank's share is empty: empty arrays of the right trailing shapes
-            parts = [[backend.to_host(o)[:0] for o in self._forward([a[:1] for a in xs], False)[0]]]
+            empty = self._forward([a[:1] for a in xs], False, for_backward=False)[0]
+            parts = [[backend.to_host(o)[:0] for o in empty]]
         columns = [strategy.gather_rows(np.concatenate(column)) for column in zip(*parts)]
         return self._output_structure.restore(columns)

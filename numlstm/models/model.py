@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend
 from ..layers import Layer
-from ..layers.base import check_finite_data, unique_name
+from ..layers.base import check_finite_data, inference_only, unique_name
 from ..layers.input_layer import InputLayer
 from ..layers.symbolic import SymbolicTensor, any_symbolic, call_symbolically, flatten
 from ..registry import layer_entry
@@ -239,10 +239,16 @@ class Model(NestedModel, WeightBuffer, Trainer):
             self._accepted_input = structures.array_kind(self._inputs, x)
         return arrays
 
-    def _forward(self, xs, training):
-        """The outputs (a list) for host arrays ``xs`` on the current device, and the tape for ``_backward``."""
+    def _forward(self, xs, training, for_backward=True):
+        """The outputs (a list) for host arrays ``xs`` on the current device, and the tape for ``_backward``;
+        without ``for_backward`` the layers keep nothing for a backward pass (``inference_only``), and the
+        tape only the outputs' masks."""
         ops = self._place()
-        return self._run_graph([x if host else ops.local(x) for x, host in zip(xs, self._host_inputs)], training)
+        xs = [x if host else ops.local(x) for x, host in zip(xs, self._host_inputs)]
+        if for_backward:
+            return self._run_graph(xs, training)
+        with inference_only():
+            return self._run_graph(xs, training)
 
     def _run_graph(self, xs, training, input_masks=None):
         """Run the nodes in order on ``xs`` (where the layers compute), masks flowing as in Keras."""
@@ -279,7 +285,7 @@ class Model(NestedModel, WeightBuffer, Trainer):
     @in_device_context
     def _call_on_arrays(self, x, training):
         xs = self._ready_inputs(x)
-        outputs = self._forward(xs, training)[0]
+        outputs = self._forward(xs, training, for_backward=False)[0]
         return self._output_structure.restore([backend.to_host(o) for o in outputs])
 
     def predict_on_batch(self, x):

@@ -214,7 +214,7 @@ class TrainingSteps:
         """
         self._require_compiled("test_on_batch")
         xs, ys, weights = self._batch_arrays(x, y, sample_weight)
-        outputs, tape = self._forward(xs, False)
+        outputs, tape = self._forward(xs, False, for_backward=False)
         return float(self._loss_values(self._place(), outputs, ys, weights, with_gradients=False, masks=tape[2])[0])
 
     def _batch_arrays(self, x, y, sample_weight=None, class_weight=None):

@@ -206,6 +206,15 @@ def test_without_final_states_a_pass_gives_the_same_outputs_and_gradients(monkey
         np.testing.assert_array_equal(got, want, err_msg=name)
 
 
+def test_an_inference_pass_gives_the_same_numbers_and_no_workspace(rng):
+    args = random_lstm_args(rng, B=3, T=4, F=2, H=5, mask=True, initial_state=True)
+    out, h_n, c_n, workspace = numlstm.lstm_forward(**args)
+    lean = numlstm.lstm_forward(**args, keep_workspace=False)
+    assert workspace is not None and lean[3] is None
+    for name, got, want in zip(["outputs", "h_n", "c_n"], lean, (out, h_n, c_n)):
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
 def _cooperative_launches(monkeypatch, blocks):
     """In the simulator, the persistent kernels launch on ``blocks`` co-resident blocks that run in turn
     between grid barriers (tests/helpers/serialised_launch.py); returns the two wrapped kernels."""
