@@ -252,16 +252,28 @@ def fuses_input_projection(features, units, kernel_bytes):
     return 4 * features <= units or kernel_bytes <= _FUSED_KERNEL_MAX_BYTES
 
 
+#: The bytes of gates an inference pass projects at a time, where it projects the input before the time loop:
+#: a block of steps, not every step at once (the projection of 10000 sequences of 100 steps for 64 units is
+#: 1 GB), within the workspace pool's bounds. Blocks of 32-64 MiB were the fastest measured on that case
+#: (asv_bench/README.md, seventeenth step); the benchmark sizes, 13 MB at most, project at once.
+_INFERENCE_PROJECTION_BYTES = 64 << 20
+
+
+def projection_block_steps(T, B, GH, itemsize):
+    """How many steps an inference pass that projects its input before the time loop projects at a time."""
+    return max(1, min(T, _INFERENCE_PROJECTION_BYTES // (B * GH * itemsize)))
+
+
 @functools.lru_cache(maxsize=64)
-def _cpu_forward_layout(B, T, F, H, GH, dtype, fused, keeps_steps):
+def _cpu_forward_layout(B, T, F, H, GH, dtype, fused, keeps_steps, projected_steps):
     """The shapes of xs, xh, gates, hs, cs, the panels and their product's scratch, cut from one buffer, for
-    every CPU forward pass of these sizes and form of the input projection; without ``keeps_steps`` (an
-    inference pass) xh, hs, cs, and gates unless the input projection fills them, hold the one or two steps
-    the time loop is at (``kernels/cpu/lstm.py``, ``forward_loop``)."""
+    every CPU forward pass of these sizes and form of the input projection. Without ``keeps_steps`` (an
+    inference pass) xh, hs and cs hold the one or two steps the time loop is at, and gates one, or
+    ``projected_steps`` where the input projection fills them (``kernels/cpu/lstm.py``, ``forward_loop``)."""
     panel_layout = panels_shape(F + H if fused else H, GH, dtype)  # whole panels: rec has P * NR >= GH columns
     steps, states = (T, T + 1) if keeps_steps else (1, 2)
-    return ((0 if fused else T, B, F), (steps, B, F + H), (steps if fused else T, B, GH), (states, B, H),
-            (states, B, H), panel_layout, (B, panel_layout[0] * panel_layout[2]))
+    return ((0 if fused else projected_steps, B, F), (steps, B, F + H), (steps if fused else projected_steps, B, GH),
+            (states, B, H), (states, B, H), panel_layout, (B, panel_layout[0] * panel_layout[2]))
 
 
 @functools.lru_cache(maxsize=64)
@@ -338,9 +350,11 @@ def lstm_forward(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=
         False: an inference pass, which no :func:`lstm_backward` follows
         (as under ``torch.no_grad()``). It keeps only the states of the
         step it is at, not every step's gates and states, and returns None
-        for the workspace; its results are the same to the bit. On the
-        CPU only the input projection of every step is left, where the
-        pass computes it before the time loop (many features).
+        for the workspace. On the CPU, where the pass projects the input
+        before the time loop (many features), it does so for a block of
+        steps at a time; its results are the same to the bit as a
+        training pass's, or within the rounding of BLAS where the blocks
+        change the GEMMs' row counts.
 
     Returns
     -------
@@ -446,9 +460,11 @@ def _read_only_defaults(ops, B, H, n_gates, dtype, bias, peephole, h0, c0, mask,
 
 
 def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, recurrent_mask, cifg, reverse,
-                    zero_output_for_mask, check_finite, final_states, keep_workspace=True):
+                    zero_output_for_mask, check_finite, final_states, keep_workspace=True, sequence_outputs=True):
     """``lstm_forward`` on the CPU, for arrays already checked: host arrays of x's dtype, C-contiguous, of the
-    shapes it documents (None where omitted). The LSTM layer calls it directly on its own weights."""
+    shapes it documents (None where omitted). The LSTM layer calls it directly on its own weights; without
+    ``sequence_outputs`` (a layer whose output is the final state) the pass writes no outputs and returns
+    None for them."""
     B, T, F = x.shape
     H, GH = recurrent_kernel.shape
     dtype = x.dtype
@@ -459,23 +475,28 @@ def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
     use_mask, use_recurrent_mask, reverse = options["use_mask"], options["use_recurrent_mask"], options["reverse"]
     split = options["split"] = _split(B, T, F, H, GH)
     fused = fuses_input_projection(F, H, kernel.nbytes)
-    carved = _host_buffers.carve(dtype, *_cpu_forward_layout(B, T, F, H, GH, dtype, fused, keep_workspace))
+    block = T if keep_workspace or fused else projection_block_steps(T, B, GH, dtype.itemsize)
+    carved = _host_buffers.carve(dtype, *_cpu_forward_layout(B, T, F, H, GH, dtype, fused, keep_workspace, block))
     xs, xh, gates, hs, cs, panels, rec = carved.arrays
-    outputs = np.empty((B, T, H), dtype)
+    outputs = np.empty((B, T if sequence_outputs else 0, H), dtype)
     if fused:
         pack_panels(kernel, False, panels, 0)
     pack_panels(recurrent_kernel, False, panels, F if fused else 0)
     with _threads.numba_threads_for(split.threads):  # BLAS: on one thread (in_context_of)
-        if not fused:
-            xs_rows, gates_rows = xs.reshape(T * B, F), gates.reshape(T * B, GH)
-            call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
-                              lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
-                              x, kernel, reverse, split.gemm, xs_rows, gates_rows)
-        call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[options["cifg"]],
-                          lambda: _cpu.forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0, mask,
-                                                          recurrent_mask, outputs, rec),
-                          x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-                          use_recurrent_mask, reverse, options["zero_output"], split.loop, xh, hs, cs, outputs, rec)
+        for first in range(0, T, block):
+            steps = min(block, T - first)
+            if not fused:
+                xs_rows, gates_rows = xs[:steps].reshape(steps * B, F), gates[:steps].reshape(steps * B, GH)
+                call_with_entries(_cpu.input_projection, _cpu.INPUT_PROJECTION_ROWS,
+                                  lambda: _cpu.input_projection_rows_types(x, kernel, xs_rows, gates_rows),
+                                  x, kernel, reverse, first, split.gemm, xs_rows, gates_rows)
+            call_with_entries(_cpu.forward_loop, _cpu.FORWARD_ROWS[options["cifg"]],
+                              lambda: _cpu.forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0,
+                                                              mask, recurrent_mask, outputs, rec),
+                              x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
+                              use_recurrent_mask, reverse, options["zero_output"], first, steps, split.loop, xh, hs,
+                              cs, outputs, rec)
+    outputs = outputs if sequence_outputs else None
     # Copies: the states belong to the workspace, or go back to the pool with its buffer.
     last = T if keep_workspace else T % 2
     h_n, c_n = (hs[last].copy(), cs[last].copy()) if final_states else (None, None)

@@ -170,6 +170,22 @@ def test_lstm_layer_backward_matches_finite_differences(options):
     check_layer_gradients(layer, x, [rng.standard_normal(o.shape) for o in outputs])
 
 
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_an_lstm_returning_its_last_output_gives_the_sequences_last_step_and_keeps_its_own_state(go_backwards):
+    # Without return_sequences the pass writes no outputs: the last output is the final state h.
+    sequences = _built(_lstm(4, return_sequences=True, go_backwards=go_backwards), F=3, B=2, T=5)
+    last = _built(_lstm(4, go_backwards=go_backwards, stateful=True), F=3, B=2, T=5)
+    last.set_weights(sequences.get_weights())
+    x = rng.standard_normal((2, 5, 3))
+    for call in (lambda: last(x), lambda: last.forward(x, training=True)[0]):  # inference, training
+        last.reset_state()
+        output = call()
+        np.testing.assert_array_equal(output, sequences(x)[:, -1])
+    state = last.states[0].copy()
+    output[...] = 0
+    np.testing.assert_array_equal(last.states[0], state)
+
+
 @pytest.mark.parametrize("activation", [None, "relu", "tanh", "sigmoid", "softmax"])
 def test_dense_backward_matches_finite_differences(activation):
     dense = layers.Dense(3, activation=activation, dtype="float64")

@@ -1,5 +1,7 @@
 """What other modules read from a model: its parameter buffer, its compile settings, where a fit resumes."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -102,9 +104,9 @@ def test_inference_calls_keep_no_lstm_workspace_and_training_calls_do(monkeypatc
     kept = []
     real = lstm_module._forward_on_cpu
 
-    def spy(*args):
-        kept.append(args[-1])  # keep_workspace
-        return real(*args)
+    def spy(*args, **kwargs):
+        kept.append(inspect.signature(real).bind(*args, **kwargs).arguments["keep_workspace"])
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(lstm_module, "_forward_on_cpu", spy)
     rng = np.random.default_rng(0)

@@ -29,8 +29,8 @@ def _forward_rows_arguments(cifg):
     panels = _float32(*panels_shape(F + H, G * H, np.float32))
     return (_float32(B, T, F), _float32(T, B, F + H), _float32(T, B, G * H), _float32(T + 1, B, H),
             _float32(T + 1, B, H), panels, True, _float32(G * H), _float32((G - 1) * H), _float32(B, H),
-            _float32(B, H), np.ones((0, 0), np.bool_), False, _float32(0, 0), False, False, False, _float32(B, T, H),
-            _float32(B, panels.shape[0] * panels.shape[2]))
+            _float32(B, H), np.ones((0, 0), np.bool_), False, _float32(0, 0), False, False, False, 0, T,
+            _float32(B, T, H), _float32(B, panels.shape[0] * panels.shape[2]))
 
 
 def _backward_rows_arguments(cifg):

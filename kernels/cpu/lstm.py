@@ -56,17 +56,19 @@ from .packed_gemm import packed_matmul
 
 @njit(**CALLEE_JIT_KWARGS)
 def input_projection_rows(chunk, chunks, arguments):
-    """Share ``chunk`` of ``chunks`` of the T*B rows (time-major, in processing order) of the input
-    projection: its rows of xs_rows (T*B, F) from x (B, T, F), then gates_rows (T*B, G*H) = xs_rows @ kernel.
+    """Share ``chunk`` of ``chunks`` of the S*B rows (time-major, in processing order) of the input
+    projection of S steps from step ``first_step`` on: its rows of xs_rows (S*B, F) from x (B, T, F), then
+    gates_rows (S*B, G*H) = xs_rows @ kernel.
 
-    ``xs_rows`` and ``gates_rows`` are (T, B, ...) arrays viewed as rows by the caller: a reshape here
+    ``xs_rows`` and ``gates_rows`` are (S, B, ...) arrays viewed as rows by the caller: a reshape here
     would compile Numba's shape-error path (seconds of a first run) into the block.
     """
-    x, kernel, reverse, xs_rows, gates_rows = load_arguments(arguments)
+    x, kernel, reverse, first_step, xs_rows, gates_rows = load_arguments(arguments)
     B, T, F = x.shape
-    lo, hi = chunk * T * B // chunks, (chunk + 1) * T * B // chunks
+    rows = xs_rows.shape[0]
+    lo, hi = chunk * rows // chunks, (chunk + 1) * rows // chunks
     for r in range(lo, hi):
-        s, b = r // B, r % B
+        s, b = first_step + r // B, r % B
         t = T - 1 - s if reverse else s
         for j in range(F):
             xs_rows[r, j] = x[b, t, j]
@@ -80,21 +82,23 @@ def _make_forward_rows(cifg):
         """Share ``chunk`` of ``chunks`` of the batch rows of ``forward_loop``, through every timestep. Its rows
         of ``rec`` are its scratch."""
         (x, xh, gates, hs, cs, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-         use_recurrent_mask, reverse, zero_output, outputs, rec) = load_arguments(arguments)
+         use_recurrent_mask, reverse, zero_output, first_step, steps, outputs, rec) = load_arguments(arguments)
         B, T, F = x.shape
         H = hs.shape[2]
-        # Every step's states, or (an inference pass) the two steps' a step reads and writes, alternating.
-        keeps_steps = hs.shape[0] == T + 1
+        # Rings of steps (``forward_loop``): step s's states are in slots s and s + 1 of as many as hs holds.
+        state_slots, xh_slots, gate_slots = hs.shape[0], xh.shape[0], gates.shape[0]
+        writes_outputs = outputs.shape[1] != 0
         lo, hi = chunk * B // chunks, (chunk + 1) * B // chunks
-        for b in range(lo, hi):
-            for j in range(H):
-                hs[0, b, j] = h0[b, j]
-                cs[0, b, j] = c0[b, j]
-        for s in range(T):
+        if first_step == 0:
+            for b in range(lo, hi):
+                for j in range(H):
+                    hs[0, b, j] = h0[b, j]
+                    cs[0, b, j] = c0[b, j]
+        for step in range(steps):
+            s = first_step + step
             t = T - 1 - s if reverse else s
-            before, after = (s, s + 1) if keeps_steps else (s & 1, (s + 1) & 1)
-            row = s if keeps_steps else 0  # of xh
-            gate_row = s if gates.shape[0] == T else 0
+            before, after = s % state_slots, (s + 1) % state_slots
+            row, gate_row = s % xh_slots, step % gate_slots
             for b in range(lo, hi):
                 for j in range(F):
                     xh[row, b, j] = x[b, t, j]
@@ -114,6 +118,8 @@ def _make_forward_rows(cifg):
                 else:
                     cell_forward(gates[gate_row, b], rec[b], bias, peephole, cs[before, b], hs[after, b],
                                  cs[after, b], cifg, not fused)
+                if not writes_outputs:
+                    continue
                 # A masked step's output is the carried h, as in Keras 3, or zeros with zero_output.
                 if zero_output and skipped:
                     for j in range(H):
@@ -213,15 +219,17 @@ def weight_gradient_rows(chunk, chunks, arguments):
 # ``native_calls.call_with_entries`` with the matching ``*_types`` function below.
 
 @njit(**JIT_KWARGS)
-def input_projection(rows, x, kernel, reverse, chunks, xs_rows, gates_rows):
-    """The input projection of every timestep (``input_projection_rows``)."""
-    run_blocks(rows, (read_only(x), read_only(kernel), reverse, xs_rows, gates_rows), chunks)
+def input_projection(rows, x, kernel, reverse, first_step, chunks, xs_rows, gates_rows):
+    """The input projection of the steps from ``first_step`` on that ``gates_rows`` has rows for
+    (``input_projection_rows``)."""
+    run_blocks(rows, (read_only(x), read_only(kernel), reverse, first_step, xs_rows, gates_rows), chunks)
 
 
 @njit(**JIT_KWARGS)
 def forward_loop(rows, x, gates, panels, fused, bias, peephole, h0, c0, mask, use_mask, recurrent_mask,
-                 use_recurrent_mask, reverse, zero_output, chunks, xh, hs, cs, outputs, rec):
-    """The time loop over x (B, T, F), in ``chunks`` blocks of rows.
+                 use_recurrent_mask, reverse, zero_output, first_step, steps, chunks, xh, hs, cs, outputs, rec):
+    """The time loop over ``steps`` steps of x (B, T, F) from step ``first_step`` on (processing order), in
+    ``chunks`` blocks of rows.
 
     Arrays are validated by ``numlstm.functional.lstm_forward``: one float dtype, C-contiguous. When
     ``fused``, ``panels`` is ``pack_panels`` of [kernel; recurrent_kernel] and ``gates`` (T, B, G*H) is
@@ -234,13 +242,17 @@ def forward_loop(rows, x, gates, panels, fused, bias, peephole, h0, c0, mask, us
     and after every step, and ``xh`` (T, B, F + H) with each step's x_t and h_t (times the recurrent mask);
     ``gates`` then holds the gate activations of every step. ``rec`` (B, P * NR of the panels) is scratch.
 
-    An inference pass, which no backward pass follows, passes ``hs`` and ``cs`` of two steps (2, B, H), ``xh``
-    of one, and, when ``fused``, ``gates`` of one: each step then overwrites the step before last's states
-    (the final ones are in ``hs[T % 2]``), and writes no row that only the backward pass would read.
+    Each of ``hs``/``cs``, ``xh`` and ``gates`` is a ring of steps: step s reads its states from slot
+    s % len(hs) and writes them to (s + 1) % len(hs), writes xh's slot s % len(xh), and reads the gates of
+    slot (s - first_step) % len(gates). A training pass passes every step's rows, in one call. An inference
+    pass, which no backward pass follows, passes two slots of states, one of ``xh``, and one of ``gates``
+    when ``fused``, else as many as it projects at a time, calling once for each block of steps; it writes
+    no row that only the backward pass would read (the final states are in ``hs[T % 2]``). ``outputs`` of
+    no timesteps, (B, 0, H), is not written (a layer that returns the final state alone).
     """
     run_blocks(rows, (read_only(x), xh, gates, hs, cs, panels, fused, read_only(bias), read_only(peephole),
                       read_only(h0), read_only(c0), read_only(mask), use_mask, read_only(recurrent_mask),
-                      use_recurrent_mask, reverse, zero_output, outputs, rec), chunks)
+                      use_recurrent_mask, reverse, zero_output, first_step, steps, outputs, rec), chunks)
 
 
 @njit(**JIT_KWARGS)
@@ -298,7 +310,7 @@ def input_projection_rows_types(x, kernel, xs_rows, gates_rows):
     """The Numba types of the arguments ``input_projection`` passes to its blocks, for a pass over these arrays."""
     x, kernel = _read_only_types(x, kernel)
     xs_rows, gates_rows = _numba_types(xs_rows, gates_rows)
-    return x, kernel, types.boolean, xs_rows, gates_rows
+    return x, kernel, types.boolean, types.int64, xs_rows, gates_rows
 
 
 def forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0, mask, recurrent_mask, outputs, rec):
@@ -307,7 +319,7 @@ def forward_rows_types(x, xh, gates, hs, cs, panels, bias, peephole, h0, c0, mas
     x, bias, peephole, h0, c0, mask, recurrent_mask = _read_only_types(x, bias, peephole, h0, c0, mask,
                                                                       recurrent_mask)
     return (x, xh, gates, hs, cs, panels, types.boolean, bias, peephole, h0, c0, mask, types.boolean,
-            recurrent_mask, types.boolean, types.boolean, types.boolean, outputs, rec)
+            recurrent_mask, types.boolean, types.boolean, types.boolean, types.int64, types.int64, outputs, rec)
 
 
 def backward_rows_types(gates, cs, transposed_panels, peephole, mask, recurrent_mask, d_outputs, d_h_n, d_c_n, dh,

@@ -179,9 +179,11 @@ class LSTM(Recurrent):
             # The common case, on arrays the layer has checked (its own weights, x above, its dropout masks),
             # without lstm_forward's checks of every argument: 5-6 us of a tiny model's call. An empty x goes
             # to lstm_forward, which names what is missing.
+            # A layer whose output is the final state h gets no sequence of outputs from the pass.
             outputs, h, c, workspace = _forward_on_cpu(
                 x, self.kernel, self.recurrent_kernel, bias, peephole, None, None, None, recurrent_mask,
-                self.cifg, self.go_backwards, zero_output_for_mask, False, keeps_states, backward_follows())
+                self.cifg, self.go_backwards, zero_output_for_mask, False, keeps_states or not self.return_sequences,
+                backward_follows(), sequence_outputs=self.return_sequences)
         else:
             outputs, h, c, workspace = _forward_pass(
                 x, self.kernel, self.recurrent_kernel, bias, h0, c0, mask, peephole=peephole, cifg=self.cifg,

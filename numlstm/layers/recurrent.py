@@ -112,10 +112,13 @@ class Recurrent(Layer):
         return tuple(masks)
 
     def _assemble_outputs(self, outputs, h, c):
-        """The layer's result from the kernel's ``outputs`` (the caller's time order) and final states."""
-        ops = backend.array_ops(outputs)
+        """The layer's result from the kernel's ``outputs`` (the caller's time order; None from a pass that
+        wrote none) and final states."""
+        ops = backend.array_ops(h if outputs is None else outputs)
         if self.return_sequences:  # Keras: processing order
             output = ops.reverse_time(outputs) if self.go_backwards else outputs
+        elif outputs is None:  # the last output is the final state h (zero_output_for_mask shapes sequences only)
+            output = ops.copy(h) if self.stateful else h  # not the array the layer keeps as its state
         else:  # one copy of the last processed step, not the two of h_n and c_n
             output = ops.time_step(outputs, 0 if self.go_backwards else outputs.shape[1] - 1)
         if self.stateful:
