@@ -534,7 +534,10 @@ def lstm_backward(workspace, d_outputs=None, d_h_n=None, d_c_n=None, *, input_gr
         peepholes), ``dh0``, ``dc0``, each shaped like its forward argument.
     """
     if not isinstance(workspace, LSTMWorkspace):
-        raise TypeError(f"workspace must be the LSTMWorkspace returned by lstm_forward, got {type(workspace).__name__}")
+        hint = "; lstm_forward(..., keep_workspace=False) keeps none: run the forward pass with the default " \
+            "keep_workspace=True before lstm_backward" if workspace is None else ""
+        raise TypeError(f"workspace must be the LSTMWorkspace returned by lstm_forward, got "
+                        f"{type(workspace).__name__}{hint}")
     if workspace.consumed:
         raise ValueError("workspace was already used by lstm_backward; run lstm_forward again")
     options = workspace._options

@@ -107,6 +107,13 @@ def test_backward_needs_a_workspace():
         numlstm.lstm_backward({"gates": None})
 
 
+def test_backward_after_an_inference_pass_says_it_kept_no_workspace(rng):
+    args = random_lstm_args(rng)
+    workspace = numlstm.lstm_forward(**args, keep_workspace=False)[3]
+    with pytest.raises(TypeError, match=r"got NoneType; lstm_forward\(..., keep_workspace=False\) keeps none"):
+        numlstm.lstm_backward(workspace)
+
+
 def test_non_contiguous_arrays_are_accepted(args):
     expected, _, _, _ = numlstm.lstm_forward(**args)
     strided = {
