@@ -497,9 +497,9 @@ def _forward_on_cpu(x, kernel, recurrent_kernel, bias, peephole, h0, c0, mask, r
                               use_recurrent_mask, reverse, options["zero_output"], first, steps, split.loop, xh, hs,
                               cs, outputs, rec)
     outputs = outputs if sequence_outputs else None
-    # Copies: the states belong to the workspace, or go back to the pool with its buffer.
-    last = T if keep_workspace else T % 2
-    h_n, c_n = (hs[last].copy(), cs[last].copy()) if final_states else (None, None)
+    # Copies: the states belong to the workspace, or go back to the pool with its buffer. The final ones are in
+    # the ring's slot T (``forward_loop``): of T + 1, or of an inference pass's two.
+    h_n, c_n = (hs[T % len(hs)].copy(), cs[T % len(cs)].copy()) if final_states else (None, None)
     if not keep_workspace:
         _host_buffers.POOL.give(carved)
         return outputs, h_n, c_n, None
